@@ -1,0 +1,278 @@
+//! Deciding what a pass must do, without doing any of it.
+//!
+//! [`plan`] sorts the scanned files by a quick check on (dev, inode, size, mtime) against
+//! what was seen before, so only files that differ get hashed; [`resolve`] then classifies
+//! the hashed ones as new, changed, renamed or merely touched. Both are pure functions.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::digest::ContentHash;
+use crate::index::{FileId, Index};
+use crate::scan::{FileStat, ScannedFile};
+use crate::state::Seen;
+use crate::store;
+
+/// The result of the quick check.
+#[derive(Debug, Default, PartialEq)]
+pub struct Plan {
+    /// Archived as they are: nothing to do.
+    pub unchanged: Vec<ScannedFile>,
+    /// Same inode, size and mtime as an archived file seen under another path
+    /// (logrotate's rename): recorded against the stored object, not hashed or uploaded.
+    pub renamed: Vec<(ScannedFile, ContentHash)>,
+    /// Must be hashed before deciding.
+    pub candidates: Vec<ScannedFile>,
+    /// Archived files no longer present locally (kept in the archive; informational).
+    pub missing_locally: usize,
+}
+
+/// Sorts `files` into unchanged, renamed-by-inode and to-hash.
+pub fn plan(files: Vec<ScannedFile>, index: &Index, seen: &BTreeMap<FileId, Seen>) -> Plan {
+    let by_stat: HashMap<&FileStat, &Seen> = seen.values().map(|s| (&s.stat, s)).collect();
+    let mut out = Plan::default();
+    let mut present = 0usize;
+    for f in files {
+        let archived = index.get(&f.source, &f.rel);
+        if archived.is_some() {
+            present += 1;
+        }
+        let id = (f.source.clone(), f.rel.clone());
+        let quick_same = seen
+            .get(&id)
+            .is_some_and(|s| s.stat == f.stat && archived.is_some_and(|e| e.sha256 == s.sha256));
+        if quick_same {
+            out.unchanged.push(f);
+            continue;
+        }
+        let moved = by_stat.get(&f.stat).filter(|s| {
+            index.object_for(&s.sha256).is_some() && archived.is_none_or(|e| e.sha256 != s.sha256)
+        });
+        match moved {
+            Some(s) => {
+                let hash = s.sha256;
+                out.renamed.push((f, hash));
+            }
+            None => out.candidates.push(f),
+        }
+    }
+    out.missing_locally = index.len().saturating_sub(present);
+    out
+}
+
+/// What a hashed file turned out to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// A path never archived.
+    New,
+    /// An archived path with different content.
+    Changed,
+    /// Content already stored under another path.
+    Renamed,
+    /// Stat changed, content did not.
+    Touched,
+}
+
+/// Where a file's bytes live once the pass is done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Object {
+    /// Must be uploaded to this key.
+    Upload(object_store::path::Path),
+    /// Already stored at this key.
+    Existing(String),
+}
+
+/// A hashed file with its decision.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resolved {
+    /// The file.
+    pub file: ScannedFile,
+    /// Its content hash.
+    pub hash: ContentHash,
+    /// What it is.
+    pub class: Class,
+    /// Where its bytes go or are.
+    pub object: Object,
+}
+
+/// Classifies one hashed file against the archive.
+pub fn resolve(file: ScannedFile, hash: ContentHash, index: &Index) -> Resolved {
+    let archived = index.get(&file.source, &file.rel);
+    let (class, object) = match (archived, index.object_for(&hash)) {
+        (Some(e), _) if e.sha256 == hash => (Class::Touched, Object::Existing(e.key.clone())),
+        (_, Some((key, _))) => (Class::Renamed, Object::Existing(key.to_string())),
+        (Some(_), None) => (
+            Class::Changed,
+            Object::Upload(store::data_key(&file.source, &file.rel, &hash)),
+        ),
+        (None, None) => (
+            Class::New,
+            Object::Upload(store::data_key(&file.source, &file.rel, &hash)),
+        ),
+    };
+    Resolved {
+        file,
+        hash,
+        class,
+        object,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::{Entry, Generation, Kind};
+    use std::path::PathBuf;
+
+    fn stat(ino: u64, size: u64, mtime_ns: i64) -> FileStat {
+        FileStat {
+            dev: 1,
+            ino,
+            size,
+            mtime_ns,
+        }
+    }
+
+    fn file(rel: &str, st: FileStat) -> ScannedFile {
+        ScannedFile {
+            source: "app".into(),
+            rel: rel.into(),
+            abs: PathBuf::from("/logs").join(rel),
+            stat: st,
+        }
+    }
+
+    /// An archive holding `files` (path, content), each seen with the given stat.
+    fn archive(files: &[(&str, &[u8], FileStat)]) -> (Index, BTreeMap<FileId, Seen>) {
+        let entries: Vec<Entry> = files
+            .iter()
+            .map(|(p, c, st)| {
+                let h = ContentHash::of(c);
+                Entry {
+                    source: "app".into(),
+                    path: p.to_string(),
+                    size: st.size,
+                    mtime_ns: st.mtime_ns,
+                    sha256: h,
+                    key: store::data_key("app", p, &h).to_string(),
+                    archived_at: "t".into(),
+                    generation: 1,
+                }
+            })
+            .collect();
+        let mut index = Index::default();
+        index
+            .apply(&Generation {
+                version: 1,
+                generation: 1,
+                kind: Kind::Full,
+                base: 1,
+                created_at: "t".into(),
+                report: None,
+                entries,
+            })
+            .unwrap();
+        let seen = files
+            .iter()
+            .map(|(p, c, st)| {
+                (
+                    ("app".to_string(), p.to_string()),
+                    Seen {
+                        stat: *st,
+                        sha256: ContentHash::of(c),
+                    },
+                )
+            })
+            .collect();
+        (index, seen)
+    }
+
+    #[test]
+    fn new_file_is_a_candidate_then_new() {
+        let (index, seen) = archive(&[]);
+        let p = plan(vec![file("a.log", stat(1, 3, 10))], &index, &seen);
+        assert_eq!(p.candidates.len(), 1);
+        let r = resolve(p.candidates[0].clone(), ContentHash::of(b"abc"), &index);
+        assert_eq!(r.class, Class::New);
+        assert!(
+            matches!(r.object, Object::Upload(ref k) if k.as_ref().starts_with("data/app/a.log-"))
+        );
+    }
+
+    #[test]
+    fn same_stat_is_unchanged_without_hashing() {
+        let st = stat(1, 3, 10);
+        let (index, seen) = archive(&[("a.log", b"abc", st)]);
+        let p = plan(vec![file("a.log", st)], &index, &seen);
+        assert_eq!((p.unchanged.len(), p.candidates.len()), (1, 0));
+    }
+
+    #[test]
+    fn appended_file_is_changed_with_a_new_key() {
+        let (index, seen) = archive(&[("a.log", b"abc", stat(1, 3, 10))]);
+        let p = plan(vec![file("a.log", stat(1, 6, 20))], &index, &seen);
+        assert_eq!(p.candidates.len(), 1);
+        let r = resolve(p.candidates[0].clone(), ContentHash::of(b"abcdef"), &index);
+        assert_eq!(r.class, Class::Changed);
+        let old = index.get("app", "a.log").unwrap().key.clone();
+        assert!(matches!(r.object, Object::Upload(ref k) if k.as_ref() != old));
+    }
+
+    #[test]
+    fn shrunk_file_is_changed() {
+        let (index, seen) = archive(&[("a.log", b"abcdef", stat(1, 6, 10))]);
+        let p = plan(vec![file("a.log", stat(1, 0, 20))], &index, &seen);
+        let r = resolve(p.candidates[0].clone(), ContentHash::of(b""), &index);
+        assert_eq!(r.class, Class::Changed);
+    }
+
+    #[test]
+    fn touched_but_same_content_is_not_uploaded() {
+        let (index, seen) = archive(&[("a.log", b"abc", stat(1, 3, 10))]);
+        let p = plan(vec![file("a.log", stat(1, 3, 99))], &index, &seen);
+        assert_eq!(p.candidates.len(), 1, "mtime moved: must hash");
+        let r = resolve(p.candidates[0].clone(), ContentHash::of(b"abc"), &index);
+        assert_eq!(r.class, Class::Touched);
+        assert!(matches!(r.object, Object::Existing(_)));
+    }
+
+    #[test]
+    fn rotated_rename_is_recorded_without_hashing() {
+        let st1 = stat(7, 3, 10);
+        let (index, seen) = archive(&[("app.log.1", b"old", st1)]);
+        // logrotate: app.log.1 -> app.log.2 (same inode), a new app.log.1 appears.
+        let p = plan(
+            vec![file("app.log.1", stat(8, 5, 30)), file("app.log.2", st1)],
+            &index,
+            &seen,
+        );
+        assert_eq!(p.renamed.len(), 1);
+        assert_eq!(p.renamed[0].0.rel, "app.log.2");
+        assert_eq!(p.renamed[0].1, ContentHash::of(b"old"));
+        assert_eq!(p.candidates.len(), 1);
+        assert_eq!(p.candidates[0].rel, "app.log.1");
+    }
+
+    #[test]
+    fn copied_content_is_renamed_after_hashing() {
+        let (index, seen) = archive(&[("a.log", b"abc", stat(1, 3, 10))]);
+        let p = plan(vec![file("b.log", stat(2, 3, 50))], &index, &seen);
+        let r = resolve(p.candidates[0].clone(), ContentHash::of(b"abc"), &index);
+        assert_eq!(r.class, Class::Renamed);
+        assert_eq!(
+            r.object,
+            Object::Existing(index.get("app", "a.log").unwrap().key.clone())
+        );
+    }
+
+    #[test]
+    fn deleted_locally_stays_archived() {
+        let (index, seen) = archive(&[
+            ("a.log", b"abc", stat(1, 3, 10)),
+            ("b.log", b"b", stat(2, 1, 10)),
+        ]);
+        let p = plan(vec![file("a.log", stat(1, 3, 10))], &index, &seen);
+        assert_eq!(p.missing_locally, 1);
+        assert_eq!(p.unchanged.len(), 1);
+        assert!(p.candidates.is_empty() && p.renamed.is_empty());
+    }
+}

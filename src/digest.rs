@@ -1,0 +1,141 @@
+//! Content identity: the sha256 of a file's original bytes, computed by streaming, and
+//! only accepted when the file did not change while it was read (invariant 4).
+
+use std::fmt;
+use std::io::Read;
+use std::path::Path;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use sha2::{Digest, Sha256};
+
+use crate::scan::FileStat;
+
+/// Bytes read per `read` call while hashing.
+const READ_BUF: usize = 256 * 1024;
+
+/// The sha256 of a file's original bytes.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ContentHash(pub [u8; 32]);
+
+impl ContentHash {
+    /// Hash of an in-memory buffer.
+    pub fn of(bytes: &[u8]) -> Self {
+        ContentHash(Sha256::digest(bytes).into())
+    }
+
+    /// Finishes a running hasher.
+    pub fn from_hasher(h: Sha256) -> Self {
+        ContentHash(h.finalize().into())
+    }
+}
+
+impl fmt::Display for ContentHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for b in self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for ContentHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ContentHash({self})")
+    }
+}
+
+impl FromStr for ContentHash {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.len() != 64 {
+            return Err(format!("sha256 must be 64 hex digits, got {}", s.len()));
+        }
+        let mut out = [0u8; 32];
+        for (i, chunk) in s.as_bytes().chunks(2).enumerate() {
+            let hex = std::str::from_utf8(chunk).map_err(|_| "sha256 is not ASCII".to_string())?;
+            out[i] = u8::from_str_radix(hex, 16)
+                .map_err(|_| format!("sha256 has a non-hex digit in `{hex}`"))?;
+        }
+        Ok(ContentHash(out))
+    }
+}
+
+impl Serialize for ContentHash {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for ContentHash {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Why a file could not be hashed.
+#[derive(Debug, thiserror::Error)]
+pub enum DigestError {
+    /// Size, mtime or inode moved between the scan and the last byte: not closed yet.
+    #[error("changed while read (was {expected:?}, now {actual:?})")]
+    Changed {
+        /// What the scan saw.
+        expected: FileStat,
+        /// What a stat after the last byte saw.
+        actual: Option<FileStat>,
+    },
+    /// The file could not be opened or read.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Streams `path` through sha256, then re-stats it: the hash is returned only if the file
+/// still has the size, mtime and inode the scan recorded and exactly that many bytes were read.
+pub fn hash_file(path: &Path, expected: &FileStat) -> Result<ContentHash, DigestError> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; READ_BUF];
+    let mut read = 0u64;
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        read += n as u64;
+        hasher.update(&buf[..n]);
+    }
+    ensure_unchanged(path, expected, read)?;
+    Ok(ContentHash::from_hasher(hasher))
+}
+
+/// Fails with [`DigestError::Changed`] unless `path` still matches `expected` and `read`
+/// bytes were seen.
+pub fn ensure_unchanged(path: &Path, expected: &FileStat, read: u64) -> Result<(), DigestError> {
+    let actual = FileStat::of_path(path).ok();
+    if read != expected.size || actual.as_ref() != Some(expected) {
+        return Err(DigestError::Changed {
+            expected: *expected,
+            actual,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_round_trip() {
+        let h = ContentHash::of(b"hello");
+        assert_eq!(
+            h.to_string(),
+            "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+        );
+        assert_eq!(h.to_string().parse::<ContentHash>().unwrap(), h);
+        assert!("abc".parse::<ContentHash>().is_err());
+        assert!("zz".repeat(32).parse::<ContentHash>().is_err());
+    }
+}

@@ -1,0 +1,181 @@
+//! The one error type of the library.
+//!
+//! Every variant names the file, key or object it is about, keeps the underlying cause in
+//! `source()`, and carries a hint when the fix is known, so the binary can print a single
+//! useful line and choose an exit code without string matching.
+
+use std::path::PathBuf;
+
+/// Result alias used across the library.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can stop logferry from doing what it was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A config file could not be read or parsed, or a key holds a bad value.
+    #[error("config {}: {}{}", file_label(.file), key_label(.key), .message)]
+    Config {
+        /// The config file, when one was read.
+        file: Option<PathBuf>,
+        /// The dotted key, e.g. `sources[0].min_age`; empty when the whole file is at fault.
+        key: String,
+        /// What is wrong, with a hint when the fix is known.
+        message: String,
+    },
+
+    /// A local file or directory operation failed.
+    #[error("{op} {}: {source}", .path.display())]
+    Io {
+        /// What was being done, e.g. `read`.
+        op: &'static str,
+        /// The path it was done to.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A request to the destination failed.
+    #[error("{op} {key}: {source}{}", hint_label(.hint))]
+    Store {
+        /// What was being done, e.g. `put`.
+        op: &'static str,
+        /// The object key or prefix.
+        key: String,
+        /// The object_store error.
+        #[source]
+        source: object_store::Error,
+        /// How to fix it, when known.
+        hint: Option<String>,
+    },
+
+    /// The destination could not be opened from its URL and options.
+    #[error("destination {url}: {message}")]
+    Destination {
+        /// The URL with any credentials removed.
+        url: String,
+        /// What is wrong.
+        message: String,
+    },
+
+    /// Another logferry holds the state directory.
+    #[error("state dir {} is locked by another logferry{}; run one agent per state_dir", .path.display(), holder_label(.holder))]
+    Locked {
+        /// The lock file.
+        path: PathBuf,
+        /// The pid written by the holder, when readable.
+        holder: Option<String>,
+    },
+
+    /// Someone else committed the generation this pass meant to commit.
+    #[error("commit conflict: manifest generation {generation} ({key}) already exists; another writer is archiving to this destination — give each agent its own prefix")]
+    CommitConflict {
+        /// The generation that was taken.
+        generation: u64,
+        /// Its key.
+        key: String,
+    },
+
+    /// A manifest object or the local state holds something this version cannot read.
+    #[error("{what} {location}: {message}")]
+    Format {
+        /// `manifest` or `state file`.
+        what: &'static str,
+        /// Key or path.
+        location: String,
+        /// What is wrong.
+        message: String,
+    },
+
+    /// The pass was stopped before its commit.
+    #[error("pass interrupted before commit: {0}")]
+    Interrupted(String),
+}
+
+impl Error {
+    /// Shorthand for a config error about one key.
+    pub fn config(
+        file: Option<PathBuf>,
+        key: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Error::Config {
+            file,
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+
+    /// Shorthand for an I/O error on a path.
+    pub fn io(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            op,
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// Shorthand for a storage error on a key, with a hint derived from the error kind.
+    pub fn store(op: &'static str, key: impl ToString, source: object_store::Error) -> Self {
+        let hint = match &source {
+            object_store::Error::PermissionDenied { .. }
+            | object_store::Error::Unauthenticated { .. } => {
+                Some("check the destination credentials and their permissions".to_string())
+            }
+            _ => None,
+        };
+        Error::Store {
+            op,
+            key: key.to_string(),
+            source,
+            hint,
+        }
+    }
+
+    /// True when retrying the same operation later may succeed (network, throttling).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Store { source, .. } => matches!(source, object_store::Error::Generic { .. }),
+            Error::Io { source, .. } => matches!(
+                source.kind(),
+                std::io::ErrorKind::Interrupted
+                    | std::io::ErrorKind::TimedOut
+                    | std::io::ErrorKind::WouldBlock
+            ),
+            _ => false,
+        }
+    }
+
+    /// True when the fault is in what the user asked for (config, usage), not the world.
+    pub fn is_usage(&self) -> bool {
+        matches!(self, Error::Config { .. })
+    }
+}
+
+fn file_label(file: &Option<PathBuf>) -> String {
+    match file {
+        Some(f) => f.display().to_string(),
+        None => "(defaults and environment)".to_string(),
+    }
+}
+
+fn key_label(key: &str) -> String {
+    if key.is_empty() {
+        String::new()
+    } else {
+        format!("key `{key}`: ")
+    }
+}
+
+fn hint_label(hint: &Option<String>) -> String {
+    hint.as_ref()
+        .map(|h| format!(" (hint: {h})"))
+        .unwrap_or_default()
+}
+
+fn holder_label(holder: &Option<String>) -> String {
+    holder
+        .as_ref()
+        .map(|h| format!(" (pid {h})"))
+        .unwrap_or_default()
+}

@@ -1,0 +1,171 @@
+//! Finds the closed files of a source: regular files (symlinks are never followed) that
+//! match the source's globs, are older than `min_age`, and are not the newest when the
+//! newest is still being written. Reads metadata only; content is the digest's job.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::Source;
+
+/// What a stat says about a file: enough to notice it changed without reading it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct FileStat {
+    /// Device id.
+    pub dev: u64,
+    /// Inode number.
+    pub ino: u64,
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time, nanoseconds since the Unix epoch.
+    pub mtime_ns: i64,
+}
+
+impl FileStat {
+    /// From already-fetched metadata.
+    pub fn from_metadata(m: &std::fs::Metadata) -> Self {
+        FileStat {
+            dev: m.dev(),
+            ino: m.ino(),
+            size: m.size(),
+            mtime_ns: m
+                .mtime()
+                .saturating_mul(1_000_000_000)
+                .saturating_add(m.mtime_nsec()),
+        }
+    }
+
+    /// `lstat` of a path.
+    pub fn of_path(path: &Path) -> std::io::Result<Self> {
+        std::fs::symlink_metadata(path).map(|m| Self::from_metadata(&m))
+    }
+
+    /// The mtime as a `SystemTime`.
+    pub fn mtime(&self) -> SystemTime {
+        if self.mtime_ns >= 0 {
+            UNIX_EPOCH + Duration::from_nanos(self.mtime_ns as u64)
+        } else {
+            UNIX_EPOCH - Duration::from_nanos(self.mtime_ns.unsigned_abs())
+        }
+    }
+}
+
+/// A closed file found by a scan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScannedFile {
+    /// The source's name.
+    pub source: String,
+    /// Path relative to the source root, `/`-separated.
+    pub rel: String,
+    /// Path on disk.
+    pub abs: PathBuf,
+    /// Metadata at scan time.
+    pub stat: FileStat,
+}
+
+/// What a scan of one source found.
+#[derive(Debug, Default)]
+pub struct ScanOutcome {
+    /// Closed files, sorted by relative path.
+    pub files: Vec<ScannedFile>,
+    /// Matching files younger than `min_age`.
+    pub too_young: u64,
+    /// Matching files held back as the newest.
+    pub held_newest: u64,
+    /// Paths that could not be read or named, with why.
+    pub problems: Vec<(PathBuf, String)>,
+}
+
+/// Walks `source.path` and returns its closed files as of `now`.
+pub fn scan(source: &Source, now: SystemTime) -> ScanOutcome {
+    let mut out = ScanOutcome::default();
+    let mut matching = Vec::new();
+    let walker = walkdir::WalkDir::new(&source.path)
+        .follow_links(false)
+        .sort_by_file_name();
+    for entry in walker {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) => {
+                let path = e
+                    .path()
+                    .map(Path::to_path_buf)
+                    .unwrap_or_else(|| source.path.clone());
+                let why = match e.io_error() {
+                    Some(io)
+                        if io.kind() == std::io::ErrorKind::NotFound && path == source.path =>
+                    {
+                        "source directory does not exist; check sources.path".to_string()
+                    }
+                    Some(io) => io.to_string(),
+                    None => e.to_string(),
+                };
+                out.problems.push((path, why));
+                continue;
+            }
+        };
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let Ok(rel) = entry.path().strip_prefix(&source.path) else {
+            continue;
+        };
+        let Some(rel) = rel_to_string(rel) else {
+            out.problems.push((
+                entry.path().to_path_buf(),
+                "file name is not UTF-8; not archived".into(),
+            ));
+            continue;
+        };
+        if !(source.include.is_empty() || source.include.matches(&rel))
+            || source.exclude.matches(&rel)
+        {
+            continue;
+        }
+        match entry.metadata() {
+            Ok(m) => matching.push(ScannedFile {
+                source: source.name.clone(),
+                rel,
+                abs: entry.path().to_path_buf(),
+                stat: FileStat::from_metadata(&m),
+            }),
+            Err(e) => out
+                .problems
+                .push((entry.path().to_path_buf(), e.to_string())),
+        }
+    }
+
+    if source.ignore_newest {
+        if let Some(newest) = matching
+            .iter()
+            .enumerate()
+            .max_by(|(_, a), (_, b)| (a.stat.mtime_ns, &a.rel).cmp(&(b.stat.mtime_ns, &b.rel)))
+            .map(|(i, _)| i)
+        {
+            matching.remove(newest);
+            out.held_newest += 1;
+        }
+    }
+
+    for f in matching {
+        let age = now.duration_since(f.stat.mtime()).unwrap_or(Duration::ZERO);
+        let in_future = f.stat.mtime() > now;
+        if in_future || age < source.min_age {
+            out.too_young += 1;
+        } else {
+            out.files.push(f);
+        }
+    }
+    out.files.sort_by(|a, b| a.rel.cmp(&b.rel));
+    out
+}
+
+fn rel_to_string(rel: &Path) -> Option<String> {
+    let mut parts = Vec::new();
+    for c in rel.components() {
+        parts.push(c.as_os_str().to_str()?);
+    }
+    Some(parts.join("/"))
+}

@@ -1,0 +1,100 @@
+//! When passes run. Time comes in through [`Clock`] so the maths can be tested without
+//! waiting; the loop runs one pass at a time and computes each next tick from the wall
+//! clock, so a long pass never queues a backlog of ticks.
+
+use std::future::Future;
+use std::time::{Duration, SystemTime};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+use crate::config::{Config, Schedule};
+use crate::store::Store;
+use crate::worker;
+
+/// The source of "now".
+pub trait Clock: Send + Sync {
+    /// The current wall-clock time.
+    fn now(&self) -> SystemTime;
+}
+
+/// The system's wall clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> SystemTime {
+        SystemTime::now()
+    }
+}
+
+/// RFC 3339 in UTC with milliseconds, as written in manifests and status.
+pub fn rfc3339(t: SystemTime) -> String {
+    DateTime::<Utc>::from(t).to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// The first tick strictly after `now`, if the schedule has one.
+pub fn next_tick(schedule: &Schedule, now: SystemTime) -> Option<SystemTime> {
+    let now = DateTime::<Utc>::from(now);
+    schedule.cron.after(&now).next().map(SystemTime::from)
+}
+
+/// Runs a pass at every tick of the schedule until `shutdown` completes. A failed pass is
+/// logged and the loop goes on: a bad run ends the run, not the agent.
+pub async fn run_forever<F>(config: &Config, store: &Store, clock: &dyn Clock, shutdown: F)
+where
+    F: Future<Output = ()>,
+{
+    tokio::pin!(shutdown);
+    loop {
+        let now = clock.now();
+        let Some(tick) = next_tick(&config.schedule, now) else {
+            tracing::warn!(schedule = %config.schedule.text, "the schedule has no future tick; stopping");
+            return;
+        };
+        let wait = tick.duration_since(now).unwrap_or(Duration::ZERO);
+        tracing::debug!(next = %rfc3339(tick), "waiting for the next tick");
+        tokio::select! {
+            _ = &mut shutdown => return,
+            _ = tokio::time::sleep(wait) => {}
+        }
+        tokio::select! {
+            _ = &mut shutdown => return,
+            r = worker::run_once(config, store, clock) => {
+                if let Err(e) = r {
+                    tracing::error!(error = %e, "pass failed; the next tick will retry");
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::parse_schedule;
+
+    fn at(s: &str) -> SystemTime {
+        DateTime::parse_from_rfc3339(s)
+            .unwrap()
+            .with_timezone(&Utc)
+            .into()
+    }
+
+    #[test]
+    fn five_field_crontab_runs_on_the_minute() {
+        let s = parse_schedule("*/5 * * * *").unwrap();
+        assert_eq!(
+            next_tick(&s, at("2026-11-21T10:02:30Z")),
+            Some(at("2026-11-21T10:05:00Z"))
+        );
+    }
+
+    #[test]
+    fn six_field_form_has_seconds_first() {
+        let s = parse_schedule("*/10 * * * * *").unwrap();
+        assert_eq!(
+            next_tick(&s, at("2026-11-21T10:02:31Z")),
+            Some(at("2026-11-21T10:02:40Z"))
+        );
+    }
+}

@@ -1,0 +1,223 @@
+//! What each pass did: the [`RunReport`] kept in the state dir (the last passes, for
+//! `logferry status`) and in the committed generation, and its one-line summary.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::state::write_atomic;
+
+/// Passes kept in `status.json`.
+pub const STATUS_HISTORY: usize = 50;
+/// Per-file failures kept in one report.
+pub const MAX_FAILURES_KEPT: usize = 20;
+/// Name of the status file in the state dir.
+pub const STATUS_FILE: &str = "status.json";
+const STATUS_VERSION: u32 = 1;
+
+/// How a pass ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// Everything closed was archived.
+    #[default]
+    Ok,
+    /// Finished, but some files failed.
+    Partial,
+    /// Could not run or commit.
+    Failed,
+}
+
+/// One file that could not be archived, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileFailure {
+    /// `source/path`.
+    pub file: String,
+    /// Why.
+    pub error: String,
+}
+
+/// Counts and timings of one pass.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RunReport {
+    /// When the pass began (RFC 3339).
+    pub started_at: String,
+    /// Wall time of the pass.
+    pub duration_ms: u64,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Closed files found.
+    pub files_scanned: u64,
+    /// Files at a path never archived before.
+    pub files_new: u64,
+    /// Files whose content changed at an archived path.
+    pub files_changed: u64,
+    /// Files recorded against content already stored (renamed, rotated).
+    pub files_renamed: u64,
+    /// Files already archived as they are.
+    pub files_unchanged: u64,
+    /// Objects written.
+    pub files_uploaded: u64,
+    /// Objects found already stored at their key (left by an interrupted pass) and adopted.
+    pub files_adopted: u64,
+    /// Files that changed while read: skipped this pass, retried next.
+    pub files_changing: u64,
+    /// Files that could not be archived.
+    pub files_failed: u64,
+    /// Bytes read from disk (hashing and uploading).
+    pub bytes_read: u64,
+    /// Bytes written to the destination.
+    pub bytes_uploaded: u64,
+    /// Generation committed by this pass, if any.
+    pub generation: Option<u64>,
+    /// Generation current after the pass.
+    pub current_generation: u64,
+    /// The first few per-file failures.
+    pub failures: Vec<FileFailure>,
+    /// Why the pass failed, when it did.
+    pub error: Option<String>,
+}
+
+impl RunReport {
+    /// Records a per-file failure.
+    pub fn fail(&mut self, file: String, error: String) {
+        self.files_failed += 1;
+        if self.failures.len() < MAX_FAILURES_KEPT {
+            self.failures.push(FileFailure { file, error });
+        }
+        self.outcome = Outcome::Partial;
+    }
+
+    /// Files recorded in the committed generation.
+    pub fn files_recorded(&self) -> u64 {
+        self.files_new + self.files_changed + self.files_renamed
+    }
+
+    /// One line for a human.
+    pub fn summary(&self) -> String {
+        let took = format!("{} ms", self.duration_ms);
+        let mut s = match (self.outcome, self.generation) {
+            (Outcome::Failed, _) => format!(
+                "pass failed after {took}: {}",
+                self.error.as_deref().unwrap_or("unknown error")
+            ),
+            (_, Some(g)) => format!(
+                "archived {} files ({} new, {} changed, {} renamed), uploaded {} objects ({}), in {took}, generation {g}",
+                self.files_recorded(),
+                self.files_new,
+                self.files_changed,
+                self.files_renamed,
+                self.files_uploaded,
+                human_bytes(self.bytes_uploaded),
+            ),
+            (_, None) => format!(
+                "nothing new: {} files unchanged, in {took}, generation {}",
+                self.files_unchanged, self.current_generation
+            ),
+        };
+        if self.files_changing > 0 {
+            s.push_str(&format!(
+                "; {} still changing, retried next pass",
+                self.files_changing
+            ));
+        }
+        if self.files_failed > 0 {
+            s.push_str(&format!("; {} FAILED", self.files_failed));
+            if let Some(f) = self.failures.first() {
+                s.push_str(&format!(" (first: {}: {})", f.file, f.error));
+            }
+        }
+        s
+    }
+}
+
+/// Bytes in binary units, for people.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct StatusFile {
+    version: u32,
+    runs: Vec<RunReport>,
+}
+
+/// The last passes, newest first.
+pub fn read_status(state_dir: &Path) -> Result<Vec<RunReport>> {
+    let path = state_dir.join(STATUS_FILE);
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io("read", &path, e)),
+    };
+    let file: StatusFile = serde_json::from_slice(&bytes).map_err(|e| Error::Format {
+        what: "status file",
+        location: path.display().to_string(),
+        message: format!("{e}; delete it to start a fresh history"),
+    })?;
+    if file.version != STATUS_VERSION {
+        return Err(Error::Format {
+            what: "status file",
+            location: path.display().to_string(),
+            message: format!(
+                "version {} is not supported (expected {STATUS_VERSION})",
+                file.version
+            ),
+        });
+    }
+    Ok(file.runs)
+}
+
+/// Adds a report to the front of the history, keeping the last [`STATUS_HISTORY`].
+pub fn record(state_dir: &Path, report: &RunReport) -> Result<()> {
+    let mut runs = read_status(state_dir).unwrap_or_default();
+    runs.insert(0, report.clone());
+    runs.truncate(STATUS_HISTORY);
+    let file = StatusFile {
+        version: STATUS_VERSION,
+        runs,
+    };
+    let bytes = serde_json::to_vec_pretty(&file).expect("status serializes");
+    write_atomic(&state_dir.join(STATUS_FILE), &bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn history_is_bounded_and_newest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..(STATUS_HISTORY as u64 + 5) {
+            let r = RunReport {
+                duration_ms: i,
+                ..Default::default()
+            };
+            record(dir.path(), &r).unwrap();
+        }
+        let runs = read_status(dir.path()).unwrap();
+        assert_eq!(runs.len(), STATUS_HISTORY);
+        assert_eq!(runs[0].duration_ms, STATUS_HISTORY as u64 + 4);
+    }
+
+    #[test]
+    fn corrupt_status_names_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(STATUS_FILE), b"{oops").unwrap();
+        let err = read_status(dir.path()).unwrap_err().to_string();
+        assert!(err.contains(STATUS_FILE), "{err}");
+    }
+}

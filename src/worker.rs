@@ -1,0 +1,298 @@
+//! One archive pass, start to finish: the only place the stages are sequenced.
+//!
+//! scan → quick-check plan → hash candidates → upload → commit the next generation →
+//! save the local cache and the report. Data objects are always stored before the
+//! generation naming them is committed, so an interruption at any point leaves the
+//! previous generation valid and the next pass finishes the work.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use futures::{stream, StreamExt};
+use tokio::task::spawn_blocking;
+
+use crate::config::Config;
+use crate::diff::{self, Class, Object, Resolved};
+use crate::digest::{self, ContentHash, DigestError};
+use crate::error::{Error, Result};
+use crate::manifest::{self, Entry};
+use crate::scan::{self, ScannedFile};
+use crate::schedule::{rfc3339, Clock};
+use crate::state::{LocalState, Seen, StateDir};
+use crate::stats::{self, Outcome, RunReport};
+use crate::store::Store;
+use crate::upload::{self, Stored, UploadError};
+
+/// Runs one pass: archives every closed file not yet archived as it is, and returns what
+/// it did. File-level problems are counted in the report (outcome `partial`); an error is
+/// returned only when the pass as a whole could not run or commit, and then it is also
+/// recorded in the state dir's status.
+pub async fn run_once(config: &Config, store: &Store, clock: &dyn Clock) -> Result<RunReport> {
+    let state_dir = StateDir::lock(&config.state_dir)?;
+    let started = Instant::now();
+    let mut report = RunReport {
+        started_at: rfc3339(clock.now()),
+        ..Default::default()
+    };
+    let result = pass(config, store, clock, &state_dir, &mut report, started).await;
+    report.duration_ms = started.elapsed().as_millis() as u64;
+    if let Err(e) = &result {
+        report.outcome = Outcome::Failed;
+        report.error = Some(e.to_string());
+    }
+    if let Err(e) = stats::record(state_dir.path(), &report) {
+        tracing::warn!(error = %e, "could not record the pass in the status file");
+    }
+    log_summary(&report);
+    result.map(|()| report)
+}
+
+async fn pass(
+    config: &Config,
+    store: &Store,
+    clock: &dyn Clock,
+    state_dir: &StateDir,
+    report: &mut RunReport,
+    started: Instant,
+) -> Result<()> {
+    let destination = config.destination.url.to_string();
+    let cached = state_dir.load(&destination);
+    let had_cache = cached.is_some();
+    let mut state = match cached {
+        Some(mut s) => {
+            if !manifest::catch_up(store, &mut s.index).await? {
+                tracing::warn!("the destination no longer holds the cached generation; rebuilding state from it");
+                s.index = manifest::load_latest(store).await?;
+            }
+            s
+        }
+        None => LocalState {
+            index: manifest::load_latest(store).await?,
+            seen: BTreeMap::new(),
+        },
+    };
+    let start_generation = state.index.generation;
+
+    let now = clock.now();
+    let mut files = Vec::new();
+    for source in &config.sources {
+        let found = scan::scan(source, now);
+        for (path, why) in found.problems {
+            tracing::warn!(source = %source.name, path = %path.display(), error = %why, "cannot scan");
+            report.fail(format!("{}/{}", source.name, path.display()), why);
+        }
+        files.extend(found.files);
+    }
+    report.files_scanned = files.len() as u64;
+
+    let plan = diff::plan(files, &state.index, &state.seen);
+    report.files_unchanged = plan.unchanged.len() as u64;
+    let mut new_seen: BTreeMap<_, _> = plan
+        .unchanged
+        .iter()
+        .filter_map(|f| {
+            let id = (f.source.clone(), f.rel.clone());
+            state.seen.get(&id).map(|s| (id, *s))
+        })
+        .collect();
+
+    let mut decided: Vec<Resolved> = plan
+        .renamed
+        .into_iter()
+        .map(|(file, hash)| diff::resolve(file, hash, &state.index))
+        .collect();
+    for (file, hashed) in hash_all(plan.candidates, config.upload_concurrency).await {
+        match hashed {
+            Ok(hash) => {
+                report.bytes_read += file.stat.size;
+                decided.push(diff::resolve(file, hash, &state.index));
+            }
+            Err(e) => skip(report, &file, e),
+        }
+    }
+
+    let (to_upload, ready): (Vec<_>, Vec<_>) = decided
+        .into_iter()
+        .partition(|r| matches!(r.object, Object::Upload(_)));
+    let mut stored = ready;
+    for (resolved, outcome) in upload_all(store, to_upload, config).await {
+        match outcome {
+            Ok(Stored::Uploaded(n)) => {
+                report.files_uploaded += 1;
+                report.bytes_uploaded += n;
+                report.bytes_read += n;
+                stored.push(resolved);
+            }
+            Ok(Stored::Adopted) => {
+                report.files_adopted += 1;
+                stored.push(resolved);
+            }
+            Err(UploadError::Changed(e)) => skip(report, &resolved.file, e),
+            Err(e) => {
+                tracing::warn!(file = %resolved.file.abs.display(), error = %e, "upload failed");
+                report.fail(label(&resolved.file), e.to_string());
+            }
+        }
+    }
+
+    let archived_at = rfc3339(clock.now());
+    let next = state.index.generation + 1;
+    let mut entries = Vec::new();
+    for r in &stored {
+        new_seen.insert(
+            (r.file.source.clone(), r.file.rel.clone()),
+            Seen {
+                stat: r.file.stat,
+                sha256: r.hash,
+            },
+        );
+        match r.class {
+            Class::Touched => report.files_unchanged += 1,
+            Class::New => report.files_new += 1,
+            Class::Changed => report.files_changed += 1,
+            Class::Renamed => report.files_renamed += 1,
+        }
+        if r.class != Class::Touched {
+            entries.push(entry_for(r, &archived_at, next));
+        }
+    }
+
+    if report.files_failed > 0 {
+        report.outcome = Outcome::Partial;
+    }
+    if !entries.is_empty() {
+        entries.sort_by(|a, b| (&a.source, &a.path).cmp(&(&b.source, &b.path)));
+        report.duration_ms = started.elapsed().as_millis() as u64;
+        report.generation = Some(next);
+        report.current_generation = next;
+        let generation = state
+            .index
+            .next_generation(entries, archived_at, report.clone());
+        manifest::commit(store, &generation)
+            .await
+            .inspect_err(|_| {
+                report.generation = None;
+                report.current_generation = start_generation;
+            })?;
+        state
+            .index
+            .apply(&generation)
+            .map_err(|message| Error::Format {
+                what: "manifest",
+                location: format!("generation {next}"),
+                message,
+            })?;
+    }
+    report.current_generation = state.index.generation;
+
+    let changed =
+        !had_cache || state.index.generation != start_generation || new_seen != state.seen;
+    state.seen = new_seen;
+    if changed {
+        state_dir.save(&destination, &state)?;
+    }
+    Ok(())
+}
+
+fn entry_for(r: &Resolved, archived_at: &str, generation: u64) -> Entry {
+    let key = match &r.object {
+        Object::Upload(k) => k.to_string(),
+        Object::Existing(k) => k.clone(),
+    };
+    Entry {
+        source: r.file.source.clone(),
+        path: r.file.rel.clone(),
+        size: r.file.stat.size,
+        mtime_ns: r.file.stat.mtime_ns,
+        sha256: r.hash,
+        key,
+        archived_at: archived_at.to_string(),
+        generation,
+    }
+}
+
+fn label(f: &ScannedFile) -> String {
+    format!("{}/{}", f.source, f.rel)
+}
+
+/// A file that changed while read is not a failure: it is not closed yet.
+fn skip(report: &mut RunReport, file: &ScannedFile, e: DigestError) {
+    match e {
+        DigestError::Changed { .. } => {
+            tracing::info!(file = %file.abs.display(), "changed while read; will retry next pass");
+            report.files_changing += 1;
+        }
+        DigestError::Io(io) if io.kind() == std::io::ErrorKind::NotFound => {
+            tracing::info!(file = %file.abs.display(), "vanished before it was read");
+            report.files_changing += 1;
+        }
+        DigestError::Io(io) => {
+            tracing::warn!(file = %file.abs.display(), error = %io, "cannot read");
+            report.fail(label(file), io.to_string());
+        }
+    }
+}
+
+async fn hash_all(
+    files: Vec<ScannedFile>,
+    concurrency: usize,
+) -> Vec<(ScannedFile, std::result::Result<ContentHash, DigestError>)> {
+    stream::iter(files)
+        .map(|f| async move {
+            let (f, r) = spawn_blocking(move || {
+                let r = digest::hash_file(&f.abs, &f.stat);
+                (f, r)
+            })
+            .await
+            .expect("hashing task panicked");
+            (f, r)
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await
+}
+
+async fn upload_all(
+    store: &Store,
+    items: Vec<Resolved>,
+    config: &Config,
+) -> Vec<(Resolved, std::result::Result<Stored, UploadError>)> {
+    stream::iter(items)
+        .map(|r| async move {
+            let Object::Upload(key) = &r.object else {
+                unreachable!("only uploads are passed here")
+            };
+            let out = upload::store_file(store, key, &r.file, r.hash, config.part_size).await;
+            (r, out)
+        })
+        .buffer_unordered(config.upload_concurrency)
+        .collect()
+        .await
+}
+
+fn log_summary(r: &RunReport) {
+    match r.outcome {
+        Outcome::Failed => tracing::error!(
+            duration_ms = r.duration_ms,
+            error = r.error.as_deref().unwrap_or(""),
+            "pass failed"
+        ),
+        _ => tracing::info!(
+            outcome = ?r.outcome,
+            duration_ms = r.duration_ms,
+            files_scanned = r.files_scanned,
+            files_new = r.files_new,
+            files_changed = r.files_changed,
+            files_renamed = r.files_renamed,
+            files_unchanged = r.files_unchanged,
+            files_uploaded = r.files_uploaded,
+            files_changing = r.files_changing,
+            files_failed = r.files_failed,
+            bytes_read = r.bytes_read,
+            bytes_uploaded = r.bytes_uploaded,
+            generation = r.current_generation,
+            committed = r.generation.is_some(),
+            "pass finished"
+        ),
+    }
+}
