@@ -30,6 +30,21 @@ pub struct Seen {
     pub stat: FileStat,
     /// Its content hash then.
     pub sha256: ContentHash,
+    /// When the pass that hashed it started, nanoseconds since the Unix epoch.
+    #[serde(default)]
+    pub seen_at_ns: i64,
+}
+
+/// How much older than the pass that hashed it a file's mtime must be before its stat is
+/// trusted to stand for its content. Within this window a same-size rewrite could keep
+/// the same (coarse) mtime, so such files are hashed again (the "racy git" problem).
+pub const RACY_MARGIN_NS: i64 = 2_000_000_000;
+
+impl Seen {
+    /// Whether an equal stat proves equal content.
+    pub fn is_trusted(&self) -> bool {
+        self.stat.mtime_ns.saturating_add(RACY_MARGIN_NS) <= self.seen_at_ns
+    }
 }
 
 /// What the state dir remembers between passes.

@@ -74,6 +74,9 @@ async fn pass(
     let start_generation = state.index.generation;
 
     let now = clock.now();
+    let now_ns = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i64);
     let mut files = Vec::new();
     for source in &config.sources {
         let found = scan::scan(source, now);
@@ -144,6 +147,7 @@ async fn pass(
             Seen {
                 stat: r.file.stat,
                 sha256: r.hash,
+                seen_at_ns: now_ns,
             },
         );
         match r.class {

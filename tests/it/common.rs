@@ -1,0 +1,305 @@
+//! Shared test scaffolding: a temp workspace with a log dir, a state dir and a destination,
+//! plus a store wrapper that injects faults at chosen requests.
+
+use std::cell::Cell;
+use std::fmt;
+use std::fs::{File, FileTimes, OpenOptions};
+use std::io::Write;
+use std::path::{Path as FsPath, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::stream::BoxStream;
+use futures::TryStreamExt;
+use logferry::config::{self, Config};
+use logferry::index::Index;
+use logferry::manifest;
+use logferry::schedule::SystemClock;
+use logferry::stats::RunReport;
+use logferry::store::{self, Store};
+use logferry::worker;
+use object_store::path::Path;
+use object_store::{
+    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
+    ObjectStoreExt, PutMultipartOptions, PutOptions, PutPayload, PutResult,
+};
+use sha2::{Digest, Sha256};
+
+/// A destination kind the conformance suite runs against.
+#[derive(Debug, Clone, Copy)]
+pub enum Backend {
+    /// `memory://`
+    Memory,
+    /// A local mirror directory.
+    Local,
+}
+
+/// A workspace: logs under `logs/`, state under `state/`, the archive in `store`.
+pub struct Env {
+    pub dir: tempfile::TempDir,
+    pub config: Config,
+    pub store: Store,
+    clock: Cell<u64>,
+}
+
+impl Env {
+    pub fn new(backend: Backend) -> Env {
+        Self::with_sources(
+            backend,
+            r#"[[sources]]
+name = "app"
+path = "logs"
+min_age = "0s"
+"#,
+        )
+    }
+
+    /// A workspace whose config has these `[[sources]]` tables.
+    pub fn with_sources(backend: Backend, sources: &str) -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("logs")).unwrap();
+        let url = match backend {
+            Backend::Memory => "memory://",
+            Backend::Local => "mirror",
+        };
+        let toml = format!("state_dir = \"state\"\n[destination]\nurl = \"{url}\"\n{sources}");
+        let config = config::from_toml_str(&toml, dir.path(), std::iter::empty()).unwrap();
+        let store = store::open(&config.destination).unwrap();
+        Env {
+            dir,
+            config,
+            store,
+            clock: Cell::new(0),
+        }
+    }
+
+    pub fn logs(&self) -> PathBuf {
+        self.dir.path().join("logs")
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.logs().join(rel)
+    }
+
+    /// Each write gets its own mtime, a day in the past, one second after the previous:
+    /// like real log files, and old enough that its stat can be trusted.
+    fn stamp(&self, path: &FsPath) {
+        let n = self.clock.get() + 1;
+        self.clock.set(n);
+        let t = SystemTime::now() - Duration::from_secs(86_400) + Duration::from_secs(n);
+        let f = File::options().write(true).open(path).unwrap();
+        f.set_times(FileTimes::new().set_modified(t)).unwrap();
+    }
+
+    pub fn write(&self, rel: &str, content: &[u8]) {
+        let p = self.path(rel);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(&p, content).unwrap();
+        self.stamp(&p);
+    }
+
+    pub fn append(&self, rel: &str, content: &[u8]) {
+        let p = self.path(rel);
+        OpenOptions::new()
+            .append(true)
+            .open(&p)
+            .unwrap()
+            .write_all(content)
+            .unwrap();
+        self.stamp(&p);
+    }
+
+    pub fn rename(&self, from: &str, to: &str) {
+        std::fs::rename(self.path(from), self.path(to)).unwrap();
+    }
+
+    pub fn remove(&self, rel: &str) {
+        std::fs::remove_file(self.path(rel)).unwrap();
+    }
+
+    pub async fn pass(&self) -> RunReport {
+        self.pass_with(&self.store).await.expect("pass runs")
+    }
+
+    pub async fn pass_with(&self, store: &Store) -> logferry::Result<RunReport> {
+        worker::run_once(&self.config, store, &SystemClock).await
+    }
+
+    pub async fn index(&self) -> Index {
+        manifest::load_latest(&self.store).await.unwrap()
+    }
+
+    pub async fn keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = self
+            .store
+            .list(None)
+            .map_ok(|m| m.location.to_string())
+            .try_collect()
+            .await
+            .unwrap();
+        keys.sort();
+        keys
+    }
+
+    pub async fn get(&self, key: &str) -> Bytes {
+        self.store
+            .get(&Path::from(key))
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap()
+    }
+
+    /// Every entry's object exists and hashes to the entry's sha256.
+    pub async fn assert_objects_match(&self, index: &Index) {
+        for e in index.entries() {
+            let bytes = self
+                .store
+                .get(&Path::parse(&e.key).unwrap())
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap();
+            assert_eq!(bytes.len() as u64, e.size, "size of {}", e.key);
+            let h = hex(&Sha256::digest(&bytes));
+            assert_eq!(h, e.sha256.to_string(), "content of {}", e.key);
+        }
+    }
+}
+
+pub fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+pub fn sha(b: &[u8]) -> String {
+    hex(&Sha256::digest(b))
+}
+
+/// Wraps a store and injects faults: fail manifest puts (a crash before commit), or
+/// write an object just before the first data upload (a racing writer), or run a hook
+/// before the first data `head` (the file changes during the pass).
+#[derive(Debug)]
+pub struct FaultStore {
+    inner: Store,
+    pub fail_manifest_puts: AtomicBool,
+    pub before_first_data_put: Mutex<Option<(Path, Bytes)>>,
+    pub before_first_data_head: Mutex<Option<Hook>>,
+    pub data_puts: AtomicUsize,
+}
+
+pub struct Hook(pub Box<dyn FnOnce() + Send>);
+
+impl fmt::Debug for Hook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Hook")
+    }
+}
+
+impl FaultStore {
+    pub fn wrap(inner: &Store) -> Arc<FaultStore> {
+        Arc::new(FaultStore {
+            inner: inner.clone(),
+            fail_manifest_puts: AtomicBool::new(false),
+            before_first_data_put: Mutex::new(None),
+            before_first_data_head: Mutex::new(None),
+            data_puts: AtomicUsize::new(0),
+        })
+    }
+
+    fn is_manifest(p: &Path) -> bool {
+        p.as_ref().starts_with("manifests/")
+    }
+}
+
+impl fmt::Display for FaultStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "FaultStore({})", self.inner)
+    }
+}
+
+#[async_trait]
+impl ObjectStore for FaultStore {
+    async fn put_opts(
+        &self,
+        location: &Path,
+        payload: PutPayload,
+        opts: PutOptions,
+    ) -> object_store::Result<PutResult> {
+        if Self::is_manifest(location) {
+            if self.fail_manifest_puts.load(Ordering::SeqCst) {
+                return Err(object_store::Error::Generic {
+                    store: "fault",
+                    source: "injected crash before commit".into(),
+                });
+            }
+        } else {
+            let pending = self.before_first_data_put.lock().unwrap().take();
+            if let Some((p, b)) = pending {
+                self.inner.put(&p, b.into()).await?;
+            }
+            self.data_puts.fetch_add(1, Ordering::SeqCst);
+        }
+        self.inner.put_opts(location, payload, opts).await
+    }
+
+    async fn put_multipart_opts(
+        &self,
+        location: &Path,
+        opts: PutMultipartOptions,
+    ) -> object_store::Result<Box<dyn MultipartUpload>> {
+        self.inner.put_multipart_opts(location, opts).await
+    }
+
+    async fn get_opts(
+        &self,
+        location: &Path,
+        options: GetOptions,
+    ) -> object_store::Result<GetResult> {
+        if options.head && !Self::is_manifest(location) {
+            let hook = self.before_first_data_head.lock().unwrap().take();
+            if let Some(Hook(f)) = hook {
+                f();
+            }
+        }
+        self.inner.get_opts(location, options).await
+    }
+
+    fn delete_stream(
+        &self,
+        locations: BoxStream<'static, object_store::Result<Path>>,
+    ) -> BoxStream<'static, object_store::Result<Path>> {
+        self.inner.delete_stream(locations)
+    }
+
+    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        self.inner.list(prefix)
+    }
+
+    fn list_with_offset(
+        &self,
+        prefix: Option<&Path>,
+        offset: &Path,
+    ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        self.inner.list_with_offset(prefix, offset)
+    }
+
+    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
+        self.inner.list_with_delimiter(prefix).await
+    }
+
+    async fn copy_opts(
+        &self,
+        from: &Path,
+        to: &Path,
+        options: CopyOptions,
+    ) -> object_store::Result<()> {
+        self.inner.copy_opts(from, to, options).await
+    }
+}

@@ -1,0 +1,390 @@
+//! The behaviour of an archive pass, run against every destination backend: each case is
+//! an `async fn(Backend)` and `conformance_suite!` instantiates all of them per backend.
+
+use std::sync::atomic::Ordering;
+
+use logferry::manifest::{self, Kind};
+use logferry::store::{self, Store};
+use logferry::Error;
+use object_store::ObjectStoreExt;
+
+use crate::common::{sha, Backend, Env, FaultStore, Hook};
+
+macro_rules! cases {
+    ($backend:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                super::$case($backend).await
+            }
+        )*
+    };
+}
+
+macro_rules! conformance_suite {
+    ($backend:expr) => {
+        cases!($backend;
+            second_pass_uploads_and_writes_nothing,
+            appended_file_gets_a_new_object_and_the_old_stays,
+            logrotate_rename_is_recorded_without_upload,
+            copied_content_is_recorded_without_upload,
+            touched_file_with_same_content_writes_nothing,
+            deleted_local_file_stays_archived,
+            file_changed_during_upload_is_not_archived,
+            crash_between_upload_and_commit_loses_nothing,
+            commit_race_is_detected_and_not_overwritten,
+            empty_state_dir_rebuilds_from_the_remote,
+            wiped_destination_gets_everything_again,
+            delta_generation_holds_only_the_change,
+            long_history_rebuilds_through_checkpoints,
+            large_file_goes_up_in_parts,
+        );
+    };
+}
+
+mod memory {
+    conformance_suite!(crate::common::Backend::Memory);
+}
+
+mod local {
+    conformance_suite!(crate::common::Backend::Local);
+}
+
+async fn second_pass_uploads_and_writes_nothing(b: Backend) {
+    let env = Env::new(b);
+    env.write("a.log", b"alpha\n");
+    env.write("b.log", b"beta\n");
+    env.write("sub/c.log", b"gamma\n");
+    let first = env.pass().await;
+    assert_eq!(
+        (first.files_new, first.files_uploaded, first.generation),
+        (3, 3, Some(1))
+    );
+    assert_eq!(first.bytes_uploaded, 17);
+    let keys = env.keys().await;
+    assert_eq!(keys.len(), 4, "{keys:?}");
+    assert!(keys.contains(&format!("data/app/sub/c.log-{}", sha(b"gamma\n"))));
+
+    let second = env.pass().await;
+    assert_eq!((second.files_uploaded, second.generation), (0, None));
+    assert_eq!(
+        (second.files_unchanged, second.bytes_read),
+        (3, 0),
+        "quick check reads nothing"
+    );
+    assert!(
+        second.summary().starts_with("nothing new"),
+        "{}",
+        second.summary()
+    );
+    assert_eq!(
+        env.keys().await,
+        keys,
+        "a pass with nothing new writes nothing remote"
+    );
+}
+
+async fn appended_file_gets_a_new_object_and_the_old_stays(b: Backend) {
+    let env = Env::new(b);
+    env.write("a.log", b"one\n");
+    env.pass().await;
+    let old_key = env.index().await.get("app", "a.log").unwrap().key.clone();
+    env.append("a.log", b"two\n");
+    let r = env.pass().await;
+    assert_eq!(
+        (r.files_changed, r.files_uploaded, r.generation),
+        (1, 1, Some(2))
+    );
+    let index = env.index().await;
+    let e = index.get("app", "a.log").unwrap();
+    assert_eq!(e.sha256.to_string(), sha(b"one\ntwo\n"));
+    assert_ne!(e.key, old_key);
+    assert_eq!(
+        &env.get(&old_key).await[..],
+        b"one\n",
+        "the old content stays restorable"
+    );
+    let then = manifest::load_at(&env.store, 1).await.unwrap();
+    assert_eq!(then.get("app", "a.log").unwrap().key, old_key);
+    env.assert_objects_match(&index).await;
+}
+
+async fn logrotate_rename_is_recorded_without_upload(b: Backend) {
+    let env = Env::new(b);
+    env.write("app.log.1", b"day one\n");
+    env.pass().await;
+    let key1 = env
+        .index()
+        .await
+        .get("app", "app.log.1")
+        .unwrap()
+        .key
+        .clone();
+
+    env.rename("app.log.1", "app.log.2");
+    env.write("app.log.1", b"day two\n");
+    let r = env.pass().await;
+    assert_eq!((r.files_renamed, r.files_new, r.files_changed), (1, 0, 1));
+    assert_eq!(r.files_uploaded, 1, "only the new day is uploaded");
+    let index = env.index().await;
+    assert_eq!(index.get("app", "app.log.2").unwrap().key, key1);
+    assert_eq!(
+        index.get("app", "app.log.2").unwrap().sha256.to_string(),
+        sha(b"day one\n")
+    );
+    assert_eq!(
+        index.get("app", "app.log.1").unwrap().sha256.to_string(),
+        sha(b"day two\n")
+    );
+    env.assert_objects_match(&index).await;
+}
+
+async fn copied_content_is_recorded_without_upload(b: Backend) {
+    let env = Env::new(b);
+    env.write("a.log", b"same bytes\n");
+    env.pass().await;
+    env.write("copy-of-a.log", b"same bytes\n");
+    let r = env.pass().await;
+    assert_eq!(
+        (r.files_renamed, r.files_uploaded, r.generation),
+        (1, 0, Some(2))
+    );
+    let index = env.index().await;
+    assert_eq!(
+        index.get("app", "copy-of-a.log").unwrap().key,
+        index.get("app", "a.log").unwrap().key
+    );
+}
+
+async fn touched_file_with_same_content_writes_nothing(b: Backend) {
+    let env = Env::new(b);
+    env.write("a.log", b"x\n");
+    env.pass().await;
+    let keys = env.keys().await;
+    env.write("a.log", b"x\n"); // rewritten: new mtime, same bytes
+    let r = env.pass().await;
+    assert_eq!(
+        (r.files_unchanged, r.files_uploaded, r.generation),
+        (1, 0, None)
+    );
+    assert_eq!(r.bytes_read, 2, "hashed once because the stat moved");
+    assert_eq!(env.keys().await, keys);
+    let again = env.pass().await;
+    assert_eq!(again.bytes_read, 0, "the new stat was remembered");
+}
+
+async fn deleted_local_file_stays_archived(b: Backend) {
+    let env = Env::new(b);
+    env.write("a.log", b"keep me\n");
+    env.write("b.log", b"and me\n");
+    env.pass().await;
+    env.remove("a.log");
+    let r = env.pass().await;
+    assert_eq!((r.files_uploaded, r.generation), (0, None));
+    let index = env.index().await;
+    assert_eq!(index.len(), 2);
+    env.assert_objects_match(&index).await;
+}
+
+async fn file_changed_during_upload_is_not_archived(b: Backend) {
+    let env = Env::new(b);
+    env.write("growing.log", b"first line\n");
+    let path = env.path("growing.log");
+    let faulty = FaultStore::wrap(&env.store);
+    *faulty.before_first_data_head.lock().unwrap() = Some(Hook(Box::new(move || {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        f.write_all(b"second line\n").unwrap();
+    })));
+    let store: Store = faulty.clone();
+    let r = env.pass_with(&store).await.unwrap();
+    assert_eq!(
+        (r.files_changing, r.files_uploaded, r.generation),
+        (1, 0, None)
+    );
+    assert_eq!(
+        faulty.data_puts.load(Ordering::SeqCst),
+        0,
+        "no object for half a file"
+    );
+    assert!(env.index().await.is_empty());
+
+    let r = env.pass().await;
+    assert_eq!((r.files_new, r.files_uploaded), (1, 1));
+    let index = env.index().await;
+    assert_eq!(
+        index.get("app", "growing.log").unwrap().sha256.to_string(),
+        sha(b"first line\nsecond line\n")
+    );
+    env.assert_objects_match(&index).await;
+}
+
+async fn crash_between_upload_and_commit_loses_nothing(b: Backend) {
+    let env = Env::new(b);
+    for i in 0..3 {
+        env.write(&format!("old{i}.log"), format!("old {i}\n").as_bytes());
+    }
+    env.pass().await;
+    for i in 0..2 {
+        env.write(&format!("new{i}.log"), format!("new {i}\n").as_bytes());
+    }
+    let faulty = FaultStore::wrap(&env.store);
+    faulty.fail_manifest_puts.store(true, Ordering::SeqCst);
+    let store: Store = faulty.clone();
+    let err = env.pass_with(&store).await.unwrap_err();
+    assert!(err.to_string().contains("injected crash"), "{err}");
+    assert_eq!(
+        faulty.data_puts.load(Ordering::SeqCst),
+        2,
+        "data went up before the commit failed"
+    );
+
+    let index = env.index().await;
+    assert_eq!(
+        (index.generation, index.len()),
+        (1, 3),
+        "the previous generation is intact"
+    );
+    env.assert_objects_match(&index).await;
+
+    let r = env.pass().await;
+    assert_eq!(
+        (r.files_new, r.files_adopted, r.files_uploaded),
+        (2, 2, 0),
+        "orphans adopted"
+    );
+    let index = env.index().await;
+    assert_eq!((index.generation, index.len()), (2, 5));
+    env.assert_objects_match(&index).await;
+}
+
+async fn commit_race_is_detected_and_not_overwritten(b: Backend) {
+    let env = Env::new(b);
+    env.write("a.log", b"a\n");
+    env.pass().await;
+    env.write("b.log", b"b\n");
+    let theirs = bytes::Bytes::from_static(b"{\"written by\": \"another agent\"}");
+    let faulty = FaultStore::wrap(&env.store);
+    *faulty.before_first_data_put.lock().unwrap() = Some((store::manifest_key(2), theirs.clone()));
+    let store: Store = faulty;
+    let err = env.pass_with(&store).await.unwrap_err();
+    assert!(
+        matches!(err, Error::CommitConflict { generation: 2, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("another writer"), "{err}");
+    let kept = env
+        .store
+        .get(&store::manifest_key(2))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(
+        kept, theirs,
+        "the other writer's generation is not overwritten"
+    );
+}
+
+async fn empty_state_dir_rebuilds_from_the_remote(b: Backend) {
+    let env = Env::new(b);
+    for i in 0..3 {
+        env.write(&format!("f{i}.log"), format!("{i}\n").as_bytes());
+    }
+    env.pass().await;
+    env.write("f3.log", b"3\n");
+    env.pass().await;
+    let keys = env.keys().await;
+    std::fs::remove_dir_all(&env.config.state_dir).unwrap();
+    let r = env.pass().await;
+    assert_eq!(
+        (r.files_uploaded, r.generation, r.files_unchanged),
+        (0, None, 4)
+    );
+    assert_eq!(r.current_generation, 2);
+    assert_eq!(env.keys().await, keys);
+}
+
+async fn wiped_destination_gets_everything_again(b: Backend) {
+    let env = Env::new(b);
+    env.write("a.log", b"a\n");
+    env.write("b.log", b"b\n");
+    env.pass().await;
+    env.pass().await;
+    for k in env.keys().await {
+        env.store
+            .delete(&object_store::path::Path::from(k))
+            .await
+            .unwrap();
+    }
+    let r = env.pass().await;
+    assert_eq!((r.files_uploaded, r.generation), (2, Some(1)));
+    env.assert_objects_match(&env.index().await).await;
+}
+
+async fn delta_generation_holds_only_the_change(b: Backend) {
+    let env = Env::new(b);
+    for i in 0..300 {
+        env.write(&format!("old-{i:04}.log"), format!("line {i}\n").as_bytes());
+    }
+    env.pass().await;
+    let full_size = env.store.head(&store::manifest_key(1)).await.unwrap().size;
+    env.write("new-1.log", b"n1\n");
+    env.write("new-2.log", b"n2\n");
+    let r = env.pass().await;
+    assert_eq!(r.generation, Some(2));
+    let g = manifest::fetch(&env.store, 2).await.unwrap();
+    assert_eq!((g.kind, g.entries.len()), (Kind::Delta, 2));
+    let delta_size = env.store.head(&store::manifest_key(2)).await.unwrap().size;
+    assert!(delta_size < 2048, "delta of 2 files is {delta_size} bytes");
+    assert!(
+        full_size > 50 * delta_size,
+        "full {full_size} vs delta {delta_size}"
+    );
+    assert_eq!(env.index().await.len(), 302);
+}
+
+async fn long_history_rebuilds_through_checkpoints(b: Backend) {
+    let env = Env::new(b);
+    for i in 0..25 {
+        env.write(&format!("f{i:02}.log"), format!("{i}\n").as_bytes());
+        let r = env.pass().await;
+        assert_eq!(r.generation, Some(i + 1));
+    }
+    for g in [1u64, 13, 25] {
+        let at = manifest::load_at(&env.store, g).await.unwrap();
+        assert_eq!(
+            at.len() as u64,
+            g,
+            "generation {g} holds the files archived by then"
+        );
+    }
+    std::fs::remove_dir_all(&env.config.state_dir).unwrap();
+    let r = env.pass().await;
+    assert_eq!(
+        (r.files_unchanged, r.files_uploaded, r.current_generation),
+        (25, 0, 25)
+    );
+}
+
+async fn large_file_goes_up_in_parts(b: Backend) {
+    let env = Env::new(b);
+    let part = env.config.part_size as usize;
+    let content: Vec<u8> = (0..part * 2 + 12345).map(|i| (i % 251) as u8).collect();
+    env.write("big.log", &content);
+    let r = env.pass().await;
+    assert_eq!(
+        (r.files_uploaded, r.bytes_uploaded),
+        (1, content.len() as u64)
+    );
+    let index = env.index().await;
+    assert_eq!(
+        index.get("app", "big.log").unwrap().sha256.to_string(),
+        sha(&content)
+    );
+    env.assert_objects_match(&index).await;
+}
