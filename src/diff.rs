@@ -28,7 +28,11 @@ pub struct Plan {
 
 /// Sorts `files` into unchanged, renamed-by-inode and to-hash.
 pub fn plan(files: Vec<ScannedFile>, index: &Index, seen: &BTreeMap<FileId, Seen>) -> Plan {
-    let by_stat: HashMap<&FileStat, &Seen> = seen.values().map(|s| (&s.stat, s)).collect();
+    let by_stat: HashMap<&FileStat, &Seen> = seen
+        .values()
+        .filter(|s| s.is_trusted())
+        .map(|s| (&s.stat, s))
+        .collect();
     let mut out = Plan::default();
     let mut present = 0usize;
     for f in files {
@@ -39,7 +43,7 @@ pub fn plan(files: Vec<ScannedFile>, index: &Index, seen: &BTreeMap<FileId, Seen
         let id = (f.source.clone(), f.rel.clone());
         let quick_same = seen
             .get(&id)
-            .is_some_and(|s| s.stat == f.stat && archived.is_some_and(|e| e.sha256 == s.sha256));
+            .is_some_and(|s| s.is_trusted() && s.stat == f.stat && archived.is_some_and(|e| e.sha256 == s.sha256));
         if quick_same {
             out.unchanged.push(f);
             continue;
@@ -179,6 +183,7 @@ mod tests {
                     Seen {
                         stat: *st,
                         sha256: ContentHash::of(c),
+                        seen_at_ns: st.mtime_ns + 60_000_000_000,
                     },
                 )
             })
@@ -262,6 +267,18 @@ mod tests {
             r.object,
             Object::Existing(index.get("app", "a.log").unwrap().key.clone())
         );
+    }
+
+    #[test]
+    fn recently_modified_stat_is_not_trusted() {
+        let st = stat(1, 3, 10);
+        let (index, mut seen) = archive(&[("a.log", b"abc", st)]);
+        for s in seen.values_mut() {
+            s.seen_at_ns = st.mtime_ns + 1_000;
+        }
+        // Same stat, but the record was taken within the racy window: hash again.
+        let p = plan(vec![file("a.log", st), file("b.log", st)], &index, &seen);
+        assert_eq!((p.unchanged.len(), p.renamed.len(), p.candidates.len()), (0, 0, 2));
     }
 
     #[test]
