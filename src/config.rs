@@ -296,7 +296,9 @@ where
     serde_path_to_error::deserialize(value).map_err(|e| {
         let key = e.path().to_string();
         let key = if key == "." { String::new() } else { key };
-        let mut message = one_line(&e.into_inner().to_string());
+        let mut message = one_line(&e.into_inner().to_string())
+            .replace("expected i64", "expected an integer")
+            .replace("expected u64", "expected an integer");
         if message.starts_with("unknown field") {
             message.push_str("; unknown keys are errors, check the spelling against the README's config reference");
         }
@@ -373,13 +375,8 @@ fn validate(raw: RawConfig, file: Option<&Path>, base: &Path) -> Result<Config> 
         .into_iter()
         .map(|(k, v)| (k, v.to_string()))
         .collect();
-    if matches!(url, DestinationUrl::Local(_) | DestinationUrl::Memory) {
-        if let Some(k) = options.keys().next() {
-            return Err(err(
-                &format!("destination.options.{k}"),
-                "options apply to s3://, gs:// and az:// destinations only; remove it".into(),
-            ));
-        }
+    for k in options.keys() {
+        check_option(&url, k).map_err(|m| err(&format!("destination.options.{k}"), m))?;
     }
 
     let raw_sources = raw.sources.unwrap_or_default();
@@ -466,8 +463,18 @@ pub fn parse_schedule(text: &str) -> std::result::Result<Schedule, String> {
             ))
         }
     };
-    let cron = cron::Schedule::from_str(&normalized)
-        .map_err(|e| format!("`{text}` is not a cron expression: {e}; e.g. \"*/5 * * * *\""))?;
+    let cron = cron::Schedule::from_str(&normalized).map_err(|e| {
+        // The parser's message repeats the expression and a caret; its last line says why.
+        let full = e.to_string();
+        let why = full
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or(&full)
+            .trim()
+            .to_string();
+        format!("`{text}` is not a cron expression: {why}; e.g. \"*/5 * * * *\"")
+    })?;
     Ok(Schedule {
         text: text.to_string(),
         cron,
@@ -555,6 +562,40 @@ fn parse_destination_url(text: &str, base: &Path) -> std::result::Result<Destina
         other => Err(format!(
             "unsupported scheme `{other}`; use file:///dir, memory://, s3://bucket/prefix, gs://bucket/prefix or az://container/prefix"
         )),
+    }
+}
+
+/// object_store ignores option names it does not know; an operator's typo must not be
+/// silently dropped, so each name is checked against the backend's own list.
+fn check_option(url: &DestinationUrl, name: &str) -> std::result::Result<(), String> {
+    use object_store::aws::AmazonS3ConfigKey;
+    use object_store::azure::AzureConfigKey;
+    use object_store::gcp::GoogleConfigKey;
+    let DestinationUrl::Remote(url) = url else {
+        return Err("options apply to s3://, gs:// and az:// destinations only; remove it".into());
+    };
+    let n = name.to_ascii_lowercase();
+    let (known, examples) = match url.scheme() {
+        "s3" | "s3a" => (
+            n.parse::<AmazonS3ConfigKey>().is_ok(),
+            "aws_region, aws_endpoint, aws_access_key_id, aws_secret_access_key, aws_allow_http",
+        ),
+        "gs" => (
+            n.parse::<GoogleConfigKey>().is_ok(),
+            "google_service_account, google_service_account_key, google_application_credentials",
+        ),
+        _ => (
+            n.parse::<AzureConfigKey>().is_ok(),
+            "azure_storage_account_name, azure_storage_access_key, azure_storage_sas_key, azure_storage_endpoint",
+        ),
+    };
+    if known {
+        Ok(())
+    } else {
+        Err(format!(
+            "unknown option for {}:// destinations; known options include {examples}",
+            url.scheme()
+        ))
     }
 }
 

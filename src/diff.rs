@@ -41,9 +41,9 @@ pub fn plan(files: Vec<ScannedFile>, index: &Index, seen: &BTreeMap<FileId, Seen
             present += 1;
         }
         let id = (f.source.clone(), f.rel.clone());
-        let quick_same = seen
-            .get(&id)
-            .is_some_and(|s| s.is_trusted() && s.stat == f.stat && archived.is_some_and(|e| e.sha256 == s.sha256));
+        let quick_same = seen.get(&id).is_some_and(|s| {
+            s.is_trusted() && s.stat == f.stat && archived.is_some_and(|e| e.sha256 == s.sha256)
+        });
         if quick_same {
             out.unchanged.push(f);
             continue;
@@ -278,7 +278,10 @@ mod tests {
         }
         // Same stat, but the record was taken within the racy window: hash again.
         let p = plan(vec![file("a.log", st), file("b.log", st)], &index, &seen);
-        assert_eq!((p.unchanged.len(), p.renamed.len(), p.candidates.len()), (0, 0, 2));
+        assert_eq!(
+            (p.unchanged.len(), p.renamed.len(), p.candidates.len()),
+            (0, 0, 2)
+        );
     }
 
     #[test]

@@ -42,15 +42,15 @@ pub enum Error {
         op: &'static str,
         /// The object key or prefix.
         key: String,
-        /// The object_store error.
+        /// The object_store error (boxed: it is large and rare).
         #[source]
-        source: object_store::Error,
+        source: Box<object_store::Error>,
         /// How to fix it, when known.
         hint: Option<String>,
     },
 
     /// The destination could not be opened from its URL and options.
-    #[error("destination {url}: {message}")]
+    #[error("destination {url}: {message} (hint: check [destination] url and options)")]
     Destination {
         /// The URL with any credentials removed.
         url: String,
@@ -127,7 +127,7 @@ impl Error {
         Error::Store {
             op,
             key: key.to_string(),
-            source,
+            source: Box::new(source),
             hint,
         }
     }
@@ -135,7 +135,7 @@ impl Error {
     /// True when retrying the same operation later may succeed (network, throttling).
     pub fn is_transient(&self) -> bool {
         match self {
-            Error::Store { source, .. } => matches!(source, object_store::Error::Generic { .. }),
+            Error::Store { source, .. } => matches!(**source, object_store::Error::Generic { .. }),
             Error::Io { source, .. } => matches!(
                 source.kind(),
                 std::io::ErrorKind::Interrupted
@@ -147,8 +147,9 @@ impl Error {
     }
 
     /// True when the fault is in what the user asked for (config, usage), not the world.
+    /// A destination that cannot even be built from its URL and options is a config fault.
     pub fn is_usage(&self) -> bool {
-        matches!(self, Error::Config { .. })
+        matches!(self, Error::Config { .. } | Error::Destination { .. })
     }
 }
 

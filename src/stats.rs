@@ -50,6 +50,8 @@ pub struct RunReport {
     pub outcome: Outcome,
     /// Closed files found.
     pub files_scanned: u64,
+    /// Matching files not closed yet (younger than `min_age`, or held back as the newest).
+    pub files_waiting: u64,
     /// Files at a path never archived before.
     pub files_new: u64,
     /// Files whose content changed at an archived path.

@@ -84,6 +84,7 @@ async fn pass(
             tracing::warn!(source = %source.name, path = %path.display(), error = %why, "cannot scan");
             report.fail(format!("{}/{}", source.name, path.display()), why);
         }
+        report.files_waiting += found.too_young + found.held_newest;
         files.extend(found.files);
     }
     report.files_scanned = files.len() as u64;

@@ -1,6 +1,8 @@
 //! The one integration test binary: behaviour through the library against real
 //! destinations, and the CLI through the built binary.
 
+mod cli;
 mod common;
 mod conformance;
 mod model;
+mod sources;

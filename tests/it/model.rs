@@ -15,7 +15,15 @@ use crate::common::{sha, Backend, Env};
 
 const SEQUENCES: u64 = 60;
 const STEPS: usize = 24;
-const NAMES: [&str; 7] = ["app.log", "app.log.1", "app.log.2", "db/wal.1", "db/wal.2", "x", "db/deep/y"];
+const NAMES: [&str; 7] = [
+    "app.log",
+    "app.log.1",
+    "app.log.2",
+    "db/wal.1",
+    "db/wal.2",
+    "x",
+    "db/deep/y",
+];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn random_sequences_match_the_model_on_memory() {
@@ -45,7 +53,8 @@ async fn run_sequence(backend: Backend, seed: u64) {
         match rng.random_range(0..10) {
             0..=2 => {
                 // Small alphabet: contents repeat, so renames by content happen too.
-                let content = format!("{}\n", rng.random_range(0..6)).repeat(rng.random_range(1..4));
+                let content =
+                    format!("{}\n", rng.random_range(0..6)).repeat(rng.random_range(1..4));
                 env.write(&name, content.as_bytes());
                 log.push(format!("write {name} {content:?}"));
                 disk.insert(name, content.into_bytes());
@@ -54,7 +63,9 @@ async fn run_sequence(backend: Backend, seed: u64) {
                 let extra = format!("line {step}\n");
                 env.append(&name, extra.as_bytes());
                 log.push(format!("append {name}"));
-                disk.get_mut(&name).unwrap().extend_from_slice(extra.as_bytes());
+                disk.get_mut(&name)
+                    .unwrap()
+                    .extend_from_slice(extra.as_bytes());
             }
             5..=6 if disk.contains_key(&name) => {
                 let to = NAMES[rng.random_range(0..NAMES.len())].to_string();
@@ -76,13 +87,21 @@ async fn run_sequence(backend: Backend, seed: u64) {
             _ => {
                 let r = env.pass().await;
                 log.push(format!("pass -> {:?}", r.generation));
-                assert_eq!((r.files_failed, r.files_changing), (0, 0), "seed {seed}: {log:?}");
+                assert_eq!(
+                    (r.files_failed, r.files_changing),
+                    (0, 0),
+                    "seed {seed}: {log:?}"
+                );
                 let index = env.index().await;
                 for (path, content) in &disk {
                     let e = index
                         .get("app", path)
                         .unwrap_or_else(|| panic!("seed {seed}: {path} not archived; {log:?}"));
-                    assert_eq!(e.sha256.to_string(), sha(content), "seed {seed}: {path}; {log:?}");
+                    assert_eq!(
+                        e.sha256.to_string(),
+                        sha(content),
+                        "seed {seed}: {path}; {log:?}"
+                    );
                     promises.push((index.generation, path.clone(), sha(content)));
                 }
             }
@@ -98,7 +117,11 @@ async fn run_sequence(backend: Backend, seed: u64) {
     for (g, expected) in by_gen {
         let at = manifest::load_at(&env.store, g).await.unwrap();
         for (p, s) in expected {
-            assert_eq!(at.get("app", &p).map(|e| e.sha256.to_string()), Some(s), "seed {seed}: gen {g} {p}");
+            assert_eq!(
+                at.get("app", &p).map(|e| e.sha256.to_string()),
+                Some(s),
+                "seed {seed}: gen {g} {p}"
+            );
         }
         env.assert_objects_match(&at).await;
     }

@@ -1,0 +1,173 @@
+//! Which files a source picks up: globs, symlinks, age, the newest file, bad names.
+
+use std::os::unix::ffi::OsStrExt;
+use std::time::{Duration, SystemTime};
+
+use logferry::stats::Outcome;
+
+use crate::common::{Backend, Env};
+
+fn archived(env_index: &logferry::index::Index) -> Vec<String> {
+    env_index.entries().map(|e| e.path.clone()).collect()
+}
+
+#[tokio::test]
+async fn exclude_without_slash_matches_names_at_any_depth() {
+    let env = Env::with_sources(
+        Backend::Memory,
+        "[[sources]]\nname = \"app\"\npath = \"logs\"\nmin_age = \"0s\"\nexclude = [\"*.gz\"]\n",
+    );
+    env.write("a.log", b"a");
+    env.write("a.log.gz", b"z");
+    env.write("deep/er/b.gz", b"z");
+    env.write("deep/er/b.log", b"b");
+    env.pass().await;
+    assert_eq!(archived(&env.index().await), ["a.log", "deep/er/b.log"]);
+}
+
+#[tokio::test]
+async fn exclude_with_slash_matches_the_relative_path() {
+    let env = Env::with_sources(
+        Backend::Memory,
+        "[[sources]]\nname = \"app\"\npath = \"logs\"\nmin_age = \"0s\"\nexclude = [\"tmp/*.log\", \"/top.log\"]\n",
+    );
+    env.write("top.log", b"1");
+    env.write("sub/top.log", b"2");
+    env.write("tmp/x.log", b"3");
+    env.write("tmp/deeper/x.log", b"4");
+    env.pass().await;
+    assert_eq!(
+        archived(&env.index().await),
+        ["sub/top.log", "tmp/deeper/x.log"]
+    );
+}
+
+#[tokio::test]
+async fn include_limits_and_double_star_crosses_directories() {
+    let env = Env::with_sources(
+        Backend::Memory,
+        "[[sources]]\nname = \"app\"\npath = \"logs\"\nmin_age = \"0s\"\ninclude = [\"*.log.[0-9]\", \"pg/**/0000*\"]\n",
+    );
+    env.write("app.log", b"live");
+    env.write("app.log.1", b"closed");
+    env.write("pg/wal/000000010000000000000001", b"wal");
+    env.write("pg/other", b"no");
+    env.pass().await;
+    assert_eq!(
+        archived(&env.index().await),
+        ["app.log.1", "pg/wal/000000010000000000000001"]
+    );
+}
+
+#[tokio::test]
+async fn symlinks_are_not_followed() {
+    let env = Env::new(Backend::Memory);
+    let outside = env.dir.path().join("outside");
+    std::fs::create_dir_all(outside.join("dir")).unwrap();
+    std::fs::write(outside.join("secret.txt"), b"not a log").unwrap();
+    std::fs::write(outside.join("dir/inner.log"), b"not mine").unwrap();
+    std::os::unix::fs::symlink(outside.join("secret.txt"), env.path("link.log")).unwrap();
+    std::os::unix::fs::symlink(outside.join("dir"), env.path("linkdir")).unwrap();
+    env.write("real.log", b"mine");
+    let r = env.pass().await;
+    assert_eq!(r.files_scanned, 1);
+    assert_eq!(archived(&env.index().await), ["real.log"]);
+}
+
+#[tokio::test]
+async fn young_files_wait_for_min_age() {
+    let env = Env::with_sources(
+        Backend::Memory,
+        "[[sources]]\nname = \"app\"\npath = \"logs\"\nmin_age = \"1h\"\n",
+    );
+    env.write("old.log", b"old"); // a day old
+    std::fs::write(env.path("fresh.log"), b"fresh").unwrap(); // now
+    let r = env.pass().await;
+    assert_eq!((r.files_scanned, r.files_waiting), (1, 1));
+    assert_eq!(archived(&env.index().await), ["old.log"]);
+}
+
+#[tokio::test]
+async fn file_with_future_mtime_waits() {
+    let env = Env::new(Backend::Memory);
+    std::fs::write(env.path("clock-skew.log"), b"x").unwrap();
+    let f = std::fs::File::options()
+        .write(true)
+        .open(env.path("clock-skew.log"))
+        .unwrap();
+    f.set_modified(SystemTime::now() + Duration::from_secs(3600))
+        .unwrap();
+    let r = env.pass().await;
+    assert_eq!((r.files_scanned, r.files_waiting), (0, 1));
+}
+
+#[tokio::test]
+async fn ignore_newest_holds_back_the_file_being_written() {
+    let env = Env::with_sources(
+        Backend::Memory,
+        "[[sources]]\nname = \"wal\"\npath = \"logs\"\nmin_age = \"0s\"\nignore_newest = true\n",
+    );
+    env.write("binlog.000001", b"1");
+    env.write("binlog.000002", b"2");
+    env.write("binlog.000003", b"3"); // written last: newest mtime
+    let r = env.pass().await;
+    assert_eq!((r.files_scanned, r.files_waiting), (2, 1));
+    assert_eq!(
+        archived(&env.index().await),
+        ["binlog.000001", "binlog.000002"]
+    );
+    env.write("binlog.000004", b"4");
+    env.pass().await;
+    assert_eq!(archived(&env.index().await).len(), 3);
+}
+
+#[tokio::test]
+async fn missing_source_dir_is_a_counted_failure_not_a_crash() {
+    let env = Env::with_sources(
+        Backend::Memory,
+        "[[sources]]\nname = \"gone\"\npath = \"nowhere\"\n[[sources]]\nname = \"app\"\npath = \"logs\"\nmin_age = \"0s\"\n",
+    );
+    env.write("a.log", b"a");
+    let r = env.pass().await;
+    assert_eq!(
+        (r.outcome, r.files_failed, r.files_uploaded),
+        (Outcome::Partial, 1, 1)
+    );
+    assert!(
+        r.failures[0].error.contains("does not exist"),
+        "{:?}",
+        r.failures
+    );
+}
+
+#[tokio::test]
+async fn non_utf8_name_is_a_counted_failure_and_the_rest_is_archived() {
+    let env = Env::new(Backend::Memory);
+    let bad = std::ffi::OsStr::from_bytes(b"bad-\xff.log");
+    std::fs::write(env.logs().join(bad), b"x").unwrap();
+    env.write("good.log", b"ok");
+    let r = env.pass().await;
+    assert_eq!((r.files_failed, r.files_uploaded), (1, 1));
+    assert!(r.failures[0].error.contains("UTF-8"));
+}
+
+#[test]
+fn digest_refuses_a_file_that_changed_since_the_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("a.log");
+    std::fs::write(&p, b"first").unwrap();
+    let stat = logferry::scan::FileStat::of_path(&p).unwrap();
+    assert!(logferry::digest::hash_file(&p, &stat).is_ok());
+    use std::io::Write;
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&p)
+        .unwrap()
+        .write_all(b" more")
+        .unwrap();
+    let err = logferry::digest::hash_file(&p, &stat).unwrap_err();
+    assert!(
+        matches!(err, logferry::digest::DigestError::Changed { .. }),
+        "{err}"
+    );
+}
