@@ -240,18 +240,11 @@ where
         };
         Error::config(Some(file.to_path_buf()), "", message)
     })?;
-    let base = file
-        .parent()
-        .map(|p| {
-            if p.as_os_str().is_empty() {
-                Path::new(".")
-            } else {
-                p
-            }
-        })
-        .unwrap_or(Path::new("."));
-    let raw = parse_raw(Some(file), &text, env)?;
-    validate(raw, Some(file), base)
+    // Absolute, so paths in it mean the same whatever the agent's working directory.
+    let file = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
+    let base = file.parent().unwrap_or(Path::new("/"));
+    let raw = parse_raw(Some(&file), &text, env)?;
+    validate(raw, Some(&file), base)
 }
 
 /// Parses TOML text plus environment overrides, without reading any file.

@@ -19,6 +19,14 @@ const EXIT_USAGE: u8 = 2;
 /// Could not run: destination, lock, commit conflict.
 const EXIT_CANNOT_RUN: u8 = 3;
 
+/// `println!` that stops quietly when stdout is closed (`logferry ls | head`).
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let command = match cli.command {
@@ -85,7 +93,7 @@ fn check_config(config: &Config) -> u8 {
     if let Err(e) = store::open(&config.destination) {
         return fail(&e);
     }
-    print!("{config}");
+    out!("{}", config.to_string().trim_end());
     EXIT_OK
 }
 
@@ -99,12 +107,14 @@ async fn run(config: &Config, once: bool) -> u8 {
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;
         };
-        schedule::run_forever(config, &store, &SystemClock, shutdown).await;
-        return EXIT_OK;
+        return match schedule::run_forever(config, &store, &SystemClock, shutdown).await {
+            Ok(()) => EXIT_OK,
+            Err(e) => fail(&e),
+        };
     }
     match worker::run_once(config, &store, &SystemClock).await {
         Ok(report) => {
-            println!("{}", report.summary());
+            out!("{}", report.summary());
             if report.outcome == Outcome::Partial {
                 EXIT_FILES_FAILED
             } else {
@@ -122,14 +132,14 @@ fn status(config: &Config, args: &StatusArgs) -> u8 {
     };
     let runs: Vec<_> = runs.into_iter().take(args.limit).collect();
     if args.json {
-        println!(
+        out!(
             "{}",
             serde_json::to_string_pretty(&runs).expect("reports serialize")
         );
         return EXIT_OK;
     }
     if runs.is_empty() {
-        println!(
+        out!(
             "no passes recorded in {} yet; run `logferry --run-once`",
             config.state_dir.display()
         );
@@ -179,7 +189,7 @@ fn status(config: &Config, args: &StatusArgs) -> u8 {
     }
     print_table(&rows);
     if let Some(e) = runs.first().and_then(|r| r.error.as_ref()) {
-        println!("\nlast pass failed: {e}");
+        out!("\nlast pass failed: {e}");
     }
     EXIT_OK
 }
@@ -210,14 +220,14 @@ async fn ls(config: &Config, args: &LsArgs) -> u8 {
         .filter(|e| args.source.as_ref().is_none_or(|s| &e.source == s))
         .collect();
     if args.json {
-        println!(
+        out!(
             "{}",
             serde_json::to_string_pretty(&entries).expect("entries serialize")
         );
         return EXIT_OK;
     }
     if entries.is_empty() {
-        println!("nothing archived yet (generation {})", index.generation);
+        out!("nothing archived yet (generation {})", index.generation);
         return EXIT_OK;
     }
     let mut rows = vec![["SOURCE", "PATH", "SIZE", "SHA256", "KEY", "ARCHIVED_AT"]
@@ -254,6 +264,6 @@ fn print_table(rows: &[Vec<String>]) {
                 }
             })
             .collect();
-        println!("{}", line.join("  "));
+        out!("{}", line.join("  "));
     }
 }

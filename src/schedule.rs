@@ -8,6 +8,8 @@ use std::time::{Duration, SystemTime};
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::config::{Config, Schedule};
+use crate::error::Result;
+use crate::state::StateDir;
 use crate::store::Store;
 use crate::worker;
 
@@ -38,28 +40,35 @@ pub fn next_tick(schedule: &Schedule, now: SystemTime) -> Option<SystemTime> {
     schedule.cron.after(&now).next().map(SystemTime::from)
 }
 
-/// Runs a pass at every tick of the schedule until `shutdown` completes. A failed pass is
-/// logged and the loop goes on: a bad run ends the run, not the agent.
-pub async fn run_forever<F>(config: &Config, store: &Store, clock: &dyn Clock, shutdown: F)
+/// Runs a pass at every tick of the schedule until `shutdown` completes, holding the state
+/// dir throughout. A failed pass is logged and the loop goes on: a bad run ends the run,
+/// not the agent.
+pub async fn run_forever<F>(
+    config: &Config,
+    store: &Store,
+    clock: &dyn Clock,
+    shutdown: F,
+) -> Result<()>
 where
     F: Future<Output = ()>,
 {
+    let state_dir = StateDir::lock(&config.state_dir)?;
     tokio::pin!(shutdown);
     loop {
         let now = clock.now();
         let Some(tick) = next_tick(&config.schedule, now) else {
             tracing::warn!(schedule = %config.schedule.text, "the schedule has no future tick; stopping");
-            return;
+            return Ok(());
         };
         let wait = tick.duration_since(now).unwrap_or(Duration::ZERO);
         tracing::debug!(next = %rfc3339(tick), "waiting for the next tick");
         tokio::select! {
-            _ = &mut shutdown => return,
+            _ = &mut shutdown => return Ok(()),
             _ = tokio::time::sleep(wait) => {}
         }
         tokio::select! {
-            _ = &mut shutdown => return,
-            r = worker::run_once(config, store, clock) => {
+            _ = &mut shutdown => return Ok(()),
+            r = worker::run_locked(config, store, clock, &state_dir) => {
                 if let Err(e) = r {
                     tracing::error!(error = %e, "pass failed; the next tick will retry");
                 }

@@ -29,12 +29,23 @@ use crate::upload::{self, Stored, UploadError};
 /// recorded in the state dir's status.
 pub async fn run_once(config: &Config, store: &Store, clock: &dyn Clock) -> Result<RunReport> {
     let state_dir = StateDir::lock(&config.state_dir)?;
+    run_locked(config, store, clock, &state_dir).await
+}
+
+/// [`run_once`] for a caller that already holds the state dir (the long-running agent
+/// keeps it for its whole life, so no second agent can start between passes).
+pub async fn run_locked(
+    config: &Config,
+    store: &Store,
+    clock: &dyn Clock,
+    state_dir: &StateDir,
+) -> Result<RunReport> {
     let started = Instant::now();
     let mut report = RunReport {
         started_at: rfc3339(clock.now()),
         ..Default::default()
     };
-    let result = pass(config, store, clock, &state_dir, &mut report, started).await;
+    let result = pass(config, store, clock, state_dir, &mut report, started).await;
     report.duration_ms = started.elapsed().as_millis() as u64;
     if let Err(e) = &result {
         report.outcome = Outcome::Failed;

@@ -394,3 +394,61 @@ path = "logs"
         assert!(all.contains("destination s3://bucket/prefix"), "{all}");
     }
 }
+
+#[test]
+fn relative_config_path_resolves_against_its_own_directory() {
+    let ws = Workspace::new();
+    let o = Command::new(BIN)
+        .args(["--config", "logferry.toml", "check-config"])
+        .current_dir(ws.dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains(&format!("state_dir = \"{}\"", ws.path("state").display())),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("url = \"file://{}\"", ws.path("mirror").display())),
+        "{out}"
+    );
+}
+
+#[test]
+fn running_agent_holds_the_state_dir_between_passes() {
+    let ws = Workspace::new();
+    ws.config(
+        "state_dir = \"state\"\nschedule = \"0 0 0 1 1 * 2099\"\n[destination]\nurl = \"mirror\"\n[[sources]]\nname = \"app\"\npath = \"logs\"\n",
+    );
+    let mut agent = Command::new(BIN)
+        .args(["--config"])
+        .arg(ws.path("logferry.toml"))
+        .arg("run")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lock = ws.path("state/lock");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::fs::read_to_string(&lock).unwrap_or_default().trim() != agent.id().to_string() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "agent never took the lock"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let o = ws.run(&["--run-once"]);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!("pid {}", agent.id())),
+        "{}",
+        stderr(&o)
+    );
+    let killed = Command::new("kill")
+        .args(["-INT", &agent.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = agent.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "SIGINT stops the agent cleanly");
+}
