@@ -192,6 +192,9 @@ pub struct FaultStore {
     pub before_first_data_put: Mutex<Option<(Path, Bytes)>>,
     pub before_first_data_head: Mutex<Option<Hook>>,
     pub data_puts: AtomicUsize,
+    /// Every request, and the writing ones.
+    pub requests: AtomicUsize,
+    pub writes: AtomicUsize,
 }
 
 pub struct Hook(pub Box<dyn FnOnce() + Send>);
@@ -210,7 +213,16 @@ impl FaultStore {
             before_first_data_put: Mutex::new(None),
             before_first_data_head: Mutex::new(None),
             data_puts: AtomicUsize::new(0),
+            requests: AtomicUsize::new(0),
+            writes: AtomicUsize::new(0),
         })
+    }
+
+    fn count(&self, write: bool) {
+        self.requests.fetch_add(1, Ordering::SeqCst);
+        if write {
+            self.writes.fetch_add(1, Ordering::SeqCst);
+        }
     }
 
     fn is_manifest(p: &Path) -> bool {
@@ -232,6 +244,7 @@ impl ObjectStore for FaultStore {
         payload: PutPayload,
         opts: PutOptions,
     ) -> object_store::Result<PutResult> {
+        self.count(true);
         if Self::is_manifest(location) {
             if self.fail_manifest_puts.load(Ordering::SeqCst) {
                 return Err(object_store::Error::Generic {
@@ -254,6 +267,7 @@ impl ObjectStore for FaultStore {
         location: &Path,
         opts: PutMultipartOptions,
     ) -> object_store::Result<Box<dyn MultipartUpload>> {
+        self.count(true);
         self.inner.put_multipart_opts(location, opts).await
     }
 
@@ -262,6 +276,7 @@ impl ObjectStore for FaultStore {
         location: &Path,
         options: GetOptions,
     ) -> object_store::Result<GetResult> {
+        self.count(false);
         if options.head && !Self::is_manifest(location) {
             let hook = self.before_first_data_head.lock().unwrap().take();
             if let Some(Hook(f)) = hook {
@@ -275,10 +290,12 @@ impl ObjectStore for FaultStore {
         &self,
         locations: BoxStream<'static, object_store::Result<Path>>,
     ) -> BoxStream<'static, object_store::Result<Path>> {
+        self.count(true);
         self.inner.delete_stream(locations)
     }
 
     fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        self.count(false);
         self.inner.list(prefix)
     }
 
@@ -287,10 +304,13 @@ impl ObjectStore for FaultStore {
         prefix: Option<&Path>,
         offset: &Path,
     ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        self.count(false);
         self.inner.list_with_offset(prefix, offset)
     }
 
     async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
+        self.count(false);
+        self.count(false);
         self.inner.list_with_delimiter(prefix).await
     }
 

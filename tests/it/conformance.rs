@@ -38,6 +38,8 @@ macro_rules! conformance_suite {
             delta_generation_holds_only_the_change,
             long_history_rebuilds_through_checkpoints,
             large_file_goes_up_in_parts,
+            requests_follow_the_change_not_the_history,
+            foreign_object_at_a_content_key_is_left_alone,
         );
     };
 }
@@ -387,4 +389,66 @@ async fn large_file_goes_up_in_parts(b: Backend) {
         sha(&content)
     );
     env.assert_objects_match(&index).await;
+}
+
+async fn requests_follow_the_change_not_the_history(b: Backend) {
+    let env = Env::new(b);
+    for i in 0..200 {
+        env.write(&format!("old-{i:03}.log"), format!("{i}\n").as_bytes());
+    }
+    env.pass().await;
+
+    let counting = FaultStore::wrap(&env.store);
+    let store: Store = counting.clone();
+    let r = env.pass_with(&store).await.unwrap();
+    assert_eq!(r.generation, None);
+    let (reqs, writes) = (
+        counting.requests.load(Ordering::SeqCst),
+        counting.writes.load(Ordering::SeqCst),
+    );
+    assert_eq!(writes, 0, "a pass with nothing new writes nothing remote");
+    assert!(
+        reqs <= 2,
+        "no-op pass made {reqs} requests over a 200-file archive"
+    );
+
+    env.write("new-1.log", b"n1\n");
+    env.write("new-2.log", b"n2\n");
+    let counting = FaultStore::wrap(&env.store);
+    let store: Store = counting.clone();
+    let r = env.pass_with(&store).await.unwrap();
+    assert_eq!((r.files_new, r.generation), (2, Some(2)), "{r:?}");
+    let (reqs, writes) = (
+        counting.requests.load(Ordering::SeqCst),
+        counting.writes.load(Ordering::SeqCst),
+    );
+    // Per new file a HEAD and a PUT; per pass a HEAD, a LIST and the commit.
+    assert_eq!(writes, 3, "two objects and one generation");
+    assert!(reqs <= 2 * 2 + 3, "a 2-file pass made {reqs} requests");
+}
+
+async fn foreign_object_at_a_content_key_is_left_alone(b: Backend) {
+    let env = Env::new(b);
+    env.write("a.log", b"real content\n");
+    let key = store::data_key(
+        "app",
+        "a.log",
+        &logferry::digest::ContentHash::of(b"real content\n"),
+    );
+    env.store
+        .put(&key, bytes::Bytes::from_static(b"junk").into())
+        .await
+        .unwrap();
+    let r = env.pass().await;
+    assert_eq!(
+        (r.files_failed, r.files_uploaded, r.generation),
+        (1, 0, None)
+    );
+    assert!(
+        r.failures[0].error.contains("left untouched"),
+        "{:?}",
+        r.failures
+    );
+    let kept = env.store.get(&key).await.unwrap().bytes().await.unwrap();
+    assert_eq!(&kept[..], b"junk", "never overwritten");
 }
