@@ -10,10 +10,18 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
-use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
+
+mod destination;
+mod matcher;
+#[cfg(test)]
+mod tests;
+
+use destination::{check_option, parse_destination_url};
+pub use destination::{is_secret_option, redact_url, Destination, DestinationUrl};
+pub use matcher::Matcher;
 
 /// Where the agent looks for its config file when `--config` is not given.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/logferry/logferry.toml";
@@ -35,17 +43,6 @@ pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
 pub const MAX_PART_SIZE: u64 = 5 * 1024 * 1024 * 1024;
 /// Prefix of environment variables that override config keys.
 pub const ENV_PREFIX: &str = "LOGFERRY";
-
-/// Option names under `[destination.options]` whose values are never printed.
-const SECRET_WORDS: &[&str] = &[
-    "secret",
-    "key",
-    "token",
-    "password",
-    "sas",
-    "credential",
-    "signature",
-];
 
 /// The validated configuration.
 #[derive(Debug, Clone)]
@@ -75,26 +72,6 @@ pub struct Schedule {
     pub cron: cron::Schedule,
 }
 
-/// The archive destination.
-#[derive(Debug, Clone)]
-pub struct Destination {
-    /// Where the archive lives.
-    pub url: DestinationUrl,
-    /// Passed through to object_store's builder for the URL's scheme.
-    pub options: BTreeMap<String, String>,
-}
-
-/// A destination, resolved.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DestinationUrl {
-    /// A directory on a local or mounted filesystem.
-    Local(PathBuf),
-    /// A process-local in-memory store (tests and dry runs).
-    Memory,
-    /// An object-store URL (`s3://`, `gs://`, `az://`, …).
-    Remote(url::Url),
-}
-
 /// One configured set of log files.
 #[derive(Debug, Clone)]
 pub struct Source {
@@ -110,63 +87,6 @@ pub struct Source {
     pub min_age: Duration,
     /// The newest matching file is still being written: skip it.
     pub ignore_newest: bool,
-}
-
-/// gitignore-style globs: a pattern without `/` matches the file name at any depth, one
-/// with `/` matches the path relative to the source's root.
-#[derive(Debug, Clone, Default)]
-pub struct Matcher {
-    patterns: Vec<String>,
-    by_name: GlobSet,
-    by_path: GlobSet,
-}
-
-impl Matcher {
-    /// Compiles patterns; on error returns the index of the bad one and why.
-    pub fn new(patterns: &[String]) -> std::result::Result<Self, (usize, String)> {
-        let mut by_name = GlobSetBuilder::new();
-        let mut by_path = GlobSetBuilder::new();
-        for (i, p) in patterns.iter().enumerate() {
-            if p.trim().is_empty() {
-                return Err((i, "empty glob".into()));
-            }
-            if let Some(anchored) = p.strip_prefix('/').or(if p.contains('/') {
-                Some(p.as_str())
-            } else {
-                None
-            }) {
-                let glob = GlobBuilder::new(anchored)
-                    .literal_separator(true)
-                    .build()
-                    .map_err(|e| (i, e.kind().to_string()))?;
-                by_path.add(glob);
-            } else {
-                by_name.add(Glob::new(p).map_err(|e| (i, e.kind().to_string()))?);
-            }
-        }
-        let build = |b: GlobSetBuilder| b.build().map_err(|e| (0, e.to_string()));
-        Ok(Matcher {
-            patterns: patterns.to_vec(),
-            by_name: build(by_name)?,
-            by_path: build(by_path)?,
-        })
-    }
-
-    /// No patterns at all.
-    pub fn is_empty(&self) -> bool {
-        self.patterns.is_empty()
-    }
-
-    /// The patterns as written.
-    pub fn patterns(&self) -> &[String] {
-        &self.patterns
-    }
-
-    /// Whether `rel` (slash-separated, relative to the source root) matches any pattern.
-    pub fn matches(&self, rel: &str) -> bool {
-        let name = rel.rsplit('/').next().unwrap_or(rel);
-        self.by_name.is_match(name) || self.by_path.is_match(rel)
-    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -514,119 +434,6 @@ fn validate_source_name(name: &str) -> std::result::Result<(), String> {
     Ok(())
 }
 
-fn parse_destination_url(text: &str, base: &Path) -> std::result::Result<DestinationUrl, String> {
-    if text.trim().is_empty() {
-        return Err("must not be empty".into());
-    }
-    let Some((scheme, _)) = text.split_once("://") else {
-        if text.contains(':') && !text.starts_with('.') && !text.starts_with('/') {
-            return Err(format!(
-                "`{text}` is neither a URL nor a path; use file:///dir, memory://, s3://bucket/prefix, gs://… or az://…"
-            ));
-        }
-        let p = Path::new(text);
-        return Ok(DestinationUrl::Local(if p.is_absolute() {
-            p.to_path_buf()
-        } else {
-            base.join(p)
-        }));
-    };
-    match scheme {
-        "file" => {
-            let url = url::Url::parse(text).map_err(|e| format!("`{text}`: {e}"))?;
-            if url.host_str().is_some_and(|h| !h.is_empty()) {
-                return Err(format!(
-                    "`{text}` names a host; a file URL takes an absolute path (file:///var/archive), or write a plain path relative to the config file"
-                ));
-            }
-            let path = url
-                .to_file_path()
-                .map_err(|_| format!("`{text}` is not a usable file path"))?;
-            Ok(DestinationUrl::Local(path))
-        }
-        "memory" => Ok(DestinationUrl::Memory),
-        "s3" | "s3a" | "gs" | "az" | "adl" | "azure" | "abfs" | "abfss" => {
-            let url = url::Url::parse(text).map_err(|e| format!("`{}`: {e}", redact_url_text(text)))?;
-            if url.host_str().is_none_or(str::is_empty) {
-                return Err(format!("`{}` has no bucket or container name", redact_url_text(text)));
-            }
-            Ok(DestinationUrl::Remote(url))
-        }
-        other => Err(format!(
-            "unsupported scheme `{other}`; use file:///dir, memory://, s3://bucket/prefix, gs://bucket/prefix or az://container/prefix"
-        )),
-    }
-}
-
-/// object_store ignores option names it does not know; an operator's typo must not be
-/// silently dropped, so each name is checked against the backend's own list.
-fn check_option(url: &DestinationUrl, name: &str) -> std::result::Result<(), String> {
-    use object_store::aws::AmazonS3ConfigKey;
-    use object_store::azure::AzureConfigKey;
-    use object_store::gcp::GoogleConfigKey;
-    let DestinationUrl::Remote(url) = url else {
-        return Err("options apply to s3://, gs:// and az:// destinations only; remove it".into());
-    };
-    let n = name.to_ascii_lowercase();
-    let (known, examples) = match url.scheme() {
-        "s3" | "s3a" => (
-            n.parse::<AmazonS3ConfigKey>().is_ok(),
-            "aws_region, aws_endpoint, aws_access_key_id, aws_secret_access_key, aws_allow_http",
-        ),
-        "gs" => (
-            n.parse::<GoogleConfigKey>().is_ok(),
-            "google_service_account, google_service_account_key, google_application_credentials",
-        ),
-        _ => (
-            n.parse::<AzureConfigKey>().is_ok(),
-            "azure_storage_account_name, azure_storage_access_key, azure_storage_sas_key, azure_storage_endpoint",
-        ),
-    };
-    if known {
-        Ok(())
-    } else {
-        Err(format!(
-            "unknown option for {}:// destinations; known options include {examples}",
-            url.scheme()
-        ))
-    }
-}
-
-fn redact_url_text(text: &str) -> String {
-    match url::Url::parse(text) {
-        Ok(u) => redact_url(&u),
-        Err(_) => "<unparseable url>".to_string(),
-    }
-}
-
-/// The URL without any password or query string (SAS tokens live there).
-pub fn redact_url(url: &url::Url) -> String {
-    let mut u = url.clone();
-    if u.password().is_some() {
-        let _ = u.set_password(Some("<redacted>"));
-    }
-    if u.query().is_some() {
-        u.set_query(Some("<redacted>"));
-    }
-    u.to_string()
-}
-
-/// Whether a destination option holds a secret and must never be printed.
-pub fn is_secret_option(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
-    SECRET_WORDS.iter().any(|w| n.contains(w))
-}
-
-impl fmt::Display for DestinationUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            DestinationUrl::Local(p) => write!(f, "file://{}", p.display()),
-            DestinationUrl::Memory => f.write_str("memory://"),
-            DestinationUrl::Remote(u) => f.write_str(&redact_url(u)),
-        }
-    }
-}
-
 impl fmt::Display for Config {
     /// The effective config as TOML, secrets redacted.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -678,205 +485,5 @@ impl fmt::Display for Config {
             writeln!(f, "ignore_newest = {}", s.ignore_newest)?;
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const GOOD: &str =
-        "[destination]\nurl = \"mirror\"\n[[sources]]\nname = \"app\"\npath = \"logs\"\n";
-
-    fn parse(text: &str) -> Result<Config> {
-        from_toml_str(text, Path::new("/etc/lf"), std::iter::empty())
-    }
-
-    fn bad(text: &str, key: &str, words: &str) {
-        let e = parse(text).unwrap_err().to_string();
-        assert!(
-            e.contains(&format!("key `{key}`")),
-            "{text:?} should name `{key}`: {e}"
-        );
-        assert!(e.contains(words), "{text:?}: `{words}` missing from: {e}");
-    }
-
-    #[test]
-    fn defaults_are_documented_values() {
-        let c = parse(GOOD).unwrap();
-        assert_eq!(c.state_dir, PathBuf::from(DEFAULT_STATE_DIR));
-        assert_eq!(c.schedule.text, DEFAULT_SCHEDULE);
-        assert_eq!(
-            (c.upload_concurrency, c.part_size),
-            (DEFAULT_UPLOAD_CONCURRENCY, DEFAULT_PART_SIZE)
-        );
-        assert_eq!(
-            c.destination.url,
-            DestinationUrl::Local(PathBuf::from("/etc/lf/mirror"))
-        );
-        let s = &c.sources[0];
-        assert_eq!((s.min_age, s.ignore_newest), (DEFAULT_MIN_AGE, false));
-        assert_eq!(s.path, PathBuf::from("/etc/lf/logs"));
-        assert!(s.include.is_empty() && s.exclude.is_empty());
-    }
-
-    #[test]
-    fn schedules_with_five_six_and_seven_fields_parse() {
-        for ok in [
-            "*/5 * * * *",
-            "0 */5 * * * *",
-            "0 0 3 * * * 2030",
-            "@hourly",
-        ] {
-            let text = format!("schedule = \"{ok}\"\n{GOOD}");
-            let r = parse(&text);
-            if ok == "@hourly" {
-                assert!(
-                    r.is_err(),
-                    "one-field shorthands are refused with the field count"
-                );
-            } else {
-                assert!(r.is_ok(), "{ok}: {:?}", r.err());
-            }
-        }
-    }
-
-    #[test]
-    fn every_key_names_itself_when_bad() {
-        bad(
-            &format!("state_dir = \"\"\n{GOOD}"),
-            "state_dir",
-            "must not be empty",
-        );
-        bad(
-            &format!("schedule = \"* * *\"\n{GOOD}"),
-            "schedule",
-            "3 fields",
-        );
-        bad(
-            &format!("schedule = \"*/5 * * * mon-funday\"\n{GOOD}"),
-            "schedule",
-            "not a cron expression",
-        );
-        bad(
-            &format!("upload_concurrency = 1000\n{GOOD}"),
-            "upload_concurrency",
-            "out of range",
-        );
-        bad(
-            &format!("upload_concurrency = -1\n{GOOD}"),
-            "upload_concurrency",
-            "out of range",
-        );
-        bad(
-            &format!("part_size = \"8 parsecs\"\n{GOOD}"),
-            "part_size",
-            "unknown unit",
-        );
-        bad(
-            &format!("part_size = \"lots\"\n{GOOD}"),
-            "part_size",
-            "not a size",
-        );
-        bad(
-            &format!("part_size = \"10GiB\"\n{GOOD}"),
-            "part_size",
-            "out of range",
-        );
-        bad(
-            "[destination]\nurl = \"\"\n[[sources]]\nname = \"a\"\npath = \"l\"",
-            "destination.url",
-            "empty",
-        );
-        bad(
-            "[destination]\nurl = \"foo:bar\"\n[[sources]]\nname = \"a\"\npath = \"l\"",
-            "destination.url",
-            "neither a URL nor a path",
-        );
-        bad(
-            "[destination]\n[[sources]]\nname = \"a\"\npath = \"l\"",
-            "destination.url",
-            "missing",
-        );
-        bad(
-            "[destination]\nurl = \"m\"\n[[sources]]\npath = \"l\"",
-            "sources[0].name",
-            "missing",
-        );
-        bad(
-            "[destination]\nurl = \"m\"\n[[sources]]\nname = \"..\"\npath = \"l\"",
-            "sources[0].name",
-            "not allowed",
-        );
-        bad(
-            "[destination]\nurl = \"m\"\n[[sources]]\nname = \"\"\npath = \"l\"",
-            "sources[0].name",
-            "empty",
-        );
-        bad(
-            "[destination]\nurl = \"m\"\n[[sources]]\nname = \"a\"\npath = \"\"",
-            "sources[0].path",
-            "empty",
-        );
-        bad("[destination]\nurl = \"m\"\n[[sources]]\nname = \"a\"\npath = \"l\"\ninclude = [\"a{b\"]", "sources[0].include[0]", "bad glob");
-        bad(
-            "[destination]\nurl = \"m\"\n[[sources]]\nname = \"a\"\npath = \"l\"\ninclude = [\"\"]",
-            "sources[0].include[0]",
-            "empty glob",
-        );
-        bad("[destination]\nurl = \"m\"\n[[sources]]\nname = \"a\"\npath = \"l\"\nmin_age = \"-5s\"", "sources[0].min_age", "not a duration");
-        bad("[destination]\nurl = \"gs://b/p\"\n[destination.options]\naws_region = \"x\"\n[[sources]]\nname = \"a\"\npath = \"l\"", "destination.options.aws_region", "unknown option for gs://");
-        bad("[destination]\nurl = \"memory://\"\n[destination.options]\nx = \"y\"\n[[sources]]\nname = \"a\"\npath = \"l\"", "destination.options.x", "s3://, gs:// and az://");
-        bad(
-            &format!("[[sources]]\nname = \"b\"\npath = \"l\"\nfoo = 1\n{GOOD}"),
-            "sources[0].foo",
-            "unknown field",
-        );
-    }
-
-    #[test]
-    fn environment_overrides_and_unknown_env_keys_are_errors() {
-        let env = [
-            ("LOGFERRY_STATE_DIR".to_string(), "/srv/state".to_string()),
-            (
-                "LOGFERRY_DESTINATION__URL".to_string(),
-                "s3://bucket/logs".to_string(),
-            ),
-            ("OTHER".to_string(), "ignored".to_string()),
-        ];
-        let c = from_toml_str(GOOD, Path::new("/etc/lf"), env).unwrap();
-        assert_eq!(c.state_dir, PathBuf::from("/srv/state"));
-        assert!(
-            matches!(c.destination.url, DestinationUrl::Remote(ref u) if u.as_str() == "s3://bucket/logs")
-        );
-        let typo = [("LOGFERRY_STATEDIR".to_string(), "/x".to_string())];
-        let e = from_toml_str(GOOD, Path::new("/etc/lf"), typo)
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("statedir") && e.contains("unknown field"), "{e}");
-    }
-
-    #[test]
-    fn globs_follow_gitignore_rules() {
-        let m = Matcher::new(&["*.gz".into(), "tmp/*.log".into(), "/top.log".into()]).unwrap();
-        assert!(m.matches("a.gz") && m.matches("x/y/a.gz"));
-        assert!(
-            m.matches("tmp/a.log") && !m.matches("tmp/sub/a.log") && !m.matches("other/tmp/a.log")
-        );
-        assert!(m.matches("top.log") && !m.matches("sub/top.log"));
-    }
-
-    #[test]
-    fn secrets_are_redacted_in_display() {
-        let text = "[destination]\nurl = \"az://c/p?sig=SECRETSAS\"\n[destination.options]\nazure_storage_access_key = \"SECRETKEY\"\nazure_storage_account_name = \"acct\"\n[[sources]]\nname = \"a\"\npath = \"l\"";
-        let shown = parse(text).unwrap().to_string();
-        assert!(
-            !shown.contains("SECRETKEY") && !shown.contains("SECRETSAS"),
-            "{shown}"
-        );
-        assert!(
-            shown.contains("azure_storage_account_name = \"acct\""),
-            "{shown}"
-        );
     }
 }

@@ -1,0 +1,204 @@
+//! Validation of every config key.
+
+use super::*;
+
+const GOOD: &str =
+    "[destination]\nurl = \"mirror\"\n[[sources]]\nname = \"app\"\npath = \"logs\"\n";
+
+fn parse(text: &str) -> Result<Config> {
+    from_toml_str(text, Path::new("/etc/lf"), std::iter::empty())
+}
+
+fn bad(text: &str, key: &str, words: &str) {
+    let e = parse(text).unwrap_err().to_string();
+    assert!(
+        e.contains(&format!("key `{key}`")),
+        "{text:?} should name `{key}`: {e}"
+    );
+    assert!(e.contains(words), "{text:?}: `{words}` missing from: {e}");
+}
+
+#[test]
+fn defaults_are_documented_values() {
+    let c = parse(GOOD).unwrap();
+    assert_eq!(c.state_dir, PathBuf::from(DEFAULT_STATE_DIR));
+    assert_eq!(c.schedule.text, DEFAULT_SCHEDULE);
+    assert_eq!(
+        (c.upload_concurrency, c.part_size),
+        (DEFAULT_UPLOAD_CONCURRENCY, DEFAULT_PART_SIZE)
+    );
+    assert_eq!(
+        c.destination.url,
+        DestinationUrl::Local(PathBuf::from("/etc/lf/mirror"))
+    );
+    let s = &c.sources[0];
+    assert_eq!((s.min_age, s.ignore_newest), (DEFAULT_MIN_AGE, false));
+    assert_eq!(s.path, PathBuf::from("/etc/lf/logs"));
+    assert!(s.include.is_empty() && s.exclude.is_empty());
+}
+
+#[test]
+fn schedules_with_five_six_and_seven_fields_parse() {
+    for ok in [
+        "*/5 * * * *",
+        "0 */5 * * * *",
+        "0 0 3 * * * 2030",
+        "@hourly",
+    ] {
+        let text = format!("schedule = \"{ok}\"\n{GOOD}");
+        let r = parse(&text);
+        if ok == "@hourly" {
+            assert!(
+                r.is_err(),
+                "one-field shorthands are refused with the field count"
+            );
+        } else {
+            assert!(r.is_ok(), "{ok}: {:?}", r.err());
+        }
+    }
+}
+
+#[test]
+fn every_key_names_itself_when_bad() {
+    bad(
+        &format!("state_dir = \"\"\n{GOOD}"),
+        "state_dir",
+        "must not be empty",
+    );
+    bad(
+        &format!("schedule = \"* * *\"\n{GOOD}"),
+        "schedule",
+        "3 fields",
+    );
+    bad(
+        &format!("schedule = \"*/5 * * * mon-funday\"\n{GOOD}"),
+        "schedule",
+        "not a cron expression",
+    );
+    bad(
+        &format!("upload_concurrency = 1000\n{GOOD}"),
+        "upload_concurrency",
+        "out of range",
+    );
+    bad(
+        &format!("upload_concurrency = -1\n{GOOD}"),
+        "upload_concurrency",
+        "out of range",
+    );
+    bad(
+        &format!("part_size = \"8 parsecs\"\n{GOOD}"),
+        "part_size",
+        "unknown unit",
+    );
+    bad(
+        &format!("part_size = \"lots\"\n{GOOD}"),
+        "part_size",
+        "not a size",
+    );
+    bad(
+        &format!("part_size = \"10GiB\"\n{GOOD}"),
+        "part_size",
+        "out of range",
+    );
+    bad(
+        "[destination]\nurl = \"\"\n[[sources]]\nname = \"a\"\npath = \"l\"",
+        "destination.url",
+        "empty",
+    );
+    bad(
+        "[destination]\nurl = \"foo:bar\"\n[[sources]]\nname = \"a\"\npath = \"l\"",
+        "destination.url",
+        "neither a URL nor a path",
+    );
+    bad(
+        "[destination]\n[[sources]]\nname = \"a\"\npath = \"l\"",
+        "destination.url",
+        "missing",
+    );
+    bad(
+        "[destination]\nurl = \"m\"\n[[sources]]\npath = \"l\"",
+        "sources[0].name",
+        "missing",
+    );
+    bad(
+        "[destination]\nurl = \"m\"\n[[sources]]\nname = \"..\"\npath = \"l\"",
+        "sources[0].name",
+        "not allowed",
+    );
+    bad(
+        "[destination]\nurl = \"m\"\n[[sources]]\nname = \"\"\npath = \"l\"",
+        "sources[0].name",
+        "empty",
+    );
+    bad(
+        "[destination]\nurl = \"m\"\n[[sources]]\nname = \"a\"\npath = \"\"",
+        "sources[0].path",
+        "empty",
+    );
+    bad(
+        "[destination]\nurl = \"m\"\n[[sources]]\nname = \"a\"\npath = \"l\"\ninclude = [\"a{b\"]",
+        "sources[0].include[0]",
+        "bad glob",
+    );
+    bad(
+        "[destination]\nurl = \"m\"\n[[sources]]\nname = \"a\"\npath = \"l\"\ninclude = [\"\"]",
+        "sources[0].include[0]",
+        "empty glob",
+    );
+    bad(
+        "[destination]\nurl = \"m\"\n[[sources]]\nname = \"a\"\npath = \"l\"\nmin_age = \"-5s\"",
+        "sources[0].min_age",
+        "not a duration",
+    );
+    bad("[destination]\nurl = \"gs://b/p\"\n[destination.options]\naws_region = \"x\"\n[[sources]]\nname = \"a\"\npath = \"l\"", "destination.options.aws_region", "unknown option for gs://");
+    bad("[destination]\nurl = \"memory://\"\n[destination.options]\nx = \"y\"\n[[sources]]\nname = \"a\"\npath = \"l\"", "destination.options.x", "s3://, gs:// and az://");
+    bad(
+        &format!("[[sources]]\nname = \"b\"\npath = \"l\"\nfoo = 1\n{GOOD}"),
+        "sources[0].foo",
+        "unknown field",
+    );
+}
+
+#[test]
+fn environment_overrides_and_unknown_env_keys_are_errors() {
+    let env = [
+        ("LOGFERRY_STATE_DIR".to_string(), "/srv/state".to_string()),
+        (
+            "LOGFERRY_DESTINATION__URL".to_string(),
+            "s3://bucket/logs".to_string(),
+        ),
+        ("OTHER".to_string(), "ignored".to_string()),
+    ];
+    let c = from_toml_str(GOOD, Path::new("/etc/lf"), env).unwrap();
+    assert_eq!(c.state_dir, PathBuf::from("/srv/state"));
+    assert!(
+        matches!(c.destination.url, DestinationUrl::Remote(ref u) if u.as_str() == "s3://bucket/logs")
+    );
+    let typo = [("LOGFERRY_STATEDIR".to_string(), "/x".to_string())];
+    let e = from_toml_str(GOOD, Path::new("/etc/lf"), typo)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("statedir") && e.contains("unknown field"), "{e}");
+}
+
+#[test]
+fn globs_follow_gitignore_rules() {
+    let m = Matcher::new(&["*.gz".into(), "tmp/*.log".into(), "/top.log".into()]).unwrap();
+    assert!(m.matches("a.gz") && m.matches("x/y/a.gz"));
+    assert!(m.matches("tmp/a.log") && !m.matches("tmp/sub/a.log") && !m.matches("other/tmp/a.log"));
+    assert!(m.matches("top.log") && !m.matches("sub/top.log"));
+}
+
+#[test]
+fn secrets_are_redacted_in_display() {
+    let text = "[destination]\nurl = \"az://c/p?sig=SECRETSAS\"\n[destination.options]\nazure_storage_access_key = \"SECRETKEY\"\nazure_storage_account_name = \"acct\"\n[[sources]]\nname = \"a\"\npath = \"l\"";
+    let shown = parse(text).unwrap().to_string();
+    assert!(
+        !shown.contains("SECRETKEY") && !shown.contains("SECRETSAS"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("azure_storage_account_name = \"acct\""),
+        "{shown}"
+    );
+}
