@@ -227,4 +227,25 @@ mod tests {
         std::fs::write(dir.path().join(CACHE_FILE), b"garbage").unwrap();
         assert!(sd.load("file:///a").is_none());
     }
+
+    #[test]
+    fn v1_fixture_still_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::copy(
+            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/state-v1.json"),
+            dir.path().join(CACHE_FILE),
+        )
+        .unwrap();
+        let sd = StateDir::lock(dir.path()).unwrap();
+        let state = sd.load("memory://").expect("v1 cache loads");
+        assert_eq!((state.index.generation, state.index.len()), (2, 2));
+        let seen = state.seen[&("app".to_string(), "app.log.2".to_string())];
+        assert_eq!((seen.stat.ino, seen.stat.size), (131, 4));
+        assert!(seen.is_trusted());
+        let (key, _) = state
+            .index
+            .object_for(&seen.sha256)
+            .expect("hash lookup rebuilt");
+        assert!(key.starts_with("data/app/app.log.1-"));
+    }
 }

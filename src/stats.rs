@@ -222,4 +222,21 @@ mod tests {
         let err = read_status(dir.path()).unwrap_err().to_string();
         assert!(err.contains(STATUS_FILE), "{err}");
     }
+
+    #[test]
+    fn v1_fixture_still_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::copy(
+            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/status-v1.json"),
+            dir.path().join(STATUS_FILE),
+        )
+        .unwrap();
+        let runs = read_status(dir.path()).unwrap();
+        assert_eq!(runs.len(), 1);
+        assert_eq!(
+            (runs[0].outcome, runs[0].files_failed, runs[0].generation),
+            (Outcome::Partial, 1, Some(2))
+        );
+        assert_eq!(runs[0].failures[0].file, "app/unreadable.log");
+    }
 }

@@ -452,3 +452,23 @@ fn running_agent_holds_the_state_dir_between_passes() {
     let status = agent.wait().unwrap();
     assert_eq!(status.code(), Some(0), "SIGINT stops the agent cleanly");
 }
+
+#[test]
+fn unreadable_config_exits_2_naming_the_file() {
+    let ws = Workspace::new();
+    let dir = ws.path("a-directory.toml");
+    std::fs::create_dir(&dir).unwrap();
+    let o = Command::new(BIN)
+        .arg("--config")
+        .arg(&dir)
+        .arg("check-config")
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 2);
+    let err = stderr(&o);
+    assert!(
+        err.contains("a-directory.toml") && err.contains("cannot read"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+}
