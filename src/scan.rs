@@ -78,13 +78,27 @@ pub struct ScanOutcome {
     pub problems: Vec<(PathBuf, String)>,
 }
 
-/// Walks `source.path` and returns its closed files as of `now`.
-pub fn scan(source: &Source, now: SystemTime) -> ScanOutcome {
+/// Walks `source.path` and returns its closed files as of `now`. Directories in `skip`
+/// (logferry's own state dir and local mirror) are never entered, so a source that
+/// contains them does not archive the archive.
+pub fn scan(source: &Source, now: SystemTime, skip: &[PathBuf]) -> ScanOutcome {
     let mut out = ScanOutcome::default();
     let mut matching = Vec::new();
+    match std::fs::metadata(&source.path) {
+        Ok(m) if !m.is_dir() => {
+            out.problems.push((
+                source.path.clone(),
+                "not a directory; sources.path names the directory to walk".into(),
+            ));
+            return out;
+        }
+        _ => {}
+    }
     let walker = walkdir::WalkDir::new(&source.path)
         .follow_links(false)
-        .sort_by_file_name();
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| !(e.file_type().is_dir() && skip.iter().any(|s| s == e.path())));
     for entry in walker {
         let entry = match entry {
             Ok(e) => e,

@@ -11,7 +11,7 @@ use std::time::Instant;
 use futures::{stream, StreamExt};
 use tokio::task::spawn_blocking;
 
-use crate::config::Config;
+use crate::config::{Config, DestinationUrl};
 use crate::diff::{self, Class, Object, Resolved};
 use crate::digest::{self, ContentHash, DigestError};
 use crate::error::{Error, Result};
@@ -88,9 +88,13 @@ async fn pass(
     let now_ns = now
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as i64);
+    let mut own_dirs = vec![config.state_dir.clone()];
+    if let DestinationUrl::Local(dir) = &config.destination.url {
+        own_dirs.push(dir.clone());
+    }
     let mut files = Vec::new();
     for source in &config.sources {
-        let found = scan::scan(source, now);
+        let found = scan::scan(source, now, &own_dirs);
         for (path, why) in found.problems {
             tracing::warn!(source = %source.name, path = %path.display(), error = %why, "cannot scan");
             report.fail(format!("{}/{}", source.name, path.display()), why);

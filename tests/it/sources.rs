@@ -171,3 +171,34 @@ fn digest_refuses_a_file_that_changed_since_the_scan() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_source_containing_the_state_dir_and_mirror_does_not_archive_them() {
+    for backend in [Backend::Local, Backend::Memory] {
+        let env = Env::with_sources(
+            backend,
+            "[[sources]]\nname = \"all\"\npath = \".\"\nmin_age = \"0s\"\n",
+        );
+        env.write("app.log.1", b"log");
+        env.pass().await;
+        env.pass().await;
+        let paths = archived(&env.index().await);
+        assert_eq!(paths, ["logs/app.log.1"], "{backend:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_source_path_that_is_a_file_is_a_counted_failure() {
+    let env = Env::with_sources(
+        Backend::Memory,
+        "[[sources]]\nname = \"f\"\npath = \"logs/one.log\"\n",
+    );
+    env.write("one.log", b"x");
+    let r = env.pass().await;
+    assert_eq!(r.files_failed, 1);
+    assert!(
+        r.failures[0].error.contains("not a directory"),
+        "{:?}",
+        r.failures
+    );
+}
