@@ -67,41 +67,14 @@ async fn pass(
     started: Instant,
 ) -> Result<()> {
     let destination = config.destination.url.to_string();
-    let cached = state_dir.load(&destination);
-    let had_cache = cached.is_some();
-    let mut state = match cached {
-        Some(mut s) => {
-            if !manifest::catch_up(store, &mut s.index).await? {
-                tracing::warn!("the destination no longer holds the cached generation; rebuilding state from it");
-                s.index = manifest::load_latest(store).await?;
-            }
-            s
-        }
-        None => LocalState {
-            index: manifest::load_latest(store).await?,
-            seen: BTreeMap::new(),
-        },
-    };
+    let (mut state, had_cache) = load_state(store, state_dir, &destination).await?;
     let start_generation = state.index.generation;
 
     let now = clock.now();
     let now_ns = now
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as i64);
-    let mut own_dirs = vec![config.state_dir.clone()];
-    if let DestinationUrl::Local(dir) = &config.destination.url {
-        own_dirs.push(dir.clone());
-    }
-    let mut files = Vec::new();
-    for source in &config.sources {
-        let found = scan::scan(source, now, &own_dirs);
-        for (path, why) in found.problems {
-            tracing::warn!(source = %source.name, path = %path.display(), error = %why, "cannot scan");
-            report.fail(format!("{}/{}", source.name, path.display()), why);
-        }
-        report.files_waiting += found.too_young + found.held_newest;
-        files.extend(found.files);
-    }
+    let files = scan_sources(config, now, report);
     report.files_scanned = files.len() as u64;
 
     let plan = diff::plan(files, &state.index, &state.seen);
@@ -212,6 +185,55 @@ async fn pass(
         state_dir.save(&destination, &state)?;
     }
     Ok(())
+}
+
+/// The archive as this host last saw it, brought up to date with the remote; rebuilt from
+/// the remote alone when there is no usable cache or the remote no longer matches it.
+async fn load_state(
+    store: &Store,
+    state_dir: &StateDir,
+    destination: &str,
+) -> Result<(LocalState, bool)> {
+    let Some(mut cached) = state_dir.load(destination) else {
+        let index = manifest::load_latest(store).await?;
+        return Ok((
+            LocalState {
+                index,
+                seen: BTreeMap::new(),
+            },
+            false,
+        ));
+    };
+    if !manifest::catch_up(store, &mut cached.index).await? {
+        tracing::warn!(
+            "the destination no longer holds the cached generation; rebuilding state from it"
+        );
+        cached.index = manifest::load_latest(store).await?;
+    }
+    Ok((cached, true))
+}
+
+/// Closed files of every source; unreadable paths are counted as failures.
+fn scan_sources(
+    config: &Config,
+    now: std::time::SystemTime,
+    report: &mut RunReport,
+) -> Vec<ScannedFile> {
+    let mut own_dirs = vec![config.state_dir.clone()];
+    if let DestinationUrl::Local(dir) = &config.destination.url {
+        own_dirs.push(dir.clone());
+    }
+    let mut files = Vec::new();
+    for source in &config.sources {
+        let found = scan::scan(source, now, &own_dirs);
+        for (path, why) in found.problems {
+            tracing::warn!(source = %source.name, path = %path.display(), error = %why, "cannot scan");
+            report.fail(format!("{}/{}", source.name, path.display()), why);
+        }
+        report.files_waiting += found.too_young + found.held_newest;
+        files.extend(found.files);
+    }
+    files
 }
 
 fn entry_for(r: &Resolved, archived_at: &str, generation: u64) -> Entry {
