@@ -49,9 +49,9 @@ pub enum Command {
 
     /// Validate the config and print it as logferry understands it, secrets redacted.
     #[command(
-        after_help = "Example:\n  logferry check-config --config examples/local-mirror.toml\n\nExit 0 when valid, 2 with a message naming the file and key when not."
+        after_help = "Examples:\n  logferry check-config --config examples/local-mirror.toml\n  logferry check-config --probe     # also try write, read, list, delete, conditional create\n\nExit 0 when valid, 2 with a message naming the file and key when not,\n3 when --probe finds the destination unusable."
     )]
-    CheckConfig,
+    CheckConfig(CheckConfigArgs),
 
     /// Show the last passes recorded in the state dir.
     #[command(
@@ -70,6 +70,15 @@ pub struct RunArgs {
     /// Run one pass and exit.
     #[arg(long)]
     pub once: bool,
+}
+
+/// Options of `check-config`.
+#[derive(Debug, Args, Default)]
+pub struct CheckConfigArgs {
+    /// Connect to the destination and try, on a scratch key under its prefix, every kind
+    /// of request a pass makes; one line per check, with the likely fix for a failure.
+    #[arg(long)]
+    pub probe: bool,
 }
 
 /// Options of `status`.

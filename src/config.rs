@@ -20,7 +20,8 @@ mod matcher;
 mod tests;
 
 use destination::{check_option, parse_destination_url};
-pub use destination::{is_secret_option, redact_url, Destination, DestinationUrl};
+use destination::{expand_hostname, SOURCE_VAR};
+pub use destination::{is_secret_option, redact_url, system_hostname, Destination, DestinationUrl};
 pub use matcher::Matcher;
 
 /// Where the agent looks for its config file when `--config` is not given.
@@ -41,6 +42,16 @@ pub const DEFAULT_PART_SIZE: u64 = 8 * 1024 * 1024;
 pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
 /// Largest accepted `part_size`.
 pub const MAX_PART_SIZE: u64 = 5 * 1024 * 1024 * 1024;
+/// Default `destination.connect_timeout`.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default `destination.request_timeout`: one request, including a whole part upload.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default `destination.max_retries` for a transient failure of one request.
+pub const DEFAULT_MAX_RETRIES: usize = 10;
+/// Largest accepted `destination.max_retries`.
+pub const MAX_MAX_RETRIES: usize = 100;
+/// Default `destination.retry_timeout`: how long one request keeps being retried.
+pub const DEFAULT_RETRY_TIMEOUT: Duration = Duration::from_secs(180);
 /// Prefix of environment variables that override config keys.
 pub const ENV_PREFIX: &str = "LOGFERRY";
 
@@ -49,6 +60,8 @@ pub const ENV_PREFIX: &str = "LOGFERRY";
 pub struct Config {
     /// The file it was read from; relative paths in it were resolved against its directory.
     pub file: Option<PathBuf>,
+    /// The directory relative paths resolve against.
+    pub base_dir: PathBuf,
     /// Manifest cache, status and lock.
     pub state_dir: PathBuf,
     /// When the service runs a pass.
@@ -105,6 +118,10 @@ struct RawConfig {
 struct RawDestination {
     url: Option<String>,
     options: Option<BTreeMap<String, Scalar>>,
+    connect_timeout: Option<String>,
+    request_timeout: Option<String>,
+    max_retries: Option<i64>,
+    retry_timeout: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -275,13 +292,29 @@ fn validate(raw: RawConfig, file: Option<&Path>, base: &Path) -> Result<Config> 
             "missing; add a [destination] table with url = \"file:///var/archive\" or \"s3://bucket/prefix\"".into(),
         )
     })?;
-    let url_text = raw_dest.url.ok_or_else(|| {
+    let raw_dest_set = (
+        raw_dest.connect_timeout.is_some(),
+        raw_dest.request_timeout.is_some(),
+        raw_dest.max_retries.is_some(),
+        raw_dest.retry_timeout.is_some(),
+    );
+    let url_text = raw_dest.url.clone().ok_or_else(|| {
         err(
             "destination.url",
             "missing; e.g. url = \"s3://bucket/prefix\"".into(),
         )
     })?;
-    let url = parse_destination_url(&url_text, base).map_err(|m| err("destination.url", m))?;
+    let url_text = expand_hostname(&url_text).map_err(|m| err("destination.url", m))?;
+    let template = url_text.contains(SOURCE_VAR).then(|| url_text.clone());
+    // A per-source URL is checked as the first source will see it.
+    let first_name = raw
+        .sources
+        .as_ref()
+        .and_then(|v| v.first())
+        .and_then(|s| s.name.clone())
+        .unwrap_or_else(|| "source".into());
+    let url = parse_destination_url(&url_text.replace(SOURCE_VAR, &first_name), base)
+        .map_err(|m| err("destination.url", m))?;
     let options: BTreeMap<String, String> = raw_dest
         .options
         .unwrap_or_default()
@@ -291,6 +324,67 @@ fn validate(raw: RawConfig, file: Option<&Path>, base: &Path) -> Result<Config> 
     for k in options.keys() {
         check_option(&url, k).map_err(|m| err(&format!("destination.options.{k}"), m))?;
     }
+    let duration = |key: &str, v: Option<String>, default: Duration| match v {
+        None => Ok(default),
+        Some(t) => match humantime::parse_duration(&t) {
+            Ok(d) if !d.is_zero() => Ok(d),
+            Ok(_) => Err(err(key, "must be more than zero".into())),
+            Err(e) => Err(err(
+                key,
+                format!("`{t}` is not a duration ({e}); write e.g. \"30s\" or \"2m\""),
+            )),
+        },
+    };
+    let connect_timeout = duration(
+        "destination.connect_timeout",
+        raw_dest.connect_timeout,
+        DEFAULT_CONNECT_TIMEOUT,
+    )?;
+    let request_timeout = duration(
+        "destination.request_timeout",
+        raw_dest.request_timeout,
+        DEFAULT_REQUEST_TIMEOUT,
+    )?;
+    let retry_timeout = duration(
+        "destination.retry_timeout",
+        raw_dest.retry_timeout,
+        DEFAULT_RETRY_TIMEOUT,
+    )?;
+    let max_retries = match raw_dest.max_retries {
+        None => DEFAULT_MAX_RETRIES,
+        Some(n) if (0..=MAX_MAX_RETRIES as i64).contains(&n) => n as usize,
+        Some(n) => return Err(err(
+            "destination.max_retries",
+            format!(
+                "{n} is out of range; use 0 to {MAX_MAX_RETRIES} (default {DEFAULT_MAX_RETRIES})"
+            ),
+        )),
+    };
+    let is_remote = matches!(url, DestinationUrl::Remote(_));
+    if !is_remote {
+        for (key, set) in [
+            ("connect_timeout", raw_dest_set.0),
+            ("request_timeout", raw_dest_set.1),
+            ("max_retries", raw_dest_set.2),
+            ("retry_timeout", raw_dest_set.3),
+        ] {
+            if set {
+                return Err(err(
+                    &format!("destination.{key}"),
+                    "applies to s3://, gs:// and az:// destinations only; remove it".into(),
+                ));
+            }
+        }
+    }
+    let destination = Destination {
+        url,
+        options,
+        template,
+        connect_timeout,
+        request_timeout,
+        max_retries,
+        retry_timeout,
+    };
 
     let raw_sources = raw.sources.unwrap_or_default();
     if raw_sources.is_empty() {
@@ -353,15 +447,43 @@ fn validate(raw: RawConfig, file: Option<&Path>, base: &Path) -> Result<Config> 
         });
     }
 
-    Ok(Config {
+    let config = Config {
         file: file_buf,
+        base_dir: base.to_path_buf(),
         state_dir,
         schedule,
         upload_concurrency,
         part_size,
-        destination: Destination { url, options },
+        destination,
         sources,
-    })
+    };
+    config.archives()?;
+    Ok(config)
+}
+
+impl Config {
+    /// One config per archive. Usually that is the config itself; with `{source}` in the
+    /// destination URL, each source becomes an archive of its own, with its own URL and
+    /// its own state dir (`state_dir/<source name>`).
+    pub fn archives(&self) -> Result<Vec<Config>> {
+        let Some(template) = &self.destination.template else {
+            return Ok(vec![self.clone()]);
+        };
+        self.sources
+            .iter()
+            .map(|s| {
+                let url =
+                    parse_destination_url(&template.replace(SOURCE_VAR, &s.name), &self.base_dir)
+                        .map_err(|m| Error::config(self.file.clone(), "destination.url", m))?;
+                let mut c = self.clone();
+                c.destination.url = url;
+                c.destination.template = None;
+                c.state_dir = self.state_dir.join(&s.name);
+                c.sources = vec![s.clone()];
+                Ok(c)
+            })
+            .collect()
+    }
 }
 
 /// Accepts crontab's 5 fields (minute first) and the 6/7-field form (seconds first).
@@ -455,11 +577,19 @@ impl fmt::Display for Config {
         writeln!(f, "schedule = {}", q(&self.schedule.text))?;
         writeln!(f, "upload_concurrency = {}", self.upload_concurrency)?;
         writeln!(f, "part_size = {}", self.part_size)?;
-        writeln!(
-            f,
-            "\n[destination]\nurl = {}",
-            q(&self.destination.url.to_string())
-        )?;
+        let d = &self.destination;
+        let url = match &d.template {
+            Some(t) => t.clone(),
+            None => d.url.to_string(),
+        };
+        writeln!(f, "\n[destination]\nurl = {}", q(&url))?;
+        if matches!(d.url, DestinationUrl::Remote(_)) {
+            let dur = |t: Duration| q(&humantime::format_duration(t).to_string());
+            writeln!(f, "connect_timeout = {}", dur(d.connect_timeout))?;
+            writeln!(f, "request_timeout = {}", dur(d.request_timeout))?;
+            writeln!(f, "max_retries = {}", d.max_retries)?;
+            writeln!(f, "retry_timeout = {}", dur(d.retry_timeout))?;
+        }
         if !self.destination.options.is_empty() {
             writeln!(f, "\n[destination.options]")?;
             for (k, v) in &self.destination.options {

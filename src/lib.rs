@@ -45,6 +45,7 @@ pub mod digest;
 pub mod error;
 pub mod index;
 pub mod manifest;
+pub mod probe;
 pub mod scan;
 pub mod schedule;
 pub mod state;

@@ -8,7 +8,7 @@ use logferry::cli::{Cli, Command, LsArgs, RunArgs, StatusArgs};
 use logferry::config::{self, Config};
 use logferry::schedule::{self, SystemClock};
 use logferry::stats::{self, human_bytes, Outcome};
-use logferry::{manifest, store, worker, Error};
+use logferry::{manifest, probe, store, worker, Error};
 
 /// Everything went as asked.
 const EXIT_OK: u8 = 0;
@@ -50,11 +50,15 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => return ExitCode::from(fail(&e)),
     };
+    let archives = match config.archives() {
+        Ok(a) => a,
+        Err(e) => return ExitCode::from(fail(&e)),
+    };
     let code = match command {
-        Command::CheckConfig => check_config(&config),
-        Command::Status(a) => status(&config, &a),
-        Command::Ls(a) => runtime().block_on(ls(&config, &a)),
-        Command::Run(a) => runtime().block_on(run(&config, a.once)),
+        Command::CheckConfig(a) => runtime().block_on(check_config(&config, &archives, a.probe)),
+        Command::Status(a) => status(&archives, &a),
+        Command::Ls(a) => runtime().block_on(ls(&config, &archives, &a)),
+        Command::Run(a) => runtime().block_on(run(&archives, a.once)),
     };
     ExitCode::from(code)
 }
@@ -89,55 +93,139 @@ fn fail(e: &Error) -> u8 {
     exit_code(e)
 }
 
-fn check_config(config: &Config) -> u8 {
-    if let Err(e) = store::open(&config.destination) {
-        return fail(&e);
-    }
-    out!("{}", config.to_string().trim_end());
-    EXIT_OK
+/// Opens the store of every archive, or says why one cannot be opened.
+fn open_all(archives: &[Config]) -> Result<Vec<(Config, store::Store)>, u8> {
+    archives
+        .iter()
+        .map(|a| {
+            store::open(&a.destination)
+                .map(|s| (a.clone(), s))
+                .map_err(|e| fail(&e))
+        })
+        .collect()
 }
 
-async fn run(config: &Config, once: bool) -> u8 {
-    let store = match store::open(&config.destination) {
-        Ok(s) => s,
-        Err(e) => return fail(&e),
+/// Label for an archive's lines when there are several (`{source}` in the URL).
+fn label(archives: &[Config], a: &Config) -> String {
+    if archives.len() > 1 {
+        format!("[{}] ", a.sources[0].name)
+    } else {
+        String::new()
+    }
+}
+
+async fn check_config(config: &Config, archives: &[Config], probe: bool) -> u8 {
+    let opened = match open_all(archives) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    out!("{}", config.to_string().trim_end());
+    if archives.len() > 1 {
+        out!("\n# one archive per source:");
+        for a in archives {
+            out!(
+                "#   {} -> {} (state {})",
+                a.sources[0].name,
+                a.destination.url,
+                a.state_dir.display()
+            );
+        }
+    }
+    if !probe {
+        return EXIT_OK;
+    }
+    let mut code = EXIT_OK;
+    for (a, store) in &opened {
+        out!("\nprobe {}{}:", label(archives, a), a.destination.url);
+        for c in probe::probe(store).await {
+            let mark = if c.ok { "ok  " } else { "FAIL" };
+            match &c.hint {
+                Some(h) if !c.ok => out!("  {mark} {}: {} (hint: {h})", c.name, c.detail),
+                _ => out!("  {mark} {}: {}", c.name, c.detail),
+            }
+            if !c.ok {
+                code = EXIT_CANNOT_RUN;
+            }
+        }
+    }
+    code
+}
+
+async fn run(archives: &[Config], once: bool) -> u8 {
+    let opened = match open_all(archives) {
+        Ok(o) => o,
+        Err(code) => return code,
     };
     if !once {
-        tracing::info!(schedule = %config.schedule.text, destination = %config.destination.url, "logferry agent started");
+        let first = &archives[0];
+        tracing::info!(schedule = %first.schedule.text, archives = archives.len(), destination = %first.destination.url, "logferry agent started");
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;
         };
-        return match schedule::run_forever(config, &store, &SystemClock, shutdown).await {
+        return match schedule::run_forever(&opened, &SystemClock, shutdown).await {
             Ok(()) => EXIT_OK,
             Err(e) => fail(&e),
         };
     }
-    match worker::run_once(config, &store, &SystemClock).await {
-        Ok(report) => {
-            out!("{}", report.summary());
-            if report.outcome == Outcome::Partial {
-                EXIT_FILES_FAILED
-            } else {
-                EXIT_OK
+    let mut code = EXIT_OK;
+    for (a, store) in &opened {
+        let this = match worker::run_once(a, store, &SystemClock).await {
+            Ok(report) => {
+                out!("{}{}", label(archives, a), report.summary());
+                if report.outcome == Outcome::Partial {
+                    EXIT_FILES_FAILED
+                } else {
+                    EXIT_OK
+                }
             }
-        }
-        Err(e) => fail(&e),
+            Err(e) => {
+                eprintln!("logferry: {}{e}", label(archives, a));
+                exit_code(&e)
+            }
+        };
+        code = code.max(this);
     }
+    code
 }
 
-fn status(config: &Config, args: &StatusArgs) -> u8 {
+fn status(archives: &[Config], args: &StatusArgs) -> u8 {
+    if args.json {
+        let mut all = Vec::new();
+        for a in archives {
+            let runs = match stats::read_status(&a.state_dir) {
+                Ok(r) => r,
+                Err(e) => return fail(&e),
+            };
+            for r in runs.into_iter().take(args.limit) {
+                let mut v = serde_json::to_value(&r).expect("reports serialize");
+                if archives.len() > 1 {
+                    v["archive"] = serde_json::Value::from(a.sources[0].name.clone());
+                }
+                all.push(v);
+            }
+        }
+        out!(
+            "{}",
+            serde_json::to_string_pretty(&all).expect("reports serialize")
+        );
+        return EXIT_OK;
+    }
+    let mut code = EXIT_OK;
+    for a in archives {
+        if archives.len() > 1 {
+            out!("{}", label(archives, a).trim_end());
+        }
+        code = code.max(status_table(a, args));
+    }
+    code
+}
+
+fn status_table(config: &Config, args: &StatusArgs) -> u8 {
     let runs = match stats::read_status(&config.state_dir) {
         Ok(r) => r,
         Err(e) => return fail(&e),
     };
     let runs: Vec<_> = runs.into_iter().take(args.limit).collect();
-    if args.json {
-        out!(
-            "{}",
-            serde_json::to_string_pretty(&runs).expect("reports serialize")
-        );
-        return EXIT_OK;
-    }
     if runs.is_empty() {
         out!(
             "no passes recorded in {} yet; run `logferry --run-once`",
@@ -194,18 +282,21 @@ fn status(config: &Config, args: &StatusArgs) -> u8 {
     EXIT_OK
 }
 
-async fn ls(config: &Config, args: &LsArgs) -> u8 {
-    let store = match store::open(&config.destination) {
-        Ok(s) => s,
-        Err(e) => return fail(&e),
+async fn ls(config: &Config, archives: &[Config], args: &LsArgs) -> u8 {
+    let opened = match open_all(archives) {
+        Ok(o) => o,
+        Err(code) => return code,
     };
-    let index = match manifest::load_latest(&store).await {
-        Ok(i) => i,
-        Err(e) => return fail(&e),
-    };
+    let mut indexes = Vec::new();
+    for (_, store) in &opened {
+        match manifest::load_latest(store).await {
+            Ok(i) => indexes.push(i),
+            Err(e) => return fail(&e),
+        }
+    }
     if let Some(s) = &args.source {
-        let known =
-            config.sources.iter().any(|c| &c.name == s) || index.entries().any(|e| &e.source == s);
+        let known = config.sources.iter().any(|c| &c.name == s)
+            || indexes.iter().any(|i| i.entries().any(|e| &e.source == s));
         if !known {
             let names: Vec<_> = config.sources.iter().map(|c| c.name.as_str()).collect();
             eprintln!(
@@ -215,8 +306,9 @@ async fn ls(config: &Config, args: &LsArgs) -> u8 {
             return EXIT_USAGE;
         }
     }
-    let entries: Vec<_> = index
-        .entries()
+    let entries: Vec<_> = indexes
+        .iter()
+        .flat_map(|i| i.entries())
         .filter(|e| args.source.as_ref().is_none_or(|s| &e.source == s))
         .collect();
     if args.json {
@@ -227,7 +319,11 @@ async fn ls(config: &Config, args: &LsArgs) -> u8 {
         return EXIT_OK;
     }
     if entries.is_empty() {
-        out!("nothing archived yet (generation {})", index.generation);
+        let generations: Vec<String> = indexes.iter().map(|i| i.generation.to_string()).collect();
+        out!(
+            "nothing archived yet (generation {})",
+            generations.join(", ")
+        );
         return EXIT_OK;
     }
     let mut rows = vec![["SOURCE", "PATH", "SIZE", "SHA256", "KEY", "ARCHIVED_AT"]

@@ -40,24 +40,29 @@ pub fn next_tick(schedule: &Schedule, now: SystemTime) -> Option<SystemTime> {
     schedule.cron.after(&now).next().map(SystemTime::from)
 }
 
-/// Runs a pass at every tick of the schedule until `shutdown` completes, holding the state
-/// dir throughout. A failed pass is logged and the loop goes on: a bad run ends the run,
-/// not the agent.
+/// Runs a pass of every archive at each tick of the (first archive's) schedule until
+/// `shutdown` completes, holding every state dir throughout. A failed pass is logged and
+/// the loop goes on: a bad run ends the run, not the agent.
 pub async fn run_forever<F>(
-    config: &Config,
-    store: &Store,
+    archives: &[(Config, Store)],
     clock: &dyn Clock,
     shutdown: F,
 ) -> Result<()>
 where
     F: Future<Output = ()>,
 {
-    let state_dir = StateDir::lock(&config.state_dir)?;
+    let Some((first, _)) = archives.first() else {
+        return Ok(());
+    };
+    let locks = archives
+        .iter()
+        .map(|(c, _)| StateDir::lock(&c.state_dir))
+        .collect::<Result<Vec<_>>>()?;
     tokio::pin!(shutdown);
     loop {
         let now = clock.now();
-        let Some(tick) = next_tick(&config.schedule, now) else {
-            tracing::warn!(schedule = %config.schedule.text, "the schedule has no future tick; stopping");
+        let Some(tick) = next_tick(&first.schedule, now) else {
+            tracing::warn!(schedule = %first.schedule.text, "the schedule has no future tick; stopping");
             return Ok(());
         };
         let wait = tick.duration_since(now).unwrap_or(Duration::ZERO);
@@ -66,11 +71,13 @@ where
             _ = &mut shutdown => return Ok(()),
             _ = tokio::time::sleep(wait) => {}
         }
-        tokio::select! {
-            _ = &mut shutdown => return Ok(()),
-            r = worker::run_locked(config, store, clock, &state_dir) => {
-                if let Err(e) = r {
-                    tracing::error!(error = %e, "pass failed; the next tick will retry");
+        for ((config, store), state_dir) in archives.iter().zip(&locks) {
+            tokio::select! {
+                _ = &mut shutdown => return Ok(()),
+                r = worker::run_locked(config, store, clock, state_dir) => {
+                    if let Err(e) = r {
+                        tracing::error!(error = %e, "pass failed; the next tick will retry");
+                    }
                 }
             }
         }

@@ -9,7 +9,7 @@ use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::{Path, PathPart};
 use object_store::prefix::PrefixStore;
-use object_store::ObjectStore;
+use object_store::{BackoffConfig, ClientConfigKey, ObjectStore, ObjectStoreScheme, RetryConfig};
 
 use crate::config::{Destination, DestinationUrl};
 use crate::digest::ContentHash;
@@ -25,7 +25,8 @@ pub const MANIFEST_PREFIX: &str = "manifests";
 /// Digits of a zero-padded generation number, so keys sort in generation order.
 const GENERATION_DIGITS: usize = 20;
 
-/// Opens the destination. A local mirror directory is created when missing.
+/// Opens the destination. A local mirror directory is created when missing. Remote
+/// destinations make no request here: a bad endpoint shows on first use (or `--probe`).
 pub fn open(dest: &Destination) -> Result<Store> {
     match &dest.url {
         DestinationUrl::Memory => Ok(Arc::new(InMemory::new())),
@@ -39,14 +40,30 @@ pub fn open(dest: &Destination) -> Result<Store> {
             Ok(Arc::new(fs))
         }
         DestinationUrl::Remote(url) => {
-            let (store, prefix) =
-                object_store::parse_url_opts(url, dest.options.iter()).map_err(|e| {
-                    Error::Destination {
-                        url: dest.url.to_string(),
-                        message: e.to_string(),
-                    }
+            let fail = |e: object_store::Error| Error::Destination {
+                url: dest.url.to_string(),
+                message: e.to_string(),
+            };
+            let (scheme, prefix) =
+                ObjectStoreScheme::parse(url).map_err(|e| Error::Destination {
+                    url: dest.url.to_string(),
+                    message: e.to_string(),
                 })?;
-            let store: Store = Arc::from(store);
+            let store: Store = match scheme {
+                ObjectStoreScheme::AmazonS3 => Arc::new(build_s3(url, dest).map_err(fail)?),
+                ObjectStoreScheme::MicrosoftAzure => {
+                    Arc::new(build_azure(url, dest).map_err(fail)?)
+                }
+                ObjectStoreScheme::GoogleCloudStorage => {
+                    Arc::new(build_gcs(url, dest).map_err(fail)?)
+                }
+                other => {
+                    return Err(Error::Destination {
+                        url: dest.url.to_string(),
+                        message: format!("{other:?} is not a supported destination"),
+                    })
+                }
+            };
             if prefix.as_ref().is_empty() {
                 Ok(store)
             } else {
@@ -54,6 +71,78 @@ pub fn open(dest: &Destination) -> Result<Store> {
             }
         }
     }
+}
+
+fn retry(dest: &Destination) -> RetryConfig {
+    RetryConfig {
+        max_retries: dest.max_retries,
+        retry_timeout: dest.retry_timeout,
+        backoff: BackoffConfig::default(),
+    }
+}
+
+fn secs(d: std::time::Duration) -> String {
+    format!("{}ms", d.as_millis())
+}
+
+/// Each builder starts from its provider's standard credential chain (environment,
+/// web identity, container and instance metadata), then takes the configured timeouts,
+/// then the operator's options, which win.
+macro_rules! build {
+    ($builder:ty, $key:ty, $url:expr, $dest:expr) => {{
+        let mut b = <$builder>::from_env()
+            .with_url($url.as_str())
+            .with_retry(retry($dest))
+            .with_config(
+                <$key>::Client(ClientConfigKey::ConnectTimeout),
+                secs($dest.connect_timeout),
+            )
+            .with_config(
+                <$key>::Client(ClientConfigKey::Timeout),
+                secs($dest.request_timeout),
+            );
+        for (k, v) in &$dest.options {
+            let key: $key = k.to_ascii_lowercase().parse()?;
+            b = b.with_config(key, v.clone());
+        }
+        b.build()
+    }};
+}
+
+fn build_s3(
+    url: &url::Url,
+    dest: &Destination,
+) -> object_store::Result<object_store::aws::AmazonS3> {
+    build!(
+        object_store::aws::AmazonS3Builder,
+        object_store::aws::AmazonS3ConfigKey,
+        url,
+        dest
+    )
+}
+
+fn build_azure(
+    url: &url::Url,
+    dest: &Destination,
+) -> object_store::Result<object_store::azure::MicrosoftAzure> {
+    build!(
+        object_store::azure::MicrosoftAzureBuilder,
+        object_store::azure::AzureConfigKey,
+        url,
+        dest
+    )
+}
+
+fn build_gcs(
+    url: &url::Url,
+    dest: &Destination,
+) -> object_store::Result<object_store::gcp::GoogleCloudStorage> {
+    build!(
+        object_store::gcp::GoogleCloudStorageBuilder,
+        object_store::gcp::GoogleConfigKey,
+        url,
+        dest
+    )
 }
 
 /// `data/<source>/<relative path>-<sha256 hex>`: keeps the file name for people, the hash

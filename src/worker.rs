@@ -28,6 +28,13 @@ use crate::upload::{self, Stored, UploadError};
 /// returned only when the pass as a whole could not run or commit, and then it is also
 /// recorded in the state dir's status.
 pub async fn run_once(config: &Config, store: &Store, clock: &dyn Clock) -> Result<RunReport> {
+    if config.destination.template.is_some() {
+        return Err(Error::config(
+            config.file.clone(),
+            "destination.url",
+            "holds {source}: run a pass for each of Config::archives()",
+        ));
+    }
     let state_dir = StateDir::lock(&config.state_dir)?;
     run_locked(config, store, clock, &state_dir).await
 }
@@ -107,6 +114,7 @@ async fn pass(
         .into_iter()
         .partition(|r| matches!(r.object, Object::Upload(_)));
     let mut stored = ready;
+    let mut destination_error = None;
     for (resolved, outcome) in upload_all(store, to_upload, config).await {
         match outcome {
             Ok(Stored::Uploaded(n)) => {
@@ -120,11 +128,22 @@ async fn pass(
                 stored.push(resolved);
             }
             Err(UploadError::Changed(e)) => skip(report, &resolved.file, e),
+            Err(UploadError::Store(e)) => {
+                tracing::warn!(file = %resolved.file.abs.display(), error = %e, "upload failed");
+                report.fail(label(&resolved.file), e.to_string());
+                destination_error.get_or_insert(e);
+            }
             Err(e) => {
                 tracing::warn!(file = %resolved.file.abs.display(), error = %e, "upload failed");
                 report.fail(label(&resolved.file), e.to_string());
             }
         }
+    }
+
+    // The destination failing after its retries is the pass failing, not one file:
+    // nothing is committed, and the next pass adopts what did get stored.
+    if let Some(e) = destination_error {
+        return Err(e);
     }
 
     let archived_at = rfc3339(clock.now());

@@ -16,13 +16,60 @@ const SECRET_WORDS: &[&str] = &[
     "signature",
 ];
 
+/// Replaced by the host's name when the config is loaded.
+pub const HOSTNAME_VAR: &str = "{hostname}";
+/// Replaced by each source's name: every source gets an archive of its own.
+pub const SOURCE_VAR: &str = "{source}";
+
 /// The archive destination.
 #[derive(Debug, Clone)]
 pub struct Destination {
-    /// Where the archive lives.
+    /// Where the archive lives (for a per-source template, as the first source sees it).
     pub url: DestinationUrl,
+    /// The URL as written, when it holds `{source}`; see [`crate::config::Config::archives`].
+    pub template: Option<String>,
     /// Passed through to object_store's builder for the URL's scheme.
     pub options: BTreeMap<String, String>,
+    /// Time allowed to open a connection.
+    pub connect_timeout: std::time::Duration,
+    /// Time allowed for one request.
+    pub request_timeout: std::time::Duration,
+    /// Retries of one request after a transient failure.
+    pub max_retries: usize,
+    /// Time one request may keep being retried.
+    pub retry_timeout: std::time::Duration,
+}
+
+/// The host's name, for `{hostname}` in a destination URL.
+pub fn system_hostname() -> String {
+    ["/proc/sys/kernel/hostname", "/etc/hostname"]
+        .iter()
+        .find_map(|p| std::fs::read_to_string(p).ok())
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".to_string())
+}
+
+/// Expands `{hostname}`; any other `{…}` except `{source}` is an error.
+pub(super) fn expand_hostname(text: &str) -> std::result::Result<String, String> {
+    let expanded = if text.contains(HOSTNAME_VAR) {
+        text.replace(HOSTNAME_VAR, &system_hostname())
+    } else {
+        text.to_string()
+    };
+    let mut rest = expanded.as_str();
+    while let Some(start) = rest.find('{') {
+        let after = &rest[start..];
+        let end = after.find('}').map_or(after.len(), |e| e + 1);
+        let var = &after[..end];
+        if var != SOURCE_VAR {
+            return Err(format!(
+                "unknown placeholder `{var}`; a destination URL may use {HOSTNAME_VAR} and {SOURCE_VAR}"
+            ));
+        }
+        rest = &after[end..];
+    }
+    Ok(expanded)
 }
 
 /// A destination, resolved.
