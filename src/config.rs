@@ -353,12 +353,14 @@ fn validate(raw: RawConfig, file: Option<&Path>, base: &Path) -> Result<Config> 
     let max_retries = match raw_dest.max_retries {
         None => DEFAULT_MAX_RETRIES,
         Some(n) if (0..=MAX_MAX_RETRIES as i64).contains(&n) => n as usize,
-        Some(n) => return Err(err(
-            "destination.max_retries",
-            format!(
+        Some(n) => {
+            return Err(err(
+                "destination.max_retries",
+                format!(
                 "{n} is out of range; use 0 to {MAX_MAX_RETRIES} (default {DEFAULT_MAX_RETRIES})"
             ),
-        )),
+            ))
+        }
     };
     let is_remote = matches!(url, DestinationUrl::Remote(_));
     if !is_remote {

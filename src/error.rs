@@ -115,20 +115,13 @@ impl Error {
         }
     }
 
-    /// Shorthand for a storage error on a key, with a hint derived from the error kind.
+    /// Shorthand for a storage error on a key, with a hint derived from the error.
     pub fn store(op: &'static str, key: impl ToString, source: object_store::Error) -> Self {
-        let hint = match &source {
-            object_store::Error::PermissionDenied { .. }
-            | object_store::Error::Unauthenticated { .. } => {
-                Some("check the destination credentials and their permissions".to_string())
-            }
-            _ => None,
-        };
         Error::Store {
             op,
             key: key.to_string(),
+            hint: hint_for(&source),
             source: Box::new(source),
-            hint,
         }
     }
 
@@ -151,6 +144,44 @@ impl Error {
     pub fn is_usage(&self) -> bool {
         matches!(self, Error::Config { .. } | Error::Destination { .. })
     }
+}
+
+/// The likely fix for a failed storage request, from its kind and the server's words.
+pub fn hint_for(e: &object_store::Error) -> Option<String> {
+    let text = format!("{e:?} {e}").to_ascii_lowercase();
+    let has = |w: &str| text.contains(w);
+    let hint = if has("requesttimetooskewed") || has("clock skew") || has("request time too skewed")
+    {
+        "clock skew: the host clock is off; sync it (NTP)"
+    } else if has("signaturedoesnotmatch")
+        || has("invalidaccesskeyid")
+        || has("authenticationfailed")
+    {
+        "credentials rejected: check the access key and secret"
+    } else if has("nosuchbucket") || has("containernotfound") || has("bucket does not exist") {
+        "bucket or container missing: create it, or fix the name in destination.url"
+    } else if matches!(
+        e,
+        object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. }
+    ) || has("accessdenied")
+        || has("status: 403")
+    {
+        "permission denied: the credentials need put, get, list and delete on this prefix"
+    } else if has("connection refused")
+        || has("dns error")
+        || has("tcp connect")
+        || has("timed out")
+    {
+        "cannot reach the endpoint: check destination.url, the endpoint option, allow_http and the network"
+    } else if matches!(
+        e,
+        object_store::Error::NotImplemented { .. } | object_store::Error::NotSupported { .. }
+    ) {
+        "this store does not support the operation"
+    } else {
+        return None;
+    };
+    Some(hint.to_string())
 }
 
 fn file_label(file: &Option<PathBuf>) -> String {

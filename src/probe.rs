@@ -10,6 +10,7 @@ use futures::TryStreamExt;
 use object_store::path::Path;
 use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload};
 
+use crate::error::hint_for;
 use crate::store::Store;
 
 /// Folder of scratch keys under the destination prefix.
@@ -43,50 +44,15 @@ impl Check {
             name,
             ok: false,
             detail: one_line(&e.to_string()),
-            hint: Some(hint_for(e)),
+            hint: Some(hint_for(e).unwrap_or_else(|| {
+                "see the error; `RUST_LOG=object_store=debug` shows the requests".to_string()
+            })),
         }
     }
 }
 
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// The likely fix for a failed request, from its kind and the server's words.
-pub fn hint_for(e: &object_store::Error) -> String {
-    let text = format!("{e:?} {e}").to_ascii_lowercase();
-    let has = |w: &str| text.contains(w);
-    if has("requesttimetooskewed") || has("clock skew") || has("request time too skewed") {
-        "clock skew: the host clock is off; sync it (NTP)".into()
-    } else if has("signaturedoesnotmatch")
-        || has("invalidaccesskeyid")
-        || has("authenticationfailed")
-    {
-        "credentials rejected: check the access key and secret".into()
-    } else if has("nosuchbucket") || has("containernotfound") || has("bucket does not exist") {
-        "bucket or container missing: create it, or fix the name in destination.url".into()
-    } else if matches!(
-        e,
-        object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. }
-    ) || has("accessdenied")
-        || has("403")
-    {
-        "permission denied: the credentials need put, get, list and delete on this prefix".into()
-    } else if has("connection refused")
-        || has("dns error")
-        || has("error trying to connect")
-        || has("tcp connect")
-        || has("timed out")
-    {
-        "cannot reach the endpoint: check the URL, aws_endpoint / azure_storage_endpoint, allow_http and the network".into()
-    } else if matches!(
-        e,
-        object_store::Error::NotImplemented { .. } | object_store::Error::NotSupported { .. }
-    ) {
-        "this store does not support the operation".into()
-    } else {
-        "see the error; `RUST_LOG=object_store=debug` shows the requests".into()
-    }
 }
 
 /// Runs every check against `store`, cleaning up after itself.

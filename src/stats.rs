@@ -72,6 +72,8 @@ pub struct RunReport {
     pub bytes_read: u64,
     /// Bytes written to the destination.
     pub bytes_uploaded: u64,
+    /// Peak resident memory of the process so far (Linux `VmHWM`), when known.
+    pub peak_rss_bytes: Option<u64>,
     /// Generation committed by this pass, if any.
     pub generation: Option<u64>,
     /// Generation current after the pass.
@@ -133,6 +135,14 @@ impl RunReport {
         }
         s
     }
+}
+
+/// The process's peak resident set size, from `/proc/self/status` (Linux only).
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 /// Bytes in binary units, for people.

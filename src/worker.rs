@@ -54,6 +54,7 @@ pub async fn run_locked(
     };
     let result = pass(config, store, clock, state_dir, &mut report, started).await;
     report.duration_ms = started.elapsed().as_millis() as u64;
+    report.peak_rss_bytes = stats::peak_rss_bytes();
     if let Err(e) = &result {
         report.outcome = Outcome::Failed;
         report.error = Some(e.to_string());

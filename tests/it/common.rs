@@ -35,6 +35,64 @@ pub enum Backend {
     Memory,
     /// A local mirror directory.
     Local,
+    /// The S3 test server (SeaweedFS, with SigV4 auth), started by `scripts/testbed`.
+    S3,
+    /// The Azure test server (Azurite), started by `scripts/testbed`.
+    Azure,
+}
+
+/// A test server's setting from the environment `scripts/testbed` writes. A test that
+/// needs a server fails, naming what is missing, rather than passing by skipping.
+pub fn testbed(var: &str) -> String {
+    std::env::var(var).unwrap_or_else(|_| {
+        panic!(
+            "{var} is not set: this test needs the object-storage test servers; run the suite with `scripts/test` (it starts them), or `scripts/testbed up` and `. .testbed/env`"
+        )
+    })
+}
+
+/// A prefix no other test uses, so tests share one bucket.
+pub fn unique_prefix() -> String {
+    use std::sync::atomic::AtomicU64;
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!(
+        "t{}-{}-{}",
+        std::process::id(),
+        nanos,
+        N.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+/// The `[destination]` table for a backend, without the `[[sources]]`.
+pub fn destination_toml(backend: Backend) -> String {
+    match backend {
+        Backend::Memory => "[destination]\nurl = \"memory://\"\n".into(),
+        Backend::Local => "[destination]\nurl = \"mirror\"\n".into(),
+        Backend::S3 => s3_destination_toml(&testbed("TESTBED_S3_ENDPOINT"), &testbed("TESTBED_S3_SECRET_KEY"), ""),
+        Backend::Azure => format!(
+            "[destination]\nurl = \"az://{}/{}\"\n[destination.options]\nazure_storage_account_name = \"{}\"\nazure_storage_account_key = \"{}\"\nazure_storage_endpoint = \"{}\"\nazure_allow_http = true\n",
+            testbed("TESTBED_AZURE_CONTAINER"),
+            unique_prefix(),
+            testbed("TESTBED_AZURE_ACCOUNT"),
+            testbed("TESTBED_AZURE_KEY"),
+            testbed("TESTBED_AZURE_ENDPOINT"),
+        ),
+    }
+}
+
+/// An S3 destination at `endpoint` (the server, or a proxy in front of it) with `secret`;
+/// `extra` is added to the `[destination]` table (timeouts, retries).
+pub fn s3_destination_toml(endpoint: &str, secret: &str, extra: &str) -> String {
+    format!(
+        "[destination]\nurl = \"s3://{}/{}\"\n{extra}[destination.options]\naws_endpoint = \"{endpoint}\"\naws_access_key_id = \"{}\"\naws_secret_access_key = \"{secret}\"\naws_region = \"us-east-1\"\naws_allow_http = true\naws_virtual_hosted_style_request = false\n",
+        testbed("TESTBED_S3_BUCKET"),
+        unique_prefix(),
+        testbed("TESTBED_S3_ACCESS_KEY"),
+    )
 }
 
 /// A workspace: logs under `logs/`, state under `state/`, the archive in `store`.
@@ -61,12 +119,17 @@ min_age = "0s"
     pub fn with_sources(backend: Backend, sources: &str) -> Env {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("logs")).unwrap();
-        let url = match backend {
-            Backend::Memory => "memory://",
-            Backend::Local => "mirror",
-        };
-        let toml = format!("state_dir = \"state\"\n[destination]\nurl = \"{url}\"\n{sources}");
-        let config = config::from_toml_str(&toml, dir.path(), std::iter::empty()).unwrap();
+        let toml = format!(
+            "state_dir = \"state\"\n{}{sources}",
+            destination_toml(backend)
+        );
+        Self::from_toml(dir, &toml)
+    }
+
+    /// A workspace with this whole config text (paths relative to the workspace).
+    pub fn from_toml(dir: tempfile::TempDir, toml: &str) -> Env {
+        std::fs::create_dir_all(dir.path().join("logs")).unwrap();
+        let config = config::from_toml_str(toml, dir.path(), std::iter::empty()).unwrap();
         let store = store::open(&config.destination).unwrap();
         Env {
             dir,
@@ -189,6 +252,8 @@ pub fn sha(b: &[u8]) -> String {
 pub struct FaultStore {
     inner: Store,
     pub fail_manifest_puts: AtomicBool,
+    /// Turns create-only puts into plain puts, like a store that ignores If-None-Match.
+    pub ignore_create_mode: AtomicBool,
     pub before_first_data_put: Mutex<Option<(Path, Bytes)>>,
     pub before_first_data_head: Mutex<Option<Hook>>,
     pub data_puts: AtomicUsize,
@@ -210,6 +275,7 @@ impl FaultStore {
         Arc::new(FaultStore {
             inner: inner.clone(),
             fail_manifest_puts: AtomicBool::new(false),
+            ignore_create_mode: AtomicBool::new(false),
             before_first_data_put: Mutex::new(None),
             before_first_data_head: Mutex::new(None),
             data_puts: AtomicUsize::new(0),
@@ -258,6 +324,10 @@ impl ObjectStore for FaultStore {
                 self.inner.put(&p, b.into()).await?;
             }
             self.data_puts.fetch_add(1, Ordering::SeqCst);
+        }
+        let mut opts = opts;
+        if self.ignore_create_mode.load(Ordering::SeqCst) {
+            opts.mode = object_store::PutMode::Overwrite;
         }
         self.inner.put_opts(location, payload, opts).await
     }

@@ -52,6 +52,14 @@ mod local {
     conformance_suite!(crate::common::Backend::Local);
 }
 
+mod s3 {
+    conformance_suite!(crate::common::Backend::S3);
+}
+
+mod azure {
+    conformance_suite!(crate::common::Backend::Azure);
+}
+
 async fn second_pass_uploads_and_writes_nothing(b: Backend) {
     let env = Env::new(b);
     env.write("a.log", b"alpha\n");

@@ -5,4 +5,6 @@ mod cli;
 mod common;
 mod conformance;
 mod model;
+mod proxy;
+mod remote;
 mod sources;
