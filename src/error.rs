@@ -36,7 +36,7 @@ pub enum Error {
     },
 
     /// A request to the destination failed.
-    #[error("{op} {key}: {source}{}", hint_label(.hint))]
+    #[error("{op} {key}: {}{}", one_line(&.source.to_string()), hint_label(.hint))]
     Store {
         /// What was being done, e.g. `put`.
         op: &'static str,
@@ -182,6 +182,11 @@ pub fn hint_for(e: &object_store::Error) -> Option<String> {
         return None;
     };
     Some(hint.to_string())
+}
+
+/// Server answers often carry newlines (XML bodies); an error is one line.
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn file_label(file: &Option<PathBuf>) -> String {

@@ -179,7 +179,11 @@ async fn run(archives: &[Config], once: bool) -> u8 {
                 }
             }
             Err(e) => {
-                eprintln!("logferry: {}{e}", label(archives, a));
+                let at = match &e {
+                    Error::Store { .. } => format!("destination {}: ", a.destination.url),
+                    _ => String::new(),
+                };
+                eprintln!("logferry: {}{at}{e}", label(archives, a));
                 exit_code(&e)
             }
         };

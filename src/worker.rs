@@ -334,7 +334,9 @@ async fn upload_all(
 
 fn log_summary(r: &RunReport) {
     match r.outcome {
-        Outcome::Failed => tracing::error!(
+        // The caller reports the error itself (the agent's loop, or `--run-once` on stderr).
+        Outcome::Failed => tracing::info!(
+            outcome = ?r.outcome,
             duration_ms = r.duration_ms,
             error = r.error.as_deref().unwrap_or(""),
             "pass failed"

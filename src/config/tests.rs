@@ -202,3 +202,92 @@ fn secrets_are_redacted_in_display() {
         "{shown}"
     );
 }
+
+#[test]
+fn destination_timeouts_and_retries_are_validated() {
+    const S3: &str = "[[sources]]\nname = \"a\"\npath = \"l\"\n[destination]\nurl = \"s3://b/p\"\n";
+    let c = parse(S3).unwrap();
+    assert_eq!(
+        (
+            c.destination.connect_timeout,
+            c.destination.request_timeout,
+            c.destination.max_retries,
+            c.destination.retry_timeout
+        ),
+        (
+            DEFAULT_CONNECT_TIMEOUT,
+            DEFAULT_REQUEST_TIMEOUT,
+            DEFAULT_MAX_RETRIES,
+            DEFAULT_RETRY_TIMEOUT
+        )
+    );
+    let c = parse(&format!("{S3}connect_timeout = \"2s\"\nrequest_timeout = \"5m\"\nmax_retries = 0\nretry_timeout = \"30s\"")).unwrap();
+    assert_eq!(c.destination.max_retries, 0);
+    assert_eq!(c.destination.request_timeout, Duration::from_secs(300));
+    bad(
+        &format!("{S3}connect_timeout = \"soon\""),
+        "destination.connect_timeout",
+        "not a duration",
+    );
+    bad(
+        &format!("{S3}request_timeout = \"0s\""),
+        "destination.request_timeout",
+        "more than zero",
+    );
+    bad(
+        &format!("{S3}retry_timeout = \"-1s\""),
+        "destination.retry_timeout",
+        "not a duration",
+    );
+    bad(
+        &format!("{S3}max_retries = 1000"),
+        "destination.max_retries",
+        "0 to 100",
+    );
+    bad(
+        &format!("{S3}max_retries = \"many\""),
+        "destination.max_retries",
+        "expected an integer",
+    );
+    bad(
+        "[destination]\nurl = \"mirror\"\nmax_retries = 3\n[[sources]]\nname = \"a\"\npath = \"l\"",
+        "destination.max_retries",
+        "s3://, gs:// and az:// destinations only",
+    );
+}
+
+#[test]
+fn url_templates_expand_hostname_and_split_by_source() {
+    let host = system_hostname();
+    let text = "[destination]\nurl = \"s3://b/fleet/{hostname}/{source}\"\n[[sources]]\nname = \"app\"\npath = \"l\"\n[[sources]]\nname = \"db\"\npath = \"d\"";
+    let c = parse(text).unwrap();
+    assert_eq!(
+        c.destination.template.as_deref(),
+        Some(format!("s3://b/fleet/{host}/{{source}}").as_str())
+    );
+    let archives = c.archives().unwrap();
+    assert_eq!(archives.len(), 2);
+    for (a, name) in archives.iter().zip(["app", "db"]) {
+        assert_eq!(
+            a.destination.url.to_string(),
+            format!("s3://b/fleet/{host}/{name}")
+        );
+        assert_eq!(a.state_dir, PathBuf::from(DEFAULT_STATE_DIR).join(name));
+        assert_eq!(a.sources.len(), 1);
+        assert!(a.destination.template.is_none());
+    }
+    let plain = parse(GOOD).unwrap();
+    assert_eq!(plain.archives().unwrap().len(), 1);
+    bad(
+        "[destination]\nurl = \"s3://b/{host}\"\n[[sources]]\nname = \"a\"\npath = \"l\"",
+        "destination.url",
+        "unknown placeholder `{host}`",
+    );
+    let local =
+        parse("[destination]\nurl = \"mirror-{source}\"\n[[sources]]\nname = \"a\"\npath = \"l\"")
+            .unwrap();
+    assert_eq!(
+        local.archives().unwrap()[0].destination.url,
+        DestinationUrl::Local(PathBuf::from("/etc/lf/mirror-a"))
+    );
+}
