@@ -650,3 +650,50 @@ async fn gcs_reads_an_archive_seeded_through_its_json_api() {
     let entries: serde_json::Value = serde_json::from_slice(&ls.stdout).unwrap();
     assert_eq!(entries.as_array().unwrap().len(), 3);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_come_from_the_standard_environment_chain() {
+    let env = Env::new(Backend::Memory);
+    env.write("a.log", b"a\n");
+    let toml = format!(
+        "state_dir = \"state\"\n{}{SOURCES}",
+        s3_destination_toml(&testbed("TESTBED_S3_ENDPOINT"), "unused", "")
+    )
+    .lines()
+    .filter(|l| !l.starts_with("aws_access_key_id") && !l.starts_with("aws_secret_access_key"))
+    .collect::<Vec<_>>()
+    .join("\n");
+    let cfg = write_config(&env, &toml);
+    let args = vec![
+        "--config".to_string(),
+        cfg.display().to_string(),
+        "--run-once".into(),
+    ];
+    let creds = vec![
+        (
+            "AWS_ACCESS_KEY_ID".to_string(),
+            testbed("TESTBED_S3_ACCESS_KEY"),
+        ),
+        (
+            "AWS_SECRET_ACCESS_KEY".to_string(),
+            testbed("TESTBED_S3_SECRET_KEY"),
+        ),
+    ];
+    let o = run_bin(args.clone(), creds).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("archived 1 files"), "{}", text(&o));
+    let o = run_bin(
+        vec![
+            "--config".into(),
+            cfg.display().to_string(),
+            "check-config".into(),
+        ],
+        vec![],
+    )
+    .await;
+    assert!(
+        !text(&o).contains(&testbed("TESTBED_S3_SECRET_KEY")),
+        "{}",
+        text(&o)
+    );
+}
