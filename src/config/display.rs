@@ -1,0 +1,69 @@
+//! The effective config printed by `check-config`: TOML that could be read back, with
+//! every default filled in and every secret redacted.
+
+use std::fmt;
+use std::time::Duration;
+
+use super::{is_secret_option, Config, DestinationUrl};
+
+impl fmt::Display for Config {
+    /// The effective config as TOML, secrets redacted.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let q = |s: &str| serde_json::to_string(s).unwrap_or_default();
+        let list = |v: &[String]| {
+            format!(
+                "[{}]",
+                v.iter().map(|s| q(s)).collect::<Vec<_>>().join(", ")
+            )
+        };
+        if let Some(file) = &self.file {
+            writeln!(f, "# effective config from {}", file.display())?;
+        }
+        writeln!(
+            f,
+            "state_dir = {}",
+            q(&self.state_dir.display().to_string())
+        )?;
+        writeln!(f, "schedule = {}", q(&self.schedule.text))?;
+        writeln!(f, "upload_concurrency = {}", self.upload_concurrency)?;
+        writeln!(f, "part_size = {}", self.part_size)?;
+        let d = &self.destination;
+        let url = match &d.template {
+            Some(t) => t.clone(),
+            None => d.url.to_string(),
+        };
+        writeln!(f, "\n[destination]\nurl = {}", q(&url))?;
+        if matches!(d.url, DestinationUrl::Remote(_)) {
+            let dur = |t: Duration| q(&humantime::format_duration(t).to_string());
+            writeln!(f, "connect_timeout = {}", dur(d.connect_timeout))?;
+            writeln!(f, "request_timeout = {}", dur(d.request_timeout))?;
+            writeln!(f, "max_retries = {}", d.max_retries)?;
+            writeln!(f, "retry_timeout = {}", dur(d.retry_timeout))?;
+        }
+        if !self.destination.options.is_empty() {
+            writeln!(f, "\n[destination.options]")?;
+            for (k, v) in &self.destination.options {
+                let shown = if is_secret_option(k) {
+                    "<redacted>"
+                } else {
+                    v.as_str()
+                };
+                writeln!(f, "{k} = {}", q(shown))?;
+            }
+        }
+        for s in &self.sources {
+            writeln!(f, "\n[[sources]]")?;
+            writeln!(f, "name = {}", q(&s.name))?;
+            writeln!(f, "path = {}", q(&s.path.display().to_string()))?;
+            writeln!(f, "include = {}", list(s.include.patterns()))?;
+            writeln!(f, "exclude = {}", list(s.exclude.patterns()))?;
+            writeln!(
+                f,
+                "min_age = {}",
+                q(&humantime::format_duration(s.min_age).to_string())
+            )?;
+            writeln!(f, "ignore_newest = {}", s.ignore_newest)?;
+        }
+        Ok(())
+    }
+}
