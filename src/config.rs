@@ -53,6 +53,8 @@ pub const DEFAULT_MAX_RETRIES: usize = 10;
 pub const MAX_MAX_RETRIES: usize = 100;
 /// Default `destination.retry_timeout`: how long one request keeps being retried.
 pub const DEFAULT_RETRY_TIMEOUT: Duration = Duration::from_secs(180);
+/// Default `shutdown_grace`.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 /// Prefix of environment variables that override config keys.
 pub const ENV_PREFIX: &str = "LOGFERRY";
 
@@ -67,6 +69,16 @@ pub struct Config {
     pub state_dir: PathBuf,
     /// When the service runs a pass.
     pub schedule: Schedule,
+    /// Each pass starts up to this much after its tick, to spread a fleet.
+    pub jitter: Duration,
+    /// How long a running pass may finish after SIGTERM before it is aborted.
+    pub shutdown_grace: Duration,
+    /// Where `logferry run` serves `/metrics` and `/healthz`.
+    pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Where `--run-once` writes its metrics for node_exporter's textfile collector.
+    pub metrics_textfile: Option<PathBuf>,
+    /// How log lines look.
+    pub log_format: LogFormat,
     /// Files handled at once during a pass.
     pub upload_concurrency: usize,
     /// Single-request threshold and multipart part size, in bytes.
@@ -77,13 +89,32 @@ pub struct Config {
     pub sources: Vec<Source>,
 }
 
-/// A cron schedule, kept with the text it was written as.
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// When the agent runs passes, kept with the text it was written as.
 #[derive(Debug, Clone)]
 pub struct Schedule {
-    /// As written in the config.
+    /// As written in the config (`schedule`, or `interval` when that is used).
     pub text: String,
-    /// Parsed (always with a seconds field).
-    pub cron: cron::Schedule,
+    /// Cron ticks or a fixed interval.
+    pub kind: ScheduleKind,
+}
+
+/// The two ways of saying when.
+#[derive(Debug, Clone)]
+pub enum ScheduleKind {
+    /// Wall-clock ticks of a cron expression (always with a seconds field), in a timezone
+    /// (`None`: the host's local time, as crontab does).
+    Cron(Box<cron::Schedule>, Option<chrono_tz::Tz>),
+    /// A pass this long after the start of the previous one.
+    Interval(Duration),
 }
 
 /// One configured set of log files.
@@ -101,6 +132,8 @@ pub struct Source {
     pub min_age: Duration,
     /// The newest matching file is still being written: skip it.
     pub ignore_newest: bool,
+    /// File events on this source nudge an early pass.
+    pub watch: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -108,6 +141,13 @@ pub struct Source {
 struct RawConfig {
     state_dir: Option<String>,
     schedule: Option<String>,
+    interval: Option<String>,
+    timezone: Option<String>,
+    jitter: Option<String>,
+    shutdown_grace: Option<String>,
+    metrics_listen: Option<String>,
+    metrics_textfile: Option<String>,
+    log_format: Option<String>,
     upload_concurrency: Option<i64>,
     part_size: Option<Scalar>,
     destination: Option<RawDestination>,
@@ -134,6 +174,7 @@ struct RawSource {
     exclude: Option<Vec<String>>,
     min_age: Option<String>,
     ignore_newest: Option<bool>,
+    watch: Option<bool>,
 }
 
 /// A TOML or environment scalar that is used as text.
@@ -259,8 +300,90 @@ fn validate(raw: RawConfig, file: Option<&Path>, base: &Path) -> Result<Config> 
         Some(s) => resolve(s),
     };
 
-    let schedule_text = raw.schedule.unwrap_or_else(|| DEFAULT_SCHEDULE.to_string());
-    let schedule = parse_schedule(&schedule_text).map_err(|m| err("schedule", m))?;
+    let mut schedule = match (raw.schedule, raw.interval) {
+        (Some(_), Some(_)) => {
+            return Err(err(
+                "interval",
+                "both `schedule` and `interval` are set; keep one (cron ticks, or a pass every interval)".into(),
+            ))
+        }
+        (_, Some(t)) => match humantime::parse_duration(&t) {
+            Ok(d) if d >= Duration::from_secs(1) => Schedule {
+                text: t,
+                kind: ScheduleKind::Interval(d),
+            },
+            Ok(_) => return Err(err("interval", format!("`{t}` is shorter than 1s"))),
+            Err(e) => return Err(err("interval", format!("`{t}` is not a duration ({e}); write e.g. \"5m\""))),
+        },
+        (schedule, None) => {
+            let text = schedule.unwrap_or_else(|| DEFAULT_SCHEDULE.to_string());
+            parse_schedule(&text).map_err(|m| err("schedule", m))?
+        }
+    };
+    if let Some(tz) = raw.timezone {
+        let parsed: chrono_tz::Tz = tz.parse().map_err(|_| {
+            err(
+                "timezone",
+                format!(
+                    "`{tz}` is not an IANA timezone name; write e.g. \"UTC\" or \"Europe/Berlin\""
+                ),
+            )
+        })?;
+        match &mut schedule.kind {
+            ScheduleKind::Cron(_, zone) => *zone = Some(parsed),
+            ScheduleKind::Interval(_) => {
+                return Err(err(
+                    "timezone",
+                    "applies to `schedule` (cron), not to `interval`; remove it".into(),
+                ))
+            }
+        }
+    }
+    let opt_duration = |key: &str, v: Option<String>, default: Duration| match v {
+        None => Ok(default),
+        Some(t) => humantime::parse_duration(&t).map_err(|e| {
+            err(
+                key,
+                format!("`{t}` is not a duration ({e}); write e.g. \"30s\""),
+            )
+        }),
+    };
+    let jitter = opt_duration("jitter", raw.jitter, Duration::ZERO)?;
+    let shutdown_grace =
+        opt_duration("shutdown_grace", raw.shutdown_grace, DEFAULT_SHUTDOWN_GRACE)?;
+    let metrics_listen = match raw.metrics_listen {
+        None => None,
+        Some(a) => Some(a.parse::<std::net::SocketAddr>().map_err(|_| {
+            err(
+                "metrics_listen",
+                format!("`{a}` is not an address:port; write e.g. \"127.0.0.1:9898\""),
+            )
+        })?),
+    };
+    let metrics_textfile = match raw.metrics_textfile.as_deref() {
+        None => None,
+        Some("") => return Err(err("metrics_textfile", "must not be empty".into())),
+        Some(p) => {
+            let path = resolve(p);
+            if path.extension().and_then(|e| e.to_str()) != Some("prom") {
+                return Err(err(
+                    "metrics_textfile",
+                    format!("`{p}` must end in .prom: node_exporter's textfile collector reads only those"),
+                ));
+            }
+            Some(path)
+        }
+    };
+    let log_format = match raw.log_format.as_deref() {
+        None | Some("text") => LogFormat::Text,
+        Some("json") => LogFormat::Json,
+        Some(other) => {
+            return Err(err(
+                "log_format",
+                format!("`{other}` is not a log format; use \"text\" or \"json\""),
+            ))
+        }
+    };
 
     let upload_concurrency = match raw.upload_concurrency {
         None => DEFAULT_UPLOAD_CONCURRENCY,
@@ -447,12 +570,18 @@ fn validate(raw: RawConfig, file: Option<&Path>, base: &Path) -> Result<Config> 
             exclude,
             min_age,
             ignore_newest: rs.ignore_newest.unwrap_or(false),
+            watch: rs.watch.unwrap_or(false),
         });
     }
 
     let config = Config {
         file: file_buf,
         base_dir: base.to_path_buf(),
+        jitter,
+        shutdown_grace,
+        metrics_listen,
+        metrics_textfile,
+        log_format,
         state_dir,
         schedule,
         upload_concurrency,
@@ -515,7 +644,7 @@ pub fn parse_schedule(text: &str) -> std::result::Result<Schedule, String> {
     })?;
     Ok(Schedule {
         text: text.to_string(),
-        cron,
+        kind: ScheduleKind::Cron(Box::new(cron), None),
     })
 }
 

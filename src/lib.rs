@@ -38,6 +38,7 @@
 
 #![warn(missing_docs)]
 
+pub mod agent;
 pub mod cli;
 pub mod config;
 pub mod diff;
@@ -45,6 +46,8 @@ pub mod digest;
 pub mod error;
 pub mod index;
 pub mod manifest;
+pub mod metrics;
+pub mod notify;
 pub mod probe;
 pub mod scan;
 pub mod schedule;
@@ -52,6 +55,7 @@ pub mod state;
 pub mod stats;
 pub mod store;
 pub mod upload;
+pub mod watch;
 pub mod worker;
 
 pub use error::{Error, Result};

@@ -4,11 +4,14 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use logferry::agent::{self, Archive, Event, Hooks, Options as AgentOptions};
 use logferry::cli::{Cli, Command, LsArgs, RunArgs, StatusArgs};
 use logferry::config::{self, Config};
-use logferry::schedule::{self, SystemClock};
+use logferry::metrics::Metrics;
+use logferry::notify::{self, Notifier};
+use logferry::schedule::SystemClock;
 use logferry::stats::{self, human_bytes, Outcome};
-use logferry::{manifest, probe, store, worker, Error};
+use logferry::{manifest, probe, store, watch, worker, Error};
 
 /// Everything went as asked.
 const EXIT_OK: u8 = 0;
@@ -18,6 +21,8 @@ const EXIT_FILES_FAILED: u8 = 1;
 const EXIT_USAGE: u8 = 2;
 /// Could not run: destination, lock, commit conflict.
 const EXIT_CANNOT_RUN: u8 = 3;
+/// Stopped by a second SIGTERM/SIGINT before the running pass ended.
+const EXIT_KILLED: u8 = 130;
 
 /// `println!` that stops quietly when stdout is closed (`logferry ls | head`).
 macro_rules! out {
@@ -44,12 +49,14 @@ fn main() -> ExitCode {
         }
         c => c,
     };
-    init_logging(matches!(command, Command::Run(RunArgs { once: false })));
-
     let config = match config::load(&cli.config, std::env::vars()) {
         Ok(c) => c,
         Err(e) => return ExitCode::from(fail(&e)),
     };
+    init_logging(
+        matches!(command, Command::Run(RunArgs { once: false })),
+        config.log_format,
+    );
     let archives = match config.archives() {
         Ok(a) => a,
         Err(e) => return ExitCode::from(fail(&e)),
@@ -58,19 +65,22 @@ fn main() -> ExitCode {
         Command::CheckConfig(a) => runtime().block_on(check_config(&config, &archives, a.probe)),
         Command::Status(a) => status(&archives, &a),
         Command::Ls(a) => runtime().block_on(ls(&config, &archives, &a)),
-        Command::Run(a) => runtime().block_on(run(&archives, a.once)),
+        Command::Run(a) => runtime().block_on(run(&config, &archives, a.once)),
     };
     ExitCode::from(code)
 }
 
-fn init_logging(daemon: bool) {
+fn init_logging(daemon: bool, format: config::LogFormat) {
     let default = if daemon { "info" } else { "warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        config::LogFormat::Json => builder.json().init(),
+        config::LogFormat::Text => builder.init(),
+    }
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -151,21 +161,193 @@ async fn check_config(config: &Config, archives: &[Config], probe: bool) -> u8 {
     code
 }
 
-async fn run(archives: &[Config], once: bool) -> u8 {
+/// The metrics label of an archive: its source with `{source}` archives, else `main`.
+fn archive_name(archives: &[Config], a: &Config) -> String {
+    if archives.len() > 1 {
+        a.sources[0].name.clone()
+    } else {
+        "main".to_string()
+    }
+}
+
+/// The agent's ties to systemd and to the metrics endpoint.
+struct ServiceHooks {
+    notifier: Notifier,
+    metrics: Metrics,
+    names: Vec<(std::path::PathBuf, String)>,
+}
+
+impl ServiceHooks {
+    fn name_of(&self, c: &Config) -> String {
+        self.names
+            .iter()
+            .find(|(dir, _)| dir == &c.state_dir)
+            .map_or_else(|| "main".to_string(), |(_, n)| n.clone())
+    }
+}
+
+impl Hooks for ServiceHooks {
+    fn ready(&self) {
+        self.metrics.set_ready();
+        self.notifier
+            .send("READY=1\nSTATUS=waiting for the next pass");
+    }
+    fn alive(&self) {
+        self.metrics.alive();
+        self.notifier.send("WATCHDOG=1");
+    }
+    fn stopping(&self) {
+        self.notifier.send("STOPPING=1");
+    }
+    fn reloaded(&self) {
+        self.notifier.send("READY=1\nSTATUS=config reloaded");
+    }
+    fn pass_done(&self, archive: &Config, result: &logferry::Result<logferry::stats::RunReport>) {
+        let report = match result {
+            Ok(r) => Some(r.clone()),
+            // The worker recorded the failed pass in the status file.
+            Err(_) => stats::read_status(&archive.state_dir)
+                .ok()
+                .and_then(|r| r.into_iter().next()),
+        };
+        if let Some(r) = report {
+            self.metrics.record(&self.name_of(archive), &r);
+            self.notifier.send(&format!("STATUS={}", r.summary()));
+        }
+    }
+}
+
+/// `logferry run`: the long-running agent.
+async fn daemon(config: &Config, opened: Vec<(Config, store::Store)>) -> u8 {
+    let archives: Vec<Config> = opened.iter().map(|(c, _)| c.clone()).collect();
+    // READY=1 means the destination answered, not just that the config parsed.
+    for (a, store) in &opened {
+        if let Err(e) = manifest::list_generations(store, Some(u64::MAX - 1)).await {
+            eprintln!("logferry: destination {}: {e}", a.destination.url);
+            return EXIT_CANNOT_RUN;
+        }
+    }
+    let metrics = Metrics::default();
+    let alive_every = notify::watchdog_interval(
+        std::env::var("WATCHDOG_USEC").ok().as_deref(),
+        std::env::var("WATCHDOG_PID").ok().as_deref(),
+    )
+    .unwrap_or(std::time::Duration::from_secs(10));
+    let _server = match config.metrics_listen {
+        Some(addr) => match metrics.serve(addr, alive_every * 6).await {
+            Ok(task) => {
+                tracing::info!(%addr, "serving /metrics, /healthz and /readyz");
+                Some(task)
+            }
+            Err(e) => return fail(&e),
+        },
+        None => None,
+    };
+    let hooks = ServiceHooks {
+        notifier: Notifier::new(std::env::var("NOTIFY_SOCKET").ok().as_deref()),
+        metrics,
+        names: archives
+            .iter()
+            .map(|a| (a.state_dir.clone(), archive_name(&archives, a)))
+            .collect(),
+    };
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    let sources: Vec<_> = archives.iter().flat_map(|a| a.sources.clone()).collect();
+    let _watches = match watch::spawn(&sources, tx.clone()) {
+        Ok(w) => w,
+        Err(e) => return fail(&e),
+    };
+    if let Err(e) = spawn_signal_handler(config.file.clone(), tx) {
+        eprintln!("logferry: cannot install signal handlers: {e}");
+        return EXIT_CANNOT_RUN;
+    }
+    tracing::info!(schedule = %config.schedule.text, archives = archives.len(), destination = %config.destination.url, "logferry agent started");
+    let agent_archives = opened
+        .into_iter()
+        .map(|(config, store)| Archive { config, store })
+        .collect();
+    let options = AgentOptions {
+        alive_every,
+        jitter_seed: host_seed(),
+    };
+    match agent::run(agent_archives, &SystemClock, rx, &hooks, options).await {
+        Ok(()) => EXIT_OK,
+        Err(e) => fail(&e),
+    }
+}
+
+/// A stable per-host number, so each host keeps its own jitter offset.
+fn host_seed() -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    config::system_hostname().hash(&mut h);
+    h.finish()
+}
+
+/// SIGTERM/SIGINT: stop (a second one exits at once); SIGHUP: reload the config file
+/// (an invalid one is logged and the running config kept); SIGUSR1: a pass now.
+fn spawn_signal_handler(
+    file: Option<std::path::PathBuf>,
+    tx: tokio::sync::mpsc::Sender<Event>,
+) -> std::io::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    let mut usr1 = signal(SignalKind::user_defined1())?;
+    let notifier = Notifier::new(std::env::var("NOTIFY_SOCKET").ok().as_deref());
+    tokio::spawn(async move {
+        let mut stops = 0;
+        loop {
+            tokio::select! {
+                _ = term.recv() => stops += 1,
+                _ = int.recv() => stops += 1,
+                _ = hup.recv() => {
+                    notifier.send("RELOADING=1");
+                    match reload(file.as_deref()) {
+                        Ok(new) => { let _ = tx.send(Event::Reload(new)).await; }
+                        Err(e) => {
+                            tracing::error!(error = %e, "config reload failed; keeping the running config");
+                            notifier.send("READY=1\nSTATUS=config reload failed; running config kept");
+                        }
+                    }
+                    continue;
+                }
+                _ = usr1.recv() => {
+                    tracing::info!("SIGUSR1: running a pass now");
+                    let _ = tx.send(Event::RunNow("SIGUSR1")).await;
+                    continue;
+                }
+            }
+            if stops == 1 {
+                tracing::info!("stopping; a second SIGTERM/SIGINT exits at once");
+                let _ = tx.send(Event::Stop).await;
+            } else {
+                eprintln!("logferry: second stop signal; exiting now");
+                std::process::exit(EXIT_KILLED.into());
+            }
+        }
+    });
+    Ok(())
+}
+
+fn reload(file: Option<&std::path::Path>) -> logferry::Result<Vec<Archive>> {
+    let file = file.ok_or_else(|| Error::config(None, "", "no config file to reload"))?;
+    let config = config::load(file, std::env::vars())?;
+    config
+        .archives()?
+        .into_iter()
+        .map(|c| store::open(&c.destination).map(|store| Archive { config: c, store }))
+        .collect()
+}
+
+async fn run(config: &Config, archives: &[Config], once: bool) -> u8 {
     let opened = match open_all(archives) {
         Ok(o) => o,
         Err(code) => return code,
     };
     if !once {
-        let first = &archives[0];
-        tracing::info!(schedule = %first.schedule.text, archives = archives.len(), destination = %first.destination.url, "logferry agent started");
-        let shutdown = async {
-            let _ = tokio::signal::ctrl_c().await;
-        };
-        return match schedule::run_forever(&opened, &SystemClock, shutdown).await {
-            Ok(()) => EXIT_OK,
-            Err(e) => fail(&e),
-        };
+        return daemon(config, opened).await;
     }
     let mut code = EXIT_OK;
     for (a, store) in &opened {
@@ -188,6 +370,21 @@ async fn run(archives: &[Config], once: bool) -> u8 {
             }
         };
         code = code.max(this);
+    }
+    if let Some(path) = &config.metrics_textfile {
+        let metrics = Metrics::default();
+        for (a, _) in &opened {
+            if let Some(r) = stats::read_status(&a.state_dir)
+                .ok()
+                .and_then(|r| r.into_iter().next())
+            {
+                metrics.record(&archive_name(archives, a), &r);
+            }
+        }
+        if let Err(e) = metrics.write_textfile(path, std::time::SystemTime::now()) {
+            eprintln!("logferry: {e}");
+            code = code.max(EXIT_CANNOT_RUN);
+        }
     }
     code
 }

@@ -72,6 +72,11 @@ pub struct RunReport {
     pub bytes_read: u64,
     /// Bytes written to the destination.
     pub bytes_uploaded: u64,
+    /// Closed files not archived as they are when the pass ended (failed, changing, or
+    /// the whole pass failed): the archive lag.
+    pub files_pending: u64,
+    /// mtime of the oldest of those, nanoseconds since the Unix epoch.
+    pub oldest_pending_mtime_ns: Option<i64>,
     /// Peak resident memory of the process so far (Linux `VmHWM`), when known.
     pub peak_rss_bytes: Option<u64>,
     /// Generation committed by this pass, if any.
@@ -92,6 +97,21 @@ impl RunReport {
             self.failures.push(FileFailure { file, error });
         }
         self.outcome = Outcome::Partial;
+    }
+
+    /// Counts a closed file not (yet) archived.
+    pub fn add_pending(&mut self, mtime_ns: i64) {
+        self.files_pending += 1;
+        self.oldest_pending_mtime_ns = Some(
+            self.oldest_pending_mtime_ns
+                .map_or(mtime_ns, |o| o.min(mtime_ns)),
+        );
+    }
+
+    /// Forgets pending files (after a commit recorded them).
+    pub fn clear_pending(&mut self) {
+        self.files_pending = 0;
+        self.oldest_pending_mtime_ns = None;
     }
 
     /// Files recorded in the committed generation.

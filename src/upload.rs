@@ -14,6 +14,7 @@ use crate::digest::{ensure_unchanged, ContentHash, DigestError};
 use crate::error::Error;
 use crate::scan::ScannedFile;
 use crate::store::Store;
+use crate::worker::Control;
 
 /// S3's limit on parts per upload; the part size grows so no file needs more.
 pub const MAX_PARTS: u64 = 10_000;
@@ -36,6 +37,9 @@ pub enum UploadError {
     /// The destination failed.
     #[error(transparent)]
     Store(#[from] Error),
+    /// The pass was asked to stop; a multipart upload in progress was aborted.
+    #[error("interrupted by shutdown")]
+    Interrupted,
     /// Something else sits at the content key; it is left alone.
     #[error(
         "object {key} exists with size {found}, expected {expected}; left untouched — run verify"
@@ -62,7 +66,11 @@ pub async fn store_file(
     file: &ScannedFile,
     expected: ContentHash,
     part_size: u64,
+    control: &Control,
 ) -> Result<Stored, UploadError> {
+    if control.is_cancelled() {
+        return Err(UploadError::Interrupted);
+    }
     match store.head(key).await {
         Ok(meta) if meta.size == file.stat.size => return Ok(Stored::Adopted),
         Ok(meta) => {
@@ -88,6 +96,7 @@ pub async fn store_file(
             expected,
             part_size_for(file.stat.size, part_size),
             &mut f,
+            control,
         )
         .await
     }
@@ -126,6 +135,7 @@ async fn put_parts(
     expected: ContentHash,
     part_size: u64,
     f: &mut tokio::fs::File,
+    control: &Control,
 ) -> Result<Stored, UploadError> {
     let mut upload = store
         .put_multipart_opts(key, PutMultipartOptions::default())
@@ -135,6 +145,10 @@ async fn put_parts(
     let mut sent = 0u64;
     let result: Result<(), UploadError> = async {
         loop {
+            if control.is_cancelled() {
+                return Err(UploadError::Interrupted);
+            }
+            control.beat();
             let part = read_part(f, part_size as usize)
                 .await
                 .map_err(DigestError::Io)?;

@@ -6,6 +6,8 @@
 //! previous generation valid and the next pass finishes the work.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use futures::{stream, StreamExt};
@@ -23,6 +25,44 @@ use crate::stats::{self, Outcome, RunReport};
 use crate::store::Store;
 use crate::upload::{self, Stored, UploadError};
 
+/// Lets the agent steer a running pass: ask it to stop before its commit, and see that
+/// it is making progress (for the systemd watchdog).
+#[derive(Debug, Clone, Default)]
+pub struct Control {
+    cancelled: Arc<AtomicBool>,
+    beats: Arc<AtomicU64>,
+}
+
+impl Control {
+    /// Asks the pass to stop: uploads in progress are aborted, nothing is committed.
+    pub fn cancel(&self) {
+        self.cancelled.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether [`Control::cancel`] was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::SeqCst)
+    }
+
+    /// Records progress (a file hashed, a part sent).
+    pub fn beat(&self) {
+        self.beats.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Progress recorded so far.
+    pub fn beats(&self) -> u64 {
+        self.beats.load(Ordering::Relaxed)
+    }
+
+    fn check(&self) -> Result<()> {
+        if self.is_cancelled() {
+            Err(Error::Interrupted("shutdown requested".into()))
+        } else {
+            Ok(())
+        }
+    }
+}
+
 /// Runs one pass: archives every closed file not yet archived as it is, and returns what
 /// it did. File-level problems are counted in the report (outcome `partial`); an error is
 /// returned only when the pass as a whole could not run or commit, and then it is also
@@ -36,7 +76,7 @@ pub async fn run_once(config: &Config, store: &Store, clock: &dyn Clock) -> Resu
         ));
     }
     let state_dir = StateDir::lock(&config.state_dir)?;
-    run_locked(config, store, clock, &state_dir).await
+    run_locked(config, store, clock, &state_dir, &Control::default()).await
 }
 
 /// [`run_once`] for a caller that already holds the state dir (the long-running agent
@@ -46,13 +86,23 @@ pub async fn run_locked(
     store: &Store,
     clock: &dyn Clock,
     state_dir: &StateDir,
+    control: &Control,
 ) -> Result<RunReport> {
     let started = Instant::now();
     let mut report = RunReport {
         started_at: rfc3339(clock.now()),
         ..Default::default()
     };
-    let result = pass(config, store, clock, state_dir, &mut report, started).await;
+    let result = pass(
+        config,
+        store,
+        clock,
+        state_dir,
+        control,
+        &mut report,
+        started,
+    )
+    .await;
     report.duration_ms = started.elapsed().as_millis() as u64;
     report.peak_rss_bytes = stats::peak_rss_bytes();
     if let Err(e) = &result {
@@ -71,6 +121,7 @@ async fn pass(
     store: &Store,
     clock: &dyn Clock,
     state_dir: &StateDir,
+    control: &Control,
     report: &mut RunReport,
     started: Instant,
 ) -> Result<()> {
@@ -96,18 +147,31 @@ async fn pass(
         })
         .collect();
 
+    // Every file that needs recording is pending until a committed generation names it.
+    for f in plan
+        .candidates
+        .iter()
+        .chain(plan.renamed.iter().map(|(f, _)| f))
+    {
+        report.add_pending(f.stat.mtime_ns);
+    }
     let mut decided: Vec<Resolved> = plan
         .renamed
         .into_iter()
         .map(|(file, hash)| diff::resolve(file, hash, &state.index))
         .collect();
-    for (file, hashed) in hash_all(plan.candidates, config.upload_concurrency).await {
+    control.check()?;
+    let mut failed_files: Vec<ScannedFile> = Vec::new();
+    for (file, hashed) in hash_all(plan.candidates, config.upload_concurrency, control).await {
         match hashed {
             Ok(hash) => {
                 report.bytes_read += file.stat.size;
                 decided.push(diff::resolve(file, hash, &state.index));
             }
-            Err(e) => skip(report, &file, e),
+            Err(e) => {
+                skip(report, &file, e);
+                failed_files.push(file);
+            }
         }
     }
 
@@ -116,7 +180,7 @@ async fn pass(
         .partition(|r| matches!(r.object, Object::Upload(_)));
     let mut stored = ready;
     let mut destination_error = None;
-    for (resolved, outcome) in upload_all(store, to_upload, config).await {
+    for (resolved, outcome) in upload_all(store, to_upload, config, control).await {
         match outcome {
             Ok(Stored::Uploaded(n)) => {
                 report.files_uploaded += 1;
@@ -128,15 +192,22 @@ async fn pass(
                 report.files_adopted += 1;
                 stored.push(resolved);
             }
-            Err(UploadError::Changed(e)) => skip(report, &resolved.file, e),
+            Err(UploadError::Changed(e)) => {
+                skip(report, &resolved.file, e);
+                failed_files.push(resolved.file);
+            }
             Err(UploadError::Store(e)) => {
                 tracing::warn!(file = %resolved.file.abs.display(), error = %e, "upload failed");
                 report.fail(label(&resolved.file), e.to_string());
                 destination_error.get_or_insert(e);
             }
+            Err(UploadError::Interrupted) => {
+                destination_error.get_or_insert(Error::Interrupted("shutdown requested".into()));
+            }
             Err(e) => {
                 tracing::warn!(file = %resolved.file.abs.display(), error = %e, "upload failed");
                 report.fail(label(&resolved.file), e.to_string());
+                failed_files.push(resolved.file);
             }
         }
     }
@@ -146,6 +217,7 @@ async fn pass(
     if let Some(e) = destination_error {
         return Err(e);
     }
+    control.check()?;
 
     let archived_at = rfc3339(clock.now());
     let next = state.index.generation + 1;
@@ -197,6 +269,10 @@ async fn pass(
             })?;
     }
     report.current_generation = state.index.generation;
+    report.clear_pending();
+    for r in &failed_files {
+        report.add_pending(r.stat.mtime_ns);
+    }
 
     let changed =
         !had_cache || state.index.generation != start_generation || new_seen != state.seen;
@@ -298,9 +374,15 @@ fn skip(report: &mut RunReport, file: &ScannedFile, e: DigestError) {
 async fn hash_all(
     files: Vec<ScannedFile>,
     concurrency: usize,
+    control: &Control,
 ) -> Vec<(ScannedFile, std::result::Result<ContentHash, DigestError>)> {
     stream::iter(files)
         .map(|f| async move {
+            if control.is_cancelled() {
+                let e = std::io::Error::new(std::io::ErrorKind::Interrupted, "shutdown requested");
+                return (f, Err(DigestError::Io(e)));
+            }
+            control.beat();
             let (f, r) = spawn_blocking(move || {
                 let r = digest::hash_file(&f.abs, &f.stat);
                 (f, r)
@@ -318,13 +400,15 @@ async fn upload_all(
     store: &Store,
     items: Vec<Resolved>,
     config: &Config,
+    control: &Control,
 ) -> Vec<(Resolved, std::result::Result<Stored, UploadError>)> {
     stream::iter(items)
         .map(|r| async move {
             let Object::Upload(key) = &r.object else {
                 unreachable!("only uploads are passed here")
             };
-            let out = upload::store_file(store, key, &r.file, r.hash, config.part_size).await;
+            let out =
+                upload::store_file(store, key, &r.file, r.hash, config.part_size, control).await;
             (r, out)
         })
         .buffer_unordered(config.upload_concurrency)

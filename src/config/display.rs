@@ -4,7 +4,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use super::{is_secret_option, Config, DestinationUrl};
+use super::{is_secret_option, Config, DestinationUrl, LogFormat, ScheduleKind};
 
 impl fmt::Display for Config {
     /// The effective config as TOML, secrets redacted.
@@ -24,7 +24,30 @@ impl fmt::Display for Config {
             "state_dir = {}",
             q(&self.state_dir.display().to_string())
         )?;
-        writeln!(f, "schedule = {}", q(&self.schedule.text))?;
+        let dur = |t: Duration| q(&humantime::format_duration(t).to_string());
+        match &self.schedule.kind {
+            ScheduleKind::Interval(_) => writeln!(f, "interval = {}", q(&self.schedule.text))?,
+            ScheduleKind::Cron(_, tz) => {
+                writeln!(f, "schedule = {}", q(&self.schedule.text))?;
+                match tz {
+                    Some(tz) => writeln!(f, "timezone = {}", q(tz.name()))?,
+                    None => writeln!(f, "# timezone: the host's local time")?,
+                }
+            }
+        }
+        writeln!(f, "jitter = {}", dur(self.jitter))?;
+        writeln!(f, "shutdown_grace = {}", dur(self.shutdown_grace))?;
+        if let Some(a) = self.metrics_listen {
+            writeln!(f, "metrics_listen = {}", q(&a.to_string()))?;
+        }
+        if let Some(p) = &self.metrics_textfile {
+            writeln!(f, "metrics_textfile = {}", q(&p.display().to_string()))?;
+        }
+        let format = match self.log_format {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        };
+        writeln!(f, "log_format = {}", q(format))?;
         writeln!(f, "upload_concurrency = {}", self.upload_concurrency)?;
         writeln!(f, "part_size = {}", self.part_size)?;
         let d = &self.destination;
@@ -34,7 +57,6 @@ impl fmt::Display for Config {
         };
         writeln!(f, "\n[destination]\nurl = {}", q(&url))?;
         if matches!(d.url, DestinationUrl::Remote(_)) {
-            let dur = |t: Duration| q(&humantime::format_duration(t).to_string());
             writeln!(f, "connect_timeout = {}", dur(d.connect_timeout))?;
             writeln!(f, "request_timeout = {}", dur(d.request_timeout))?;
             writeln!(f, "max_retries = {}", d.max_retries)?;
@@ -63,6 +85,7 @@ impl fmt::Display for Config {
                 q(&humantime::format_duration(s.min_age).to_string())
             )?;
             writeln!(f, "ignore_newest = {}", s.ignore_newest)?;
+            writeln!(f, "watch = {}", s.watch)?;
         }
         Ok(())
     }
