@@ -7,4 +7,5 @@ mod conformance;
 mod model;
 mod proxy;
 mod remote;
+mod service;
 mod sources;

@@ -19,6 +19,8 @@ pub struct Faults {
     pub down: AtomicUsize,
     /// Faults served so far.
     pub served: AtomicUsize,
+    /// When non-zero, piped connections carry at most this many bytes a second each way.
+    pub throttle: AtomicUsize,
 }
 
 impl Faults {
@@ -91,5 +93,31 @@ async fn handle(mut client: TcpStream, upstream: &str, f: &Faults) {
     let Ok(mut server) = TcpStream::connect(upstream).await else {
         return;
     };
-    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+    let rate = f.throttle.load(Ordering::SeqCst);
+    if rate == 0 {
+        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+        return;
+    }
+    let (mut cr, mut cw) = client.into_split();
+    let (mut sr, mut sw) = server.into_split();
+    let up = async move { throttled_copy(&mut cr, &mut sw, rate).await };
+    let down = async move { throttled_copy(&mut sr, &mut cw, rate).await };
+    let _ = tokio::join!(up, down);
+}
+
+async fn throttled_copy<R, W>(r: &mut R, w: &mut W, rate: usize) -> std::io::Result<()>
+where
+    R: tokio::io::AsyncRead + Unpin,
+    W: tokio::io::AsyncWrite + Unpin,
+{
+    let chunk = (rate / 10).max(1);
+    let mut buf = vec![0u8; chunk];
+    loop {
+        let n = r.read(&mut buf).await?;
+        if n == 0 {
+            return w.shutdown().await;
+        }
+        w.write_all(&buf[..n]).await?;
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
