@@ -129,15 +129,27 @@ mod tests {
     use crate::config::parse_schedule;
 
     fn at(s: &str) -> SystemTime {
-        DateTime::parse_from_rfc3339(s)
-            .unwrap()
-            .with_timezone(&Utc)
-            .into()
+        DateTime::parse_from_rfc3339(s).unwrap().into()
+    }
+
+    fn cron_in(text: &str, tz: &str) -> Schedule {
+        let mut s = parse_schedule(text).unwrap();
+        if let ScheduleKind::Cron(_, zone) = &mut s.kind {
+            *zone = Some(tz.parse().unwrap());
+        }
+        s
+    }
+
+    fn every(d: Duration) -> Schedule {
+        Schedule {
+            text: "interval".into(),
+            kind: ScheduleKind::Interval(d),
+        }
     }
 
     #[test]
     fn five_field_crontab_runs_on_the_minute() {
-        let s = parse_schedule("*/5 * * * *").unwrap();
+        let s = cron_in("*/5 * * * *", "UTC");
         assert_eq!(
             next_after(&s, at("2026-11-21T10:02:30Z")),
             Some(at("2026-11-21T10:05:00Z"))
@@ -146,10 +158,119 @@ mod tests {
 
     #[test]
     fn six_field_form_has_seconds_first() {
-        let s = parse_schedule("*/10 * * * * *").unwrap();
+        let s = cron_in("*/10 * * * * *", "UTC");
         assert_eq!(
             next_after(&s, at("2026-11-21T10:02:31Z")),
             Some(at("2026-11-21T10:02:40Z"))
+        );
+    }
+
+    #[test]
+    fn cron_ticks_follow_the_wall_clock() {
+        let mut p = Planner::new(
+            cron_in("*/5 * * * *", "UTC"),
+            Duration::ZERO,
+            0,
+            at("2026-11-21T10:01:00Z"),
+            Some(at("2026-11-21T10:00:00Z")),
+        );
+        assert_eq!(p.next_start(), Some(at("2026-11-21T10:05:00Z")));
+        p.started(at("2026-11-21T10:05:00Z"));
+        assert_eq!(p.next_start(), Some(at("2026-11-21T10:10:00Z")));
+    }
+
+    #[test]
+    fn ticks_missed_during_a_long_pass_run_once_not_queued() {
+        let mut p = Planner::new(
+            cron_in("*/5 * * * *", "UTC"),
+            Duration::ZERO,
+            0,
+            at("2026-11-21T10:05:00Z"),
+            Some(at("2026-11-21T10:05:00Z")),
+        );
+        // The 10:05 pass ran until 10:17: the 10:10 and 10:15 ticks were missed.
+        let now = at("2026-11-21T10:17:00Z");
+        let due = p.next_start().unwrap();
+        assert!(due <= now, "a missed tick means: run at once");
+        p.started(now);
+        assert_eq!(
+            p.next_start(),
+            Some(at("2026-11-21T10:20:00Z")),
+            "one catch-up, then the rhythm"
+        );
+    }
+
+    #[test]
+    fn a_restart_does_not_push_the_next_pass_back() {
+        // Interval: the last pass started at 10:05; restarting at 10:07 keeps 10:10.
+        let p = Planner::new(
+            every(Duration::from_secs(300)),
+            Duration::ZERO,
+            0,
+            at("2026-11-21T10:07:00Z"),
+            Some(at("2026-11-21T10:05:00Z")),
+        );
+        assert_eq!(p.next_start(), Some(at("2026-11-21T10:10:00Z")));
+        // Down across a tick: run at once.
+        let p = Planner::new(
+            every(Duration::from_secs(300)),
+            Duration::ZERO,
+            0,
+            at("2026-11-21T10:07:00Z"),
+            Some(at("2026-11-21T09:00:00Z")),
+        );
+        assert!(p.next_start().unwrap() <= at("2026-11-21T10:07:00Z"));
+        // Never ran: run at once.
+        let p = Planner::new(
+            cron_in("0 3 * * *", "UTC"),
+            Duration::ZERO,
+            0,
+            at("2026-11-21T10:07:00Z"),
+            None,
+        );
+        assert_eq!(p.next_start(), Some(at("2026-11-21T10:07:00Z")));
+    }
+
+    #[test]
+    fn jitter_stays_within_bounds_and_differs_by_host() {
+        let jitter = Duration::from_secs(30);
+        let mut seen = std::collections::BTreeSet::new();
+        for i in 0..1000u64 {
+            let due = UNIX_EPOCH + Duration::from_secs(1_763_700_000 + i * 300);
+            let j = jitter_offset(jitter, 42, due);
+            assert!(j < jitter, "{j:?}");
+            seen.insert(j.as_secs());
+        }
+        assert!(seen.len() > 20, "offsets spread out: {seen:?}");
+        let due = at("2026-11-21T10:05:00Z");
+        assert_eq!(jitter_offset(Duration::ZERO, 1, due), Duration::ZERO);
+        assert_ne!(jitter_offset(jitter, 1, due), jitter_offset(jitter, 2, due));
+        let p = Planner::new(
+            cron_in("*/5 * * * *", "UTC"),
+            jitter,
+            7,
+            at("2026-11-21T10:01:00Z"),
+            Some(at("2026-11-21T10:00:00Z")),
+        );
+        let start = p.next_start().unwrap();
+        assert!(start >= at("2026-11-21T10:05:00Z") && start < at("2026-11-21T10:05:30Z"));
+    }
+
+    #[test]
+    fn dst_changes_neither_double_nor_drift_a_daily_pass() {
+        let s = cron_in("30 2 * * *", "Europe/Berlin");
+        // Spring forward (2026-03-29, 02:00 -> 03:00 local): 02:30 does not exist that
+        // night, so that day has no pass; the rhythm resumes at 02:30 CEST.
+        let a = next_after(&s, at("2026-03-28T12:00:00Z")).unwrap();
+        assert_eq!(a, at("2026-03-30T00:30:00Z"));
+        // Fall back (2026-10-25, 03:00 -> 02:00 local): 02:30 happens twice, the pass once.
+        let b = next_after(&s, at("2026-10-24T12:00:00Z")).unwrap();
+        assert_eq!(b, at("2026-10-25T00:30:00Z"));
+        let c = next_after(&s, b).unwrap();
+        assert_eq!(
+            c,
+            at("2026-10-26T01:30:00Z"),
+            "02:30 CET the next day, not the repeated hour"
         );
     }
 }

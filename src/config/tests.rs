@@ -291,3 +291,82 @@ fn url_templates_expand_hostname_and_split_by_source() {
         DestinationUrl::Local(PathBuf::from("/etc/lf/mirror-a"))
     );
 }
+
+#[test]
+fn service_keys_are_validated() {
+    let c = parse(GOOD).unwrap();
+    assert_eq!(
+        (c.jitter, c.shutdown_grace, c.log_format),
+        (Duration::ZERO, DEFAULT_SHUTDOWN_GRACE, LogFormat::Text)
+    );
+    assert!(c.metrics_listen.is_none() && c.metrics_textfile.is_none());
+    let c = parse(&format!(
+        "interval = \"5m\"\njitter = \"30s\"\nshutdown_grace = \"10s\"\nmetrics_listen = \"127.0.0.1:9898\"\nmetrics_textfile = \"m/logferry.prom\"\nlog_format = \"json\"\n{GOOD}"
+    ))
+    .unwrap();
+    assert!(matches!(c.schedule.kind, ScheduleKind::Interval(d) if d == Duration::from_secs(300)));
+    assert_eq!(
+        c.metrics_textfile,
+        Some(PathBuf::from("/etc/lf/m/logferry.prom"))
+    );
+    assert_eq!(c.log_format, LogFormat::Json);
+    let c = parse(&format!("timezone = \"Europe/Berlin\"\n{GOOD}")).unwrap();
+    assert!(
+        matches!(c.schedule.kind, ScheduleKind::Cron(_, Some(tz)) if tz.name() == "Europe/Berlin")
+    );
+    bad(
+        &format!("schedule = \"* * * * *\"\ninterval = \"5m\"\n{GOOD}"),
+        "interval",
+        "keep one",
+    );
+    bad(
+        &format!("interval = \"soon\"\n{GOOD}"),
+        "interval",
+        "not a duration",
+    );
+    bad(
+        &format!("interval = \"10ms\"\n{GOOD}"),
+        "interval",
+        "shorter than 1s",
+    );
+    bad(
+        &format!("timezone = \"Mars/Olympus\"\n{GOOD}"),
+        "timezone",
+        "IANA",
+    );
+    bad(
+        &format!("interval = \"5m\"\ntimezone = \"UTC\"\n{GOOD}"),
+        "timezone",
+        "not to `interval`",
+    );
+    bad(
+        &format!("jitter = \"a bit\"\n{GOOD}"),
+        "jitter",
+        "not a duration",
+    );
+    bad(
+        &format!("shutdown_grace = \"forever\"\n{GOOD}"),
+        "shutdown_grace",
+        "not a duration",
+    );
+    bad(
+        &format!("metrics_listen = \"9898\"\n{GOOD}"),
+        "metrics_listen",
+        "address:port",
+    );
+    bad(
+        &format!("metrics_textfile = \"m/logferry.txt\"\n{GOOD}"),
+        "metrics_textfile",
+        ".prom",
+    );
+    bad(
+        &format!("log_format = \"xml\"\n{GOOD}"),
+        "log_format",
+        "\"text\" or \"json\"",
+    );
+    bad(
+        "[destination]\nurl = \"m\"\n[[sources]]\nname = \"a\"\npath = \"l\"\nwatch = \"yes\"",
+        "sources[0].watch",
+        "invalid type",
+    );
+}

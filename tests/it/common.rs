@@ -252,6 +252,8 @@ pub fn sha(b: &[u8]) -> String {
 pub struct FaultStore {
     inner: Store,
     pub fail_manifest_puts: AtomicBool,
+    /// Every LIST waits this long first (a slow store, on tokio's clock).
+    pub list_delay: Mutex<Option<Duration>>,
     /// Turns create-only puts into plain puts, like a store that ignores If-None-Match.
     pub ignore_create_mode: AtomicBool,
     pub before_first_data_put: Mutex<Option<(Path, Bytes)>>,
@@ -275,6 +277,7 @@ impl FaultStore {
         Arc::new(FaultStore {
             inner: inner.clone(),
             fail_manifest_puts: AtomicBool::new(false),
+            list_delay: Mutex::new(None),
             ignore_create_mode: AtomicBool::new(false),
             before_first_data_put: Mutex::new(None),
             before_first_data_head: Mutex::new(None),
@@ -288,6 +291,22 @@ impl FaultStore {
         self.requests.fetch_add(1, Ordering::SeqCst);
         if write {
             self.writes.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn delayed(
+        &self,
+        inner: BoxStream<'static, object_store::Result<ObjectMeta>>,
+    ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        use futures::StreamExt;
+        match *self.list_delay.lock().unwrap() {
+            None => inner,
+            Some(d) => futures::stream::once(async move {
+                tokio::time::sleep(d).await;
+                inner
+            })
+            .flatten()
+            .boxed(),
         }
     }
 
@@ -366,7 +385,7 @@ impl ObjectStore for FaultStore {
 
     fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
         self.count(false);
-        self.inner.list(prefix)
+        self.delayed(self.inner.list(prefix))
     }
 
     fn list_with_offset(
@@ -375,7 +394,7 @@ impl ObjectStore for FaultStore {
         offset: &Path,
     ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
         self.count(false);
-        self.inner.list_with_offset(prefix, offset)
+        self.delayed(self.inner.list_with_offset(prefix, offset))
     }
 
     async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {

@@ -1,6 +1,7 @@
 //! The one integration test binary: behaviour through the library against real
 //! destinations, and the CLI through the built binary.
 
+mod agent;
 mod cli;
 mod common;
 mod conformance;

@@ -1,0 +1,187 @@
+//! The agent loop on paused tokio time: ticks, catch-up after a long pass, no overlap,
+//! nudges, stop with grace. Nothing here sleeps for real.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use logferry::agent::{self, Archive, Event, Hooks, Options};
+use logferry::config::Config;
+use logferry::schedule::{parse_rfc3339, Clock};
+use logferry::stats::RunReport;
+use logferry::store::Store;
+use tokio::sync::mpsc;
+
+use crate::common::{destination_toml, Backend, Env, FaultStore};
+
+/// Wall time that moves with tokio's (paused) clock.
+struct TokioClock {
+    base: SystemTime,
+    start: tokio::time::Instant,
+}
+
+impl TokioClock {
+    fn new() -> Self {
+        // Two seconds past a 10-second tick.
+        TokioClock {
+            base: parse_rfc3339("2026-11-21T10:00:02.000Z").unwrap(),
+            start: tokio::time::Instant::now(),
+        }
+    }
+}
+
+impl Clock for TokioClock {
+    fn now(&self) -> SystemTime {
+        self.base + (tokio::time::Instant::now() - self.start)
+    }
+}
+
+#[derive(Default)]
+struct Recorder {
+    passes: Mutex<Vec<RunReport>>,
+    stopped: Mutex<bool>,
+}
+
+impl Hooks for Recorder {
+    fn pass_done(&self, _archive: &Config, result: &logferry::Result<RunReport>) {
+        if let Ok(r) = result {
+            self.passes.lock().unwrap().push(r.clone());
+        }
+    }
+    fn stopping(&self) {
+        *self.stopped.lock().unwrap() = true;
+    }
+}
+
+/// A memory-backed workspace with these top-level keys.
+fn env_with(top: &str) -> Env {
+    let toml = format!(
+        "state_dir = \"state\"\n{top}\n{}[[sources]]\nname = \"app\"\npath = \"logs\"\nmin_age = \"0s\"\n",
+        destination_toml(Backend::Memory)
+    );
+    Env::from_toml(tempfile::tempdir().unwrap(), &toml)
+}
+
+fn env_every_10s() -> Env {
+    env_with("schedule = \"*/10 * * * * *\"\ntimezone = \"UTC\"")
+}
+
+/// Starts of passes, in seconds after the clock's base.
+fn starts(rec: &Recorder, clock_base: SystemTime) -> Vec<(f64, f64)> {
+    rec.passes
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let start = parse_rfc3339(&r.started_at)
+                .unwrap()
+                .duration_since(clock_base)
+                .unwrap()
+                .as_secs_f64();
+            (start, start + r.duration_ms as f64 / 1000.0)
+        })
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn passes_run_on_each_tick() {
+    let env = env_every_10s();
+    env.write("a.log", b"a\n");
+    let clock = Arc::new(TokioClock::new());
+    let rec = Arc::new(Recorder::default());
+    let (tx, rx) = mpsc::channel(4);
+    let archives = vec![Archive {
+        config: env.config.clone(),
+        store: env.store.clone(),
+    }];
+    let (c, r) = (clock.clone(), rec.clone());
+    let task = tokio::spawn(async move {
+        agent::run(archives, c.as_ref(), rx, r.as_ref(), Options::default()).await
+    });
+    tokio::time::sleep(Duration::from_secs(35)).await;
+    tx.send(Event::Stop).await.unwrap();
+    task.await.unwrap().unwrap();
+    let s = starts(&rec, clock.base);
+    let at: Vec<i64> = s.iter().map(|(a, _)| a.round() as i64).collect();
+    // At once (never ran before), then on the ticks at :10, :20, :30.
+    assert_eq!(at, [0, 8, 18, 28], "{s:?}");
+    assert!(*rec.stopped.lock().unwrap());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_long_pass_is_followed_by_one_catch_up_and_never_overlaps() {
+    let env = env_every_10s();
+    env.write("a.log", b"a\n");
+    let slow = FaultStore::wrap(&env.store);
+    *slow.list_delay.lock().unwrap() = Some(Duration::from_secs(25));
+    let store: Store = slow;
+    let clock = Arc::new(TokioClock::new());
+    let rec = Arc::new(Recorder::default());
+    let (tx, rx) = mpsc::channel(4);
+    let archives = vec![Archive {
+        config: env.config.clone(),
+        store,
+    }];
+    let (c, r) = (clock.clone(), rec.clone());
+    let task = tokio::spawn(async move {
+        agent::run(archives, c.as_ref(), rx, r.as_ref(), Options::default()).await
+    });
+    tokio::time::sleep(Duration::from_secs(100)).await;
+    tx.send(Event::Stop).await.unwrap();
+    task.await.unwrap().unwrap();
+    let s = starts(&rec, clock.base);
+    // Each pass takes 25 s (one slow LIST); ticks every 10 s would queue 2-3 passes each.
+    assert!(s.len() >= 3 && s.len() <= 5, "{s:?}");
+    // Durations are measured on the real clock; on tokio's each pass lasts 25 s.
+    for w in s.windows(2) {
+        let gap = w[1].0 - w[0].0;
+        assert!(
+            gap >= 25.0,
+            "a pass started before the previous one ended: {s:?}"
+        );
+        assert!(
+            gap < 26.0,
+            "the catch-up runs at once, and only once: {s:?}"
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_nudge_runs_a_pass_between_ticks_and_stop_waits_for_the_running_pass() {
+    let env = env_with("interval = \"1h\"\nshutdown_grace = \"1m\"");
+    env.write("a.log", b"a\n");
+    let slow = FaultStore::wrap(&env.store);
+    let store: Store = slow.clone();
+    let clock = Arc::new(TokioClock::new());
+    let rec = Arc::new(Recorder::default());
+    let (tx, rx) = mpsc::channel(4);
+    let archives = vec![Archive {
+        config: env.config.clone(),
+        store,
+    }];
+    let (c, r) = (clock.clone(), rec.clone());
+    let task = tokio::spawn(async move {
+        agent::run(archives, c.as_ref(), rx, r.as_ref(), Options::default()).await
+    });
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(
+        rec.passes.lock().unwrap().len(),
+        1,
+        "the first pass runs at once"
+    );
+
+    env.write("b.log", b"b\n");
+    tx.send(Event::RunNow("test")).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let n = rec.passes.lock().unwrap().len();
+    assert_eq!(n, 2, "a nudge runs a pass long before the hourly tick");
+    assert_eq!(rec.passes.lock().unwrap()[1].files_uploaded, 1);
+
+    // A slow pass, then a stop: the pass finishes within the grace period.
+    *slow.list_delay.lock().unwrap() = Some(Duration::from_secs(20));
+    tx.send(Event::RunNow("test")).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    tx.send(Event::Stop).await.unwrap();
+    task.await.unwrap().unwrap();
+    let passes = rec.passes.lock().unwrap();
+    assert_eq!(passes.len(), 3, "the running pass was allowed to finish");
+}
