@@ -472,3 +472,35 @@ fn unreadable_config_exits_2_naming_the_file() {
     );
     assert_eq!(err.trim().lines().count(), 1, "{err}");
 }
+
+/// Every shipped example config, including the one inside the Kubernetes ConfigMap,
+/// passes `check-config`.
+#[test]
+fn example_configs_are_valid() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let dir = tempfile::tempdir().unwrap();
+    let cm = std::fs::read_to_string(root.join("kubernetes/configmap.yaml")).unwrap();
+    let embedded: String = cm
+        .lines()
+        .skip_while(|l| !l.trim_start().starts_with("logferry.toml: |"))
+        .skip(1)
+        .map(|l| format!("{}\n", l.strip_prefix("    ").unwrap_or(l)))
+        .collect();
+    assert!(embedded.contains("[destination]"), "{embedded}");
+    let k8s = dir.path().join("k8s.toml");
+    std::fs::write(&k8s, embedded).unwrap();
+    let mut files: Vec<PathBuf> = ["local-mirror.toml", "s3.toml", "azure.toml", "gcs.toml"]
+        .iter()
+        .map(|f| root.join(f))
+        .collect();
+    files.push(k8s);
+    for f in files {
+        let o = Command::new(BIN)
+            .arg("--config")
+            .arg(&f)
+            .arg("check-config")
+            .output()
+            .unwrap();
+        assert_eq!(code(&o), 0, "{}: {}", f.display(), stderr(&o));
+    }
+}
