@@ -27,16 +27,28 @@ fn s3_env(endpoint: &str, secret: &str, extra: &str) -> Env {
     Env::from_toml(tempfile::tempdir().unwrap(), &toml)
 }
 
+/// Writes a config archiving `logs/` to S3 through `endpoint` with `secret`.
+fn s3_config(env: &Env, endpoint: &str, secret: &str, extra: &str) -> std::path::PathBuf {
+    let toml = format!(
+        "state_dir = \"state\"\n{}{SOURCES}",
+        s3_destination_toml(endpoint, secret, extra)
+    );
+    write_config(env, &toml)
+}
+
 fn write_config(env: &Env, toml: &str) -> std::path::PathBuf {
     let p = env.dir.path().join("logferry.toml");
     std::fs::write(&p, toml).unwrap();
     p
 }
 
-async fn run_bin(args: Vec<String>, envs: Vec<(String, String)>) -> Output {
+/// Runs the binary with `--config cfg` and `args` (off the async threads).
+async fn logferry(cfg: &std::path::Path, args: &[&str], envs: Vec<(String, String)>) -> Output {
+    let mut all = vec!["--config".to_string(), cfg.display().to_string()];
+    all.extend(args.iter().map(|a| a.to_string()));
     tokio::task::spawn_blocking(move || {
         let mut cmd = Command::new(BIN);
-        cmd.args(&args).env_remove("RUST_LOG");
+        cmd.args(&all).env_remove("RUST_LOG");
         for (k, v) in envs {
             cmd.env(k, v);
         }
@@ -86,27 +98,20 @@ async fn dropped_connections_are_retried_and_the_pass_completes() {
 async fn a_store_that_stays_down_exits_3_and_the_next_pass_archives_everything() {
     let proxy = Proxy::start(&testbed("TESTBED_S3_ENDPOINT")).await;
     let env = s3_env(&proxy.endpoint(), &testbed("TESTBED_S3_SECRET_KEY"), "");
-    let toml = format!(
-        "state_dir = \"state\"\n{}{SOURCES}",
-        s3_destination_toml(
-            &proxy.endpoint(),
-            &testbed("TESTBED_S3_SECRET_KEY"),
-            "max_retries = 2\nretry_timeout = \"3s\"\n"
-        )
+    let cfg = s3_config(
+        &env,
+        &proxy.endpoint(),
+        &testbed("TESTBED_S3_SECRET_KEY"),
+        "max_retries = 2\nretry_timeout = \"3s\"\n",
     );
-    let cfg = write_config(&env, &toml);
     for i in 0..5 {
         env.write(&format!("f{i}.log"), format!("{i}\n").as_bytes());
     }
-    let args = vec![
-        "--config".to_string(),
-        cfg.display().to_string(),
-        "--run-once".into(),
-    ];
+    let args = ["--run-once"];
 
     proxy.faults.down.store(1, Ordering::SeqCst);
     let started = Instant::now();
-    let o = run_bin(args.clone(), vec![]).await;
+    let o = logferry(&cfg, &args, vec![]).await;
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     assert!(
         started.elapsed() < Duration::from_secs(30),
@@ -120,20 +125,11 @@ async fn a_store_that_stays_down_exits_3_and_the_next_pass_archives_everything()
 
     // The store is back: the next pass archives everything.
     proxy.faults.down.store(0, Ordering::SeqCst);
-    let o = run_bin(args.clone(), vec![]).await;
+    let o = logferry(&cfg, &args, vec![]).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(text(&o).contains("archived 5 files"), "{}", text(&o));
 
-    let ls = run_bin(
-        vec![
-            "--config".into(),
-            cfg.display().to_string(),
-            "ls".into(),
-            "--json".into(),
-        ],
-        vec![],
-    )
-    .await;
+    let ls = logferry(&cfg, &["ls", "--json"], vec![]).await;
     let entries: serde_json::Value = serde_json::from_slice(&ls.stdout).unwrap();
     let mut paths: Vec<&str> = entries
         .as_array()
@@ -184,18 +180,11 @@ async fn wrong_secret_fails_fast_naming_the_fix_and_never_the_secret() {
     let secret = "WRONG-secret-4f9a2c";
     let env = s3_env(&testbed("TESTBED_S3_ENDPOINT"), secret, "");
     env.write("a.log", b"a\n");
-    let toml = format!(
-        "state_dir = \"state\"\n{}{SOURCES}",
-        s3_destination_toml(&testbed("TESTBED_S3_ENDPOINT"), secret, "")
-    );
-    let cfg = write_config(&env, &toml);
+    let cfg = s3_config(&env, &testbed("TESTBED_S3_ENDPOINT"), secret, "");
     let started = Instant::now();
-    let o = run_bin(
-        vec![
-            "--config".into(),
-            cfg.display().to_string(),
-            "--run-once".into(),
-        ],
+    let o = logferry(
+        &cfg,
+        &["--run-once"],
         vec![("RUST_LOG".into(), "debug".into())],
     )
     .await;
@@ -208,16 +197,7 @@ async fn wrong_secret_fails_fast_naming_the_fix_and_never_the_secret() {
     assert!(!all.contains(secret), "the secret leaked into the output");
     assert!(all.contains("hint:"), "{all}");
 
-    let o = run_bin(
-        vec![
-            "--config".into(),
-            cfg.display().to_string(),
-            "check-config".into(),
-            "--probe".into(),
-        ],
-        vec![],
-    )
-    .await;
+    let o = logferry(&cfg, &["check-config", "--probe"], vec![]).await;
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     let all = text(&o);
     assert!(!all.contains(secret), "{all}");
@@ -245,15 +225,7 @@ async fn missing_bucket_is_named_with_the_fix() {
     );
     let cfg = write_config(&env, &toml);
     env.write("a.log", b"a\n");
-    let o = run_bin(
-        vec![
-            "--config".into(),
-            cfg.display().to_string(),
-            "--run-once".into(),
-        ],
-        vec![],
-    )
-    .await;
+    let o = logferry(&cfg, &["--run-once"], vec![]).await;
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     assert!(text(&o).contains(&bucket), "{}", text(&o));
     // (No probe here: SeaweedFS creates a missing bucket on the first PUT by its admin.)
@@ -266,40 +238,20 @@ async fn unreachable_endpoint_exits_3_with_a_hint() {
         "x",
         "max_retries = 1\nretry_timeout = \"2s\"\nconnect_timeout = \"1s\"\n",
     );
-    let toml = format!(
-        "state_dir = \"state\"\n{}{SOURCES}",
-        s3_destination_toml(
-            "http://127.0.0.1:9",
-            "x",
-            "max_retries = 1\nretry_timeout = \"2s\"\nconnect_timeout = \"1s\"\n"
-        )
+    let cfg = s3_config(
+        &env,
+        "http://127.0.0.1:9",
+        "x",
+        "max_retries = 1\nretry_timeout = \"2s\"\nconnect_timeout = \"1s\"\n",
     );
-    let cfg = write_config(&env, &toml);
-    let o = run_bin(
-        vec![
-            "--config".into(),
-            cfg.display().to_string(),
-            "check-config".into(),
-            "--probe".into(),
-        ],
-        vec![],
-    )
-    .await;
+    let o = logferry(&cfg, &["check-config", "--probe"], vec![]).await;
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     assert!(
         text(&o).contains("cannot reach the endpoint"),
         "{}",
         text(&o)
     );
-    let o = run_bin(
-        vec![
-            "--config".into(),
-            cfg.display().to_string(),
-            "--run-once".into(),
-        ],
-        vec![],
-    )
-    .await;
+    let o = logferry(&cfg, &["--run-once"], vec![]).await;
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
 }
 
@@ -447,26 +399,9 @@ async fn memory_stays_bounded_for_a_large_file() {
         .set_modified(old)
         .unwrap();
     let cfg = write_config(&env, &toml);
-    let o = run_bin(
-        vec![
-            "--config".into(),
-            cfg.display().to_string(),
-            "--run-once".into(),
-        ],
-        vec![],
-    )
-    .await;
+    let o = logferry(&cfg, &["--run-once"], vec![]).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let st = run_bin(
-        vec![
-            "--config".into(),
-            cfg.display().to_string(),
-            "status".into(),
-            "--json".into(),
-        ],
-        vec![],
-    )
-    .await;
+    let st = logferry(&cfg, &["status", "--json"], vec![]).await;
     let runs: serde_json::Value = serde_json::from_slice(&st.stdout).unwrap();
     let peak = runs[0]["peak_rss_bytes"]
         .as_u64()
@@ -496,15 +431,7 @@ async fn per_source_prefixes_make_one_archive_each() {
     std::fs::write(&cfg, &toml).unwrap();
     let host = logferry::config::system_hostname();
 
-    let o = run_bin(
-        vec![
-            "--config".into(),
-            cfg.display().to_string(),
-            "check-config".into(),
-        ],
-        vec![],
-    )
-    .await;
+    let o = logferry(&cfg, &["check-config"], vec![]).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(
         text(&o).contains(&format!("/{host}/app")) && text(&o).contains(&format!("/{host}/db")),
@@ -512,15 +439,7 @@ async fn per_source_prefixes_make_one_archive_each() {
         text(&o)
     );
 
-    let o = run_bin(
-        vec![
-            "--config".into(),
-            cfg.display().to_string(),
-            "--run-once".into(),
-        ],
-        vec![],
-    )
-    .await;
+    let o = logferry(&cfg, &["--run-once"], vec![]).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let out = text(&o);
     assert!(
@@ -546,16 +465,7 @@ async fn per_source_prefixes_make_one_archive_each() {
             "one source per archive"
         );
     }
-    let ls = run_bin(
-        vec![
-            "--config".into(),
-            cfg.display().to_string(),
-            "ls".into(),
-            "--json".into(),
-        ],
-        vec![],
-    )
-    .await;
+    let ls = logferry(&cfg, &["ls", "--json"], vec![]).await;
     let entries: serde_json::Value = serde_json::from_slice(&ls.stdout).unwrap();
     assert_eq!(entries.as_array().unwrap().len(), 2);
 }
@@ -636,16 +546,7 @@ async fn gcs_reads_an_archive_seeded_through_its_json_api() {
     );
 
     let cfg = write_config(&env, &toml);
-    let ls = run_bin(
-        vec![
-            "--config".into(),
-            cfg.display().to_string(),
-            "ls".into(),
-            "--json".into(),
-        ],
-        vec![],
-    )
-    .await;
+    let ls = logferry(&cfg, &["ls", "--json"], vec![]).await;
     assert_eq!(ls.status.code(), Some(0), "{}", text(&ls));
     let entries: serde_json::Value = serde_json::from_slice(&ls.stdout).unwrap();
     assert_eq!(entries.as_array().unwrap().len(), 3);
@@ -664,11 +565,7 @@ async fn credentials_come_from_the_standard_environment_chain() {
     .collect::<Vec<_>>()
     .join("\n");
     let cfg = write_config(&env, &toml);
-    let args = vec![
-        "--config".to_string(),
-        cfg.display().to_string(),
-        "--run-once".into(),
-    ];
+    let args = ["--run-once"];
     let creds = vec![
         (
             "AWS_ACCESS_KEY_ID".to_string(),
@@ -679,18 +576,10 @@ async fn credentials_come_from_the_standard_environment_chain() {
             testbed("TESTBED_S3_SECRET_KEY"),
         ),
     ];
-    let o = run_bin(args.clone(), creds).await;
+    let o = logferry(&cfg, &args, creds).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(text(&o).contains("archived 1 files"), "{}", text(&o));
-    let o = run_bin(
-        vec![
-            "--config".into(),
-            cfg.display().to_string(),
-            "check-config".into(),
-        ],
-        vec![],
-    )
-    .await;
+    let o = logferry(&cfg, &["check-config"], vec![]).await;
     assert!(
         !text(&o).contains(&testbed("TESTBED_S3_SECRET_KEY")),
         "{}",
