@@ -15,6 +15,9 @@ use crate::stats::{self, RunReport};
 use crate::store::Store;
 use crate::worker::{self, Control};
 
+/// How long to wait when the schedule has no future tick (a 7-field cron in the past).
+const NO_TICK_WAIT: Duration = Duration::from_secs(365 * 24 * 3600);
+
 /// One archive: its config and its store.
 #[derive(Debug, Clone)]
 pub struct Archive {
@@ -107,30 +110,16 @@ pub async fn run(
     hooks.alive();
 
     loop {
-        let Some(next) = planner.next_start() else {
-            tracing::warn!("the schedule has no future tick; waiting for a nudge or a stop");
-            match events.recv().await {
-                Some(Event::RunNow(_)) => {}
-                Some(Event::Reload(new)) => {
-                    apply_reload(&mut archives, &mut locks, &mut planner, new, hooks);
-                    continue;
-                }
-                Some(Event::Stop) | None => return stop(hooks),
+        let wait = match planner.next_start() {
+            Some(next) => {
+                tracing::debug!(next = %rfc3339(next), "waiting for the next pass");
+                next.duration_since(clock.now()).unwrap_or(Duration::ZERO)
             }
-            run_passes(
-                &archives,
-                &locks,
-                &mut planner,
-                clock,
-                &mut events,
-                hooks,
-                &mut alive,
-            )
-            .await?;
-            continue;
+            None => {
+                tracing::warn!("the schedule has no future tick; waiting for a nudge or a stop");
+                NO_TICK_WAIT
+            }
         };
-        let wait = next.duration_since(clock.now()).unwrap_or(Duration::ZERO);
-        tracing::debug!(next = %rfc3339(next), "waiting for the next pass");
         let sleep = tokio::time::sleep(wait);
         tokio::pin!(sleep);
         let outcome = loop {
