@@ -185,3 +185,35 @@ async fn a_nudge_runs_a_pass_between_ticks_and_stop_waits_for_the_running_pass()
     let passes = rec.passes.lock().unwrap();
     assert_eq!(passes.len(), 3, "the running pass was allowed to finish");
 }
+
+/// Regression: with no future tick, a stop after a nudged pass used to be ignored.
+#[tokio::test(start_paused = true)]
+async fn a_schedule_without_future_ticks_still_takes_nudges_and_stops() {
+    let env = env_with("schedule = \"0 0 0 1 1 * 2020\"\ntimezone = \"UTC\"");
+    env.write("a.log", b"a\n");
+    let clock = Arc::new(TokioClock::new());
+    let rec = Arc::new(Recorder::default());
+    let (tx, rx) = mpsc::channel(4);
+    let archives = vec![Archive {
+        config: env.config.clone(),
+        store: env.store.clone(),
+    }];
+    let (c, r) = (clock.clone(), rec.clone());
+    let task = tokio::spawn(async move {
+        agent::run(archives, c.as_ref(), rx, r.as_ref(), Options::default()).await
+    });
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    tx.send(Event::RunNow("test")).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    tx.send(Event::Stop).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(60), task)
+        .await
+        .expect("the agent stops")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        rec.passes.lock().unwrap().len(),
+        2,
+        "the first pass, then the nudged one"
+    );
+}
