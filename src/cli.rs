@@ -59,6 +59,28 @@ pub enum Command {
     )]
     Status(StatusArgs),
 
+    /// Restore archived files as they were at a generation (default: the latest).
+    #[command(
+        after_help = "Files land at DIR/<source>/<path>, every byte re-hashed against the manifest,\nmtimes restored. Exit 1 when anything was missing, corrupt, refused or kept.\n\nExamples:\n  logferry restore --to /srv/restore\n  logferry restore --to /srv/restore --source app --include '*.log.2*'\n  logferry restore --to /srv/restore --at '2026-11-21T10:00:00Z' --dry-run"
+    )]
+    Restore(RestoreArgs),
+
+    /// Fetch one archived file by name into DEST (for PostgreSQL's restore_command).
+    #[command(
+        after_help = "NAME is the archived path or just its file name. DEST appears only once complete\nand verified. Exit 0 on success, 1 when NAME was never archived.\n\nExamples:\n  logferry fetch app.log.3 /tmp/app.log.3\n  restore_command = 'logferry --config /etc/logferry/logferry.toml fetch %f %p'"
+    )]
+    Fetch(FetchArgs),
+
+    /// Check that every archived object exists (and, with --read-data, is intact).
+    #[command(
+        after_help = "Reports missing, corrupt and orphaned objects; exit 1 when any.\n\nExamples:\n  logferry verify                   # existence and size, from one listing\n  logferry verify --read-data       # download and re-hash everything\n  logferry verify --read-data=10    # a rolling 10%: ten runs cover the archive"
+    )]
+    Verify(VerifyArgs),
+
+    /// List committed manifest generations with their time and pass stats.
+    #[command(after_help = "Examples:\n  logferry generations\n  logferry generations --json")]
+    Generations(JsonArgs),
+
     /// List archived files from the current manifest generation.
     #[command(after_help = "Examples:\n  logferry ls\n  logferry ls --source app --json")]
     Ls(LsArgs),
@@ -93,9 +115,74 @@ pub struct StatusArgs {
     pub limit: usize,
 }
 
+/// Just `--json`.
+#[derive(Debug, Args)]
+pub struct JsonArgs {
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Options of `restore`.
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// Directory to restore into (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub to: PathBuf,
+    /// Only files of this source.
+    #[arg(long, value_name = "NAME")]
+    pub source: Option<String>,
+    /// Only paths matching this glob (repeatable; gitignore rules).
+    #[arg(long, value_name = "GLOB")]
+    pub include: Vec<String>,
+    /// Restore as of this generation.
+    #[arg(long, value_name = "N", conflicts_with = "at")]
+    pub generation: Option<u64>,
+    /// Restore as of this time (RFC 3339, e.g. 2026-11-21T10:00:00Z): the newest
+    /// generation committed by then.
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+    /// Replace existing files whose content differs.
+    #[arg(long)]
+    pub force: bool,
+    /// Say what would be restored; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print a JSON report.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Options of `fetch`.
+#[derive(Debug, Args)]
+pub struct FetchArgs {
+    /// Archived path or file name.
+    pub name: String,
+    /// Where to write it.
+    pub dest: PathBuf,
+    /// Only look in this source.
+    #[arg(long, value_name = "NAME")]
+    pub source: Option<String>,
+}
+
+/// Options of `verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Download and re-hash objects: all, or =PERCENT of them per run, continuing where
+    /// the previous run stopped.
+    #[arg(long, value_name = "PERCENT", num_args = 0..=1, require_equals = true, default_missing_value = "100", value_parser = clap::value_parser!(u8).range(1..=100))]
+    pub read_data: Option<u8>,
+    /// Print a JSON report.
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// Options of `ls`.
 #[derive(Debug, Args)]
 pub struct LsArgs {
+    /// List this generation instead of the latest.
+    #[arg(long, value_name = "N")]
+    pub generation: Option<u64>,
     /// Only files of this source.
     #[arg(long, value_name = "NAME")]
     pub source: Option<String>,

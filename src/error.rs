@@ -87,6 +87,24 @@ pub enum Error {
         message: String,
     },
 
+    /// No committed generation names this file.
+    #[error("`{name}` was never archived (not in generation {generation})")]
+    NotArchived {
+        /// What was asked for.
+        name: String,
+        /// The generation searched.
+        generation: u64,
+    },
+
+    /// More than one archived file answers to a name, with different content.
+    #[error("`{name}` names several archived files with different content ({candidates}); pass --source")]
+    Ambiguous {
+        /// What was asked for.
+        name: String,
+        /// `source/path` of each.
+        candidates: String,
+    },
+
     /// The pass was stopped before its commit.
     #[error("pass interrupted before commit: {0}")]
     Interrupted(String),

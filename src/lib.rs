@@ -49,12 +49,14 @@ pub mod manifest;
 pub mod metrics;
 pub mod notify;
 pub mod probe;
+pub mod restore;
 pub mod scan;
 pub mod schedule;
 pub mod state;
 pub mod stats;
 pub mod store;
 pub mod upload;
+pub mod verify;
 pub mod watch;
 pub mod worker;
 

@@ -5,12 +5,12 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use logferry::agent::{self, Archive, Event, Hooks, Options as AgentOptions};
-use logferry::cli::{Cli, Command, LsArgs, RunArgs, StatusArgs};
+use logferry::cli::{Cli, Command, RunArgs};
 use logferry::config::{self, Config};
 use logferry::metrics::Metrics;
 use logferry::notify::{self, Notifier};
 use logferry::schedule::SystemClock;
-use logferry::stats::{self, human_bytes, Outcome};
+use logferry::stats::{self, Outcome};
 use logferry::{manifest, probe, store, watch, worker, Error};
 
 /// Everything went as asked.
@@ -31,6 +31,8 @@ macro_rules! out {
         let _ = writeln!(std::io::stdout().lock(), $($arg)*);
     }};
 }
+
+mod commands;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -63,8 +65,12 @@ fn main() -> ExitCode {
     };
     let code = match command {
         Command::CheckConfig(a) => runtime().block_on(check_config(&config, &archives, a.probe)),
-        Command::Status(a) => status(&archives, &a),
-        Command::Ls(a) => runtime().block_on(ls(&config, &archives, &a)),
+        Command::Status(a) => commands::status(&archives, &a),
+        Command::Ls(a) => runtime().block_on(commands::ls(&config, &archives, &a)),
+        Command::Restore(a) => runtime().block_on(commands::run_restore(&archives, &a)),
+        Command::Fetch(a) => runtime().block_on(commands::run_fetch(&archives, &a)),
+        Command::Verify(a) => runtime().block_on(commands::run_verify(&archives, &a)),
+        Command::Generations(a) => runtime().block_on(commands::run_generations(&archives, &a)),
         Command::Run(a) => runtime().block_on(run(&config, &archives, a.once)),
     };
     ExitCode::from(code)
@@ -387,180 +393,4 @@ async fn run(config: &Config, archives: &[Config], once: bool) -> u8 {
         }
     }
     code
-}
-
-fn status(archives: &[Config], args: &StatusArgs) -> u8 {
-    if args.json {
-        let mut all = Vec::new();
-        for a in archives {
-            let runs = match stats::read_status(&a.state_dir) {
-                Ok(r) => r,
-                Err(e) => return fail(&e),
-            };
-            for r in runs.into_iter().take(args.limit) {
-                let mut v = serde_json::to_value(&r).expect("reports serialize");
-                if archives.len() > 1 {
-                    v["archive"] = serde_json::Value::from(a.sources[0].name.clone());
-                }
-                all.push(v);
-            }
-        }
-        out!(
-            "{}",
-            serde_json::to_string_pretty(&all).expect("reports serialize")
-        );
-        return EXIT_OK;
-    }
-    let mut code = EXIT_OK;
-    for a in archives {
-        if archives.len() > 1 {
-            out!("{}", label(archives, a).trim_end());
-        }
-        code = code.max(status_table(a, args));
-    }
-    code
-}
-
-fn status_table(config: &Config, args: &StatusArgs) -> u8 {
-    let runs = match stats::read_status(&config.state_dir) {
-        Ok(r) => r,
-        Err(e) => return fail(&e),
-    };
-    let runs: Vec<_> = runs.into_iter().take(args.limit).collect();
-    if runs.is_empty() {
-        out!(
-            "no passes recorded in {} yet; run `logferry --run-once`",
-            config.state_dir.display()
-        );
-        return EXIT_OK;
-    }
-    let mut rows = vec![[
-        "STARTED_AT",
-        "OUTCOME",
-        "DURATION_MS",
-        "SCANNED",
-        "NEW",
-        "CHANGED",
-        "RENAMED",
-        "UNCHANGED",
-        "UPLOADED",
-        "FAILED",
-        "READ",
-        "UPLOADED_BYTES",
-        "GENERATION",
-    ]
-    .map(String::from)
-    .to_vec()];
-    for r in &runs {
-        let outcome = match r.outcome {
-            Outcome::Ok => "ok",
-            Outcome::Partial => "partial",
-            Outcome::Failed => "failed",
-        };
-        rows.push(vec![
-            r.started_at.clone(),
-            outcome.into(),
-            r.duration_ms.to_string(),
-            r.files_scanned.to_string(),
-            r.files_new.to_string(),
-            r.files_changed.to_string(),
-            r.files_renamed.to_string(),
-            r.files_unchanged.to_string(),
-            r.files_uploaded.to_string(),
-            r.files_failed.to_string(),
-            human_bytes(r.bytes_read),
-            human_bytes(r.bytes_uploaded),
-            match r.generation {
-                Some(g) => format!("{g} (committed)"),
-                None => r.current_generation.to_string(),
-            },
-        ]);
-    }
-    print_table(&rows);
-    if let Some(e) = runs.first().and_then(|r| r.error.as_ref()) {
-        out!("\nlast pass failed: {e}");
-    }
-    EXIT_OK
-}
-
-async fn ls(config: &Config, archives: &[Config], args: &LsArgs) -> u8 {
-    let opened = match open_all(archives) {
-        Ok(o) => o,
-        Err(code) => return code,
-    };
-    let mut indexes = Vec::new();
-    for (_, store) in &opened {
-        match manifest::load_latest(store).await {
-            Ok(i) => indexes.push(i),
-            Err(e) => return fail(&e),
-        }
-    }
-    if let Some(s) = &args.source {
-        let known = config.sources.iter().any(|c| &c.name == s)
-            || indexes.iter().any(|i| i.entries().any(|e| &e.source == s));
-        if !known {
-            let names: Vec<_> = config.sources.iter().map(|c| c.name.as_str()).collect();
-            eprintln!(
-                "logferry: no source named `{s}` (configured: {})",
-                names.join(", ")
-            );
-            return EXIT_USAGE;
-        }
-    }
-    let entries: Vec<_> = indexes
-        .iter()
-        .flat_map(|i| i.entries())
-        .filter(|e| args.source.as_ref().is_none_or(|s| &e.source == s))
-        .collect();
-    if args.json {
-        out!(
-            "{}",
-            serde_json::to_string_pretty(&entries).expect("entries serialize")
-        );
-        return EXIT_OK;
-    }
-    if entries.is_empty() {
-        let generations: Vec<String> = indexes.iter().map(|i| i.generation.to_string()).collect();
-        out!(
-            "nothing archived yet (generation {})",
-            generations.join(", ")
-        );
-        return EXIT_OK;
-    }
-    let mut rows = vec![["SOURCE", "PATH", "SIZE", "SHA256", "KEY", "ARCHIVED_AT"]
-        .map(String::from)
-        .to_vec()];
-    for e in entries {
-        rows.push(vec![
-            e.source.clone(),
-            e.path.clone(),
-            e.size.to_string(),
-            e.sha256.to_string(),
-            e.key.clone(),
-            e.archived_at.clone(),
-        ]);
-    }
-    print_table(&rows);
-    EXIT_OK
-}
-
-fn print_table(rows: &[Vec<String>]) {
-    let cols = rows.first().map_or(0, Vec::len);
-    let widths: Vec<usize> = (0..cols)
-        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
-        .collect();
-    for r in rows {
-        let line: Vec<String> = r
-            .iter()
-            .enumerate()
-            .map(|(c, v)| {
-                if c + 1 == cols {
-                    v.clone()
-                } else {
-                    format!("{v:<w$}", w = widths[c])
-                }
-            })
-            .collect();
-        out!("{}", line.join("  "));
-    }
 }

@@ -206,6 +206,29 @@ pub async fn catch_up(store: &Store, index: &mut Index) -> Result<bool> {
     Ok(true)
 }
 
+/// The newest generation committed at or before `t` (binary search over the generations'
+/// commit times, which only grow), or `None` when none is that old.
+pub async fn generation_at(store: &Store, t: std::time::SystemTime) -> Result<Option<u64>> {
+    let gens = list_generations(store, None).await?;
+    let (mut lo, mut hi) = (0usize, gens.len());
+    while lo < hi {
+        let mid = (lo + hi) / 2;
+        let g = fetch(store, gens[mid]).await?;
+        let created =
+            crate::schedule::parse_rfc3339(&g.created_at).ok_or_else(|| Error::Format {
+                what: "manifest",
+                location: store::manifest_key(gens[mid]).to_string(),
+                message: format!("created_at `{}` is not a time", g.created_at),
+            })?;
+        if created <= t {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    Ok(lo.checked_sub(1).map(|i| gens[i]))
+}
+
 fn apply(index: &mut Index, g: &Generation) -> Result<()> {
     index.apply(g).map_err(|message| Error::Format {
         what: "manifest",

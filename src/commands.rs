@@ -1,0 +1,560 @@
+//! The read-side commands of the binary — status, ls, generations, restore, fetch,
+//! verify — and how their results are printed.
+
+use std::io::IsTerminal;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use logferry::cli::{FetchArgs, JsonArgs, LsArgs, RestoreArgs, StatusArgs, VerifyArgs};
+use logferry::config::{Config, Matcher};
+use logferry::index::Index;
+use logferry::restore::{self, FileResult, RestoreOptions};
+use logferry::stats::{self, human_bytes, Outcome};
+use logferry::store::Store;
+use logferry::verify::{self, ReadData};
+use logferry::{manifest, Error};
+
+use crate::{
+    exit_code, fail, label, open_all, EXIT_CANNOT_RUN, EXIT_FILES_FAILED, EXIT_OK, EXIT_USAGE,
+};
+
+pub fn status(archives: &[Config], args: &StatusArgs) -> u8 {
+    if args.json {
+        let mut all = Vec::new();
+        for a in archives {
+            let runs = match stats::read_status(&a.state_dir) {
+                Ok(r) => r,
+                Err(e) => return fail(&e),
+            };
+            for r in runs.into_iter().take(args.limit) {
+                let mut v = serde_json::to_value(&r).expect("reports serialize");
+                if archives.len() > 1 {
+                    v["archive"] = serde_json::Value::from(a.sources[0].name.clone());
+                }
+                all.push(v);
+            }
+        }
+        out!(
+            "{}",
+            serde_json::to_string_pretty(&all).expect("reports serialize")
+        );
+        return EXIT_OK;
+    }
+    let mut code = EXIT_OK;
+    for a in archives {
+        if archives.len() > 1 {
+            out!("{}", label(archives, a).trim_end());
+        }
+        code = code.max(status_table(a, args));
+    }
+    code
+}
+
+fn status_table(config: &Config, args: &StatusArgs) -> u8 {
+    let runs = match stats::read_status(&config.state_dir) {
+        Ok(r) => r,
+        Err(e) => return fail(&e),
+    };
+    let runs: Vec<_> = runs.into_iter().take(args.limit).collect();
+    if runs.is_empty() {
+        out!(
+            "no passes recorded in {} yet; run `logferry --run-once`",
+            config.state_dir.display()
+        );
+        return EXIT_OK;
+    }
+    let mut rows = vec![[
+        "STARTED_AT",
+        "OUTCOME",
+        "DURATION_MS",
+        "SCANNED",
+        "NEW",
+        "CHANGED",
+        "RENAMED",
+        "UNCHANGED",
+        "UPLOADED",
+        "FAILED",
+        "READ",
+        "UPLOADED_BYTES",
+        "GENERATION",
+    ]
+    .map(String::from)
+    .to_vec()];
+    for r in &runs {
+        let outcome = match r.outcome {
+            Outcome::Ok => "ok",
+            Outcome::Partial => "partial",
+            Outcome::Failed => "failed",
+        };
+        rows.push(vec![
+            r.started_at.clone(),
+            outcome.into(),
+            r.duration_ms.to_string(),
+            r.files_scanned.to_string(),
+            r.files_new.to_string(),
+            r.files_changed.to_string(),
+            r.files_renamed.to_string(),
+            r.files_unchanged.to_string(),
+            r.files_uploaded.to_string(),
+            r.files_failed.to_string(),
+            human_bytes(r.bytes_read),
+            human_bytes(r.bytes_uploaded),
+            match r.generation {
+                Some(g) => format!("{g} (committed)"),
+                None => r.current_generation.to_string(),
+            },
+        ]);
+    }
+    print_table(&rows);
+    if let Some(e) = runs.first().and_then(|r| r.error.as_ref()) {
+        out!("\nlast pass failed: {e}");
+    }
+    EXIT_OK
+}
+
+pub async fn ls(config: &Config, archives: &[Config], args: &LsArgs) -> u8 {
+    let opened = match open_all(archives) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    let mut indexes = Vec::new();
+    for (_, store) in &opened {
+        match index_at(store, args.generation).await {
+            Ok(i) => indexes.push(i),
+            Err(e) => return fail(&e),
+        }
+    }
+    if let Some(s) = &args.source {
+        let known = config.sources.iter().any(|c| &c.name == s)
+            || indexes.iter().any(|i| i.entries().any(|e| &e.source == s));
+        if !known {
+            let names: Vec<_> = config.sources.iter().map(|c| c.name.as_str()).collect();
+            eprintln!(
+                "logferry: no source named `{s}` (configured: {})",
+                names.join(", ")
+            );
+            return EXIT_USAGE;
+        }
+    }
+    let entries: Vec<_> = indexes
+        .iter()
+        .flat_map(|i| i.entries())
+        .filter(|e| args.source.as_ref().is_none_or(|s| &e.source == s))
+        .collect();
+    if args.json {
+        out!(
+            "{}",
+            serde_json::to_string_pretty(&entries).expect("entries serialize")
+        );
+        return EXIT_OK;
+    }
+    if entries.is_empty() {
+        let generations: Vec<String> = indexes.iter().map(|i| i.generation.to_string()).collect();
+        out!(
+            "nothing archived yet (generation {})",
+            generations.join(", ")
+        );
+        return EXIT_OK;
+    }
+    let mut rows = vec![["SOURCE", "PATH", "SIZE", "SHA256", "KEY", "ARCHIVED_AT"]
+        .map(String::from)
+        .to_vec()];
+    for e in entries {
+        rows.push(vec![
+            e.source.clone(),
+            e.path.clone(),
+            e.size.to_string(),
+            e.sha256.to_string(),
+            e.key.clone(),
+            e.archived_at.clone(),
+        ]);
+    }
+    print_table(&rows);
+    EXIT_OK
+}
+
+fn print_table(rows: &[Vec<String>]) {
+    let cols = rows.first().map_or(0, Vec::len);
+    let widths: Vec<usize> = (0..cols)
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    for r in rows {
+        let line: Vec<String> = r
+            .iter()
+            .enumerate()
+            .map(|(c, v)| {
+                if c + 1 == cols {
+                    v.clone()
+                } else {
+                    format!("{v:<w$}", w = widths[c])
+                }
+            })
+            .collect();
+        out!("{}", line.join("  "));
+    }
+}
+
+/// The index as of `generation`, or the latest.
+async fn index_at(store: &Store, generation: Option<u64>) -> logferry::Result<Index> {
+    match generation {
+        None => manifest::load_latest(store).await,
+        Some(g) => {
+            if !manifest::exists(store, g).await? {
+                return Err(Error::NotArchived {
+                    name: format!("generation {g}"),
+                    generation: manifest::list_generations(store, None)
+                        .await?
+                        .last()
+                        .copied()
+                        .unwrap_or(0),
+                });
+            }
+            manifest::load_at(store, g).await
+        }
+    }
+}
+
+/// A byte-count progress bar on a terminal; hidden otherwise or with JSON output.
+fn progress_bar(total: u64, json: bool) -> ProgressBar {
+    if json || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+            .expect("static template"),
+    );
+    bar
+}
+
+fn check_source(archives: &[Config], source: &Option<String>) -> Result<(), u8> {
+    if let Some(s) = source {
+        if !archives
+            .iter()
+            .any(|a| a.sources.iter().any(|c| &c.name == s))
+        {
+            let names: Vec<_> = archives
+                .iter()
+                .flat_map(|a| a.sources.iter().map(|c| c.name.as_str()))
+                .collect();
+            eprintln!(
+                "logferry: no source named `{s}` (configured: {})",
+                names.join(", ")
+            );
+            return Err(EXIT_USAGE);
+        }
+    }
+    Ok(())
+}
+
+/// `logferry restore`.
+pub async fn run_restore(archives: &[Config], args: &RestoreArgs) -> u8 {
+    if let Err(code) = check_source(archives, &args.source) {
+        return code;
+    }
+    let include = if args.include.is_empty() {
+        None
+    } else {
+        match Matcher::new(&args.include) {
+            Ok(m) => Some(m),
+            Err((i, why)) => {
+                eprintln!("logferry: --include `{}`: bad glob: {why}", args.include[i]);
+                return EXIT_USAGE;
+            }
+        }
+    };
+    let at = match &args.at {
+        None => None,
+        Some(t) => match humantime::parse_rfc3339_weak(t) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                eprintln!("logferry: --at `{t}`: {e}; write e.g. 2026-11-21T10:00:00Z");
+                return EXIT_USAGE;
+            }
+        },
+    };
+    let opened = match open_all(archives) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    if !args.dry_run {
+        if let Err(e) = std::fs::create_dir_all(&args.to) {
+            return fail(&Error::io("create", &args.to, e));
+        }
+    }
+    let mut code = EXIT_OK;
+    let mut reports = Vec::new();
+    for (a, store) in &opened {
+        if args
+            .source
+            .as_ref()
+            .is_some_and(|s| !a.sources.iter().any(|c| &c.name == s))
+        {
+            continue;
+        }
+        let generation = match at {
+            None => args.generation,
+            Some(t) => match manifest::generation_at(store, t).await {
+                Ok(Some(g)) => Some(g),
+                Ok(None) => {
+                    eprintln!(
+                        "logferry: {}no generation was committed by {}",
+                        label(archives, a),
+                        args.at.as_deref().unwrap_or("")
+                    );
+                    code = code.max(EXIT_FILES_FAILED);
+                    continue;
+                }
+                Err(e) => return fail(&e),
+            },
+        };
+        let index = match index_at(store, generation).await {
+            Ok(i) => i,
+            Err(e) => return fail(&e),
+        };
+        let opts = RestoreOptions {
+            to: args.to.clone(),
+            source: args.source.clone(),
+            include: include.clone(),
+            force: args.force,
+            dry_run: args.dry_run,
+            concurrency: a.upload_concurrency,
+        };
+        let total = index.entries().map(|e| e.size).sum();
+        let bar = progress_bar(total, args.json || args.dry_run);
+        let report = restore::restore(store, &index, &opts, &|n| bar.inc(n)).await;
+        bar.finish_and_clear();
+        if report.has_problems() {
+            code = code.max(EXIT_FILES_FAILED);
+        }
+        if !args.json {
+            for f in report.results.iter().filter(|f| f.result.is_problem()) {
+                let what = serde_json::to_value(f.result)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_uppercase))
+                    .unwrap_or_default();
+                out!(
+                    "{what}  {}/{}: {}",
+                    f.source,
+                    f.path,
+                    f.detail.as_deref().unwrap_or("")
+                );
+            }
+            let verb = if args.dry_run {
+                "would restore"
+            } else {
+                "restored"
+            };
+            out!(
+                "{}{verb} {} files ({}) from generation {} to {}; {} already present; {} missing, {} corrupt, {} refused, {} kept (exist), {} failed",
+                label(archives, a),
+                report.count(FileResult::Restored),
+                human_bytes(report.bytes),
+                report.generation,
+                args.to.display(),
+                report.count(FileResult::AlreadyPresent),
+                report.count(FileResult::Missing),
+                report.count(FileResult::Corrupt),
+                report.count(FileResult::Refused),
+                report.count(FileResult::Exists),
+                report.count(FileResult::Failed),
+            );
+        }
+        reports.push(report);
+    }
+    if args.json {
+        out!(
+            "{}",
+            serde_json::to_string_pretty(&reports).expect("reports serialize")
+        );
+    }
+    code
+}
+
+/// `logferry fetch`.
+pub async fn run_fetch(archives: &[Config], args: &FetchArgs) -> u8 {
+    if let Err(code) = check_source(archives, &args.source) {
+        return code;
+    }
+    let opened = match open_all(archives) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    let mut last_err = None;
+    for (a, store) in &opened {
+        if args
+            .source
+            .as_ref()
+            .is_some_and(|s| !a.sources.iter().any(|c| &c.name == s))
+        {
+            continue;
+        }
+        let index = match manifest::load_latest(store).await {
+            Ok(i) => i,
+            Err(e) => return fail(&e),
+        };
+        let entry = match restore::find(&index, &args.name, args.source.as_deref()) {
+            Ok(e) => e,
+            Err(e @ Error::Ambiguous { .. }) => {
+                eprintln!("logferry: {e}");
+                return EXIT_USAGE;
+            }
+            Err(e) => {
+                last_err = Some(e);
+                continue;
+            }
+        };
+        return match restore::download_verified(store, entry, &args.dest, &|_| {}).await {
+            Ok(()) => EXIT_OK,
+            Err((_, why)) => {
+                eprintln!("logferry: fetch {}: {why}", args.name);
+                EXIT_FILES_FAILED
+            }
+        };
+    }
+    if let Some(e) = last_err {
+        eprintln!("logferry: {e}");
+    }
+    EXIT_FILES_FAILED
+}
+
+/// `logferry verify`.
+pub async fn run_verify(archives: &[Config], args: &VerifyArgs) -> u8 {
+    let opened = match open_all(archives) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    let read = match args.read_data {
+        None => ReadData::No,
+        Some(100) => ReadData::All,
+        Some(p) => ReadData::Percent(p),
+    };
+    let mut code = EXIT_OK;
+    let mut reports = Vec::new();
+    for (a, store) in &opened {
+        let bar = progress_bar(0, args.json || read == ReadData::No);
+        let report = match verify::verify(
+            store,
+            read,
+            Some(&a.state_dir),
+            a.upload_concurrency,
+            &|n| bar.inc(n),
+        )
+        .await
+        {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("logferry: {}{e}", label(archives, a));
+                code = code.max(exit_code(&e));
+                continue;
+            }
+        };
+        bar.finish_and_clear();
+        if report.has_problems() {
+            code = code.max(EXIT_FILES_FAILED);
+        }
+        if !args.json {
+            for (kind, list) in [
+                ("MISSING", &report.missing),
+                ("CORRUPT", &report.corrupt),
+                ("ORPHAN", &report.orphaned),
+            ] {
+                for f in list.iter() {
+                    let file = if f.file.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", f.file)
+                    };
+                    out!("{kind}  {}{file}: {}", f.key, f.detail);
+                }
+            }
+            out!(
+                "{}{} objects in {} generations: {} missing, {} corrupt, {} orphaned; read back {} objects ({})",
+                label(archives, a),
+                report.objects,
+                report.generations,
+                report.missing.len(),
+                report.corrupt.len(),
+                report.orphaned.len(),
+                report.objects_read,
+                human_bytes(report.bytes_read)
+            );
+        }
+        reports.push(report);
+    }
+    if args.json {
+        out!(
+            "{}",
+            serde_json::to_string_pretty(&reports).expect("reports serialize")
+        );
+    }
+    if code == EXIT_OK && reports.is_empty() {
+        return EXIT_CANNOT_RUN;
+    }
+    code
+}
+
+/// `logferry generations`.
+pub async fn run_generations(archives: &[Config], args: &JsonArgs) -> u8 {
+    let opened = match open_all(archives) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    let mut rows = vec![[
+        "GENERATION",
+        "KIND",
+        "CREATED_AT",
+        "FILES",
+        "NEW",
+        "CHANGED",
+        "RENAMED",
+        "UPLOADED",
+        "BYTES_UPLOADED",
+    ]
+    .map(String::from)
+    .to_vec()];
+    let mut json = Vec::new();
+    for (a, store) in &opened {
+        let gens = match verify::all_generations(store).await {
+            Ok(g) => g,
+            Err(e) => return fail(&e),
+        };
+        for g in gens {
+            let r = g.report.clone().unwrap_or_default();
+            let kind = match g.kind {
+                manifest::Kind::Full => "full",
+                manifest::Kind::Delta => "delta",
+            };
+            rows.push(vec![
+                format!("{}{}", label(archives, a), g.generation),
+                kind.into(),
+                g.created_at.clone(),
+                g.entries.len().to_string(),
+                r.files_new.to_string(),
+                r.files_changed.to_string(),
+                r.files_renamed.to_string(),
+                r.files_uploaded.to_string(),
+                human_bytes(r.bytes_uploaded),
+            ]);
+            json.push(serde_json::json!({
+                "archive": a.sources.first().map(|s| s.name.clone()),
+                "generation": g.generation,
+                "kind": kind,
+                "base": g.base,
+                "created_at": g.created_at,
+                "entries": g.entries.len(),
+                "report": g.report,
+            }));
+        }
+    }
+    if args.json {
+        out!(
+            "{}",
+            serde_json::to_string_pretty(&json).expect("generations serialize")
+        );
+    } else if rows.len() == 1 {
+        out!("no generations committed yet");
+    } else {
+        print_table(&rows);
+    }
+    EXIT_OK
+}

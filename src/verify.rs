@@ -1,0 +1,245 @@
+//! Checking an archive before it is needed: every object named by any generation exists
+//! with its size (one listing), optionally re-hashed in full or in a rolling slice that
+//! covers the whole archive over repeated runs; objects no generation names are orphans.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use futures::{stream, StreamExt, TryStreamExt};
+use object_store::ObjectStoreExt;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::digest::ContentHash;
+use crate::error::{Error, Result};
+use crate::manifest::{self, Generation};
+use crate::state::write_atomic;
+use crate::store::{Store, DATA_PREFIX};
+
+/// Where the rolling `--read-data=PERCENT` position is kept in the state dir.
+pub const CURSOR_FILE: &str = "verify-cursor.json";
+
+/// One stored object as the manifests describe it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Expected {
+    size: u64,
+    sha256: ContentHash,
+    named_by: String,
+}
+
+/// Size and hash of an object read back, or why it could not be read.
+type ReadResult = std::result::Result<(u64, ContentHash), String>;
+
+/// A problem found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// Object key.
+    pub key: String,
+    /// `source/path` of a manifest entry naming it (empty for an orphan).
+    pub file: String,
+    /// What is wrong.
+    pub detail: String,
+}
+
+/// What `verify` found.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct VerifyReport {
+    /// Generations read.
+    pub generations: u64,
+    /// Distinct objects the manifests name.
+    pub objects: u64,
+    /// Objects downloaded and re-hashed.
+    pub objects_read: u64,
+    /// Bytes downloaded.
+    pub bytes_read: u64,
+    /// Named but absent.
+    pub missing: Vec<Finding>,
+    /// Present with another size, or bytes that hash to something else.
+    pub corrupt: Vec<Finding>,
+    /// Present under `data/` but named by no generation.
+    pub orphaned: Vec<Finding>,
+}
+
+impl VerifyReport {
+    /// Whether anything is wrong (exit 1).
+    pub fn has_problems(&self) -> bool {
+        !(self.missing.is_empty() && self.corrupt.is_empty() && self.orphaned.is_empty())
+    }
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Cursor {
+    version: u32,
+    /// Key after which the next rolling slice starts.
+    after: String,
+}
+
+/// How much data to read back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadData {
+    /// Sizes only, from a listing.
+    No,
+    /// Every object.
+    All,
+    /// This percentage of objects, continuing where the last run stopped.
+    Percent(u8),
+}
+
+/// Every generation, in order.
+pub async fn all_generations(store: &Store) -> Result<Vec<Generation>> {
+    let mut out = Vec::new();
+    for g in manifest::list_generations(store, None).await? {
+        out.push(manifest::fetch(store, g).await?);
+    }
+    Ok(out)
+}
+
+/// Verifies the archive; `state_dir` keeps the rolling position for `ReadData::Percent`.
+pub async fn verify(
+    store: &Store,
+    read: ReadData,
+    state_dir: Option<&Path>,
+    concurrency: usize,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<VerifyReport> {
+    let generations = all_generations(store).await?;
+    let mut expected: BTreeMap<String, Expected> = BTreeMap::new();
+    for g in &generations {
+        for e in &g.entries {
+            expected.entry(e.key.clone()).or_insert_with(|| Expected {
+                size: e.size,
+                sha256: e.sha256,
+                named_by: format!("{}/{}", e.source, e.path),
+            });
+        }
+    }
+    let prefix = object_store::path::Path::from(DATA_PREFIX);
+    let listed: HashMap<String, u64> = store
+        .list(Some(&prefix))
+        .map_ok(|m| (m.location.to_string(), m.size))
+        .try_collect()
+        .await
+        .map_err(|e| Error::store("list", &prefix, e))?;
+
+    let mut report = VerifyReport {
+        generations: generations.len() as u64,
+        objects: expected.len() as u64,
+        ..Default::default()
+    };
+    let finding = |key: &str, exp: &Expected, detail: String| Finding {
+        key: key.to_string(),
+        file: exp.named_by.clone(),
+        detail,
+    };
+    let mut present = Vec::new();
+    for (key, exp) in &expected {
+        match listed.get(key) {
+            None => report
+                .missing
+                .push(finding(key, exp, "not in the destination".into())),
+            Some(&size) if size != exp.size => report.corrupt.push(finding(
+                key,
+                exp,
+                format!("{size} bytes, the manifest says {}", exp.size),
+            )),
+            Some(_) => present.push((key.clone(), exp.clone())),
+        }
+    }
+    for (key, _) in listed.iter().filter(|(k, _)| !expected.contains_key(*k)) {
+        report.orphaned.push(Finding {
+            key: key.clone(),
+            file: String::new(),
+            detail: "named by no generation".into(),
+        });
+    }
+    report.orphaned.sort_by(|a, b| a.key.cmp(&b.key));
+
+    let to_read = select(&present, read, state_dir)?;
+    let results: Vec<(String, Expected, ReadResult)> = stream::iter(to_read)
+        .map(|(key, exp)| async move {
+            let r = read_hash(store, &key, progress).await;
+            (key, exp, r)
+        })
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await;
+    for (key, exp, r) in results {
+        report.objects_read += 1;
+        match r {
+            Ok((size, hash)) => {
+                report.bytes_read += size;
+                if hash != exp.sha256 || size != exp.size {
+                    report.corrupt.push(finding(
+                        &key,
+                        &exp,
+                        format!("bytes hash to {hash}, the manifest says {}", exp.sha256),
+                    ));
+                }
+            }
+            Err(m) => report.missing.push(finding(&key, &exp, m)),
+        }
+    }
+    report.corrupt.sort_by(|a, b| a.key.cmp(&b.key));
+    report.missing.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(report)
+}
+
+/// The objects to read back; for a percentage, the next slice after the saved position.
+fn select(
+    present: &[(String, Expected)],
+    read: ReadData,
+    state_dir: Option<&Path>,
+) -> Result<Vec<(String, Expected)>> {
+    let pct = match read {
+        ReadData::No => return Ok(Vec::new()),
+        ReadData::All => return Ok(present.to_vec()),
+        ReadData::Percent(p) => p,
+    };
+    if present.is_empty() {
+        return Ok(Vec::new());
+    }
+    let n = (present.len() * usize::from(pct))
+        .div_ceil(100)
+        .clamp(1, present.len());
+    let cursor_path = state_dir.map(|d| d.join(CURSOR_FILE));
+    let after = cursor_path
+        .as_ref()
+        .and_then(|p| std::fs::read(p).ok())
+        .and_then(|b| serde_json::from_slice::<Cursor>(&b).ok())
+        .map(|c| c.after)
+        .unwrap_or_default();
+    // `present` is sorted by key; start after the saved key and wrap around.
+    let start = present.partition_point(|(k, _)| k.as_str() <= after.as_str()) % present.len();
+    let slice: Vec<_> = (0..n)
+        .map(|i| present[(start + i) % present.len()].clone())
+        .collect();
+    if let (Some(path), Some((last, _))) = (cursor_path, slice.last()) {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io("create state dir", dir, e))?;
+        }
+        let c = Cursor {
+            version: 1,
+            after: last.clone(),
+        };
+        write_atomic(&path, &serde_json::to_vec(&c).expect("cursor serializes"))?;
+    }
+    Ok(slice)
+}
+
+async fn read_hash(store: &Store, key: &str, progress: &(dyn Fn(u64) + Sync)) -> ReadResult {
+    let path = object_store::path::Path::parse(key).map_err(|e| format!("bad key: {e}"))?;
+    let got = store
+        .get(&path)
+        .await
+        .map_err(|e| Error::store("get", key, e).to_string())?;
+    let mut body = got.into_stream();
+    let mut hasher = Sha256::new();
+    let mut size = 0u64;
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| Error::store("get", key, e).to_string())?;
+        size += chunk.len() as u64;
+        hasher.update(&chunk);
+        progress(chunk.len() as u64);
+    }
+    Ok((size, ContentHash::from_hasher(hasher)))
+}
