@@ -153,30 +153,47 @@ pub fn safe_key(key: &str) -> std::result::Result<object_store::path::Path, Stri
 
 /// Creates the directories from `to` down to `target`'s parent, refusing to pass
 /// through a symlink or anything that is not a directory.
-fn prepare_parent(to: &Path, target: &Path, dry_run: bool) -> std::result::Result<(), String> {
+fn prepare_parent(
+    to: &Path,
+    target: &Path,
+    dry_run: bool,
+) -> std::result::Result<(), (FileResult, String)> {
     let rel = target
         .strip_prefix(to)
-        .map_err(|_| "outside the target".to_string())?;
+        .map_err(|_| (FileResult::Refused, "outside the target".to_string()))?;
     let mut dir = to.to_path_buf();
     let parts: Vec<_> = rel.components().collect();
     for c in &parts[..parts.len().saturating_sub(1)] {
         dir.push(c);
-        match std::fs::symlink_metadata(&dir) {
-            Ok(m) if m.file_type().is_symlink() => {
-                return Err(format!(
-                    "{} is a symlink; refusing to restore through it",
-                    dir.display()
-                ))
-            }
-            Ok(m) if !m.is_dir() => return Err(format!("{} is not a directory", dir.display())),
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                if !dry_run {
-                    std::fs::create_dir(&dir)
-                        .map_err(|e| format!("create {}: {e}", dir.display()))?;
+        if !dry_run {
+            match std::fs::create_dir(&dir) {
+                Ok(()) => continue,
+                // Exists already (maybe made by a parallel download): check what it is.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => {
+                    return Err((FileResult::Failed, format!("create {}: {e}", dir.display())))
                 }
             }
-            Err(e) => return Err(format!("{}: {e}", dir.display())),
+        }
+        match std::fs::symlink_metadata(&dir) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err((
+                    FileResult::Refused,
+                    format!(
+                        "{} is a symlink; refusing to restore through it",
+                        dir.display()
+                    ),
+                ))
+            }
+            Ok(m) if !m.is_dir() => {
+                return Err((
+                    FileResult::Refused,
+                    format!("{} is not a directory", dir.display()),
+                ))
+            }
+            Ok(_) => {}
+            Err(e) if dry_run && e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err((FileResult::Failed, format!("{}: {e}", dir.display()))),
         }
     }
     Ok(())
@@ -263,8 +280,8 @@ async fn restore_one(
         Ok(t) => t,
         Err(m) => return report(FileResult::Refused, Some(m)),
     };
-    if let Err(m) = prepare_parent(&opts.to, &target, opts.dry_run) {
-        return report(FileResult::Refused, Some(m));
+    if let Err((r, m)) = prepare_parent(&opts.to, &target, opts.dry_run) {
+        return report(r, Some(m));
     }
     match std::fs::symlink_metadata(&target) {
         Ok(m) if m.file_type().is_symlink() => {
@@ -300,13 +317,17 @@ async fn restore_one(
     }
 }
 
-/// Restores the entries of `index` that pass the filters.
+/// Restores the entries of `index` that pass the filters (creating `opts.to`).
 pub async fn restore(
     store: &Store,
     index: &Index,
     opts: &RestoreOptions,
     progress: &(dyn Fn(u64) + Sync),
 ) -> RestoreReport {
+    if !opts.dry_run {
+        // A failure here shows on every file as a failed directory creation.
+        let _ = std::fs::create_dir_all(&opts.to);
+    }
     let selected: Vec<&Entry> = index
         .entries()
         .filter(|e| opts.source.as_ref().is_none_or(|s| &e.source == s))

@@ -8,5 +8,6 @@ mod conformance;
 mod model;
 mod proxy;
 mod remote;
+mod restore;
 mod service;
 mod sources;

@@ -21,6 +21,9 @@ pub struct Faults {
     pub served: AtomicUsize,
     /// When non-zero, piped connections carry at most this many bytes a second each way.
     pub throttle: AtomicUsize,
+    /// When non-zero, a piped connection is cut after sending this many bytes back to the
+    /// client, and the proxy then stays down (the server "died" mid-download).
+    pub cut_after: AtomicUsize,
 }
 
 impl Faults {
@@ -93,6 +96,35 @@ async fn handle(mut client: TcpStream, upstream: &str, f: &Faults) {
     let Ok(mut server) = TcpStream::connect(upstream).await else {
         return;
     };
+    let cut = f.cut_after.load(Ordering::SeqCst);
+    if cut > 0 {
+        let (mut cr, mut cw) = client.into_split();
+        let (mut sr, mut sw) = server.into_split();
+        let up = async move {
+            let _ = tokio::io::copy(&mut cr, &mut sw).await;
+        };
+        let down = async move {
+            let mut buf = vec![0u8; 16 * 1024];
+            let mut sent = 0usize;
+            while sent < cut {
+                let Ok(n) = sr.read(&mut buf).await else {
+                    break;
+                };
+                if n == 0 {
+                    break;
+                }
+                let n = n.min(cut - sent);
+                if cw.write_all(&buf[..n]).await.is_err() {
+                    break;
+                }
+                sent += n;
+            }
+            f.down.store(1, Ordering::SeqCst);
+            f.served.fetch_add(1, Ordering::SeqCst);
+        };
+        tokio::select! { _ = up => {}, _ = down => {} }
+        return;
+    }
     let rate = f.throttle.load(Ordering::SeqCst);
     if rate == 0 {
         let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
