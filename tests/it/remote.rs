@@ -550,6 +550,49 @@ async fn gcs_reads_an_archive_seeded_through_its_json_api() {
     assert_eq!(ls.status.code(), Some(0), "{}", text(&ls));
     let entries: serde_json::Value = serde_json::from_slice(&ls.stdout).unwrap();
     assert_eq!(entries.as_array().unwrap().len(), 3);
+
+    // Restore, fetch and verify read from GCS.
+    let to = env.dir.path().join("restored");
+    let o = logferry(&cfg, &["restore", "--to", to.to_str().unwrap()], vec![]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    for (name, body) in [
+        ("app.log.1", "first\n"),
+        ("app.log.2", "second\n"),
+        ("app.log.3", "third\n"),
+    ] {
+        assert_eq!(
+            std::fs::read_to_string(to.join("app").join(name)).unwrap(),
+            body
+        );
+    }
+    let o = logferry(
+        &cfg,
+        &[
+            "restore",
+            "--to",
+            env.dir.path().join("g1").to_str().unwrap(),
+            "--generation",
+            "1",
+        ],
+        vec![],
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        !env.dir.path().join("g1/app/app.log.3").exists(),
+        "generation 1 predates app.log.3"
+    );
+    let dest = env.dir.path().join("fetched");
+    let o = logferry(
+        &cfg,
+        &["fetch", "app.log.2", dest.to_str().unwrap()],
+        vec![],
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(std::fs::read_to_string(&dest).unwrap(), "second\n");
+    let o = logferry(&cfg, &["verify", "--read-data"], vec![]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
