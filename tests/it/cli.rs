@@ -352,6 +352,10 @@ fn every_command_has_help_with_an_example() {
         &["check-config", "--help"][..],
         &["status", "--help"][..],
         &["ls", "--help"][..],
+        &["restore", "--help"][..],
+        &["fetch", "--help"][..],
+        &["verify", "--help"][..],
+        &["generations", "--help"][..],
     ] {
         let o = Command::new(BIN).args(args).output().unwrap();
         assert_eq!(code(&o), 0, "{args:?}");
@@ -503,4 +507,51 @@ fn example_configs_are_valid() {
             .unwrap();
         assert_eq!(code(&o), 0, "{}: {}", f.display(), stderr(&o));
     }
+}
+
+#[test]
+fn bad_restore_fetch_verify_arguments_exit_2() {
+    let ws = Workspace::new();
+    assert_eq!(code(&ws.run(&["--run-once"])), 0);
+    let to = ws.path("restored");
+    let to = to.to_str().unwrap();
+    for (args, words) in [
+        (
+            vec!["restore", "--to", to, "--at", "yesterday-ish"],
+            "--at `yesterday-ish`",
+        ),
+        (
+            vec!["restore", "--to", to, "--include", "[oops"],
+            "--include `[oops`",
+        ),
+        (
+            vec!["restore", "--to", to, "--source", "nope"],
+            "no source named `nope`",
+        ),
+        (
+            vec![
+                "restore",
+                "--to",
+                to,
+                "--generation",
+                "1",
+                "--at",
+                "2026-11-21T10:00:00Z",
+            ],
+            "cannot be used with",
+        ),
+        (vec!["restore"], "--to <DIR>"),
+        (vec!["verify", "--read-data=0"], "0 is not in 1..=100"),
+        (vec!["verify", "--read-data=abc"], "invalid value"),
+        (vec!["fetch", "a.log.1"], "<DEST>"),
+    ] {
+        let o = ws.run(&args);
+        assert_eq!(code(&o), 2, "{args:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains(words),
+            "{args:?}: `{words}` not in {}",
+            stderr(&o)
+        );
+    }
+    assert!(!ws.path("restored").exists());
 }
