@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::codec::{Codec, Compression};
 use crate::error::{Error, Result};
 
 mod destination;
@@ -53,6 +54,8 @@ pub const DEFAULT_MAX_RETRIES: usize = 10;
 pub const MAX_MAX_RETRIES: usize = 100;
 /// Default `destination.retry_timeout`: how long one request keeps being retried.
 pub const DEFAULT_RETRY_TIMEOUT: Duration = Duration::from_secs(180);
+/// Default zstd level.
+pub const DEFAULT_ZSTD_LEVEL: i32 = 3;
 /// Default `shutdown_grace`.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 /// Prefix of environment variables that override config keys.
@@ -134,6 +137,8 @@ pub struct Source {
     pub ignore_newest: bool,
     /// File events on this source nudge an early pass.
     pub watch: bool,
+    /// How new objects of this source are stored.
+    pub codec: Codec,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -163,6 +168,8 @@ struct RawDestination {
     request_timeout: Option<String>,
     max_retries: Option<i64>,
     retry_timeout: Option<String>,
+    compression: Option<String>,
+    compression_level: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -175,6 +182,8 @@ struct RawSource {
     min_age: Option<String>,
     ignore_newest: Option<bool>,
     watch: Option<bool>,
+    compression: Option<String>,
+    compression_level: Option<i64>,
 }
 
 /// A TOML or environment scalar that is used as text.
@@ -512,6 +521,14 @@ fn validate(raw: RawConfig, file: Option<&Path>, base: &Path) -> Result<Config> 
         retry_timeout,
     };
 
+    let default_codec = parse_codec(
+        raw_dest.compression.clone(),
+        raw_dest.compression_level,
+        Codec::PLAIN,
+        "destination.compression",
+        "destination.compression_level",
+    )
+    .map_err(|(k, m)| err(&k, m))?;
     let raw_sources = raw.sources.unwrap_or_default();
     if raw_sources.is_empty() {
         return Err(err(
@@ -571,6 +588,14 @@ fn validate(raw: RawConfig, file: Option<&Path>, base: &Path) -> Result<Config> 
             min_age,
             ignore_newest: rs.ignore_newest.unwrap_or(false),
             watch: rs.watch.unwrap_or(false),
+            codec: parse_codec(
+                rs.compression,
+                rs.compression_level,
+                default_codec,
+                &key("compression"),
+                &key("compression_level"),
+            )
+            .map_err(|(k, m)| err(&k, m))?,
         });
     }
 
@@ -616,6 +641,48 @@ impl Config {
             })
             .collect()
     }
+}
+
+/// `compression` ("zstd" or "none") and `compression_level` (1–22, default 3); unset
+/// keys fall back to `inherited`.
+fn parse_codec(
+    name: Option<String>,
+    level: Option<i64>,
+    inherited: Codec,
+    name_key: &str,
+    level_key: &str,
+) -> std::result::Result<Codec, (String, String)> {
+    let compression = match name.as_deref() {
+        None => inherited.compression,
+        Some("zstd") => Compression::Zstd,
+        Some("none") => Compression::None,
+        Some(other) => {
+            return Err((
+                name_key.to_string(),
+                format!("`{other}` is not a compression; use \"zstd\" or \"none\""),
+            ))
+        }
+    };
+    let level =
+        match level {
+            None if compression == inherited.compression
+                && inherited.compression == Compression::Zstd =>
+            {
+                inherited.level
+            }
+            None => DEFAULT_ZSTD_LEVEL,
+            Some(l) if (1..=22).contains(&l) => l as i32,
+            Some(l) => return Err((
+                level_key.to_string(),
+                format!(
+                    "{l} is out of range; zstd levels are 1 to 22 (default {DEFAULT_ZSTD_LEVEL})"
+                ),
+            )),
+        };
+    if compression == Compression::None {
+        return Ok(Codec::PLAIN);
+    }
+    Ok(Codec { compression, level })
 }
 
 /// Accepts crontab's 5 fields (minute first) and the 6/7-field form (seconds first).

@@ -6,8 +6,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use crate::codec::Codec;
 use crate::digest::ContentHash;
-use crate::index::{FileId, Index};
+use crate::index::{FileId, Index, ObjectRef};
 use crate::scan::{FileStat, ScannedFile};
 use crate::state::Seen;
 use crate::store;
@@ -79,10 +80,10 @@ pub enum Class {
 /// Where a file's bytes live once the pass is done.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Object {
-    /// Must be uploaded to this key.
-    Upload(object_store::path::Path),
-    /// Already stored at this key.
-    Existing(String),
+    /// Must be uploaded to this key, encoded so.
+    Upload(object_store::path::Path, Codec),
+    /// Already stored.
+    Existing(ObjectRef),
 }
 
 /// A hashed file with its decision.
@@ -98,20 +99,27 @@ pub struct Resolved {
     pub object: Object,
 }
 
-/// Classifies one hashed file against the archive.
-pub fn resolve(file: ScannedFile, hash: ContentHash, index: &Index) -> Resolved {
+/// Classifies one hashed file against the archive; new content is to be stored with `codec`.
+pub fn resolve(file: ScannedFile, hash: ContentHash, index: &Index, codec: Codec) -> Resolved {
     let archived = index.get(&file.source, &file.rel);
+    let upload = |file: &ScannedFile| {
+        Object::Upload(
+            store::data_key(&file.source, &file.rel, &hash, codec.compression),
+            codec,
+        )
+    };
     let (class, object) = match (archived, index.object_for(&hash)) {
-        (Some(e), _) if e.sha256 == hash => (Class::Touched, Object::Existing(e.key.clone())),
-        (_, Some((key, _))) => (Class::Renamed, Object::Existing(key.to_string())),
-        (Some(_), None) => (
-            Class::Changed,
-            Object::Upload(store::data_key(&file.source, &file.rel, &hash)),
+        (Some(e), _) if e.sha256 == hash => (
+            Class::Touched,
+            Object::Existing(ObjectRef {
+                key: e.key.clone(),
+                compression: e.compression,
+                stored_size: e.stored_size,
+            }),
         ),
-        (None, None) => (
-            Class::New,
-            Object::Upload(store::data_key(&file.source, &file.rel, &hash)),
-        ),
+        (_, Some(obj)) => (Class::Renamed, Object::Existing(obj.clone())),
+        (Some(_), None) => (Class::Changed, upload(&file)),
+        (None, None) => (Class::New, upload(&file)),
     };
     Resolved {
         file,
@@ -124,6 +132,7 @@ pub fn resolve(file: ScannedFile, hash: ContentHash, index: &Index) -> Resolved 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codec::Compression;
     use crate::manifest::{Entry, Generation, Kind};
     use std::path::PathBuf;
 
@@ -157,7 +166,9 @@ mod tests {
                     size: st.size,
                     mtime_ns: st.mtime_ns,
                     sha256: h,
-                    key: store::data_key("app", p, &h).to_string(),
+                    key: store::data_key("app", p, &h, Compression::None).to_string(),
+                    compression: Compression::None,
+                    stored_size: None,
                     archived_at: "t".into(),
                     generation: 1,
                 }
@@ -196,10 +207,15 @@ mod tests {
         let (index, seen) = archive(&[]);
         let p = plan(vec![file("a.log", stat(1, 3, 10))], &index, &seen);
         assert_eq!(p.candidates.len(), 1);
-        let r = resolve(p.candidates[0].clone(), ContentHash::of(b"abc"), &index);
+        let r = resolve(
+            p.candidates[0].clone(),
+            ContentHash::of(b"abc"),
+            &index,
+            Codec::PLAIN,
+        );
         assert_eq!(r.class, Class::New);
         assert!(
-            matches!(r.object, Object::Upload(ref k) if k.as_ref().starts_with("data/app/a.log-"))
+            matches!(r.object, Object::Upload(ref k, _) if k.as_ref().starts_with("data/app/a.log-"))
         );
     }
 
@@ -216,17 +232,27 @@ mod tests {
         let (index, seen) = archive(&[("a.log", b"abc", stat(1, 3, 10))]);
         let p = plan(vec![file("a.log", stat(1, 6, 20))], &index, &seen);
         assert_eq!(p.candidates.len(), 1);
-        let r = resolve(p.candidates[0].clone(), ContentHash::of(b"abcdef"), &index);
+        let r = resolve(
+            p.candidates[0].clone(),
+            ContentHash::of(b"abcdef"),
+            &index,
+            Codec::PLAIN,
+        );
         assert_eq!(r.class, Class::Changed);
         let old = index.get("app", "a.log").unwrap().key.clone();
-        assert!(matches!(r.object, Object::Upload(ref k) if k.as_ref() != old));
+        assert!(matches!(r.object, Object::Upload(ref k, _) if k.as_ref() != old));
     }
 
     #[test]
     fn shrunk_file_is_changed() {
         let (index, seen) = archive(&[("a.log", b"abcdef", stat(1, 6, 10))]);
         let p = plan(vec![file("a.log", stat(1, 0, 20))], &index, &seen);
-        let r = resolve(p.candidates[0].clone(), ContentHash::of(b""), &index);
+        let r = resolve(
+            p.candidates[0].clone(),
+            ContentHash::of(b""),
+            &index,
+            Codec::PLAIN,
+        );
         assert_eq!(r.class, Class::Changed);
     }
 
@@ -235,7 +261,12 @@ mod tests {
         let (index, seen) = archive(&[("a.log", b"abc", stat(1, 3, 10))]);
         let p = plan(vec![file("a.log", stat(1, 3, 99))], &index, &seen);
         assert_eq!(p.candidates.len(), 1, "mtime moved: must hash");
-        let r = resolve(p.candidates[0].clone(), ContentHash::of(b"abc"), &index);
+        let r = resolve(
+            p.candidates[0].clone(),
+            ContentHash::of(b"abc"),
+            &index,
+            Codec::PLAIN,
+        );
         assert_eq!(r.class, Class::Touched);
         assert!(matches!(r.object, Object::Existing(_)));
     }
@@ -261,11 +292,20 @@ mod tests {
     fn copied_content_is_renamed_after_hashing() {
         let (index, seen) = archive(&[("a.log", b"abc", stat(1, 3, 10))]);
         let p = plan(vec![file("b.log", stat(2, 3, 50))], &index, &seen);
-        let r = resolve(p.candidates[0].clone(), ContentHash::of(b"abc"), &index);
+        let r = resolve(
+            p.candidates[0].clone(),
+            ContentHash::of(b"abc"),
+            &index,
+            Codec::PLAIN,
+        );
         assert_eq!(r.class, Class::Renamed);
         assert_eq!(
             r.object,
-            Object::Existing(index.get("app", "a.log").unwrap().key.clone())
+            Object::Existing(ObjectRef {
+                key: index.get("app", "a.log").unwrap().key.clone(),
+                compression: Compression::None,
+                stored_size: None,
+            })
         );
     }
 

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
+use crate::codec::Compression;
 use crate::digest::ContentHash;
 use crate::manifest::{Entry, Generation, Kind, FORMAT_VERSION};
 use crate::stats::RunReport;
@@ -18,6 +19,17 @@ pub const CHECKPOINT_MIN_ENTRIES: u64 = 1000;
 /// A full checkpoint is also written after this many deltas, so a fresh host never reads
 /// more than this many objects to rebuild its state.
 pub const CHECKPOINT_MAX_DELTAS: u64 = 10_000;
+
+/// A stored object, as entries refer to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectRef {
+    /// Its key.
+    pub key: String,
+    /// How it stores the bytes.
+    pub compression: Compression,
+    /// Its size when compressed.
+    pub stored_size: Option<u64>,
+}
 
 /// Identifies a file within an archive.
 pub type FileId = (String, String);
@@ -40,7 +52,7 @@ pub struct Index {
     #[serde(skip)]
     by_hash: HashMap<ContentHash, usize>,
     #[serde(skip)]
-    hash_keys: Vec<(String, u64)>,
+    objects: Vec<ObjectRef>,
 }
 
 mod entries_as_list {
@@ -67,7 +79,7 @@ impl Index {
     /// Rebuilds the hash lookup after deserializing.
     pub fn reindex(&mut self) {
         self.by_hash.clear();
-        self.hash_keys.clear();
+        self.objects.clear();
         let entries: Vec<Entry> = self.entries.values().cloned().collect();
         for e in &entries {
             self.remember_object(e);
@@ -76,8 +88,12 @@ impl Index {
 
     fn remember_object(&mut self, e: &Entry) {
         if !self.by_hash.contains_key(&e.sha256) {
-            self.by_hash.insert(e.sha256, self.hash_keys.len());
-            self.hash_keys.push((e.key.clone(), e.size));
+            self.by_hash.insert(e.sha256, self.objects.len());
+            self.objects.push(ObjectRef {
+                key: e.key.clone(),
+                compression: e.compression,
+                stored_size: e.stored_size,
+            });
         }
     }
 
@@ -86,11 +102,9 @@ impl Index {
         self.entries.get(&(source.to_string(), path.to_string()))
     }
 
-    /// A stored object with this content: its key and size.
-    pub fn object_for(&self, hash: &ContentHash) -> Option<(&str, u64)> {
-        self.by_hash
-            .get(hash)
-            .map(|&i| (self.hash_keys[i].0.as_str(), self.hash_keys[i].1))
+    /// A stored object with this content.
+    pub fn object_for(&self, hash: &ContentHash) -> Option<&ObjectRef> {
+        self.by_hash.get(hash).map(|&i| &self.objects[i])
     }
 
     /// All entries, ordered by source then path.
@@ -207,6 +221,8 @@ mod tests {
             mtime_ns: 0,
             sha256: h,
             key: format!("data/app/{path}-{h}"),
+            compression: crate::codec::Compression::None,
+            stored_size: None,
             archived_at: "2026-01-01T00:00:00Z".into(),
             generation,
         }

@@ -40,6 +40,7 @@
 
 pub mod agent;
 pub mod cli;
+pub mod codec;
 pub mod config;
 pub mod diff;
 pub mod digest;

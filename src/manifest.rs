@@ -9,14 +9,18 @@ use futures::TryStreamExt;
 use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use serde::{Deserialize, Serialize};
 
+use crate::codec::Compression;
 use crate::digest::ContentHash;
 use crate::error::{Error, Result};
 use crate::index::Index;
 use crate::stats::RunReport;
 use crate::store::{self, Store};
 
-/// The manifest format this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The manifest format this build writes. Version 2 added `compression` and
+/// `stored_size` to entries; version 1 (no compression) is still read.
+pub const FORMAT_VERSION: u32 = 2;
+/// The oldest manifest format this build reads.
+pub const OLDEST_READABLE_VERSION: u32 = 1;
 
 /// One archived file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,10 +38,31 @@ pub struct Entry {
     pub sha256: ContentHash,
     /// Object key holding the bytes, relative to the destination prefix.
     pub key: String,
+    /// How the object stores the bytes (absent in version 1: as they are).
+    #[serde(default = "no_compression", skip_serializing_if = "is_none")]
+    pub compression: Compression,
+    /// The object's size when it differs from `size` (compressed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stored_size: Option<u64>,
     /// When the generation recording it was made (RFC 3339).
     pub archived_at: String,
     /// The generation that first recorded this content at this path.
     pub generation: u64,
+}
+
+fn no_compression() -> Compression {
+    Compression::None
+}
+
+fn is_none(c: &Compression) -> bool {
+    *c == Compression::None
+}
+
+impl Entry {
+    /// The object's size in the destination.
+    pub fn object_size(&self) -> u64 {
+        self.stored_size.unwrap_or(self.size)
+    }
 }
 
 /// Whether a generation holds every entry or only the change.
@@ -88,10 +113,10 @@ impl Generation {
         let value: serde_json::Value =
             serde_json::from_slice(bytes).map_err(|e| bad(format!("not valid JSON: {e}")))?;
         match value.get("version").and_then(serde_json::Value::as_u64) {
-            Some(v) if v == u64::from(FORMAT_VERSION) => {}
+            Some(v) if (u64::from(OLDEST_READABLE_VERSION)..=u64::from(FORMAT_VERSION)).contains(&v) => {}
             Some(v) => {
                 return Err(bad(format!(
-                    "format version {v} is not supported; this logferry reads version {FORMAT_VERSION} — upgrade logferry"
+                    "format version {v} is not supported; this logferry reads versions {OLDEST_READABLE_VERSION} to {FORMAT_VERSION} — upgrade logferry"
                 )))
             }
             None => return Err(bad("no format version; not a logferry manifest".into())),
@@ -279,6 +304,8 @@ mod tests {
                 mtime_ns: 5,
                 sha256: h,
                 key: format!("data/app/a.log-{h}"),
+                compression: Compression::None,
+                stored_size: None,
                 archived_at: "2026-11-21T10:00:00Z".into(),
                 generation: 1,
             }],
@@ -293,11 +320,11 @@ mod tests {
 
     #[test]
     fn unknown_version_is_named() {
-        let err = Generation::decode("manifests/x.json", br#"{"version": 2}"#)
+        let err = Generation::decode("manifests/x.json", br#"{"version": 3}"#)
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("manifests/x.json") && err.contains("version 2"),
+            err.contains("manifests/x.json") && err.contains("version 3"),
             "{err}"
         );
         let err = Generation::decode("k", b"{}").unwrap_err().to_string();

@@ -5,16 +5,14 @@
 //! escape the target directory is refused; existing files are kept unless forced; every
 //! file is written to a temp file, fsynced and renamed, so no partial file is ever left.
 
-use std::io::Write;
 use std::path::{Component, Path, PathBuf};
 
 use futures::{stream, StreamExt};
 use object_store::ObjectStoreExt;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
+use crate::codec::{Decoder, Hashing};
 use crate::config::Matcher;
-use crate::digest::ContentHash;
 use crate::error::{Error, Result};
 use crate::index::Index;
 use crate::manifest::Entry;
@@ -219,22 +217,33 @@ pub async fn download_verified(
             object_store::Error::NotFound { .. } => (FileResult::Missing, format!("object {key} is missing")),
             e => (FileResult::Failed, Error::store("get", &key, e).to_string()),
         })?;
-        let mut file = std::fs::File::create(&tmp).map_err(|e| (FileResult::Failed, format!("create {}: {e}", tmp.display())))?;
-        let mut hasher = Sha256::new();
-        let mut size = 0u64;
+        let file = std::fs::File::create(&tmp)
+            .map_err(|e| (FileResult::Failed, format!("create {}: {e}", tmp.display())))?;
+        // Original bytes are re-hashed on their way to the file, after decompression.
+        let mut dec = Decoder::new(entry.compression, Hashing::new(file))
+            .map_err(|e| (FileResult::Failed, e.to_string()))?;
         let mut body = got.into_stream();
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(|e| (FileResult::Failed, Error::store("get", &key, e).to_string()))?;
-            hasher.update(&chunk);
-            size += chunk.len() as u64;
-            file.write_all(&chunk).map_err(|e| (FileResult::Failed, format!("write {}: {e}", tmp.display())))?;
+            dec.write(&chunk).map_err(|e| match e.kind() {
+                std::io::ErrorKind::Other | std::io::ErrorKind::InvalidData => {
+                    (FileResult::Corrupt, format!("object {key} does not decompress: {e}"))
+                }
+                _ => (FileResult::Failed, format!("write {}: {e}", tmp.display())),
+            })?;
             progress(chunk.len() as u64);
         }
-        let hash = ContentHash::from_hasher(hasher);
+        let (file, size, hash) = dec
+            .finish()
+            .map_err(|e| (FileResult::Corrupt, format!("object {key} does not decompress: {e}")))?
+            .finish();
         if size != entry.size || hash != entry.sha256 {
             return Err((
                 FileResult::Corrupt,
-                format!("object {key} has {size} bytes hashing to {hash}; the manifest says {} bytes, {}", entry.size, entry.sha256),
+                format!(
+                    "object {key} yields {size} bytes hashing to {hash}; the manifest says {} bytes, {}",
+                    entry.size, entry.sha256
+                ),
             ));
         }
         let mtime = FileStat { dev: 0, ino: 0, size, mtime_ns: entry.mtime_ns }.mtime();

@@ -242,10 +242,10 @@ mod tests {
         let seen = state.seen[&("app".to_string(), "app.log.2".to_string())];
         assert_eq!((seen.stat.ino, seen.stat.size), (131, 4));
         assert!(seen.is_trusted());
-        let (key, _) = state
+        let key = &state
             .index
             .object_for(&seen.sha256)
             .expect("hash lookup rebuilt");
-        assert!(key.starts_with("data/app/app.log.1-"));
+        assert!(key.key.starts_with("data/app/app.log.1-"));
     }
 }

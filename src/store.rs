@@ -11,6 +11,7 @@ use object_store::path::{Path, PathPart};
 use object_store::prefix::PrefixStore;
 use object_store::{BackoffConfig, ClientConfigKey, ObjectStore, ObjectStoreScheme, RetryConfig};
 
+use crate::codec::Compression;
 use crate::config::{Destination, DestinationUrl};
 use crate::digest::ContentHash;
 use crate::error::{Error, Result};
@@ -147,7 +148,12 @@ fn build_gcs(
 
 /// `data/<source>/<relative path>-<sha256 hex>`: keeps the file name for people, the hash
 /// for idempotent retries.
-pub fn data_key(source: &str, rel_path: &str, hash: &ContentHash) -> Path {
+pub fn data_key(
+    source: &str,
+    rel_path: &str,
+    hash: &ContentHash,
+    compression: Compression,
+) -> Path {
     let mut parts: Vec<PathPart<'static>> = vec![
         PathPart::from(DATA_PREFIX),
         PathPart::from(source.to_string()),
@@ -155,7 +161,10 @@ pub fn data_key(source: &str, rel_path: &str, hash: &ContentHash) -> Path {
     let mut segments: Vec<&str> = rel_path.split('/').filter(|s| !s.is_empty()).collect();
     let last = segments.pop().unwrap_or("file");
     parts.extend(segments.into_iter().map(|s| PathPart::from(s.to_string())));
-    parts.push(PathPart::from(format!("{last}-{hash}")));
+    parts.push(PathPart::from(format!(
+        "{last}-{hash}{}",
+        compression.suffix()
+    )));
     Path::from_iter(parts)
 }
 
@@ -204,7 +213,9 @@ mod tests {
     #[test]
     fn data_key_keeps_name_and_hash() {
         let h = ContentHash::of(b"abc");
-        let k = data_key("app", "sub/app.log.1", &h);
+        let k = data_key("app", "sub/app.log.1", &h, Compression::None);
         assert_eq!(k.as_ref(), format!("data/app/sub/app.log.1-{h}"));
+        let z = data_key("app", "a.log", &h, Compression::Zstd);
+        assert_eq!(z.as_ref(), format!("data/app/a.log-{h}.zst"));
     }
 }

@@ -5,11 +5,15 @@
 //! one: an object is completed only if it holds exactly the content its key names.
 
 use bytes::Bytes;
+use futures::StreamExt;
 use object_store::path::Path;
-use object_store::{ObjectStoreExt, PutMode, PutMultipartOptions, PutOptions, PutPayload};
+use object_store::{
+    MultipartUpload, ObjectStoreExt, PutMode, PutMultipartOptions, PutOptions, PutPayload,
+};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 
+use crate::codec::{Codec, Compression, Decoder, Encoder, Hashing};
 use crate::digest::{ensure_unchanged, ContentHash, DigestError};
 use crate::error::Error;
 use crate::scan::ScannedFile;
@@ -22,10 +26,18 @@ pub const MAX_PARTS: u64 = 10_000;
 /// How an object came to be stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stored {
-    /// Written by this pass; bytes sent.
-    Uploaded(u64),
-    /// Already present with the right size (an interrupted pass wrote it): adopted.
-    Adopted,
+    /// Written by this pass: bytes read from the file, bytes stored.
+    Uploaded {
+        /// Original bytes read.
+        read: u64,
+        /// Bytes written to the destination (after compression).
+        stored: u64,
+    },
+    /// Already present with the right content (an interrupted pass wrote it): adopted.
+    Adopted {
+        /// Its size in the destination.
+        stored: u64,
+    },
 }
 
 /// Why a file's object could not be stored.
@@ -41,16 +53,12 @@ pub enum UploadError {
     #[error("interrupted by shutdown")]
     Interrupted,
     /// Something else sits at the content key; it is left alone.
-    #[error(
-        "object {key} exists with size {found}, expected {expected}; left untouched — run verify"
-    )]
+    #[error("object {key} exists but {why}; left untouched — run verify")]
     Mismatch {
         /// The key.
         key: String,
-        /// Its size.
-        found: u64,
-        /// The file's size.
-        expected: u64,
+        /// How it differs.
+        why: String,
     },
 }
 
@@ -59,128 +67,178 @@ pub fn part_size_for(size: u64, part_size: u64) -> u64 {
     part_size.max(size.div_ceil(MAX_PARTS))
 }
 
+/// Original bytes read per step when compressing (the compressed parts still fill
+/// `part_size`), so memory stays near one part per file.
+const COMPRESS_CHUNK: usize = 1 << 20;
+
 /// Stores `file` at `key`, whose name carries `expected`, unless it is there already.
+/// Small files go up in one create-only put (an existing object shows as a conflict and
+/// is checked then); larger ones are looked for first, so an interrupted pass's upload
+/// is never repeated.
 pub async fn store_file(
     store: &Store,
     key: &Path,
     file: &ScannedFile,
     expected: ContentHash,
     part_size: u64,
+    codec: Codec,
     control: &Control,
 ) -> Result<Stored, UploadError> {
     if control.is_cancelled() {
         return Err(UploadError::Interrupted);
     }
-    match store.head(key).await {
-        Ok(meta) if meta.size == file.stat.size => return Ok(Stored::Adopted),
-        Ok(meta) => {
-            return Err(UploadError::Mismatch {
-                key: key.to_string(),
-                found: meta.size,
-                expected: file.stat.size,
-            })
+    if file.stat.size > part_size {
+        match store.head(key).await {
+            Ok(meta) => {
+                return adopt(store, key, file, expected, codec.compression, meta.size).await
+            }
+            Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => return Err(Error::store("head", key, e).into()),
         }
-        Err(object_store::Error::NotFound { .. }) => {}
-        Err(e) => return Err(Error::store("head", key, e).into()),
     }
     let mut f = tokio::fs::File::open(&file.abs)
         .await
         .map_err(|e| UploadError::Changed(DigestError::Io(e)))?;
-    if file.stat.size <= part_size {
-        put_whole(store, key, file, expected, &mut f).await
-    } else {
-        put_parts(
-            store,
-            key,
-            file,
-            expected,
-            part_size_for(file.stat.size, part_size),
-            &mut f,
-            control,
-        )
-        .await
-    }
-}
-
-async fn put_whole(
-    store: &Store,
-    key: &Path,
-    file: &ScannedFile,
-    expected: ContentHash,
-    f: &mut tokio::fs::File,
-) -> Result<Stored, UploadError> {
-    let mut buf = Vec::with_capacity(file.stat.size as usize);
-    // One byte past the expected size is enough to notice growth.
-    f.take(file.stat.size + 1)
-        .read_to_end(&mut buf)
-        .await
-        .map_err(DigestError::Io)?;
-    check(file, expected, buf.len() as u64, ContentHash::of(&buf))?;
-    let opts = PutOptions {
-        mode: PutMode::Create,
-        ..Default::default()
+    let part = part_size_for(file.stat.size, part_size) as usize;
+    let chunk = match codec.compression {
+        Compression::None => part,
+        Compression::Zstd => COMPRESS_CHUNK.min(part),
     };
-    let len = buf.len() as u64;
-    match store.put_opts(key, PutPayload::from(buf), opts).await {
-        Ok(_) => Ok(Stored::Uploaded(len)),
-        Err(object_store::Error::AlreadyExists { .. }) => Ok(Stored::Adopted),
-        Err(e) => Err(Error::store("put", key, e).into()),
-    }
-}
-
-async fn put_parts(
-    store: &Store,
-    key: &Path,
-    file: &ScannedFile,
-    expected: ContentHash,
-    part_size: u64,
-    f: &mut tokio::fs::File,
-    control: &Control,
-) -> Result<Stored, UploadError> {
-    let mut upload = store
-        .put_multipart_opts(key, PutMultipartOptions::default())
-        .await
-        .map_err(|e| Error::store("start multipart upload", key, e))?;
+    let mut enc = Encoder::new(codec).map_err(DigestError::Io)?;
     let mut hasher = Sha256::new();
-    let mut sent = 0u64;
-    let result: Result<(), UploadError> = async {
+    let mut read = 0u64;
+    let mut stored = 0u64;
+    let mut upload: Option<Box<dyn MultipartUpload>> = None;
+    let result: Result<Option<Vec<u8>>, UploadError> = async {
         loop {
             if control.is_cancelled() {
                 return Err(UploadError::Interrupted);
             }
             control.beat();
-            let part = read_part(f, part_size as usize)
-                .await
-                .map_err(DigestError::Io)?;
-            if part.is_empty() {
+            let data = read_part(&mut f, chunk).await.map_err(DigestError::Io)?;
+            if data.is_empty() {
                 break;
             }
-            hasher.update(&part);
-            sent += part.len() as u64;
-            if sent > file.stat.size {
+            hasher.update(&data);
+            read += data.len() as u64;
+            if read > file.stat.size {
                 break;
             }
-            upload
-                .put_part(PutPayload::from(part))
-                .await
-                .map_err(|e| Error::store("put part", key, e))?;
+            enc.write(&data).map_err(DigestError::Io)?;
+            if enc.pending() >= part {
+                let payload = enc.take();
+                if upload.is_none() {
+                    let u = store
+                        .put_multipart_opts(key, PutMultipartOptions::default())
+                        .await
+                        .map_err(|e| Error::store("start multipart upload", key, e))?;
+                    upload = Some(u);
+                }
+                stored += payload.len() as u64;
+                let u = upload.as_mut().expect("started above");
+                u.put_part(PutPayload::from(payload))
+                    .await
+                    .map_err(|e| Error::store("put part", key, e))?;
+            }
         }
-        check(file, expected, sent, ContentHash::from_hasher(hasher))
+        // Nothing is completed unless the bytes are exactly the ones the key names.
+        check(
+            file,
+            expected,
+            read,
+            ContentHash::from_hasher(hasher.clone()),
+        )?;
+        Ok(Some(enc.finish().map_err(DigestError::Io)?))
     }
     .await;
-    match result {
-        Ok(()) => {
-            upload
-                .complete()
-                .await
-                .map_err(|e| Error::store("complete multipart upload", key, e))?;
-            Ok(Stored::Uploaded(sent))
-        }
+    let last = match result {
+        Ok(last) => last.unwrap_or_default(),
         Err(e) => {
-            if let Err(abort) = upload.abort().await {
-                tracing::warn!(key = %key, error = %abort, "could not abort multipart upload");
+            if let Some(mut u) = upload {
+                if let Err(abort) = u.abort().await {
+                    tracing::warn!(key = %key, error = %abort, "could not abort multipart upload");
+                }
             }
-            Err(e)
+            return Err(e);
+        }
+    };
+    stored += last.len() as u64;
+    match upload {
+        Some(mut u) => {
+            let finish = async {
+                if !last.is_empty() {
+                    u.put_part(PutPayload::from(last)).await?;
+                }
+                u.complete().await
+            };
+            if let Err(e) = finish.await {
+                let _ = u.abort().await;
+                return Err(Error::store("complete multipart upload", key, e).into());
+            }
+            Ok(Stored::Uploaded { read, stored })
+        }
+        None => {
+            let opts = PutOptions {
+                mode: PutMode::Create,
+                ..Default::default()
+            };
+            match store.put_opts(key, PutPayload::from(last), opts).await {
+                Ok(_) => Ok(Stored::Uploaded { read, stored }),
+                Err(object_store::Error::AlreadyExists { .. }) => {
+                    let meta = store
+                        .head(key)
+                        .await
+                        .map_err(|e| Error::store("head", key, e))?;
+                    adopt(store, key, file, expected, codec.compression, meta.size).await
+                }
+                Err(e) => Err(Error::store("put", key, e).into()),
+            }
+        }
+    }
+}
+
+/// An object already at the content key: kept if it holds the file's content. A plain
+/// object must have the file's size; a compressed one is read back and checked.
+async fn adopt(
+    store: &Store,
+    key: &Path,
+    file: &ScannedFile,
+    expected: ContentHash,
+    compression: Compression,
+    found: u64,
+) -> Result<Stored, UploadError> {
+    let mismatch = |why: String| UploadError::Mismatch {
+        key: key.to_string(),
+        why,
+    };
+    match compression {
+        Compression::None if found == file.stat.size => Ok(Stored::Adopted { stored: found }),
+        Compression::None => Err(mismatch(format!(
+            "has {found} bytes, not {}",
+            file.stat.size
+        ))),
+        Compression::Zstd => {
+            let got = store
+                .get(key)
+                .await
+                .map_err(|e| Error::store("get", key, e))?;
+            let mut body = got.into_stream();
+            let mut dec = Decoder::new(compression, Hashing::new(std::io::sink()))
+                .map_err(DigestError::Io)?;
+            while let Some(chunk) = body.next().await {
+                let chunk = chunk.map_err(|e| Error::store("get", key, e))?;
+                dec.write(&chunk)
+                    .map_err(|e| mismatch(format!("does not decompress: {e}")))?;
+            }
+            let (_, len, hash) = dec
+                .finish()
+                .map_err(|e| mismatch(format!("does not decompress: {e}")))?
+                .finish();
+            if (len, hash) == (file.stat.size, expected) {
+                Ok(Stored::Adopted { stored: found })
+            } else {
+                Err(mismatch("decompresses to other content".into()))
+            }
         }
     }
 }

@@ -8,8 +8,8 @@ use std::path::Path;
 use futures::{stream, StreamExt, TryStreamExt};
 use object_store::ObjectStoreExt;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
+use crate::codec::{Compression, Decoder, Hashing};
 use crate::digest::ContentHash;
 use crate::error::{Error, Result};
 use crate::manifest::{self, Generation};
@@ -23,12 +23,15 @@ pub const CURSOR_FILE: &str = "verify-cursor.json";
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Expected {
     size: u64,
+    stored_size: u64,
+    compression: Compression,
     sha256: ContentHash,
     named_by: String,
 }
 
-/// Size and hash of an object read back, or why it could not be read.
-type ReadResult = std::result::Result<(u64, ContentHash), String>;
+/// Bytes read from an object and the size and hash of the original bytes it decodes to
+/// (`None` when it does not decode), or why it could not be read.
+type ReadResult = std::result::Result<(u64, Option<(u64, ContentHash)>), String>;
 
 /// A problem found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -108,6 +111,8 @@ pub async fn verify(
         for e in &g.entries {
             expected.entry(e.key.clone()).or_insert_with(|| Expected {
                 size: e.size,
+                stored_size: e.object_size(),
+                compression: e.compression,
                 sha256: e.sha256,
                 named_by: format!("{}/{}", e.source, e.path),
             });
@@ -137,10 +142,10 @@ pub async fn verify(
             None => report
                 .missing
                 .push(finding(key, exp, "not in the destination".into())),
-            Some(&size) if size != exp.size => report.corrupt.push(finding(
+            Some(&size) if size != exp.stored_size => report.corrupt.push(finding(
                 key,
                 exp,
-                format!("{size} bytes, the manifest says {}", exp.size),
+                format!("{size} bytes, the manifest says {}", exp.stored_size),
             )),
             Some(_) => present.push((key.clone(), exp.clone())),
         }
@@ -157,7 +162,7 @@ pub async fn verify(
     let to_read = select(&present, read, state_dir)?;
     let results: Vec<(String, Expected, ReadResult)> = stream::iter(to_read)
         .map(|(key, exp)| async move {
-            let r = read_hash(store, &key, progress).await;
+            let r = read_hash(store, &key, exp.compression, progress).await;
             (key, exp, r)
         })
         .buffer_unordered(concurrency.max(1))
@@ -166,14 +171,18 @@ pub async fn verify(
     for (key, exp, r) in results {
         report.objects_read += 1;
         match r {
-            Ok((size, hash)) => {
-                report.bytes_read += size;
-                if hash != exp.sha256 || size != exp.size {
-                    report.corrupt.push(finding(
+            Ok((read, decoded)) => {
+                report.bytes_read += read;
+                match decoded {
+                    Some((size, hash)) if size == exp.size && hash == exp.sha256 => {}
+                    Some((_, hash)) => report.corrupt.push(finding(
                         &key,
                         &exp,
                         format!("bytes hash to {hash}, the manifest says {}", exp.sha256),
-                    ));
+                    )),
+                    None => report
+                        .corrupt
+                        .push(finding(&key, &exp, "does not decompress".into())),
                 }
             }
             Err(m) => report.missing.push(finding(&key, &exp, m)),
@@ -226,20 +235,36 @@ fn select(
     Ok(slice)
 }
 
-async fn read_hash(store: &Store, key: &str, progress: &(dyn Fn(u64) + Sync)) -> ReadResult {
+async fn read_hash(
+    store: &Store,
+    key: &str,
+    compression: Compression,
+    progress: &(dyn Fn(u64) + Sync),
+) -> ReadResult {
     let path = object_store::path::Path::parse(key).map_err(|e| format!("bad key: {e}"))?;
     let got = store
         .get(&path)
         .await
         .map_err(|e| Error::store("get", key, e).to_string())?;
     let mut body = got.into_stream();
-    let mut hasher = Sha256::new();
-    let mut size = 0u64;
+    let mut dec =
+        Decoder::new(compression, Hashing::new(std::io::sink())).map_err(|e| e.to_string())?;
+    let mut undecodable = false;
+    let mut read = 0u64;
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|e| Error::store("get", key, e).to_string())?;
-        size += chunk.len() as u64;
-        hasher.update(&chunk);
+        read += chunk.len() as u64;
         progress(chunk.len() as u64);
+        if !undecodable && dec.write(&chunk).is_err() {
+            undecodable = true;
+        }
     }
-    Ok((size, ContentHash::from_hasher(hasher)))
+    // Bytes that do not decompress stand for no content the manifest names.
+    match dec.finish() {
+        Ok(h) if !undecodable => {
+            let (_, size, hash) = h.finish();
+            Ok((read, Some((size, hash))))
+        }
+        _ => Ok((read, None)),
+    }
 }

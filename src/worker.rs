@@ -13,10 +13,12 @@ use std::time::Instant;
 use futures::{stream, StreamExt};
 use tokio::task::spawn_blocking;
 
+use crate::codec::{Codec, Compression};
 use crate::config::{Config, DestinationUrl};
 use crate::diff::{self, Class, Object, Resolved};
 use crate::digest::{self, ContentHash, DigestError};
 use crate::error::{Error, Result};
+use crate::index::ObjectRef;
 use crate::manifest::{self, Entry};
 use crate::scan::{self, ScannedFile};
 use crate::schedule::{rfc3339, Clock};
@@ -158,7 +160,10 @@ async fn pass(
     let mut decided: Vec<Resolved> = plan
         .renamed
         .into_iter()
-        .map(|(file, hash)| diff::resolve(file, hash, &state.index))
+        .map(|(file, hash)| {
+            let codec = codec_for(config, &file.source);
+            diff::resolve(file, hash, &state.index, codec)
+        })
         .collect();
     control.check()?;
     let mut failed_files: Vec<ScannedFile> = Vec::new();
@@ -166,7 +171,8 @@ async fn pass(
         match hashed {
             Ok(hash) => {
                 report.bytes_read += file.stat.size;
-                decided.push(diff::resolve(file, hash, &state.index));
+                let codec = codec_for(config, &file.source);
+                decided.push(diff::resolve(file, hash, &state.index, codec));
             }
             Err(e) => {
                 skip(report, &file, e);
@@ -177,20 +183,25 @@ async fn pass(
 
     let (to_upload, ready): (Vec<_>, Vec<_>) = decided
         .into_iter()
-        .partition(|r| matches!(r.object, Object::Upload(_)));
+        .partition(|r| matches!(r.object, Object::Upload(..)));
     let mut stored = ready;
     let mut destination_error = None;
     for (resolved, outcome) in upload_all(store, to_upload, config, control).await {
         match outcome {
-            Ok(Stored::Uploaded(n)) => {
-                report.files_uploaded += 1;
-                report.bytes_uploaded += n;
-                report.bytes_read += n;
-                stored.push(resolved);
-            }
-            Ok(Stored::Adopted) => {
-                report.files_adopted += 1;
-                stored.push(resolved);
+            Ok(outcome) => {
+                let size = match outcome {
+                    Stored::Uploaded { read, stored } => {
+                        report.files_uploaded += 1;
+                        report.bytes_uploaded += stored;
+                        report.bytes_read += read;
+                        stored
+                    }
+                    Stored::Adopted { stored } => {
+                        report.files_adopted += 1;
+                        stored
+                    }
+                };
+                stored.push(as_stored(resolved, size));
             }
             Err(UploadError::Changed(e)) => {
                 skip(report, &resolved.file, e);
@@ -332,10 +343,32 @@ fn scan_sources(
     files
 }
 
+/// The codec new objects of `source` are stored with.
+fn codec_for(config: &Config, source: &str) -> Codec {
+    config
+        .sources
+        .iter()
+        .find(|s| s.name == source)
+        .map_or(Codec::PLAIN, |s| s.codec)
+}
+
+/// A resolved file whose upload succeeded, now pointing at the stored object.
+fn as_stored(mut r: Resolved, stored_size: u64) -> Resolved {
+    if let Object::Upload(key, codec) = &r.object {
+        let compressed = codec.compression != Compression::None;
+        r.object = Object::Existing(ObjectRef {
+            key: key.to_string(),
+            compression: codec.compression,
+            stored_size: compressed.then_some(stored_size),
+        });
+    }
+    r
+}
+
 fn entry_for(r: &Resolved, archived_at: &str, generation: u64) -> Entry {
-    let key = match &r.object {
-        Object::Upload(k) => k.to_string(),
-        Object::Existing(k) => k.clone(),
+    let object = match &r.object {
+        Object::Existing(o) => o.clone(),
+        Object::Upload(..) => unreachable!("entries are made only for stored objects"),
     };
     Entry {
         source: r.file.source.clone(),
@@ -343,7 +376,9 @@ fn entry_for(r: &Resolved, archived_at: &str, generation: u64) -> Entry {
         size: r.file.stat.size,
         mtime_ns: r.file.stat.mtime_ns,
         sha256: r.hash,
-        key,
+        key: object.key,
+        compression: object.compression,
+        stored_size: object.stored_size,
         archived_at: archived_at.to_string(),
         generation,
     }
@@ -404,11 +439,19 @@ async fn upload_all(
 ) -> Vec<(Resolved, std::result::Result<Stored, UploadError>)> {
     stream::iter(items)
         .map(|r| async move {
-            let Object::Upload(key) = &r.object else {
+            let Object::Upload(key, codec) = &r.object else {
                 unreachable!("only uploads are passed here")
             };
-            let out =
-                upload::store_file(store, key, &r.file, r.hash, config.part_size, control).await;
+            let out = upload::store_file(
+                store,
+                key,
+                &r.file,
+                r.hash,
+                config.part_size,
+                *codec,
+                control,
+            )
+            .await;
             (r, out)
         })
         .buffer_unordered(config.upload_concurrency)

@@ -86,6 +86,14 @@ impl fmt::Display for Config {
             )?;
             writeln!(f, "ignore_newest = {}", s.ignore_newest)?;
             writeln!(f, "watch = {}", s.watch)?;
+            match s.codec.compression {
+                crate::codec::Compression::None => writeln!(f, "compression = \"none\"")?,
+                crate::codec::Compression::Zstd => writeln!(
+                    f,
+                    "compression = \"zstd\"\ncompression_level = {}",
+                    s.codec.level
+                )?,
+            }
         }
         Ok(())
     }

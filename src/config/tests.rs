@@ -1,6 +1,7 @@
 //! Validation of every config key.
 
 use super::*;
+use crate::codec::{Codec, Compression};
 
 const GOOD: &str =
     "[destination]\nurl = \"mirror\"\n[[sources]]\nname = \"app\"\npath = \"logs\"\n";
@@ -369,4 +370,39 @@ fn service_keys_are_validated() {
         "sources[0].watch",
         "invalid type",
     );
+}
+
+#[test]
+fn compression_is_set_per_destination_and_overridden_per_source() {
+    let text = "[destination]\nurl = \"mirror\"\ncompression = \"zstd\"\ncompression_level = 7\n[[sources]]\nname = \"a\"\npath = \"l\"\n[[sources]]\nname = \"b\"\npath = \"m\"\ncompression = \"none\"\n[[sources]]\nname = \"c\"\npath = \"n\"\ncompression_level = 19\n";
+    let c = parse(text).unwrap();
+    let codecs: Vec<Codec> = c.sources.iter().map(|s| s.codec).collect();
+    assert_eq!(
+        codecs[0],
+        Codec {
+            compression: Compression::Zstd,
+            level: 7
+        }
+    );
+    assert_eq!(codecs[1].compression, Compression::None);
+    assert_eq!(
+        codecs[2],
+        Codec {
+            compression: Compression::Zstd,
+            level: 19
+        }
+    );
+    assert_eq!(parse(GOOD).unwrap().sources[0].codec, Codec::PLAIN);
+    let z = parse("[destination]\nurl = \"m\"\n[[sources]]\nname = \"a\"\npath = \"l\"\ncompression = \"zstd\"").unwrap();
+    assert_eq!(
+        z.sources[0].codec,
+        Codec {
+            compression: Compression::Zstd,
+            level: DEFAULT_ZSTD_LEVEL
+        }
+    );
+    bad("[destination]\nurl = \"m\"\ncompression = \"gzip\"\n[[sources]]\nname = \"a\"\npath = \"l\"", "destination.compression", "\"zstd\" or \"none\"");
+    bad("[destination]\nurl = \"m\"\ncompression_level = 30\n[[sources]]\nname = \"a\"\npath = \"l\"", "destination.compression_level", "1 to 22");
+    bad("[destination]\nurl = \"m\"\n[[sources]]\nname = \"a\"\npath = \"l\"\ncompression = \"lz4\"", "sources[0].compression", "\"zstd\" or \"none\"");
+    bad("[destination]\nurl = \"m\"\n[[sources]]\nname = \"a\"\npath = \"l\"\ncompression_level = 0", "sources[0].compression_level", "1 to 22");
 }

@@ -8,6 +8,7 @@ use std::process::Command;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
 
+use logferry::codec::Compression;
 use logferry::digest::ContentHash;
 use logferry::manifest::{self, Entry, Generation, Kind};
 use logferry::restore::{self, FileResult, RestoreOptions};
@@ -38,6 +39,8 @@ macro_rules! restore_suite {
             each_generation_restores_its_own_content,
             corrupt_object_is_reported_and_the_rest_restores,
             verify_finds_missing_and_orphaned_objects,
+            compressed_and_plain_objects_coexist_and_restore,
+            compressed_leftovers_are_adopted_after_a_check,
         );
     };
 }
@@ -201,7 +204,12 @@ async fn verify_finds_missing_and_orphaned_objects(b: Backend) {
         .delete(&object_store::path::Path::parse(&gone).unwrap())
         .await
         .unwrap();
-    let orphan = store::data_key("app", "stray.log", &ContentHash::of(b"stray"));
+    let orphan = store::data_key(
+        "app",
+        "stray.log",
+        &ContentHash::of(b"stray"),
+        Compression::None,
+    );
     env.store
         .put(&orphan, bytes::Bytes::from_static(b"stray").into())
         .await
@@ -268,6 +276,8 @@ fn hostile_entry(source: &str, path: &str, key: &str) -> Entry {
         mtime_ns: 0,
         sha256: ContentHash::of(b"pwned"),
         key: key.into(),
+        compression: Compression::None,
+        stored_size: None,
         archived_at: "2026-11-21T10:00:00.000Z".into(),
         generation: 1,
     }
@@ -276,7 +286,12 @@ fn hostile_entry(source: &str, path: &str, key: &str) -> Entry {
 #[tokio::test]
 async fn a_hostile_manifest_writes_nothing_outside_the_target() {
     let env = Env::new(Backend::Memory);
-    let good_key = store::data_key("app", "ok.log", &ContentHash::of(b"pwned"));
+    let good_key = store::data_key(
+        "app",
+        "ok.log",
+        &ContentHash::of(b"pwned"),
+        Compression::None,
+    );
     env.store
         .put(&good_key, bytes::Bytes::from_static(b"pwned").into())
         .await
@@ -564,4 +579,106 @@ async fn fetch_interrupted_by_a_dying_server_leaves_no_file() {
         .filter(|n| n.contains("fetched"))
         .collect();
     assert!(leftovers.is_empty(), "no temp file either: {leftovers:?}");
+}
+
+/// A workspace on `b` whose destination stores new objects as `compression`.
+fn env_compressed(b: Backend, compression: &str) -> Env {
+    let dest = crate::common::destination_toml(b).replacen(
+        "[destination]\n",
+        &format!("[destination]\ncompression = \"{compression}\"\ncompression_level = 5\n"),
+        1,
+    );
+    let toml = format!("state_dir = \"state\"\n{dest}[[sources]]\nname = \"app\"\npath = \"logs\"\nmin_age = \"0s\"\n");
+    Env::from_toml(tempfile::tempdir().unwrap(), &toml)
+}
+
+fn log_text(lines: usize) -> Vec<u8> {
+    (0..lines)
+        .flat_map(|i| {
+            format!(
+                "2026-11-21T10:{:02}:{:02}Z INFO request id={i:08} served in {} ms\n",
+                i / 60 % 60,
+                i % 60,
+                i % 97
+            )
+            .into_bytes()
+        })
+        .collect()
+}
+
+async fn compressed_and_plain_objects_coexist_and_restore(b: Backend) {
+    let env = env_compressed(b, "zstd");
+    let small = log_text(2_000);
+    let big = log_text(300_000); // ~20 MiB: several compressed parts
+    env.write("small.log", &small);
+    env.write("big.log", &big);
+    let r = env.pass().await;
+    assert_eq!(r.files_uploaded, 2);
+    assert!(
+        r.bytes_uploaded * 4 < (small.len() + big.len()) as u64,
+        "stored {} bytes",
+        r.bytes_uploaded
+    );
+    let index = env.index().await;
+    for e in index.entries() {
+        assert!(e.key.ends_with(".zst"), "{}", e.key);
+        assert_eq!(e.compression, Compression::Zstd);
+        assert!(e.stored_size.unwrap() < e.size);
+    }
+
+    // The operator turns compression off: new objects are plain, old ones still restore.
+    let mut config = env.config.clone();
+    config.sources[0].codec = logferry::codec::Codec::PLAIN;
+    env.write("later.log", b"written after the change\n");
+    let r = logferry::worker::run_once(&config, &env.store, &logferry::schedule::SystemClock)
+        .await
+        .unwrap();
+    assert_eq!(r.files_uploaded, 1);
+    let index = env.index().await;
+    let later = index.get("app", "later.log").unwrap();
+    assert_eq!(
+        (later.compression, later.stored_size),
+        (Compression::None, None)
+    );
+    assert!(!later.key.ends_with(".zst"));
+
+    let v = verify::verify(&env.store, ReadData::All, None, 4, &|_| {})
+        .await
+        .unwrap();
+    assert!(!v.has_problems(), "{v:?}");
+    let to = env.dir.path().join("restored");
+    let report = restore::restore(&env.store, &index, &opts(&to), &|_| {}).await;
+    assert!(!report.has_problems(), "{:?}", report.results);
+    assert_eq!(std::fs::read(to.join("app/big.log")).unwrap(), big);
+    assert_eq!(std::fs::read(to.join("app/small.log")).unwrap(), small);
+    assert_eq!(
+        std::fs::read(to.join("app/later.log")).unwrap(),
+        b"written after the change\n"
+    );
+
+    // Flipped bytes in a compressed object: verify and restore both say so.
+    corrupt(&env.store, &index.get("app", "small.log").unwrap().key).await;
+    let v = verify::verify(&env.store, ReadData::All, None, 4, &|_| {})
+        .await
+        .unwrap();
+    assert_eq!(v.corrupt.len(), 1, "{v:?}");
+    let to2 = env.dir.path().join("again");
+    let report = restore::restore(&env.store, &index, &opts(&to2), &|_| {}).await;
+    assert_eq!(report.count(FileResult::Corrupt), 1);
+    assert!(!to2.join("app/small.log").exists());
+}
+
+async fn compressed_leftovers_are_adopted_after_a_check(b: Backend) {
+    let env = env_compressed(b, "zstd");
+    env.write("a.log", &log_text(1000));
+    let faulty = crate::common::FaultStore::wrap(&env.store);
+    faulty.fail_manifest_puts.store(true, Ordering::SeqCst);
+    let store: Store = faulty;
+    assert!(env.pass_with(&store).await.is_err());
+    let r = env.pass().await;
+    assert_eq!(
+        (r.files_adopted, r.files_uploaded, r.generation),
+        (1, 0, Some(1))
+    );
+    env.assert_objects_match_decoded().await;
 }
