@@ -663,22 +663,23 @@ fn parse_codec(
             ))
         }
     };
-    let level =
-        match level {
-            None if compression == inherited.compression
-                && inherited.compression == Compression::Zstd =>
-            {
-                inherited.level
-            }
-            None => DEFAULT_ZSTD_LEVEL,
-            Some(l) if (1..=22).contains(&l) => l as i32,
-            Some(l) => return Err((
+    let level = match level {
+        None if compression == inherited.compression
+            && inherited.compression == Compression::Zstd =>
+        {
+            inherited.level
+        }
+        None => DEFAULT_ZSTD_LEVEL,
+        Some(l) if (1..=22).contains(&l) => l as i32,
+        Some(l) => {
+            return Err((
                 level_key.to_string(),
                 format!(
                     "{l} is out of range; zstd levels are 1 to 22 (default {DEFAULT_ZSTD_LEVEL})"
                 ),
-            )),
-        };
+            ))
+        }
+    };
     if compression == Compression::None {
         return Ok(Codec::PLAIN);
     }

@@ -27,6 +27,18 @@ pub struct Plan {
     pub missing_locally: usize,
 }
 
+/// Splits `files` into those whose stat matches a trusted record of archived content
+/// (nothing to do — and no index needed to know it) and the rest.
+pub fn quick_check(
+    files: Vec<ScannedFile>,
+    seen: &BTreeMap<FileId, Seen>,
+) -> (Vec<ScannedFile>, Vec<ScannedFile>) {
+    files.into_iter().partition(|f| {
+        seen.get(&(f.source.clone(), f.rel.clone()))
+            .is_some_and(|s| s.is_trusted() && s.stat == f.stat)
+    })
+}
+
 /// Sorts `files` into unchanged, renamed-by-inode and to-hash.
 pub fn plan(files: Vec<ScannedFile>, index: &Index, seen: &BTreeMap<FileId, Seen>) -> Plan {
     let by_stat: HashMap<&FileStat, &Seen> = seen
@@ -34,20 +46,16 @@ pub fn plan(files: Vec<ScannedFile>, index: &Index, seen: &BTreeMap<FileId, Seen
         .filter(|s| s.is_trusted())
         .map(|s| (&s.stat, s))
         .collect();
-    let mut out = Plan::default();
-    let mut present = 0usize;
-    for f in files {
+    let (unchanged, rest) = quick_check(files, seen);
+    let mut out = Plan {
+        unchanged,
+        ..Plan::default()
+    };
+    let mut present = out.unchanged.len();
+    for f in rest {
         let archived = index.get(&f.source, &f.rel);
         if archived.is_some() {
             present += 1;
-        }
-        let id = (f.source.clone(), f.rel.clone());
-        let quick_same = seen.get(&id).is_some_and(|s| {
-            s.is_trusted() && s.stat == f.stat && archived.is_some_and(|e| e.sha256 == s.sha256)
-        });
-        if quick_same {
-            out.unchanged.push(f);
-            continue;
         }
         let moved = by_stat.get(&f.stat).filter(|s| {
             index.object_for(&s.sha256).is_some() && archived.is_none_or(|e| e.sha256 != s.sha256)

@@ -213,24 +213,6 @@ pub async fn load_at(store: &Store, generation: u64) -> Result<Index> {
     Ok(index)
 }
 
-/// Brings `index` up to the newest remote generation. Returns false when the remote no
-/// longer holds `index.generation` (wiped, or a different archive), in which case the
-/// caller must rebuild from [`load_latest`].
-pub async fn catch_up(store: &Store, index: &mut Index) -> Result<bool> {
-    if index.generation > 0 && !exists(store, index.generation).await? {
-        return Ok(false);
-    }
-    let after = (index.generation > 0).then_some(index.generation);
-    for g in list_generations(store, after).await? {
-        let gen = fetch(store, g).await?;
-        if gen.kind == Kind::Delta && gen.generation != index.generation + 1 {
-            return Ok(false);
-        }
-        apply(index, &gen)?;
-    }
-    Ok(true)
-}
-
 /// The newest generation committed at or before `t` (binary search over the generations'
 /// commit times, which only grow), or `None` when none is that old.
 pub async fn generation_at(store: &Store, t: std::time::SystemTime) -> Result<Option<u64>> {

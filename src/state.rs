@@ -1,6 +1,6 @@
-//! The state dir: a lock that keeps one agent per state dir, and a local cache of the
-//! archive index plus the last stat of every archived file, so a pass that finds nothing
-//! new reads no file content and needs no manifest download.
+//! The state dir: a lock that keeps one agent per state dir, and a local cache — the
+//! last stat of every archived local file, and a copy of the manifest chain — so a pass
+//! that finds nothing new reads no file content, downloads no manifest and loads no index.
 //!
 //! The cache is only ever a copy: the remote manifests are the truth, and a missing,
 //! corrupt or foreign cache is rebuilt from them.
@@ -15,13 +15,24 @@ use serde::{Deserialize, Serialize};
 use crate::digest::ContentHash;
 use crate::error::{Error, Result};
 use crate::index::{FileId, Index};
+use crate::manifest::Generation;
 use crate::scan::FileStat;
 
 /// Name of the lock file in the state dir.
 pub const LOCK_FILE: &str = "lock";
-/// Name of the cache file in the state dir.
+/// Name of the cache header in the state dir.
 pub const CACHE_FILE: &str = "state.json";
-const CACHE_VERSION: u32 = 1;
+/// Name of the stat cache in the state dir.
+pub const SEEN_FILE: &str = "seen.json";
+/// Folder of the local copy of the manifest chain in the state dir: a snapshot of the
+/// index and the delta generations after it.
+pub const CHAIN_DIR: &str = "chain";
+const SNAPSHOT_FILE: &str = "snapshot.json";
+/// Version 1 kept the whole index in `state.json`; version 2 keeps a header there, the
+/// stats in `seen.json` and the manifest chain in `chain/`, so a pass with nothing new
+/// reads only what is proportional to the local files.
+const CACHE_VERSION: u32 = 2;
+const SEEN_VERSION: u32 = 1;
 
 /// The last stat of a file and the content it had then.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,20 +58,19 @@ impl Seen {
     }
 }
 
-/// What the state dir remembers between passes.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct LocalState {
-    /// The archive as of the last generation this host saw.
-    pub index: Index,
-    /// Stat and hash of files, for the quick check.
-    pub seen: BTreeMap<FileId, Seen>,
+/// The cache header: which archive and which generation the cached files describe.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Header {
+    version: u32,
+    /// The destination URL (credentials removed) the cache belongs to.
+    pub destination: String,
+    /// The newest generation in the local chain.
+    pub generation: u64,
 }
 
 #[derive(Serialize, Deserialize)]
-struct CacheFile {
+struct SeenFile {
     version: u32,
-    destination: String,
-    index: Index,
     seen: Vec<SeenRecord>,
 }
 
@@ -120,61 +130,146 @@ impl StateDir {
         &self.path
     }
 
-    /// The cached state for `destination`, or `None` when there is none usable (absent,
-    /// corrupt, another version, or written for a different destination).
-    pub fn load(&self, destination: &str) -> Option<LocalState> {
+    /// The cache header for `destination`, or `None` when there is none usable (absent,
+    /// corrupt, another version — such as version 1's single file — or written for a
+    /// different destination). The caller then rebuilds from the remote.
+    pub fn header(&self, destination: &str) -> Option<Header> {
         let path = self.path.join(CACHE_FILE);
         let bytes = match std::fs::read(&path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
             Err(e) => {
-                tracing::warn!(path = %path.display(), error = %e, "cannot read state cache; rebuilding from the destination");
+                tracing::warn!(path = %path.display(), error = %e, "cannot read the state cache; rebuilding from the destination");
                 return None;
             }
         };
-        let file: CacheFile = match serde_json::from_slice(&bytes) {
-            Ok(f) => f,
-            Err(e) => {
-                tracing::warn!(path = %path.display(), error = %e, "state cache is unreadable; rebuilding from the destination");
-                return None;
-            }
+        let header: Option<Header> = serde_json::from_slice::<serde_json::Value>(&bytes)
+            .ok()
+            .filter(|v| {
+                v.get("version").and_then(serde_json::Value::as_u64)
+                    == Some(u64::from(CACHE_VERSION))
+            })
+            .and_then(|v| serde_json::from_value(v).ok());
+        let Some(header) = header else {
+            tracing::warn!(path = %path.display(), "the state cache is from another version or unreadable; rebuilding from the destination");
+            return None;
         };
-        if file.version != CACHE_VERSION {
-            tracing::warn!(path = %path.display(), version = file.version, "state cache has another version; rebuilding");
+        if header.destination != destination {
+            tracing::info!(cached = %header.destination, configured = %destination, "the state cache is for another destination; rebuilding");
             return None;
         }
-        if file.destination != destination {
-            tracing::info!(cached = %file.destination, configured = %destination, "state cache is for another destination; rebuilding");
-            return None;
-        }
-        let mut index = file.index;
-        index.reindex();
-        let seen = file
-            .seen
-            .into_iter()
-            .map(|r| ((r.source, r.path), r.seen))
-            .collect();
-        Some(LocalState { index, seen })
+        Some(header)
     }
 
-    /// Replaces the cache atomically.
-    pub fn save(&self, destination: &str, state: &LocalState) -> Result<()> {
-        let file = CacheFile {
+    /// Records which archive and generation the cache describes.
+    pub fn save_header(&self, destination: &str, generation: u64) -> Result<()> {
+        let h = Header {
             version: CACHE_VERSION,
             destination: destination.to_string(),
-            index: state.index.clone(),
-            seen: state
+            generation,
+        };
+        write_atomic(
+            &self.path.join(CACHE_FILE),
+            &serde_json::to_vec(&h).expect("header serializes"),
+        )
+    }
+
+    /// The last stat and hash of local files (empty when absent or unreadable).
+    pub fn seen(&self) -> BTreeMap<FileId, Seen> {
+        let path = self.path.join(SEEN_FILE);
+        let Ok(bytes) = std::fs::read(&path) else {
+            return BTreeMap::new();
+        };
+        match serde_json::from_slice::<SeenFile>(&bytes) {
+            Ok(f) if f.version == SEEN_VERSION => f
                 .seen
+                .into_iter()
+                .map(|r| ((r.source, r.path), r.seen))
+                .collect(),
+            _ => {
+                tracing::warn!(path = %path.display(), "the stat cache is unreadable; files will be hashed again");
+                BTreeMap::new()
+            }
+        }
+    }
+
+    /// Replaces the stat cache.
+    pub fn save_seen(&self, seen: &BTreeMap<FileId, Seen>) -> Result<()> {
+        let file = SeenFile {
+            version: SEEN_VERSION,
+            seen: seen
                 .iter()
-                .map(|((source, path), seen)| SeenRecord {
+                .map(|((source, path), s)| SeenRecord {
                     source: source.clone(),
                     path: path.clone(),
-                    seen: *seen,
+                    seen: *s,
                 })
                 .collect(),
         };
-        let bytes = serde_json::to_vec(&file).expect("state serializes");
-        write_atomic(&self.path.join(CACHE_FILE), &bytes)
+        write_atomic(
+            &self.path.join(SEEN_FILE),
+            &serde_json::to_vec(&file).expect("seen serializes"),
+        )
+    }
+
+    /// Replaces the local chain with a snapshot of `index` (after a rebuild from the
+    /// remote, or a full checkpoint).
+    pub fn save_snapshot(&self, index: &Index) -> Result<()> {
+        let dir = self.path.join(CHAIN_DIR);
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).map_err(|e| Error::io("remove", &dir, e))?;
+        }
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io("create", &dir, e))?;
+        write_atomic(
+            &dir.join(SNAPSHOT_FILE),
+            &serde_json::to_vec(index).expect("index serializes"),
+        )
+    }
+
+    /// Appends a delta generation to the local chain.
+    pub fn save_delta(&self, g: &Generation) -> Result<()> {
+        let dir = self.path.join(CHAIN_DIR);
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io("create", &dir, e))?;
+        write_atomic(&dir.join(format!("{:020}.json", g.generation)), &g.encode())
+    }
+
+    /// The index as of `generation`, from the local snapshot and the deltas after it;
+    /// `None` when the chain does not reach it (the caller rebuilds from the remote).
+    pub fn load_index(&self, generation: u64) -> Option<Index> {
+        let dir = self.path.join(CHAIN_DIR);
+        let bytes = std::fs::read(dir.join(SNAPSHOT_FILE)).ok()?;
+        let mut index: Index = serde_json::from_slice(&bytes).ok()?;
+        index.reindex();
+        while index.generation < generation {
+            let next = index.generation + 1;
+            let path = dir.join(format!("{next:020}.json"));
+            let g = std::fs::read(&path)
+                .ok()
+                .and_then(|b| Generation::decode(&path.display().to_string(), &b).ok())?;
+            index.apply(&g).ok()?;
+        }
+        (index.generation == generation).then_some(index)
+    }
+
+    /// Forgets the local chain and stats (the remote no longer matches them).
+    pub fn reset(&self) -> Result<()> {
+        for p in [
+            self.path.join(CHAIN_DIR),
+            self.path.join(SEEN_FILE),
+            self.path.join(CACHE_FILE),
+        ] {
+            let r = if p.is_dir() {
+                std::fs::remove_dir_all(&p)
+            } else {
+                std::fs::remove_file(&p)
+            };
+            match r {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io("remove", &p, e)),
+            }
+        }
+        Ok(())
     }
 }
 
@@ -204,6 +299,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scan::FileStat;
 
     #[test]
     fn second_lock_is_refused_with_pid() {
@@ -221,15 +317,17 @@ mod tests {
     fn cache_for_another_destination_is_ignored() {
         let dir = tempfile::tempdir().unwrap();
         let sd = StateDir::lock(dir.path()).unwrap();
-        sd.save("file:///a", &LocalState::default()).unwrap();
-        assert!(sd.load("file:///a").is_some());
-        assert!(sd.load("file:///b").is_none());
+        sd.save_header("file:///a", 3).unwrap();
+        assert_eq!(sd.header("file:///a").map(|h| h.generation), Some(3));
+        assert!(sd.header("file:///b").is_none());
         std::fs::write(dir.path().join(CACHE_FILE), b"garbage").unwrap();
-        assert!(sd.load("file:///a").is_none());
+        assert!(sd.header("file:///a").is_none());
     }
 
     #[test]
-    fn v1_fixture_still_loads() {
+    fn v1_fixture_is_recognised_and_rebuilt() {
+        // Version 1 kept the whole index in state.json: it reads as "no usable cache",
+        // so the next pass rebuilds from the destination instead of misreading it.
         let dir = tempfile::tempdir().unwrap();
         std::fs::copy(
             concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/state-v1.json"),
@@ -237,15 +335,32 @@ mod tests {
         )
         .unwrap();
         let sd = StateDir::lock(dir.path()).unwrap();
-        let state = sd.load("memory://").expect("v1 cache loads");
-        assert_eq!((state.index.generation, state.index.len()), (2, 2));
-        let seen = state.seen[&("app".to_string(), "app.log.2".to_string())];
-        assert_eq!((seen.stat.ino, seen.stat.size), (131, 4));
-        assert!(seen.is_trusted());
-        let key = &state
-            .index
-            .object_for(&seen.sha256)
-            .expect("hash lookup rebuilt");
-        assert!(key.key.starts_with("data/app/app.log.1-"));
+        assert!(sd.header("memory://").is_none());
+    }
+
+    #[test]
+    fn seen_round_trips_and_reset_forgets() {
+        let dir = tempfile::tempdir().unwrap();
+        let sd = StateDir::lock(dir.path()).unwrap();
+        let stat = FileStat {
+            dev: 1,
+            ino: 2,
+            size: 3,
+            mtime_ns: 4,
+        };
+        let mut seen = BTreeMap::new();
+        seen.insert(
+            ("app".to_string(), "a.log".to_string()),
+            Seen {
+                stat,
+                sha256: ContentHash::of(b"abc"),
+                seen_at_ns: 9_000_000_000,
+            },
+        );
+        sd.save_seen(&seen).unwrap();
+        sd.save_header("memory://", 1).unwrap();
+        assert_eq!(sd.seen(), seen);
+        sd.reset().unwrap();
+        assert!(sd.seen().is_empty() && sd.header("memory://").is_none());
     }
 }

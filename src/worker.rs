@@ -18,11 +18,11 @@ use crate::config::{Config, DestinationUrl};
 use crate::diff::{self, Class, Object, Resolved};
 use crate::digest::{self, ContentHash, DigestError};
 use crate::error::{Error, Result};
-use crate::index::ObjectRef;
-use crate::manifest::{self, Entry};
+use crate::index::{FileId, Index, ObjectRef};
+use crate::manifest::{self, Entry, Kind};
 use crate::scan::{self, ScannedFile};
 use crate::schedule::{rfc3339, Clock};
-use crate::state::{LocalState, Seen, StateDir};
+use crate::state::{Seen, StateDir};
 use crate::stats::{self, Outcome, RunReport};
 use crate::store::Store;
 use crate::upload::{self, Stored, UploadError};
@@ -128,8 +128,9 @@ async fn pass(
     started: Instant,
 ) -> Result<()> {
     let destination = config.destination.url.to_string();
-    let (mut state, had_cache) = load_state(store, state_dir, &destination).await?;
-    let start_generation = state.index.generation;
+    let known = open_state(store, state_dir, &destination).await?;
+    let start_generation = known.generation;
+    let old_seen = known.seen;
 
     let now = clock.now();
     let now_ns = now
@@ -138,16 +139,28 @@ async fn pass(
     let files = scan_sources(config, now, report);
     report.files_scanned = files.len() as u64;
 
-    let plan = diff::plan(files, &state.index, &state.seen);
-    report.files_unchanged = plan.unchanged.len() as u64;
-    let mut new_seen: BTreeMap<_, _> = plan
-        .unchanged
+    let (unchanged, rest) = diff::quick_check(files, &old_seen);
+    report.files_unchanged = unchanged.len() as u64;
+    let mut new_seen: BTreeMap<_, _> = unchanged
         .iter()
         .filter_map(|f| {
             let id = (f.source.clone(), f.rel.clone());
-            state.seen.get(&id).map(|s| (id, *s))
+            old_seen.get(&id).map(|s| (id, *s))
         })
         .collect();
+    report.current_generation = start_generation;
+    if rest.is_empty() {
+        // Nothing to hash or record: no index needed, nothing remote written.
+        if new_seen != old_seen {
+            state_dir.save_seen(&new_seen)?;
+        }
+        return Ok(());
+    }
+    let mut index = match known.index {
+        Some(i) => i,
+        None => local_index(store, state_dir, &destination, start_generation).await?,
+    };
+    let plan = diff::plan(rest, &index, &old_seen);
 
     // Every file that needs recording is pending until a committed generation names it.
     for f in plan
@@ -162,7 +175,7 @@ async fn pass(
         .into_iter()
         .map(|(file, hash)| {
             let codec = codec_for(config, &file.source);
-            diff::resolve(file, hash, &state.index, codec)
+            diff::resolve(file, hash, &index, codec)
         })
         .collect();
     control.check()?;
@@ -172,7 +185,7 @@ async fn pass(
             Ok(hash) => {
                 report.bytes_read += file.stat.size;
                 let codec = codec_for(config, &file.source);
-                decided.push(diff::resolve(file, hash, &state.index, codec));
+                decided.push(diff::resolve(file, hash, &index, codec));
             }
             Err(e) => {
                 skip(report, &file, e);
@@ -231,7 +244,7 @@ async fn pass(
     control.check()?;
 
     let archived_at = rfc3339(clock.now());
-    let next = state.index.generation + 1;
+    let next = index.generation + 1;
     let mut entries = Vec::new();
     for r in &stored {
         new_seen.insert(
@@ -261,63 +274,123 @@ async fn pass(
         report.duration_ms = started.elapsed().as_millis() as u64;
         report.generation = Some(next);
         report.current_generation = next;
-        let generation = state
-            .index
-            .next_generation(entries, archived_at, report.clone());
+        let generation = index.next_generation(entries, archived_at, report.clone());
         manifest::commit(store, &generation)
             .await
             .inspect_err(|_| {
                 report.generation = None;
                 report.current_generation = start_generation;
             })?;
-        state
-            .index
-            .apply(&generation)
-            .map_err(|message| Error::Format {
-                what: "manifest",
-                location: format!("generation {next}"),
-                message,
-            })?;
+        index.apply(&generation).map_err(|message| Error::Format {
+            what: "manifest",
+            location: format!("generation {next}"),
+            message,
+        })?;
+        match generation.kind {
+            Kind::Full => state_dir.save_snapshot(&index)?,
+            Kind::Delta => state_dir.save_delta(&generation)?,
+        }
+        state_dir.save_header(&destination, next)?;
     }
-    report.current_generation = state.index.generation;
+    report.current_generation = index.generation;
     report.clear_pending();
     for r in &failed_files {
         report.add_pending(r.stat.mtime_ns);
     }
 
-    let changed =
-        !had_cache || state.index.generation != start_generation || new_seen != state.seen;
-    state.seen = new_seen;
-    if changed {
-        state_dir.save(&destination, &state)?;
+    if new_seen != old_seen {
+        state_dir.save_seen(&new_seen)?;
     }
     Ok(())
 }
 
-/// The archive as this host last saw it, brought up to date with the remote; rebuilt from
-/// the remote alone when there is no usable cache or the remote no longer matches it.
-async fn load_state(
+/// What a pass knows of the archive before it scans: the current generation always,
+/// the index only when catching up needed it.
+struct Known {
+    generation: u64,
+    index: Option<Index>,
+    seen: BTreeMap<FileId, Seen>,
+}
+
+/// The archive as this host last saw it, brought up to date with the remote (one HEAD
+/// and one LIST when nothing changed); rebuilt from the remote alone when there is no
+/// usable cache or the remote no longer matches it.
+async fn open_state(store: &Store, state_dir: &StateDir, destination: &str) -> Result<Known> {
+    let Some(header) = state_dir.header(destination) else {
+        return rebuild(store, state_dir, destination).await;
+    };
+    if header.generation > 0 && !manifest::exists(store, header.generation).await? {
+        tracing::warn!(
+            generation = header.generation,
+            "the destination no longer holds the cached generation; rebuilding state from it"
+        );
+        return rebuild(store, state_dir, destination).await;
+    }
+    let after = (header.generation > 0).then_some(header.generation);
+    let newer = manifest::list_generations(store, after).await?;
+    let seen = state_dir.seen();
+    if newer.is_empty() {
+        return Ok(Known {
+            generation: header.generation,
+            index: None,
+            seen,
+        });
+    }
+    // Another writer (or our own commit whose cache update was lost) went further.
+    let Some(mut index) = state_dir.load_index(header.generation) else {
+        return rebuild(store, state_dir, destination).await;
+    };
+    for g in newer {
+        let gen = manifest::fetch(store, g).await?;
+        if gen.kind == Kind::Delta && gen.generation != index.generation + 1
+            || index.apply(&gen).is_err()
+        {
+            return rebuild(store, state_dir, destination).await;
+        }
+        match gen.kind {
+            Kind::Full => state_dir.save_snapshot(&index)?,
+            Kind::Delta => state_dir.save_delta(&gen)?,
+        }
+    }
+    state_dir.save_header(destination, index.generation)?;
+    Ok(Known {
+        generation: index.generation,
+        index: Some(index),
+        seen,
+    })
+}
+
+/// Forgets the local cache and builds it again from the remote manifests.
+async fn rebuild(store: &Store, state_dir: &StateDir, destination: &str) -> Result<Known> {
+    state_dir.reset()?;
+    let index = manifest::load_latest(store).await?;
+    state_dir.save_snapshot(&index)?;
+    state_dir.save_header(destination, index.generation)?;
+    Ok(Known {
+        generation: index.generation,
+        index: Some(index),
+        seen: BTreeMap::new(),
+    })
+}
+
+/// The index at `generation` from the local chain, or from the remote if the chain is damaged.
+async fn local_index(
     store: &Store,
     state_dir: &StateDir,
     destination: &str,
-) -> Result<(LocalState, bool)> {
-    let Some(mut cached) = state_dir.load(destination) else {
-        let index = manifest::load_latest(store).await?;
-        return Ok((
-            LocalState {
-                index,
-                seen: BTreeMap::new(),
-            },
-            false,
-        ));
-    };
-    if !manifest::catch_up(store, &mut cached.index).await? {
-        tracing::warn!(
-            "the destination no longer holds the cached generation; rebuilding state from it"
-        );
-        cached.index = manifest::load_latest(store).await?;
+    generation: u64,
+) -> Result<Index> {
+    if let Some(index) = state_dir.load_index(generation) {
+        return Ok(index);
     }
-    Ok((cached, true))
+    if generation == 0 {
+        return Ok(Index::default());
+    }
+    tracing::warn!("the local manifest chain is incomplete; reloading it from the destination");
+    let index = manifest::load_at(store, generation).await?;
+    state_dir.save_snapshot(&index)?;
+    state_dir.save_header(destination, generation)?;
+    Ok(index)
 }
 
 /// Closed files of every source; unreadable paths are counted as failures.

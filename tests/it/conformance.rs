@@ -40,6 +40,8 @@ macro_rules! conformance_suite {
             long_history_rebuilds_through_checkpoints,
             large_file_goes_up_in_parts,
             requests_follow_the_change_not_the_history,
+            a_second_state_dir_catches_up_with_the_first,
+            a_damaged_local_chain_is_reloaded_from_the_remote,
             foreign_object_at_a_content_key_is_left_alone,
         );
     };
@@ -465,4 +467,41 @@ async fn foreign_object_at_a_content_key_is_left_alone(b: Backend) {
     );
     let kept = env.store.get(&key).await.unwrap().bytes().await.unwrap();
     assert_eq!(&kept[..], b"junk", "never overwritten");
+}
+
+async fn a_second_state_dir_catches_up_with_the_first(b: Backend) {
+    // Two state dirs taking turns on one archive (a host replaced, or a failover):
+    // each catches up with the generations the other committed.
+    let env = Env::new(b);
+    let mut other = env.config.clone();
+    other.state_dir = env.dir.path().join("state-b");
+    env.write("a.log", b"a\n");
+    env.pass().await;
+    let r = logferry::worker::run_once(&other, &env.store, &logferry::schedule::SystemClock)
+        .await
+        .unwrap();
+    assert_eq!((r.generation, r.current_generation), (None, 1));
+    env.write("b.log", b"b\n");
+    assert_eq!(env.pass().await.generation, Some(2));
+    env.write("c.log", b"c\n");
+    let r = logferry::worker::run_once(&other, &env.store, &logferry::schedule::SystemClock)
+        .await
+        .unwrap();
+    assert_eq!((r.files_new, r.generation), (1, Some(3)), "{r:?}");
+    let r = env.pass().await;
+    assert_eq!((r.files_uploaded, r.current_generation), (0, 3));
+    assert_eq!(env.index().await.len(), 3);
+}
+
+async fn a_damaged_local_chain_is_reloaded_from_the_remote(b: Backend) {
+    let env = Env::new(b);
+    env.write("a.log", b"a\n");
+    env.pass().await;
+    env.write("b.log", b"b\n");
+    env.pass().await;
+    std::fs::remove_dir_all(env.config.state_dir.join("chain")).unwrap();
+    env.write("c.log", b"c\n");
+    let r = env.pass().await;
+    assert_eq!((r.files_new, r.generation), (1, Some(3)));
+    assert_eq!(env.index().await.len(), 3);
 }
