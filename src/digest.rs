@@ -110,6 +110,24 @@ pub fn hash_file(path: &Path, expected: &FileStat) -> Result<ContentHash, Digest
     Ok(ContentHash::from_hasher(hasher))
 }
 
+/// Reads a small file whole (at most `limit` bytes), hashes it and re-stats it, so the
+/// bytes can be stored without reading the file again. `None` when it is larger.
+pub fn read_small(
+    path: &Path,
+    expected: &FileStat,
+    limit: u64,
+) -> Result<Option<(ContentHash, Vec<u8>)>, DigestError> {
+    if expected.size > limit {
+        return Ok(None);
+    }
+    let file = std::fs::File::open(path)?;
+    let mut bytes = Vec::with_capacity(expected.size as usize);
+    // One byte past the expected size is enough to notice growth.
+    file.take(expected.size + 1).read_to_end(&mut bytes)?;
+    ensure_unchanged(path, expected, bytes.len() as u64)?;
+    Ok(Some((ContentHash::of(&bytes), bytes)))
+}
+
 /// Fails with [`DigestError::Changed`] unless `path` still matches `expected` and `read`
 /// bytes were seen.
 pub fn ensure_unchanged(path: &Path, expected: &FileStat, read: u64) -> Result<(), DigestError> {

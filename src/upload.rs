@@ -197,6 +197,47 @@ pub async fn store_file(
     }
 }
 
+/// Stores bytes already read and checked (a small file), in one create-only put.
+pub async fn store_bytes(
+    store: &Store,
+    key: &Path,
+    file: &ScannedFile,
+    expected: ContentHash,
+    bytes: Vec<u8>,
+    codec: Codec,
+    control: &Control,
+) -> Result<Stored, UploadError> {
+    if control.is_cancelled() {
+        return Err(UploadError::Interrupted);
+    }
+    control.beat();
+    let read = bytes.len() as u64;
+    let payload = match codec.compression {
+        Compression::None => bytes,
+        Compression::Zstd => {
+            let mut enc = Encoder::new(codec).map_err(DigestError::Io)?;
+            enc.write(&bytes).map_err(DigestError::Io)?;
+            enc.finish().map_err(DigestError::Io)?
+        }
+    };
+    let stored = payload.len() as u64;
+    let opts = PutOptions {
+        mode: PutMode::Create,
+        ..Default::default()
+    };
+    match store.put_opts(key, PutPayload::from(payload), opts).await {
+        Ok(_) => Ok(Stored::Uploaded { read, stored }),
+        Err(object_store::Error::AlreadyExists { .. }) => {
+            let meta = store
+                .head(key)
+                .await
+                .map_err(|e| Error::store("head", key, e))?;
+            adopt(store, key, file, expected, codec.compression, meta.size).await
+        }
+        Err(e) => Err(Error::store("put", key, e).into()),
+    }
+}
+
 /// An object already at the content key: kept if it holds the file's content. A plain
 /// object must have the file's size; a compressed one is read back and checked.
 async fn adopt(

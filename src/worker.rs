@@ -16,7 +16,7 @@ use tokio::task::spawn_blocking;
 use crate::codec::{Codec, Compression};
 use crate::config::{Config, DestinationUrl};
 use crate::diff::{self, Class, Object, Resolved};
-use crate::digest::{self, ContentHash, DigestError};
+use crate::digest::{self, DigestError};
 use crate::error::{Error, Result};
 use crate::index::{FileId, Index, ObjectRef};
 use crate::manifest::{self, Entry, Kind};
@@ -170,7 +170,7 @@ async fn pass(
     {
         report.add_pending(f.stat.mtime_ns);
     }
-    let mut decided: Vec<Resolved> = plan
+    let decided: Vec<Resolved> = plan
         .renamed
         .into_iter()
         .map(|(file, hash)| {
@@ -180,28 +180,22 @@ async fn pass(
         .collect();
     control.check()?;
     let mut failed_files: Vec<ScannedFile> = Vec::new();
-    for (file, hashed) in hash_all(plan.candidates, config.upload_concurrency, control).await {
-        match hashed {
-            Ok(hash) => {
-                report.bytes_read += file.stat.size;
-                let codec = codec_for(config, &file.source);
-                decided.push(diff::resolve(file, hash, &index, codec));
-            }
-            Err(e) => {
+    // Renamed by inode: content already stored, nothing to read.
+    let mut stored: Vec<Resolved> = decided;
+    let mut destination_error = None;
+    // Each candidate is read and hashed, decided, and stored in one go; a small file is
+    // read once and its bytes go straight up.
+    for (file, outcome) in process_all(store, plan.candidates, &index, config, control).await {
+        match outcome {
+            Processed::Unreadable(e) => {
                 skip(report, &file, e);
                 failed_files.push(file);
             }
-        }
-    }
-
-    let (to_upload, ready): (Vec<_>, Vec<_>) = decided
-        .into_iter()
-        .partition(|r| matches!(r.object, Object::Upload(..)));
-    let mut stored = ready;
-    let mut destination_error = None;
-    for (resolved, outcome) in upload_all(store, to_upload, config, control).await {
-        match outcome {
-            Ok(outcome) => {
+            Processed::Known(r) => {
+                report.bytes_read += r.file.stat.size;
+                stored.push(r);
+            }
+            Processed::Stored(r, Ok(outcome)) => {
                 let size = match outcome {
                     Stored::Uploaded { read, stored } => {
                         report.files_uploaded += 1;
@@ -211,27 +205,28 @@ async fn pass(
                     }
                     Stored::Adopted { stored } => {
                         report.files_adopted += 1;
+                        report.bytes_read += r.file.stat.size;
                         stored
                     }
                 };
-                stored.push(as_stored(resolved, size));
+                stored.push(as_stored(*r, size));
             }
-            Err(UploadError::Changed(e)) => {
-                skip(report, &resolved.file, e);
-                failed_files.push(resolved.file);
+            Processed::Stored(r, Err(UploadError::Changed(e))) => {
+                skip(report, &r.file, e);
+                failed_files.push(r.file);
             }
-            Err(UploadError::Store(e)) => {
-                tracing::warn!(file = %resolved.file.abs.display(), error = %e, "upload failed");
-                report.fail(label(&resolved.file), e.to_string());
+            Processed::Stored(r, Err(UploadError::Store(e))) => {
+                tracing::warn!(file = %r.file.abs.display(), error = %e, "upload failed");
+                report.fail(label(&r.file), e.to_string());
                 destination_error.get_or_insert(e);
             }
-            Err(UploadError::Interrupted) => {
+            Processed::Stored(_, Err(UploadError::Interrupted)) => {
                 destination_error.get_or_insert(Error::Interrupted("shutdown requested".into()));
             }
-            Err(e) => {
-                tracing::warn!(file = %resolved.file.abs.display(), error = %e, "upload failed");
-                report.fail(label(&resolved.file), e.to_string());
-                failed_files.push(resolved.file);
+            Processed::Stored(r, Err(e)) => {
+                tracing::warn!(file = %r.file.abs.display(), error = %e, "upload failed");
+                report.fail(label(&r.file), e.to_string());
+                failed_files.push(r.file);
             }
         }
     }
@@ -479,53 +474,67 @@ fn skip(report: &mut RunReport, file: &ScannedFile, e: DigestError) {
     }
 }
 
-async fn hash_all(
+/// What became of one candidate file.
+enum Processed {
+    /// Could not be read as it was scanned (changing, vanished, unreadable).
+    Unreadable(DigestError),
+    /// Its content is already stored (touched, or renamed by content).
+    Known(Resolved),
+    /// It was stored, or storing it failed.
+    Stored(Box<Resolved>, std::result::Result<Stored, UploadError>),
+}
+
+async fn process_all(
+    store: &Store,
     files: Vec<ScannedFile>,
-    concurrency: usize,
+    index: &Index,
+    config: &Config,
     control: &Control,
-) -> Vec<(ScannedFile, std::result::Result<ContentHash, DigestError>)> {
+) -> Vec<(ScannedFile, Processed)> {
     stream::iter(files)
         .map(|f| async move {
             if control.is_cancelled() {
                 let e = std::io::Error::new(std::io::ErrorKind::Interrupted, "shutdown requested");
-                return (f, Err(DigestError::Io(e)));
+                return (f.clone(), Processed::Unreadable(DigestError::Io(e)));
             }
             control.beat();
-            let (f, r) = spawn_blocking(move || {
-                let r = digest::hash_file(&f.abs, &f.stat);
+            let limit = config.part_size;
+            let (f, digested) = spawn_blocking(move || {
+                let r = digest::read_small(&f.abs, &f.stat, limit).and_then(|small| match small {
+                    Some((hash, bytes)) => Ok((hash, Some(bytes))),
+                    None => digest::hash_file(&f.abs, &f.stat).map(|h| (h, None)),
+                });
                 (f, r)
             })
             .await
             .expect("hashing task panicked");
-            (f, r)
-        })
-        .buffer_unordered(concurrency)
-        .collect()
-        .await
-}
-
-async fn upload_all(
-    store: &Store,
-    items: Vec<Resolved>,
-    config: &Config,
-    control: &Control,
-) -> Vec<(Resolved, std::result::Result<Stored, UploadError>)> {
-    stream::iter(items)
-        .map(|r| async move {
-            let Object::Upload(key, codec) = &r.object else {
-                unreachable!("only uploads are passed here")
+            let (hash, bytes) = match digested {
+                Ok(d) => d,
+                Err(e) => return (f, Processed::Unreadable(e)),
             };
-            let out = upload::store_file(
-                store,
-                key,
-                &r.file,
-                r.hash,
-                config.part_size,
-                *codec,
-                control,
-            )
-            .await;
-            (r, out)
+            let codec = codec_for(config, &f.source);
+            let r = diff::resolve(f.clone(), hash, index, codec);
+            let Object::Upload(key, codec) = &r.object else {
+                return (f, Processed::Known(r));
+            };
+            let out = match bytes {
+                Some(b) => {
+                    upload::store_bytes(store, key, &r.file, r.hash, b, *codec, control).await
+                }
+                None => {
+                    upload::store_file(
+                        store,
+                        key,
+                        &r.file,
+                        r.hash,
+                        config.part_size,
+                        *codec,
+                        control,
+                    )
+                    .await
+                }
+            };
+            (f, Processed::Stored(Box::new(r), out))
         })
         .buffer_unordered(config.upload_concurrency)
         .collect()
