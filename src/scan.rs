@@ -94,60 +94,71 @@ pub fn scan(source: &Source, now: SystemTime, skip: &[PathBuf]) -> ScanOutcome {
         }
         _ => {}
     }
-    let walker = walkdir::WalkDir::new(&source.path)
-        .follow_links(false)
-        .sort_by_file_name()
-        .into_iter()
-        .filter_entry(|e| !(e.file_type().is_dir() && skip.iter().any(|s| s == e.path())));
-    for entry in walker {
-        let entry = match entry {
+    // std's read_dir: each entry's type comes from the directory listing and its stat
+    // from fstatat on the open directory, not a walk of the whole path per file.
+    let mut dirs: Vec<(PathBuf, String)> = vec![(source.path.clone(), String::new())];
+    while let Some((dir, rel_dir)) = dirs.pop() {
+        let entries = match std::fs::read_dir(&dir) {
             Ok(e) => e,
             Err(e) => {
-                let path = e
-                    .path()
-                    .map(Path::to_path_buf)
-                    .unwrap_or_else(|| source.path.clone());
-                let why = match e.io_error() {
-                    Some(io)
-                        if io.kind() == std::io::ErrorKind::NotFound && path == source.path =>
-                    {
-                        "source directory does not exist; check sources.path".to_string()
-                    }
-                    Some(io) => io.to_string(),
-                    None => e.to_string(),
+                let why = if e.kind() == std::io::ErrorKind::NotFound && dir == source.path {
+                    "source directory does not exist; check sources.path".to_string()
+                } else {
+                    e.to_string()
                 };
-                out.problems.push((path, why));
+                out.problems.push((dir, why));
                 continue;
             }
         };
-        if !entry.file_type().is_file() {
-            continue;
-        }
-        let Ok(rel) = entry.path().strip_prefix(&source.path) else {
-            continue;
-        };
-        let Some(rel) = rel_to_string(rel) else {
-            out.problems.push((
-                entry.path().to_path_buf(),
-                "file name is not UTF-8; not archived".into(),
-            ));
-            continue;
-        };
-        if !(source.include.is_empty() || source.include.matches(&rel))
-            || source.exclude.matches(&rel)
-        {
-            continue;
-        }
-        match entry.metadata() {
-            Ok(m) => matching.push(ScannedFile {
-                source: source.name.clone(),
-                rel,
-                abs: entry.path().to_path_buf(),
-                stat: FileStat::from_metadata(&m),
-            }),
-            Err(e) => out
-                .problems
-                .push((entry.path().to_path_buf(), e.to_string())),
+        for entry in entries {
+            let entry = match entry {
+                Ok(e) => e,
+                Err(e) => {
+                    out.problems.push((dir.clone(), e.to_string()));
+                    continue;
+                }
+            };
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else {
+                if kind.is_file() {
+                    out.problems
+                        .push((entry.path(), "file name is not UTF-8; not archived".into()));
+                }
+                continue;
+            };
+            let rel = if rel_dir.is_empty() {
+                name.to_string()
+            } else {
+                format!("{rel_dir}/{name}")
+            };
+            if kind.is_dir() {
+                let path = entry.path();
+                if !skip.iter().any(|s| s == &path) {
+                    dirs.push((path, rel));
+                }
+                continue;
+            }
+            // Symlinks and special files are never archived.
+            if !kind.is_file() {
+                continue;
+            }
+            if !(source.include.is_empty() || source.include.matches(&rel))
+                || source.exclude.matches(&rel)
+            {
+                continue;
+            }
+            match entry.metadata() {
+                Ok(m) => matching.push(ScannedFile {
+                    source: source.name.clone(),
+                    rel,
+                    abs: entry.path(),
+                    stat: FileStat::from_metadata(&m),
+                }),
+                Err(e) => out.problems.push((entry.path(), e.to_string())),
+            }
         }
     }
 
@@ -174,12 +185,4 @@ pub fn scan(source: &Source, now: SystemTime, skip: &[PathBuf]) -> ScanOutcome {
     }
     out.files.sort_by(|a, b| a.rel.cmp(&b.rel));
     out
-}
-
-fn rel_to_string(rel: &Path) -> Option<String> {
-    let mut parts = Vec::new();
-    for c in rel.components() {
-        parts.push(c.as_os_str().to_str()?);
-    }
-    Some(parts.join("/"))
 }

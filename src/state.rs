@@ -32,7 +32,7 @@ const SNAPSHOT_FILE: &str = "snapshot.json";
 /// stats in `seen.json` and the manifest chain in `chain/`, so a pass with nothing new
 /// reads only what is proportional to the local files.
 const CACHE_VERSION: u32 = 2;
-const SEEN_VERSION: u32 = 1;
+const SEEN_VERSION: u32 = 2;
 
 /// The last stat of a file and the content it had then.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,12 +74,17 @@ struct SeenFile {
     seen: Vec<SeenRecord>,
 }
 
+/// One line of `seen.json`, flat (no nested objects) because it is read on every pass.
 #[derive(Serialize, Deserialize)]
 struct SeenRecord {
     source: String,
     path: String,
-    #[serde(flatten)]
-    seen: Seen,
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime_ns: i64,
+    sha256: ContentHash,
+    seen_at_ns: i64,
 }
 
 /// A state dir held by this process until dropped.
@@ -184,7 +189,20 @@ impl StateDir {
             Ok(f) if f.version == SEEN_VERSION => f
                 .seen
                 .into_iter()
-                .map(|r| ((r.source, r.path), r.seen))
+                .map(|r| {
+                    let stat = FileStat {
+                        dev: r.dev,
+                        ino: r.ino,
+                        size: r.size,
+                        mtime_ns: r.mtime_ns,
+                    };
+                    let seen = Seen {
+                        stat,
+                        sha256: r.sha256,
+                        seen_at_ns: r.seen_at_ns,
+                    };
+                    ((r.source, r.path), seen)
+                })
                 .collect(),
             _ => {
                 tracing::warn!(path = %path.display(), "the stat cache is unreadable; files will be hashed again");
@@ -202,7 +220,12 @@ impl StateDir {
                 .map(|((source, path), s)| SeenRecord {
                     source: source.clone(),
                     path: path.clone(),
-                    seen: *s,
+                    dev: s.stat.dev,
+                    ino: s.stat.ino,
+                    size: s.stat.size,
+                    mtime_ns: s.stat.mtime_ns,
+                    sha256: s.sha256,
+                    seen_at_ns: s.seen_at_ns,
                 })
                 .collect(),
         };

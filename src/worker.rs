@@ -156,7 +156,7 @@ async fn pass(
         }
         return Ok(());
     }
-    let mut index = match known.index {
+    let index = match known.index {
         Some(i) => i,
         None => local_index(store, state_dir, &destination, start_generation).await?,
     };
@@ -185,7 +185,10 @@ async fn pass(
     let mut destination_error = None;
     // Each candidate is read and hashed, decided, and stored in one go; a small file is
     // read once and its bytes go straight up.
-    for (file, outcome) in process_all(store, plan.candidates, &index, config, control).await {
+    let shared = Arc::new(index);
+    let processed = process_all(store, plan.candidates, &shared, config, control).await;
+    let mut index = Arc::try_unwrap(shared).unwrap_or_else(|still_shared| (*still_shared).clone());
+    for (file, outcome) in processed {
         match outcome {
             Processed::Unreadable(e) => {
                 skip(report, &file, e);
@@ -484,61 +487,82 @@ enum Processed {
     Stored(Box<Resolved>, std::result::Result<Stored, UploadError>),
 }
 
+/// Each file runs as its own task, so hashing and compression use every core.
 async fn process_all(
     store: &Store,
     files: Vec<ScannedFile>,
-    index: &Index,
+    index: &Arc<Index>,
     config: &Config,
     control: &Control,
 ) -> Vec<(ScannedFile, Processed)> {
+    let config = Arc::new(config.clone());
     stream::iter(files)
-        .map(|f| async move {
-            if control.is_cancelled() {
-                let e = std::io::Error::new(std::io::ErrorKind::Interrupted, "shutdown requested");
-                return (f.clone(), Processed::Unreadable(DigestError::Io(e)));
-            }
-            control.beat();
-            let limit = config.part_size;
-            let (f, digested) = spawn_blocking(move || {
-                let r = digest::read_small(&f.abs, &f.stat, limit).and_then(|small| match small {
-                    Some((hash, bytes)) => Ok((hash, Some(bytes))),
-                    None => digest::hash_file(&f.abs, &f.stat).map(|h| (h, None)),
-                });
-                (f, r)
-            })
-            .await
-            .expect("hashing task panicked");
-            let (hash, bytes) = match digested {
-                Ok(d) => d,
-                Err(e) => return (f, Processed::Unreadable(e)),
-            };
-            let codec = codec_for(config, &f.source);
-            let r = diff::resolve(f.clone(), hash, index, codec);
-            let Object::Upload(key, codec) = &r.object else {
-                return (f, Processed::Known(r));
-            };
-            let out = match bytes {
-                Some(b) => {
-                    upload::store_bytes(store, key, &r.file, r.hash, b, *codec, control).await
-                }
-                None => {
-                    upload::store_file(
-                        store,
-                        key,
-                        &r.file,
-                        r.hash,
-                        config.part_size,
-                        *codec,
-                        control,
-                    )
-                    .await
-                }
-            };
-            (f, Processed::Stored(Box::new(r), out))
+        .map(|f| {
+            let (store, index, config, control) = (
+                store.clone(),
+                index.clone(),
+                config.clone(),
+                control.clone(),
+            );
+            let task =
+                tokio::spawn(
+                    async move { process_one(&store, f, &index, &config, &control).await },
+                );
+            async move { task.await.expect("a file task panicked") }
         })
         .buffer_unordered(config.upload_concurrency)
         .collect()
         .await
+}
+
+/// Reads and hashes one file, decides what it is, and stores it if it is new content.
+async fn process_one(
+    store: &Store,
+    f: ScannedFile,
+    index: &Index,
+    config: &Config,
+    control: &Control,
+) -> (ScannedFile, Processed) {
+    if control.is_cancelled() {
+        let e = std::io::Error::new(std::io::ErrorKind::Interrupted, "shutdown requested");
+        return (f, Processed::Unreadable(DigestError::Io(e)));
+    }
+    control.beat();
+    let limit = config.part_size;
+    let (f, digested) = spawn_blocking(move || {
+        let r = digest::read_small(&f.abs, &f.stat, limit).and_then(|small| match small {
+            Some((hash, bytes)) => Ok((hash, Some(bytes))),
+            None => digest::hash_file(&f.abs, &f.stat).map(|h| (h, None)),
+        });
+        (f, r)
+    })
+    .await
+    .expect("hashing task panicked");
+    let (hash, bytes) = match digested {
+        Ok(d) => d,
+        Err(e) => return (f, Processed::Unreadable(e)),
+    };
+    let codec = codec_for(config, &f.source);
+    let r = diff::resolve(f.clone(), hash, index, codec);
+    let Object::Upload(key, codec) = &r.object else {
+        return (f, Processed::Known(r));
+    };
+    let out = match bytes {
+        Some(b) => upload::store_bytes(store, key, &r.file, r.hash, b, *codec, control).await,
+        None => {
+            upload::store_file(
+                store,
+                key,
+                &r.file,
+                r.hash,
+                config.part_size,
+                *codec,
+                control,
+            )
+            .await
+        }
+    };
+    (f, Processed::Stored(Box::new(r), out))
 }
 
 fn log_summary(r: &RunReport) {

@@ -1,0 +1,1177 @@
+#!/usr/bin/env python3
+"""logferry benchmark: speed and memory next to the tools an operator would compare with.
+
+    python3 benches/run.py [--scale 1.0] [--runs 3] [--only noop,first,...] [--workdir DIR]
+
+Sections (sizes at --scale 1; --scale multiplies file counts and big-file sizes, while
+small log files stay 1-4 KiB each, which is what makes them "small"):
+
+  noop     no-op pass over 100,000 small files already archived, against rsync -a,
+           rclone copy (local) and the stat-walk floor (find -printf)
+  first    first archive of those files into an empty destination, against rsync, rclone
+  bulk     2 GiB of new log text in 16 files, plain and zstd-3, against sha256sum,
+           openssl, Python's hashlib and the zstd CLI
+  s3       10,000 small files and 4 x 512 MiB to SeaweedFS (scripts/testbed), against
+           rclone copy to the same server
+  rss      peak RSS archiving one 4 GiB file and one 4 KiB file, against the
+           documented bound 64 MiB + upload_concurrency x part_size
+  history  an archive history of 1,000,000 entries: rebuild of the state from the
+           remote, no-op pass, a pass adding 10 files (size of the manifest it writes)
+
+Needs: python3 (stdlib only), cargo, and root for apt-get (rsync, rclone, zstd) and for
+dropping the page cache. Everything happens in a scratch dir that is removed at the end
+(--keep keeps it); S3 objects written under bench-* prefixes are deleted afterwards.
+
+At scale 1 expect roughly 15 minutes on 2 cores (estimated from smaller scales), about
+12 GiB free in the scratch dir's file system, and SeaweedFS's data dir (.testbed/) growing
+by up to ~12 GiB until it compacts deleted objects. Do not run scripts/test meanwhile: it
+stops the test servers when it ends.
+
+Progress goes to stderr; the tables and, at the end, a Markdown block for BENCHMARKS.md
+go to stdout. The machine this runs on may be noisy: compare the medians and the ratios
+measured in one run, not absolute times across runs.
+"""
+
+import argparse
+import datetime
+import json
+import math
+import multiprocessing
+import os
+import platform
+import random
+import re
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(REPO, "target", "release", "logferry")
+KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
+SECTIONS = ["noop", "first", "bulk", "s3", "rss", "history"]
+T0 = time.monotonic()
+
+# The defaults whose memory bound the rss section checks (README: "Big files").
+UPLOAD_CONCURRENCY = 4
+PART_SIZE = 8 * MiB
+RSS_CONSTANT = 64 * MiB
+
+
+# ------------------------------------------------------------------ output helpers
+
+
+def log(msg):
+    el = time.monotonic() - T0
+    print(f"[{int(el // 60):02d}:{el % 60:04.1f}] {msg}", file=sys.stderr, flush=True)
+
+
+class BenchError(Exception):
+    pass
+
+
+class CommandFailed(BenchError):
+    def __init__(self, cmd, rc, stdout, stderr, why=None):
+        self.cmd, self.rc = cmd, rc
+        tail = lambda s: "\n".join((s or "").rstrip().splitlines()[-40:])  # noqa: E731
+        msg = f"command failed ({why or f'exit code {rc}'}):\n  $ {shlex.join(str(c) for c in cmd)}"
+        if stderr and stderr.strip():
+            msg += "\n--- stderr (last 40 lines) ---\n" + tail(stderr)
+        if stdout and stdout.strip():
+            msg += "\n--- stdout (last 40 lines) ---\n" + tail(stdout)
+        super().__init__(msg)
+
+
+class Res:
+    """One timed command: wall seconds, peak RSS (KiB), CPU seconds (user + sys)."""
+
+    def __init__(self, secs, rss=None, cpu=None, out="", err=""):
+        self.secs, self.rss, self.cpu, self.out, self.err = secs, rss, cpu, out, err
+        self.summary = None
+
+    def brief(self):
+        s = f"{self.secs:.3f} s"
+        if self.cpu is not None:
+            s += f" (CPU {self.cpu:.2f} s)"
+        if self.rss is not None:
+            s += f", peak RSS {self.rss:,} KiB"
+        return s
+
+
+def fmt_s(x):
+    if x is None:
+        return ""
+    if x >= 100:
+        return f"{x:.0f}"
+    if x >= 10:
+        return f"{x:.1f}"
+    if x >= 1:
+        return f"{x:.2f}"
+    return f"{x:.3f}"
+
+
+def fmt_num(x, digits=3):
+    if x is None:
+        return ""
+    if x == 0:
+        return "0"
+    mag = math.floor(math.log10(abs(x)))
+    return f"{x:.{max(0, digits - 1 - mag)}f}"
+
+
+def human_bytes(n):
+    for unit, size in (("GiB", GiB), ("MiB", MiB), ("KiB", KiB)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n} B"
+
+
+def text_table(headers, rows):
+    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) if rows else len(str(h))
+              for i, h in enumerate(headers)]
+    out = ["  ".join(str(h).ljust(w) for h, w in zip(headers, widths)),
+           "  ".join("-" * w for w in widths)]
+    for r in rows:
+        out.append("  ".join(str(c).rjust(w) if i else str(c).ljust(w)
+                             for i, (c, w) in enumerate(zip(r, widths))))
+    return "\n".join(out)
+
+
+def md_table(headers, rows, align):
+    out = ["| " + " | ".join(headers) + " |",
+           "|" + "|".join("---:" if a == "r" else "---" for a in align) + "|"]
+    for r in rows:
+        out.append("| " + " | ".join(str(c).replace("|", "\\|") for c in r) + " |")
+    return "\n".join(out)
+
+
+# ------------------------------------------------------------------ results
+
+
+class Row:
+    """One measured thing: its samples (seconds, peak RSS in KiB) over the runs."""
+
+    def __init__(self, label, nbytes=None, nfiles=None, note=""):
+        self.label, self.nbytes, self.nfiles, self.note = label, nbytes, nfiles, note
+        self.secs, self.rss, self.cpu = [], [], []
+
+    def add(self, res):
+        self.secs.append(res.secs)
+        if res.rss is not None:
+            self.rss.append(res.rss)
+        if res.cpu is not None:
+            self.cpu.append(res.cpu)
+
+    @property
+    def median(self):
+        return statistics.median(self.secs) if self.secs else None
+
+    @property
+    def gibps(self):
+        m = self.median
+        return self.nbytes / GiB / m if (self.nbytes and m) else None
+
+    @property
+    def files_per_s(self):
+        m = self.median
+        return self.nfiles / m if (self.nfiles and m) else None
+
+    def cells(self):
+        spread = ""
+        if len(self.secs) > 1:
+            spread = f"{fmt_s(min(self.secs))}–{fmt_s(max(self.secs))}"
+        rss = ""
+        if self.rss:
+            rss = f"{int(statistics.median(self.rss)):,}"
+            if len(self.rss) > 1 and max(self.rss) != min(self.rss):
+                rss += f" (max {max(self.rss):,})"
+        cpu = fmt_s(statistics.median(self.cpu)) if self.cpu else ""
+        return [self.label, fmt_s(self.median), spread, cpu,
+                fmt_num(self.gibps) if self.gibps else "",
+                f"{self.files_per_s:,.0f}" if self.files_per_s else "",
+                rss, self.note]
+
+
+ROW_HEADERS = ["measurement", "median s", "min–max s", "CPU s", "GiB/s", "files/s",
+               "peak RSS KiB (median)", "note"]
+ROW_ALIGN = ["l", "r", "r", "r", "r", "r", "r", "l"]
+
+
+class Section:
+    def __init__(self, name, title):
+        self.name, self.title = name, title
+        self.rows, self.ratios, self.facts, self.notes = {}, [], [], []
+
+    def row(self, label, **kw):
+        if label not in self.rows:
+            self.rows[label] = Row(label, **kw)
+        return self.rows[label]
+
+    def ratio(self, name, num, den, meaning, invert=False):
+        """num/den of two rows' medians (or of two numbers)."""
+        a = num.median if isinstance(num, Row) else num
+        b = den.median if isinstance(den, Row) else den
+        value = (a / b) if (a is not None and b) else None
+        self.ratios.append((name, value, meaning))
+
+    def fact(self, name, value):
+        self.facts.append((name, value))
+
+    def print_text(self):
+        print(f"\n== {self.name}: {self.title}")
+        print(text_table(ROW_HEADERS[:-1] + ["note"], [r.cells() for r in self.rows.values()]))
+        if self.ratios:
+            print("\nratios (of medians, same run):")
+            print(text_table(["ratio", "value", "meaning"],
+                             [(n, fmt_num(v) if v is not None else "n/a", m) for n, v, m in self.ratios]))
+        if self.facts:
+            print()
+            for n, v in self.facts:
+                print(f"  {n}: {v}")
+        for n in self.notes:
+            print(f"  note: {n}")
+        sys.stdout.flush()
+
+    def markdown(self):
+        out = [f"### `{self.name}`: {self.title}", "",
+               md_table(ROW_HEADERS, [r.cells() for r in self.rows.values()], ROW_ALIGN)]
+        if self.ratios:
+            out += ["", md_table(["ratio", "value", "meaning"],
+                                 [(n, fmt_num(v) if v is not None else "n/a", m)
+                                  for n, v, m in self.ratios], ["l", "r", "l"])]
+        if self.facts:
+            out += [""] + [f"- {n}: {v}" for n, v in self.facts]
+        if self.notes:
+            out += [""] + [f"- Note: {n}" for n in self.notes]
+        return "\n".join(out)
+
+
+# ------------------------------------------------------------------ log text generation
+#
+# Realistic log text: timestamps, levels, a handful of message templates with varying ids
+# and numbers, so it compresses like real logs (roughly 4-6x with zstd -3), and every file
+# has distinct content (logferry deduplicates identical content by hash).
+
+
+def _log_lines(rng, t, nbytes):
+    """Lines of log text from time t until at least nbytes; returns (text, t)."""
+    rnd, rbits, rr = rng.random, rng.getrandbits, rng.randrange
+    out, size, sec, pre = [], 0, -1, ""
+    while size < nbytes:
+        t += rnd() * 0.004
+        s = int(t)
+        if s != sec:
+            sec, pre = s, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(s))
+        ms = int((t - s) * 1000)
+        k = rbits(3)
+        if k < 4:
+            line = (f"{pre}.{ms:03d}Z INFO  http: request method=GET path=/api/v1/orders/{rr(1000000)} "
+                    f"status=200 bytes={rr(90000)} duration_ms={rr(900)} request_id={rbits(64):016x}\n")
+        elif k == 4:
+            line = (f"{pre}.{ms:03d}Z DEBUG cache: lookup key=user:{rr(100000)}:profile "
+                    f"hit={'true' if rbits(1) else 'false'} ttl_s={rr(3600)}\n")
+        elif k == 5:
+            line = (f"{pre}.{ms:03d}Z INFO  db: query table=orders rows={rr(500)} duration_ms={rr(250)} "
+                    f"conn={rr(64)} txn={rbits(32):08x}\n")
+        elif k == 6:
+            line = (f"{pre}.{ms:03d}Z WARN  http: slow request path=/api/v1/users/{rr(100000)}/sessions "
+                    f"duration_ms={1000 + rr(9000)} request_id={rbits(64):016x}\n")
+        else:
+            line = (f"{pre}.{ms:03d}Z ERROR upstream: timeout service=payments attempt={1 + rr(5)} "
+                    f"request_id={rbits(64):016x} err=\"context deadline exceeded\"\n")
+        out.append(line)
+        size += len(line)
+    return "".join(out), t
+
+
+def _exact_text(rng, t, nbytes):
+    """Exactly nbytes of log text ending in a newline."""
+    text, _ = _log_lines(rng, t, nbytes)
+    text = text[:nbytes]
+    return text[:-1] + "\n" if text else text
+
+
+def _gen_small_dir(args):
+    """Worker: one directory of small log files (1-4 KiB), mtimes an hour or more ago."""
+    dirpath, prefix, count, seed, mtime_base = args
+    rng = random.Random(seed)
+    os.makedirs(dirpath, exist_ok=True)
+    total = 0
+    t = 1.79e9 + rng.random() * 1e6
+    for k in range(count):
+        size = rng.randint(1 * KiB, 4 * KiB)
+        text = _exact_text(rng, t, size)
+        t += 300
+        path = os.path.join(dirpath, f"{prefix}.{k:05d}")
+        with open(path, "w") as f:
+            f.write(text)
+        mt = (mtime_base - (count - k) * 7) * 1_000_000_000
+        os.utime(path, ns=(mt, mt))
+        total += len(text)
+    return total
+
+
+CHUNK_BYTES = 4 * MiB
+
+
+def _gen_chunk(args):
+    seed, t = args
+    text, _ = _log_lines(random.Random(seed), t, CHUNK_BYTES)
+    return text.encode()
+
+
+# ------------------------------------------------------------------ the benchmark
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.scale = args.scale
+        self.runs = args.runs
+        self.only = args.only
+        self.sections = []
+        self.nproc = os.cpu_count() or 1
+        self.pool = None
+        self.s3_prefixes = []  # (tool, prefix) written, deleted at cleanup
+        self.cache_drop_ok = None
+        self.testbed = None
+        self.small_tree = None  # (path, files, bytes), shared by noop and first
+        base = args.workdir or tempfile.gettempdir()
+        os.makedirs(base, exist_ok=True)
+        self.work = tempfile.mkdtemp(prefix="logferry-bench-", dir=base)
+        self.timefile = os.path.join(self.work, ".time")
+        self.env = {k: v for k, v in os.environ.items()
+                    if not k.startswith("LOGFERRY_") and k != "RUST_LOG"}
+        self.rclone_env = dict(self.env)
+        self.rclone_env.pop("AWS_CA_BUNDLE", None)  # rclone 1.60 fails at once with it set
+        self.rclone_env["RCLONE_CONFIG"] = "/dev/null"
+
+    # ---- running commands
+
+    def run(self, cmd, *, timed=True, cwd=None, env=None, stdout=subprocess.PIPE,
+            stdin=subprocess.DEVNULL, check=True):
+        """Runs cmd (under /usr/bin/time when timed); returns a Res. Any non-zero exit
+        raises CommandFailed with the command and its output."""
+        cmd = [str(c) for c in cmd]
+        argv = ["/usr/bin/time", "-f", TIME_FORMAT, "-o", self.timefile] + cmd if timed else cmd
+        t = time.perf_counter()
+        try:
+            p = subprocess.run(argv, cwd=cwd, env=env if env is not None else self.env,
+                               stdout=stdout, stderr=subprocess.PIPE, stdin=stdin)
+        except FileNotFoundError as e:
+            raise BenchError(f"cannot run {shlex.join(cmd)}: {e}") from None
+        secs = time.perf_counter() - t
+        out = p.stdout.decode(errors="replace") if isinstance(p.stdout, bytes) else ""
+        err = p.stderr.decode(errors="replace") if p.stderr else ""
+        if check and p.returncode != 0:
+            raise CommandFailed(cmd, p.returncode, out, err)
+        res = Res(secs, out=out, err=err)
+        if timed:
+            res.rss, res.cpu = read_time_file(self.timefile, cmd)
+        return res
+
+    def sh(self, cmd, **kw):
+        """Untimed helper command."""
+        return self.run(cmd, timed=False, **kw)
+
+    def logferry(self, config, expect, what):
+        """One `logferry --run-once`; checks the summary line; returns a Res with .summary."""
+        res = self.run([BIN, "--config", config, "--run-once"])
+        out, err = res.out, res.err
+        summary = next((ln for ln in out.splitlines()
+                        if ln.startswith(("archived ", "nothing new"))), None)
+        if summary is None or not re.search(expect, summary) or "FAILED" in summary:
+            raise CommandFailed([BIN, "--config", config, "--run-once"], 0, out, err,
+                                why=f"{what}: expected a summary matching {expect!r}")
+        log(f"    {what}: {res.brief()} — {summary}")
+        res.summary = summary
+        return res
+
+    def rm(self, *paths):
+        for p in paths:
+            if os.path.lexists(p):
+                self.sh(["rm", "-rf", "--one-file-system", p])
+
+    def drop_caches(self):
+        """sync, then drop the page cache (root only); rewarm sources afterwards."""
+        self.sh(["sync"])
+        try:
+            with open("/proc/sys/vm/drop_caches", "w") as f:
+                f.write("3\n")
+            self.cache_drop_ok = True
+            return True
+        except OSError as e:
+            if self.cache_drop_ok is None:
+                log(f"WARNING: cannot drop the page cache ({e}); results after deletions may be slow")
+            self.cache_drop_ok = False
+            return False
+
+    @staticmethod
+    def rewarm(path):
+        """Reads every file under path so the source is in the page cache again."""
+        buf = bytearray(MiB)
+        for root, _, files in os.walk(path):
+            for name in files:
+                with open(os.path.join(root, name), "rb", buffering=0) as f:
+                    while f.readinto(buf):
+                        pass
+
+    def get_pool(self):
+        if self.pool is None:
+            self.pool = multiprocessing.get_context("fork").Pool(self.nproc)
+        return self.pool
+
+    # ---- data
+
+    def n(self, count, minimum=1):
+        return max(minimum, round(count * self.scale))
+
+    def gen_small_tree(self, path, nfiles, ndirs, seed):
+        """nfiles small log files over ndirs directories; returns total bytes."""
+        mtime_base = int(time.time()) - 3600
+        per, extra = divmod(nfiles, ndirs)
+        tasks = []
+        for d in range(ndirs):
+            c = per + (1 if d < extra else 0)
+            if c:
+                tasks.append((os.path.join(path, f"svc-{d:03d}"), f"app-{d:03d}.log",
+                              c, seed * 100003 + d, mtime_base))
+        t = time.monotonic()
+        total = sum(self.get_pool().map(_gen_small_dir, tasks, chunksize=1))
+        log(f"  generated {nfiles:,} files ({human_bytes(total)}) in {ndirs} dirs under "
+            f"{path} in {time.monotonic() - t:.1f} s")
+        return total
+
+    def gen_big_file(self, path, nbytes, seed):
+        """One log file of exactly nbytes, an hour old."""
+        nchunks = nbytes // CHUNK_BYTES + 1
+        t0 = 1.79e9 + (seed % 1000) * 1e5
+        # one chunk of 4 MiB covers ~32k lines at ~2 ms apart
+        tasks = [(seed * 1_000_003 + i, t0 + i * 65.0) for i in range(nchunks)]
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        written = 0
+        with open(path, "wb") as f:
+            for b in self.get_pool().imap(_gen_chunk, tasks):
+                b = b[: nbytes - written]
+                f.write(b)
+                written += len(b)
+                if written >= nbytes:
+                    break
+            if written and not b.endswith(b"\n"):
+                f.seek(-1, os.SEEK_CUR)
+                f.write(b"\n")
+        mt = (int(time.time()) - 3600) * 1_000_000_000
+        os.utime(path, ns=(mt, mt))
+        return written
+
+    def gen_big_files(self, dirpath, count, each, seed, name):
+        t = time.monotonic()
+        paths = []
+        for i in range(count):
+            p = os.path.join(dirpath, name.format(i=i))
+            self.gen_big_file(p, each, seed + i)
+            paths.append(p)
+        log(f"  generated {count} x {human_bytes(each)} of log text in {dirpath} "
+            f"in {time.monotonic() - t:.1f} s")
+        return paths
+
+    def get_small_tree(self):
+        if self.small_tree is None:
+            path = os.path.join(self.work, "tree", "src")
+            nfiles = self.n(100_000, 100)
+            ndirs = max(2, min(100, round(100 * self.scale)))
+            log(f"generating the small-file tree: {nfiles:,} files of 1–4 KiB")
+            nbytes = self.gen_small_tree(path, nfiles, ndirs, seed=1)
+            self.small_tree = (path, nfiles, nbytes)
+        return self.small_tree
+
+    # ---- configs
+
+    def lf_config(self, name, *, state, url, src, options=None, compression=None,
+                  min_age=None, top=None):
+        q = json.dumps
+        lines = [f"state_dir = {q(state)}"]
+        lines += [f"{k} = {q(v) if isinstance(v, str) else v}" for k, v in (top or {}).items()]
+        lines += ["", "[destination]", f"url = {q(url)}"]
+        if compression:
+            lines += [f"compression = {q(compression)}", "compression_level = 3"]
+        if options:
+            lines += ["", "[destination.options]"]
+            lines += [f"{k} = {q(v) if isinstance(v, str) else str(v).lower()}"
+                      for k, v in options.items()]
+        lines += ["", "[[sources]]", 'name = "app"', f"path = {q(src)}"]
+        if min_age:
+            lines.append(f"min_age = {q(min_age)}")
+        path = os.path.join(self.work, "configs", name + ".toml")
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        return path
+
+    # ---- setup
+
+    def ensure_tools(self):
+        want = {"rsync": "rsync", "rclone": "rclone", "zstd": "zstd"}
+        if not os.path.exists("/usr/bin/time"):
+            want["/usr/bin/time"] = "time"
+        for tool in ("openssl", "sha256sum", "find"):
+            if not shutil.which(tool):
+                want[tool] = {"openssl": "openssl", "sha256sum": "coreutils",
+                              "find": "findutils"}[tool]
+        missing = sorted({pkg for tool, pkg in want.items()
+                          if not (os.path.exists(tool) if tool.startswith("/") else shutil.which(tool))})
+        if not missing:
+            return
+        log(f"installing {' '.join(missing)} with apt-get")
+        env = dict(self.env, DEBIAN_FRONTEND="noninteractive")
+        cmd = ["apt-get", "install", "-y", "--no-install-recommends"] + missing
+        try:
+            self.sh(cmd, env=env)
+        except CommandFailed:
+            log("  apt-get install failed; running apt-get update first")
+            self.sh(["apt-get", "update"], env=env)
+            self.sh(cmd, env=env)
+
+    def build(self):
+        if self.args.no_build:
+            if not os.path.exists(BIN):
+                raise BenchError(f"--no-build, but {BIN} does not exist")
+            log(f"using the existing {BIN} (--no-build)")
+            return
+        log("cargo build --release")
+        p = subprocess.run(["cargo", "build", "--release"], cwd=REPO, env=self.env,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        if p.returncode != 0:
+            raise CommandFailed(["cargo", "build", "--release"], p.returncode,
+                                p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace"))
+        if not os.path.exists(BIN):
+            raise BenchError(f"cargo build succeeded but {BIN} is missing")
+
+    def start_testbed(self):
+        if self.testbed:
+            return self.testbed
+        log("scripts/testbed up")
+        self.sh([os.path.join(REPO, "scripts", "testbed"), "up"], cwd=REPO)
+        env = {}
+        with open(os.path.join(REPO, ".testbed", "env")) as f:
+            for line in f:
+                m = re.match(r"\s*export\s+(\w+)=(.*)$", line.strip())
+                if m:
+                    env[m.group(1)] = m.group(2).strip().strip("'\"")
+        need = ["TESTBED_S3_ENDPOINT", "TESTBED_S3_BUCKET", "TESTBED_S3_ACCESS_KEY",
+                "TESTBED_S3_SECRET_KEY"]
+        if any(k not in env for k in need):
+            raise BenchError(f".testbed/env lacks one of {need}")
+        self.testbed = env
+        self.rclone_env.update({
+            "RCLONE_CONFIG_T_TYPE": "s3",
+            "RCLONE_CONFIG_T_PROVIDER": "SeaweedFS",
+            "RCLONE_CONFIG_T_ACCESS_KEY_ID": env["TESTBED_S3_ACCESS_KEY"],
+            "RCLONE_CONFIG_T_SECRET_ACCESS_KEY": env["TESTBED_S3_SECRET_KEY"],
+            "RCLONE_CONFIG_T_ENDPOINT": env["TESTBED_S3_ENDPOINT"],
+            "RCLONE_CONFIG_T_REGION": "us-east-1",
+            "RCLONE_CONFIG_T_FORCE_PATH_STYLE": "true",
+        })
+        log(f"  S3 endpoint {env['TESTBED_S3_ENDPOINT']}, bucket {env['TESTBED_S3_BUCKET']}")
+        return env
+
+    def rclone(self, *args, timed=True):
+        return self.run(["rclone", *args, "--retries", "1", "--low-level-retries", "1"],
+                        env=self.rclone_env, timed=timed)
+
+    def s3_delete(self, prefix):
+        """Deletes everything under bucket/prefix (untimed)."""
+        bucket = self.testbed["TESTBED_S3_BUCKET"]
+        self.rclone("delete", f"t:{bucket}/{prefix}", timed=False)
+
+    # ---- sections
+
+    def section_noop(self):
+        sec = Section("noop", "no-op pass over already-archived small files")
+        src, nfiles, nbytes = self.get_small_tree()
+        base = os.path.join(self.work, "noop")
+        mirror, state = os.path.join(base, "mirror"), os.path.join(base, "state")
+        rs_dst, rc_dst = os.path.join(base, "rsync-dst"), os.path.join(base, "rclone-dst")
+        cfg = self.lf_config("noop", state=state, url=mirror, src=src)
+        log(f"noop: initial archive and mirrors of {nfiles:,} files (untimed setup)")
+        self.logferry(cfg, rf"^archived {nfiles} files", "logferry first archive")
+        self.sh(["rsync", "-a", src + "/", rs_dst + "/"])
+        self.rclone("copy", src, rc_dst, timed=False)
+        rows = {
+            "lf": sec.row("logferry --run-once (no-op)", nfiles=nfiles),
+            "rsync": sec.row("rsync -a src/ dst/ (no-op)", nfiles=nfiles),
+            "rclone": sec.row("rclone copy src dst (no-op)", nfiles=nfiles),
+            "find": sec.row("find src -printf '%s %T@ %i\\n' (stat-walk floor)", nfiles=nfiles),
+        }
+        cmds = {
+            "rsync": (["rsync", "-a", src + "/", rs_dst + "/"], self.env),
+            "rclone": (["rclone", "copy", src, rc_dst, "--retries", "1", "--low-level-retries", "1"],
+                       self.rclone_env),
+            "find": (["find", src, "-printf", "%s %T@ %i\\n"], self.env),
+        }
+        log("noop: warm-up (one untimed no-op of each)")
+        self.logferry(cfg, r"^nothing new", "logferry warm-up")
+        for k, (cmd, env) in cmds.items():
+            self.run(cmd, env=env, stdout=subprocess.DEVNULL, timed=False)
+        lf_pass_ms = []
+        for i in range(self.runs):
+            log(f"noop: run {i + 1}/{self.runs}")
+            res = self.logferry(cfg, rf"^nothing new: {nfiles} files unchanged", "logferry no-op")
+            rows["lf"].add(res)
+            m = re.search(r" in (\d+) ms", res.summary)
+            if m:
+                lf_pass_ms.append(int(m.group(1)))
+            for k, (cmd, env) in cmds.items():
+                res = self.run(cmd, env=env, stdout=subprocess.DEVNULL)
+                rows[k].add(res)
+                log(f"    {k}: {res.brief()}")
+        sec.ratio("logferry / find", rows["lf"], rows["find"],
+                  "no-op pass vs the stat walk floor (lower is better)")
+        sec.ratio("rclone / logferry", rows["rclone"], rows["lf"], "higher: logferry faster")
+        sec.ratio("rsync / logferry", rows["rsync"], rows["lf"], "higher: logferry faster")
+        sec.fact("tree", f"{nfiles:,} files, {human_bytes(nbytes)}, page cache warm")
+        if lf_pass_ms:
+            med = statistics.median(lf_pass_ms) / 1000
+            sec.fact("logferry's own pass time (summary line, median)",
+                     f"{med:.3f} s of {rows['lf'].median:.3f} s wall "
+                     f"(rest: process start, config, store setup, status write)")
+        self.rm(base)
+        return sec
+
+    def section_first(self):
+        sec = Section("first", "first archive of the small files into an empty destination")
+        src, nfiles, nbytes = self.get_small_tree()
+        base = os.path.join(self.work, "first")
+        mirror, state = os.path.join(base, "mirror"), os.path.join(base, "state")
+        rs_dst, rc_dst = os.path.join(base, "rsync-dst"), os.path.join(base, "rclone-dst")
+        cfg = self.lf_config("first", state=state, url=mirror, src=src)
+        rows = {
+            "lf": sec.row("logferry --run-once (empty mirror and state)", nbytes=nbytes, nfiles=nfiles),
+            "rsync": sec.row("rsync -a src/ dst/ (empty dst)", nbytes=nbytes, nfiles=nfiles),
+            "rclone": sec.row("rclone copy src dst (empty dst)", nbytes=nbytes, nfiles=nfiles),
+        }
+
+        def reset():
+            self.rm(base)
+            os.makedirs(base)
+            dropped = self.drop_caches()
+            self.rewarm(src)
+            return dropped
+
+        log("first: delete destinations, sync, drop caches, rewarm the source")
+        reset()
+        for i in range(self.runs):
+            log(f"first: run {i + 1}/{self.runs}")
+            self.sh(["sync"])
+            rows["lf"].add(self.logferry(cfg, rf"^archived {nfiles} files", "logferry first archive"))
+            self.sh(["sync"])
+            res = self.run(["rsync", "-a", src + "/", rs_dst + "/"])
+            rows["rsync"].add(res)
+            log(f"    rsync: {res.brief()}")
+            self.sh(["sync"])
+            res = self.rclone("copy", src, rc_dst)
+            rows["rclone"].add(res)
+            log(f"    rclone: {res.brief()}")
+            t = time.monotonic()
+            reset()
+            log(f"    deleted the destinations, synced, dropped caches, rewarmed the source "
+                f"({time.monotonic() - t:.1f} s, untimed)")
+        sec.ratio("logferry / rsync", rows["lf"], rows["rsync"], "lower is better")
+        sec.ratio("rclone / logferry", rows["rclone"], rows["lf"], "higher: logferry faster")
+        sec.fact("tree", f"{nfiles:,} files, {human_bytes(nbytes)}")
+        if self.cache_drop_ok:
+            sec.notes.append("before each run the destinations were deleted, then `sync; echo 3 > "
+                             "/proc/sys/vm/drop_caches`, then the source was read once so it is in "
+                             "the page cache (the tools are timed writing, not reading a cold disk); "
+                             "`sync` before each tool")
+        else:
+            sec.notes.append("the page cache could NOT be dropped (not root?): file creation after "
+                             "deleting large trees may be slow on this kind of disk; treat with care")
+        sec.notes.append("rclone verifies each copy with a checksum (MD5) by default, rsync does "
+                         "not; logferry sha256-hashes every file (it must, to name the object)")
+        self.rm(base)
+        return sec
+
+    def section_bulk(self):
+        sec = Section("bulk", "new log text in big files: throughput against hashing and "
+                              "compression floors")
+        base = os.path.join(self.work, "bulk")
+        src = os.path.join(base, "src")
+        count = 16
+        each = max(64 * KiB, round(2 * GiB * self.scale / count))
+        log(f"bulk: generating {count} x {human_bytes(each)}")
+        paths = self.gen_big_files(src, count, each, seed=7000, name="app.log.{i:02d}")
+        total = sum(os.path.getsize(p) for p in paths)
+        mirror, state = os.path.join(base, "mirror"), os.path.join(base, "state")
+        cfg_plain = self.lf_config("bulk-plain", state=state, url=mirror, src=src)
+        cfg_zstd = self.lf_config("bulk-zstd", state=state, url=mirror, src=src, compression="zstd")
+        n = self.nproc
+        sha_ni = "sha_ni" in open("/proc/cpuinfo").read()
+        r = {
+            "plain": sec.row("logferry, plain (hash + copy)", nbytes=total),
+            "zstd": sec.row("logferry, compression = \"zstd\" level 3", nbytes=total),
+            "sha256sum": sec.row("sha256sum (coreutils)", nbytes=total),
+            "openssl": sec.row("openssl dgst -sha256 (1 process)", nbytes=total),
+        }
+        if sha_ni:
+            r["openssl_nosha"] = sec.row("openssl dgst -sha256, SHA-NI masked (1 process)",
+                                         nbytes=total, note="OPENSSL_ia32cap=:~0x20000000")
+        r["python"] = sec.row("python3 hashlib.sha256, in-process (1 thread)", nbytes=total,
+                              note="time inside the interpreter, 1 MiB reads")
+        r["openssl_par"] = sec.row(f"openssl dgst -sha256 ({n} processes)", nbytes=total)
+        r["zstd_cli"] = sec.row("zstd -3 -T1 -c FILE > /dev/null, each file (1 process)", nbytes=total)
+        r["zstd_par"] = sec.row(f"zstd -3 -T1 ({n} processes)", nbytes=total)
+        groups = [paths[j::n] for j in range(n)]
+        pyhash = ("import hashlib,sys,time\nbuf=bytearray(1<<20);mv=memoryview(buf)\n"
+                  "t=time.perf_counter()\nfor p in sys.argv[1:]:\n"
+                  "    h=hashlib.sha256()\n    with open(p,'rb',buffering=0) as f:\n"
+                  "        while True:\n            k=f.readinto(buf)\n            if not k: break\n"
+                  "            h.update(mv[:k])\n"
+                  "print(time.perf_counter()-t)\n")
+
+        def par(cmds, env=None):
+            """Runs cmds at once; a Res of the wall time, the largest peak RSS, total CPU."""
+            t = time.perf_counter()
+            procs = []
+            for j, c in enumerate(cmds):
+                tf = f"{self.timefile}.{j}"
+                procs.append((c, tf, subprocess.Popen(
+                    ["/usr/bin/time", "-f", TIME_FORMAT, "-o", tf] + c, env=env or self.env,
+                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)))
+            rss, cpu = 0, 0.0
+            for c, tf, p in procs:
+                _, err = p.communicate()
+                if p.returncode != 0:
+                    raise CommandFailed(c, p.returncode, "", err.decode(errors="replace"))
+                r_, c_ = read_time_file(tf, c)
+                rss, cpu = max(rss, r_), cpu + c_
+            return Res(time.perf_counter() - t, rss, cpu)
+
+        self.rm(mirror, state)
+        self.sh(["sync"])
+        for i in range(self.runs):
+            log(f"bulk: run {i + 1}/{self.runs}")
+            for key, cfg in (("plain", cfg_plain), ("zstd", cfg_zstd)):
+                r[key].add(self.logferry(cfg, rf"^archived {count} files", f"logferry {key}"))
+                if key == "zstd" and i == 0:
+                    stored = sum(os.path.getsize(os.path.join(d, f))
+                                 for d, _, fs in os.walk(os.path.join(mirror, "data")) for f in fs)
+                    sec.fact("zstd-3 stored size (logferry)",
+                             f"{human_bytes(stored)} of {human_bytes(total)} "
+                             f"({total / stored:.2f}x)")
+                self.rm(mirror, state)
+                self.sh(["sync"])
+            r["sha256sum"].add(self.run(["sha256sum", *paths], stdout=subprocess.DEVNULL))
+            r["openssl"].add(self.run(["openssl", "dgst", "-sha256", *paths], stdout=subprocess.DEVNULL))
+            if sha_ni:
+                r["openssl_nosha"].add(self.run(["openssl", "dgst", "-sha256", *paths],
+                                                env=dict(self.env, OPENSSL_ia32cap=":~0x20000000"),
+                                                stdout=subprocess.DEVNULL))
+            res = self.run([sys.executable, "-c", pyhash, *paths])
+            res.secs = float(res.out.split()[-1])  # in-process time, without interpreter start
+            r["python"].add(res)
+            r["openssl_par"].add(par([["openssl", "dgst", "-sha256", *g] for g in groups if g]))
+            tot = Res(0.0, 0, 0.0)
+            for p in paths:
+                res = self.run(["zstd", "-q", "-3", "-T1", "-c", p], stdout=subprocess.DEVNULL)
+                tot.secs, tot.cpu, tot.rss = tot.secs + res.secs, tot.cpu + res.cpu, max(tot.rss, res.rss)
+            r["zstd_cli"].add(tot)
+            r["zstd_par"].add(par([["zstd", "-q", "-3", "-T1", "-c", *g] for g in groups if g]))
+            log("    " + ", ".join(f"{k} {v.secs[-1]:.2f} s" for k, v in r.items()))
+        sec.ratio("logferry plain GiB/s ÷ openssl sha256 GiB/s (1 process)",
+                  r["plain"].gibps, r["openssl"].gibps,
+                  f"logferry runs {UPLOAD_CONCURRENCY} files at once on {n} cores, so > 1 is possible")
+        sec.ratio(f"logferry plain GiB/s ÷ openssl sha256 GiB/s ({n} processes)",
+                  r["plain"].gibps, r["openssl_par"].gibps, "all cores hashing: the real floor")
+        sec.ratio("logferry zstd GiB/s ÷ zstd CLI GiB/s (-T1, 1 process)",
+                  r["zstd"].gibps, r["zstd_cli"].gibps,
+                  f"logferry compresses {UPLOAD_CONCURRENCY} files at once on {n} cores")
+        sec.ratio(f"logferry zstd GiB/s ÷ zstd CLI GiB/s ({n} processes)",
+                  r["zstd"].gibps, r["zstd_par"].gibps, "all cores compressing")
+        sec.fact("data", f"{count} files, {human_bytes(total)} of log text, page cache warm; "
+                         f"the mirror is deleted and `sync`ed after each logferry run")
+        flags = "yes" if sha_ni else "no"
+        sec.fact("SHA-NI", f"CPU has sha_ni: {flags}. openssl uses it when present (see the "
+                           "masked row); python's hashlib is OpenSSL-backed "
+                           "(`_hashlib`) so uses it too; coreutils sha256sum here is its own "
+                           "portable C (not linked to libcrypto): no SHA-NI; logferry's `sha2` "
+                           "crate detects SHA-NI at run time")
+        self.rm(base)
+        return sec
+
+    def section_s3(self):
+        sec = Section("s3", "upload to SeaweedFS (scripts/testbed) against rclone")
+        tb = self.start_testbed()
+        bucket = tb["TESTBED_S3_BUCKET"]
+        base = os.path.join(self.work, "s3")
+        small = os.path.join(base, "small")
+        big = os.path.join(base, "big")
+        nsmall = self.n(10_000, 50)
+        log(f"s3: generating {nsmall:,} small files")
+        small_bytes = self.gen_small_tree(small, nsmall, max(2, min(10, round(10 * self.scale))), seed=11)
+        each = max(64 * KiB, round(512 * MiB * self.scale))
+        log(f"s3: generating 4 x {human_bytes(each)}")
+        self.gen_big_files(big, 4, each, seed=9000, name="db-{i}.log")
+        big_bytes = 4 * each
+        run_id = f"bench-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+        opts = {
+            "aws_endpoint": tb["TESTBED_S3_ENDPOINT"],
+            "aws_access_key_id": tb["TESTBED_S3_ACCESS_KEY"],
+            "aws_secret_access_key": tb["TESTBED_S3_SECRET_KEY"],
+            "aws_region": "us-east-1",
+            "aws_allow_http": True,
+            "aws_virtual_hosted_style_request": False,
+        }
+        rows = {
+            "lf_small": sec.row("logferry → S3, small files", nbytes=small_bytes, nfiles=nsmall),
+            "rc_small": sec.row("rclone copy → S3, small files", nbytes=small_bytes, nfiles=nsmall),
+            "lf_big": sec.row(f"logferry → S3, 4 x {human_bytes(each)}", nbytes=big_bytes),
+            "rc_big": sec.row(f"rclone copy → S3, 4 x {human_bytes(each)}", nbytes=big_bytes),
+        }
+        for i in range(self.runs):
+            log(f"s3: run {i + 1}/{self.runs}")
+            for kind, src, nf in (("small", small, nsmall), ("big", big, 4)):
+                prefix = f"{run_id}/lf-{kind}-{i}"
+                self.s3_prefixes.append(prefix)
+                state = os.path.join(base, f"state-{kind}-{i}")
+                cfg = self.lf_config(f"s3-{kind}-{i}", state=state,
+                                     url=f"s3://{bucket}/{prefix}", src=src, options=opts)
+                rows[f"lf_{kind}"].add(self.logferry(cfg, rf"^archived {nf} files", f"logferry {kind}"))
+                self.rm(state)
+                prefix = f"{run_id}/rc-{kind}-{i}"
+                self.s3_prefixes.append(prefix)
+                res = self.rclone("copy", src, f"t:{bucket}/{prefix}")
+                rows[f"rc_{kind}"].add(res)
+                log(f"    rclone {kind}: {res.brief()}")
+            t = time.monotonic()
+            self.s3_cleanup()
+            log(f"    deleted this run's objects ({time.monotonic() - t:.1f} s, untimed)")
+        bound = RSS_CONSTANT + UPLOAD_CONCURRENCY * PART_SIZE
+        peak = max(rows["lf_big"].rss) * KiB
+        sec.fact("logferry peak RSS, big files", f"{human_bytes(peak)} (bound {human_bytes(bound)}: "
+                 f"{'within' if peak <= bound else 'OVER'})")
+        sec.ratio("rclone / logferry, small files", rows["rc_small"], rows["lf_small"],
+                  "higher: logferry faster")
+        sec.ratio("rclone / logferry, big files", rows["rc_big"], rows["lf_big"],
+                  "higher: logferry faster")
+        sec.fact("server", f"SeaweedFS at {tb['TESTBED_S3_ENDPOINT']} on this machine (shares "
+                           f"the {self.nproc} cores), a unique prefix per run and tool")
+        sec.fact("settings", f"logferry defaults (upload_concurrency {UPLOAD_CONCURRENCY}, part_size "
+                             f"{PART_SIZE // MiB} MiB); rclone defaults (--transfers 4, --checkers 8, "
+                             "5 MiB chunks, 4 per file, multipart from 200 MiB; it MD5s a big "
+                             "file before uploading it), --retries 1 --low-level-retries 1")
+        self.rm(base)
+        return sec
+
+    def s3_cleanup(self):
+        # Deletes every object; SeaweedFS's filer still shows the emptied prefixes as
+        # (object-less) common prefixes in delimiter listings.
+        while self.s3_prefixes:
+            self.s3_delete(self.s3_prefixes[-1])
+            self.s3_prefixes.pop()
+
+    def section_rss(self):
+        sec = Section("rss", "peak RSS of one pass, one big and one tiny file, local mirror")
+        base = os.path.join(self.work, "rss")
+        size = max(64 * KiB, round(4 * GiB * self.scale))
+        big_src, tiny_src = os.path.join(base, "big"), os.path.join(base, "tiny")
+        log(f"rss: generating 1 x {human_bytes(size)}")
+        self.gen_big_files(big_src, 1, size, seed=31, name="huge.log")
+        os.makedirs(tiny_src)
+        with open(os.path.join(tiny_src, "tiny.log"), "w") as f:
+            f.write(_exact_text(random.Random(5), 1.79e9, 4 * KiB))
+        mt = (int(time.time()) - 3600) * 1_000_000_000
+        os.utime(os.path.join(tiny_src, "tiny.log"), ns=(mt, mt))
+        bound = RSS_CONSTANT + UPLOAD_CONCURRENCY * PART_SIZE
+        rows = {
+            "big": sec.row(f"logferry, 1 file of {human_bytes(size)}", nbytes=size),
+            "tiny": sec.row("logferry, 1 file of 4 KiB"),
+        }
+        mirror, state = os.path.join(base, "mirror"), os.path.join(base, "state")
+        for i in range(self.runs):
+            log(f"rss: run {i + 1}/{self.runs}")
+            for k, src in (("big", big_src), ("tiny", tiny_src)):
+                cfg = self.lf_config(f"rss-{k}", state=state, url=mirror, src=src,
+                                     top={"upload_concurrency": UPLOAD_CONCURRENCY,
+                                          "part_size": f"{PART_SIZE // MiB}MiB"})
+                rows[k].add(self.logferry(cfg, r"^archived 1 files", f"logferry {k}"))
+                self.rm(mirror, state)
+                self.sh(["sync"])
+        for k in ("big", "tiny"):
+            peak = max(rows[k].rss) * KiB
+            sec.ratio(f"peak RSS / bound, {k} (max of runs)", peak, bound,
+                      f"{human_bytes(peak)} vs {human_bytes(bound)}: "
+                      f"{'within' if peak <= bound else 'OVER'} the bound")
+        sec.fact("bound", f"64 MiB + upload_concurrency {UPLOAD_CONCURRENCY} x part_size "
+                          f"{PART_SIZE // MiB} MiB = {human_bytes(bound)} (the defaults, set "
+                          "explicitly in the config)")
+        self.rm(base)
+        return sec
+
+    def section_history(self):
+        sec = Section("history", "a long archive history: rebuild, no-op and small pass")
+        base = os.path.join(self.work, "history")
+        src = os.path.join(base, "src")
+        mirror, state = os.path.join(base, "mirror"), os.path.join(base, "state")
+        nreal = self.n(1000, 10)
+        nsynth = self.n(1_000_000, 1000)
+        log(f"history: {nreal:,} real files, {nsynth:,} synthetic entries")
+        self.gen_small_tree(src, nreal, max(1, min(10, nreal // 100)), seed=21)
+        cfg = self.lf_config("history", state=state, url=mirror, src=src)
+        self.logferry(cfg, rf"^archived {nreal} files", "logferry first archive")
+        self.logferry(cfg, r"^nothing new", "logferry warm-up")
+        small_noop = sec.row(f"no-op pass, history of {nreal:,} entries (before the synthetic one)",
+                             nfiles=nreal)
+        find_row = sec.row(f"find src -printf (stat-walk floor, {nreal:,} files)", nfiles=nreal)
+        for i in range(self.runs):
+            small_noop.add(self.logferry(cfg, rf"^nothing new: {nreal} files",
+                                         "logferry no-op (small history)"))
+            find_row.add(self.run(["find", src, "-printf", "%s %T@ %i\\n"], stdout=subprocess.DEVNULL))
+
+        # The synthetic history: a full checkpoint at generation 2 holding the real entries and
+        # nsynth entries of files that no longer exist locally.
+        mdir = os.path.join(mirror, "manifests")
+        names = sorted(os.listdir(mdir))
+        if names != ["00000000000000000001.json"]:
+            raise BenchError(f"expected one manifest 00000000000000000001.json in {mdir}, found "
+                             f"{names} (manifest layout changed? update benches/run.py)")
+        with open(os.path.join(mdir, names[0])) as f:
+            g1 = json.load(f)
+        if g1.get("version") not in (1, 2) or g1.get("kind") != "full" or len(g1["entries"]) != nreal:
+            raise BenchError(f"unexpected generation 1: version {g1.get('version')}, kind "
+                             f"{g1.get('kind')}, {len(g1.get('entries', []))} entries")
+        t = time.monotonic()
+        mpath = os.path.join(mdir, "00000000000000000002.json")
+        write_synthetic_checkpoint(mpath, g1, nsynth)
+        full_size = os.path.getsize(mpath)
+        log(f"  wrote {mpath}: {nsynth + nreal:,} entries, {human_bytes(full_size)} "
+            f"({time.monotonic() - t:.1f} s)")
+        sec.fact("synthetic full checkpoint (generation 2)",
+                 f"{nsynth + nreal:,} entries, {full_size:,} bytes ({human_bytes(full_size)})")
+
+        rebuild = sec.row(f"rebuild: state dir deleted, pass reads the {nsynth + nreal:,}-entry "
+                          f"checkpoint and rehashes {nreal:,} files", nfiles=nreal)
+        noop = sec.row(f"no-op pass, history of {nsynth + nreal:,} entries (state warm)", nfiles=nreal)
+        add10 = sec.row("pass adding 10 new files", nfiles=10)
+        for i in range(self.runs):
+            log(f"history: rebuild run {i + 1}/{self.runs}")
+            self.rm(state)
+            self.sh(["sync"])
+            rebuild.add(self.logferry(cfg, rf"^nothing new: {nreal} files", "logferry rebuild"))
+        self.logferry(cfg, r"^nothing new", "logferry warm-up")
+        state_size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(state) for f in fs)
+        sec.fact("state dir after the rebuild", f"{state_size:,} bytes ({human_bytes(state_size)})")
+        for i in range(self.runs):
+            log(f"history: no-op run {i + 1}/{self.runs}")
+            noop.add(self.logferry(cfg, rf"^nothing new: {nreal} files", "logferry no-op (big history)"))
+        mt = (int(time.time()) - 3600) * 1_000_000_000
+        rng = random.Random(99)
+        for i in range(self.runs):
+            log(f"history: add-10 run {i + 1}/{self.runs}")
+            d = os.path.join(src, f"new-{i}")
+            os.makedirs(d)
+            for k in range(10):
+                p = os.path.join(d, f"app.log.{k}")
+                with open(p, "w") as f:
+                    f.write(_exact_text(rng, 1.8e9 + i * 1e4 + k * 100, rng.randint(KiB, 4 * KiB)))
+                os.utime(p, ns=(mt, mt))
+            add10.add(self.logferry(cfg, r"^archived 10 files", "logferry add 10"))
+            newest = sorted(os.listdir(mdir))[-1]
+            npath = os.path.join(mdir, newest)
+            if newest.endswith(".json"):
+                with open(npath) as f:
+                    g = json.load(f)
+                desc = f"{os.path.getsize(npath):,} bytes, {len(g['entries'])} entries, kind {g['kind']}"
+            else:
+                desc = f"{os.path.getsize(npath):,} bytes (compressed: {newest})"
+            if i == 0:
+                sec.fact(f"manifest written by the pass adding 10 files ({newest})", desc)
+            log(f"    {newest}: {desc}")
+        bound = RSS_CONSTANT + UPLOAD_CONCURRENCY * PART_SIZE
+        sec.fact("peak RSS against the memory bound of the rss section",
+                 "; ".join(f"{name} {human_bytes(max(row.rss) * KiB)}"
+                           for name, row in (("rebuild", rebuild), ("no-op", noop), ("add 10", add10)))
+                 + f" (bound {human_bytes(bound)}, which covers files in flight, not the index)")
+        sec.ratio("no-op / find (big history)", noop, find_row, "lower is better")
+        sec.ratio("no-op big history / no-op small history", noop, small_noop,
+                  "1 = the no-op cost does not grow with the history")
+        sec.ratio("rebuild / no-op (big history)", rebuild, noop, "one-off cost of an empty state dir")
+        self.rm(base)
+        return sec
+
+    # ---- driver
+
+    def header(self):
+        def version(cmd):
+            try:
+                out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     env=self.rclone_env).stdout.decode(errors="replace")
+                first = out.strip().splitlines()[0] if out.strip() else "?"
+                return " ".join(first.replace("*", "").split())
+            except OSError:
+                return "not installed"
+        cpu = "?"
+        try:
+            with open("/proc/cpuinfo") as f:
+                cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), "?")
+        except OSError:
+            pass
+        try:
+            commit = subprocess.run(["git", "-C", REPO, "describe", "--always", "--dirty"],
+                                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL).stdout.decode().strip()
+        except OSError:
+            commit = "?"
+        return [
+            ("date", datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")),
+            ("logferry", f"{commit} (target/release/logferry)"),
+            ("machine", f"{cpu}, {self.nproc} cores, {os.sysconf('SC_PHYS_PAGES') * os.sysconf('SC_PAGE_SIZE') // GiB} GiB RAM, "
+                        f"Linux {platform.release()}"),
+            ("scale / runs", f"--scale {self.scale} --runs {self.runs} (medians of {self.runs})"),
+            ("tools", "; ".join(version(c) for c in (["rsync", "--version"], ["rclone", "version"],
+                                                     ["zstd", "--version"], ["openssl", "version"],
+                                                     ["sha256sum", "--version"]))),
+            ("scratch", self.work),
+        ]
+
+    def main(self):
+        log(f"scratch dir {self.work}")
+        self.ensure_tools()
+        self.build()
+        hdr = self.header()
+        for k, v in hdr:
+            log(f"{k}: {v}")
+        for name in SECTIONS:
+            if name not in self.only:
+                continue
+            t = time.monotonic()
+            log(f"=== section {name}")
+            sec = getattr(self, f"section_{name}")()
+            log(f"=== section {name} done in {time.monotonic() - t:.0f} s")
+            sec.print_text()
+            self.sections.append(sec)
+        total = time.monotonic() - T0
+        print("\n\n----- BEGIN Markdown for BENCHMARKS.md -----")
+        print("## logferry benchmarks (`python3 benches/run.py`)\n")
+        for k, v in hdr:
+            if k != "scratch":
+                print(f"- {k}: {v}")
+        print(f"- whole run: {total / 60:.1f} min\n")
+        print("Times are wall-clock medians; peak RSS from `/usr/bin/time -f %M`. "
+              "Ratios compare medians taken in the same run.\n")
+        for sec in self.sections:
+            print(sec.markdown())
+            print()
+        print("----- END Markdown for BENCHMARKS.md -----")
+        log(f"done in {total / 60:.1f} min")
+
+    def cleanup(self):
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool.join()
+        if self.s3_prefixes and self.testbed:
+            log("deleting the S3 objects written by this run")
+            try:
+                self.s3_cleanup()
+            except BenchError as e:
+                log(f"WARNING: could not delete S3 prefixes {self.s3_prefixes}: {e}")
+        if self.args.keep:
+            log(f"kept the scratch dir {self.work} (--keep)")
+        elif os.path.isdir(self.work):
+            log(f"removing the scratch dir {self.work}")
+            subprocess.run(["rm", "-rf", "--one-file-system", self.work])
+
+
+TIME_FORMAT = "%M %U %S"
+
+
+def read_time_file(path, cmd):
+    """(peak RSS KiB, CPU seconds) from /usr/bin/time -f TIME_FORMAT -o path."""
+    with open(path) as f:
+        lines = [ln for ln in f.read().split("\n") if ln.strip()]
+    try:
+        rss, user, sys_ = lines[-1].split()
+        return int(rss), float(user) + float(sys_)
+    except (IndexError, ValueError):
+        raise BenchError(f"/usr/bin/time wrote no usage for {shlex.join(cmd)}: {lines}") from None
+
+
+def write_synthetic_checkpoint(path, g1, nsynth):
+    """Generation 2 as a full checkpoint: generation 1's entries plus nsynth entries of
+    files under old/ that no longer exist locally (their objects do not exist either; no
+    pass looks at them, `verify` would report them missing)."""
+    now = time.time()
+    created = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
+    rng = random.Random(4242)
+    source = g1["entries"][0]["source"]
+    items = [(e["source"], e["path"], json.dumps(e, separators=(",", ":"))) for e in g1["entries"]]
+    mtime0 = 1_700_000_000_000_000_000
+    archived = g1["created_at"]
+    for i in range(nsynth):
+        path_ = f"old/d{i // 1000:04d}/app-{i // 1000:04d}.log.{i % 1000:03d}"
+        sha = f"{rng.getrandbits(256):064x}"
+        size = 1024 + rng.getrandbits(12)
+        items.append((source, path_,
+            f'{{"source":"{source}","path":"{path_}","size":{size},"mtime_ns":{mtime0 + i * 60_000_000_000},'
+            f'"sha256":"{sha}","key":"data/{source}/{path_}-{sha}","archived_at":"{archived}",'
+            f'"generation":1}}'))
+    items.sort()  # (source, path) order, as logferry writes them
+    parts = [it[2] for it in items]
+    head = {"version": g1["version"], "generation": 2, "kind": "full", "base": 2,
+            "created_at": created, "report": None}
+    body = json.dumps(head, separators=(",", ":"))[:-1] + ',"entries":['
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(body)
+        f.write(",".join(parts))
+        f.write("]}")
+    os.rename(tmp, path)
+
+
+def parse_args(argv):
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog="Sections: " + ", ".join(SECTIONS) + ". See the top of this file for what each measures.",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--scale", type=float, default=1.0,
+                    help="multiplies file counts and big-file sizes (default 1.0)")
+    ap.add_argument("--runs", type=int, default=3, help="timed runs per measurement; medians (default 3)")
+    ap.add_argument("--only", default=",".join(SECTIONS),
+                    help="comma-separated sections to run (default: all)")
+    ap.add_argument("--workdir", help="where to make the scratch dir (default: the temp dir)")
+    ap.add_argument("--keep", action="store_true", help="keep the scratch dir")
+    ap.add_argument("--no-build", action="store_true",
+                    help="use the existing target/release/logferry instead of building it")
+    a = ap.parse_args(argv)
+    a.only = [s.strip() for s in a.only.split(",") if s.strip()]
+    bad = [s for s in a.only if s not in SECTIONS]
+    if bad:
+        ap.error(f"unknown section(s) {', '.join(bad)}; choose from {', '.join(SECTIONS)}")
+    if a.scale <= 0 or a.runs < 1:
+        ap.error("--scale must be > 0 and --runs >= 1")
+    return a
+
+
+def main(argv):
+    args = parse_args(argv)
+    bench = Bench(args)
+    try:
+        bench.main()
+        return 0
+    except BenchError as e:
+        log(f"FAILED: {e}")
+        if not args.keep:
+            log("(rerun with --keep to keep the scratch dir, configs and state for a look)")
+        return 1
+    except KeyboardInterrupt:
+        log("interrupted")
+        return 130
+    finally:
+        bench.cleanup()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
