@@ -109,6 +109,7 @@ pub async fn store_file(
     let mut read = 0u64;
     let mut stored = 0u64;
     let mut upload: Option<Box<dyn MultipartUpload>> = None;
+    let mut tail: Option<Bytes> = None;
     let result: Result<Option<Vec<u8>>, UploadError> = async {
         loop {
             if control.is_cancelled() {
@@ -124,9 +125,20 @@ pub async fn store_file(
             if read > file.stat.size {
                 break;
             }
-            enc.write(&data).map_err(DigestError::Io)?;
-            if enc.pending() >= part {
-                let payload = enc.take();
+            // Plain parts go up as read, without a copy; compressed ones once a part's
+            // worth of output has built up.
+            let payload = match codec.compression {
+                Compression::None if data.len() >= part => Some(PutPayload::from(data)),
+                Compression::None => {
+                    tail = Some(data);
+                    None
+                }
+                Compression::Zstd => {
+                    enc.write(&data).map_err(DigestError::Io)?;
+                    (enc.pending() >= part).then(|| PutPayload::from(enc.take()))
+                }
+            };
+            if let Some(payload) = payload {
                 if upload.is_none() {
                     let u = store
                         .put_multipart_opts(key, PutMultipartOptions::default())
@@ -134,9 +146,9 @@ pub async fn store_file(
                         .map_err(|e| Error::store("start multipart upload", key, e))?;
                     upload = Some(u);
                 }
-                stored += payload.len() as u64;
+                stored += payload.content_length() as u64;
                 let u = upload.as_mut().expect("started above");
-                u.put_part(PutPayload::from(payload))
+                u.put_part(payload)
                     .await
                     .map_err(|e| Error::store("put part", key, e))?;
             }
@@ -148,7 +160,11 @@ pub async fn store_file(
             read,
             ContentHash::from_hasher(hasher.clone()),
         )?;
-        Ok(Some(enc.finish().map_err(DigestError::Io)?))
+        let mut last = enc.finish().map_err(DigestError::Io)?;
+        if let Some(t) = tail.take() {
+            last = t.to_vec();
+        }
+        Ok(Some(last))
     }
     .await;
     let last = match result {

@@ -141,21 +141,25 @@ async fn pass(
 
     let (unchanged, rest) = diff::quick_check(files, &old_seen);
     report.files_unchanged = unchanged.len() as u64;
-    let mut new_seen: BTreeMap<_, _> = unchanged
-        .iter()
-        .filter_map(|f| {
-            let id = (f.source.clone(), f.rel.clone());
-            old_seen.get(&id).map(|s| (id, *s))
-        })
-        .collect();
     report.current_generation = start_generation;
+    // Every unchanged file has a record in old_seen, so equal counts mean equal maps.
+    let seen_of_unchanged = || -> BTreeMap<FileId, Seen> {
+        unchanged
+            .iter()
+            .filter_map(|f| {
+                let id = (f.source.clone(), f.rel.clone());
+                old_seen.get(&id).map(|s| (id, *s))
+            })
+            .collect()
+    };
     if rest.is_empty() {
         // Nothing to hash or record: no index needed, nothing remote written.
-        if new_seen != old_seen {
-            state_dir.save_seen(&new_seen)?;
+        if unchanged.len() != old_seen.len() {
+            state_dir.save_seen(&seen_of_unchanged())?;
         }
         return Ok(());
     }
+    let mut new_seen = seen_of_unchanged();
     let index = match known.index {
         Some(i) => i,
         None => local_index(store, state_dir, &destination, start_generation).await?,
