@@ -54,6 +54,11 @@ pub const DEFAULT_MAX_RETRIES: usize = 10;
 pub const MAX_MAX_RETRIES: usize = 100;
 /// Default `destination.retry_timeout`: how long one request keeps being retried.
 pub const DEFAULT_RETRY_TIMEOUT: Duration = Duration::from_secs(180);
+/// Default `marker_dir` for `closed_by = "ready-marker"` (PostgreSQL's).
+pub const DEFAULT_MARKER_DIR: &str = "archive_status";
+/// Default `marker_suffixes`: PostgreSQL marks a finished segment `.ready`, then `.done`
+/// once archive_command succeeded.
+pub const DEFAULT_MARKER_SUFFIXES: [&str; 2] = [".ready", ".done"];
 /// Default zstd level.
 pub const DEFAULT_ZSTD_LEVEL: i32 = 3;
 /// Default `shutdown_grace`.
@@ -120,6 +125,24 @@ pub enum ScheduleKind {
     Interval(Duration),
 }
 
+/// How a source tells that a file is closed (no longer written).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClosedBy {
+    /// Unmodified for `min_age` (rotated application logs).
+    Quiet,
+    /// Every matching file but the highest in natural sort order (binlogs, Kafka
+    /// segments, numbered sequences): the highest is the one being written.
+    NotNewest,
+    /// A marker file `<dir>/<name><suffix>` next to the file exists for one of the
+    /// suffixes (PostgreSQL's `archive_status/<segment>.ready` / `.done`).
+    ReadyMarker {
+        /// Marker directory, relative to the file's directory.
+        dir: String,
+        /// Marker suffixes.
+        suffixes: Vec<String>,
+    },
+}
+
 /// One configured set of log files.
 #[derive(Debug, Clone)]
 pub struct Source {
@@ -133,8 +156,8 @@ pub struct Source {
     pub exclude: Matcher,
     /// A file's mtime must be at least this old.
     pub min_age: Duration,
-    /// The newest matching file is still being written: skip it.
-    pub ignore_newest: bool,
+    /// How the source tells that a file is closed.
+    pub closed_by: ClosedBy,
     /// File events on this source nudge an early pass.
     pub watch: bool,
     /// How new objects of this source are stored.
@@ -180,7 +203,10 @@ struct RawSource {
     include: Option<Vec<String>>,
     exclude: Option<Vec<String>>,
     min_age: Option<String>,
-    ignore_newest: Option<bool>,
+    ignore_newest: Option<serde_json::Value>,
+    closed_by: Option<String>,
+    marker_dir: Option<String>,
+    marker_suffixes: Option<Vec<String>>,
     watch: Option<bool>,
     compression: Option<String>,
     compression_level: Option<i64>,
@@ -571,6 +597,62 @@ fn validate(raw: RawConfig, file: Option<&Path>, base: &Path) -> Result<Config> 
                 format!("bad glob: {m}"),
             )
         })?;
+        if rs.ignore_newest.is_some() {
+            return Err(err(
+                &key("ignore_newest"),
+                "was replaced by `closed_by = \"not-newest\"` (the highest file in natural sort order is the open one); remove ignore_newest".into(),
+            ));
+        }
+        let closed_by = match rs.closed_by.as_deref() {
+            None | Some("quiet") => ClosedBy::Quiet,
+            Some("not-newest") => ClosedBy::NotNewest,
+            Some("ready-marker") => ClosedBy::ReadyMarker {
+                dir: rs.marker_dir.clone().unwrap_or_else(|| DEFAULT_MARKER_DIR.to_string()),
+                suffixes: rs
+                    .marker_suffixes
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_MARKER_SUFFIXES.iter().map(|s| s.to_string()).collect()),
+            },
+            Some(other) => {
+                return Err(err(
+                    &key("closed_by"),
+                    format!("`{other}` is not a rule; use \"quiet\" (age), \"not-newest\" (sequences like binlogs) or \"ready-marker\" (PostgreSQL)"),
+                ))
+            }
+        };
+        if !matches!(closed_by, ClosedBy::ReadyMarker { .. }) {
+            for (k, set) in [
+                ("marker_dir", rs.marker_dir.is_some()),
+                ("marker_suffixes", rs.marker_suffixes.is_some()),
+            ] {
+                if set {
+                    return Err(err(
+                        &key(k),
+                        "applies to closed_by = \"ready-marker\" only; remove it".into(),
+                    ));
+                }
+            }
+        }
+        if let ClosedBy::ReadyMarker { dir, suffixes } = &closed_by {
+            if dir.is_empty() || dir.contains('/') || dir == ".." || dir == "." {
+                return Err(err(
+                    &key("marker_dir"),
+                    format!("`{dir}` must be one directory name, e.g. \"archive_status\""),
+                ));
+            }
+            if suffixes.is_empty() || suffixes.iter().any(|s| s.is_empty() || s.contains('/')) {
+                return Err(err(
+                    &key("marker_suffixes"),
+                    "give at least one suffix without `/`, e.g. [\".ready\", \".done\"]".into(),
+                ));
+            }
+        }
+        if rs.min_age.is_some() && closed_by != ClosedBy::Quiet {
+            return Err(err(
+                &key("min_age"),
+                "applies to closed_by = \"quiet\" only (the other rules know when a file is closed); remove it".into(),
+            ));
+        }
         let min_age = match rs.min_age {
             None => DEFAULT_MIN_AGE,
             Some(t) => humantime::parse_duration(&t).map_err(|e| {
@@ -586,7 +668,7 @@ fn validate(raw: RawConfig, file: Option<&Path>, base: &Path) -> Result<Config> 
             include,
             exclude,
             min_age,
-            ignore_newest: rs.ignore_newest.unwrap_or(false),
+            closed_by,
             watch: rs.watch.unwrap_or(false),
             codec: parse_codec(
                 rs.compression,

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::Source;
+use crate::config::{ClosedBy, Source};
 
 /// What a stat says about a file: enough to notice it changed without reading it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -136,7 +136,9 @@ pub fn scan(source: &Source, now: SystemTime, skip: &[PathBuf]) -> ScanOutcome {
             };
             if kind.is_dir() {
                 let path = entry.path();
-                if !skip.iter().any(|s| s == &path) {
+                let is_marker_dir =
+                    matches!(&source.closed_by, ClosedBy::ReadyMarker { dir, .. } if dir == name);
+                if !is_marker_dir && !skip.iter().any(|s| s == &path) {
                     dirs.push((path, rel));
                 }
                 continue;
@@ -162,27 +164,109 @@ pub fn scan(source: &Source, now: SystemTime, skip: &[PathBuf]) -> ScanOutcome {
         }
     }
 
-    if source.ignore_newest {
-        if let Some(newest) = matching
-            .iter()
-            .enumerate()
-            .max_by(|(_, a), (_, b)| (a.stat.mtime_ns, &a.rel).cmp(&(b.stat.mtime_ns, &b.rel)))
-            .map(|(i, _)| i)
-        {
-            matching.remove(newest);
-            out.held_newest += 1;
+    match &source.closed_by {
+        ClosedBy::Quiet => {
+            for f in matching {
+                let age = now.duration_since(f.stat.mtime()).unwrap_or(Duration::ZERO);
+                if f.stat.mtime() > now || age < source.min_age {
+                    out.too_young += 1;
+                } else {
+                    out.files.push(f);
+                }
+            }
         }
-    }
-
-    for f in matching {
-        let age = now.duration_since(f.stat.mtime()).unwrap_or(Duration::ZERO);
-        let in_future = f.stat.mtime() > now;
-        if in_future || age < source.min_age {
-            out.too_young += 1;
-        } else {
-            out.files.push(f);
+        ClosedBy::NotNewest => {
+            matching.sort_by(|a, b| natural_cmp(&a.rel, &b.rel));
+            if matching.pop().is_some() {
+                out.held_newest += 1;
+            }
+            out.files = matching;
+        }
+        ClosedBy::ReadyMarker { dir, suffixes } => {
+            for f in matching {
+                let parent = f.abs.parent().unwrap_or(Path::new("."));
+                let name = f.rel.rsplit('/').next().unwrap_or(&f.rel);
+                let marked = suffixes.iter().any(|s| {
+                    std::fs::symlink_metadata(parent.join(dir).join(format!("{name}{s}"))).is_ok()
+                });
+                if marked {
+                    out.files.push(f);
+                } else {
+                    out.too_young += 1;
+                }
+            }
         }
     }
     out.files.sort_by(|a, b| a.rel.cmp(&b.rel));
     out
+}
+
+/// Natural order: digit runs compare as numbers, so `binlog.9` < `binlog.10`.
+pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let (mut a, mut b) = (a.as_bytes(), b.as_bytes());
+    loop {
+        match (a.first(), b.first()) {
+            (None, None) => return Ordering::Equal,
+            (None, _) => return Ordering::Less,
+            (_, None) => return Ordering::Greater,
+            (Some(x), Some(y)) if x.is_ascii_digit() && y.is_ascii_digit() => {
+                let da = a.iter().take_while(|c| c.is_ascii_digit()).count();
+                let db = b.iter().take_while(|c| c.is_ascii_digit()).count();
+                let (na, nb) = (&a[..da], &b[..db]);
+                let (ta, tb) = (trim_zeros(na), trim_zeros(nb));
+                let ord = ta
+                    .len()
+                    .cmp(&tb.len())
+                    .then_with(|| ta.cmp(tb))
+                    .then_with(|| da.cmp(&db));
+                if ord != Ordering::Equal {
+                    return ord;
+                }
+                a = &a[da..];
+                b = &b[db..];
+            }
+            (Some(x), Some(y)) => {
+                if x != y {
+                    return x.cmp(y);
+                }
+                a = &a[1..];
+                b = &b[1..];
+            }
+        }
+    }
+}
+
+fn trim_zeros(d: &[u8]) -> &[u8] {
+    let n = d.iter().take_while(|c| **c == b'0').count();
+    &d[n.min(d.len().saturating_sub(1))..]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::natural_cmp;
+
+    #[test]
+    fn natural_order_compares_numbers_as_numbers() {
+        let mut v = vec![
+            "binlog.10",
+            "binlog.9",
+            "binlog.000123",
+            "binlog.2",
+            "a",
+            "binlog.000124",
+        ];
+        v.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(
+            v,
+            [
+                "a",
+                "binlog.2",
+                "binlog.9",
+                "binlog.10",
+                "binlog.000123",
+                "binlog.000124"
+            ]
+        );
+    }
 }

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use super::{is_secret_option, Config, DestinationUrl, LogFormat, ScheduleKind};
+use super::{is_secret_option, ClosedBy, Config, DestinationUrl, LogFormat, ScheduleKind};
 
 impl fmt::Display for Config {
     /// The effective config as TOML, secrets redacted.
@@ -79,12 +79,23 @@ impl fmt::Display for Config {
             writeln!(f, "path = {}", q(&s.path.display().to_string()))?;
             writeln!(f, "include = {}", list(s.include.patterns()))?;
             writeln!(f, "exclude = {}", list(s.exclude.patterns()))?;
-            writeln!(
-                f,
-                "min_age = {}",
-                q(&humantime::format_duration(s.min_age).to_string())
-            )?;
-            writeln!(f, "ignore_newest = {}", s.ignore_newest)?;
+            if s.closed_by == ClosedBy::Quiet {
+                writeln!(
+                    f,
+                    "min_age = {}",
+                    q(&humantime::format_duration(s.min_age).to_string())
+                )?;
+            }
+            match &s.closed_by {
+                ClosedBy::Quiet => writeln!(f, "closed_by = \"quiet\"")?,
+                ClosedBy::NotNewest => writeln!(f, "closed_by = \"not-newest\"")?,
+                ClosedBy::ReadyMarker { dir, suffixes } => writeln!(
+                    f,
+                    "closed_by = \"ready-marker\"\nmarker_dir = {}\nmarker_suffixes = {}",
+                    q(dir),
+                    list(suffixes)
+                )?,
+            }
             writeln!(f, "watch = {}", s.watch)?;
             match s.codec.compression {
                 crate::codec::Compression::None => writeln!(f, "compression = \"none\"")?,

@@ -1,5 +1,6 @@
 //! Validation of every config key.
 
+use super::ClosedBy;
 use super::*;
 use crate::codec::{Codec, Compression};
 
@@ -33,7 +34,10 @@ fn defaults_are_documented_values() {
         DestinationUrl::Local(PathBuf::from("/etc/lf/mirror"))
     );
     let s = &c.sources[0];
-    assert_eq!((s.min_age, s.ignore_newest), (DEFAULT_MIN_AGE, false));
+    assert_eq!(
+        (s.min_age, &s.closed_by),
+        (DEFAULT_MIN_AGE, &ClosedBy::Quiet)
+    );
     assert_eq!(s.path, PathBuf::from("/etc/lf/logs"));
     assert!(s.include.is_empty() && s.exclude.is_empty());
 }
@@ -405,4 +409,64 @@ fn compression_is_set_per_destination_and_overridden_per_source() {
     bad("[destination]\nurl = \"m\"\ncompression_level = 30\n[[sources]]\nname = \"a\"\npath = \"l\"", "destination.compression_level", "1 to 22");
     bad("[destination]\nurl = \"m\"\n[[sources]]\nname = \"a\"\npath = \"l\"\ncompression = \"lz4\"", "sources[0].compression", "\"zstd\" or \"none\"");
     bad("[destination]\nurl = \"m\"\n[[sources]]\nname = \"a\"\npath = \"l\"\ncompression_level = 0", "sources[0].compression_level", "1 to 22");
+}
+
+#[test]
+fn closed_by_rules_and_their_keys() {
+    let src = |extra: &str| {
+        format!("[destination]\nurl = \"m\"\n[[sources]]\nname = \"a\"\npath = \"l\"\n{extra}")
+    };
+    let c = parse(&src("closed_by = \"ready-marker\"")).unwrap();
+    assert_eq!(
+        c.sources[0].closed_by,
+        ClosedBy::ReadyMarker {
+            dir: "archive_status".into(),
+            suffixes: vec![".ready".into(), ".done".into()]
+        }
+    );
+    let c = parse(&src(
+        "closed_by = \"ready-marker\"\nmarker_dir = \"status\"\nmarker_suffixes = [\".ok\"]",
+    ))
+    .unwrap();
+    assert_eq!(
+        c.sources[0].closed_by,
+        ClosedBy::ReadyMarker {
+            dir: "status".into(),
+            suffixes: vec![".ok".into()]
+        }
+    );
+    assert_eq!(
+        parse(&src("closed_by = \"not-newest\"")).unwrap().sources[0].closed_by,
+        ClosedBy::NotNewest
+    );
+    bad(
+        &src("ignore_newest = true"),
+        "sources[0].ignore_newest",
+        "closed_by = \"not-newest\"",
+    );
+    bad(
+        &src("closed_by = \"sometimes\""),
+        "sources[0].closed_by",
+        "not a rule",
+    );
+    bad(
+        &src("marker_dir = \"x\""),
+        "sources[0].marker_dir",
+        "ready-marker",
+    );
+    bad(
+        &src("closed_by = \"not-newest\"\nmin_age = \"5s\""),
+        "sources[0].min_age",
+        "quiet",
+    );
+    bad(
+        &src("closed_by = \"ready-marker\"\nmarker_dir = \"a/b\""),
+        "sources[0].marker_dir",
+        "one directory name",
+    );
+    bad(
+        &src("closed_by = \"ready-marker\"\nmarker_suffixes = []"),
+        "sources[0].marker_suffixes",
+        "at least one",
+    );
 }

@@ -246,7 +246,8 @@ const BAD_CONFIGS: &[(&str, &[&str])] = &[
     ("[destination]\nurl = \"m\"\n[[sources]]\nname = \"a\"", &["`sources[0].path`", "missing"]),
     ("[destination]\nurl = \"m\"\n[[sources]]\nname = \"a\"\npath = \"l\"\nexclude = [\"[\"]", &["`sources[0].exclude[0]`", "bad glob"]),
     ("[destination]\nurl = \"m\"\n[destination.options]\nregion = \"x\"\n[[sources]]\nname = \"a\"\npath = \"l\"", &["`destination.options.region`", "s3://"]),
-    ("[destination]\nurl = \"m\"\n[[sources]]\nname = \"a\"\npath = \"l\"\nignore_newest = \"yes\"", &["sources[0].ignore_newest", "invalid type"]),
+    ("[destination]\nurl = \"m\"\n[[sources]]\nname = \"a\"\npath = \"l\"\nignore_newest = true", &["sources[0].ignore_newest", "closed_by = \"not-newest\""]),
+    ("[destination]\nurl = \"m\"\n[[sources]]\nname = \"a\"\npath = \"l\"\nclosed_by = \"eventually\"", &["sources[0].closed_by", "\"ready-marker\""]),
     ("[destination]\nurl = \"s3://b/p\"\n[destination.options]\naws_regoin = \"x\"\n[[sources]]\nname = \"a\"\npath = \"l\"", &["`destination.options.aws_regoin`", "unknown option for s3://", "aws_region"]),
     ("sources = 3\n[destination]\nurl = \"m\"", &["`sources`", "expected a sequence"]),
 ];

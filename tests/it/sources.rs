@@ -102,23 +102,51 @@ async fn file_with_future_mtime_waits() {
 }
 
 #[tokio::test]
-async fn ignore_newest_holds_back_the_file_being_written() {
+async fn not_newest_holds_back_the_highest_in_natural_order() {
     let env = Env::with_sources(
         Backend::Memory,
-        "[[sources]]\nname = \"wal\"\npath = \"logs\"\nmin_age = \"0s\"\nignore_newest = true\n",
+        "[[sources]]\nname = \"binlog\"\npath = \"logs\"\nclosed_by = \"not-newest\"\ninclude = [\"binlog.[0-9]*\"]\n",
     );
-    env.write("binlog.000001", b"1");
-    env.write("binlog.000002", b"2");
-    env.write("binlog.000003", b"3"); // written last: newest mtime
+    env.write("binlog.9", b"9");
+    env.write("binlog.10", b"10"); // higher in natural order, though "binlog.10" < "binlog.9" as text
+    env.write("binlog.index", b"not a log");
+    std::fs::write(env.path("binlog.8"), b"8, just written: no age needed").unwrap();
     let r = env.pass().await;
     assert_eq!((r.files_scanned, r.files_waiting), (2, 1));
+    assert_eq!(archived(&env.index().await), ["binlog.8", "binlog.9"]);
+    env.write("binlog.11", b"11");
+    env.pass().await;
     assert_eq!(
         archived(&env.index().await),
-        ["binlog.000001", "binlog.000002"]
+        ["binlog.10", "binlog.8", "binlog.9"]
     );
-    env.write("binlog.000004", b"4");
+}
+
+#[tokio::test]
+async fn ready_marker_closes_only_marked_files_and_never_recycled_segments() {
+    let env = Env::with_sources(
+        Backend::Memory,
+        "[[sources]]\nname = \"pg\"\npath = \"logs\"\nclosed_by = \"ready-marker\"\n",
+    );
+    std::fs::create_dir_all(env.path("archive_status")).unwrap();
+    let seg = |n: u32| format!("0000000100000000000000{n:02X}");
+    for n in 1..=4 {
+        std::fs::write(env.path(&seg(n)), format!("segment {n}")).unwrap();
+    }
+    std::fs::write(env.path(&format!("archive_status/{}.ready", seg(1))), b"").unwrap();
+    std::fs::write(env.path(&format!("archive_status/{}.done", seg(2))), b"").unwrap();
+    // 3: being written (no marker); 4: a recycled segment under a future name (no marker).
+    let r = env.pass().await;
+    assert_eq!((r.files_scanned, r.files_waiting), (2, 2));
+    assert_eq!(archived(&env.index().await), [seg(1), seg(2)]);
+    std::fs::write(env.path(&format!("archive_status/{}.ready", seg(3))), b"").unwrap();
     env.pass().await;
-    assert_eq!(archived(&env.index().await).len(), 3);
+    assert_eq!(archived(&env.index().await), [seg(1), seg(2), seg(3)]);
+    assert!(env
+        .index()
+        .await
+        .entries()
+        .all(|e| !e.path.starts_with("archive_status")));
 }
 
 #[tokio::test]
