@@ -138,21 +138,25 @@ pub async fn run(
         };
         if let Some(why) = outcome {
             tracing::debug!(trigger = why, "starting a pass");
-            match run_passes(
-                &archives,
-                &locks,
-                &mut planner,
-                clock,
-                &mut events,
-                hooks,
-                &mut alive,
-            )
-            .await?
-            {
-                After::Continue => {}
-                After::Stop => return stop(hooks),
-                After::Reload(new) => {
-                    apply_reload(&mut archives, &mut locks, &mut planner, new, hooks)
+            loop {
+                let after = run_passes(
+                    &archives,
+                    &locks,
+                    &mut planner,
+                    clock,
+                    &mut events,
+                    hooks,
+                    &mut alive,
+                )
+                .await?;
+                match after {
+                    After::Continue => break,
+                    After::Again => continue,
+                    After::Stop => return stop(hooks),
+                    After::Reload(new) => {
+                        apply_reload(&mut archives, &mut locks, &mut planner, new, hooks);
+                        break;
+                    }
                 }
             }
         }
@@ -161,6 +165,8 @@ pub async fn run(
 
 enum After {
     Continue,
+    /// A nudge came during the pass: its files may have been scanned too early.
+    Again,
     Stop,
     Reload(Vec<Archive>),
 }
@@ -246,7 +252,12 @@ async fn run_passes(
                     control.cancel();
                 }
                 ev = events.recv(), if stopping_since.is_none() => match ev {
-                    Some(Event::RunNow(_)) => tracing::debug!("a pass is already running; nudge coalesced"),
+                    Some(Event::RunNow(_)) => {
+                        tracing::debug!("nudged during a pass; one more pass follows");
+                        if matches!(after, After::Continue) {
+                            after = After::Again;
+                        }
+                    }
                     Some(Event::Reload(new)) => after = After::Reload(new),
                     Some(Event::Stop) | None => {
                         tracing::info!("stop requested; letting the running pass finish");

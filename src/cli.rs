@@ -71,6 +71,12 @@ pub enum Command {
     )]
     Fetch(FetchArgs),
 
+    /// Exit 0 once NAME is archived as it is now (for PostgreSQL's archive_command).
+    #[command(
+        after_help = "Answers from local state only: no network on the happy path. With --wait it asks\nthe running agent for a pass now (SIGUSR1), or runs one itself when no agent holds\nthe state dir, and waits for the commit. Exit 0 archived, 1 not (yet).\n\nExamples:\n  logferry archived 000000010000000000000003\n  archive_command = 'logferry --config /etc/logferry/logferry.toml archived --wait 60s %f'"
+    )]
+    Archived(ArchivedArgs),
+
     /// Check that every archived object exists (and, with --read-data, is intact).
     #[command(
         after_help = "Reports missing, corrupt and orphaned objects; exit 1 when any.\n\nExamples:\n  logferry verify                   # existence and size, from one listing\n  logferry verify --read-data       # download and re-hash everything\n  logferry verify --read-data=10    # a rolling 10%: ten runs cover the archive"
@@ -151,6 +157,16 @@ pub struct RestoreArgs {
     /// Print a JSON report.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Options of `archived`.
+#[derive(Debug, Args)]
+pub struct ArchivedArgs {
+    /// File name (or path relative to its source).
+    pub name: String,
+    /// Wait up to this long (e.g. 60s), nudging a pass, instead of answering at once.
+    #[arg(long, value_name = "DURATION")]
+    pub wait: Option<String>,
 }
 
 /// Options of `fetch`.

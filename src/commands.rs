@@ -4,7 +4,9 @@
 use std::io::IsTerminal;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use logferry::cli::{FetchArgs, JsonArgs, LsArgs, RestoreArgs, StatusArgs, VerifyArgs};
+use logferry::cli::{
+    ArchivedArgs, FetchArgs, JsonArgs, LsArgs, RestoreArgs, StatusArgs, VerifyArgs,
+};
 use logferry::config::{Config, Matcher};
 use logferry::index::Index;
 use logferry::restore::{self, FileResult, RestoreOptions};
@@ -557,4 +559,63 @@ pub async fn run_generations(archives: &[Config], args: &JsonArgs) -> u8 {
         print_table(&rows);
     }
     EXIT_OK
+}
+
+/// `logferry archived NAME [--wait D]`.
+pub async fn run_archived(archives: &[Config], args: &ArchivedArgs) -> u8 {
+    use logferry::ack::{self, Ack};
+    let wait = match args.wait.as_deref().map(humantime::parse_duration) {
+        None => None,
+        Some(Ok(d)) => Some(d),
+        Some(Err(e)) => {
+            eprintln!(
+                "logferry: --wait `{}`: {e}; write e.g. 60s",
+                args.wait.as_deref().unwrap_or("")
+            );
+            return EXIT_USAGE;
+        }
+    };
+    let deadline = wait.map(|d| std::time::Instant::now() + d);
+    let mut next_nudge = std::time::Instant::now();
+    loop {
+        let mut reason = String::new();
+        for a in archives {
+            match ack::check(a, &args.name) {
+                Ack::Archived => return EXIT_OK,
+                Ack::NotYet(why) => reason = why,
+            }
+        }
+        let now = std::time::Instant::now();
+        if deadline.is_none_or(|d| now >= d) {
+            eprintln!("logferry: {reason}");
+            return EXIT_FILES_FAILED;
+        }
+        if now >= next_nudge {
+            nudge(archives).await;
+            next_nudge = now + std::time::Duration::from_secs(5);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+/// Asks the agent holding each state dir for a pass now, or runs one where none does:
+/// never a second writer.
+async fn nudge(archives: &[Config]) {
+    for a in archives {
+        if let Some(pid) = logferry::state::StateDir::holder(&a.state_dir) {
+            let _ = std::process::Command::new("kill")
+                .args(["-USR1", &pid.to_string()])
+                .status();
+            continue;
+        }
+        let Ok(store) = logferry::store::open(&a.destination) else {
+            continue;
+        };
+        match logferry::worker::run_once(a, &store, &logferry::schedule::SystemClock).await {
+            Ok(_) => {}
+            // Another agent took the lock in between: it will archive the file.
+            Err(Error::Locked { .. }) => {}
+            Err(e) => tracing::warn!(error = %e, "pass for `archived --wait` failed; waiting on"),
+        }
+    }
 }

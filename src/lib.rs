@@ -38,6 +38,7 @@
 
 #![warn(missing_docs)]
 
+pub mod ack;
 pub mod agent;
 pub mod cli;
 pub mod codec;

@@ -71,6 +71,7 @@ fn main() -> ExitCode {
         Command::Fetch(a) => runtime().block_on(commands::run_fetch(&archives, &a)),
         Command::Verify(a) => runtime().block_on(commands::run_verify(&archives, &a)),
         Command::Generations(a) => runtime().block_on(commands::run_generations(&archives, &a)),
+        Command::Archived(a) => runtime().block_on(commands::run_archived(&archives, &a)),
         Command::Run(a) => runtime().block_on(run(&config, &archives, a.once)),
     };
     ExitCode::from(code)

@@ -91,7 +91,7 @@ struct SeenRecord {
 #[derive(Debug)]
 pub struct StateDir {
     path: PathBuf,
-    _lock: File,
+    _lock: Option<File>,
 }
 
 impl StateDir {
@@ -126,8 +126,24 @@ impl StateDir {
         write!(file, "{}", std::process::id()).map_err(|e| Error::io("write", &lock_path, e))?;
         Ok(StateDir {
             path: path.to_path_buf(),
-            _lock: file,
+            _lock: Some(file),
         })
+    }
+
+    /// The state dir for reading only, without its lock (beside a running agent).
+    pub fn read_only(path: &Path) -> Self {
+        StateDir {
+            path: path.to_path_buf(),
+            _lock: None,
+        }
+    }
+
+    /// The pid written by the agent holding the lock, when one does.
+    pub fn holder(path: &Path) -> Option<u32> {
+        match StateDir::lock(path) {
+            Err(Error::Locked { holder, .. }) => holder?.trim().parse().ok(),
+            _ => None,
+        }
     }
 
     /// The directory.

@@ -517,3 +517,72 @@ fn systemd_units_verify_without_warnings() {
         assert!(unit.contains(key), "logferry.service lacks {key}");
     }
 }
+
+fn archived(ws: &Ws, args: &[&str]) -> (i32, String, Duration) {
+    let started = Instant::now();
+    let o = Command::new(BIN)
+        .arg("--config")
+        .arg(ws.path("logferry.toml"))
+        .arg("archived")
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+        started.elapsed(),
+    )
+}
+
+#[test]
+fn archived_answers_from_local_state_and_wait_runs_a_pass_without_an_agent() {
+    let ws = Ws::new(LOCAL);
+    ws.log("000000010000000000000003", b"wal segment\n");
+    let (code, err, _) = archived(&ws, &["000000010000000000000003"]);
+    assert_eq!(code, 1, "not archived yet: {err}");
+    assert!(err.contains("not archived"), "{err}");
+    let (code, err, _) = archived(&ws, &["--wait", "20s", "000000010000000000000003"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(ws.runs().len(), 1, "it ran one pass itself");
+    let (code, _, took) = archived(&ws, &["000000010000000000000003"]);
+    assert_eq!(code, 0);
+    assert!(took < Duration::from_secs(2));
+    // Changed after archiving: not archived "as it is now".
+    std::fs::write(ws.path("logs/000000010000000000000003"), b"rewritten\n").unwrap();
+    let (code, _, _) = archived(&ws, &["000000010000000000000003"]);
+    assert_eq!(code, 1);
+    let (code, _, _) = archived(&ws, &["never-written"]);
+    assert_eq!(code, 1);
+    let (code, err, _) = archived(&ws, &["--wait", "soon", "x"]);
+    assert_eq!(code, 2, "{err}");
+}
+
+#[test]
+fn archived_wait_nudges_the_running_agent_for_postgresql_segments() {
+    let ws = Ws::new("interval = \"1h\"\n[destination]\nurl = \"mirror\"");
+    // A PostgreSQL-style source: a segment counts as closed once archive_status says so.
+    std::fs::write(
+        ws.path("logferry.toml"),
+        "state_dir = \"state\"\ninterval = \"1h\"\n[destination]\nurl = \"mirror\"\n[[sources]]\nname = \"pg\"\npath = \"logs\"\nclosed_by = \"ready-marker\"\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(ws.path("logs/archive_status")).unwrap();
+    let mut agent = ws.spawn(&[]);
+    ws.wait_runs(1, Duration::from_secs(10));
+    let seg = "000000010000000000000007";
+    std::fs::write(ws.path(&format!("logs/{seg}")), b"segment 7").unwrap();
+    std::fs::write(ws.path(&format!("logs/archive_status/{seg}.ready")), b"").unwrap();
+    let (code, err, took) = archived(&ws, &["--wait", "30s", seg]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        took < Duration::from_secs(15),
+        "one pass, not the hourly tick: {took:?}"
+    );
+    assert!(
+        ws.runs().len() >= 2,
+        "the agent ran the pass: no second writer"
+    );
+    agent.signal("TERM");
+    assert_eq!(agent.wait_exit(Duration::from_secs(10)), 0);
+}
