@@ -193,23 +193,8 @@ pub async fn store_file(
             }
             Ok(Stored::Uploaded { read, stored })
         }
-        None => {
-            let opts = PutOptions {
-                mode: PutMode::Create,
-                ..Default::default()
-            };
-            match store.put_opts(key, PutPayload::from(last), opts).await {
-                Ok(_) => Ok(Stored::Uploaded { read, stored }),
-                Err(object_store::Error::AlreadyExists { .. }) => {
-                    let meta = store
-                        .head(key)
-                        .await
-                        .map_err(|e| Error::store("head", key, e))?;
-                    adopt(store, key, file, expected, codec.compression, meta.size).await
-                }
-                Err(e) => Err(Error::store("put", key, e).into()),
-            }
-        }
+        // Compressed output smaller than a part: one put after all.
+        None => put_create(store, key, file, expected, codec.compression, last, read).await,
     }
 }
 
@@ -236,6 +221,20 @@ pub async fn store_bytes(
             enc.finish().map_err(DigestError::Io)?
         }
     };
+    put_create(store, key, file, expected, codec.compression, payload, read).await
+}
+
+/// One create-only put; an object already at the key (an interrupted pass's) is checked
+/// and adopted, never overwritten.
+async fn put_create(
+    store: &Store,
+    key: &Path,
+    file: &ScannedFile,
+    expected: ContentHash,
+    compression: Compression,
+    payload: Vec<u8>,
+    read: u64,
+) -> Result<Stored, UploadError> {
     let stored = payload.len() as u64;
     let opts = PutOptions {
         mode: PutMode::Create,
@@ -248,7 +247,7 @@ pub async fn store_bytes(
                 .head(key)
                 .await
                 .map_err(|e| Error::store("head", key, e))?;
-            adopt(store, key, file, expected, codec.compression, meta.size).await
+            adopt(store, key, file, expected, compression, meta.size).await
         }
         Err(e) => Err(Error::store("put", key, e).into()),
     }
