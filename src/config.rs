@@ -7,12 +7,11 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::codec::{Codec, Compression};
+use crate::codec::Codec;
 use crate::error::{Error, Result};
 
 mod destination;
@@ -20,11 +19,14 @@ mod display;
 mod matcher;
 #[cfg(test)]
 mod tests;
+mod values;
 
 use destination::{check_option, parse_destination_url};
 use destination::{expand_hostname, SOURCE_VAR};
 pub use destination::{is_secret_option, redact_url, system_hostname, Destination, DestinationUrl};
 pub use matcher::Matcher;
+pub use values::parse_schedule;
+use values::{parse_codec, parse_size, validate_source_name};
 
 /// Where the agent looks for its config file when `--config` is not given.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/logferry/logferry.toml";
@@ -723,117 +725,4 @@ impl Config {
             })
             .collect()
     }
-}
-
-/// `compression` ("zstd" or "none") and `compression_level` (1–22, default 3); unset
-/// keys fall back to `inherited`.
-fn parse_codec(
-    name: Option<String>,
-    level: Option<i64>,
-    inherited: Codec,
-    name_key: &str,
-    level_key: &str,
-) -> std::result::Result<Codec, (String, String)> {
-    let compression = match name.as_deref() {
-        None => inherited.compression,
-        Some("zstd") => Compression::Zstd,
-        Some("none") => Compression::None,
-        Some(other) => {
-            return Err((
-                name_key.to_string(),
-                format!("`{other}` is not a compression; use \"zstd\" or \"none\""),
-            ))
-        }
-    };
-    let level = match level {
-        None if compression == inherited.compression
-            && inherited.compression == Compression::Zstd =>
-        {
-            inherited.level
-        }
-        None => DEFAULT_ZSTD_LEVEL,
-        Some(l) if (1..=22).contains(&l) => l as i32,
-        Some(l) => {
-            return Err((
-                level_key.to_string(),
-                format!(
-                    "{l} is out of range; zstd levels are 1 to 22 (default {DEFAULT_ZSTD_LEVEL})"
-                ),
-            ))
-        }
-    };
-    if compression == Compression::None {
-        return Ok(Codec::PLAIN);
-    }
-    Ok(Codec { compression, level })
-}
-
-/// Accepts crontab's 5 fields (minute first) and the 6/7-field form (seconds first).
-pub fn parse_schedule(text: &str) -> std::result::Result<Schedule, String> {
-    let fields = text.split_whitespace().count();
-    let normalized = match fields {
-        5 => format!("0 {}", text.trim()),
-        6 | 7 => text.trim().to_string(),
-        n => {
-            return Err(format!(
-                "`{text}` has {n} fields; write 5 (minute hour day month weekday, as in crontab) or 6/7 (seconds first)"
-            ))
-        }
-    };
-    let cron = cron::Schedule::from_str(&normalized).map_err(|e| {
-        // The parser's message repeats the expression and a caret; its last line says why.
-        let full = e.to_string();
-        let why = full
-            .lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .unwrap_or(&full)
-            .trim()
-            .to_string();
-        format!("`{text}` is not a cron expression: {why}; e.g. \"*/5 * * * *\"")
-    })?;
-    Ok(Schedule {
-        text: text.to_string(),
-        kind: ScheduleKind::Cron(Box::new(cron), None),
-    })
-}
-
-fn parse_size(text: &str) -> std::result::Result<u64, String> {
-    let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("`{text}` is not a size; write e.g. \"8MiB\" or 8388608"))?;
-    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" | "kib" => 1 << 10,
-        "m" | "mb" | "mib" => 1 << 20,
-        "g" | "gb" | "gib" => 1 << 30,
-        u => {
-            return Err(format!(
-                "unknown unit `{u}` in `{text}`; use B, KiB, MiB or GiB"
-            ))
-        }
-    };
-    n.checked_mul(mult)
-        .ok_or_else(|| format!("`{text}` is too large"))
-}
-
-fn validate_source_name(name: &str) -> std::result::Result<(), String> {
-    if name.is_empty() {
-        return Err("must not be empty".into());
-    }
-    if name == "." || name == ".." {
-        return Err(format!("`{name}` is not allowed"));
-    }
-    if let Some(c) = name
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
-    {
-        return Err(format!(
-            "`{name}` contains `{c}`; use letters, digits, `-`, `_` and `.` (it becomes part of object keys)"
-        ));
-    }
-    Ok(())
 }
