@@ -6,6 +6,7 @@ mod cli;
 mod common;
 mod conformance;
 mod model;
+mod postgres;
 mod proxy;
 mod remote;
 mod restore;

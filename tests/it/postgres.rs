@@ -1,0 +1,265 @@
+//! A real PostgreSQL (Debian's packages, started here on a Unix socket in a temp dir)
+//! archiving its WAL through `logferry archived --wait` with the agent running, then a
+//! point-in-time recovery of a base backup with `logferry fetch` as restore_command.
+//! PostgreSQL refuses to run as root, so the servers and logferry run as `postgres`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_logferry");
+
+fn pg_bin(tool: &str) -> PathBuf {
+    let root = Path::new("/usr/lib/postgresql");
+    let version = std::fs::read_dir(root)
+        .unwrap_or_else(|_| panic!("PostgreSQL server binaries not found under {}: run the suite with scripts/test, which installs Debian's postgresql", root.display()))
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .max()
+        .expect("a PostgreSQL version directory");
+    root.join(version.to_string()).join("bin").join(tool)
+}
+
+/// Runs a command as the postgres user and returns stdout; panics with stderr on failure.
+fn as_postgres(cmd: &[&str]) -> String {
+    let o = Command::new("runuser")
+        .args(["-u", "postgres", "--"])
+        .args(cmd)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{cmd:?}: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
+struct Pg {
+    data: PathBuf,
+    sock: PathBuf,
+    port: u16,
+}
+
+impl Pg {
+    fn psql(&self, sql: &str) -> String {
+        as_postgres(&[
+            pg_bin("psql").to_str().unwrap(),
+            "-X",
+            "-A",
+            "-t",
+            "-q",
+            "-h",
+            self.sock.to_str().unwrap(),
+            "-p",
+            &self.port.to_string(),
+            "-d",
+            "postgres",
+            "-c",
+            sql,
+        ])
+    }
+
+    fn ctl(&self, action: &str) {
+        let log = self.data.join("server.log");
+        as_postgres(&[
+            pg_bin("pg_ctl").to_str().unwrap(),
+            "-D",
+            self.data.to_str().unwrap(),
+            "-l",
+            log.to_str().unwrap(),
+            "-w",
+            "-t",
+            "60",
+            action,
+        ]);
+    }
+}
+
+impl Drop for Pg {
+    fn drop(&mut self) {
+        let _ = Command::new("runuser")
+            .args([
+                "-u",
+                "postgres",
+                "--",
+                pg_bin("pg_ctl").to_str().unwrap(),
+                "-D",
+                self.data.to_str().unwrap(),
+                "-m",
+                "immediate",
+                "stop",
+            ])
+            .output();
+    }
+}
+
+struct Agent(Child);
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn postgresql_archives_through_logferry_and_recovers_to_a_point_in_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::set_permissions(root, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let chown = |p: &Path| {
+        assert!(Command::new("chown")
+            .args(["-R", "postgres:postgres"])
+            .arg(p)
+            .status()
+            .unwrap()
+            .success());
+    };
+    let primary = Pg {
+        data: root.join("primary"),
+        sock: root.join("sock"),
+        port: free_port(),
+    };
+    std::fs::create_dir_all(&primary.sock).unwrap();
+    std::fs::create_dir_all(root.join("lf")).unwrap();
+    chown(root);
+    as_postgres(&[
+        pg_bin("initdb").to_str().unwrap(),
+        "-D",
+        primary.data.to_str().unwrap(),
+        "-A",
+        "trust",
+        "-U",
+        "postgres",
+    ]);
+
+    // logferry: the WAL directory as a ready-marker source, a local mirror, an agent.
+    let cfg = root.join("lf/logferry.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "state_dir = \"state\"\ninterval = \"1h\"\n[destination]\nurl = \"mirror\"\n[[sources]]\nname = \"wal\"\npath = \"{}\"\nclosed_by = \"ready-marker\"\n",
+            primary.data.join("pg_wal").display()
+        ),
+    )
+    .unwrap();
+    chown(&root.join("lf"));
+    let cfg_s = cfg.to_str().unwrap().to_string();
+    let archive_command = format!("{BIN} --config {cfg_s} archived --wait 60s %f");
+    let mut conf = std::fs::OpenOptions::new()
+        .append(true)
+        .open(primary.data.join("postgresql.conf"))
+        .unwrap();
+    use std::io::Write;
+    writeln!(
+        conf,
+        "listen_addresses = ''\nunix_socket_directories = '{}'\nport = {}\nwal_level = replica\narchive_mode = on\narchive_command = '{archive_command}'\narchive_timeout = 0",
+        primary.sock.display(),
+        primary.port
+    )
+    .unwrap();
+    drop(conf);
+    let agent = Agent(
+        Command::new("runuser")
+            .args(["-u", "postgres", "--", BIN, "--config", &cfg_s, "run"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    primary.ctl("start");
+
+    primary.psql("CREATE TABLE t (id int, phase text)");
+    primary.psql("INSERT INTO t SELECT g, 'before' FROM generate_series(1, 1000) g");
+    primary.psql("SELECT pg_switch_wal()");
+    let backup = root.join("backup");
+    as_postgres(&[
+        pg_bin("pg_basebackup").to_str().unwrap(),
+        "-D",
+        backup.to_str().unwrap(),
+        "-h",
+        primary.sock.to_str().unwrap(),
+        "-p",
+        &primary.port.to_string(),
+        "-X",
+        "none",
+        "-c",
+        "fast",
+    ]);
+    primary.psql("INSERT INTO t SELECT g, 'before' FROM generate_series(1001, 2000) g");
+    primary.psql("SELECT pg_switch_wal()");
+    std::thread::sleep(Duration::from_millis(1100));
+    let target = primary.psql("SELECT now()");
+    std::thread::sleep(Duration::from_millis(1100));
+    primary.psql("INSERT INTO t SELECT g, 'after' FROM generate_series(1, 500) g");
+    primary.psql("SELECT pg_switch_wal()");
+
+    // Every segment PostgreSQL finished is acknowledged: no .ready left, nothing failed.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let pending = std::fs::read_dir(primary.data.join("pg_wal/archive_status"))
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .ends_with(".ready")
+            })
+            .count();
+        if pending == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{pending} segments still .ready");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let stats = primary.psql("SELECT archived_count, failed_count FROM pg_stat_archiver");
+    let (archived, failed) = stats.split_once('|').unwrap();
+    assert!(archived.parse::<u32>().unwrap() >= 3, "{stats}");
+    assert_eq!(failed, "0", "archive_command never failed");
+    primary.ctl("stop");
+    drop(agent);
+
+    // Recover the base backup to the recorded time, with WAL fetched by logferry.
+    let replica = Pg {
+        data: backup.clone(),
+        sock: primary.sock.clone(),
+        port: free_port(),
+    };
+    let mut conf = std::fs::OpenOptions::new()
+        .append(true)
+        .open(backup.join("postgresql.conf"))
+        .unwrap();
+    writeln!(
+        conf,
+        "port = {}\narchive_mode = off\nrestore_command = '{BIN} --config {cfg_s} fetch %f %p'\nrecovery_target_time = '{target}'\nrecovery_target_action = 'promote'",
+        replica.port
+    )
+    .unwrap();
+    drop(conf);
+    std::fs::write(backup.join("recovery.signal"), b"").unwrap();
+    chown(&backup);
+    replica.ctl("start");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while replica.psql("SELECT pg_is_in_recovery()") == "t" {
+        assert!(Instant::now() < deadline, "recovery did not finish");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(
+        replica.psql("SELECT count(*) FROM t WHERE phase = 'before'"),
+        "2000"
+    );
+    assert_eq!(
+        replica.psql("SELECT count(*) FROM t WHERE phase = 'after'"),
+        "0"
+    );
+}
