@@ -20,6 +20,8 @@ use crate::scan::FileStat;
 
 /// Name of the lock file in the state dir.
 pub const LOCK_FILE: &str = "lock";
+/// How long taking the lock may wait for a holder that is just letting go.
+const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_millis(500);
 /// Name of the cache header in the state dir.
 pub const CACHE_FILE: &str = "state.json";
 /// Name of the stat cache in the state dir.
@@ -106,7 +108,18 @@ impl StateDir {
             .truncate(false)
             .open(&lock_path)
             .map_err(|e| Error::io("open lock file", &lock_path, e))?;
-        match file.try_lock() {
+        // A lock just released can stay held for a moment by a child process forked in
+        // between (it shares the open file until it execs): retry briefly before
+        // deciding that another agent holds it.
+        let deadline = std::time::Instant::now() + LOCK_PATIENCE;
+        let mut attempt = file.try_lock();
+        while matches!(attempt, Err(TryLockError::WouldBlock))
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            attempt = file.try_lock();
+        }
+        match attempt {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
                 let mut holder = String::new();

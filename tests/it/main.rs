@@ -5,6 +5,7 @@ mod agent;
 mod cli;
 mod common;
 mod conformance;
+mod mariadb;
 mod model;
 mod postgres;
 mod proxy;

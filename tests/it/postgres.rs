@@ -147,7 +147,7 @@ fn postgresql_archives_through_logferry_and_recovers_to_a_point_in_time() {
     std::fs::write(
         &cfg,
         format!(
-            "state_dir = \"state\"\ninterval = \"1h\"\n[destination]\nurl = \"mirror\"\n[[sources]]\nname = \"wal\"\npath = \"{}\"\nclosed_by = \"ready-marker\"\n",
+            "state_dir = \"state\"\ninterval = \"5s\"\n[destination]\nurl = \"mirror\"\n[[sources]]\nname = \"wal\"\npath = \"{}\"\nclosed_by = \"ready-marker\"\n",
             primary.data.join("pg_wal").display()
         ),
     )
