@@ -228,6 +228,13 @@ fn progress_bar(total: u64, json: bool) -> ProgressBar {
     bar
 }
 
+/// Whether archive `a` holds `source` (every archive does when none is asked for).
+fn holds_source(a: &Config, source: &Option<String>) -> bool {
+    source
+        .as_ref()
+        .is_none_or(|s| a.sources.iter().any(|c| &c.name == s))
+}
+
 fn check_source(archives: &[Config], source: &Option<String>) -> Result<(), u8> {
     if let Some(s) = source {
         if !archives
@@ -286,11 +293,7 @@ pub async fn run_restore(archives: &[Config], args: &RestoreArgs) -> u8 {
     let mut code = EXIT_OK;
     let mut reports = Vec::new();
     for (a, store) in &opened {
-        if args
-            .source
-            .as_ref()
-            .is_some_and(|s| !a.sources.iter().any(|c| &c.name == s))
-        {
+        if !holds_source(a, &args.source) {
             continue;
         }
         let generation = match at {
@@ -383,11 +386,7 @@ pub async fn run_fetch(archives: &[Config], args: &FetchArgs) -> u8 {
     };
     let mut last_err = None;
     for (a, store) in &opened {
-        if args
-            .source
-            .as_ref()
-            .is_some_and(|s| !a.sources.iter().any(|c| &c.name == s))
-        {
+        if !holds_source(a, &args.source) {
             continue;
         }
         let index = match manifest::load_latest(store).await {

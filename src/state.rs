@@ -99,6 +99,10 @@ pub struct StateDir {
 impl StateDir {
     /// Creates the dir if needed and takes its lock, or fails with [`Error::Locked`].
     pub fn lock(path: &Path) -> Result<Self> {
+        Self::lock_within(path, LOCK_PATIENCE)
+    }
+
+    fn lock_within(path: &Path, patience: std::time::Duration) -> Result<Self> {
         std::fs::create_dir_all(path).map_err(|e| Error::io("create state dir", path, e))?;
         let lock_path = path.join(LOCK_FILE);
         let mut file = OpenOptions::new()
@@ -111,7 +115,7 @@ impl StateDir {
         // A lock just released can stay held for a moment by a child process forked in
         // between (it shares the open file until it execs): retry briefly before
         // deciding that another agent holds it.
-        let deadline = std::time::Instant::now() + LOCK_PATIENCE;
+        let deadline = std::time::Instant::now() + patience;
         let mut attempt = file.try_lock();
         while matches!(attempt, Err(TryLockError::WouldBlock))
             && std::time::Instant::now() < deadline
@@ -153,7 +157,8 @@ impl StateDir {
 
     /// The pid written by the agent holding the lock, when one does.
     pub fn holder(path: &Path) -> Option<u32> {
-        match StateDir::lock(path) {
+        // One attempt: a probe has no reason to wait for a holder letting go.
+        match StateDir::lock_within(path, std::time::Duration::ZERO) {
             Err(Error::Locked { holder, .. }) => holder?.trim().parse().ok(),
             _ => None,
         }
