@@ -469,7 +469,7 @@ pub async fn run_verify(archives: &[Config], args: &VerifyArgs) -> u8 {
                 }
             }
             out!(
-                "{}{} objects in {} generations: {} missing, {} corrupt, {} orphaned; read back {} objects ({})",
+                "{}{} objects in {} generation(s): {} missing, {} corrupt, {} orphaned; read back {} objects ({})",
                 label(archives, a),
                 report.objects,
                 report.generations,
