@@ -2,7 +2,7 @@
 //! nudges, stop with grace. Nothing here sleeps for real.
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use logferry::agent::{self, Archive, Event, Hooks, Options};
 use logferry::config::Config;
@@ -20,10 +20,14 @@ struct TokioClock {
 }
 
 impl TokioClock {
+    /// Starts two seconds past a 10-second tick that lies ahead of the real clock, so the
+    /// files a test writes (stamped with real time) are never in this clock's future,
+    /// whatever today's date.
     fn new() -> Self {
-        // Two seconds past a 10-second tick.
+        let real = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+        let tick = (real / 10 + 2) * 10;
         TokioClock {
-            base: parse_rfc3339("2026-11-21T10:00:02.000Z").unwrap(),
+            base: UNIX_EPOCH + Duration::from_secs(tick + 2),
             start: tokio::time::Instant::now(),
         }
     }
