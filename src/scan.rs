@@ -1,7 +1,13 @@
 //! Finds the closed files of a source: regular files (symlinks are never followed) that
 //! match the source's globs, are older than `min_age`, and are not the newest when the
 //! newest is still being written. Reads metadata only; content is the digest's job.
+//!
+//! A file whose mtime lies ahead of the clock (a host with a fast clock, an NTP step back,
+//! `touch -d`) has no age to measure, so its quiet time is counted from the first pass
+//! that saw it with its current stat: it is archived once that stat has held for
+//! `min_age`, never held back until the clock catches up.
 
+use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -65,6 +71,19 @@ pub struct ScannedFile {
     pub stat: FileStat,
 }
 
+/// A file whose mtime was ahead of the clock, and since when it has had this stat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ahead {
+    /// Its stat when first seen so.
+    pub stat: FileStat,
+    /// When a pass first saw it with this stat, nanoseconds since the Unix epoch (the
+    /// pass clock's).
+    pub first_seen_ns: i64,
+}
+
+/// Files with an mtime ahead of the clock, by (source, relative path).
+pub type AheadMap = BTreeMap<(String, String), Ahead>;
+
 /// What a scan of one source found.
 #[derive(Debug, Default)]
 pub struct ScanOutcome {
@@ -76,12 +95,16 @@ pub struct ScanOutcome {
     pub held_newest: u64,
     /// Paths that could not be read or named, with why.
     pub problems: Vec<(PathBuf, String)>,
+    /// Matching files whose mtime is ahead of the clock (closed or not), to remember
+    /// for the next pass.
+    pub ahead: AheadMap,
 }
 
 /// Walks `source.path` and returns its closed files as of `now`. Directories in `skip`
 /// (logferry's own state dir and local mirror) are never entered, so a source that
-/// contains them does not archive the archive.
-pub fn scan(source: &Source, now: SystemTime, skip: &[PathBuf]) -> ScanOutcome {
+/// contains them does not archive the archive. `ahead` is what earlier passes saw of
+/// files with an mtime ahead of the clock.
+pub fn scan(source: &Source, now: SystemTime, skip: &[PathBuf], ahead: &AheadMap) -> ScanOutcome {
     let mut out = ScanOutcome::default();
     let mut matching = Vec::new();
     match std::fs::metadata(&source.path) {
@@ -166,9 +189,26 @@ pub fn scan(source: &Source, now: SystemTime, skip: &[PathBuf]) -> ScanOutcome {
 
     match &source.closed_by {
         ClosedBy::Quiet => {
+            let now_ns = nanos(now);
             for f in matching {
-                let age = now.duration_since(f.stat.mtime()).unwrap_or(Duration::ZERO);
-                if f.stat.mtime() > now || age < source.min_age {
+                let quiet_for = if f.stat.mtime() > now {
+                    let id = (f.source.clone(), f.rel.clone());
+                    let first_seen_ns = ahead
+                        .get(&id)
+                        .filter(|a| a.stat == f.stat && a.first_seen_ns <= now_ns)
+                        .map_or(now_ns, |a| a.first_seen_ns);
+                    out.ahead.insert(
+                        id,
+                        Ahead {
+                            stat: f.stat,
+                            first_seen_ns,
+                        },
+                    );
+                    Duration::from_nanos((now_ns - first_seen_ns) as u64)
+                } else {
+                    now.duration_since(f.stat.mtime()).unwrap_or(Duration::ZERO)
+                };
+                if quiet_for < source.min_age {
                     out.too_young += 1;
                 } else {
                     out.files.push(f);
@@ -199,6 +239,14 @@ pub fn scan(source: &Source, now: SystemTime, skip: &[PathBuf]) -> ScanOutcome {
     }
     out.files.sort_by(|a, b| a.rel.cmp(&b.rel));
     out
+}
+
+/// `t` in nanoseconds since the Unix epoch (negative before it).
+pub fn nanos(t: SystemTime) -> i64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => d.as_nanos() as i64,
+        Err(e) => -(e.duration().as_nanos() as i64),
+    }
 }
 
 /// Natural order: digit runs compare as numbers, so `binlog.9` < `binlog.10`.

@@ -16,7 +16,7 @@ use crate::digest::ContentHash;
 use crate::error::{Error, Result};
 use crate::index::{FileId, Index};
 use crate::manifest::Generation;
-use crate::scan::FileStat;
+use crate::scan::{Ahead, AheadMap, FileStat};
 
 /// Name of the lock file in the state dir.
 pub const LOCK_FILE: &str = "lock";
@@ -26,6 +26,9 @@ const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_millis(500)
 pub const CACHE_FILE: &str = "state.json";
 /// Name of the stat cache in the state dir.
 pub const SEEN_FILE: &str = "seen.json";
+/// Name of the file that remembers local files with an mtime ahead of the clock.
+pub const AHEAD_FILE: &str = "ahead.json";
+const AHEAD_VERSION: u32 = 1;
 /// Folder of the local copy of the manifest chain in the state dir: a snapshot of the
 /// index and the delta generations after it.
 pub const CHAIN_DIR: &str = "chain";
@@ -87,6 +90,23 @@ struct SeenRecord {
     mtime_ns: i64,
     sha256: ContentHash,
     seen_at_ns: i64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct AheadFile {
+    version: u32,
+    files: Vec<AheadRecord>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct AheadRecord {
+    source: String,
+    path: String,
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime_ns: i64,
+    first_seen_ns: i64,
 }
 
 /// A state dir held by this process until dropped.
@@ -267,6 +287,68 @@ impl StateDir {
             &self.path.join(SEEN_FILE),
             &serde_json::to_vec(&file).expect("seen serializes"),
         )
+    }
+
+    /// Local files last seen with an mtime ahead of the clock (empty when absent or
+    /// unreadable: their quiet time then starts again).
+    pub fn ahead(&self) -> AheadMap {
+        let path = self.path.join(AHEAD_FILE);
+        let Ok(bytes) = std::fs::read(&path) else {
+            return AheadMap::new();
+        };
+        match serde_json::from_slice::<AheadFile>(&bytes) {
+            Ok(f) if f.version == AHEAD_VERSION => f
+                .files
+                .into_iter()
+                .map(|r| {
+                    let stat = FileStat {
+                        dev: r.dev,
+                        ino: r.ino,
+                        size: r.size,
+                        mtime_ns: r.mtime_ns,
+                    };
+                    let ahead = Ahead {
+                        stat,
+                        first_seen_ns: r.first_seen_ns,
+                    };
+                    ((r.source, r.path), ahead)
+                })
+                .collect(),
+            _ => {
+                tracing::warn!(path = %path.display(), "unreadable; files with an mtime ahead of the clock wait min_age again");
+                AheadMap::new()
+            }
+        }
+    }
+
+    /// Replaces the record of files with an mtime ahead of the clock (removes it when
+    /// there are none).
+    pub fn save_ahead(&self, ahead: &AheadMap) -> Result<()> {
+        let path = self.path.join(AHEAD_FILE);
+        if ahead.is_empty() {
+            return match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    Err(Error::io("remove", &path, e))
+                }
+                _ => Ok(()),
+            };
+        }
+        let file = AheadFile {
+            version: AHEAD_VERSION,
+            files: ahead
+                .iter()
+                .map(|((source, path), a)| AheadRecord {
+                    source: source.clone(),
+                    path: path.clone(),
+                    dev: a.stat.dev,
+                    ino: a.stat.ino,
+                    size: a.stat.size,
+                    mtime_ns: a.stat.mtime_ns,
+                    first_seen_ns: a.first_seen_ns,
+                })
+                .collect(),
+        };
+        write_atomic(&path, &serde_json::to_vec(&file).expect("ahead serializes"))
     }
 
     /// Replaces the local chain with a snapshot of `index` (after a rebuild from the

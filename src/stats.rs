@@ -52,6 +52,9 @@ pub struct RunReport {
     pub files_scanned: u64,
     /// Matching files not closed yet (younger than `min_age`, or held back as the newest).
     pub files_waiting: u64,
+    /// Matching files whose mtime is ahead of the pass clock (clock skew): archived once
+    /// their stat holds for `min_age`, counted here whether archived yet or not.
+    pub files_ahead: u64,
     /// Files at a path never archived before.
     pub files_new: u64,
     /// Files whose content changed at an archived path.

@@ -133,10 +133,8 @@ async fn pass(
     let old_seen = known.seen;
 
     let now = clock.now();
-    let now_ns = now
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as i64);
-    let files = scan_sources(config, now, report);
+    let now_ns = scan::nanos(now);
+    let files = scan_sources(config, now, state_dir, report)?;
     report.files_scanned = files.len() as u64;
 
     let (unchanged, rest) = diff::quick_check(files, &old_seen);
@@ -395,27 +393,59 @@ async fn local_index(
     Ok(index)
 }
 
-/// Closed files of every source; unreadable paths are counted as failures.
+/// Closed files of every source; unreadable paths are counted as failures. Files with
+/// an mtime ahead of the clock are remembered in the state dir, so their quiet time
+/// carries over to the next pass, and reported in one warning per source.
 fn scan_sources(
     config: &Config,
     now: std::time::SystemTime,
+    state_dir: &StateDir,
     report: &mut RunReport,
-) -> Vec<ScannedFile> {
+) -> Result<Vec<ScannedFile>> {
     let mut own_dirs = vec![config.state_dir.clone()];
     if let DestinationUrl::Local(dir) = &config.destination.url {
         own_dirs.push(dir.clone());
     }
+    let ahead_before = state_dir.ahead();
+    let mut ahead = scan::AheadMap::new();
     let mut files = Vec::new();
     for source in &config.sources {
-        let found = scan::scan(source, now, &own_dirs);
+        let found = scan::scan(source, now, &own_dirs, &ahead_before);
         for (path, why) in found.problems {
             tracing::warn!(source = %source.name, path = %path.display(), error = %why, "cannot scan");
             report.fail(format!("{}/{}", source.name, path.display()), why);
         }
         report.files_waiting += found.too_young + found.held_newest;
+        warn_ahead(source, now, &found.ahead);
+        report.files_ahead += found.ahead.len() as u64;
+        ahead.extend(found.ahead);
         files.extend(found.files);
     }
-    files
+    if ahead != ahead_before {
+        state_dir.save_ahead(&ahead)?;
+    }
+    Ok(files)
+}
+
+/// One warning per source for its files with an mtime ahead of the clock.
+fn warn_ahead(source: &crate::config::Source, now: std::time::SystemTime, ahead: &scan::AheadMap) {
+    let Some(((_, first), _)) = ahead.iter().next() else {
+        return;
+    };
+    let most = ahead
+        .values()
+        .filter_map(|a| a.stat.mtime().duration_since(now).ok())
+        .max()
+        .unwrap_or_default();
+    let most = humantime::format_duration(std::time::Duration::from_secs(most.as_secs()));
+    tracing::warn!(
+        source = %source.name,
+        files = ahead.len(),
+        example = %first,
+        "{} file(s) have an mtime ahead of the clock (up to {most}; e.g. `{first}`): clock skew or a clock step back? each is archived once its size and mtime stay unchanged for min_age ({})",
+        ahead.len(),
+        humantime::format_duration(source.min_age),
+    );
 }
 
 /// The codec new objects of `source` are stored with.

@@ -24,7 +24,10 @@ impl TokioClock {
     /// files a test writes (stamped with real time) are never in this clock's future,
     /// whatever today's date.
     fn new() -> Self {
-        let real = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+        let real = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
         let tick = (real / 10 + 2) * 10;
         TokioClock {
             base: UNIX_EPOCH + Duration::from_secs(tick + 2),

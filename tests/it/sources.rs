@@ -87,18 +87,82 @@ async fn young_files_wait_for_min_age() {
     assert_eq!(archived(&env.index().await), ["old.log"]);
 }
 
+/// The real clock, moved by a fixed offset.
+struct Shifted(Duration);
+
+impl logferry::schedule::Clock for Shifted {
+    fn now(&self) -> SystemTime {
+        SystemTime::now() + self.0
+    }
+}
+
 #[tokio::test]
-async fn file_with_future_mtime_waits() {
-    let env = Env::new(Backend::Memory);
-    std::fs::write(env.path("clock-skew.log"), b"x").unwrap();
+async fn a_file_with_a_future_mtime_is_archived_once_its_stat_held_for_min_age() {
+    let env = Env::with_sources(
+        Backend::Memory,
+        "[[sources]]\nname = \"app\"\npath = \"logs\"\nmin_age = \"10m\"\n",
+    );
+    let skewed = env.path("clock-skew.log");
+    let set_mtime = |ahead: Duration| {
+        let f = std::fs::File::options().write(true).open(&skewed).unwrap();
+        f.set_modified(SystemTime::now() + ahead).unwrap();
+    };
+    std::fs::write(&skewed, b"x").unwrap();
+    set_mtime(Duration::from_secs(3600));
+    let pass_at = |minutes: u64| {
+        let clock = Shifted(Duration::from_secs(minutes * 60));
+        let config = env.config.clone();
+        let store = env.store.clone();
+        async move {
+            logferry::worker::run_once(&config, &store, &clock)
+                .await
+                .unwrap()
+        }
+    };
+    let r = pass_at(0).await;
+    assert_eq!((r.files_scanned, r.files_waiting, r.files_ahead), (0, 1, 1));
+    let r = pass_at(5).await;
+    assert_eq!(
+        (r.files_scanned, r.files_waiting),
+        (0, 1),
+        "quiet for 5 of 10 minutes"
+    );
+
+    // A change restarts the wait, even while the mtime is still ahead.
+    std::fs::write(&skewed, b"xy").unwrap();
+    set_mtime(Duration::from_secs(3600));
+    let r = pass_at(11).await;
+    assert_eq!(
+        (r.files_scanned, r.files_waiting),
+        (0, 1),
+        "changed at minute 11"
+    );
+    let r = pass_at(22).await;
+    assert_eq!(
+        (r.files_scanned, r.files_uploaded),
+        (1, 1),
+        "quiet since minute 11"
+    );
+    assert_eq!(archived(&env.index().await), ["clock-skew.log"]);
+
+    // A clock stepped back behind the first sighting starts the wait again.
+    std::fs::write(env.path("later.log"), b"z").unwrap();
     let f = std::fs::File::options()
         .write(true)
-        .open(env.path("clock-skew.log"))
+        .open(env.path("later.log"))
         .unwrap();
     f.set_modified(SystemTime::now() + Duration::from_secs(3600))
         .unwrap();
-    let r = env.pass().await;
-    assert_eq!((r.files_scanned, r.files_waiting), (0, 1));
+    drop(f);
+    let r = pass_at(30).await;
+    assert_eq!((r.files_waiting, r.files_uploaded), (1, 0));
+    let r = pass_at(15).await;
+    assert_eq!(r.files_uploaded, 0, "the clock went back 15 minutes");
+    let r = pass_at(26).await;
+    assert_eq!(
+        r.files_uploaded, 1,
+        "quiet for 11 minutes since the step back"
+    );
 }
 
 #[tokio::test]
