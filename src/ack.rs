@@ -10,6 +10,24 @@ use std::path::Path;
 use crate::config::Config;
 use crate::scan::FileStat;
 use crate::state::StateDir;
+use crate::stats;
+
+/// The last pass's name conflict for `name`, if the file is still the one it found.
+fn conflict(config: &Config, name: &str) -> Option<String> {
+    let last = stats::read_status(&config.state_dir)
+        .ok()?
+        .into_iter()
+        .next()?;
+    last.conflicts.iter().find_map(|c| {
+        let (source, path) = c.file.split_once('/')?;
+        let source = config.sources.iter().find(|s| s.name == source)?;
+        if path != name && path.rsplit('/').next() != Some(name) {
+            return None;
+        }
+        let stat = FileStat::of_path(&source.path.join(path)).ok()?;
+        (stat.size == c.size && stat.mtime_ns == c.mtime_ns).then(|| c.message())
+    })
+}
 
 /// The answer for one name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,6 +36,9 @@ pub enum Ack {
     Archived,
     /// Not (yet) archived as it is now.
     NotYet(String),
+    /// Never archived as it is: the name is archived with other content (`names =
+    /// "immutable"`), as the last pass found. Waiting will not help.
+    Conflict(String),
 }
 
 /// Checks `name` (a file name or a path relative to a source) against every source of
@@ -43,6 +64,9 @@ pub fn check(config: &Config, name: &str) -> Ack {
         if Path::new(&source.path).join(name).exists() {
             found_locally = true;
         }
+    }
+    if let Some(message) = conflict(config, name) {
+        return Ack::Conflict(message);
     }
     if found_locally {
         Ack::NotYet(format!(

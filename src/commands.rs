@@ -582,11 +582,15 @@ pub async fn run_archived(archives: &[Config], args: &ArchivedArgs) -> u8 {
             match ack::check(a, &args.name) {
                 Ack::Archived => return EXIT_OK,
                 Ack::NotYet(why) => reason = why,
+                Ack::Conflict(why) => {
+                    eprintln!("logferry: {why}");
+                    return EXIT_FILES_FAILED;
+                }
             }
         }
         let now = std::time::Instant::now();
         if deadline.is_none_or(|d| now >= d) {
-            eprintln!("logferry: {reason}");
+            eprintln!("logferry: {reason}{}", last_pass_failure(archives));
             return EXIT_FILES_FAILED;
         }
         if now >= next_nudge {
@@ -595,6 +599,28 @@ pub async fn run_archived(archives: &[Config], args: &ArchivedArgs) -> u8 {
         }
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
+}
+
+/// Why the last pass of an archive failed, when it did: what `archived --wait` adds to
+/// "not archived" so that PostgreSQL's log names the real cause (a destination down).
+fn last_pass_failure(archives: &[Config]) -> String {
+    archives
+        .iter()
+        .filter_map(|a| {
+            logferry::stats::read_status(&a.state_dir)
+                .ok()?
+                .into_iter()
+                .next()
+        })
+        .filter(|r| r.outcome == logferry::stats::Outcome::Failed)
+        .map(|r| {
+            format!(
+                "; the last pass ({}) failed: {}",
+                r.started_at,
+                r.error.as_deref().unwrap_or("unknown error")
+            )
+        })
+        .collect()
 }
 
 /// Asks the agent holding each state dir for a pass now, or runs one where none does:

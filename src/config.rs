@@ -147,6 +147,17 @@ pub enum ClosedBy {
     },
 }
 
+/// Whether a file name, once archived, may take other content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Names {
+    /// The producer promises unique names (WAL segments, binlogs): other content under an
+    /// archived name is a conflict, reported and never recorded.
+    Immutable,
+    /// Names come back with new content (logrotate's `app.log.1`): each content is a new
+    /// version of the name.
+    Reused,
+}
+
 /// One configured set of log files.
 #[derive(Debug, Clone)]
 pub struct Source {
@@ -162,6 +173,8 @@ pub struct Source {
     pub min_age: Duration,
     /// How the source tells that a file is closed.
     pub closed_by: ClosedBy,
+    /// Whether an archived name may take other content.
+    pub names: Names,
     /// File events on this source nudge an early pass.
     pub watch: bool,
     /// How new objects of this source are stored.
@@ -211,6 +224,7 @@ struct RawSource {
     closed_by: Option<String>,
     marker_dir: Option<String>,
     marker_suffixes: Option<Vec<String>>,
+    names: Option<String>,
     watch: Option<bool>,
     compression: Option<String>,
     compression_level: Option<i64>,

@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::codec::Codec;
+use crate::config::Names;
 use crate::digest::ContentHash;
 use crate::index::{FileId, Index, ObjectRef};
 use crate::scan::{FileStat, ScannedFile};
@@ -83,6 +84,12 @@ pub enum Class {
     Renamed,
     /// Stat changed, content did not.
     Touched,
+    /// An archived name whose producer promises unique names, now with other content:
+    /// reported, never recorded.
+    Conflict {
+        /// What the archive holds under the name.
+        archived: ContentHash,
+    },
 }
 
 /// Where a file's bytes live once the pass is done.
@@ -107,8 +114,15 @@ pub struct Resolved {
     pub object: Object,
 }
 
-/// Classifies one hashed file against the archive; new content is to be stored with `codec`.
-pub fn resolve(file: ScannedFile, hash: ContentHash, index: &Index, codec: Codec) -> Resolved {
+/// Classifies one hashed file against the archive; new content is to be stored with
+/// `codec`. Under [`Names::Immutable`] other content at an archived name is a conflict.
+pub fn resolve(
+    file: ScannedFile,
+    hash: ContentHash,
+    index: &Index,
+    codec: Codec,
+    names: Names,
+) -> Resolved {
     let archived = index.get(&file.source, &file.rel);
     let upload = |file: &ScannedFile| {
         Object::Upload(
@@ -116,15 +130,18 @@ pub fn resolve(file: ScannedFile, hash: ContentHash, index: &Index, codec: Codec
             codec,
         )
     };
+    let existing = |e: &crate::manifest::Entry| {
+        Object::Existing(ObjectRef {
+            key: e.key.clone(),
+            compression: e.compression,
+            stored_size: e.stored_size,
+        })
+    };
     let (class, object) = match (archived, index.object_for(&hash)) {
-        (Some(e), _) if e.sha256 == hash => (
-            Class::Touched,
-            Object::Existing(ObjectRef {
-                key: e.key.clone(),
-                compression: e.compression,
-                stored_size: e.stored_size,
-            }),
-        ),
+        (Some(e), _) if e.sha256 == hash => (Class::Touched, existing(e)),
+        (Some(e), _) if names == Names::Immutable => {
+            (Class::Conflict { archived: e.sha256 }, existing(e))
+        }
         (_, Some(obj)) => (Class::Renamed, Object::Existing(obj.clone())),
         (Some(_), None) => (Class::Changed, upload(&file)),
         (None, None) => (Class::New, upload(&file)),
@@ -211,6 +228,37 @@ mod tests {
     }
 
     #[test]
+    fn other_content_at_an_immutable_name_is_a_conflict_even_if_stored_elsewhere() {
+        let (index, _) = archive(&[
+            ("a.log", b"abc", stat(1, 3, 10)),
+            ("b.log", b"xyz", stat(2, 3, 11)),
+        ]);
+        let f = file("a.log", stat(3, 3, 12));
+        let immutable = |hash| resolve(f.clone(), hash, &index, Codec::PLAIN, Names::Immutable);
+        assert_eq!(
+            immutable(ContentHash::of(b"xyz")).class,
+            Class::Conflict {
+                archived: ContentHash::of(b"abc")
+            }
+        );
+        assert_eq!(
+            immutable(ContentHash::of(b"new")).class,
+            Class::Conflict {
+                archived: ContentHash::of(b"abc")
+            }
+        );
+        assert_eq!(immutable(ContentHash::of(b"abc")).class, Class::Touched);
+        let reused = resolve(
+            f.clone(),
+            ContentHash::of(b"new"),
+            &index,
+            Codec::PLAIN,
+            Names::Reused,
+        );
+        assert_eq!(reused.class, Class::Changed);
+    }
+
+    #[test]
     fn new_file_is_a_candidate_then_new() {
         let (index, seen) = archive(&[]);
         let p = plan(vec![file("a.log", stat(1, 3, 10))], &index, &seen);
@@ -220,6 +268,7 @@ mod tests {
             ContentHash::of(b"abc"),
             &index,
             Codec::PLAIN,
+            Names::Reused,
         );
         assert_eq!(r.class, Class::New);
         assert!(
@@ -245,6 +294,7 @@ mod tests {
             ContentHash::of(b"abcdef"),
             &index,
             Codec::PLAIN,
+            Names::Reused,
         );
         assert_eq!(r.class, Class::Changed);
         let old = index.get("app", "a.log").unwrap().key.clone();
@@ -260,6 +310,7 @@ mod tests {
             ContentHash::of(b""),
             &index,
             Codec::PLAIN,
+            Names::Reused,
         );
         assert_eq!(r.class, Class::Changed);
     }
@@ -274,6 +325,7 @@ mod tests {
             ContentHash::of(b"abc"),
             &index,
             Codec::PLAIN,
+            Names::Reused,
         );
         assert_eq!(r.class, Class::Touched);
         assert!(matches!(r.object, Object::Existing(_)));
@@ -305,6 +357,7 @@ mod tests {
             ContentHash::of(b"abc"),
             &index,
             Codec::PLAIN,
+            Names::Reused,
         );
         assert_eq!(r.class, Class::Renamed);
         assert_eq!(

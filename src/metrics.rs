@@ -24,6 +24,7 @@ struct ArchiveMetrics {
     files_uploaded: u64,
     bytes_uploaded: u64,
     file_failures: u64,
+    name_conflicts: u64,
     duration_counts: [u64; DURATION_BUCKETS.len()],
     duration_count: u64,
     duration_sum: f64,
@@ -65,6 +66,7 @@ impl Metrics {
         m.files_uploaded += r.files_uploaded;
         m.bytes_uploaded += r.bytes_uploaded;
         m.file_failures += r.files_failed;
+        m.name_conflicts += r.name_conflicts;
         let secs = r.duration_ms as f64 / 1000.0;
         for (i, b) in DURATION_BUCKETS.iter().enumerate() {
             if secs <= *b {
@@ -134,7 +136,7 @@ impl Metrics {
                 }
             },
         );
-        let counters: [(&str, &str, Getter); 3] = [
+        let counters: [(&str, &str, Getter); 4] = [
             ("logferry_files_uploaded_total", "Objects uploaded.", |m| {
                 m.files_uploaded
             }),
@@ -145,6 +147,11 @@ impl Metrics {
                 "logferry_file_failures_total",
                 "Files that could not be archived.",
                 |m| m.file_failures,
+            ),
+            (
+                "logferry_name_conflicts_total",
+                "Files not archived because their name is archived with other content (names = \"immutable\").",
+                |m| m.name_conflicts,
             ),
         ];
         for (name, help, get) in counters {

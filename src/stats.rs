@@ -38,6 +38,36 @@ pub struct FileFailure {
     pub error: String,
 }
 
+/// A file whose name is archived with other content, under `names = "immutable"`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NameConflict {
+    /// `source/path`.
+    pub file: String,
+    /// What the archive holds under the name (and keeps).
+    pub archived_sha256: String,
+    /// What the local file holds now (not archived).
+    pub found_sha256: String,
+    /// The local file's size and mtime when the conflict was found, so a later look can
+    /// tell whether the file is still the conflicting one.
+    #[serde(default)]
+    pub size: u64,
+    /// See `size`.
+    #[serde(default)]
+    pub mtime_ns: i64,
+}
+
+impl NameConflict {
+    /// One line for a human (and for PostgreSQL's log, through `archived`).
+    pub fn message(&self) -> String {
+        format!(
+            "name conflict: `{}` is archived with sha256 {} but the file now holds sha256 {}; \
+             the archive keeps the first content and will not record this one (move the file \
+             away, or set names = \"reused\" for a source whose names come back)",
+            self.file, self.archived_sha256, self.found_sha256
+        )
+    }
+}
+
 /// Counts and timings of one pass.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -71,6 +101,8 @@ pub struct RunReport {
     pub files_changing: u64,
     /// Files that could not be archived.
     pub files_failed: u64,
+    /// Files not archived because their name is archived with other content.
+    pub name_conflicts: u64,
     /// Bytes read from disk (hashing and uploading).
     pub bytes_read: u64,
     /// Bytes written to the destination.
@@ -88,6 +120,8 @@ pub struct RunReport {
     pub current_generation: u64,
     /// The first few per-file failures.
     pub failures: Vec<FileFailure>,
+    /// The first few name conflicts.
+    pub conflicts: Vec<NameConflict>,
     /// Why the pass failed, when it did.
     pub error: Option<String>,
 }
@@ -98,6 +132,15 @@ impl RunReport {
         self.files_failed += 1;
         if self.failures.len() < MAX_FAILURES_KEPT {
             self.failures.push(FileFailure { file, error });
+        }
+        self.outcome = Outcome::Partial;
+    }
+
+    /// Records a name conflict: the pass ends `partial`.
+    pub fn conflict(&mut self, c: NameConflict) {
+        self.name_conflicts += 1;
+        if self.conflicts.len() < MAX_FAILURES_KEPT {
+            self.conflicts.push(c);
         }
         self.outcome = Outcome::Partial;
     }
@@ -149,6 +192,12 @@ impl RunReport {
                 "; {} still changing, retried next pass",
                 self.files_changing
             ));
+        }
+        if self.name_conflicts > 0 {
+            s.push_str(&format!("; {} NAME CONFLICT(S)", self.name_conflicts));
+            if let Some(c) = self.conflicts.first() {
+                s.push_str(&format!(" (first: {})", c.message()));
+            }
         }
         if self.files_failed > 0 {
             s.push_str(&format!("; {} FAILED", self.files_failed));

@@ -14,7 +14,7 @@ use futures::{stream, StreamExt};
 use tokio::task::spawn_blocking;
 
 use crate::codec::{Codec, Compression};
-use crate::config::{Config, DestinationUrl};
+use crate::config::{Config, DestinationUrl, Names};
 use crate::diff::{self, Class, Object, Resolved};
 use crate::digest::{self, DigestError};
 use crate::error::{Error, Result};
@@ -176,8 +176,8 @@ async fn pass(
         .renamed
         .into_iter()
         .map(|(file, hash)| {
-            let codec = codec_for(config, &file.source);
-            diff::resolve(file, hash, &index, codec)
+            let (codec, names) = rules_for(config, &file.source);
+            diff::resolve(file, hash, &index, codec, names)
         })
         .collect();
     control.check()?;
@@ -243,6 +243,16 @@ async fn pass(
     }
     control.check()?;
 
+    let (conflicts, stored): (Vec<Resolved>, Vec<Resolved>) = stored
+        .into_iter()
+        .partition(|r| matches!(r.class, Class::Conflict { .. }));
+    for r in conflicts {
+        if let Class::Conflict { archived } = r.class {
+            report_conflict(report, &r.file, archived, r.hash);
+        }
+        failed_files.push(r.file);
+    }
+
     let archived_at = rfc3339(clock.now());
     let next = index.generation + 1;
     let mut entries = Vec::new();
@@ -260,6 +270,7 @@ async fn pass(
             Class::New => report.files_new += 1,
             Class::Changed => report.files_changed += 1,
             Class::Renamed => report.files_renamed += 1,
+            Class::Conflict { .. } => unreachable!("conflicts were set apart"),
         }
         if r.class != Class::Touched {
             entries.push(entry_for(r, &archived_at, next));
@@ -448,13 +459,13 @@ fn warn_ahead(source: &crate::config::Source, now: std::time::SystemTime, ahead:
     );
 }
 
-/// The codec new objects of `source` are stored with.
-fn codec_for(config: &Config, source: &str) -> Codec {
+/// The codec new objects of `source` are stored with, and whether its names are immutable.
+fn rules_for(config: &Config, source: &str) -> (Codec, Names) {
     config
         .sources
         .iter()
         .find(|s| s.name == source)
-        .map_or(Codec::PLAIN, |s| s.codec)
+        .map_or((Codec::PLAIN, Names::Reused), |s| (s.codec, s.names))
 }
 
 /// A resolved file whose upload succeeded, now pointing at the stored object.
@@ -491,6 +502,28 @@ fn entry_for(r: &Resolved, archived_at: &str, generation: u64) -> Entry {
 
 fn label(f: &ScannedFile) -> String {
     format!("{}/{}", f.source, f.rel)
+}
+
+/// Other content at an immutable name: never recorded, loud in the log and the report.
+fn report_conflict(
+    report: &mut RunReport,
+    file: &ScannedFile,
+    archived: crate::digest::ContentHash,
+    found: crate::digest::ContentHash,
+) {
+    tracing::error!(
+        file = %file.abs.display(),
+        archived_sha256 = %archived,
+        found_sha256 = %found,
+        "name conflict: not archived; the archive keeps the first content of this name"
+    );
+    report.conflict(stats::NameConflict {
+        file: label(file),
+        archived_sha256: archived.to_string(),
+        found_sha256: found.to_string(),
+        size: file.stat.size,
+        mtime_ns: file.stat.mtime_ns,
+    });
 }
 
 /// A file that changed while read is not a failure: it is not closed yet.
@@ -576,8 +609,8 @@ async fn process_one(
         Ok(d) => d,
         Err(e) => return (f, Processed::Unreadable(e)),
     };
-    let codec = codec_for(config, &f.source);
-    let r = diff::resolve(f.clone(), hash, index, codec);
+    let (codec, names) = rules_for(config, &f.source);
+    let r = diff::resolve(f.clone(), hash, index, codec, names);
     let Object::Upload(key, codec) = &r.object else {
         return (f, Processed::Known(r));
     };

@@ -96,6 +96,10 @@ impl fmt::Display for Config {
                     list(suffixes)
                 )?,
             }
+            match s.names {
+                super::Names::Immutable => writeln!(f, "names = \"immutable\"")?,
+                super::Names::Reused => writeln!(f, "names = \"reused\"")?,
+            }
             writeln!(f, "watch = {}", s.watch)?;
             match s.codec.compression {
                 crate::codec::Compression::None => writeln!(f, "compression = \"none\"")?,

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use super::values::{parse_codec, validate_source_name};
 use super::{
-    ClosedBy, Matcher, RawSource, Source, DEFAULT_MARKER_DIR, DEFAULT_MARKER_SUFFIXES,
+    ClosedBy, Matcher, Names, RawSource, Source, DEFAULT_MARKER_DIR, DEFAULT_MARKER_SUFFIXES,
     DEFAULT_MIN_AGE,
 };
 use crate::codec::Codec;
@@ -118,8 +118,20 @@ pub(super) fn validate_sources(
                 )
             })?,
         };
+        let names = match rs.names.as_deref() {
+            None if closed_by == ClosedBy::Quiet => Names::Reused,
+            None | Some("immutable") => Names::Immutable,
+            Some("reused") => Names::Reused,
+            Some(other) => {
+                return Err(err(
+                    &key("names"),
+                    format!("`{other}` is not a choice; use \"immutable\" (a name keeps its first content: WAL, binlogs) or \"reused\" (names come back with new content: logrotate)"),
+                ))
+            }
+        };
         sources.push(Source {
             name,
+            names,
             path,
             include,
             exclude,

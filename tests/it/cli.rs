@@ -48,6 +48,8 @@ impl Workspace {
             .args(args);
         cmd.current_dir(std::env::temp_dir());
         cmd.env_remove("RUST_LOG");
+        // No credential chain may probe a metadata address: traffic stays on 127.0.0.1.
+        cmd.env("AWS_EC2_METADATA_DISABLED", "true");
         for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("LOGFERRY_")) {
             cmd.env_remove(k);
         }
