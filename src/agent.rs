@@ -9,6 +9,7 @@ use tokio::sync::mpsc;
 
 use crate::config::Config;
 use crate::error::Result;
+use crate::manifest;
 use crate::schedule::{parse_rfc3339, rfc3339, Clock, Planner};
 use crate::state::StateDir;
 use crate::stats::{self, RunReport};
@@ -17,6 +18,11 @@ use crate::worker::{self, Control};
 
 /// How long to wait when the schedule has no future tick (a 7-field cron in the past).
 const NO_TICK_WAIT: Duration = Duration::from_secs(365 * 24 * 3600);
+/// First wait before asking again a destination that did not answer at start; it
+/// doubles up to [`DESTINATION_RETRY_MAX`].
+pub const DESTINATION_RETRY_FIRST: Duration = Duration::from_secs(1);
+/// Longest wait between two tries of a destination that does not answer at start.
+pub const DESTINATION_RETRY_MAX: Duration = Duration::from_secs(60);
 
 /// One archive: its config and its store.
 #[derive(Debug, Clone)]
@@ -40,8 +46,11 @@ pub enum Event {
 
 /// Callbacks for the service manager and metrics.
 pub trait Hooks: Send + Sync {
-    /// The agent holds its state dirs and is about to wait for its first pass.
+    /// The agent holds its state dirs, every destination answered, and it is about to
+    /// wait for its first pass.
     fn ready(&self) {}
+    /// A destination did not answer at start; the agent retries after `retry_in`.
+    fn destination_down(&self, _error: &crate::Error, _retry_in: Duration) {}
     /// The loop is alive and any running pass is making progress.
     fn alive(&self) {}
     /// The agent is stopping.
@@ -106,8 +115,20 @@ pub async fn run(
     );
     let mut alive = tokio::time::interval(options.alive_every);
     alive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    hooks.ready();
     hooks.alive();
+    if !wait_for_destinations(
+        &mut archives,
+        &mut locks,
+        &mut planner,
+        &mut events,
+        hooks,
+        &mut alive,
+    )
+    .await
+    {
+        return stop(hooks);
+    }
+    hooks.ready();
 
     loop {
         let wait = match planner.next_start() {
@@ -160,6 +181,52 @@ pub async fn run(
                 }
             }
         }
+    }
+}
+
+/// Asks every destination for its newest generation (one LIST) until all answer, with
+/// backoff, staying alive and answering stop, reload and nudges (a nudge tries again at
+/// once). A destination down at start is an outage to ride out, like one during a run:
+/// only a config error stops the agent. Returns false when asked to stop.
+async fn wait_for_destinations(
+    archives: &mut Vec<Archive>,
+    locks: &mut Vec<StateDir>,
+    planner: &mut Planner,
+    events: &mut mpsc::Receiver<Event>,
+    hooks: &dyn Hooks,
+    alive: &mut tokio::time::Interval,
+) -> bool {
+    let mut retry_in = DESTINATION_RETRY_FIRST;
+    loop {
+        let mut down = None;
+        for a in archives.iter() {
+            if let Err(e) = manifest::list_generations(&a.store, Some(u64::MAX - 1)).await {
+                down = Some((a.config.destination.url.to_string(), e));
+                break;
+            }
+        }
+        let Some((url, error)) = down else {
+            return true;
+        };
+        tracing::error!(destination = %url, error = %error, retry_in = ?retry_in, "the destination does not answer; retrying");
+        hooks.destination_down(&error, retry_in);
+        let sleep = tokio::time::sleep(retry_in);
+        tokio::pin!(sleep);
+        loop {
+            tokio::select! {
+                _ = &mut sleep => break,
+                _ = alive.tick() => hooks.alive(),
+                ev = events.recv() => match ev {
+                    Some(Event::RunNow(_)) => break,
+                    Some(Event::Reload(new)) => {
+                        apply_reload(archives, locks, planner, new, hooks);
+                        break;
+                    }
+                    Some(Event::Stop) | None => return false,
+                },
+            }
+        }
+        retry_in = (retry_in * 2).min(DESTINATION_RETRY_MAX);
     }
 }
 

@@ -11,7 +11,7 @@ use logferry::metrics::Metrics;
 use logferry::notify::{self, Notifier};
 use logferry::schedule::SystemClock;
 use logferry::stats::{self, Outcome};
-use logferry::{manifest, probe, store, watch, worker, Error};
+use logferry::{probe, store, watch, worker, Error};
 
 /// Everything went as asked.
 const EXIT_OK: u8 = 0;
@@ -209,6 +209,14 @@ impl Hooks for ServiceHooks {
     fn reloaded(&self) {
         self.notifier.send("READY=1\nSTATUS=config reloaded");
     }
+    fn destination_down(&self, error: &Error, retry_in: std::time::Duration) {
+        // Started, not ready: systemd must not time the start out and restart us into the
+        // same outage; /readyz stays 503 until the destination answers.
+        self.notifier.send(&format!(
+            "READY=1\nSTATUS=waiting for the destination (retry in {}): {error}",
+            humantime::format_duration(retry_in)
+        ));
+    }
     fn pass_done(&self, archive: &Config, result: &logferry::Result<logferry::stats::RunReport>) {
         let report = match result {
             Ok(r) => Some(r.clone()),
@@ -227,13 +235,6 @@ impl Hooks for ServiceHooks {
 /// `logferry run`: the long-running agent.
 async fn daemon(config: &Config, opened: Vec<(Config, store::Store)>) -> u8 {
     let archives: Vec<Config> = opened.iter().map(|(c, _)| c.clone()).collect();
-    // READY=1 means the destination answered, not just that the config parsed.
-    for (a, store) in &opened {
-        if let Err(e) = manifest::list_generations(store, Some(u64::MAX - 1)).await {
-            eprintln!("logferry: destination {}: {e}", a.destination.url);
-            return EXIT_CANNOT_RUN;
-        }
-    }
     let metrics = Metrics::default();
     let alive_every = notify::watchdog_interval(
         std::env::var("WATCHDOG_USEC").ok().as_deref(),

@@ -228,6 +228,15 @@ impl Metrics {
                 }
             },
         );
+        let ready = u8::from(inner.ready);
+        family(
+            "logferry_ready",
+            "gauge",
+            "1 once every destination answered and the agent waits for passes; 0 while it waits for a destination that does not answer at start.",
+            &mut |o| {
+                let _ = writeln!(o, "logferry_ready {ready}");
+            },
+        );
         family(
             "logferry_generation",
             "gauge",

@@ -586,3 +586,80 @@ fn archived_wait_nudges_the_running_agent_for_postgresql_segments() {
     agent.signal("TERM");
     assert_eq!(agent.wait_exit(Duration::from_secs(10)), 0);
 }
+
+/// Regression: `logferry run` exited 3 within 2 s when the destination did not answer
+/// at start, so a sidecar started during an outage crash-looped and its metrics
+/// vanished. It now starts, serves /metrics and /healthz, says not ready on /readyz,
+/// logs the destination's error, and retries with backoff until the destination answers.
+#[test]
+fn an_agent_started_while_the_destination_is_down_waits_for_it_and_serves_metrics() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let proxy = rt.block_on(Proxy::start(&testbed("TESTBED_S3_ENDPOINT")));
+    proxy.faults.down.store(1, Ordering::SeqCst);
+    let dest = s3_destination_toml(
+        &proxy.endpoint(),
+        &testbed("TESTBED_S3_SECRET_KEY"),
+        "max_retries = 0\nretry_timeout = \"1s\"\n",
+    );
+    let port = free_port();
+    let ws = Ws::new(&format!(
+        "interval = \"1h\"\nmetrics_listen = \"127.0.0.1:{port}\"\n{dest}"
+    ));
+    ws.log("a.log.1", b"one\n");
+    let mut agent = ws.spawn(&[("RUST_LOG", "info")]);
+    agent.wait_log("destination does not answer", Duration::from_secs(10));
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        agent.child.try_wait().unwrap().is_none(),
+        "the agent keeps running: {}",
+        agent.log()
+    );
+    assert!(
+        agent.log().contains("503"),
+        "the error is logged: {}",
+        agent.log()
+    );
+    assert_eq!(http_get(port, "/healthz").0, 200);
+    assert_eq!(http_get(port, "/readyz").0, 503);
+    let (status, body) = http_get(port, "/metrics");
+    assert_eq!(status, 200);
+    assert!(body.contains("logferry_ready 0"), "{body}");
+    assert!(
+        ws.runs().is_empty(),
+        "no pass before the destination answers"
+    );
+
+    proxy.faults.down.store(0, Ordering::SeqCst);
+    let runs = ws.wait_runs(1, Duration::from_secs(30));
+    assert_eq!(runs[0]["outcome"], "ok", "{runs:?}");
+    assert_eq!(runs[0]["files_uploaded"], 1, "{runs:?}");
+    assert_eq!(http_get(port, "/readyz").0, 200);
+    agent.signal("TERM");
+    assert_eq!(
+        agent.wait_exit(Duration::from_secs(10)),
+        0,
+        "{}",
+        agent.log()
+    );
+}
+
+/// A stop while waiting for the destination exits at once, cleanly.
+#[test]
+fn an_agent_waiting_for_the_destination_stops_on_sigterm() {
+    let port = free_port(); // nothing listens there
+    let dest = s3_destination_toml(
+        &format!("http://127.0.0.1:{port}"),
+        &testbed("TESTBED_S3_SECRET_KEY"),
+        "max_retries = 0\nretry_timeout = \"1s\"\nconnect_timeout = \"1s\"\n",
+    );
+    let ws = Ws::new(&format!("interval = \"1h\"\n{dest}"));
+    let mut agent = ws.spawn(&[("RUST_LOG", "info")]);
+    agent.wait_log("destination does not answer", Duration::from_secs(10));
+    agent.signal("TERM");
+    assert_eq!(
+        agent.wait_exit(Duration::from_secs(5)),
+        0,
+        "{}",
+        agent.log()
+    );
+}
