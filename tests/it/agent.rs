@@ -46,9 +46,17 @@ impl Clock for TokioClock {
 struct Recorder {
     passes: Mutex<Vec<RunReport>>,
     stopped: Mutex<bool>,
+    ready: Mutex<bool>,
+    retries: Mutex<Vec<Duration>>,
 }
 
 impl Hooks for Recorder {
+    fn ready(&self) {
+        *self.ready.lock().unwrap() = true;
+    }
+    fn destination_down(&self, _error: &logferry::Error, retry_in: Duration) {
+        self.retries.lock().unwrap().push(retry_in);
+    }
     fn pass_done(&self, _archive: &Config, result: &logferry::Result<RunReport>) {
         if let Ok(r) = result {
             self.passes.lock().unwrap().push(r.clone());
@@ -223,4 +231,52 @@ async fn a_schedule_without_future_ticks_still_takes_nudges_and_stops() {
         2,
         "the first pass, then the nudged one"
     );
+}
+
+/// Regression: a destination that did not answer at start ended the agent. It is now
+/// asked again with backoff, and the agent is ready (and passes run) once it answers.
+#[tokio::test(start_paused = true)]
+async fn a_destination_down_at_start_is_retried_with_backoff_until_it_answers() {
+    let env = env_every_10s();
+    env.write("a.log", b"a\n");
+    let faulty = FaultStore::wrap(&env.store);
+    faulty
+        .failing_lists
+        .store(4, std::sync::atomic::Ordering::SeqCst);
+    let store: Store = faulty;
+    let clock = Arc::new(TokioClock::new());
+    let rec = Arc::new(Recorder::default());
+    let (tx, rx) = mpsc::channel(4);
+    let archives = vec![Archive {
+        config: env.config.clone(),
+        store,
+    }];
+    let (c, r) = (clock.clone(), rec.clone());
+    let task = tokio::spawn(async move {
+        agent::run(archives, c.as_ref(), rx, r.as_ref(), Options::default()).await
+    });
+    tokio::time::sleep(Duration::from_secs(14)).await;
+    assert!(
+        !*rec.ready.lock().unwrap(),
+        "not ready while the destination is down"
+    );
+    assert!(rec.passes.lock().unwrap().is_empty());
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        *rec.retries.lock().unwrap(),
+        [1, 2, 4, 8].map(Duration::from_secs),
+        "backoff doubles"
+    );
+    assert!(
+        *rec.ready.lock().unwrap(),
+        "ready once it answered (after 15 s)"
+    );
+    assert_eq!(
+        rec.passes.lock().unwrap().len(),
+        1,
+        "the first pass runs at once"
+    );
+    assert_eq!(rec.passes.lock().unwrap()[0].files_uploaded, 1);
+    tx.send(Event::Stop).await.unwrap();
+    task.await.unwrap().unwrap();
 }

@@ -272,6 +272,8 @@ pub struct FaultStore {
     pub fail_manifest_puts: AtomicBool,
     /// Every LIST waits this long first (a slow store, on tokio's clock).
     pub list_delay: Mutex<Option<Duration>>,
+    /// This many LISTs fail (a store that does not answer).
+    pub failing_lists: AtomicUsize,
     /// Turns create-only puts into plain puts, like a store that ignores If-None-Match.
     pub ignore_create_mode: AtomicBool,
     pub before_first_data_put: Mutex<Option<(Path, Bytes)>>,
@@ -296,6 +298,7 @@ impl FaultStore {
             inner: inner.clone(),
             fail_manifest_puts: AtomicBool::new(false),
             list_delay: Mutex::new(None),
+            failing_lists: AtomicUsize::new(0),
             ignore_create_mode: AtomicBool::new(false),
             before_first_data_put: Mutex::new(None),
             before_first_data_head: Mutex::new(None),
@@ -317,6 +320,17 @@ impl FaultStore {
         inner: BoxStream<'static, object_store::Result<ObjectMeta>>,
     ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
         use futures::StreamExt;
+        let failing = self
+            .failing_lists
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if failing {
+            let e = object_store::Error::Generic {
+                store: "fault",
+                source: "connection refused".into(),
+            };
+            return futures::stream::once(async move { Err(e) }).boxed();
+        }
         match *self.list_delay.lock().unwrap() {
             None => inner,
             Some(d) => futures::stream::once(async move {
