@@ -315,6 +315,7 @@ impl FaultStore {
         }
     }
 
+    /// A listing as the faults say: failed, delayed, or as the inner store gives it.
     fn delayed(
         &self,
         inner: BoxStream<'static, object_store::Result<ObjectMeta>>,
