@@ -235,34 +235,30 @@ impl StateDir {
 
     /// The last stat and hash of local files (empty when absent or unreadable).
     pub fn seen(&self) -> BTreeMap<FileId, Seen> {
-        let path = self.path.join(SEEN_FILE);
-        let Ok(bytes) = std::fs::read(&path) else {
+        let Some(f) = read_cache::<SeenFile>(
+            &self.path.join(SEEN_FILE),
+            |f| f.version == SEEN_VERSION,
+            "the stat cache is unreadable; files will be hashed again",
+        ) else {
             return BTreeMap::new();
         };
-        match serde_json::from_slice::<SeenFile>(&bytes) {
-            Ok(f) if f.version == SEEN_VERSION => f
-                .seen
-                .into_iter()
-                .map(|r| {
-                    let stat = FileStat {
-                        dev: r.dev,
-                        ino: r.ino,
-                        size: r.size,
-                        mtime_ns: r.mtime_ns,
-                    };
-                    let seen = Seen {
-                        stat,
-                        sha256: r.sha256,
-                        seen_at_ns: r.seen_at_ns,
-                    };
-                    ((r.source, r.path), seen)
-                })
-                .collect(),
-            _ => {
-                tracing::warn!(path = %path.display(), "the stat cache is unreadable; files will be hashed again");
-                BTreeMap::new()
-            }
-        }
+        f.seen
+            .into_iter()
+            .map(|r| {
+                let stat = FileStat {
+                    dev: r.dev,
+                    ino: r.ino,
+                    size: r.size,
+                    mtime_ns: r.mtime_ns,
+                };
+                let seen = Seen {
+                    stat,
+                    sha256: r.sha256,
+                    seen_at_ns: r.seen_at_ns,
+                };
+                ((r.source, r.path), seen)
+            })
+            .collect()
     }
 
     /// Replaces the stat cache.
@@ -292,33 +288,29 @@ impl StateDir {
     /// Local files last seen with an mtime ahead of the clock (empty when absent or
     /// unreadable: their quiet time then starts again).
     pub fn ahead(&self) -> AheadMap {
-        let path = self.path.join(AHEAD_FILE);
-        let Ok(bytes) = std::fs::read(&path) else {
+        let Some(f) = read_cache::<AheadFile>(
+            &self.path.join(AHEAD_FILE),
+            |f| f.version == AHEAD_VERSION,
+            "unreadable; files with an mtime ahead of the clock wait min_age again",
+        ) else {
             return AheadMap::new();
         };
-        match serde_json::from_slice::<AheadFile>(&bytes) {
-            Ok(f) if f.version == AHEAD_VERSION => f
-                .files
-                .into_iter()
-                .map(|r| {
-                    let stat = FileStat {
-                        dev: r.dev,
-                        ino: r.ino,
-                        size: r.size,
-                        mtime_ns: r.mtime_ns,
-                    };
-                    let ahead = Ahead {
-                        stat,
-                        first_seen_ns: r.first_seen_ns,
-                    };
-                    ((r.source, r.path), ahead)
-                })
-                .collect(),
-            _ => {
-                tracing::warn!(path = %path.display(), "unreadable; files with an mtime ahead of the clock wait min_age again");
-                AheadMap::new()
-            }
-        }
+        f.files
+            .into_iter()
+            .map(|r| {
+                let stat = FileStat {
+                    dev: r.dev,
+                    ino: r.ino,
+                    size: r.size,
+                    mtime_ns: r.mtime_ns,
+                };
+                let ahead = Ahead {
+                    stat,
+                    first_seen_ns: r.first_seen_ns,
+                };
+                ((r.source, r.path), ahead)
+            })
+            .collect()
     }
 
     /// Replaces the record of files with an mtime ahead of the clock (removes it when
@@ -412,6 +404,23 @@ impl StateDir {
     }
 }
 
+/// A JSON cache file of the state dir: `None` when absent, and also (with a warning that
+/// says what follows) when unreadable or of another version: a cache is only ever a copy.
+fn read_cache<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    known_version: fn(&T) -> bool,
+    consequence: &str,
+) -> Option<T> {
+    let bytes = std::fs::read(path).ok()?;
+    match serde_json::from_slice::<T>(&bytes) {
+        Ok(f) if known_version(&f) => Some(f),
+        _ => {
+            tracing::warn!(path = %path.display(), "{consequence}");
+            None
+        }
+    }
+}
+
 /// Writes `bytes` to `path` through a temp file, fsync and rename, so a crash leaves
 /// either the old or the new content.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -501,5 +510,39 @@ mod tests {
         assert_eq!(sd.seen(), seen);
         sd.reset().unwrap();
         assert!(sd.seen().is_empty() && sd.header("memory://").is_none());
+    }
+
+    #[test]
+    fn ahead_round_trips_and_an_empty_record_removes_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let sd = StateDir::lock(dir.path()).unwrap();
+        assert!(sd.ahead().is_empty());
+        let stat = FileStat {
+            dev: 1,
+            ino: 2,
+            size: 3,
+            mtime_ns: 4,
+        };
+        let mut ahead = AheadMap::new();
+        ahead.insert(
+            ("app".to_string(), "a.log".to_string()),
+            Ahead {
+                stat,
+                first_seen_ns: 5,
+            },
+        );
+        sd.save_ahead(&ahead).unwrap();
+        assert_eq!(sd.ahead(), ahead);
+        std::fs::write(
+            dir.path().join(AHEAD_FILE),
+            b"{\"version\": 99, \"files\": []}",
+        )
+        .unwrap();
+        assert!(
+            sd.ahead().is_empty(),
+            "another version reads as nothing seen"
+        );
+        sd.save_ahead(&AheadMap::new()).unwrap();
+        assert!(!dir.path().join(AHEAD_FILE).exists());
     }
 }
