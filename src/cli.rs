@@ -15,8 +15,31 @@ Examples:
 
 Exit codes: 0 ok; 1 pass finished with file-level failures; 2 bad usage or config;
 3 could not run (destination unreachable, lock held, commit conflict).
+fetch has its own, for PostgreSQL: see `logferry fetch --help`.
 Environment: LOGFERRY_<KEY> and LOGFERRY_<SECTION>__<KEY> override config keys
 (e.g. LOGFERRY_DESTINATION__URL); RUST_LOG sets log filtering.";
+
+const FETCH_HELP: &str = "\
+NAME is the archived path or just its file name. DEST appears only once complete
+and verified.
+
+Exit codes: PostgreSQL's restore_command reads any code below 126 as \"not in the
+archive\" and ends recovery there, so only that answer is below 126:
+  0    fetched and verified
+  1    NAME was never archived: the archive was read, holds a generation, and has no
+       file of that name (the end of the archive, for PostgreSQL)
+  201  the archive names NAME, but its object is missing, corrupt or refused
+  202  bad usage or config (a bad command line, an ambiguous NAME, an unknown
+       --source)
+  203  could not read: destination unreachable or failing after retries, no archive
+       at the URL, DEST not writable
+Codes from 126 up stop the recovery (PostgreSQL logs FATAL \"could not restore file\"
+after logferry's own message). 126/127 and 128+N are left to the shell, which uses
+them for \"not executable\", \"not found\" and \"killed by signal N\".
+
+Examples:
+  logferry fetch app.log.3 /tmp/app.log.3
+  restore_command = 'logferry --config /etc/logferry/logferry.toml fetch %f %p'";
 
 /// Archives closed log files to object storage, incrementally.
 ///
@@ -67,7 +90,7 @@ pub enum Command {
 
     /// Fetch one archived file by name into DEST (for PostgreSQL's restore_command).
     #[command(
-        after_help = "NAME is the archived path or just its file name. DEST appears only once complete\nand verified. Exit 0 on success, 1 when NAME was never archived.\n\nExamples:\n  logferry fetch app.log.3 /tmp/app.log.3\n  restore_command = 'logferry --config /etc/logferry/logferry.toml fetch %f %p'"
+        after_help = FETCH_HELP
     )]
     Fetch(FetchArgs),
 

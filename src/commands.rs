@@ -16,7 +16,8 @@ use logferry::verify::{self, ReadData};
 use logferry::{manifest, Error};
 
 use crate::{
-    exit_code, fail, label, open_all, EXIT_CANNOT_RUN, EXIT_FILES_FAILED, EXIT_OK, EXIT_USAGE,
+    exit_code, fail, fetch_code, label, open_all, EXIT_CANNOT_RUN, EXIT_FETCH_CANNOT_RUN,
+    EXIT_FETCH_OBJECT, EXIT_FETCH_USAGE, EXIT_FILES_FAILED, EXIT_OK, EXIT_USAGE,
 };
 
 pub fn status(archives: &[Config], args: &StatusArgs) -> u8 {
@@ -375,47 +376,90 @@ pub async fn run_restore(archives: &[Config], args: &RestoreArgs) -> u8 {
     code
 }
 
-/// `logferry fetch`.
+/// `logferry fetch`: PostgreSQL's restore_command, so every exit but 0 and 1 ("never
+/// archived", from an archive that was read and holds a generation) is above 125.
 pub async fn run_fetch(archives: &[Config], args: &FetchArgs) -> u8 {
-    if let Err(code) = check_source(archives, &args.source) {
-        return code;
+    if check_source(archives, &args.source).is_err() {
+        return EXIT_FETCH_USAGE;
     }
     let opened = match open_all(archives) {
         Ok(o) => o,
-        Err(code) => return code,
+        Err(code) => return fetch_code(code),
     };
-    let mut last_err = None;
+    let mut not_found = None;
+    let mut empty = None;
     for (a, store) in &opened {
         if !holds_source(a, &args.source) {
             continue;
         }
         let index = match manifest::load_latest(store).await {
             Ok(i) => i,
-            Err(e) => return fail(&e),
+            Err(e) => {
+                eprintln!(
+                    "logferry: fetch {}: {}{e}",
+                    args.name,
+                    destination_label(a, &e)
+                );
+                return fetch_code(exit_code(&e));
+            }
         };
+        if index.generation == 0 {
+            empty.get_or_insert(a);
+            continue;
+        }
         let entry = match restore::find(&index, &args.name, args.source.as_deref()) {
             Ok(e) => e,
             Err(e @ Error::Ambiguous { .. }) => {
-                eprintln!("logferry: {e}");
-                return EXIT_USAGE;
+                eprintln!("logferry: fetch: {e}");
+                return EXIT_FETCH_USAGE;
             }
             Err(e) => {
-                last_err = Some(e);
+                not_found = Some(e);
                 continue;
             }
         };
         return match restore::download_verified(store, entry, &args.dest, &|_| {}).await {
             Ok(()) => EXIT_OK,
-            Err((_, why)) => {
+            Err((result, why)) => {
                 eprintln!("logferry: fetch {}: {why}", args.name);
-                EXIT_FILES_FAILED
+                match result {
+                    FileResult::Missing | FileResult::Corrupt | FileResult::Refused => {
+                        EXIT_FETCH_OBJECT
+                    }
+                    _ => EXIT_FETCH_CANNOT_RUN,
+                }
             }
         };
     }
-    if let Some(e) = last_err {
-        eprintln!("logferry: {e}");
+    match (not_found, empty) {
+        (Some(e), _) => {
+            eprintln!("logferry: fetch: {e}");
+            EXIT_FILES_FAILED
+        }
+        (None, Some(a)) => {
+            eprintln!(
+                "logferry: fetch {}: {}",
+                args.name,
+                Error::NoArchive {
+                    url: a.destination.url.to_string(),
+                    others: None,
+                }
+            );
+            EXIT_FETCH_CANNOT_RUN
+        }
+        (None, None) => {
+            eprintln!("logferry: fetch {}: no archive to read", args.name);
+            EXIT_FETCH_CANNOT_RUN
+        }
     }
-    EXIT_FILES_FAILED
+}
+
+/// `destination URL: ` before a storage error, which names only the key.
+fn destination_label(a: &Config, e: &Error) -> String {
+    match e {
+        Error::Store { .. } => format!("destination {}: ", a.destination.url),
+        _ => String::new(),
+    }
 }
 
 /// `logferry verify`.

@@ -9,6 +9,7 @@ mod mariadb;
 mod model;
 mod postgres;
 mod proxy;
+mod regression_read;
 mod remote;
 mod restore;
 mod service;
