@@ -89,6 +89,21 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => return early(fail(&e)),
     };
+    let config = match command.hostname() {
+        None => config,
+        Some(h) => {
+            if let Err(why) = config::check_hostname(h) {
+                eprintln!(
+                    "logferry: --hostname: {why}; pass the name the other host archives under"
+                );
+                return early(EXIT_USAGE);
+            }
+            match config.for_hostname(h) {
+                Ok(c) => c,
+                Err(e) => return early(fail(&e)),
+            }
+        }
+    };
     init_logging(
         matches!(command, Command::Run(RunArgs { once: false })),
         config.log_format,

@@ -1,11 +1,16 @@
-//! Regressions of the read commands (issue 10), through the built binary.
+//! Regressions of the read commands (issue 10, points 2 and 3), through the built binary.
 //!
-//! `fetch` exited 1 (or 2, or 3) whenever it failed, and PostgreSQL reads any exit below
-//! 126 as "not in the archive": with the bucket unreachable a recovery stopped at the
-//! base backup and promoted. Now only "never archived, in an archive that exists" exits 1.
+//! Point 2: `fetch` exited 1 (or 2, or 3) whenever it failed, and PostgreSQL reads any
+//! exit below 126 as "not in the archive": with the bucket unreachable a recovery stopped
+//! at the base backup and promoted. Now only "never archived, in an archive that exists"
+//! exits 1. Point 3: with `{hostname}` in the URL a replacement host read an empty prefix
+//! and `restore` exited 0 having restored nothing; now an absent archive is an error
+//! naming the URL and the hosts that do have one, and `--hostname` reads theirs.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+use crate::common::{s3_destination_toml, testbed, unique_prefix};
 
 const BIN: &str = env!("CARGO_BIN_EXE_logferry");
 
@@ -67,6 +72,10 @@ fn code(o: &Output) -> i32 {
 
 fn err(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), err(o))
 }
 
 /// The data objects of a local mirror.
@@ -196,4 +205,234 @@ fn fetch_with_bad_config_or_usage_exits_above_125() {
     for c in ["201", "202", "203", "below 126"] {
         assert!(help.contains(c), "fetch --help documents {c}: {help}");
     }
+}
+
+/// This host's archive moved to `mirror/old-db`, as if another host had written it.
+fn archive_of_another_host(ws: &Ws) {
+    let host = logferry::config::system_hostname();
+    assert_eq!(code(&ws.run(&["--run-once"])), 0);
+    std::fs::rename(ws.path(&format!("mirror/{host}")), ws.path("mirror/old-db")).unwrap();
+    // A directory without manifests is not an archive.
+    std::fs::create_dir_all(ws.path("mirror/stray/data")).unwrap();
+    std::fs::remove_dir_all(ws.path("state")).unwrap();
+}
+
+// Bug: on a replacement host, every read of a `{hostname}` archive looked at an empty
+// prefix; `restore` exited 0 having restored nothing, `fetch` said "never archived".
+#[test]
+fn reads_of_an_absent_templated_archive_fail_naming_the_url_and_the_hosts() {
+    let ws = Ws::new("[destination]\nurl = \"mirror/{hostname}\"\n");
+    archive_of_another_host(&ws);
+    let host = logferry::config::system_hostname();
+    let url = format!("file://{}", ws.path(&format!("mirror/{host}")).display());
+    let listed = format!("file://{}", ws.path("mirror").display());
+    let to = ws.path("restored").display().to_string();
+    let dest = ws.dest();
+    for (args, want) in [
+        (vec!["restore", "--to", &to], 3),
+        (
+            vec!["restore", "--to", &to, "--at", "2026-01-01T00:00:00Z"],
+            3,
+        ),
+        (vec!["ls"], 3),
+        (vec!["ls", "--generation", "1"], 3),
+        (vec!["generations"], 3),
+        (vec!["verify"], 3),
+        (vec!["fetch", "a.log.1", &dest], FETCH_CANNOT_RUN),
+    ] {
+        let o = ws.run(&args);
+        assert_eq!(code(&o), want, "{args:?}: {}", text(&o));
+        let e = err(&o);
+        assert!(e.contains(&format!("no archive at {url}")), "{args:?}: {e}");
+        assert!(
+            e.contains(&format!("hosts with an archive under {listed}/: old-db "))
+                && e.contains("--hostname"),
+            "{args:?}: {e}"
+        );
+        assert!(!e.contains("stray"), "no manifests, no archive: {e}");
+    }
+    assert!(
+        !ws.path("restored").exists() || objects_under(&ws.path("restored")) == 0,
+        "nothing restored"
+    );
+    assert!(!Path::new(&dest).exists());
+}
+
+fn objects_under(dir: &Path) -> usize {
+    std::fs::read_dir(dir).map_or(0, |d| d.count())
+}
+
+// Bug: a replacement host had no way to read the archive of the host it replaces.
+#[test]
+fn hostname_reads_another_hosts_archive_with_every_read_command() {
+    let ws = Ws::new("[destination]\nurl = \"mirror/{hostname}\"\n");
+    archive_of_another_host(&ws);
+    let o = ws.run(&["ls", "--hostname", "old-db", "--json"]);
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    let entries: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(entries.as_array().unwrap().len(), 2);
+    let o = ws.run(&["generations", "--hostname", "old-db", "--json"]);
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    let o = ws.run(&["verify", "--hostname", "old-db", "--read-data=50"]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert!(
+        !ws.path("state/verify-cursor.json").exists(),
+        "another host's archive moves no cursor of this host's"
+    );
+    let to = ws.path("restored");
+    let o = ws.run(&[
+        "restore",
+        "--hostname",
+        "old-db",
+        "--to",
+        to.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert_eq!(std::fs::read(to.join("app/a.log.1")).unwrap(), b"one\n");
+    let o = ws.run(&[
+        "fetch",
+        "--hostname",
+        "old-db",
+        "000000010000000000000003",
+        &ws.dest(),
+    ]);
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    assert_eq!(std::fs::read(ws.dest()).unwrap(), b"wal\n");
+    // A host that has no archive there either: the same error, for that host's URL.
+    let o = ws.run(&["ls", "--hostname", "nobody"]);
+    assert_eq!(code(&o), 3, "{}", err(&o));
+    assert!(
+        err(&o).contains("mirror/nobody: no manifest generation"),
+        "{}",
+        err(&o)
+    );
+    for bad in ["", "a/b", ".."] {
+        let o = ws.run(&["ls", "--hostname", bad]);
+        assert_eq!(code(&o), 2, "{bad:?}: {}", err(&o));
+        assert!(err(&o).contains("--hostname"), "{}", err(&o));
+    }
+}
+
+// `--hostname` on a URL without `{hostname}` would silently read this host's own
+// archive: a usage error that says why.
+#[test]
+fn hostname_on_a_url_without_the_placeholder_is_a_usage_error() {
+    let ws = Ws::new("[destination]\nurl = \"mirror\"\n");
+    assert_eq!(code(&ws.run(&["--run-once"])), 0);
+    let o = ws.run(&["ls", "--hostname", "old-db"]);
+    assert_eq!(code(&o), 2, "{}", err(&o));
+    assert!(err(&o).contains("has no {hostname}"), "{}", err(&o));
+    let o = ws.run(&["fetch", "--hostname", "old-db", "a.log.1", &ws.dest()]);
+    assert_eq!(code(&o), FETCH_USAGE, "{}", err(&o));
+}
+
+// Bug: `ls`, `generations`, `verify` and `restore` of a prefix that holds no generation
+// exited 0 ("nothing archived yet", "restored 0 files").
+#[test]
+fn reads_of_a_prefix_without_generations_fail_naming_the_url() {
+    let ws = Ws::new("[destination]\nurl = \"mirror\"\n");
+    let url = format!("file://{}", ws.path("mirror").display());
+    let to = ws.path("restored").display().to_string();
+    for args in [
+        vec!["ls"],
+        vec!["ls", "--json"],
+        vec!["generations"],
+        vec!["verify"],
+        vec!["restore", "--to", &to],
+    ] {
+        let o = ws.run(&args);
+        assert_eq!(code(&o), 3, "{args:?}: {}", text(&o));
+        assert!(
+            err(&o).contains(&format!("no archive at {url}: no manifest generation")),
+            "{args:?}: {}",
+            err(&o)
+        );
+        assert!(!err(&o).contains("hosts with"), "{}", err(&o));
+    }
+}
+
+// The host list comes from one delimited LIST of a real S3 server, and a host prefix
+// without manifests is not counted.
+#[test]
+fn s3_replacement_host_is_told_the_hosts_and_reads_the_old_one() {
+    let base = unique_prefix();
+    let bucket = testbed("TESTBED_S3_BUCKET");
+    let at = |tail: &str| {
+        let toml = s3_destination_toml(
+            &testbed("TESTBED_S3_ENDPOINT"),
+            &testbed("TESTBED_S3_SECRET_KEY"),
+            "max_retries = 1\nretry_timeout = \"5s\"\n",
+        );
+        let url = format!("url = \"s3://{bucket}/{base}/{tail}\"");
+        toml.lines()
+            .map(|l| {
+                if l.starts_with("url = ") {
+                    url.as_str()
+                } else {
+                    l
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+            + "\n"
+    };
+    // Two other hosts archive; then this host reads with `{hostname}`.
+    let ws = Ws::new(&at("db-old"));
+    for host in ["db-old", "db-other"] {
+        ws.config(&at(host));
+        let o = ws.run(&["--run-once"]);
+        assert_eq!(code(&o), 0, "{}", text(&o));
+        std::fs::remove_dir_all(ws.path("state")).unwrap();
+    }
+    // A host prefix with data but no manifest (a first pass that never committed) is
+    // no archive.
+    let stray = logferry::config::from_toml_str(
+        &format!("{}{SOURCES}", at("stray")),
+        ws.dir.path(),
+        std::iter::empty(),
+    )
+    .unwrap();
+    let store = logferry::store::open(&stray.destination).unwrap();
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        use object_store::ObjectStoreExt;
+        let key = object_store::path::Path::from("data/app/a.log.1-00");
+        store.put(&key, b"x".to_vec().into()).await.unwrap();
+    });
+    ws.config(&at("{hostname}"));
+    let o = ws.run(&["restore", "--to", ws.path("r").to_str().unwrap()]);
+    assert_eq!(code(&o), 3, "{}", text(&o));
+    let listed = format!("s3://{bucket}/{base}/");
+    assert!(
+        err(&o).contains(&format!(
+            "hosts with an archive under {listed}: db-old, db-other "
+        )),
+        "{}",
+        err(&o)
+    );
+    let o = ws.run(&["fetch", "a.log.1", &ws.dest()]);
+    assert_eq!(code(&o), FETCH_CANNOT_RUN, "{}", err(&o));
+    assert!(!err(&o).contains("stray"), "{}", err(&o));
+    let o = ws.run(&["fetch", "a.log.1", &ws.dest(), "--hostname", "db-old"]);
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    assert_eq!(std::fs::read(ws.dest()).unwrap(), b"one\n");
+}
+
+// The host's name may be part of a path segment (`db-{hostname}`): only the segments
+// with that shape are hosts, and the name is what stands for `{hostname}`.
+#[test]
+fn hosts_are_found_when_the_name_is_part_of_a_segment() {
+    let ws = Ws::new("[destination]\nurl = \"mirror/db-{hostname}.arch/all\"\n");
+    let host = logferry::config::system_hostname();
+    assert_eq!(code(&ws.run(&["--run-once"])), 0);
+    std::fs::rename(
+        ws.path(&format!("mirror/db-{host}.arch")),
+        ws.path("mirror/db-old.arch"),
+    )
+    .unwrap();
+    std::fs::create_dir_all(ws.path("mirror/elsewhere/all/manifests")).unwrap();
+    let o = ws.run(&["ls"]);
+    assert_eq!(code(&o), 3, "{}", err(&o));
+    assert!(err(&o).contains(": old (hint"), "{}", err(&o));
+    let o = ws.run(&["ls", "--hostname", "old"]);
+    assert_eq!(code(&o), 0, "{}", err(&o));
 }
