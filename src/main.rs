@@ -76,7 +76,7 @@ fn main() -> ExitCode {
     };
     if cli.run_once && !matches!(command, Command::Run(_)) {
         eprintln!("logferry: --run-once only applies to running the agent; drop it or the command");
-        return ExitCode::from(EXIT_USAGE);
+        return early(EXIT_USAGE);
     }
     let command = match command {
         Command::Run(mut a) => {
@@ -470,4 +470,38 @@ async fn run(config: &Config, archives: &[Config], once: bool) -> u8 {
         }
     }
     code
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sub(args: &[&str]) -> Option<String> {
+        invoked_subcommand(args.iter().map(|a| a.to_string()))
+    }
+
+    #[test]
+    fn the_subcommand_of_a_bad_command_line_is_found_past_global_options() {
+        assert_eq!(sub(&["--config", "fetch", "ls"]).as_deref(), Some("ls"));
+        assert_eq!(
+            sub(&["-c", "x.toml", "fetch", "%f"]).as_deref(),
+            Some("fetch")
+        );
+        assert_eq!(sub(&["--config=x.toml", "fetch"]).as_deref(), Some("fetch"));
+        assert_eq!(sub(&["--run-once", "--bogus"]), None);
+    }
+
+    #[test]
+    fn fetch_failures_are_all_above_125() {
+        assert_eq!(fetch_code(EXIT_OK), EXIT_OK);
+        for code in [EXIT_FILES_FAILED, EXIT_USAGE, EXIT_CANNOT_RUN, 101] {
+            assert!(fetch_code(code) > 125, "{code}");
+        }
+        for code in [EXIT_FETCH_OBJECT, EXIT_FETCH_USAGE, EXIT_FETCH_CANNOT_RUN] {
+            assert!(
+                code > 128 + 64,
+                "clear of 126/127 and of 128+signal: {code}"
+            );
+        }
+    }
 }

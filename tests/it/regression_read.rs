@@ -177,6 +177,10 @@ fn fetch_with_bad_config_or_usage_exits_above_125() {
             vec!["fetch", "a.log.1", &dest, "--no-such-flag"],
             "--no-such-flag",
         ),
+        (
+            vec!["--run-once", "fetch", "a.log.1", &dest],
+            "--run-once only applies",
+        ),
     ] {
         let o = ws.run(&args);
         assert_eq!(code(&o), FETCH_USAGE, "{args:?}: {}", err(&o));
