@@ -68,7 +68,7 @@ async fn others(archive: &Config, template: &str) -> Result<Option<OtherHosts>> 
     let found = parent
         .list_with_delimiter(None)
         .await
-        .map_err(|e| Error::store("list", dir, e))?;
+        .map_err(|e| Error::store("list", &listed, e))?;
     let mut candidates: Vec<String> = found
         .common_prefixes
         .iter()

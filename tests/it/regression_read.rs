@@ -440,3 +440,28 @@ fn hosts_are_found_when_the_name_is_part_of_a_segment() {
     let o = ws.run(&["ls", "--hostname", "old"]);
     assert_eq!(code(&o), 0, "{}", err(&o));
 }
+
+// With `{source}`, an archive of a source that has archived nothing yet does not make
+// every other name "not archived" fail: "never archived" needs one archive that holds a
+// generation; with none at all, fetch stops the recovery.
+#[test]
+fn fetch_over_per_source_archives_says_never_archived_only_with_one_generation() {
+    let ws = Ws::new("[destination]\nurl = \"mirror/{source}\"\n");
+    let quiet = "[[sources]]\nname = \"dumps\"\npath = \"dumps\"\nmin_age = \"0s\"\n";
+    std::fs::create_dir_all(ws.path("dumps")).unwrap();
+    let text = std::fs::read_to_string(ws.path("logferry.toml")).unwrap();
+    std::fs::write(ws.path("logferry.toml"), format!("{text}{quiet}")).unwrap();
+    let o = ws.run(&["fetch", "a.log.1", &ws.dest()]);
+    assert_eq!(code(&o), FETCH_CANNOT_RUN, "no archive at all: {}", err(&o));
+    assert_eq!(code(&ws.run(&["--run-once"])), 0);
+    let o = ws.run(&["fetch", "000000010000000000000003", &ws.dest()]);
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    let o = ws.run(&["fetch", "000000010000000000000099", &ws.dest()]);
+    assert_eq!(code(&o), 1, "{}", err(&o));
+    // `restore` restores what exists and says which archive does not.
+    let to = ws.path("restored");
+    let o = ws.run(&["restore", "--to", to.to_str().unwrap()]);
+    assert_eq!(code(&o), 3, "{}", err(&o));
+    assert!(err(&o).contains("[dumps] no archive at"), "{}", err(&o));
+    assert_eq!(std::fs::read(to.join("app/a.log.1")).unwrap(), b"one\n");
+}
