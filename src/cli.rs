@@ -14,9 +14,33 @@ Examples:
   logferry ls --source app
 
 Exit codes: 0 ok; 1 pass finished with file-level failures; 2 bad usage or config;
-3 could not run (destination unreachable, lock held, commit conflict).
+3 could not run (destination unreachable, lock held, commit conflict, no archive at
+the URL). fetch has its own, for PostgreSQL: see `logferry fetch --help`.
 Environment: LOGFERRY_<KEY> and LOGFERRY_<SECTION>__<KEY> override config keys
 (e.g. LOGFERRY_DESTINATION__URL); RUST_LOG sets log filtering.";
+
+const FETCH_HELP: &str = "\
+NAME is the archived path or just its file name. DEST appears only once complete
+and verified.
+
+Exit codes: PostgreSQL's restore_command reads any code below 126 as \"not in the
+archive\" and ends recovery there, so only that answer is below 126:
+  0    fetched and verified
+  1    NAME was never archived: the archive was read, holds a generation, and has no
+       file of that name (the end of the archive, for PostgreSQL)
+  201  the archive names NAME, but its object is missing, corrupt or refused
+  202  bad usage or config (a bad command line, an ambiguous NAME, an unknown
+       --source or --hostname)
+  203  could not read: destination unreachable or failing after retries, no archive
+       at the URL, DEST not writable
+Codes from 126 up stop the recovery (PostgreSQL logs FATAL \"could not restore file\"
+after logferry's own message). 126/127 and 128+N are left to the shell, which uses
+them for \"not executable\", \"not found\" and \"killed by signal N\".
+
+Examples:
+  logferry fetch app.log.3 /tmp/app.log.3
+  logferry fetch --hostname db-1 000000010000000000000003 /tmp/seg   # db-1's archive
+  restore_command = 'logferry --config /etc/logferry/logferry.toml fetch %f %p'";
 
 /// Archives closed log files to object storage, incrementally.
 ///
@@ -61,13 +85,13 @@ pub enum Command {
 
     /// Restore archived files as they were at a generation (default: the latest).
     #[command(
-        after_help = "Files land at DIR/<source>/<path>, every byte re-hashed against the manifest,\nmtimes restored. Exit 1 when anything was missing, corrupt, refused or kept.\n\nExamples:\n  logferry restore --to /srv/restore\n  logferry restore --to /srv/restore --source app --include '*.log.2*'\n  logferry restore --to /srv/restore --at '2026-11-21T10:00:00Z' --dry-run"
+        after_help = "Files land at DIR/<source>/<path>, every byte re-hashed against the manifest,\nmtimes restored. Exit 1 when anything was missing, corrupt, refused or kept;\n3 when no archive is at the URL (with {hostname} in it, the message names the hosts\nthat have one; --hostname NAME reads theirs).\n\nExamples:\n  logferry restore --to /srv/restore\n  logferry restore --to /srv/restore --hostname db-1   # a replacement host reads db-1's\n  logferry restore --to /srv/restore --source app --include '*.log.2*'\n  logferry restore --to /srv/restore --at '2026-11-21T10:00:00Z' --dry-run"
     )]
     Restore(RestoreArgs),
 
     /// Fetch one archived file by name into DEST (for PostgreSQL's restore_command).
     #[command(
-        after_help = "NAME is the archived path or just its file name. DEST appears only once complete\nand verified. Exit 0 on success, 1 when NAME was never archived.\n\nExamples:\n  logferry fetch app.log.3 /tmp/app.log.3\n  restore_command = 'logferry --config /etc/logferry/logferry.toml fetch %f %p'"
+        after_help = FETCH_HELP
     )]
     Fetch(FetchArgs),
 
@@ -79,17 +103,45 @@ pub enum Command {
 
     /// Check that every archived object exists (and, with --read-data, is intact).
     #[command(
-        after_help = "Reports missing, corrupt and orphaned objects; exit 1 when any.\n\nExamples:\n  logferry verify                   # existence and size, from one listing\n  logferry verify --read-data       # download and re-hash everything\n  logferry verify --read-data=10    # a rolling 10%: ten runs cover the archive"
+        after_help = "Reports missing, corrupt and orphaned objects; exit 1 when any, 3 when no archive\nis at the URL. With --hostname, --read-data=PERCENT starts at the beginning: the\nrolling position in the state dir is kept for this host's own archive only.\n\nExamples:\n  logferry verify                   # existence and size, from one listing\n  logferry verify --read-data       # download and re-hash everything\n  logferry verify --read-data=10    # a rolling 10%: ten runs cover the archive"
     )]
     Verify(VerifyArgs),
 
     /// List committed manifest generations with their time and pass stats.
-    #[command(after_help = "Examples:\n  logferry generations\n  logferry generations --json")]
-    Generations(JsonArgs),
+    #[command(
+        after_help = "Exit 3 when no archive is at the URL.\n\nExamples:\n  logferry generations\n  logferry generations --json --hostname db-1"
+    )]
+    Generations(GenerationsArgs),
 
     /// List archived files from the current manifest generation.
-    #[command(after_help = "Examples:\n  logferry ls\n  logferry ls --source app --json")]
+    #[command(
+        after_help = "Exit 3 when no archive is at the URL.\n\nExamples:\n  logferry ls\n  logferry ls --source app --json\n  logferry ls --hostname db-1   # another host's archive, with {hostname} in the URL"
+    )]
     Ls(LsArgs),
+}
+
+impl Command {
+    /// The host whose archive a read command is asked to read (`--hostname`).
+    pub fn hostname(&self) -> Option<&str> {
+        let host = match self {
+            Command::Restore(a) => &a.host,
+            Command::Fetch(a) => &a.host,
+            Command::Verify(a) => &a.host,
+            Command::Generations(a) => &a.host,
+            Command::Ls(a) => &a.host,
+            _ => return None,
+        };
+        host.hostname.as_deref()
+    }
+}
+
+/// `--hostname`, shared by the commands that read the archive.
+#[derive(Debug, Args, Default)]
+pub struct HostArgs {
+    /// Read the archive of host NAME instead of this host's: NAME stands for {hostname}
+    /// in destination.url (a replacement host reading the one it replaces).
+    #[arg(long, value_name = "NAME")]
+    pub hostname: Option<String>,
 }
 
 /// Options of `run`.
@@ -121,12 +173,15 @@ pub struct StatusArgs {
     pub limit: usize,
 }
 
-/// Just `--json`.
+/// Options of `generations`.
 #[derive(Debug, Args)]
-pub struct JsonArgs {
+pub struct GenerationsArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub host: HostArgs,
 }
 
 /// Options of `restore`.
@@ -157,6 +212,9 @@ pub struct RestoreArgs {
     /// Print a JSON report.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub host: HostArgs,
 }
 
 /// Options of `archived`.
@@ -179,6 +237,9 @@ pub struct FetchArgs {
     /// Only look in this source.
     #[arg(long, value_name = "NAME")]
     pub source: Option<String>,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub host: HostArgs,
 }
 
 /// Options of `verify`.
@@ -191,6 +252,9 @@ pub struct VerifyArgs {
     /// Print a JSON report.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub host: HostArgs,
 }
 
 /// Options of `ls`.
@@ -206,4 +270,7 @@ pub struct LsArgs {
     /// Print JSON (an array of entries).
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub host: HostArgs,
 }

@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use logferry::cli::{
-    ArchivedArgs, FetchArgs, JsonArgs, LsArgs, RestoreArgs, StatusArgs, VerifyArgs,
+    ArchivedArgs, FetchArgs, GenerationsArgs, LsArgs, RestoreArgs, StatusArgs, VerifyArgs,
 };
 use logferry::config::{Config, Matcher};
 use logferry::index::Index;
@@ -16,7 +16,8 @@ use logferry::verify::{self, ReadData};
 use logferry::{manifest, Error};
 
 use crate::{
-    exit_code, fail, label, open_all, EXIT_CANNOT_RUN, EXIT_FILES_FAILED, EXIT_OK, EXIT_USAGE,
+    exit_code, fail, fetch_code, label, open_all, EXIT_CANNOT_RUN, EXIT_FETCH_CANNOT_RUN,
+    EXIT_FETCH_OBJECT, EXIT_FETCH_USAGE, EXIT_FILES_FAILED, EXIT_OK, EXIT_USAGE,
 };
 
 pub fn status(archives: &[Config], args: &StatusArgs) -> u8 {
@@ -119,9 +120,17 @@ pub async fn ls(config: &Config, archives: &[Config], args: &LsArgs) -> u8 {
         Err(code) => return code,
     };
     let mut indexes = Vec::new();
-    for (_, store) in &opened {
-        match index_at(store, args.generation).await {
+    let mut code = EXIT_OK;
+    for (a, store) in &opened {
+        match index_at(a, store, args.generation).await {
             Ok(i) => indexes.push(i),
+            // Another archive (with `{source}`) may still list; this one is reported,
+            // unless it is the archive of a source not asked for.
+            Err(Error::NoArchive { .. }) if !holds_source(a, &args.source) => {}
+            Err(e @ Error::NoArchive { .. }) => {
+                eprintln!("logferry: {}{e}", label(archives, a));
+                code = EXIT_CANNOT_RUN;
+            }
             Err(e) => return fail(&e),
         }
     }
@@ -147,15 +156,15 @@ pub async fn ls(config: &Config, archives: &[Config], args: &LsArgs) -> u8 {
             "{}",
             serde_json::to_string_pretty(&entries).expect("entries serialize")
         );
-        return EXIT_OK;
+        return code;
     }
-    if entries.is_empty() {
+    if entries.is_empty() && !indexes.is_empty() {
         let generations: Vec<String> = indexes.iter().map(|i| i.generation.to_string()).collect();
         out!(
             "nothing archived yet (generation {})",
             generations.join(", ")
         );
-        return EXIT_OK;
+        return code;
     }
     let mut rows = vec![["SOURCE", "PATH", "SIZE", "SHA256", "KEY", "ARCHIVED_AT"]
         .map(String::from)
@@ -170,8 +179,10 @@ pub async fn ls(config: &Config, archives: &[Config], args: &LsArgs) -> u8 {
             e.archived_at.clone(),
         ]);
     }
-    print_table(&rows);
-    EXIT_OK
+    if rows.len() > 1 {
+        print_table(&rows);
+    }
+    code
 }
 
 fn print_table(rows: &[Vec<String>]) {
@@ -195,19 +206,25 @@ fn print_table(rows: &[Vec<String>]) {
     }
 }
 
-/// The index as of `generation`, or the latest.
-async fn index_at(store: &Store, generation: Option<u64>) -> logferry::Result<Index> {
+/// The index as of `generation`, or the latest; an archive without any generation is
+/// an error naming its URL (and the hosts that have one, with `{hostname}`).
+async fn index_at(a: &Config, store: &Store, generation: Option<u64>) -> logferry::Result<Index> {
     match generation {
-        None => manifest::load_latest(store).await,
+        None => {
+            let index = manifest::load_latest(store).await?;
+            if index.generation == 0 {
+                return Err(logferry::hosts::no_archive(a).await);
+            }
+            Ok(index)
+        }
         Some(g) => {
             if !manifest::exists(store, g).await? {
+                let Some(&last) = manifest::list_generations(store, None).await?.last() else {
+                    return Err(logferry::hosts::no_archive(a).await);
+                };
                 return Err(Error::NotArchived {
                     name: format!("generation {g}"),
-                    generation: manifest::list_generations(store, None)
-                        .await?
-                        .last()
-                        .copied()
-                        .unwrap_or(0),
+                    generation: last,
                 });
             }
             manifest::load_at(store, g).await
@@ -300,6 +317,16 @@ pub async fn run_restore(archives: &[Config], args: &RestoreArgs) -> u8 {
             None => args.generation,
             Some(t) => match manifest::generation_at(store, t).await {
                 Ok(Some(g)) => Some(g),
+                Ok(None) if matches!(manifest::list_generations(store, None).await, Ok(g) if g.is_empty()) =>
+                {
+                    eprintln!(
+                        "logferry: {}{}",
+                        label(archives, a),
+                        logferry::hosts::no_archive(a).await
+                    );
+                    code = code.max(EXIT_CANNOT_RUN);
+                    continue;
+                }
                 Ok(None) => {
                     eprintln!(
                         "logferry: {}no generation was committed by {}",
@@ -312,8 +339,14 @@ pub async fn run_restore(archives: &[Config], args: &RestoreArgs) -> u8 {
                 Err(e) => return fail(&e),
             },
         };
-        let index = match index_at(store, generation).await {
+        let index = match index_at(a, store, generation).await {
             Ok(i) => i,
+            // Another archive (with `{source}`) may still restore; this one is reported.
+            Err(e @ Error::NoArchive { .. }) => {
+                eprintln!("logferry: {}{e}", label(archives, a));
+                code = code.max(EXIT_CANNOT_RUN);
+                continue;
+            }
             Err(e) => return fail(&e),
         };
         let opts = RestoreOptions {
@@ -375,51 +408,94 @@ pub async fn run_restore(archives: &[Config], args: &RestoreArgs) -> u8 {
     code
 }
 
-/// `logferry fetch`.
+/// `logferry fetch`: PostgreSQL's restore_command, so every exit but 0 and 1 ("never
+/// archived", from an archive that was read and holds a generation) is above 125.
 pub async fn run_fetch(archives: &[Config], args: &FetchArgs) -> u8 {
-    if let Err(code) = check_source(archives, &args.source) {
-        return code;
+    if check_source(archives, &args.source).is_err() {
+        return EXIT_FETCH_USAGE;
     }
     let opened = match open_all(archives) {
         Ok(o) => o,
-        Err(code) => return code,
+        Err(code) => return fetch_code(code),
     };
-    let mut last_err = None;
+    let mut not_found = None;
+    let mut empty = None;
     for (a, store) in &opened {
         if !holds_source(a, &args.source) {
             continue;
         }
         let index = match manifest::load_latest(store).await {
             Ok(i) => i,
-            Err(e) => return fail(&e),
+            Err(e) => {
+                eprintln!(
+                    "logferry: fetch {}: {}{e}",
+                    args.name,
+                    destination_label(a, &e)
+                );
+                return fetch_code(exit_code(&e));
+            }
         };
+        if index.generation == 0 {
+            empty.get_or_insert(a);
+            continue;
+        }
         let entry = match restore::find(&index, &args.name, args.source.as_deref()) {
             Ok(e) => e,
             Err(e @ Error::Ambiguous { .. }) => {
-                eprintln!("logferry: {e}");
-                return EXIT_USAGE;
+                eprintln!("logferry: fetch: {e}");
+                return EXIT_FETCH_USAGE;
             }
             Err(e) => {
-                last_err = Some(e);
+                not_found = Some(e);
                 continue;
             }
         };
         return match restore::download_verified(store, entry, &args.dest, &|_| {}).await {
             Ok(()) => EXIT_OK,
-            Err((_, why)) => {
+            Err((result, why)) => {
                 eprintln!("logferry: fetch {}: {why}", args.name);
-                EXIT_FILES_FAILED
+                match result {
+                    FileResult::Missing | FileResult::Corrupt | FileResult::Refused => {
+                        EXIT_FETCH_OBJECT
+                    }
+                    _ => EXIT_FETCH_CANNOT_RUN,
+                }
             }
         };
     }
-    if let Some(e) = last_err {
-        eprintln!("logferry: {e}");
+    match (not_found, empty) {
+        (Some(e), _) => {
+            eprintln!("logferry: fetch: {e}");
+            EXIT_FILES_FAILED
+        }
+        (None, Some(a)) => {
+            eprintln!(
+                "logferry: fetch {}: {}",
+                args.name,
+                logferry::hosts::no_archive(a).await
+            );
+            EXIT_FETCH_CANNOT_RUN
+        }
+        (None, None) => {
+            eprintln!("logferry: fetch {}: no archive to read", args.name);
+            EXIT_FETCH_CANNOT_RUN
+        }
     }
-    EXIT_FILES_FAILED
+}
+
+/// `destination URL: ` before a storage error, which names only the key.
+fn destination_label(a: &Config, e: &Error) -> String {
+    match e {
+        Error::Store { .. } => format!("destination {}: ", a.destination.url),
+        _ => String::new(),
+    }
 }
 
 /// `logferry verify`.
 pub async fn run_verify(archives: &[Config], args: &VerifyArgs) -> u8 {
+    // The rolling position in the state dir is this host's; another host's archive is
+    // read from its start.
+    let own = args.host.hostname.is_none();
     let opened = match open_all(archives) {
         Ok(o) => o,
         Err(code) => return code,
@@ -436,12 +512,22 @@ pub async fn run_verify(archives: &[Config], args: &VerifyArgs) -> u8 {
         let report = match verify::verify(
             store,
             read,
-            Some(&a.state_dir),
+            own.then_some(a.state_dir.as_path()),
             a.upload_concurrency,
             &|n| bar.inc(n),
         )
         .await
         {
+            Ok(r) if r.generations == 0 => {
+                bar.finish_and_clear();
+                eprintln!(
+                    "logferry: {}{}",
+                    label(archives, a),
+                    logferry::hosts::no_archive(a).await
+                );
+                code = code.max(EXIT_CANNOT_RUN);
+                continue;
+            }
             Ok(r) => r,
             Err(e) => {
                 eprintln!("logferry: {}{e}", label(archives, a));
@@ -495,7 +581,7 @@ pub async fn run_verify(archives: &[Config], args: &VerifyArgs) -> u8 {
 }
 
 /// `logferry generations`.
-pub async fn run_generations(archives: &[Config], args: &JsonArgs) -> u8 {
+pub async fn run_generations(archives: &[Config], args: &GenerationsArgs) -> u8 {
     let opened = match open_all(archives) {
         Ok(o) => o,
         Err(code) => return code,
@@ -514,8 +600,18 @@ pub async fn run_generations(archives: &[Config], args: &JsonArgs) -> u8 {
     .map(String::from)
     .to_vec()];
     let mut json = Vec::new();
+    let mut code = EXIT_OK;
     for (a, store) in &opened {
         let gens = match verify::all_generations(store).await {
+            Ok(g) if g.is_empty() => {
+                eprintln!(
+                    "logferry: {}{}",
+                    label(archives, a),
+                    logferry::hosts::no_archive(a).await
+                );
+                code = EXIT_CANNOT_RUN;
+                continue;
+            }
             Ok(g) => g,
             Err(e) => return fail(&e),
         };
@@ -552,12 +648,10 @@ pub async fn run_generations(archives: &[Config], args: &JsonArgs) -> u8 {
             "{}",
             serde_json::to_string_pretty(&json).expect("generations serialize")
         );
-    } else if rows.len() == 1 {
-        out!("no generations committed yet");
-    } else {
+    } else if rows.len() > 1 {
         print_table(&rows);
     }
-    EXIT_OK
+    code
 }
 
 /// `logferry archived NAME [--wait D]`.

@@ -22,9 +22,12 @@ mod source;
 mod tests;
 mod values;
 
-use destination::{check_option, parse_destination_url};
-use destination::{expand_hostname, SOURCE_VAR};
-pub use destination::{is_secret_option, redact_url, system_hostname, Destination, DestinationUrl};
+use destination::check_option;
+pub use destination::{
+    check_hostname, is_secret_option, parse_destination_url, redact_url, system_hostname,
+    Destination, DestinationUrl, HOSTNAME_VAR, SOURCE_VAR,
+};
+use destination::{expand_hostname, expand_hostname_as};
 pub use matcher::Matcher;
 use source::validate_sources;
 pub use values::parse_schedule;
@@ -481,6 +484,7 @@ fn validate(raw: RawConfig, file: Option<&Path>, base: &Path) -> Result<Config> 
             "missing; e.g. url = \"s3://bucket/prefix\"".into(),
         )
     })?;
+    let hostname_template = url_text.contains(HOSTNAME_VAR).then(|| url_text.clone());
     let url_text = expand_hostname(&url_text).map_err(|m| err("destination.url", m))?;
     let template = url_text.contains(SOURCE_VAR).then(|| url_text.clone());
     // A per-source URL is checked as the first source will see it.
@@ -559,6 +563,7 @@ fn validate(raw: RawConfig, file: Option<&Path>, base: &Path) -> Result<Config> 
         url,
         options,
         template,
+        hostname_template,
         connect_timeout,
         request_timeout,
         max_retries,
@@ -602,6 +607,34 @@ fn validate(raw: RawConfig, file: Option<&Path>, base: &Path) -> Result<Config> 
 }
 
 impl Config {
+    /// The same config reading the archive of host `name` instead of this host's: the
+    /// destination URL as written, with `{hostname}` replaced by `name`. A URL without
+    /// `{hostname}` has no other host's archive to read, which is a usage error.
+    pub fn for_hostname(&self, name: &str) -> Result<Config> {
+        let err = |m: String| Error::config(self.file.clone(), "destination.url", m);
+        let Some(written) = &self.destination.hostname_template else {
+            return Err(err(format!(
+                "`{}` has no {HOSTNAME_VAR}, so --hostname has no other host's archive to read there; drop --hostname, or point destination.url at that host's prefix",
+                self.destination.url
+            )));
+        };
+        check_hostname(name).map_err(|m| {
+            Error::config(
+                None,
+                "--hostname",
+                format!("{m}; pass the name the host archives under"),
+            )
+        })?;
+        let url_text = expand_hostname_as(written, name).map_err(err)?;
+        let first = self.sources.first().map_or("source", |s| s.name.as_str());
+        let url = parse_destination_url(&url_text.replace(SOURCE_VAR, first), &self.base_dir)
+            .map_err(err)?;
+        let mut c = self.clone();
+        c.destination.template = url_text.contains(SOURCE_VAR).then_some(url_text);
+        c.destination.url = url;
+        Ok(c)
+    }
+
     /// One config per archive. Usually that is the config itself; with `{source}` in the
     /// destination URL, each source becomes an archive of its own, with its own URL and
     /// its own state dir (`state_dir/<source name>`).

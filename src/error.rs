@@ -108,6 +108,27 @@ pub enum Error {
     /// The pass was stopped before its commit.
     #[error("pass interrupted before commit: {0}")]
     Interrupted(String),
+
+    /// A read found no committed generation at all under the destination's prefix: an
+    /// archive that does not exist, not an empty one.
+    #[error("no archive at {url}: no manifest generation is committed there{}", others_label(.others))]
+    NoArchive {
+        /// The URL looked at, without credentials.
+        url: String,
+        /// With `{hostname}` in the URL: the hosts that do have an archive beside it.
+        others: Option<OtherHosts>,
+    },
+}
+
+/// The hosts found with an archive under the part of a `{hostname}` URL before the name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OtherHosts {
+    /// The URL that was listed, without credentials.
+    pub listed: String,
+    /// Host names whose archive holds at least one manifest generation.
+    pub names: Vec<String>,
+    /// Names found but not checked, to keep the lookup to a few requests.
+    pub unchecked: usize,
 }
 
 impl Error {
@@ -226,6 +247,39 @@ fn hint_label(hint: &Option<String>) -> String {
     hint.as_ref()
         .map(|h| format!(" (hint: {h})"))
         .unwrap_or_default()
+}
+
+fn others_label(others: &Option<OtherHosts>) -> String {
+    match others {
+        None => {
+            " (hint: check destination.url, or run a pass on the host that archives there first)"
+                .to_string()
+        }
+        Some(o) if o.names.is_empty() => format!(
+            "; no host under {} has one either{} (hint: check destination.url)",
+            o.listed,
+            if o.unchecked > 0 {
+                format!(
+                    " among the names checked ({} more not checked)",
+                    o.unchecked
+                )
+            } else {
+                String::new()
+            }
+        ),
+        Some(o) => {
+            let more = if o.unchecked > 0 {
+                format!(" (and {} more names not checked)", o.unchecked)
+            } else {
+                String::new()
+            };
+            format!(
+                "; hosts with an archive under {}: {}{more} (hint: pass --hostname NAME to read another host's archive)",
+                o.listed,
+                o.names.join(", ")
+            )
+        }
+    }
 }
 
 fn holder_label(holder: &Option<String>) -> String {

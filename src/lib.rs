@@ -46,6 +46,7 @@ pub mod config;
 pub mod diff;
 pub mod digest;
 pub mod error;
+pub mod hosts;
 pub mod index;
 pub mod manifest;
 pub mod metrics;

@@ -24,6 +24,18 @@ const EXIT_CANNOT_RUN: u8 = 3;
 /// Stopped by a second SIGTERM/SIGINT before the running pass ended.
 const EXIT_KILLED: u8 = 130;
 
+// `fetch` is PostgreSQL's restore_command, which reads every exit code below 126 as "not
+// in the archive" and ends recovery there. So `fetch` exits 1 only for a name never
+// archived in an archive that exists, and adds 200 to every other failure: above 125
+// (fatal to PostgreSQL), clear of 126/127 (a shell's "not executable"/"not found") and of
+// 128+N (a shell's "killed by signal N").
+/// `fetch`: the archive names the file, but its object is missing, corrupt or refused.
+const EXIT_FETCH_OBJECT: u8 = 201;
+/// `fetch`: bad usage or config.
+const EXIT_FETCH_USAGE: u8 = 202;
+/// `fetch`: could not read the archive (destination, no archive there, local write).
+const EXIT_FETCH_CANNOT_RUN: u8 = 203;
+
 /// `println!` that stops quietly when stdout is closed (`logferry ls | head`).
 macro_rules! out {
     ($($arg:tt)*) => {{
@@ -35,14 +47,36 @@ macro_rules! out {
 mod commands;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        // A malformed restore_command must stop recovery, not end it quietly.
+        Err(e)
+            if e.use_stderr()
+                && invoked_subcommand(std::env::args().skip(1)) == Some("fetch".into()) =>
+        {
+            let _ = e.print();
+            return ExitCode::from(EXIT_FETCH_USAGE);
+        }
+        Err(e) => e.exit(),
+    };
+    let fetch = matches!(cli.command, Some(Command::Fetch(_)));
+    if fetch {
+        // A panic exits 101, which PostgreSQL would read as "not in the archive".
+        let report = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            report(info);
+            std::process::exit(EXIT_FETCH_CANNOT_RUN.into());
+        }));
+    }
+    // Failures before the command runs, in the command's own terms.
+    let early = |code: u8| ExitCode::from(if fetch { fetch_code(code) } else { code });
     let command = match cli.command {
         Some(c) => c,
         None => Command::Run(RunArgs { once: cli.run_once }),
     };
     if cli.run_once && !matches!(command, Command::Run(_)) {
         eprintln!("logferry: --run-once only applies to running the agent; drop it or the command");
-        return ExitCode::from(EXIT_USAGE);
+        return early(EXIT_USAGE);
     }
     let command = match command {
         Command::Run(mut a) => {
@@ -53,7 +87,22 @@ fn main() -> ExitCode {
     };
     let config = match config::load(&cli.config, std::env::vars()) {
         Ok(c) => c,
-        Err(e) => return ExitCode::from(fail(&e)),
+        Err(e) => return early(fail(&e)),
+    };
+    let config = match command.hostname() {
+        None => config,
+        Some(h) => {
+            if let Err(why) = config::check_hostname(h) {
+                eprintln!(
+                    "logferry: --hostname: {why}; pass the name the other host archives under"
+                );
+                return early(EXIT_USAGE);
+            }
+            match config.for_hostname(h) {
+                Ok(c) => c,
+                Err(e) => return early(fail(&e)),
+            }
+        }
     };
     init_logging(
         matches!(command, Command::Run(RunArgs { once: false })),
@@ -61,7 +110,7 @@ fn main() -> ExitCode {
     );
     let archives = match config.archives() {
         Ok(a) => a,
-        Err(e) => return ExitCode::from(fail(&e)),
+        Err(e) => return early(fail(&e)),
     };
     let code = match command {
         Command::CheckConfig(a) => runtime().block_on(check_config(&config, &archives, a.probe)),
@@ -95,6 +144,33 @@ fn runtime() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .expect("tokio runtime starts")
+}
+
+/// The subcommand named on a command line that did not parse: the first argument that
+/// is neither a global option nor its value.
+fn invoked_subcommand(args: impl Iterator<Item = String>) -> Option<String> {
+    let mut args = args;
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "-c" | "--config" => {
+                args.next();
+            }
+            s if s.starts_with('-') => {}
+            s => return Some(s.to_string()),
+        }
+    }
+    None
+}
+
+/// A failure code of the other commands as `fetch` exits with it (see `EXIT_FETCH_*`).
+fn fetch_code(code: u8) -> u8 {
+    match code {
+        EXIT_OK => EXIT_OK,
+        EXIT_USAGE => EXIT_FETCH_USAGE,
+        EXIT_FILES_FAILED => EXIT_FETCH_OBJECT,
+        c if c > 125 => c,
+        _ => EXIT_FETCH_CANNOT_RUN,
+    }
 }
 
 fn exit_code(e: &Error) -> u8 {
@@ -395,4 +471,38 @@ async fn run(config: &Config, archives: &[Config], once: bool) -> u8 {
         }
     }
     code
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sub(args: &[&str]) -> Option<String> {
+        invoked_subcommand(args.iter().map(|a| a.to_string()))
+    }
+
+    #[test]
+    fn the_subcommand_of_a_bad_command_line_is_found_past_global_options() {
+        assert_eq!(sub(&["--config", "fetch", "ls"]).as_deref(), Some("ls"));
+        assert_eq!(
+            sub(&["-c", "x.toml", "fetch", "%f"]).as_deref(),
+            Some("fetch")
+        );
+        assert_eq!(sub(&["--config=x.toml", "fetch"]).as_deref(), Some("fetch"));
+        assert_eq!(sub(&["--run-once", "--bogus"]), None);
+    }
+
+    #[test]
+    fn fetch_failures_are_all_above_125() {
+        assert_eq!(fetch_code(EXIT_OK), EXIT_OK);
+        for code in [EXIT_FILES_FAILED, EXIT_USAGE, EXIT_CANNOT_RUN, 101] {
+            assert!(fetch_code(code) > 125, "{code}");
+        }
+        for code in [EXIT_FETCH_OBJECT, EXIT_FETCH_USAGE, EXIT_FETCH_CANNOT_RUN] {
+            assert!(
+                code > 128 + 64,
+                "clear of 126/127 and of 128+signal: {code}"
+            );
+        }
+    }
 }

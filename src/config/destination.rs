@@ -28,6 +28,10 @@ pub struct Destination {
     pub url: DestinationUrl,
     /// The URL as written, when it holds `{source}`; see [`crate::config::Config::archives`].
     pub template: Option<String>,
+    /// The URL as written, when it holds `{hostname}`: read commands use it to read
+    /// another host's archive ([`crate::config::Config::for_hostname`]) and to list the
+    /// hosts that have one.
+    pub hostname_template: Option<String>,
     /// Passed through to object_store's builder for the URL's scheme.
     pub options: BTreeMap<String, String>,
     /// Time allowed to open a connection.
@@ -52,8 +56,13 @@ pub fn system_hostname() -> String {
 
 /// Expands `{hostname}`; any other `{…}` except `{source}` is an error.
 pub(super) fn expand_hostname(text: &str) -> std::result::Result<String, String> {
+    expand_hostname_as(text, &system_hostname())
+}
+
+/// Expands `{hostname}` to `host`; any other `{…}` except `{source}` is an error.
+pub(super) fn expand_hostname_as(text: &str, host: &str) -> std::result::Result<String, String> {
     let expanded = if text.contains(HOSTNAME_VAR) {
-        text.replace(HOSTNAME_VAR, &system_hostname())
+        text.replace(HOSTNAME_VAR, host)
     } else {
         text.to_string()
     };
@@ -72,6 +81,22 @@ pub(super) fn expand_hostname(text: &str) -> std::result::Result<String, String>
     Ok(expanded)
 }
 
+/// Why `name` cannot stand for `{hostname}`, if it cannot: it becomes one path segment.
+pub fn check_hostname(name: &str) -> std::result::Result<(), String> {
+    if name.is_empty() || name == "." || name == ".." {
+        return Err(format!("`{name}` is not a host name"));
+    }
+    if let Some(c) = name.chars().find(|c| {
+        matches!(c, '/' | '\\' | '{' | '}' | '?' | '#') || c.is_control() || c.is_whitespace()
+    }) {
+        return Err(format!(
+            "`{name}` is not a host name: it holds `{}`",
+            c.escape_default()
+        ));
+    }
+    Ok(())
+}
+
 /// A destination, resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DestinationUrl {
@@ -83,7 +108,9 @@ pub enum DestinationUrl {
     Remote(url::Url),
 }
 
-pub(super) fn parse_destination_url(
+/// Parses a destination URL (or a plain path, resolved against `base`), `{…}` already
+/// expanded.
+pub fn parse_destination_url(
     text: &str,
     base: &Path,
 ) -> std::result::Result<DestinationUrl, String> {

@@ -470,3 +470,23 @@ fn closed_by_rules_and_their_keys() {
         "at least one",
     );
 }
+
+#[test]
+fn for_hostname_reads_another_hosts_prefix_and_needs_the_placeholder() {
+    let text = "[destination]\nurl = \"s3://b/fleet/{hostname}/{source}\"\n[[sources]]\nname = \"app\"\npath = \"l\"\n[[sources]]\nname = \"db\"\npath = \"d\"";
+    let other = parse(text).unwrap().for_hostname("db-1").unwrap();
+    let urls: Vec<String> = other
+        .archives()
+        .unwrap()
+        .iter()
+        .map(|a| a.destination.url.to_string())
+        .collect();
+    assert_eq!(urls, ["s3://b/fleet/db-1/app", "s3://b/fleet/db-1/db"]);
+    let e = parse(GOOD).unwrap().for_hostname("db-1").unwrap_err();
+    assert!(e.is_usage());
+    assert!(e.to_string().contains("has no {hostname}"), "{e}");
+    for name in ["", "..", "a/b", "a b", "{source}"] {
+        assert!(check_hostname(name).is_err(), "{name:?}");
+    }
+    assert!(check_hostname("db-1.example.com").is_ok());
+}

@@ -1,11 +1,16 @@
 //! A real PostgreSQL (Debian's packages, started here on a Unix socket in a temp dir)
 //! archiving its WAL through `logferry archived --wait` with the agent running, then a
-//! point-in-time recovery of a base backup with `logferry fetch` as restore_command.
+//! point-in-time recovery of a base backup with `logferry fetch` as restore_command; and
+//! a recovery from S3 that must stop, not promote early, while the destination is down.
 //! PostgreSQL refuses to run as root, so the servers and logferry run as `postgres`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
+
+use crate::common::{s3_destination_toml, testbed};
+use crate::proxy::Proxy;
 
 const BIN: &str = env!("CARGO_BIN_EXE_logferry");
 
@@ -21,11 +26,7 @@ fn pg_bin(tool: &str) -> PathBuf {
 
 /// Runs a command as the postgres user and returns stdout; panics with stderr on failure.
 fn as_postgres(cmd: &[&str]) -> String {
-    let o = Command::new("runuser")
-        .args(["-u", "postgres", "--"])
-        .args(cmd)
-        .output()
-        .unwrap();
+    let o = postgres_command(cmd).output().unwrap();
     assert!(
         o.status.success(),
         "{cmd:?}: {}{}",
@@ -33,6 +34,25 @@ fn as_postgres(cmd: &[&str]) -> String {
         String::from_utf8_lossy(&o.stderr)
     );
     String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
+/// A command run as the postgres user. Its S3 clients (logferry as archive_command and
+/// restore_command) get credentials from their config and never probe a metadata address.
+fn postgres_command(cmd: &[&str]) -> Command {
+    let mut c = Command::new("runuser");
+    c.args(["-u", "postgres", "--"])
+        .args(cmd)
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    c
+}
+
+fn chown(p: &Path) {
+    assert!(Command::new("chown")
+        .args(["-R", "postgres:postgres"])
+        .arg(p)
+        .status()
+        .unwrap()
+        .success());
 }
 
 struct Pg {
@@ -61,8 +81,21 @@ impl Pg {
     }
 
     fn ctl(&self, action: &str) {
+        let args = self.ctl_args(action);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        as_postgres(&args);
+    }
+
+    /// `pg_ctl start`, saying whether the server came up.
+    fn try_start(&self) -> bool {
+        let args = self.ctl_args("start");
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        postgres_command(&args).output().unwrap().status.success()
+    }
+
+    fn ctl_args(&self, action: &str) -> Vec<String> {
         let log = self.data.join("server.log");
-        as_postgres(&[
+        [
             pg_bin("pg_ctl").to_str().unwrap(),
             "-D",
             self.data.to_str().unwrap(),
@@ -72,7 +105,13 @@ impl Pg {
             "-t",
             "60",
             action,
-        ]);
+        ]
+        .map(String::from)
+        .to_vec()
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.data.join("server.log")).unwrap_or_default()
     }
 }
 
@@ -116,14 +155,6 @@ fn postgresql_archives_through_logferry_and_recovers_to_a_point_in_time() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     std::fs::set_permissions(root, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let chown = |p: &Path| {
-        assert!(Command::new("chown")
-            .args(["-R", "postgres:postgres"])
-            .arg(p)
-            .status()
-            .unwrap()
-            .success());
-    };
     let primary = Pg {
         data: root.join("primary"),
         sock: root.join("sock"),
@@ -262,4 +293,167 @@ fn postgresql_archives_through_logferry_and_recovers_to_a_point_in_time() {
         replica.psql("SELECT count(*) FROM t WHERE phase = 'after'"),
         "0"
     );
+}
+
+/// Waits until PostgreSQL has no segment left `.ready` (archive_command said yes to all).
+fn wait_archived(pg: &Pg) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let pending = std::fs::read_dir(pg.data.join("pg_wal/archive_status"))
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .ends_with(".ready")
+            })
+            .count();
+        if pending == 0 {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{pending} segments still .ready");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+// Bug (issue 10): with the bucket unreachable, `fetch` exited 3, which PostgreSQL reads
+// as "not in the archive": a recovery to latest stopped at the base backup and promoted,
+// with a fraction of the rows, silently. Now the server refuses to start, naming
+// logferry's message, and the same recovery completes once the destination is back.
+#[test]
+fn recovery_stops_while_the_destination_is_down_and_completes_once_it_is_back() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let proxy = rt.block_on(Proxy::start(&testbed("TESTBED_S3_ENDPOINT")));
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::set_permissions(root, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let primary = Pg {
+        data: root.join("primary"),
+        sock: root.join("sock"),
+        port: free_port(),
+    };
+    std::fs::create_dir_all(&primary.sock).unwrap();
+    std::fs::create_dir_all(root.join("lf")).unwrap();
+    chown(root);
+    as_postgres(&[
+        pg_bin("initdb").to_str().unwrap(),
+        "-D",
+        primary.data.to_str().unwrap(),
+        "-A",
+        "trust",
+        "-U",
+        "postgres",
+    ]);
+
+    // S3 through a proxy the test can take down; retries cut so a failure is quick.
+    let cfg = root.join("lf/logferry.toml");
+    let destination = s3_destination_toml(
+        &proxy.endpoint(),
+        &testbed("TESTBED_S3_SECRET_KEY"),
+        "max_retries = 1\nretry_timeout = \"2s\"\nconnect_timeout = \"1s\"\n",
+    );
+    std::fs::write(
+        &cfg,
+        format!(
+            "state_dir = \"state\"\n{destination}[[sources]]\nname = \"wal\"\npath = \"{}\"\nclosed_by = \"ready-marker\"\n",
+            primary.data.join("pg_wal").display()
+        ),
+    )
+    .unwrap();
+    chown(&root.join("lf"));
+    let cfg_s = cfg.to_str().unwrap().to_string();
+    // No agent: `archived --wait` runs the pass itself.
+    let archive_command = format!("{BIN} --config {cfg_s} archived --wait 60s %f");
+    let mut conf = std::fs::OpenOptions::new()
+        .append(true)
+        .open(primary.data.join("postgresql.conf"))
+        .unwrap();
+    use std::io::Write;
+    writeln!(
+        conf,
+        "listen_addresses = ''\nunix_socket_directories = '{}'\nport = {}\nwal_level = replica\narchive_mode = on\narchive_command = '{archive_command}'\narchive_timeout = 0",
+        primary.sock.display(),
+        primary.port
+    )
+    .unwrap();
+    drop(conf);
+    primary.ctl("start");
+    primary.psql("CREATE TABLE t (id int)");
+    primary.psql("INSERT INTO t SELECT g FROM generate_series(1, 1000) g");
+    // The backup carries its own WAL: it can come up consistent without the archive,
+    // which is how an unreachable archive used to go unnoticed.
+    let backup = root.join("backup");
+    as_postgres(&[
+        pg_bin("pg_basebackup").to_str().unwrap(),
+        "-D",
+        backup.to_str().unwrap(),
+        "-h",
+        primary.sock.to_str().unwrap(),
+        "-p",
+        &primary.port.to_string(),
+        "-X",
+        "stream",
+        "-c",
+        "fast",
+    ]);
+    primary.psql("INSERT INTO t SELECT g FROM generate_series(1001, 3000) g");
+    primary.psql("SELECT pg_switch_wal()");
+    wait_archived(&primary);
+    primary.ctl("stop");
+
+    let replica = Pg {
+        data: backup.clone(),
+        sock: primary.sock.clone(),
+        port: free_port(),
+    };
+    let mut conf = std::fs::OpenOptions::new()
+        .append(true)
+        .open(backup.join("postgresql.conf"))
+        .unwrap();
+    writeln!(
+        conf,
+        "port = {}\narchive_mode = off\nrestore_command = '{BIN} --config {cfg_s} fetch %f %p'",
+        replica.port
+    )
+    .unwrap();
+    drop(conf);
+    std::fs::write(backup.join("recovery.signal"), b"").unwrap();
+    // pg_basebackup copied the primary's log; the replica's own starts empty.
+    std::fs::write(backup.join("server.log"), b"").unwrap();
+    chown(&backup);
+
+    // Destination down: recovery stops loudly instead of promoting with 1,000 rows.
+    proxy.faults.down.store(1, Ordering::SeqCst);
+    let started = Instant::now();
+    assert!(
+        !replica.try_start(),
+        "the server came up while the archive was unreachable:\n{}",
+        replica.log()
+    );
+    assert!(started.elapsed() < Duration::from_secs(60), "failed fast");
+    let log = replica.log();
+    assert!(
+        log.contains("logferry: fetch") && log.contains("destination s3://"),
+        "logferry's message is in the server log:\n{log}"
+    );
+    assert!(
+        log.contains("could not restore file") && log.contains("exit code 203"),
+        "PostgreSQL stopped on fetch's exit code:\n{log}"
+    );
+    assert!(
+        backup.join("recovery.signal").exists(),
+        "the server is still one to recover"
+    );
+
+    // Destination back: the same recovery completes with every row.
+    proxy.faults.down.store(0, Ordering::SeqCst);
+    replica.ctl("start");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while replica.psql("SELECT pg_is_in_recovery()") == "t" {
+        assert!(Instant::now() < deadline, "recovery did not finish");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(replica.psql("SELECT count(*) FROM t"), "3000");
+    drop(rt);
 }
