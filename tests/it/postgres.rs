@@ -457,3 +457,121 @@ fn recovery_stops_while_the_destination_is_down_and_completes_once_it_is_back() 
     assert_eq!(replica.psql("SELECT count(*) FROM t"), "3000");
     drop(rt);
 }
+
+/// A cluster with its WAL source, archiving through `archived --wait` into the local
+/// mirror beside `lf_dir`, with its own state dir `state_name`.
+fn archiving_cluster(root: &Path, name: &str, lf_dir: &Path, state_name: &str) -> (Pg, String) {
+    let pg = Pg {
+        data: root.join(name),
+        sock: root.join("sock"),
+        port: free_port(),
+    };
+    as_postgres(&[
+        pg_bin("initdb").to_str().unwrap(),
+        "-D",
+        pg.data.to_str().unwrap(),
+        "-A",
+        "trust",
+        "-U",
+        "postgres",
+    ]);
+    let cfg = lf_dir.join(format!("{name}.toml"));
+    std::fs::write(
+        &cfg,
+        format!(
+            "state_dir = \"{state_name}\"\n[destination]\nurl = \"mirror\"\n[[sources]]\nname = \"wal\"\npath = \"{}\"\nclosed_by = \"ready-marker\"\n",
+            pg.data.join("pg_wal").display()
+        ),
+    )
+    .unwrap();
+    chown(lf_dir);
+    let cfg_s = cfg.to_str().unwrap().to_string();
+    let mut conf = std::fs::OpenOptions::new()
+        .append(true)
+        .open(pg.data.join("postgresql.conf"))
+        .unwrap();
+    use std::io::Write;
+    writeln!(
+        conf,
+        "listen_addresses = ''\nunix_socket_directories = '{}'\nport = {}\nwal_level = replica\narchive_mode = on\narchive_command = '{BIN} --config {cfg_s} archived --wait 20s %f'\narchive_timeout = 0",
+        pg.sock.display(),
+        pg.port
+    )
+    .unwrap();
+    (pg, cfg_s)
+}
+
+// Bug (issue 10): a second cluster archiving into the same archive (or a split brain)
+// replaced the first cluster's WAL under the same names: `archived` said yes and
+// `fetch` then served the other cluster's bytes. PostgreSQL's archive_command contract:
+// never overwrite an archived file with other content. Now the second cluster's
+// archive_command fails, naming both sha256s, and the archive keeps the first content.
+#[test]
+fn a_second_cluster_cannot_overwrite_wal_the_first_one_archived() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::set_permissions(root, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let lf = root.join("lf");
+    std::fs::create_dir_all(root.join("sock")).unwrap();
+    std::fs::create_dir_all(&lf).unwrap();
+    chown(root);
+    let segment = "000000010000000000000001";
+
+    let (first, first_cfg) = archiving_cluster(root, "first", &lf, "state-first");
+    first.ctl("start");
+    first.psql("CREATE TABLE t AS SELECT g FROM generate_series(1, 1000) g");
+    first.psql("SELECT pg_switch_wal()");
+    wait_archived(&first);
+    first.ctl("stop");
+    let listed = as_postgres(&[BIN, "--config", &first_cfg, "ls", "--json"]);
+    let entries: serde_json::Value = serde_json::from_str(&listed).unwrap();
+    let archived_sha = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["path"] == segment)
+        .unwrap_or_else(|| panic!("{segment} archived: {listed}"))["sha256"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let (second, second_cfg) = archiving_cluster(root, "second", &lf, "state-second");
+    second.ctl("start");
+    second.psql("SELECT pg_switch_wal()");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let failed = second.psql("SELECT failed_count, last_failed_wal FROM pg_stat_archiver");
+        if failed != "0|" {
+            assert!(failed.ends_with(segment), "{failed}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "archive_command never failed");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let log = std::fs::read_to_string(second.data.join("server.log")).unwrap();
+    assert!(
+        log.contains("name conflict") && log.contains(&archived_sha),
+        "PostgreSQL's log shows logferry's conflict:\n{log}"
+    );
+    assert!(
+        second
+            .data
+            .join(format!("pg_wal/archive_status/{segment}.ready"))
+            .exists(),
+        "PostgreSQL keeps the segment unarchived"
+    );
+    second.ctl("stop");
+
+    // The archive still serves the first cluster's segment.
+    let fetched = root.join("fetched");
+    as_postgres(&[
+        BIN,
+        "--config",
+        &second_cfg,
+        "fetch",
+        segment,
+        fetched.to_str().unwrap(),
+    ]);
+    let bytes = std::fs::read(&fetched).unwrap();
+    assert_eq!(crate::common::sha(&bytes), archived_sha);
+}
