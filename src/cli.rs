@@ -16,7 +16,8 @@ Examples:
 Exit codes: 0 ok; 1 pass finished with file-level failures; 2 bad usage or config;
 3 could not run (destination unreachable, lock held, commit conflict).
 Environment: LOGFERRY_<KEY> and LOGFERRY_<SECTION>__<KEY> override config keys
-(e.g. LOGFERRY_DESTINATION__URL); RUST_LOG sets log filtering.";
+(e.g. LOGFERRY_DESTINATION__URL); a LOGFERRY_* variable that names no key is ignored
+with a warning. RUST_LOG sets log filtering.";
 
 /// Archives closed log files to object storage, incrementally.
 ///

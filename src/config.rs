@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 
 mod destination;
 mod display;
+mod env;
 mod matcher;
 mod source;
 #[cfg(test)]
@@ -99,6 +100,9 @@ pub struct Config {
     pub destination: Destination,
     /// What gets archived.
     pub sources: Vec<Source>,
+    /// Things the operator should hear about that did not stop the load: one line each
+    /// (e.g. an ignored `LOGFERRY_*` variable). The caller prints or logs them.
+    pub warnings: Vec<String>,
 }
 
 /// How log lines are written.
@@ -261,8 +265,8 @@ where
     // Absolute, so paths in it mean the same whatever the agent's working directory.
     let file = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
     let base = file.parent().unwrap_or(Path::new("/"));
-    let raw = parse_raw(Some(&file), &text, env)?;
-    validate(raw, Some(&file), base)
+    let (raw, overrides) = parse_raw(Some(&file), &text, env)?;
+    finish(raw, overrides, Some(&file), base)
 }
 
 /// Parses TOML text plus environment overrides, without reading any file.
@@ -270,29 +274,41 @@ pub fn from_toml_str<I>(text: &str, base_dir: &Path, env: I) -> Result<Config>
 where
     I: IntoIterator<Item = (String, String)>,
 {
-    let raw = parse_raw(None, text, env)?;
-    validate(raw, None, base_dir)
+    let (raw, overrides) = parse_raw(None, text, env)?;
+    finish(raw, overrides, None, base_dir)
 }
 
-fn parse_raw<I>(file: Option<&Path>, text: &str, env: I) -> Result<RawConfig>
+/// Validates, naming the variable rather than the file when the bad value came from the
+/// environment.
+fn finish(
+    raw: RawConfig,
+    overrides: env::Overrides,
+    file: Option<&Path>,
+    base: &Path,
+) -> Result<Config> {
+    match validate(raw, file, base) {
+        Ok(mut config) => {
+            config.warnings = overrides.warnings;
+            Ok(config)
+        }
+        Err(Error::Config { key, message, .. }) if overrides.variable_for(&key).is_some() => {
+            Err(Error::Env {
+                var: overrides.variable_for(&key).unwrap_or_default().to_string(),
+                key,
+                message,
+            })
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn parse_raw<I>(file: Option<&Path>, text: &str, env: I) -> Result<(RawConfig, env::Overrides)>
 where
     I: IntoIterator<Item = (String, String)>,
 {
     let file_buf = file.map(Path::to_path_buf);
-    let env_prefix = format!("{ENV_PREFIX}_");
-    let env: config::Map<String, String> = env
-        .into_iter()
-        .filter(|(k, _)| k.starts_with(&env_prefix))
-        .collect();
     let built = config::Config::builder()
         .add_source(config::File::from_str(text, config::FileFormat::Toml))
-        .add_source(
-            config::Environment::with_prefix(ENV_PREFIX)
-                .prefix_separator("_")
-                .separator("__")
-                .try_parsing(true)
-                .source(Some(env)),
-        )
         .build()
         .map_err(|e| {
             Error::config(
@@ -301,9 +317,16 @@ where
                 format!("not valid TOML: {}", one_line(&e.to_string())),
             )
         })?;
-    let value: serde_json::Value = built
+    let mut value: serde_json::Value = built
         .try_deserialize()
         .map_err(|e| Error::config(file_buf.clone(), "", one_line(&e.to_string())))?;
+    // The file is checked alone first, so that its errors name the file.
+    deserialize(value.clone(), &file_buf)?;
+    let overrides = env::apply(&mut value, env)?;
+    Ok((deserialize(value, &file_buf)?, overrides))
+}
+
+fn deserialize(value: serde_json::Value, file: &Option<PathBuf>) -> Result<RawConfig> {
     serde_path_to_error::deserialize(value).map_err(|e| {
         let key = e.path().to_string();
         let key = if key == "." { String::new() } else { key };
@@ -313,7 +336,7 @@ where
         if message.starts_with("unknown field") {
             message.push_str("; unknown keys are errors, check the spelling against the README's config reference");
         }
-        Error::config(file_buf.clone(), key, message)
+        Error::config(file.clone(), key, message)
     })
 }
 
@@ -582,6 +605,7 @@ fn validate(raw: RawConfig, file: Option<&Path>, base: &Path) -> Result<Config> 
         part_size,
         destination,
         sources,
+        warnings: Vec::new(),
     };
     config.archives()?;
     Ok(config)

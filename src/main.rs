@@ -59,6 +59,11 @@ fn main() -> ExitCode {
         matches!(command, Command::Run(RunArgs { once: false })),
         config.log_format,
     );
+    // After logging is up, so they follow `log_format`; on stderr, so `archived` and
+    // `fetch` (run by PostgreSQL) keep a clean stdout and their exit codes.
+    for w in &config.warnings {
+        tracing::warn!("{w}");
+    }
     let archives = match config.archives() {
         Ok(a) => a,
         Err(e) => return ExitCode::from(fail(&e)),
@@ -83,7 +88,9 @@ fn init_logging(daemon: bool, format: config::LogFormat) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal, not in journald or PostgreSQL's log.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     match format {
         config::LogFormat::Json => builder.json().init(),
         config::LogFormat::Text => builder.init(),
@@ -341,6 +348,9 @@ fn spawn_signal_handler(
 fn reload(file: Option<&std::path::Path>) -> logferry::Result<Vec<Archive>> {
     let file = file.ok_or_else(|| Error::config(None, "", "no config file to reload"))?;
     let config = config::load(file, std::env::vars())?;
+    for w in &config.warnings {
+        tracing::warn!("{w}");
+    }
     config
         .archives()?
         .into_iter()

@@ -9,6 +9,7 @@ mod mariadb;
 mod model;
 mod postgres;
 mod proxy;
+mod regression_config;
 mod remote;
 mod restore;
 mod service;
