@@ -14,6 +14,7 @@ use serde::Deserialize;
 use crate::codec::Codec;
 use crate::error::{Error, Result};
 
+mod crontab;
 mod destination;
 mod display;
 mod env;
@@ -23,6 +24,7 @@ mod source;
 mod tests;
 mod values;
 
+pub use crontab::Cron;
 use destination::{check_option, parse_destination_url};
 use destination::{expand_hostname, SOURCE_VAR};
 pub use destination::{is_secret_option, redact_url, system_hostname, Destination, DestinationUrl};
@@ -126,9 +128,9 @@ pub struct Schedule {
 /// The two ways of saying when.
 #[derive(Debug, Clone)]
 pub enum ScheduleKind {
-    /// Wall-clock ticks of a cron expression (always with a seconds field), in a timezone
+    /// Wall-clock ticks of a cron expression (with crontab's weekdays), in a timezone
     /// (`None`: the host's local time, as crontab does).
-    Cron(Box<cron::Schedule>, Option<chrono_tz::Tz>),
+    Cron(Box<Cron>, Option<chrono_tz::Tz>),
     /// A pass this long after the start of the previous one.
     Interval(Duration),
 }

@@ -44,11 +44,11 @@ pub fn next_after(schedule: &Schedule, t: SystemTime) -> Option<SystemTime> {
         ScheduleKind::Interval(d) => Some(t + *d),
         ScheduleKind::Cron(cron, Some(tz)) => {
             let local = DateTime::<Utc>::from(t).with_timezone(tz);
-            cron.after(&local).next().map(SystemTime::from)
+            cron.next_after(&local).map(SystemTime::from)
         }
         ScheduleKind::Cron(cron, None) => {
             let local = DateTime::<Utc>::from(t).with_timezone(&Local);
-            cron.after(&local).next().map(SystemTime::from)
+            cron.next_after(&local).map(SystemTime::from)
         }
     }
 }
@@ -153,6 +153,37 @@ mod tests {
         assert_eq!(
             next_after(&s, at("2026-11-21T10:02:30Z")),
             Some(at("2026-11-21T10:05:00Z"))
+        );
+    }
+
+    /// Issue 10: `0 3 * * 1` ran on Sundays (the cron crate's 1 = Sunday), `0 3 * * 7` on
+    /// Saturdays, `0 3 * * 0` was refused, and a day of month with a weekday needed both.
+    #[test]
+    fn weekdays_and_the_day_of_month_rule_are_crontab_s() {
+        let sunday_noon = at("2026-11-22T12:00:00Z");
+        for (text, next) in [
+            ("0 3 * * 1", "2026-11-23T03:00:00Z"),
+            ("0 3 * * mon", "2026-11-23T03:00:00Z"),
+            ("0 3 * * 6", "2026-11-28T03:00:00Z"),
+            ("0 3 * * 0", "2026-11-29T03:00:00Z"),
+            ("0 3 * * 7", "2026-11-29T03:00:00Z"),
+            ("0 3 * * 5-7", "2026-11-27T03:00:00Z"),
+            ("0 0 3 * * 1", "2026-11-23T03:00:00Z"),
+            ("0 0 3 * * 0 2027", "2027-01-03T03:00:00Z"),
+            ("0 3 1 * 3", "2026-11-25T03:00:00Z"),
+            ("0 3 28 * 3", "2026-11-25T03:00:00Z"),
+        ] {
+            assert_eq!(
+                next_after(&cron_in(text, "UTC"), sunday_noon),
+                Some(at(next)),
+                "{text}"
+            );
+        }
+        // The 1st or a Wednesday: after Wednesday the 25th comes Tuesday the 1st.
+        let s = cron_in("0 3 1 * wed", "UTC");
+        assert_eq!(
+            next_after(&s, at("2026-11-25T03:00:00Z")),
+            Some(at("2026-12-01T03:00:00Z"))
         );
     }
 

@@ -78,6 +78,16 @@ fn every_key_names_itself_when_bad() {
     bad(
         &format!("schedule = \"*/5 * * * mon-funday\"\n{GOOD}"),
         "schedule",
+        "`funday` is not a day",
+    );
+    bad(
+        &format!("schedule = \"0 3 * * 8\"\n{GOOD}"),
+        "schedule",
+        "weekday `8`: `8` is out of range; use 0-7 (0 and 7 are Sunday, 1 is Monday)",
+    );
+    bad(
+        &format!("schedule = \"0 3 32 * *\"\n{GOOD}"),
+        "schedule",
         "not a cron expression",
     );
     bad(
