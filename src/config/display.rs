@@ -4,7 +4,9 @@
 use std::fmt;
 use std::time::Duration;
 
-use super::{is_secret_option, ClosedBy, Config, DestinationUrl, LogFormat, ScheduleKind};
+use super::{
+    is_secret_option, redact_url, ClosedBy, Config, DestinationUrl, LogFormat, ScheduleKind,
+};
 
 impl fmt::Display for Config {
     /// The effective config as TOML, secrets redacted.
@@ -51,11 +53,7 @@ impl fmt::Display for Config {
         writeln!(f, "upload_concurrency = {}", self.upload_concurrency)?;
         writeln!(f, "part_size = {}", self.part_size)?;
         let d = &self.destination;
-        let url = match &d.template {
-            Some(t) => t.clone(),
-            None => d.url.to_string(),
-        };
-        writeln!(f, "\n[destination]\nurl = {}", q(&url))?;
+        writeln!(f, "\n[destination]\nurl = {}", q(&self.shown_url()))?;
         if matches!(d.url, DestinationUrl::Remote(_)) {
             writeln!(f, "connect_timeout = {}", dur(d.connect_timeout))?;
             writeln!(f, "request_timeout = {}", dur(d.request_timeout))?;
@@ -107,5 +105,20 @@ impl fmt::Display for Config {
             }
         }
         Ok(())
+    }
+}
+
+impl Config {
+    /// The destination URL as written (a `{source}` template stays one), secrets redacted.
+    fn shown_url(&self) -> String {
+        let Some(template) = &self.destination.template else {
+            return self.destination.url.to_string();
+        };
+        match url::Url::parse(template) {
+            Ok(u) if u.password().is_some() || u.query().is_some() => {
+                redact_url(&u).replace("%7B", "{").replace("%7D", "}")
+            }
+            _ => template.clone(),
+        }
     }
 }

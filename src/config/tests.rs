@@ -344,6 +344,17 @@ fn secrets_are_redacted_in_display() {
     );
 }
 
+/// A `{source}` template was printed as written, so a SAS token in its query string
+/// reached `check-config` output.
+#[test]
+fn a_url_template_is_shown_with_its_secrets_redacted() {
+    let text = "[destination]\nurl = \"az://c/{source}?sig=SECRETSAS\"\n[destination.options]\nazure_storage_account_name = \"acct\"\n[[sources]]\nname = \"a\"\npath = \"l\"";
+    let c = parse(text).unwrap();
+    let shown = c.to_string();
+    assert!(!shown.contains("SECRETSAS"), "{shown}");
+    assert!(shown.contains("az://c/{source}?"), "{shown}");
+}
+
 #[test]
 fn destination_timeouts_and_retries_are_validated() {
     const S3: &str = "[[sources]]\nname = \"a\"\npath = \"l\"\n[destination]\nurl = \"s3://b/p\"\n";
