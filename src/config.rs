@@ -105,6 +105,9 @@ pub struct Config {
     /// Things the operator should hear about that did not stop the load: one line each
     /// (e.g. an ignored `LOGFERRY_*` variable). The caller prints or logs them.
     pub warnings: Vec<String>,
+    /// (dotted key, variable) of every key set by a `LOGFERRY_*` variable, so that an
+    /// error about such a key names the variable.
+    pub overridden: Vec<(String, String)>,
 }
 
 /// How log lines are written.
@@ -291,11 +294,16 @@ fn finish(
     match validate(raw, file, base) {
         Ok(mut config) => {
             config.warnings = overrides.warnings;
+            config.overridden = overrides.set;
             Ok(config)
         }
-        Err(Error::Config { key, message, .. }) if overrides.variable_for(&key).is_some() => {
+        Err(Error::Config { key, message, .. })
+            if env::variable_for(&overrides.set, &key).is_some() =>
+        {
             Err(Error::Env {
-                var: overrides.variable_for(&key).unwrap_or_default().to_string(),
+                var: env::variable_for(&overrides.set, &key)
+                    .unwrap_or_default()
+                    .to_string(),
                 key,
                 message,
             })
@@ -608,12 +616,26 @@ fn validate(raw: RawConfig, file: Option<&Path>, base: &Path) -> Result<Config> 
         destination,
         sources,
         warnings: Vec::new(),
+        overridden: Vec::new(),
     };
     config.archives()?;
     Ok(config)
 }
 
 impl Config {
+    /// An error about `key` found after loading (e.g. a schedule with no future tick):
+    /// it names the variable when the environment set the key, else the file.
+    pub fn key_error(&self, key: &str, message: impl Into<String>) -> Error {
+        match env::variable_for(&self.overridden, key) {
+            Some(var) => Error::Env {
+                var: var.to_string(),
+                key: key.to_string(),
+                message: message.into(),
+            },
+            None => Error::config(self.file.clone(), key, message),
+        }
+    }
+
     /// One config per archive. Usually that is the config itself; with `{source}` in the
     /// destination URL, each source becomes an archive of its own, with its own URL and
     /// its own state dir (`state_dir/<source name>`).

@@ -5,11 +5,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use logferry::agent::{self, Archive, Event, Hooks, Options as AgentOptions};
-use logferry::cli::{Cli, Command, RunArgs};
+use logferry::cli::{CheckConfigArgs, Cli, Command, RunArgs};
 use logferry::config::{self, Config};
 use logferry::metrics::Metrics;
 use logferry::notify::{self, Notifier};
-use logferry::schedule::SystemClock;
+use logferry::schedule::{self, Clock, SystemClock};
 use logferry::stats::{self, Outcome};
 use logferry::{manifest, probe, store, watch, worker, Error};
 
@@ -69,7 +69,7 @@ fn main() -> ExitCode {
         Err(e) => return ExitCode::from(fail(&e)),
     };
     let code = match command {
-        Command::CheckConfig(a) => runtime().block_on(check_config(&config, &archives, a.probe)),
+        Command::CheckConfig(a) => runtime().block_on(check_config(&config, &archives, &a)),
         Command::Status(a) => commands::status(&archives, &a),
         Command::Ls(a) => runtime().block_on(commands::ls(&config, &archives, &a)),
         Command::Restore(a) => runtime().block_on(commands::run_restore(&archives, &a)),
@@ -138,11 +138,86 @@ fn label(archives: &[Config], a: &Config) -> String {
     }
 }
 
-async fn check_config(config: &Config, archives: &[Config], probe: bool) -> u8 {
+async fn check_config(config: &Config, archives: &[Config], args: &CheckConfigArgs) -> u8 {
+    let now = SystemClock.now();
+    if let Err(e) = schedule::check_future_tick(config, now) {
+        return fail(&e);
+    }
     let opened = match open_all(archives) {
         Ok(o) => o,
         Err(code) => return code,
     };
+    let passes: Vec<String> =
+        schedule::next_passes(&config.schedule, config.jitter, host_seed(), now, 3)
+            .into_iter()
+            .map(|t| schedule::rfc3339_in(&config.schedule, t))
+            .collect();
+    if !args.json {
+        print_config(config, archives, &passes);
+    }
+    let mut probes = Vec::new();
+    let mut code = EXIT_OK;
+    if args.probe {
+        for (a, store) in &opened {
+            let checks = probe::probe(store).await;
+            if !checks.iter().all(|c| c.ok) {
+                code = EXIT_CANNOT_RUN;
+            }
+            if !args.json {
+                print_probe(archives, a, &checks);
+            }
+            probes.push((a, checks));
+        }
+    }
+    if args.json {
+        let v = config_json(config, archives, &passes, args.probe.then_some(&probes[..]));
+        out!("{}", serde_json::to_string_pretty(&v).expect("json prints"));
+    }
+    code
+}
+
+/// `check-config --json`: the effective config, the next passes, the archives of a
+/// `{source}` template and the probe results.
+fn config_json(
+    config: &Config,
+    archives: &[Config],
+    passes: &[String],
+    probes: Option<&[(&Config, Vec<probe::Check>)]>,
+) -> serde_json::Value {
+    use serde_json::json;
+    let mut v = config.to_json();
+    v["next_passes"] = json!(passes);
+    if archives.len() > 1 {
+        v["archives"] = archives
+            .iter()
+            .map(|a| {
+                json!({
+                    "source": a.sources[0].name,
+                    "url": a.destination.url.to_string(),
+                    "state_dir": a.state_dir.display().to_string(),
+                })
+            })
+            .collect();
+    }
+    if let Some(probes) = probes {
+        v["probe"] = probes
+            .iter()
+            .map(|(a, checks)| {
+                let checks: Vec<_> = checks
+                    .iter()
+                    .map(
+                        |c| json!({"name": c.name, "ok": c.ok, "detail": c.detail, "hint": c.hint}),
+                    )
+                    .collect();
+                json!({"url": a.destination.url.to_string(), "checks": checks})
+            })
+            .collect();
+    }
+    v
+}
+
+/// The effective config as TOML, then the archives and the next passes as comments.
+fn print_config(config: &Config, archives: &[Config], passes: &[String]) {
     out!("{}", config.to_string().trim_end());
     if archives.len() > 1 {
         out!("\n# one archive per source:");
@@ -155,24 +230,21 @@ async fn check_config(config: &Config, archives: &[Config], probe: bool) -> u8 {
             );
         }
     }
-    if !probe {
-        return EXIT_OK;
+    out!("\n# next passes:");
+    for p in passes {
+        out!("#   {p}");
     }
-    let mut code = EXIT_OK;
-    for (a, store) in &opened {
-        out!("\nprobe {}{}:", label(archives, a), a.destination.url);
-        for c in probe::probe(store).await {
-            let mark = if c.ok { "ok  " } else { "FAIL" };
-            match &c.hint {
-                Some(h) if !c.ok => out!("  {mark} {}: {} (hint: {h})", c.name, c.detail),
-                _ => out!("  {mark} {}: {}", c.name, c.detail),
-            }
-            if !c.ok {
-                code = EXIT_CANNOT_RUN;
-            }
+}
+
+fn print_probe(archives: &[Config], a: &Config, checks: &[probe::Check]) {
+    out!("\nprobe {}{}:", label(archives, a), a.destination.url);
+    for c in checks {
+        let mark = if c.ok { "ok  " } else { "FAIL" };
+        match &c.hint {
+            Some(h) if !c.ok => out!("  {mark} {}: {} (hint: {h})", c.name, c.detail),
+            _ => out!("  {mark} {}: {}", c.name, c.detail),
         }
     }
-    code
 }
 
 /// The metrics label of an archive: its source with `{source}` archives, else `main`.
@@ -351,6 +423,7 @@ fn reload(file: Option<&std::path::Path>) -> logferry::Result<Vec<Archive>> {
     for w in &config.warnings {
         tracing::warn!("{w}");
     }
+    schedule::check_future_tick(&config, SystemClock.now())?;
     config
         .archives()?
         .into_iter()
@@ -359,6 +432,12 @@ fn reload(file: Option<&std::path::Path>) -> logferry::Result<Vec<Archive>> {
 }
 
 async fn run(config: &Config, archives: &[Config], once: bool) -> u8 {
+    // The agent lives by its schedule; --run-once does not use it.
+    if !once {
+        if let Err(e) = schedule::check_future_tick(config, SystemClock.now()) {
+            return fail(&e);
+        }
+    }
     let opened = match open_all(archives) {
         Ok(o) => o,
         Err(code) => return code,

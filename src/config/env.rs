@@ -21,19 +21,16 @@ pub(super) struct Overrides {
     pub warnings: Vec<String>,
 }
 
-impl Overrides {
-    /// The variable that set `key`, when one did.
-    pub fn variable_for(&self, key: &str) -> Option<&str> {
-        self.set
-            .iter()
-            .find(|(k, _)| {
-                key == k
-                    || key
-                        .strip_prefix(k.as_str())
-                        .is_some_and(|rest| rest.starts_with(['.', '[']))
-            })
-            .map(|(_, var)| var.as_str())
-    }
+/// The variable in `set` (dotted key, variable) that set `key` or a table above it.
+pub(super) fn variable_for<'a>(set: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    set.iter()
+        .find(|(k, _)| {
+            key == k
+                || key
+                    .strip_prefix(k.as_str())
+                    .is_some_and(|rest| rest.starts_with(['.', '[']))
+        })
+        .map(|(_, var)| var.as_str())
 }
 
 /// Applies the `LOGFERRY_*` entries of `env` on top of `value` (the file's keys).

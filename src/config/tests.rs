@@ -350,9 +350,16 @@ fn secrets_are_redacted_in_display() {
 fn a_url_template_is_shown_with_its_secrets_redacted() {
     let text = "[destination]\nurl = \"az://c/{source}?sig=SECRETSAS\"\n[destination.options]\nazure_storage_account_name = \"acct\"\n[[sources]]\nname = \"a\"\npath = \"l\"";
     let c = parse(text).unwrap();
-    let shown = c.to_string();
-    assert!(!shown.contains("SECRETSAS"), "{shown}");
-    assert!(shown.contains("az://c/{source}?"), "{shown}");
+    for shown in [c.to_string(), c.to_json().to_string()] {
+        assert!(!shown.contains("SECRETSAS"), "{shown}");
+        assert!(shown.contains("az://c/{source}?"), "{shown}");
+    }
+    let json = c.to_json();
+    assert_eq!(
+        json["destination"]["options"]["azure_storage_account_name"],
+        "acct"
+    );
+    assert_eq!(json["sources"][0]["name"], "a");
 }
 
 #[test]

@@ -172,3 +172,204 @@ fn env_values_keep_their_exact_text() {
         "secrets stay redacted: {out}"
     );
 }
+
+/// `check-config --json`, parsed.
+fn check_config_json(ws: &Workspace, env: &[(&str, &str)]) -> serde_json::Value {
+    let o = ws.run(&["check-config", "--json"], env);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    serde_json::from_str(&stdout(&o)).unwrap_or_else(|e| panic!("{e}: {}", stdout(&o)))
+}
+
+fn next_passes(v: &serde_json::Value) -> Vec<chrono::DateTime<chrono::FixedOffset>> {
+    v["next_passes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no next_passes: {v}"))
+        .iter()
+        .map(|t| chrono::DateTime::parse_from_rfc3339(t.as_str().unwrap()).unwrap())
+        .collect()
+}
+
+/// Issue 10 (6): `0 3 * * 1` ran on Sundays; check-config now shows when passes run,
+/// in the config's timezone.
+#[test]
+fn check_config_shows_the_next_three_passes_with_crontab_weekdays_in_the_timezone() {
+    use chrono::{Datelike, Timelike};
+    let ws = Workspace::new();
+    // Tokyo has no DST, so every pass is 03:00 at +09:00 whatever today is.
+    ws.config("schedule = \"0 3 * * 1\"\ntimezone = \"Asia/Tokyo\"");
+    let before = chrono::Utc::now();
+    let v = check_config_json(&ws, &[]);
+    let passes = next_passes(&v);
+    assert_eq!(passes.len(), 3, "{v}");
+    assert!(
+        passes[0] > before && passes[0] <= before + chrono::Duration::days(7),
+        "{v}"
+    );
+    for p in &passes {
+        assert_eq!(
+            p.weekday(),
+            chrono::Weekday::Mon,
+            "1 is Monday, as in crontab: {v}"
+        );
+        assert_eq!((p.hour(), p.minute(), p.second()), (3, 0, 0), "{v}");
+        assert_eq!(p.offset().local_minus_utc(), 9 * 3600, "{v}");
+    }
+    for w in passes.windows(2) {
+        assert_eq!(w[1] - w[0], chrono::Duration::days(7), "{v}");
+    }
+    assert_eq!(v["schedule"], "0 3 * * 1");
+    assert_eq!(v["timezone"], "Asia/Tokyo");
+
+    let text = ws.run(&["check-config"], &[]);
+    assert_eq!(code(&text), 0, "{}", stderr(&text));
+    let out = stdout(&text);
+    let shown: Vec<&str> = out
+        .lines()
+        .skip_while(|l| *l != "# next passes:")
+        .skip(1)
+        .map(|l| l.trim_start_matches('#').trim())
+        .collect();
+    assert_eq!(shown.len(), 3, "{out}");
+    for s in shown {
+        let p = chrono::DateTime::parse_from_rfc3339(s).unwrap();
+        assert_eq!(p.weekday(), chrono::Weekday::Mon, "{out}");
+    }
+}
+
+/// Issue 10 (6): next passes of an `interval` schedule are counted from now.
+#[test]
+fn check_config_json_next_passes_of_an_interval() {
+    let ws = Workspace::new();
+    ws.config("interval = \"7m\"");
+    let before = chrono::Utc::now();
+    let v = check_config_json(&ws, &[]);
+    let after = chrono::Utc::now();
+    let passes = next_passes(&v);
+    assert_eq!(passes.len(), 3, "{v}");
+    let step = chrono::Duration::minutes(7);
+    // Whole seconds are shown: allow for the truncation.
+    assert!(
+        passes[0] >= before + step - chrono::Duration::seconds(1) && passes[0] <= after + step,
+        "{v}"
+    );
+    assert_eq!(passes[1] - passes[0], step, "{v}");
+    assert_eq!(passes[2] - passes[1], step, "{v}");
+    assert_eq!(v["interval"], "7m");
+}
+
+/// Issue 10 (6): `check-config --json` is the whole validated config, secrets redacted.
+#[test]
+fn check_config_json_is_the_whole_config_with_secrets_redacted() {
+    let ws = Workspace::new();
+    std::fs::write(
+        ws.path("logferry.toml"),
+        r#"state_dir = "state"
+schedule = "*/10 * * * *"
+timezone = "UTC"
+[destination]
+url = "s3://bucket/prefix/{source}"
+[destination.options]
+aws_region = "eu-west-1"
+aws_access_key_id = "AKIAEXAMPLE"
+aws_secret_access_key = "SuperSecret123"
+[[sources]]
+name = "app"
+path = "logs"
+include = ["*.log.*"]
+[[sources]]
+name = "db"
+path = "db"
+closed_by = "not-newest"
+"#,
+    )
+    .unwrap();
+    let o = ws.run(&["check-config", "--json"], &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let all = format!("{}{}", stdout(&o), stderr(&o));
+    assert!(!all.contains("SuperSecret123"), "{all}");
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["state_dir"], ws.path("state").display().to_string());
+    assert_eq!(v["upload_concurrency"], 4);
+    assert_eq!(v["destination"]["url"], "s3://bucket/prefix/{source}");
+    assert_eq!(v["destination"]["max_retries"], 10);
+    assert_eq!(v["destination"]["options"]["aws_region"], "eu-west-1");
+    assert_eq!(
+        v["destination"]["options"]["aws_secret_access_key"],
+        "<redacted>"
+    );
+    assert_eq!(v["sources"][0]["include"][0], "*.log.*");
+    assert_eq!(v["sources"][0]["min_age"], "1m");
+    assert_eq!(v["sources"][1]["closed_by"], "not-newest");
+    assert_eq!(v["archives"][1]["url"], "s3://bucket/prefix/db");
+    assert_eq!(next_passes(&v).len(), 3);
+}
+
+/// Runs the binary, killing it if it has not exited within 20 s (a `run` that starts
+/// the agent would never exit by itself).
+fn run_bounded(ws: &Workspace, args: &[&str]) -> (Option<i32>, String) {
+    let mut child = Command::new(BIN)
+        .arg("--config")
+        .arg(ws.path("logferry.toml"))
+        .args(args)
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break Some(s);
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    (status.and_then(|s| s.code()), err)
+}
+
+/// Issue 10 (6): a schedule with no future tick was accepted, and `run` waited forever.
+#[test]
+fn a_schedule_without_future_ticks_is_a_config_error_for_check_config_and_run() {
+    let ws = Workspace::new();
+    ws.config("schedule = \"0 0 0 1 1 * 2020\"\ntimezone = \"UTC\"");
+    for args in [
+        &["check-config"][..],
+        &["check-config", "--json"][..],
+        &["run"][..],
+    ] {
+        let (code, err) = run_bounded(&ws, args);
+        assert_eq!(code, Some(2), "{args:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(
+            err.contains("key `schedule`")
+                && err.contains("`0 0 0 1 1 * 2020` has no tick after")
+                && err.contains("logferry.toml"),
+            "{args:?}: {err}"
+        );
+    }
+    // One pass now does not use the schedule.
+    let o = ws.run(&["--run-once"], &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+}
+
+/// Issue 10 (6): a crontab weekday the crate does not know is an error naming `schedule`.
+#[test]
+fn a_bad_weekday_exits_2_naming_schedule_and_the_fix() {
+    let ws = Workspace::new();
+    ws.config("schedule = \"0 3 * * 8\"");
+    let o = ws.run(&["check-config"], &[]);
+    let err = stderr(&o);
+    assert_eq!(code(&o), 2, "{err}");
+    assert!(
+        err.contains("key `schedule`")
+            && err.contains("weekday `8`")
+            && err.contains("0 and 7 are Sunday"),
+        "{err}"
+    );
+}
