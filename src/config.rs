@@ -249,7 +249,7 @@ impl fmt::Display for Scalar {
 /// Reads `file` (required) and the `LOGFERRY_*` entries of `env`, then validates.
 ///
 /// `env` is passed in rather than read here so that the library holds no global state;
-/// the binary passes `std::env::vars()`.
+/// the binary passes its own environment.
 pub fn load<I>(file: &Path, env: I) -> Result<Config>
 where
     I: IntoIterator<Item = (String, String)>,

@@ -51,7 +51,7 @@ fn main() -> ExitCode {
         }
         c => c,
     };
-    let config = match config::load(&cli.config, std::env::vars()) {
+    let config = match config::load(&cli.config, env_vars()) {
         Ok(c) => c,
         Err(e) => return ExitCode::from(fail(&e)),
     };
@@ -80,6 +80,22 @@ fn main() -> ExitCode {
         Command::Run(a) => runtime().block_on(run(&config, &archives, a.once)),
     };
     ExitCode::from(code)
+}
+
+/// The process environment as text. `std::env::vars()` panics on a variable that is not
+/// UTF-8, and the environment is shared with other software: such a variable is skipped,
+/// unless it is a `LOGFERRY_*` one, kept lossily so that validation names it.
+fn env_vars() -> Vec<(String, String)> {
+    std::env::vars_os()
+        .filter_map(|(k, v)| {
+            let k = k.into_string().ok()?;
+            match v.into_string() {
+                Ok(v) => Some((k, v)),
+                Err(v) if k.starts_with("LOGFERRY_") => Some((k, v.to_string_lossy().into())),
+                Err(_) => None,
+            }
+        })
+        .collect()
 }
 
 fn init_logging(daemon: bool, format: config::LogFormat) {
@@ -419,7 +435,7 @@ fn spawn_signal_handler(
 
 fn reload(file: Option<&std::path::Path>) -> logferry::Result<Vec<Archive>> {
     let file = file.ok_or_else(|| Error::config(None, "", "no config file to reload"))?;
-    let config = config::load(file, std::env::vars())?;
+    let config = config::load(file, env_vars())?;
     for w in &config.warnings {
         tracing::warn!("{w}");
     }

@@ -373,3 +373,22 @@ fn a_bad_weekday_exits_2_naming_schedule_and_the_fix() {
         "{err}"
     );
 }
+
+/// Issue 10 (4): a foreign variable whose value is not UTF-8 made every command panic
+/// (`std::env::vars()`), before the config was even read.
+#[test]
+fn a_foreign_variable_that_is_not_utf8_does_not_stop_commands() {
+    use std::os::unix::ffi::OsStrExt;
+    let ws = Workspace::new();
+    let mut cmd = Command::new(BIN);
+    cmd.arg("--config")
+        .arg(ws.path("logferry.toml"))
+        .arg("check-config")
+        .env("LEGACY_APP_NAME", std::ffi::OsStr::from_bytes(b"caf\xe9"));
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("LOGFERRY")) {
+        cmd.env_remove(k);
+    }
+    let o = cmd.output().unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+}
