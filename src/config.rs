@@ -297,15 +297,14 @@ fn finish(
             config.overridden = overrides.set;
             Ok(config)
         }
-        Err(Error::Config { key, message, .. })
-            if env::variable_for(&overrides.set, &key).is_some() =>
-        {
-            Err(Error::Env {
-                var: env::variable_for(&overrides.set, &key)
-                    .unwrap_or_default()
-                    .to_string(),
-                key,
-                message,
+        Err(Error::Config { file, key, message }) => {
+            Err(match env::variable_for(&overrides.set, &key) {
+                Some(var) => Error::Env {
+                    var: var.to_string(),
+                    key,
+                    message,
+                },
+                None => Error::Config { file, key, message },
             })
         }
         Err(e) => Err(e),
