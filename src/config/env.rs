@@ -62,7 +62,10 @@ where
                 insert(value, &segments, v);
                 overrides.set.push((key, var));
             }
-            Probe::Unknown(suggestion) => overrides.warnings.push(ignored(&var, suggestion)),
+            Probe::Unknown(suggestion) => {
+                let suggestion = suggestion.or_else(|| split_section(&rest));
+                overrides.warnings.push(ignored(&var, suggestion));
+            }
             Probe::Bad { key, message } => {
                 return Err(Error::Env {
                     var,
@@ -154,6 +157,25 @@ fn ignored(var: &str, suggestion: Option<String>) -> String {
         None => " (Kubernetes service links and Docker links set such variables)".to_string(),
     };
     format!("ignoring environment variable `{var}`: it names no config key{hint}")
+}
+
+/// `LOGFERRY_DESTINATION__URL` for `LOGFERRY_DESTINATION_URL`: a section joined to its
+/// key with one underscore instead of two.
+fn split_section(rest: &str) -> Option<String> {
+    rest.match_indices('_').find_map(|(i, _)| {
+        let joined = format!("{}__{}", &rest[..i], &rest[i + 1..]);
+        let segments: Vec<&str> = joined.split("__").collect();
+        if joined.contains("___") || segments.iter().any(|s| s.is_empty()) {
+            return None;
+        }
+        // A key, when the probe gets as far as the key itself.
+        let names_a_key = match probe(&segments, "") {
+            Probe::Accepted(_) => true,
+            Probe::Bad { key, .. } => key == segments.join("."),
+            Probe::Unknown(_) => false,
+        };
+        names_a_key.then(|| format!("{ENV_PREFIX}_{}", joined.to_ascii_uppercase()))
+    })
 }
 
 /// The variable for the known key closest to `unknown`, from serde's "expected one of

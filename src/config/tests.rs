@@ -214,6 +214,10 @@ fn unknown_env_variables_are_one_warning_each_not_errors() {
             ("LOGFERRY_PORT", "tcp://10.0.0.1:9090"),
             ("LOGFERRY_PORT_9090_TCP_ADDR", "10.0.0.1"),
             ("LOGFERRY_DESTINATION__URLL", "s3://b/p"),
+            ("LOGFERRY_DESTINATION_URL", "s3://b/p"),
+            ("LOGFERRY_DESTINATION__OPTIONS_AWS_REGION", "x"),
+            ("LOGFERRY_DESTINATION_MAX_RETRIES", "3"),
+            ("LOGFERRY_UPLOAD_CONCURRENCY_PER_HOST", "x"),
             ("LOGFERRY_", "x"),
             ("LOGFERRY_A____B", "x"),
         ],
@@ -224,7 +228,7 @@ fn unknown_env_variables_are_one_warning_each_not_errors() {
         c.destination.url,
         DestinationUrl::Local("/etc/lf/mirror".into())
     );
-    assert_eq!(c.warnings.len(), 7, "{:#?}", c.warnings);
+    assert_eq!(c.warnings.len(), 11, "{:#?}", c.warnings);
     for var in [
         "LOGFERRY_STATEDIR`",
         "LOGFERRY_SERVICE_HOST`",
@@ -252,6 +256,29 @@ fn unknown_env_variables_are_one_warning_each_not_errors() {
         hint("LOGFERRY_DESTINATION__URLL").contains("did you mean `LOGFERRY_DESTINATION__URL`?"),
         "{}",
         hint("LOGFERRY_DESTINATION__URLL")
+    );
+    assert!(
+        hint("LOGFERRY_DESTINATION_URL").contains("did you mean `LOGFERRY_DESTINATION__URL`?"),
+        "{}",
+        hint("LOGFERRY_DESTINATION_URL")
+    );
+    assert!(
+        hint("LOGFERRY_DESTINATION__OPTIONS_AWS_REGION")
+            .contains("did you mean `LOGFERRY_DESTINATION__OPTIONS__AWS_REGION`?"),
+        "{}",
+        hint("LOGFERRY_DESTINATION__OPTIONS_AWS_REGION")
+    );
+    assert!(
+        hint("LOGFERRY_DESTINATION_MAX_RETRIES")
+            .contains("did you mean `LOGFERRY_DESTINATION__MAX_RETRIES`?"),
+        "{}",
+        hint("LOGFERRY_DESTINATION_MAX_RETRIES")
+    );
+    // Not `LOGFERRY_UPLOAD_CONCURRENCY__PER_HOST`: that names no key either.
+    assert!(
+        !hint("LOGFERRY_UPLOAD_CONCURRENCY_PER_HOST").contains("did you mean"),
+        "{}",
+        hint("LOGFERRY_UPLOAD_CONCURRENCY_PER_HOST")
     );
     assert!(
         !hint("LOGFERRY_PORT").contains("did you mean"),
