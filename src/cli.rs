@@ -17,7 +17,8 @@ Exit codes: 0 ok; 1 pass finished with file-level failures; 2 bad usage or confi
 3 could not run (destination unreachable, lock held, commit conflict, no archive at
 the URL). fetch has its own, for PostgreSQL: see `logferry fetch --help`.
 Environment: LOGFERRY_<KEY> and LOGFERRY_<SECTION>__<KEY> override config keys
-(e.g. LOGFERRY_DESTINATION__URL); RUST_LOG sets log filtering.";
+(e.g. LOGFERRY_DESTINATION__URL); a LOGFERRY_* variable that names no key is ignored
+with a warning. RUST_LOG sets log filtering.";
 
 const FETCH_HELP: &str = "\
 NAME is the archived path or just its file name. DEST appears only once complete
@@ -71,9 +72,10 @@ pub enum Command {
     )]
     Run(RunArgs),
 
-    /// Validate the config and print it as logferry understands it, secrets redacted.
+    /// Validate the config and print it as logferry understands it, secrets redacted,
+    /// with the next three pass times.
     #[command(
-        after_help = "Examples:\n  logferry check-config --config examples/local-mirror.toml\n  logferry check-config --probe     # also try write, read, list, delete, conditional create\n\nExit 0 when valid, 2 with a message naming the file and key when not,\n3 when --probe finds the destination unusable."
+        after_help = "Examples:\n  logferry check-config --config examples/local-mirror.toml\n  logferry check-config --json | jq -r '.next_passes[]'\n  logferry check-config --probe     # also try write, read, list, delete, conditional create\n\nThe next passes are the schedule's next ticks after now, in its timezone (interval:\ncounted from now), with this host's jitter. A schedule with no future tick is an error.\nExit 0 when valid, 2 with a message naming the file and key (or the LOGFERRY_*\nvariable) when not, 3 when --probe finds the destination unusable."
     )]
     CheckConfig(CheckConfigArgs),
 
@@ -159,6 +161,11 @@ pub struct CheckConfigArgs {
     /// of request a pass makes; one line per check, with the likely fix for a failure.
     #[arg(long)]
     pub probe: bool,
+
+    /// Print JSON: the effective config (secrets redacted) with `next_passes` (RFC 3339),
+    /// and `probe` results with --probe.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Options of `status`.

@@ -14,14 +14,17 @@ use serde::Deserialize;
 use crate::codec::Codec;
 use crate::error::{Error, Result};
 
+mod crontab;
 mod destination;
 mod display;
+mod env;
 mod matcher;
 mod source;
 #[cfg(test)]
 mod tests;
 mod values;
 
+pub use crontab::Cron;
 use destination::check_option;
 pub use destination::{
     check_hostname, is_secret_option, parse_destination_url, redact_url, system_hostname,
@@ -102,6 +105,12 @@ pub struct Config {
     pub destination: Destination,
     /// What gets archived.
     pub sources: Vec<Source>,
+    /// Things the operator should hear about that did not stop the load: one line each
+    /// (e.g. an ignored `LOGFERRY_*` variable). The caller prints or logs them.
+    pub warnings: Vec<String>,
+    /// (dotted key, variable) of every key set by a `LOGFERRY_*` variable, so that an
+    /// error about such a key names the variable.
+    pub overridden: Vec<(String, String)>,
 }
 
 /// How log lines are written.
@@ -125,9 +134,9 @@ pub struct Schedule {
 /// The two ways of saying when.
 #[derive(Debug, Clone)]
 pub enum ScheduleKind {
-    /// Wall-clock ticks of a cron expression (always with a seconds field), in a timezone
+    /// Wall-clock ticks of a cron expression (with crontab's weekdays), in a timezone
     /// (`None`: the host's local time, as crontab does).
-    Cron(Box<cron::Schedule>, Option<chrono_tz::Tz>),
+    Cron(Box<Cron>, Option<chrono_tz::Tz>),
     /// A pass this long after the start of the previous one.
     Interval(Duration),
 }
@@ -159,6 +168,16 @@ pub enum Names {
     /// Names come back with new content (logrotate's `app.log.1`): each content is a new
     /// version of the name.
     Reused,
+}
+
+impl Names {
+    /// The config value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Names::Immutable => "immutable",
+            Names::Reused => "reused",
+        }
+    }
 }
 
 /// One configured set of log files.
@@ -257,7 +276,7 @@ impl fmt::Display for Scalar {
 /// Reads `file` (required) and the `LOGFERRY_*` entries of `env`, then validates.
 ///
 /// `env` is passed in rather than read here so that the library holds no global state;
-/// the binary passes `std::env::vars()`.
+/// the binary passes its own environment.
 pub fn load<I>(file: &Path, env: I) -> Result<Config>
 where
     I: IntoIterator<Item = (String, String)>,
@@ -278,8 +297,8 @@ where
     // Absolute, so paths in it mean the same whatever the agent's working directory.
     let file = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
     let base = file.parent().unwrap_or(Path::new("/"));
-    let raw = parse_raw(Some(&file), &text, env)?;
-    validate(raw, Some(&file), base)
+    let (raw, overrides) = parse_raw(Some(&file), &text, env)?;
+    finish(raw, overrides, Some(&file), base)
 }
 
 /// Parses TOML text plus environment overrides, without reading any file.
@@ -287,29 +306,45 @@ pub fn from_toml_str<I>(text: &str, base_dir: &Path, env: I) -> Result<Config>
 where
     I: IntoIterator<Item = (String, String)>,
 {
-    let raw = parse_raw(None, text, env)?;
-    validate(raw, None, base_dir)
+    let (raw, overrides) = parse_raw(None, text, env)?;
+    finish(raw, overrides, None, base_dir)
 }
 
-fn parse_raw<I>(file: Option<&Path>, text: &str, env: I) -> Result<RawConfig>
+/// Validates, naming the variable rather than the file when the bad value came from the
+/// environment.
+fn finish(
+    raw: RawConfig,
+    overrides: env::Overrides,
+    file: Option<&Path>,
+    base: &Path,
+) -> Result<Config> {
+    match validate(raw, file, base) {
+        Ok(mut config) => {
+            config.warnings = overrides.warnings;
+            config.overridden = overrides.set;
+            Ok(config)
+        }
+        Err(Error::Config { file, key, message }) => {
+            Err(match env::variable_for(&overrides.set, &key) {
+                Some(var) => Error::Env {
+                    var: var.to_string(),
+                    key,
+                    message,
+                },
+                None => Error::Config { file, key, message },
+            })
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn parse_raw<I>(file: Option<&Path>, text: &str, env: I) -> Result<(RawConfig, env::Overrides)>
 where
     I: IntoIterator<Item = (String, String)>,
 {
     let file_buf = file.map(Path::to_path_buf);
-    let env_prefix = format!("{ENV_PREFIX}_");
-    let env: config::Map<String, String> = env
-        .into_iter()
-        .filter(|(k, _)| k.starts_with(&env_prefix))
-        .collect();
     let built = config::Config::builder()
         .add_source(config::File::from_str(text, config::FileFormat::Toml))
-        .add_source(
-            config::Environment::with_prefix(ENV_PREFIX)
-                .prefix_separator("_")
-                .separator("__")
-                .try_parsing(true)
-                .source(Some(env)),
-        )
         .build()
         .map_err(|e| {
             Error::config(
@@ -318,9 +353,16 @@ where
                 format!("not valid TOML: {}", one_line(&e.to_string())),
             )
         })?;
-    let value: serde_json::Value = built
+    let mut value: serde_json::Value = built
         .try_deserialize()
         .map_err(|e| Error::config(file_buf.clone(), "", one_line(&e.to_string())))?;
+    // The file is checked alone first, so that its errors name the file.
+    deserialize(value.clone(), &file_buf)?;
+    let overrides = env::apply(&mut value, env)?;
+    Ok((deserialize(value, &file_buf)?, overrides))
+}
+
+fn deserialize(value: serde_json::Value, file: &Option<PathBuf>) -> Result<RawConfig> {
     serde_path_to_error::deserialize(value).map_err(|e| {
         let key = e.path().to_string();
         let key = if key == "." { String::new() } else { key };
@@ -330,7 +372,7 @@ where
         if message.starts_with("unknown field") {
             message.push_str("; unknown keys are errors, check the spelling against the README's config reference");
         }
-        Error::config(file_buf.clone(), key, message)
+        Error::config(file.clone(), key, message)
     })
 }
 
@@ -601,6 +643,8 @@ fn validate(raw: RawConfig, file: Option<&Path>, base: &Path) -> Result<Config> 
         part_size,
         destination,
         sources,
+        warnings: Vec::new(),
+        overridden: Vec::new(),
     };
     config.archives()?;
     Ok(config)
@@ -633,6 +677,19 @@ impl Config {
         c.destination.template = url_text.contains(SOURCE_VAR).then_some(url_text);
         c.destination.url = url;
         Ok(c)
+    }
+
+    /// An error about `key` found after loading (e.g. a schedule with no future tick):
+    /// it names the variable when the environment set the key, else the file.
+    pub fn key_error(&self, key: &str, message: impl Into<String>) -> Error {
+        match env::variable_for(&self.overridden, key) {
+            Some(var) => Error::Env {
+                var: var.to_string(),
+                key: key.to_string(),
+                message: message.into(),
+            },
+            None => Error::config(self.file.clone(), key, message),
+        }
     }
 
     /// One config per archive. Usually that is the config itself; with `{source}` in the

@@ -23,6 +23,17 @@ pub enum Error {
         message: String,
     },
 
+    /// A `LOGFERRY_*` environment variable overrides a config key with a bad value.
+    #[error("environment variable {var}: {}{message}", key_label(.key))]
+    Env {
+        /// The variable, as it is spelled in the environment.
+        var: String,
+        /// The dotted key it sets, e.g. `upload_concurrency`.
+        key: String,
+        /// What is wrong, with a hint when the fix is known.
+        message: String,
+    },
+
     /// A local file or directory operation failed.
     #[error("{op} {}: {source}", .path.display())]
     Io {
@@ -181,7 +192,10 @@ impl Error {
     /// True when the fault is in what the user asked for (config, usage), not the world.
     /// A destination that cannot even be built from its URL and options is a config fault.
     pub fn is_usage(&self) -> bool {
-        matches!(self, Error::Config { .. } | Error::Destination { .. })
+        matches!(
+            self,
+            Error::Config { .. } | Error::Env { .. } | Error::Destination { .. }
+        )
     }
 }
 

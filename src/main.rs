@@ -5,11 +5,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use logferry::agent::{self, Archive, Event, Hooks, Options as AgentOptions};
-use logferry::cli::{Cli, Command, RunArgs};
+use logferry::cli::{CheckConfigArgs, Cli, Command, RunArgs};
 use logferry::config::{self, Config};
 use logferry::metrics::Metrics;
 use logferry::notify::{self, Notifier};
-use logferry::schedule::SystemClock;
+use logferry::schedule::{self, Clock, SystemClock};
 use logferry::stats::{self, Outcome};
 use logferry::{probe, store, watch, worker, Error};
 
@@ -85,7 +85,7 @@ fn main() -> ExitCode {
         }
         c => c,
     };
-    let config = match config::load(&cli.config, std::env::vars()) {
+    let config = match config::load(&cli.config, env_vars()) {
         Ok(c) => c,
         Err(e) => return early(fail(&e)),
     };
@@ -108,12 +108,17 @@ fn main() -> ExitCode {
         matches!(command, Command::Run(RunArgs { once: false })),
         config.log_format,
     );
+    // After logging is up, so they follow `log_format`; on stderr, so `archived` and
+    // `fetch` (run by PostgreSQL) keep a clean stdout and their exit codes.
+    for w in &config.warnings {
+        tracing::warn!("{w}");
+    }
     let archives = match config.archives() {
         Ok(a) => a,
         Err(e) => return early(fail(&e)),
     };
     let code = match command {
-        Command::CheckConfig(a) => runtime().block_on(check_config(&config, &archives, a.probe)),
+        Command::CheckConfig(a) => runtime().block_on(check_config(&config, &archives, &a)),
         Command::Status(a) => commands::status(&archives, &a),
         Command::Ls(a) => runtime().block_on(commands::ls(&config, &archives, &a)),
         Command::Restore(a) => runtime().block_on(commands::run_restore(&archives, &a)),
@@ -126,13 +131,31 @@ fn main() -> ExitCode {
     ExitCode::from(code)
 }
 
+/// The process environment as text. `std::env::vars()` panics on a variable that is not
+/// UTF-8, and the environment is shared with other software: such a variable is skipped,
+/// unless it is a `LOGFERRY_*` one, kept lossily so that validation names it.
+fn env_vars() -> Vec<(String, String)> {
+    std::env::vars_os()
+        .filter_map(|(k, v)| {
+            let k = k.into_string().ok()?;
+            match v.into_string() {
+                Ok(v) => Some((k, v)),
+                Err(v) if k.starts_with("LOGFERRY_") => Some((k, v.to_string_lossy().into())),
+                Err(_) => None,
+            }
+        })
+        .collect()
+}
+
 fn init_logging(daemon: bool, format: config::LogFormat) {
     let default = if daemon { "info" } else { "warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal, not in journald or PostgreSQL's log.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     match format {
         config::LogFormat::Json => builder.json().init(),
         config::LogFormat::Text => builder.init(),
@@ -207,11 +230,86 @@ fn label(archives: &[Config], a: &Config) -> String {
     }
 }
 
-async fn check_config(config: &Config, archives: &[Config], probe: bool) -> u8 {
+async fn check_config(config: &Config, archives: &[Config], args: &CheckConfigArgs) -> u8 {
+    let now = SystemClock.now();
+    if let Err(e) = schedule::check_future_tick(config, now) {
+        return fail(&e);
+    }
     let opened = match open_all(archives) {
         Ok(o) => o,
         Err(code) => return code,
     };
+    let passes: Vec<String> =
+        schedule::next_passes(&config.schedule, config.jitter, host_seed(), now, 3)
+            .into_iter()
+            .map(|t| schedule::rfc3339_in(&config.schedule, t))
+            .collect();
+    if !args.json {
+        print_config(config, archives, &passes);
+    }
+    let mut probes = Vec::new();
+    let mut code = EXIT_OK;
+    if args.probe {
+        for (a, store) in &opened {
+            let checks = probe::probe(store).await;
+            if !checks.iter().all(|c| c.ok) {
+                code = EXIT_CANNOT_RUN;
+            }
+            if !args.json {
+                print_probe(archives, a, &checks);
+            }
+            probes.push((a, checks));
+        }
+    }
+    if args.json {
+        let v = config_json(config, archives, &passes, args.probe.then_some(&probes[..]));
+        out!("{}", serde_json::to_string_pretty(&v).expect("json prints"));
+    }
+    code
+}
+
+/// `check-config --json`: the effective config, the next passes, the archives of a
+/// `{source}` template and the probe results.
+fn config_json(
+    config: &Config,
+    archives: &[Config],
+    passes: &[String],
+    probes: Option<&[(&Config, Vec<probe::Check>)]>,
+) -> serde_json::Value {
+    use serde_json::json;
+    let mut v = config.to_json();
+    v["next_passes"] = json!(passes);
+    if archives.len() > 1 {
+        v["archives"] = archives
+            .iter()
+            .map(|a| {
+                json!({
+                    "source": a.sources[0].name,
+                    "url": a.destination.url.to_string(),
+                    "state_dir": a.state_dir.display().to_string(),
+                })
+            })
+            .collect();
+    }
+    if let Some(probes) = probes {
+        v["probe"] = probes
+            .iter()
+            .map(|(a, checks)| {
+                let checks: Vec<_> = checks
+                    .iter()
+                    .map(
+                        |c| json!({"name": c.name, "ok": c.ok, "detail": c.detail, "hint": c.hint}),
+                    )
+                    .collect();
+                json!({"url": a.destination.url.to_string(), "checks": checks})
+            })
+            .collect();
+    }
+    v
+}
+
+/// The effective config as TOML, then the archives and the next passes as comments.
+fn print_config(config: &Config, archives: &[Config], passes: &[String]) {
     out!("{}", config.to_string().trim_end());
     if archives.len() > 1 {
         out!("\n# one archive per source:");
@@ -224,24 +322,21 @@ async fn check_config(config: &Config, archives: &[Config], probe: bool) -> u8 {
             );
         }
     }
-    if !probe {
-        return EXIT_OK;
+    out!("\n# next passes:");
+    for p in passes {
+        out!("#   {p}");
     }
-    let mut code = EXIT_OK;
-    for (a, store) in &opened {
-        out!("\nprobe {}{}:", label(archives, a), a.destination.url);
-        for c in probe::probe(store).await {
-            let mark = if c.ok { "ok  " } else { "FAIL" };
-            match &c.hint {
-                Some(h) if !c.ok => out!("  {mark} {}: {} (hint: {h})", c.name, c.detail),
-                _ => out!("  {mark} {}: {}", c.name, c.detail),
-            }
-            if !c.ok {
-                code = EXIT_CANNOT_RUN;
-            }
+}
+
+fn print_probe(archives: &[Config], a: &Config, checks: &[probe::Check]) {
+    out!("\nprobe {}{}:", label(archives, a), a.destination.url);
+    for c in checks {
+        let mark = if c.ok { "ok  " } else { "FAIL" };
+        match &c.hint {
+            Some(h) if !c.ok => out!("  {mark} {}: {} (hint: {h})", c.name, c.detail),
+            _ => out!("  {mark} {}: {}", c.name, c.detail),
         }
     }
-    code
 }
 
 /// The metrics label of an archive: its source with `{source}` archives, else `main`.
@@ -417,7 +512,11 @@ fn spawn_signal_handler(
 
 fn reload(file: Option<&std::path::Path>) -> logferry::Result<Vec<Archive>> {
     let file = file.ok_or_else(|| Error::config(None, "", "no config file to reload"))?;
-    let config = config::load(file, std::env::vars())?;
+    let config = config::load(file, env_vars())?;
+    for w in &config.warnings {
+        tracing::warn!("{w}");
+    }
+    schedule::check_future_tick(&config, SystemClock.now())?;
     config
         .archives()?
         .into_iter()
@@ -426,6 +525,12 @@ fn reload(file: Option<&std::path::Path>) -> logferry::Result<Vec<Archive>> {
 }
 
 async fn run(config: &Config, archives: &[Config], once: bool) -> u8 {
+    // The agent lives by its schedule; --run-once does not use it.
+    if !once {
+        if let Err(e) = schedule::check_future_tick(config, SystemClock.now()) {
+            return fail(&e);
+        }
+    }
     let opened = match open_all(archives) {
         Ok(o) => o,
         Err(code) => return code,

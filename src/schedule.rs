@@ -7,7 +7,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use chrono::{DateTime, Local, SecondsFormat, Utc};
 
-use crate::config::{Schedule, ScheduleKind};
+use crate::config::{Config, Schedule, ScheduleKind};
+use crate::error::Result;
 
 /// The source of "now".
 pub trait Clock: Send + Sync {
@@ -44,12 +45,62 @@ pub fn next_after(schedule: &Schedule, t: SystemTime) -> Option<SystemTime> {
         ScheduleKind::Interval(d) => Some(t + *d),
         ScheduleKind::Cron(cron, Some(tz)) => {
             let local = DateTime::<Utc>::from(t).with_timezone(tz);
-            cron.after(&local).next().map(SystemTime::from)
+            cron.next_after(&local).map(SystemTime::from)
         }
         ScheduleKind::Cron(cron, None) => {
             let local = DateTime::<Utc>::from(t).with_timezone(&Local);
-            cron.after(&local).next().map(SystemTime::from)
+            cron.next_after(&local).map(SystemTime::from)
         }
+    }
+}
+
+/// The next `n` pass starts after `now`, as the agent plans them once a pass started at
+/// `now`: cron ticks in the schedule's timezone, or `now` plus multiples of the interval,
+/// each with the host's jitter. Fewer than `n` when the schedule runs out of ticks.
+pub fn next_passes(
+    schedule: &Schedule,
+    jitter: Duration,
+    seed: u64,
+    now: SystemTime,
+    n: usize,
+) -> Vec<SystemTime> {
+    let mut planner = Planner::new(schedule.clone(), jitter, seed, now, Some(now));
+    let mut passes = Vec::with_capacity(n);
+    while passes.len() < n {
+        let Some(t) = planner.next_start() else { break };
+        passes.push(t);
+        planner.started(t);
+    }
+    passes
+}
+
+/// A schedule with no tick after `now` (a year in the past) would never run a pass: a
+/// config error naming `schedule` (or the variable that set it).
+pub fn check_future_tick(config: &Config, now: SystemTime) -> Result<()> {
+    if next_after(&config.schedule, now).is_some() {
+        return Ok(());
+    }
+    Err(config.key_error(
+        "schedule",
+        format!(
+            "`{}` has no tick after {}, so no pass would ever run; write one that still ticks, e.g. \"*/5 * * * *\"",
+            config.schedule.text,
+            rfc3339_in(&config.schedule, now)
+        ),
+    ))
+}
+
+/// `t` as RFC 3339 (whole seconds) in the schedule's timezone, or the host's local time
+/// when it has none, so that printed pass times read as the schedule is written.
+pub fn rfc3339_in(schedule: &Schedule, t: SystemTime) -> String {
+    let utc = DateTime::<Utc>::from(t);
+    match &schedule.kind {
+        ScheduleKind::Cron(_, Some(tz)) => utc
+            .with_timezone(tz)
+            .to_rfc3339_opts(SecondsFormat::Secs, true),
+        _ => utc
+            .with_timezone(&Local)
+            .to_rfc3339_opts(SecondsFormat::Secs, true),
     }
 }
 
@@ -153,6 +204,106 @@ mod tests {
         assert_eq!(
             next_after(&s, at("2026-11-21T10:02:30Z")),
             Some(at("2026-11-21T10:05:00Z"))
+        );
+    }
+
+    /// Issue 10: `0 3 * * 1` ran on Sundays (the cron crate's 1 = Sunday), `0 3 * * 7` on
+    /// Saturdays, `0 3 * * 0` was refused, and a day of month with a weekday needed both.
+    #[test]
+    fn weekdays_and_the_day_of_month_rule_are_crontab_s() {
+        let sunday_noon = at("2026-11-22T12:00:00Z");
+        for (text, next) in [
+            ("0 3 * * 1", "2026-11-23T03:00:00Z"),
+            ("0 3 * * mon", "2026-11-23T03:00:00Z"),
+            ("0 3 * * 6", "2026-11-28T03:00:00Z"),
+            ("0 3 * * 0", "2026-11-29T03:00:00Z"),
+            ("0 3 * * 7", "2026-11-29T03:00:00Z"),
+            ("0 3 * * 5-7", "2026-11-27T03:00:00Z"),
+            ("0 0 3 * * 1", "2026-11-23T03:00:00Z"),
+            ("0 0 3 * * 0 2027", "2027-01-03T03:00:00Z"),
+            ("0 3 1 * 3", "2026-11-25T03:00:00Z"),
+            ("0 3 28 * 3", "2026-11-25T03:00:00Z"),
+        ] {
+            assert_eq!(
+                next_after(&cron_in(text, "UTC"), sunday_noon),
+                Some(at(next)),
+                "{text}"
+            );
+        }
+        // The 1st or a Wednesday: after Wednesday the 25th comes Tuesday the 1st.
+        let s = cron_in("0 3 1 * wed", "UTC");
+        assert_eq!(
+            next_after(&s, at("2026-11-25T03:00:00Z")),
+            Some(at("2026-12-01T03:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn next_passes_follow_the_timezone_and_the_interval() {
+        let now = at("2026-11-21T10:00:00Z");
+        let s = cron_in("0 3 * * *", "Europe/Berlin");
+        let passes = next_passes(&s, Duration::ZERO, 0, now, 3);
+        let shown: Vec<String> = passes.iter().map(|t| rfc3339_in(&s, *t)).collect();
+        assert_eq!(
+            shown,
+            [
+                "2026-11-22T03:00:00+01:00",
+                "2026-11-23T03:00:00+01:00",
+                "2026-11-24T03:00:00+01:00"
+            ]
+        );
+        assert_eq!(passes[0], at("2026-11-22T02:00:00Z"));
+        let passes = next_passes(&every(Duration::from_secs(300)), Duration::ZERO, 0, now, 3);
+        assert_eq!(
+            passes,
+            [
+                at("2026-11-21T10:05:00Z"),
+                at("2026-11-21T10:10:00Z"),
+                at("2026-11-21T10:15:00Z")
+            ]
+        );
+        let jittered = next_passes(&s, Duration::from_secs(60), 7, now, 3);
+        for (j, t) in jittered
+            .iter()
+            .zip(next_passes(&s, Duration::ZERO, 0, now, 3))
+        {
+            assert!(*j >= t && *j < t + Duration::from_secs(60), "{j:?} {t:?}");
+        }
+        let once = cron_in("0 0 3 1 1 * 2027", "UTC");
+        assert_eq!(
+            next_passes(&once, Duration::ZERO, 0, now, 3),
+            [at("2027-01-01T03:00:00Z")]
+        );
+    }
+
+    /// Issue 10: a schedule with no future tick was accepted, and the agent just waited.
+    #[test]
+    fn a_schedule_without_future_ticks_is_a_config_error_naming_it() {
+        let config = |schedule: &str, env: &[(&str, &str)]| {
+            let text = format!("schedule = \"{schedule}\"\ntimezone = \"UTC\"\n[destination]\nurl = \"m\"\n[[sources]]\nname = \"a\"\npath = \"l\"\n");
+            let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+            crate::config::from_toml_str(&text, std::path::Path::new("/etc/lf"), env).unwrap()
+        };
+        let now = at("2026-11-21T10:00:00Z");
+        let past = config("0 0 0 1 1 * 2020", &[]);
+        let e = check_future_tick(&past, now).unwrap_err();
+        assert!(e.is_usage(), "{e}");
+        let e = e.to_string();
+        assert!(
+            e.contains("key `schedule`")
+                && e.contains("`0 0 0 1 1 * 2020` has no tick after 2026-11-21T10:00:00Z")
+                && e.contains("*/5 * * * *"),
+            "{e}"
+        );
+        let last = config("0 0 3 * * * 2030", &[]);
+        assert!(check_future_tick(&last, now).is_ok());
+        assert!(check_future_tick(&last, at("2031-01-01T00:00:00Z")).is_err());
+        assert!(check_future_tick(&config("*/5 * * * *", &[]), now).is_ok());
+        let from_env = config("* * * * *", &[("LOGFERRY_SCHEDULE", "0 0 0 1 1 * 2020")]);
+        let e = check_future_tick(&from_env, now).unwrap_err().to_string();
+        assert!(
+            e.starts_with("environment variable LOGFERRY_SCHEDULE: key `schedule`"),
+            "{e}"
         );
     }
 

@@ -1,10 +1,15 @@
-//! The effective config printed by `check-config`: TOML that could be read back, with
-//! every default filled in and every secret redacted.
+//! The effective config printed by `check-config`: TOML that could be read back, or JSON
+//! with the same keys, with every default filled in and every secret redacted.
 
 use std::fmt;
 use std::time::Duration;
 
-use super::{is_secret_option, ClosedBy, Config, DestinationUrl, LogFormat, ScheduleKind};
+use serde_json::{json, Map, Value};
+
+use super::{
+    is_secret_option, redact_url, ClosedBy, Config, DestinationUrl, LogFormat, ScheduleKind, Source,
+};
+use crate::codec::Compression;
 
 impl fmt::Display for Config {
     /// The effective config as TOML, secrets redacted.
@@ -51,11 +56,7 @@ impl fmt::Display for Config {
         writeln!(f, "upload_concurrency = {}", self.upload_concurrency)?;
         writeln!(f, "part_size = {}", self.part_size)?;
         let d = &self.destination;
-        let url = match &d.template {
-            Some(t) => t.clone(),
-            None => d.url.to_string(),
-        };
-        writeln!(f, "\n[destination]\nurl = {}", q(&url))?;
+        writeln!(f, "\n[destination]\nurl = {}", q(&self.shown_url()))?;
         if matches!(d.url, DestinationUrl::Remote(_)) {
             writeln!(f, "connect_timeout = {}", dur(d.connect_timeout))?;
             writeln!(f, "request_timeout = {}", dur(d.request_timeout))?;
@@ -96,10 +97,7 @@ impl fmt::Display for Config {
                     list(suffixes)
                 )?,
             }
-            match s.names {
-                super::Names::Immutable => writeln!(f, "names = \"immutable\"")?,
-                super::Names::Reused => writeln!(f, "names = \"reused\"")?,
-            }
+            writeln!(f, "names = {}", q(s.names.as_str()))?;
             writeln!(f, "watch = {}", s.watch)?;
             match s.codec.compression {
                 crate::codec::Compression::None => writeln!(f, "compression = \"none\"")?,
@@ -112,4 +110,113 @@ impl fmt::Display for Config {
         }
         Ok(())
     }
+}
+
+impl Config {
+    /// The destination URL as written (a `{source}` template stays one), secrets redacted.
+    fn shown_url(&self) -> String {
+        let Some(template) = &self.destination.template else {
+            return self.destination.url.to_string();
+        };
+        match url::Url::parse(template) {
+            Ok(u) if u.password().is_some() || u.query().is_some() => {
+                redact_url(&u).replace("%7B", "{").replace("%7D", "}")
+            }
+            _ => template.clone(),
+        }
+    }
+
+    /// The effective config as JSON, with the keys of the TOML form (durations as
+    /// text, unset optional keys as null) and secrets redacted.
+    pub fn to_json(&self) -> Value {
+        let dur = |t: Duration| Value::from(humantime::format_duration(t).to_string());
+        let path = |p: &std::path::Path| Value::from(p.display().to_string());
+        let mut top = Map::new();
+        top.insert(
+            "file".into(),
+            self.file.as_deref().map_or(Value::Null, path),
+        );
+        top.insert("state_dir".into(), path(&self.state_dir));
+        match &self.schedule.kind {
+            ScheduleKind::Interval(_) => {
+                top.insert("interval".into(), json!(self.schedule.text));
+            }
+            ScheduleKind::Cron(_, tz) => {
+                top.insert("schedule".into(), json!(self.schedule.text));
+                top.insert("timezone".into(), json!(tz.map(|z| z.name())));
+            }
+        }
+        top.insert("jitter".into(), dur(self.jitter));
+        top.insert("shutdown_grace".into(), dur(self.shutdown_grace));
+        top.insert(
+            "metrics_listen".into(),
+            json!(self.metrics_listen.map(|a| a.to_string())),
+        );
+        top.insert(
+            "metrics_textfile".into(),
+            self.metrics_textfile.as_deref().map_or(Value::Null, path),
+        );
+        let format = match self.log_format {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        };
+        top.insert("log_format".into(), json!(format));
+        top.insert("upload_concurrency".into(), json!(self.upload_concurrency));
+        top.insert("part_size".into(), json!(self.part_size));
+        let d = &self.destination;
+        let mut dest = Map::new();
+        dest.insert("url".into(), json!(self.shown_url()));
+        if matches!(d.url, DestinationUrl::Remote(_)) {
+            dest.insert("connect_timeout".into(), dur(d.connect_timeout));
+            dest.insert("request_timeout".into(), dur(d.request_timeout));
+            dest.insert("max_retries".into(), json!(d.max_retries));
+            dest.insert("retry_timeout".into(), dur(d.retry_timeout));
+        }
+        let options: Map<String, Value> = d
+            .options
+            .iter()
+            .map(|(k, v)| {
+                let shown = if is_secret_option(k) { "<redacted>" } else { v };
+                (k.clone(), json!(shown))
+            })
+            .collect();
+        dest.insert("options".into(), Value::Object(options));
+        top.insert("destination".into(), Value::Object(dest));
+        top.insert(
+            "sources".into(),
+            self.sources.iter().map(source_json).collect(),
+        );
+        Value::Object(top)
+    }
+}
+
+fn source_json(s: &Source) -> Value {
+    let mut v = json!({
+        "name": s.name,
+        "path": s.path.display().to_string(),
+        "include": s.include.patterns(),
+        "exclude": s.exclude.patterns(),
+        "watch": s.watch,
+        "names": s.names.as_str(),
+    });
+    match &s.closed_by {
+        ClosedBy::Quiet => {
+            v["closed_by"] = json!("quiet");
+            v["min_age"] = json!(humantime::format_duration(s.min_age).to_string());
+        }
+        ClosedBy::NotNewest => v["closed_by"] = json!("not-newest"),
+        ClosedBy::ReadyMarker { dir, suffixes } => {
+            v["closed_by"] = json!("ready-marker");
+            v["marker_dir"] = json!(dir);
+            v["marker_suffixes"] = json!(suffixes);
+        }
+    }
+    match s.codec.compression {
+        Compression::None => v["compression"] = json!("none"),
+        Compression::Zstd => {
+            v["compression"] = json!("zstd");
+            v["compression_level"] = json!(s.codec.level);
+        }
+    }
+    v
 }

@@ -78,6 +78,16 @@ fn every_key_names_itself_when_bad() {
     bad(
         &format!("schedule = \"*/5 * * * mon-funday\"\n{GOOD}"),
         "schedule",
+        "`funday` is not a day",
+    );
+    bad(
+        &format!("schedule = \"0 3 * * 8\"\n{GOOD}"),
+        "schedule",
+        "weekday `8`: `8` is out of range; use 0-7 (0 and 7 are Sunday, 1 is Monday)",
+    );
+    bad(
+        &format!("schedule = \"0 3 32 * *\"\n{GOOD}"),
+        "schedule",
         "not a cron expression",
     );
     bad(
@@ -165,25 +175,178 @@ fn every_key_names_itself_when_bad() {
 }
 
 #[test]
-fn environment_overrides_and_unknown_env_keys_are_errors() {
+fn environment_overrides_config_keys() {
     let env = [
         ("LOGFERRY_STATE_DIR".to_string(), "/srv/state".to_string()),
         (
             "LOGFERRY_DESTINATION__URL".to_string(),
             "s3://bucket/logs".to_string(),
         ),
+        ("LOGFERRY_UPLOAD_CONCURRENCY".to_string(), "9".to_string()),
         ("OTHER".to_string(), "ignored".to_string()),
     ];
     let c = from_toml_str(GOOD, Path::new("/etc/lf"), env).unwrap();
     assert_eq!(c.state_dir, PathBuf::from("/srv/state"));
+    assert_eq!(c.upload_concurrency, 9);
     assert!(
         matches!(c.destination.url, DestinationUrl::Remote(ref u) if u.as_str() == "s3://bucket/logs")
     );
-    let typo = [("LOGFERRY_STATEDIR".to_string(), "/x".to_string())];
-    let e = from_toml_str(GOOD, Path::new("/etc/lf"), typo)
-        .unwrap_err()
-        .to_string();
-    assert!(e.contains("statedir") && e.contains("unknown field"), "{e}");
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+}
+
+fn with_env(text: &str, env: &[(&str, &str)]) -> Result<Config> {
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    from_toml_str(text, Path::new("/etc/lf"), env)
+}
+
+/// Issue 10: Kubernetes service links (`LOGFERRY_PORT=tcp://…` for a Service named
+/// `logferry`) made every command exit 2; a typo'd variable was an error too.
+#[test]
+fn unknown_env_variables_are_one_warning_each_not_errors() {
+    let c = with_env(
+        GOOD,
+        &[
+            ("LOGFERRY_STATEDIR", "/x"),
+            ("LOGFERRY_SERVICE_HOST", "10.0.0.1"),
+            ("LOGFERRY_PORT", "tcp://10.0.0.1:9090"),
+            ("LOGFERRY_PORT_9090_TCP_ADDR", "10.0.0.1"),
+            ("LOGFERRY_DESTINATION__URLL", "s3://b/p"),
+            ("LOGFERRY_DESTINATION_URL", "s3://b/p"),
+            ("LOGFERRY_DESTINATION__OPTIONS_AWS_REGION", "x"),
+            ("LOGFERRY_DESTINATION_MAX_RETRIES", "3"),
+            ("LOGFERRY_UPLOAD_CONCURRENCY_PER_HOST", "x"),
+            ("LOGFERRY_", "x"),
+            ("LOGFERRY_A____B", "x"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(c.state_dir, PathBuf::from(DEFAULT_STATE_DIR));
+    assert_eq!(
+        c.destination.url,
+        DestinationUrl::Local("/etc/lf/mirror".into())
+    );
+    assert_eq!(c.warnings.len(), 11, "{:#?}", c.warnings);
+    for var in [
+        "LOGFERRY_STATEDIR`",
+        "LOGFERRY_SERVICE_HOST`",
+        "LOGFERRY_PORT`",
+        "LOGFERRY_PORT_9090_TCP_ADDR`",
+        "LOGFERRY_DESTINATION__URLL`",
+    ] {
+        let hits: Vec<_> = c.warnings.iter().filter(|w| w.contains(var)).collect();
+        assert_eq!(hits.len(), 1, "{var}: {:#?}", c.warnings);
+        assert!(hits[0].contains("names no config key"), "{}", hits[0]);
+    }
+    let hint = |var: &str| {
+        c.warnings
+            .iter()
+            .find(|w| w.contains(&format!("`{var}`")))
+            .unwrap()
+            .clone()
+    };
+    assert!(
+        hint("LOGFERRY_STATEDIR").contains("did you mean `LOGFERRY_STATE_DIR`?"),
+        "{}",
+        hint("LOGFERRY_STATEDIR")
+    );
+    assert!(
+        hint("LOGFERRY_DESTINATION__URLL").contains("did you mean `LOGFERRY_DESTINATION__URL`?"),
+        "{}",
+        hint("LOGFERRY_DESTINATION__URLL")
+    );
+    assert!(
+        hint("LOGFERRY_DESTINATION_URL").contains("did you mean `LOGFERRY_DESTINATION__URL`?"),
+        "{}",
+        hint("LOGFERRY_DESTINATION_URL")
+    );
+    assert!(
+        hint("LOGFERRY_DESTINATION__OPTIONS_AWS_REGION")
+            .contains("did you mean `LOGFERRY_DESTINATION__OPTIONS__AWS_REGION`?"),
+        "{}",
+        hint("LOGFERRY_DESTINATION__OPTIONS_AWS_REGION")
+    );
+    assert!(
+        hint("LOGFERRY_DESTINATION_MAX_RETRIES")
+            .contains("did you mean `LOGFERRY_DESTINATION__MAX_RETRIES`?"),
+        "{}",
+        hint("LOGFERRY_DESTINATION_MAX_RETRIES")
+    );
+    // Not `LOGFERRY_UPLOAD_CONCURRENCY__PER_HOST`: that names no key either.
+    assert!(
+        !hint("LOGFERRY_UPLOAD_CONCURRENCY_PER_HOST").contains("did you mean"),
+        "{}",
+        hint("LOGFERRY_UPLOAD_CONCURRENCY_PER_HOST")
+    );
+    assert!(
+        !hint("LOGFERRY_PORT").contains("did you mean"),
+        "{}",
+        hint("LOGFERRY_PORT")
+    );
+    assert!(
+        c.warnings.iter().all(|w| !w.contains("10.0.0.1")),
+        "values of foreign variables are not repeated: {:#?}",
+        c.warnings
+    );
+}
+
+/// Issue 10: env values were parsed as numbers first (`007` became 7), and a bad value
+/// was reported against the file.
+#[test]
+fn env_values_keep_their_text_and_bad_ones_name_the_variable() {
+    const S3: &str = "[destination]\nurl = \"s3://b/p\"\n[[sources]]\nname = \"a\"\npath = \"l\"\n";
+    let c = with_env(
+        S3,
+        &[
+            ("LOGFERRY_DESTINATION__OPTIONS__AWS_REGION", "007"),
+            ("LOGFERRY_STATE_DIR", "007"),
+            ("LOGFERRY_DESTINATION__MAX_RETRIES", "3"),
+            ("LOGFERRY_PART_SIZE", "6291456"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(c.destination.options["aws_region"], "007");
+    assert_eq!(c.state_dir, PathBuf::from("/etc/lf/007"));
+    assert_eq!(c.destination.max_retries, 3);
+    assert_eq!(c.part_size, 6 * 1024 * 1024);
+
+    let bad = |env: &[(&str, &str)], var: &str, words: &str| {
+        let e = with_env(S3, env).unwrap_err();
+        assert!(e.is_usage(), "{e}");
+        let e = e.to_string();
+        assert!(
+            e.starts_with(&format!("environment variable {var}: ")),
+            "names {var}: {e}"
+        );
+        assert!(e.contains(words), "`{words}` missing from: {e}");
+    };
+    bad(
+        &[("LOGFERRY_UPLOAD_CONCURRENCY", "abc")],
+        "LOGFERRY_UPLOAD_CONCURRENCY",
+        "expected an integer",
+    );
+    bad(
+        &[("LOGFERRY_UPLOAD_CONCURRENCY", "0")],
+        "LOGFERRY_UPLOAD_CONCURRENCY",
+        "1 to 256",
+    );
+    bad(
+        &[("LOGFERRY_SCHEDULE", "* *")],
+        "LOGFERRY_SCHEDULE",
+        "key `schedule`",
+    );
+    bad(
+        &[("LOGFERRY_DESTINATION__OPTIONS__AWS_REGOIN", "x")],
+        "LOGFERRY_DESTINATION__OPTIONS__AWS_REGOIN",
+        "unknown option for s3://",
+    );
+    bad(
+        &[("LOGFERRY_SOURCES", "x")],
+        "LOGFERRY_SOURCES",
+        "expected a sequence",
+    );
 }
 
 #[test]
@@ -206,6 +369,24 @@ fn secrets_are_redacted_in_display() {
         shown.contains("azure_storage_account_name = \"acct\""),
         "{shown}"
     );
+}
+
+/// A `{source}` template was printed as written, so a SAS token in its query string
+/// reached `check-config` output.
+#[test]
+fn a_url_template_is_shown_with_its_secrets_redacted() {
+    let text = "[destination]\nurl = \"az://c/{source}?sig=SECRETSAS\"\n[destination.options]\nazure_storage_account_name = \"acct\"\n[[sources]]\nname = \"a\"\npath = \"l\"";
+    let c = parse(text).unwrap();
+    for shown in [c.to_string(), c.to_json().to_string()] {
+        assert!(!shown.contains("SECRETSAS"), "{shown}");
+        assert!(shown.contains("az://c/{source}?"), "{shown}");
+    }
+    let json = c.to_json();
+    assert_eq!(
+        json["destination"]["options"]["azure_storage_account_name"],
+        "acct"
+    );
+    assert_eq!(json["sources"][0]["name"], "a");
 }
 
 #[test]

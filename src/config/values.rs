@@ -1,7 +1,6 @@
 //! Parsing of single config values: schedules, sizes, source names, compression.
 
-use std::str::FromStr;
-
+use super::crontab::Cron;
 use super::{Schedule, ScheduleKind, DEFAULT_ZSTD_LEVEL};
 use crate::codec::{Codec, Compression};
 
@@ -48,30 +47,10 @@ pub(super) fn parse_codec(
     Ok(Codec { compression, level })
 }
 
-/// Accepts crontab's 5 fields (minute first) and the 6/7-field form (seconds first).
+/// Accepts crontab's 5 fields (minute first) and the 6/7-field form (seconds first),
+/// both with crontab's weekdays (0 and 7 = Sunday) and day-of-month OR weekday rule.
 pub fn parse_schedule(text: &str) -> std::result::Result<Schedule, String> {
-    let fields = text.split_whitespace().count();
-    let normalized = match fields {
-        5 => format!("0 {}", text.trim()),
-        6 | 7 => text.trim().to_string(),
-        n => {
-            return Err(format!(
-                "`{text}` has {n} fields; write 5 (minute hour day month weekday, as in crontab) or 6/7 (seconds first)"
-            ))
-        }
-    };
-    let cron = cron::Schedule::from_str(&normalized).map_err(|e| {
-        // The parser's message repeats the expression and a caret; its last line says why.
-        let full = e.to_string();
-        let why = full
-            .lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .unwrap_or(&full)
-            .trim()
-            .to_string();
-        format!("`{text}` is not a cron expression: {why}; e.g. \"*/5 * * * *\"")
-    })?;
+    let cron = Cron::parse(text)?;
     Ok(Schedule {
         text: text.to_string(),
         kind: ScheduleKind::Cron(Box::new(cron), None),

@@ -1,0 +1,267 @@
+//! Cron expressions as crontab means them, on top of the `cron` crate. The crate numbers
+//! weekdays from 1 = Sunday and ANDs a restricted day of month with a restricted weekday;
+//! crontab numbers them 0–7 (0 and 7 = Sunday, 1 = Monday) and runs when either matches.
+//! Both the 5-field and the 6/7-field (seconds first) form get crontab's meaning, so a
+//! weekday number means one thing everywhere.
+
+use std::str::FromStr;
+
+use chrono::{DateTime, TimeZone};
+
+/// A parsed cron expression: one crate schedule, or two whose ticks are merged when
+/// crontab's day-of-month OR weekday rule applies.
+#[derive(Debug, Clone)]
+pub struct Cron {
+    parts: Vec<cron::Schedule>,
+}
+
+impl Cron {
+    /// Parses 5 fields (minute hour day-of-month month weekday) or 6/7 fields (seconds
+    /// first, optional year last); the message says what is wrong and how to write it.
+    pub fn parse(text: &str) -> std::result::Result<Cron, String> {
+        let mut fields: Vec<&str> = text.split_whitespace().collect();
+        match fields.len() {
+            5 => fields.insert(0, "0"),
+            6 | 7 => {}
+            n => {
+                return Err(format!(
+                    "`{text}` has {n} fields; write 5 (minute hour day-of-month month weekday, as in crontab) or 6/7 (seconds first, optional year last)"
+                ))
+            }
+        }
+        let (dom, dow) = (fields[3], fields[5]);
+        let weekdays = weekdays(dow).map_err(|why| {
+            format!("`{text}`: weekday `{dow}`: {why}; use 0-7 (0 and 7 are Sunday, 1 is Monday) or mon..sun, with ranges (1-5), lists (1,3) and steps (*/2)")
+        })?;
+        let with = |dom: &str, dow: &str| {
+            let mut f: Vec<&str> = fields.clone();
+            f[3] = dom;
+            f[5] = dow;
+            f.join(" ")
+        };
+        let expressions = if unrestricted(dom) || unrestricted(dow) {
+            vec![with(dom, &weekdays)]
+        } else {
+            // crontab: with both restricted, a day matches when either field does.
+            vec![with(dom, "*"), with("*", &weekdays)]
+        };
+        let parts = expressions
+            .iter()
+            .map(|e| cron::Schedule::from_str(e).map_err(|e| crate_error(text, &e)))
+            .collect::<std::result::Result<_, _>>()?;
+        Ok(Cron { parts })
+    }
+
+    /// The first tick strictly after `t`, in `t`'s timezone; `None` when there is none.
+    pub fn next_after<Z: TimeZone>(&self, t: &DateTime<Z>) -> Option<DateTime<Z>> {
+        self.parts.iter().filter_map(|s| s.after(t).next()).min()
+    }
+}
+
+/// As in crontab, a field that starts with `*` does not restrict the day (so `*/2` in
+/// one day field leaves the other alone).
+fn unrestricted(field: &str) -> bool {
+    field.starts_with('*') || field == "?"
+}
+
+fn crate_error(text: &str, e: &cron::error::Error) -> String {
+    // The parser's message repeats the expression and a caret; its last line says why.
+    let full = e.to_string();
+    let why = full
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or(&full)
+        .trim()
+        .to_string();
+    format!("`{text}` is not a cron expression: {why}; e.g. \"*/5 * * * *\"")
+}
+
+/// crontab's weekday field in the crate's notation (1 = Sunday … 7 = Saturday).
+fn weekdays(field: &str) -> std::result::Result<String, String> {
+    if unrestricted(field) && !field.contains('/') {
+        return Ok("*".to_string());
+    }
+    let mut days = [false; 7];
+    for item in field.split(',') {
+        let (range, step) = match item.split_once('/') {
+            Some((r, s)) => {
+                let step: u32 = s
+                    .parse()
+                    .ok()
+                    .filter(|s| *s > 0)
+                    .ok_or_else(|| format!("step `{s}` is not a number above 0"))?;
+                (r, Some(step))
+            }
+            None => (item, None),
+        };
+        let (first, last) = match range.split_once('-') {
+            _ if range == "*" => (0, 7),
+            Some((a, b)) => {
+                let a = day(a)?;
+                // `fri-sun`: the name ends the week.
+                let b = match day(b)? {
+                    0 if a > 0 && !b.chars().all(|c| c.is_ascii_digit()) => 7,
+                    b => b,
+                };
+                if a > b {
+                    return Err(format!("range `{range}` runs backwards; write e.g. 5-7"));
+                }
+                (a, b)
+            }
+            None if step.is_some() => {
+                return Err(format!(
+                    "`{item}` has a step but no range; write e.g. {range}-7/{}",
+                    step.unwrap_or(1)
+                ))
+            }
+            None => {
+                let d = day(range)?;
+                (d, d)
+            }
+        };
+        for d in (first..=last).step_by(step.unwrap_or(1) as usize) {
+            days[(d % 7) as usize] = true;
+        }
+    }
+    Ok(days
+        .iter()
+        .enumerate()
+        .filter(|(_, on)| **on)
+        .map(|(d, _)| (d + 1).to_string())
+        .collect::<Vec<_>>()
+        .join(","))
+}
+
+/// One crontab weekday: 0–7 or a name, as 0–7.
+fn day(text: &str) -> std::result::Result<u32, String> {
+    if let Ok(n) = text.parse::<u32>() {
+        return if n <= 7 {
+            Ok(n)
+        } else {
+            Err(format!("`{n}` is out of range"))
+        };
+    }
+    let n = match text.to_ascii_lowercase().as_str() {
+        "sun" | "sunday" => 0,
+        "mon" | "monday" => 1,
+        "tue" | "tues" | "tuesday" => 2,
+        "wed" | "wednesday" => 3,
+        "thu" | "thurs" | "thursday" => 4,
+        "fri" | "friday" => 5,
+        "sat" | "saturday" => 6,
+        _ => return Err(format!("`{text}` is not a day")),
+    };
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{Datelike, Utc, Weekday};
+
+    /// Weekdays of the next 14 daily ticks from a Monday, in order of first appearance.
+    fn days_of(text: &str) -> Vec<Weekday> {
+        let cron = Cron::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+        let mut t = Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap(); // a Sunday noon
+        let mut seen = Vec::new();
+        for _ in 0..14 {
+            t = cron.next_after(&t).unwrap();
+            if !seen.contains(&t.weekday()) {
+                seen.push(t.weekday());
+            }
+        }
+        seen
+    }
+
+    #[test]
+    fn weekday_numbers_and_names_mean_what_crontab_means() {
+        use Weekday::*;
+        // (weekday field, the days it runs on, from Monday 2026-11-23)
+        let table: &[(&str, &[Weekday])] = &[
+            ("1", &[Mon]),
+            ("2", &[Tue]),
+            ("3", &[Wed]),
+            ("4", &[Thu]),
+            ("5", &[Fri]),
+            ("6", &[Sat]),
+            ("0", &[Sun]),
+            ("7", &[Sun]),
+            ("mon", &[Mon]),
+            ("SUN", &[Sun]),
+            ("1-5", &[Mon, Tue, Wed, Thu, Fri]),
+            ("mon-fri", &[Mon, Tue, Wed, Thu, Fri]),
+            ("5-7", &[Fri, Sat, Sun]),
+            ("fri-sun", &[Fri, Sat, Sun]),
+            ("0,6", &[Sat, Sun]),
+            ("sat,sun", &[Sat, Sun]),
+            ("1-5/2", &[Mon, Wed, Fri]),
+            ("*/2", &[Tue, Thu, Sat, Sun]),
+            ("0-7", &[Mon, Tue, Wed, Thu, Fri, Sat, Sun]),
+            ("*", &[Mon, Tue, Wed, Thu, Fri, Sat, Sun]),
+        ];
+        for (field, want) in table {
+            for text in [
+                format!("0 3 * * {field}"),
+                format!("0 0 3 * * {field}"),
+                format!("0 0 3 * * {field} *"),
+            ] {
+                let mut got = days_of(&text);
+                let mut want = want.to_vec();
+                got.sort_by_key(|d| d.num_days_from_monday());
+                want.sort_by_key(|d| d.num_days_from_monday());
+                assert_eq!(got, want, "{text}");
+            }
+        }
+    }
+
+    #[test]
+    fn bad_weekdays_say_what_to_write() {
+        for (field, why) in [
+            ("8", "`8` is out of range"),
+            ("mon-funday", "`funday` is not a day"),
+            ("5-1", "runs backwards"),
+            ("*/0", "step `0`"),
+            ("3/2", "no range"),
+            ("5L", "`5L` is not a day"),
+        ] {
+            let e = Cron::parse(&format!("0 3 * * {field}")).unwrap_err();
+            assert!(e.contains(why), "{field}: {e}");
+            assert!(e.contains("0 and 7 are Sunday"), "{field}: {e}");
+        }
+    }
+
+    #[test]
+    fn day_of_month_or_weekday_as_in_crontab() {
+        // Both restricted: the 1st of the month, and every Monday.
+        let cron = Cron::parse("0 3 1 * mon").unwrap();
+        let mut t = Utc.with_ymd_and_hms(2026, 11, 25, 0, 0, 0).unwrap(); // a Wednesday
+        let mut ticks = Vec::new();
+        for _ in 0..4 {
+            t = cron.next_after(&t).unwrap();
+            ticks.push(t.format("%Y-%m-%d %a").to_string());
+        }
+        assert_eq!(
+            ticks,
+            [
+                "2026-11-30 Mon",
+                "2026-12-01 Tue",
+                "2026-12-07 Mon",
+                "2026-12-14 Mon"
+            ]
+        );
+        // A field starting with `*` restricts nothing: the other field alone decides.
+        let only_mondays = Cron::parse("0 3 * * mon").unwrap();
+        let t = Utc.with_ymd_and_hms(2026, 11, 25, 0, 0, 0).unwrap();
+        assert_eq!(only_mondays.next_after(&t).unwrap().weekday(), Weekday::Mon);
+        let first_on_a_sunday_or_saturday = Cron::parse("0 3 1 * */6").unwrap();
+        let t = first_on_a_sunday_or_saturday
+            .next_after(&Utc.with_ymd_and_hms(2026, 1, 2, 0, 0, 0).unwrap())
+            .unwrap();
+        assert_eq!(
+            t.format("%Y-%m-%d").to_string(),
+            "2026-02-01",
+            "a Sunday, the 1st"
+        );
+    }
+}
