@@ -4,6 +4,7 @@
 //! a recovery from S3 that must stop, not promote early, while the destination is down.
 //! PostgreSQL refuses to run as root, so the servers and logferry run as `postgres`.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::Ordering;
@@ -152,53 +153,15 @@ fn free_port() -> u16 {
 
 #[test]
 fn postgresql_archives_through_logferry_and_recovers_to_a_point_in_time() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = pg_workspace();
     let root = dir.path();
-    std::fs::set_permissions(root, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let primary = Pg {
-        data: root.join("primary"),
-        sock: root.join("sock"),
-        port: free_port(),
-    };
-    std::fs::create_dir_all(&primary.sock).unwrap();
-    std::fs::create_dir_all(root.join("lf")).unwrap();
-    chown(root);
-    as_postgres(&[
-        pg_bin("initdb").to_str().unwrap(),
-        "-D",
-        primary.data.to_str().unwrap(),
-        "-A",
-        "trust",
-        "-U",
-        "postgres",
-    ]);
-
     // logferry: the WAL directory as a ready-marker source, a local mirror, an agent.
-    let cfg = root.join("lf/logferry.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "state_dir = \"state\"\ninterval = \"5s\"\n[destination]\nurl = \"mirror\"\n[[sources]]\nname = \"wal\"\npath = \"{}\"\nclosed_by = \"ready-marker\"\n",
-            primary.data.join("pg_wal").display()
-        ),
-    )
-    .unwrap();
-    chown(&root.join("lf"));
-    let cfg_s = cfg.to_str().unwrap().to_string();
-    let archive_command = format!("{BIN} --config {cfg_s} archived --wait 60s %f");
-    let mut conf = std::fs::OpenOptions::new()
-        .append(true)
-        .open(primary.data.join("postgresql.conf"))
-        .unwrap();
-    use std::io::Write;
-    writeln!(
-        conf,
-        "listen_addresses = ''\nunix_socket_directories = '{}'\nport = {}\nwal_level = replica\narchive_mode = on\narchive_command = '{archive_command}'\narchive_timeout = 0",
-        primary.sock.display(),
-        primary.port
-    )
-    .unwrap();
-    drop(conf);
+    let (primary, cfg_s) = archiving_cluster(
+        root,
+        "primary",
+        "state_dir = \"state\"\ninterval = \"5s\"\n[destination]\nurl = \"mirror\"\n",
+        "60s",
+    );
     let agent = Agent(
         Command::new("runuser")
             .args(["-u", "postgres", "--", BIN, "--config", &cfg_s, "run"])
@@ -325,59 +288,21 @@ fn wait_archived(pg: &Pg) {
 fn recovery_stops_while_the_destination_is_down_and_completes_once_it_is_back() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let proxy = rt.block_on(Proxy::start(&testbed("TESTBED_S3_ENDPOINT")));
-    let dir = tempfile::tempdir().unwrap();
+    let dir = pg_workspace();
     let root = dir.path();
-    std::fs::set_permissions(root, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let primary = Pg {
-        data: root.join("primary"),
-        sock: root.join("sock"),
-        port: free_port(),
-    };
-    std::fs::create_dir_all(&primary.sock).unwrap();
-    std::fs::create_dir_all(root.join("lf")).unwrap();
-    chown(root);
-    as_postgres(&[
-        pg_bin("initdb").to_str().unwrap(),
-        "-D",
-        primary.data.to_str().unwrap(),
-        "-A",
-        "trust",
-        "-U",
-        "postgres",
-    ]);
-
     // S3 through a proxy the test can take down; retries cut so a failure is quick.
-    let cfg = root.join("lf/logferry.toml");
     let destination = s3_destination_toml(
         &proxy.endpoint(),
         &testbed("TESTBED_S3_SECRET_KEY"),
         "max_retries = 1\nretry_timeout = \"2s\"\nconnect_timeout = \"1s\"\n",
     );
-    std::fs::write(
-        &cfg,
-        format!(
-            "state_dir = \"state\"\n{destination}[[sources]]\nname = \"wal\"\npath = \"{}\"\nclosed_by = \"ready-marker\"\n",
-            primary.data.join("pg_wal").display()
-        ),
-    )
-    .unwrap();
-    chown(&root.join("lf"));
-    let cfg_s = cfg.to_str().unwrap().to_string();
     // No agent: `archived --wait` runs the pass itself.
-    let archive_command = format!("{BIN} --config {cfg_s} archived --wait 60s %f");
-    let mut conf = std::fs::OpenOptions::new()
-        .append(true)
-        .open(primary.data.join("postgresql.conf"))
-        .unwrap();
-    use std::io::Write;
-    writeln!(
-        conf,
-        "listen_addresses = ''\nunix_socket_directories = '{}'\nport = {}\nwal_level = replica\narchive_mode = on\narchive_command = '{archive_command}'\narchive_timeout = 0",
-        primary.sock.display(),
-        primary.port
-    )
-    .unwrap();
-    drop(conf);
+    let (primary, cfg_s) = archiving_cluster(
+        root,
+        "primary",
+        &format!("state_dir = \"state\"\n{destination}"),
+        "60s",
+    );
     primary.ctl("start");
     primary.psql("CREATE TABLE t (id int)");
     primary.psql("INSERT INTO t SELECT g FROM generate_series(1, 1000) g");
@@ -458,9 +383,25 @@ fn recovery_stops_while_the_destination_is_down_and_completes_once_it_is_back() 
     drop(rt);
 }
 
-/// A cluster with its WAL source, archiving through `archived --wait` into the local
-/// mirror beside `lf_dir`, with its own state dir `state_name`.
-fn archiving_cluster(root: &Path, name: &str, lf_dir: &Path, state_name: &str) -> (Pg, String) {
+/// A temp dir PostgreSQL can use: world-traversable, owned by `postgres`, with `sock/`
+/// for the servers' sockets and `lf/` for logferry's configs, state and mirror.
+fn pg_workspace() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.path().join("sock")).unwrap();
+    std::fs::create_dir_all(dir.path().join("lf")).unwrap();
+    chown(dir.path());
+    dir
+}
+
+/// A new cluster `root/name` whose WAL is archived by logferry with `archived --wait
+/// WAIT %f`, and logferry's config for it, `root/lf/<name>.toml`: `head` (state dir,
+/// schedule, destination) and the cluster's `pg_wal` as a ready-marker source.
+fn archiving_cluster(root: &Path, name: &str, head: &str, wait: &str) -> (Pg, String) {
     let pg = Pg {
         data: root.join(name),
         sock: root.join("sock"),
@@ -475,25 +416,25 @@ fn archiving_cluster(root: &Path, name: &str, lf_dir: &Path, state_name: &str) -
         "-U",
         "postgres",
     ]);
-    let cfg = lf_dir.join(format!("{name}.toml"));
+    let lf = root.join("lf");
+    let cfg = lf.join(format!("{name}.toml"));
     std::fs::write(
         &cfg,
         format!(
-            "state_dir = \"{state_name}\"\n[destination]\nurl = \"mirror\"\n[[sources]]\nname = \"wal\"\npath = \"{}\"\nclosed_by = \"ready-marker\"\n",
+            "{head}[[sources]]\nname = \"wal\"\npath = \"{}\"\nclosed_by = \"ready-marker\"\n",
             pg.data.join("pg_wal").display()
         ),
     )
     .unwrap();
-    chown(lf_dir);
+    chown(&lf);
     let cfg_s = cfg.to_str().unwrap().to_string();
     let mut conf = std::fs::OpenOptions::new()
         .append(true)
         .open(pg.data.join("postgresql.conf"))
         .unwrap();
-    use std::io::Write;
     writeln!(
         conf,
-        "listen_addresses = ''\nunix_socket_directories = '{}'\nport = {}\nwal_level = replica\narchive_mode = on\narchive_command = '{BIN} --config {cfg_s} archived --wait 20s %f'\narchive_timeout = 0",
+        "listen_addresses = ''\nunix_socket_directories = '{}'\nport = {}\nwal_level = replica\narchive_mode = on\narchive_command = '{BIN} --config {cfg_s} archived --wait {wait} %f'\narchive_timeout = 0",
         pg.sock.display(),
         pg.port
     )
@@ -508,16 +449,12 @@ fn archiving_cluster(root: &Path, name: &str, lf_dir: &Path, state_name: &str) -
 // archive_command fails, naming both sha256s, and the archive keeps the first content.
 #[test]
 fn a_second_cluster_cannot_overwrite_wal_the_first_one_archived() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = pg_workspace();
     let root = dir.path();
-    std::fs::set_permissions(root, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let lf = root.join("lf");
-    std::fs::create_dir_all(root.join("sock")).unwrap();
-    std::fs::create_dir_all(&lf).unwrap();
-    chown(root);
     let segment = "000000010000000000000001";
-
-    let (first, first_cfg) = archiving_cluster(root, "first", &lf, "state-first");
+    // Two clusters, each with its own state dir, archiving into one mirror.
+    let head = |state: &str| format!("state_dir = \"{state}\"\n[destination]\nurl = \"mirror\"\n");
+    let (first, first_cfg) = archiving_cluster(root, "first", &head("state-first"), "20s");
     first.ctl("start");
     first.psql("CREATE TABLE t AS SELECT g FROM generate_series(1, 1000) g");
     first.psql("SELECT pg_switch_wal()");
@@ -535,7 +472,7 @@ fn a_second_cluster_cannot_overwrite_wal_the_first_one_archived() {
         .unwrap()
         .to_string();
 
-    let (second, second_cfg) = archiving_cluster(root, "second", &lf, "state-second");
+    let (second, second_cfg) = archiving_cluster(root, "second", &head("state-second"), "20s");
     second.ctl("start");
     second.psql("SELECT pg_switch_wal()");
     let deadline = Instant::now() + Duration::from_secs(60);
