@@ -319,11 +319,7 @@ pub async fn run_restore(archives: &[Config], args: &RestoreArgs) -> u8 {
                 Ok(Some(g)) => Some(g),
                 Ok(None) if matches!(manifest::list_generations(store, None).await, Ok(g) if g.is_empty()) =>
                 {
-                    eprintln!(
-                        "logferry: {}{}",
-                        label(archives, a),
-                        logferry::hosts::no_archive(a).await
-                    );
+                    say_no_archive(archives, a).await;
                     code = code.max(EXIT_CANNOT_RUN);
                     continue;
                 }
@@ -520,11 +516,7 @@ pub async fn run_verify(archives: &[Config], args: &VerifyArgs) -> u8 {
         {
             Ok(r) if r.generations == 0 => {
                 bar.finish_and_clear();
-                eprintln!(
-                    "logferry: {}{}",
-                    label(archives, a),
-                    logferry::hosts::no_archive(a).await
-                );
+                say_no_archive(archives, a).await;
                 code = code.max(EXIT_CANNOT_RUN);
                 continue;
             }
@@ -604,11 +596,7 @@ pub async fn run_generations(archives: &[Config], args: &GenerationsArgs) -> u8 
     for (a, store) in &opened {
         let gens = match verify::all_generations(store).await {
             Ok(g) if g.is_empty() => {
-                eprintln!(
-                    "logferry: {}{}",
-                    label(archives, a),
-                    logferry::hosts::no_archive(a).await
-                );
+                say_no_archive(archives, a).await;
                 code = EXIT_CANNOT_RUN;
                 continue;
             }
@@ -737,4 +725,13 @@ async fn nudge(archives: &[Config]) {
             Err(e) => tracing::warn!(error = %e, "pass for `archived --wait` failed; waiting on"),
         }
     }
+}
+
+/// Says on stderr that `a` holds no generation, naming its URL (and other hosts' archives).
+async fn say_no_archive(archives: &[Config], a: &Config) {
+    eprintln!(
+        "logferry: {}{}",
+        label(archives, a),
+        logferry::hosts::no_archive(a).await
+    );
 }
