@@ -42,6 +42,10 @@ pub fn quick_check(
 
 /// Sorts `files` into unchanged, renamed-by-inode and to-hash.
 pub fn plan(files: Vec<ScannedFile>, index: &Index, seen: &BTreeMap<FileId, Seen>) -> Plan {
+    // The whole stat, ctime included: a rename moves the ctime on the usual Linux
+    // filesystems, so a renamed file is hashed (and found stored by its content, so not
+    // uploaded); an inode, size and mtime alone would let a rewrite with the mtime put
+    // back, or a reused inode, pass for the archived file.
     let by_stat: HashMap<&FileStat, &Seen> = seen
         .values()
         .filter(|s| s.is_trusted())
@@ -159,10 +163,13 @@ mod tests {
     use super::*;
     use crate::codec::Compression;
     use crate::manifest::{Entry, Generation, Kind};
+    use crate::scan::FileStat;
     use std::path::PathBuf;
 
     fn stat(ino: u64, size: u64, mtime_ns: i64) -> FileStat {
         FileStat {
+            ctime_ns: mtime_ns,
+            btime_ns: Some(ino as i64),
             dev: 1,
             ino,
             size,

@@ -246,7 +246,7 @@ pub async fn download_verified(
                 ),
             ));
         }
-        let mtime = FileStat { dev: 0, ino: 0, size, mtime_ns: entry.mtime_ns }.mtime();
+        let mtime = crate::scan::time_of_ns(entry.mtime_ns);
         file.set_modified(mtime).map_err(|e| (FileResult::Failed, format!("set mtime of {}: {e}", tmp.display())))?;
         file.sync_all().map_err(|e| (FileResult::Failed, format!("fsync {}: {e}", tmp.display())))?;
         drop(file);

@@ -17,6 +17,12 @@ use serde::{Deserialize, Serialize};
 use crate::config::{ClosedBy, Source};
 
 /// What a stat says about a file: enough to notice it changed without reading it.
+///
+/// (dev, inode, size, mtime) alone does not prove identity: a deleted file's inode is
+/// reused at once, and extraction tools and `touch -d` set any mtime. The ctime cannot
+/// be set by a user (any write, rename, chmod, link or utime moves it to now), and the
+/// birth time tells a reused inode from the file that had it, so equal stats including
+/// both stand for equal content; anything less is hashed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct FileStat {
     /// Device id.
@@ -27,6 +33,12 @@ pub struct FileStat {
     pub size: u64,
     /// Modification time, nanoseconds since the Unix epoch.
     pub mtime_ns: i64,
+    /// Inode change time, nanoseconds since the Unix epoch.
+    #[serde(default)]
+    pub ctime_ns: i64,
+    /// Birth time (statx), nanoseconds since the Unix epoch, where the filesystem has it.
+    #[serde(default)]
+    pub btime_ns: Option<i64>,
 }
 
 impl FileStat {
@@ -40,6 +52,11 @@ impl FileStat {
                 .mtime()
                 .saturating_mul(1_000_000_000)
                 .saturating_add(m.mtime_nsec()),
+            ctime_ns: m
+                .ctime()
+                .saturating_mul(1_000_000_000)
+                .saturating_add(m.ctime_nsec()),
+            btime_ns: m.created().ok().map(nanos),
         }
     }
 
@@ -50,11 +67,16 @@ impl FileStat {
 
     /// The mtime as a `SystemTime`.
     pub fn mtime(&self) -> SystemTime {
-        if self.mtime_ns >= 0 {
-            UNIX_EPOCH + Duration::from_nanos(self.mtime_ns as u64)
-        } else {
-            UNIX_EPOCH - Duration::from_nanos(self.mtime_ns.unsigned_abs())
-        }
+        time_of_ns(self.mtime_ns)
+    }
+}
+
+/// Nanoseconds since the Unix epoch (negative before it) as a `SystemTime`.
+pub fn time_of_ns(ns: i64) -> SystemTime {
+    if ns >= 0 {
+        UNIX_EPOCH + Duration::from_nanos(ns as u64)
+    } else {
+        UNIX_EPOCH - Duration::from_nanos(ns.unsigned_abs())
     }
 }
 

@@ -37,7 +37,10 @@ const SNAPSHOT_FILE: &str = "snapshot.json";
 /// stats in `seen.json` and the manifest chain in `chain/`, so a pass with nothing new
 /// reads only what is proportional to the local files.
 const CACHE_VERSION: u32 = 2;
-const SEEN_VERSION: u32 = 2;
+/// Version 3 adds the ctime and birth time to each record; a version-2 file (stats
+/// without them, which cannot prove identity) reads as empty, so every file is hashed
+/// once more and nothing is trusted on a weaker identity.
+const SEEN_VERSION: u32 = 3;
 
 /// The last stat of a file and the content it had then.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,6 +91,8 @@ struct SeenRecord {
     ino: u64,
     size: u64,
     mtime_ns: i64,
+    ctime_ns: i64,
+    btime_ns: Option<i64>,
     sha256: ContentHash,
     seen_at_ns: i64,
 }
@@ -106,6 +111,8 @@ struct AheadRecord {
     ino: u64,
     size: u64,
     mtime_ns: i64,
+    ctime_ns: i64,
+    btime_ns: Option<i64>,
     first_seen_ns: i64,
 }
 
@@ -238,7 +245,7 @@ impl StateDir {
         let Some(f) = read_cache::<SeenFile>(
             &self.path.join(SEEN_FILE),
             |f| f.version == SEEN_VERSION,
-            "the stat cache is unreadable; files will be hashed again",
+            "the stat cache is unreadable or of another version; files will be hashed again",
         ) else {
             return BTreeMap::new();
         };
@@ -250,6 +257,8 @@ impl StateDir {
                     ino: r.ino,
                     size: r.size,
                     mtime_ns: r.mtime_ns,
+                    ctime_ns: r.ctime_ns,
+                    btime_ns: r.btime_ns,
                 };
                 let seen = Seen {
                     stat,
@@ -274,6 +283,8 @@ impl StateDir {
                     ino: s.stat.ino,
                     size: s.stat.size,
                     mtime_ns: s.stat.mtime_ns,
+                    ctime_ns: s.stat.ctime_ns,
+                    btime_ns: s.stat.btime_ns,
                     sha256: s.sha256,
                     seen_at_ns: s.seen_at_ns,
                 })
@@ -303,6 +314,8 @@ impl StateDir {
                     ino: r.ino,
                     size: r.size,
                     mtime_ns: r.mtime_ns,
+                    ctime_ns: r.ctime_ns,
+                    btime_ns: r.btime_ns,
                 };
                 let ahead = Ahead {
                     stat,
@@ -336,6 +349,8 @@ impl StateDir {
                     ino: a.stat.ino,
                     size: a.stat.size,
                     mtime_ns: a.stat.mtime_ns,
+                    ctime_ns: a.stat.ctime_ns,
+                    btime_ns: a.stat.btime_ns,
                     first_seen_ns: a.first_seen_ns,
                 })
                 .collect(),
@@ -495,6 +510,8 @@ mod tests {
             ino: 2,
             size: 3,
             mtime_ns: 4,
+            ctime_ns: 5,
+            btime_ns: Some(6),
         };
         let mut seen = BTreeMap::new();
         seen.insert(
@@ -522,6 +539,8 @@ mod tests {
             ino: 2,
             size: 3,
             mtime_ns: 4,
+            ctime_ns: 5,
+            btime_ns: Some(6),
         };
         let mut ahead = AheadMap::new();
         ahead.insert(
@@ -544,5 +563,37 @@ mod tests {
         );
         sd.save_ahead(&AheadMap::new()).unwrap();
         assert!(!dir.path().join(AHEAD_FILE).exists());
+    }
+
+    #[test]
+    fn a_v2_stat_cache_reads_as_empty_so_every_file_is_hashed_once_more() {
+        // Version 2 records have no ctime or birth time, so they cannot prove that a
+        // file is the one archived (a reused inode, a rewrite with the mtime put back).
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::copy(
+            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/seen-v2.json"),
+            dir.path().join(SEEN_FILE),
+        )
+        .unwrap();
+        let sd = StateDir::lock(dir.path()).unwrap();
+        assert!(sd.seen().is_empty());
+        // And the current version round-trips (the v3 fields included).
+        let mut seen = BTreeMap::new();
+        let stat = FileStat {
+            dev: 1,
+            ino: 2,
+            size: 3,
+            mtime_ns: 4,
+            ctime_ns: 5,
+            btime_ns: None,
+        };
+        let record = Seen {
+            stat,
+            sha256: ContentHash::of(b"abc"),
+            seen_at_ns: 9_000_000_000,
+        };
+        seen.insert(("app".to_string(), "a.log".to_string()), record);
+        sd.save_seen(&seen).unwrap();
+        assert_eq!(sd.seen(), seen);
     }
 }

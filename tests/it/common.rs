@@ -177,6 +177,26 @@ min_age = "0s"
         self.stamp(&p);
     }
 
+    /// The file's mtime.
+    pub fn mtime_of(&self, rel: &str) -> SystemTime {
+        std::fs::metadata(self.path(rel))
+            .unwrap()
+            .modified()
+            .unwrap()
+    }
+
+    /// Writes `content` and sets the mtime to `t`, as extraction tools, `cp -p`,
+    /// `rsync -t` and `touch -d` do.
+    pub fn write_with_mtime(&self, rel: &str, content: &[u8], t: SystemTime) {
+        let p = self.path(rel);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(&p, content).unwrap();
+        let f = File::options().write(true).open(&p).unwrap();
+        f.set_times(FileTimes::new().set_modified(t)).unwrap();
+    }
+
     pub fn rename(&self, from: &str, to: &str) {
         std::fs::rename(self.path(from), self.path(to)).unwrap();
     }

@@ -1,4 +1,5 @@
-//! Model test: random sequences of create / append / rename / delete with passes in
+//! Model test: random sequences of create / append / rename / delete, inode reuse with a
+//! restored mtime and same-size rewrites with the mtime put back, with passes in
 //! between, checked against a model of what must be archived.
 //!
 //! After every pass, every file present must be archived at its path with its exact
@@ -39,6 +40,20 @@ async fn random_sequences_match_the_model_on_local() {
     }
 }
 
+/// Other bytes of the same length: every digit moved on by one (every content has one).
+fn other_bytes_same_size(content: &[u8]) -> Vec<u8> {
+    content
+        .iter()
+        .map(|&b| {
+            if b.is_ascii_digit() {
+                b'0' + (b - b'0' + 1) % 10
+            } else {
+                b
+            }
+        })
+        .collect()
+}
+
 async fn run_sequence(backend: Backend, seed: u64) {
     let mut rng = StdRng::seed_from_u64(seed);
     let env = Env::new(backend);
@@ -50,7 +65,7 @@ async fn run_sequence(backend: Backend, seed: u64) {
 
     for step in 0..STEPS {
         let name = NAMES[rng.random_range(0..NAMES.len())].to_string();
-        match rng.random_range(0..10) {
+        match rng.random_range(0..12) {
             0..=2 => {
                 // Small alphabet: contents repeat, so renames by content happen too.
                 let content =
@@ -83,6 +98,24 @@ async fn run_sequence(backend: Backend, seed: u64) {
                 env.remove(&name);
                 log.push(format!("delete {name}"));
                 disk.remove(&name);
+            }
+            8 if disk.contains_key(&name) => {
+                // Delete, then create a file of the same size under any name with the
+                // old mtime: ext4 hands it the freed inode.
+                let mtime = env.mtime_of(&name);
+                let content = other_bytes_same_size(&disk.remove(&name).unwrap());
+                env.remove(&name);
+                let to = NAMES[rng.random_range(0..NAMES.len())].to_string();
+                env.write_with_mtime(&to, &content, mtime);
+                log.push(format!("reuse {name} as {to}"));
+                disk.insert(to, content);
+            }
+            9 if disk.contains_key(&name) => {
+                let mtime = env.mtime_of(&name);
+                let content = other_bytes_same_size(&disk[&name]);
+                env.write_with_mtime(&name, &content, mtime);
+                log.push(format!("rewrite {name} keeping its mtime"));
+                disk.insert(name, content);
             }
             _ => {
                 let r = env.pass().await;

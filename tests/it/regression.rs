@@ -181,3 +181,55 @@ fn archived_wait_that_times_out_names_the_destination_error() {
     );
     assert!(!said.contains("test-secret"), "{said}");
 }
+
+/// Sets a file's mtime (as `tar`, `cp -p`, `rsync -t` and `touch -d` do).
+fn set_mtime(path: &std::path::Path, t: SystemTime) {
+    let f = std::fs::File::options().write(true).open(path).unwrap();
+    f.set_modified(t).unwrap();
+}
+
+/// Inode reuse: a file deleted and another of the same size created with the same mtime
+/// (an extraction with preserved dates) gets the freed inode on ext4. The quick check
+/// saw an equal (dev, inode, size, mtime), took the new file for the old one renamed,
+/// and recorded the old content for it without reading it: restore returned wrong bytes.
+#[test]
+fn a_reused_inode_with_a_restored_mtime_is_hashed_not_assumed() {
+    let ws = Workspace::new();
+    let old = ws.path("logs/a.log.1");
+    let mtime = SystemTime::now() - Duration::from_secs(3600);
+    set_mtime(&old, mtime);
+    let r = ws.run(&["--run-once"]);
+    assert_eq!(code(&r), 0, "{}", stderr(&r));
+    std::fs::remove_file(&old).unwrap();
+    // Same size as "one\n", other bytes, same mtime, under a new name.
+    let new = ws.path("logs/b.log.1");
+    std::fs::write(&new, b"ONE\n").unwrap();
+    set_mtime(&new, mtime);
+    let r = ws.run(&["--run-once"]);
+    assert_eq!(code(&r), 0, "{}", stderr(&r));
+    let to = ws.path("restored");
+    let r = ws.run(&["restore", "--to", to.to_str().unwrap()]);
+    assert_eq!(code(&r), 0, "{}", stderr(&r));
+    assert_eq!(std::fs::read(to.join("app/b.log.1")).unwrap(), b"ONE\n");
+}
+
+/// A same-size rewrite in place with the mtime put back was never archived, and
+/// `archived` said it was.
+#[test]
+fn a_same_size_rewrite_with_the_mtime_put_back_is_archived() {
+    let ws = Workspace::new();
+    let file = ws.path("logs/a.log.1");
+    let mtime = SystemTime::now() - Duration::from_secs(3600);
+    set_mtime(&file, mtime);
+    let r = ws.run(&["--run-once"]);
+    assert_eq!(code(&r), 0, "{}", stderr(&r));
+    std::fs::write(&file, b"uno\n").unwrap();
+    set_mtime(&file, mtime);
+    let r = ws.run(&["--run-once"]);
+    assert_eq!(code(&r), 0, "{}", stderr(&r));
+    assert!(stdout(&r).contains("1 changed"), "{}", stdout(&r));
+    let out = ws.path("fetched");
+    let f = ws.run(&["fetch", "a.log.1", out.to_str().unwrap()]);
+    assert_eq!(code(&f), 0, "{}", stderr(&f));
+    assert_eq!(std::fs::read(&out).unwrap(), b"uno\n");
+}
