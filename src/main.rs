@@ -539,10 +539,12 @@ async fn run(config: &Config, archives: &[Config], once: bool) -> u8 {
         return daemon(config, opened).await;
     }
     let mut code = EXIT_OK;
+    let mut reports = Vec::new();
     for (a, store) in &opened {
         let this = match worker::run_once(a, store, &SystemClock).await {
             Ok(report) => {
                 out!("{}{}", label(archives, a), report.summary());
+                reports.push((a, Some(report.clone())));
                 if report.outcome == Outcome::Partial {
                     EXIT_FILES_FAILED
                 } else {
@@ -555,6 +557,7 @@ async fn run(config: &Config, archives: &[Config], once: bool) -> u8 {
                     _ => String::new(),
                 };
                 eprintln!("logferry: {}{at}{e}", label(archives, a));
+                reports.push((a, None));
                 exit_code(&e)
             }
         };
@@ -562,17 +565,25 @@ async fn run(config: &Config, archives: &[Config], once: bool) -> u8 {
     }
     if let Some(path) = &config.metrics_textfile {
         let metrics = Metrics::default();
-        for (a, _) in &opened {
-            if let Some(r) = stats::read_status(&a.state_dir)
-                .ok()
-                .and_then(|r| r.into_iter().next())
-            {
+        for (a, report) in reports {
+            // This pass's own report: the status file may be the one that could not be
+            // written. A failed pass was recorded there by the worker.
+            let report = report.or_else(|| {
+                stats::read_status(&a.state_dir)
+                    .ok()
+                    .and_then(|r| r.into_iter().next())
+            });
+            if let Some(r) = report {
                 metrics.record(&archive_name(archives, a), &r);
             }
         }
+        // The passes stand (their generations are committed): the exit code says how
+        // they went, and a textfile that cannot be written is a warning.
         if let Err(e) = metrics.write_textfile(path, std::time::SystemTime::now()) {
-            eprintln!("logferry: {e}");
-            code = code.max(EXIT_CANNOT_RUN);
+            tracing::warn!(
+                error = %e,
+                "could not write the metrics textfile; the pass stands, node_exporter keeps the previous figures"
+            );
         }
     }
     code

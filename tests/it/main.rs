@@ -10,6 +10,7 @@ mod model;
 mod postgres;
 mod proxy;
 mod regression;
+mod regression_bookkeeping;
 mod regression_config;
 mod regression_read;
 mod remote;
