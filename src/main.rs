@@ -36,12 +36,63 @@ const EXIT_FETCH_USAGE: u8 = 202;
 /// `fetch`: could not read the archive (destination, no archive there, local write).
 const EXIT_FETCH_CANNOT_RUN: u8 = 203;
 
-/// `println!` that stops quietly when stdout is closed (`logferry ls | head`).
+/// `println!` that stops quietly when stdout is closed (`logferry ls | head`), with the
+/// destination's secrets scrubbed (see [`scrub`]).
 macro_rules! out {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+        let line = $crate::scrub(&format!($($arg)*));
+        let _ = writeln!(std::io::stdout().lock(), "{line}");
     }};
+}
+
+/// Every line this binary writes to stderr goes through [`scrub`]: the messages of
+/// object_store and its HTTP client quote request URLs and endpoints, which may hold a
+/// password. Shadows the standard macro for this file and the modules declared below.
+macro_rules! eprintln {
+    ($($arg:tt)*) => {{
+        std::eprintln!("{}", $crate::scrub(&format!($($arg)*)))
+    }};
+}
+
+/// The secrets of every loaded destination, scrubbed from everything printed.
+static SECRETS: std::sync::RwLock<Vec<String>> = std::sync::RwLock::new(Vec::new());
+
+/// Adds the secrets of `config`'s destination to those scrubbed from output.
+fn remember_secrets(config: &Config) {
+    let mut all = SECRETS.write().unwrap_or_else(|e| e.into_inner());
+    for s in config.destination.secrets() {
+        if !all.contains(&s) {
+            all.push(s);
+        }
+    }
+    all.sort_by_key(|s| std::cmp::Reverse(s.len()));
+}
+
+/// `text` with every known secret replaced by `<redacted>`.
+fn scrub(text: &str) -> String {
+    let secrets = SECRETS.read().unwrap_or_else(|e| e.into_inner());
+    config::scrub(text, &secrets)
+}
+
+/// Log lines reach stderr through [`scrub`], one event at a time.
+struct ScrubbedStderr(Vec<u8>);
+
+impl std::io::Write for ScrubbedStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for ScrubbedStderr {
+    fn drop(&mut self) {
+        let text = scrub(&String::from_utf8_lossy(&self.0));
+        let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), text.as_bytes());
+    }
 }
 
 mod commands;
@@ -89,6 +140,7 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => return early(fail(&e)),
     };
+    remember_secrets(&config);
     let config = match command.hostname() {
         None => config,
         Some(h) => {
@@ -153,7 +205,7 @@ fn init_logging(daemon: bool, format: config::LogFormat) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| ScrubbedStderr(Vec::new()))
         // Colour codes only for a person at a terminal, not in journald or PostgreSQL's log.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     match format {
@@ -513,6 +565,7 @@ fn spawn_signal_handler(
 fn reload(file: Option<&std::path::Path>) -> logferry::Result<Vec<Archive>> {
     let file = file.ok_or_else(|| Error::config(None, "", "no config file to reload"))?;
     let config = config::load(file, env_vars())?;
+    remember_secrets(&config);
     for w in &config.warnings {
         tracing::warn!("{w}");
     }

@@ -13,6 +13,7 @@ mod regression;
 mod regression_bookkeeping;
 mod regression_config;
 mod regression_read;
+mod regression_secrets;
 mod remote;
 mod restore;
 mod service;
