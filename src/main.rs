@@ -435,10 +435,10 @@ impl Hooks for ServiceHooks {
     fn destination_down(&self, error: &Error, retry_in: std::time::Duration) {
         // Started, not ready: systemd must not time the start out and restart us into the
         // same outage; /readyz stays 503 until the destination answers.
-        self.notifier.send(&format!(
+        self.notifier.send(&scrub(&format!(
             "READY=1\nSTATUS=waiting for the destination (retry in {}): {error}",
             humantime::format_duration(retry_in)
-        ));
+        )));
     }
     fn pass_done(&self, archive: &Config, result: &logferry::Result<logferry::stats::RunReport>) {
         let report = match result {
@@ -450,7 +450,8 @@ impl Hooks for ServiceHooks {
         };
         if let Some(r) = report {
             self.metrics.record(&self.name_of(archive), &r);
-            self.notifier.send(&format!("STATUS={}", r.summary()));
+            self.notifier
+                .send(&scrub(&format!("STATUS={}", r.summary())));
         }
     }
 }

@@ -111,6 +111,7 @@ pub async fn run_locked(
         report.outcome = Outcome::Failed;
         report.error = Some(e.to_string());
     }
+    scrub_report(&mut report, &config.destination.secrets());
     if let Err(e) = stats::record(state_dir.path(), &report) {
         tracing::warn!(error = %e, "could not record the pass in the status file");
     }
@@ -293,6 +294,7 @@ async fn pass(
             embedded.add_pending(r.stat.mtime_ns);
         }
         embedded.peak_rss_bytes = stats::peak_rss_bytes();
+        scrub_report(&mut embedded, &config.destination.secrets());
         let generation = index.next_generation(entries, archived_at, embedded);
         manifest::commit(store, &generation)
             .await
@@ -327,6 +329,17 @@ async fn pass(
         cached("seen files", state_dir.save_seen(&new_seen));
     }
     Ok(())
+}
+
+/// The storage client's messages quote request URLs, which may hold a password: a report
+/// kept in the state dir or in the archive holds none of the destination's secrets.
+fn scrub_report(report: &mut RunReport, secrets: &[String]) {
+    if let Some(e) = &mut report.error {
+        *e = crate::config::scrub(e, secrets);
+    }
+    for f in &mut report.failures {
+        f.error = crate::config::scrub(&f.error, secrets);
+    }
 }
 
 /// Whether a write of the local cache succeeded; a failure is a warning, not the pass

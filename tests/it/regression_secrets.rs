@@ -68,6 +68,12 @@ fn check_config_redacts_the_password_of_every_url_valued_option() {
         let o = ws.run_env(args, &env);
         assert_hidden(&o, &secrets);
     }
+    // The failed pass's error, kept in the state dir, quoted the request URL.
+    let kept = std::fs::read_to_string(ws.path("state/status.json")).unwrap();
+    assert!(kept.contains("\"failed\""), "{kept}");
+    for s in secrets {
+        assert!(!kept.contains(s), "`{s}` kept in status.json: {kept}");
+    }
 }
 
 /// A TOML syntax error quoted the offending line, and with it the secret written there.
