@@ -226,14 +226,12 @@ fn redact_url_text(text: &str) -> String {
     }
 }
 
-/// The URL without any password or query string (SAS tokens live there); a user name
-/// with no password is a token, and is redacted too.
+/// The URL without any password or query string (SAS tokens live there). A user name
+/// alone is kept: in `abfss://container@account…` it names the container.
 pub fn redact_url(url: &url::Url) -> String {
     let mut u = url.clone();
     if u.password().is_some() {
         let _ = u.set_password(Some("<redacted>"));
-    } else if !u.username().is_empty() {
-        let _ = u.set_username("<redacted>");
     }
     if u.query().is_some() {
         u.set_query(Some("<redacted>"));
@@ -257,13 +255,25 @@ pub fn shown_option(name: &str, value: &str) -> String {
         return "<redacted>".to_string();
     }
     match url::Url::parse(value) {
-        Ok(u) if u.has_host() && has_secret_part(&u) => redact_url(&u),
+        Ok(mut u) if u.has_host() && has_secret_part(&u) => {
+            if lone_user(&u).is_some() {
+                let _ = u.set_username("<redacted>");
+            }
+            redact_url(&u)
+        }
         _ => value.to_string(),
     }
 }
 
 fn has_secret_part(u: &url::Url) -> bool {
     !u.username().is_empty() || u.password().is_some() || u.query().is_some()
+}
+
+/// The user name of an http(s) URL that has no password: a token
+/// (`https://<token>@host`), so it is a secret too.
+fn lone_user(u: &url::Url) -> Option<String> {
+    let http = matches!(u.scheme(), "http" | "https");
+    (http && u.password().is_none() && !u.username().is_empty()).then(|| u.username().to_string())
 }
 
 /// Whether a line of config text holds a secret: a secret-named key, or a URL with a
@@ -306,10 +316,7 @@ impl Destination {
             }
         }
         for u in &urls {
-            match u.password() {
-                Some(p) => found.push(p.to_string()),
-                None => found.push(u.username().to_string()),
-            }
+            found.extend(u.password().map(str::to_string).or_else(|| lone_user(u)));
             if let Some(q) = u.query() {
                 found.extend(
                     q.split('&')
@@ -392,6 +399,12 @@ mod tests {
             "http://host:9000"
         );
         assert_eq!(shown_option("aws_secret_access_key", "x"), "<redacted>");
+    }
+
+    #[test]
+    fn a_container_in_the_user_position_is_not_taken_for_a_token() {
+        let u = url::Url::parse("abfss://logs@acct.dfs.core.windows.net/p").unwrap();
+        assert_eq!(redact_url(&u), "abfss://logs@acct.dfs.core.windows.net/p");
     }
 
     #[test]
