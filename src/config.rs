@@ -26,9 +26,10 @@ mod values;
 
 pub use crontab::Cron;
 use destination::check_option;
+use destination::line_holds_secret;
 pub use destination::{
-    check_hostname, is_secret_option, parse_destination_url, redact_url, system_hostname,
-    Destination, DestinationUrl, HOSTNAME_VAR, SOURCE_VAR,
+    check_hostname, is_secret_option, parse_destination_url, redact_url, scrub, shown_option,
+    system_hostname, Destination, DestinationUrl, HOSTNAME_VAR, SOURCE_VAR,
 };
 use destination::{expand_hostname, expand_hostname_as};
 pub use matcher::Matcher;
@@ -325,6 +326,10 @@ fn finish(
             Ok(config)
         }
         Err(Error::Config { file, key, message }) => {
+            let message = overrides
+                .hidden
+                .iter()
+                .fold(message, |m, v| env::scrub(&m, v));
             Err(match env::variable_for(&overrides.set, &key) {
                 Some(var) => Error::Env {
                     var: var.to_string(),
@@ -350,7 +355,7 @@ where
             Error::config(
                 file_buf.clone(),
                 "",
-                format!("not valid TOML: {}", one_line(&e.to_string())),
+                format!("not valid TOML: {}", toml_error(text, &e.to_string())),
             )
         })?;
     let mut value: serde_json::Value = built
@@ -374,6 +379,35 @@ fn deserialize(value: serde_json::Value, file: &Option<PathBuf>) -> Result<RawCo
         }
         Error::config(file.clone(), key, message)
     })
+}
+
+/// The TOML parser's message on one line. It quotes the offending line; when that line
+/// holds a secret, the quote is dropped and the line number and the reason kept.
+fn toml_error(text: &str, message: &str) -> String {
+    let is_snippet = |l: &str| {
+        l.trim_start()
+            .trim_start_matches(|c: char| c.is_ascii_digit())
+            .trim_start()
+            .starts_with('|')
+    };
+    let line_no = message
+        .split_once("at line ")
+        .and_then(|(_, rest)| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse::<usize>().ok());
+    let source_line = line_no.and_then(|n| text.lines().nth(n.saturating_sub(1)));
+    let secret = source_line.is_some_and(line_holds_secret)
+        || message
+            .lines()
+            .filter(|l| is_snippet(l))
+            .any(line_holds_secret);
+    if !secret {
+        return one_line(message);
+    }
+    let kept: Vec<&str> = message.lines().filter(|l| !is_snippet(l)).collect();
+    format!(
+        "{} (the line is not shown: it holds a secret)",
+        one_line(&kept.join("\n"))
+    )
 }
 
 fn one_line(s: &str) -> String {

@@ -36,12 +36,63 @@ const EXIT_FETCH_USAGE: u8 = 202;
 /// `fetch`: could not read the archive (destination, no archive there, local write).
 const EXIT_FETCH_CANNOT_RUN: u8 = 203;
 
-/// `println!` that stops quietly when stdout is closed (`logferry ls | head`).
+/// `println!` that stops quietly when stdout is closed (`logferry ls | head`), with the
+/// destination's secrets scrubbed (see [`scrub`]).
 macro_rules! out {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+        let line = $crate::scrub(&format!($($arg)*));
+        let _ = writeln!(std::io::stdout().lock(), "{line}");
     }};
+}
+
+/// Every line this binary writes to stderr goes through [`scrub`]: the messages of
+/// object_store and its HTTP client quote request URLs and endpoints, which may hold a
+/// password. Shadows the standard macro for this file and the modules declared below.
+macro_rules! eprintln {
+    ($($arg:tt)*) => {{
+        std::eprintln!("{}", $crate::scrub(&format!($($arg)*)))
+    }};
+}
+
+/// The secrets of every loaded destination, scrubbed from everything printed.
+static SECRETS: std::sync::RwLock<Vec<String>> = std::sync::RwLock::new(Vec::new());
+
+/// Adds the secrets of `config`'s destination to those scrubbed from output.
+fn remember_secrets(config: &Config) {
+    let mut all = SECRETS.write().unwrap_or_else(|e| e.into_inner());
+    for s in config.destination.secrets() {
+        if !all.contains(&s) {
+            all.push(s);
+        }
+    }
+    all.sort_by_key(|s| std::cmp::Reverse(s.len()));
+}
+
+/// `text` with every known secret replaced by `<redacted>`.
+fn scrub(text: &str) -> String {
+    let secrets = SECRETS.read().unwrap_or_else(|e| e.into_inner());
+    config::scrub(text, &secrets)
+}
+
+/// Log lines reach stderr through [`scrub`], one event at a time.
+struct ScrubbedStderr(Vec<u8>);
+
+impl std::io::Write for ScrubbedStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for ScrubbedStderr {
+    fn drop(&mut self) {
+        let text = scrub(&String::from_utf8_lossy(&self.0));
+        let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), text.as_bytes());
+    }
 }
 
 mod commands;
@@ -89,6 +140,7 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => return early(fail(&e)),
     };
+    remember_secrets(&config);
     let config = match command.hostname() {
         None => config,
         Some(h) => {
@@ -153,7 +205,7 @@ fn init_logging(daemon: bool, format: config::LogFormat) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| ScrubbedStderr(Vec::new()))
         // Colour codes only for a person at a terminal, not in journald or PostgreSQL's log.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     match format {
@@ -383,10 +435,10 @@ impl Hooks for ServiceHooks {
     fn destination_down(&self, error: &Error, retry_in: std::time::Duration) {
         // Started, not ready: systemd must not time the start out and restart us into the
         // same outage; /readyz stays 503 until the destination answers.
-        self.notifier.send(&format!(
+        self.notifier.send(&scrub(&format!(
             "READY=1\nSTATUS=waiting for the destination (retry in {}): {error}",
             humantime::format_duration(retry_in)
-        ));
+        )));
     }
     fn pass_done(&self, archive: &Config, result: &logferry::Result<logferry::stats::RunReport>) {
         let report = match result {
@@ -398,7 +450,8 @@ impl Hooks for ServiceHooks {
         };
         if let Some(r) = report {
             self.metrics.record(&self.name_of(archive), &r);
-            self.notifier.send(&format!("STATUS={}", r.summary()));
+            self.notifier
+                .send(&scrub(&format!("STATUS={}", r.summary())));
         }
     }
 }
@@ -513,6 +566,7 @@ fn spawn_signal_handler(
 fn reload(file: Option<&std::path::Path>) -> logferry::Result<Vec<Archive>> {
     let file = file.ok_or_else(|| Error::config(None, "", "no config file to reload"))?;
     let config = config::load(file, env_vars())?;
+    remember_secrets(&config);
     for w in &config.warnings {
         tracing::warn!("{w}");
     }
@@ -539,10 +593,12 @@ async fn run(config: &Config, archives: &[Config], once: bool) -> u8 {
         return daemon(config, opened).await;
     }
     let mut code = EXIT_OK;
+    let mut reports = Vec::new();
     for (a, store) in &opened {
         let this = match worker::run_once(a, store, &SystemClock).await {
             Ok(report) => {
                 out!("{}{}", label(archives, a), report.summary());
+                reports.push((a, Some(report.clone())));
                 if report.outcome == Outcome::Partial {
                     EXIT_FILES_FAILED
                 } else {
@@ -555,6 +611,7 @@ async fn run(config: &Config, archives: &[Config], once: bool) -> u8 {
                     _ => String::new(),
                 };
                 eprintln!("logferry: {}{at}{e}", label(archives, a));
+                reports.push((a, None));
                 exit_code(&e)
             }
         };
@@ -562,17 +619,25 @@ async fn run(config: &Config, archives: &[Config], once: bool) -> u8 {
     }
     if let Some(path) = &config.metrics_textfile {
         let metrics = Metrics::default();
-        for (a, _) in &opened {
-            if let Some(r) = stats::read_status(&a.state_dir)
-                .ok()
-                .and_then(|r| r.into_iter().next())
-            {
+        for (a, report) in reports {
+            // This pass's own report: the status file may be the one that could not be
+            // written. A failed pass was recorded there by the worker.
+            let report = report.or_else(|| {
+                stats::read_status(&a.state_dir)
+                    .ok()
+                    .and_then(|r| r.into_iter().next())
+            });
+            if let Some(r) = report {
                 metrics.record(&archive_name(archives, a), &r);
             }
         }
+        // The passes stand (their generations are committed): the exit code says how
+        // they went, and a textfile that cannot be written is a warning.
         if let Err(e) = metrics.write_textfile(path, std::time::SystemTime::now()) {
-            eprintln!("logferry: {e}");
-            code = code.max(EXIT_CANNOT_RUN);
+            tracing::warn!(
+                error = %e,
+                "could not write the metrics textfile; the pass stands, node_exporter keeps the previous figures"
+            );
         }
     }
     code

@@ -111,6 +111,7 @@ pub async fn run_locked(
         report.outcome = Outcome::Failed;
         report.error = Some(e.to_string());
     }
+    scrub_report(&mut report, &config.destination.secrets());
     if let Err(e) = stats::record(state_dir.path(), &report) {
         tracing::warn!(error = %e, "could not record the pass in the status file");
     }
@@ -153,7 +154,7 @@ async fn pass(
     if rest.is_empty() {
         // Nothing to hash or record: no index needed, nothing remote written.
         if unchanged.len() != old_seen.len() {
-            state_dir.save_seen(&seen_of_unchanged())?;
+            cached("seen files", state_dir.save_seen(&seen_of_unchanged()));
         }
         return Ok(());
     }
@@ -285,7 +286,16 @@ async fn pass(
         report.duration_ms = started.elapsed().as_millis() as u64;
         report.generation = Some(next);
         report.current_generation = next;
-        let generation = index.next_generation(entries, archived_at, report.clone());
+        // The report as it will stand once this generation is committed, so that the
+        // archive and `status` state the same figures.
+        let mut embedded = report.clone();
+        embedded.clear_pending();
+        for r in &failed_files {
+            embedded.add_pending(r.stat.mtime_ns);
+        }
+        embedded.peak_rss_bytes = stats::peak_rss_bytes();
+        scrub_report(&mut embedded, &config.destination.secrets());
+        let generation = index.next_generation(entries, archived_at, embedded);
         manifest::commit(store, &generation)
             .await
             .inspect_err(|_| {
@@ -297,11 +307,17 @@ async fn pass(
             location: format!("generation {next}"),
             message,
         })?;
-        match generation.kind {
-            Kind::Full => state_dir.save_snapshot(&index)?,
-            Kind::Delta => state_dir.save_delta(&generation)?,
+        // Committed: the pass succeeded. The local cache is only a copy of the remote;
+        // if it cannot follow, the next pass catches up from the destination.
+        let chain = match generation.kind {
+            Kind::Full => state_dir.save_snapshot(&index),
+            Kind::Delta => state_dir.save_delta(&generation),
+        };
+        // The header moves only with the chain, so it never names a generation the
+        // chain lacks.
+        if cached("manifest chain", chain) {
+            cached("cache header", state_dir.save_header(&destination, next));
         }
-        state_dir.save_header(&destination, next)?;
     }
     report.current_generation = index.generation;
     report.clear_pending();
@@ -310,9 +326,36 @@ async fn pass(
     }
 
     if new_seen != old_seen {
-        state_dir.save_seen(&new_seen)?;
+        cached("seen files", state_dir.save_seen(&new_seen));
     }
     Ok(())
+}
+
+/// The storage client's messages quote request URLs, which may hold a password: a report
+/// kept in the state dir or in the archive holds none of the destination's secrets.
+fn scrub_report(report: &mut RunReport, secrets: &[String]) {
+    if let Some(e) = &mut report.error {
+        *e = crate::config::scrub(e, secrets);
+    }
+    for f in &mut report.failures {
+        f.error = crate::config::scrub(&f.error, secrets);
+    }
+}
+
+/// Whether a write of the local cache succeeded; a failure is a warning, not the pass
+/// failing: the cache is only a copy of what the destination holds, and the next pass
+/// catches up from it (re-reading the files whose `seen` record was not saved).
+fn cached(what: &str, result: Result<()>) -> bool {
+    match result {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(
+                error = %e,
+                "could not update the local cache ({what}); the pass stands, the next one catches up from the destination (is the state dir full or read-only?)"
+            );
+            false
+        }
+    }
 }
 
 /// What a pass knows of the archive before it scans: the current generation always,
@@ -351,6 +394,7 @@ async fn open_state(store: &Store, state_dir: &StateDir, destination: &str) -> R
     let Some(mut index) = state_dir.load_index(header.generation) else {
         return rebuild(store, state_dir, destination).await;
     };
+    let mut chain_ok = true;
     for g in newer {
         let gen = manifest::fetch(store, g).await?;
         if gen.kind == Kind::Delta && gen.generation != index.generation + 1
@@ -358,12 +402,20 @@ async fn open_state(store: &Store, state_dir: &StateDir, destination: &str) -> R
         {
             return rebuild(store, state_dir, destination).await;
         }
-        match gen.kind {
-            Kind::Full => state_dir.save_snapshot(&index)?,
-            Kind::Delta => state_dir.save_delta(&gen)?,
+        if chain_ok {
+            let saved = match gen.kind {
+                Kind::Full => state_dir.save_snapshot(&index),
+                Kind::Delta => state_dir.save_delta(&gen),
+            };
+            chain_ok = cached("manifest chain", saved);
         }
     }
-    state_dir.save_header(destination, index.generation)?;
+    if chain_ok {
+        cached(
+            "cache header",
+            state_dir.save_header(destination, index.generation),
+        );
+    }
     Ok(Known {
         generation: index.generation,
         index: Some(index),
@@ -373,10 +425,16 @@ async fn open_state(store: &Store, state_dir: &StateDir, destination: &str) -> R
 
 /// Forgets the local cache and builds it again from the remote manifests.
 async fn rebuild(store: &Store, state_dir: &StateDir, destination: &str) -> Result<Known> {
+    // A stale cache must not survive (its seen records would skip files the remote
+    // lacks), so failing to forget it stops the pass; failing to save the new one does not.
     state_dir.reset()?;
     let index = manifest::load_latest(store).await?;
-    state_dir.save_snapshot(&index)?;
-    state_dir.save_header(destination, index.generation)?;
+    if cached("manifest chain", state_dir.save_snapshot(&index)) {
+        cached(
+            "cache header",
+            state_dir.save_header(destination, index.generation),
+        );
+    }
     Ok(Known {
         generation: index.generation,
         index: Some(index),
@@ -399,8 +457,12 @@ async fn local_index(
     }
     tracing::warn!("the local manifest chain is incomplete; reloading it from the destination");
     let index = manifest::load_at(store, generation).await?;
-    state_dir.save_snapshot(&index)?;
-    state_dir.save_header(destination, generation)?;
+    if cached("manifest chain", state_dir.save_snapshot(&index)) {
+        cached(
+            "cache header",
+            state_dir.save_header(destination, generation),
+        );
+    }
     Ok(index)
 }
 
@@ -433,7 +495,7 @@ fn scan_sources(
         files.extend(found.files);
     }
     if ahead != ahead_before {
-        state_dir.save_ahead(&ahead)?;
+        cached("files ahead of the clock", state_dir.save_ahead(&ahead));
     }
     Ok(files)
 }

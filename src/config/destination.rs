@@ -21,8 +21,8 @@ pub const HOSTNAME_VAR: &str = "{hostname}";
 /// Replaced by each source's name: every source gets an archive of its own.
 pub const SOURCE_VAR: &str = "{source}";
 
-/// The archive destination.
-#[derive(Debug, Clone)]
+/// The archive destination. Its `Debug` redacts secrets as `check-config` does.
+#[derive(Clone)]
 pub struct Destination {
     /// Where the archive lives (for a per-source template, as the first source sees it).
     pub url: DestinationUrl,
@@ -42,6 +42,27 @@ pub struct Destination {
     pub max_retries: usize,
     /// Time one request may keep being retried.
     pub retry_timeout: std::time::Duration,
+}
+
+impl fmt::Debug for Destination {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let options: BTreeMap<&str, String> = self
+            .options
+            .iter()
+            .map(|(k, v)| (k.as_str(), shown_option(k, v)))
+            .collect();
+        let redact = |t: &Option<String>| t.as_deref().map(redact_url_text);
+        f.debug_struct("Destination")
+            .field("url", &self.url.to_string())
+            .field("template", &redact(&self.template))
+            .field("hostname_template", &redact(&self.hostname_template))
+            .field("options", &options)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("request_timeout", &self.request_timeout)
+            .field("max_retries", &self.max_retries)
+            .field("retry_timeout", &self.retry_timeout)
+            .finish()
+    }
 }
 
 /// The host's name, for `{hostname}` in a destination URL.
@@ -117,10 +138,17 @@ pub fn parse_destination_url(
     if text.trim().is_empty() {
         return Err("must not be empty".into());
     }
+    // Echoed in errors; a user name and password would come with it.
+    let shown = if text.contains('@') {
+        redact_url_text(text)
+    } else {
+        text.to_string()
+    };
+    let text_for_errors = shown.as_str();
     let Some((scheme, _)) = text.split_once("://") else {
         if text.contains(':') && !text.starts_with('.') && !text.starts_with('/') {
             return Err(format!(
-                "`{text}` is neither a URL nor a path; use file:///dir, memory://, s3://bucket/prefix, gs://… or az://…"
+                "`{text_for_errors}` is neither a URL nor a path; use file:///dir, memory://, s3://bucket/prefix, gs://… or az://…"
             ));
         }
         let p = Path::new(text);
@@ -132,15 +160,15 @@ pub fn parse_destination_url(
     };
     match scheme {
         "file" => {
-            let url = url::Url::parse(text).map_err(|e| format!("`{text}`: {e}"))?;
+            let url = url::Url::parse(text).map_err(|e| format!("`{text_for_errors}`: {e}"))?;
             if url.host_str().is_some_and(|h| !h.is_empty()) {
                 return Err(format!(
-                    "`{text}` names a host; a file URL takes an absolute path (file:///var/archive), or write a plain path relative to the config file"
+                    "`{text_for_errors}` names a host; a file URL takes an absolute path (file:///var/archive), or write a plain path relative to the config file"
                 ));
             }
             let path = url
                 .to_file_path()
-                .map_err(|_| format!("`{text}` is not a usable file path"))?;
+                .map_err(|_| format!("`{text_for_errors}` is not a usable file path"))?;
             Ok(DestinationUrl::Local(path))
         }
         "memory" => Ok(DestinationUrl::Memory),
@@ -198,7 +226,8 @@ fn redact_url_text(text: &str) -> String {
     }
 }
 
-/// The URL without any password or query string (SAS tokens live there).
+/// The URL without any password or query string (SAS tokens live there). A user name
+/// alone is kept: in `abfss://container@account…` it names the container.
 pub fn redact_url(url: &url::Url) -> String {
     let mut u = url.clone();
     if u.password().is_some() {
@@ -207,13 +236,138 @@ pub fn redact_url(url: &url::Url) -> String {
     if u.query().is_some() {
         u.set_query(Some("<redacted>"));
     }
-    u.to_string()
+    // Userinfo is percent-encoded; the marker reads better as written.
+    u.to_string().replace("%3Credacted%3E", "<redacted>")
 }
 
 /// Whether a destination option holds a secret and must never be printed.
 pub fn is_secret_option(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
     SECRET_WORDS.iter().any(|w| n.contains(w))
+}
+
+/// A destination option's value as it may be printed: `<redacted>` for a secret-named
+/// option; for any other, a URL's password (a user name alone, which is then a token)
+/// and query string replaced by `<redacted>`, whatever the option's name
+/// (`proxy_url = "http://user:pass@proxy:3128"`, `aws_endpoint`, …).
+pub fn shown_option(name: &str, value: &str) -> String {
+    if is_secret_option(name) {
+        return "<redacted>".to_string();
+    }
+    match url::Url::parse(value) {
+        Ok(mut u) if u.has_host() && has_secret_part(&u) => {
+            if lone_user(&u).is_some() {
+                let _ = u.set_username("<redacted>");
+            }
+            redact_url(&u)
+        }
+        _ => value.to_string(),
+    }
+}
+
+fn has_secret_part(u: &url::Url) -> bool {
+    !u.username().is_empty() || u.password().is_some() || u.query().is_some()
+}
+
+/// The user name of an http(s) URL that has no password: a token
+/// (`https://<token>@host`), so it is a secret too.
+fn lone_user(u: &url::Url) -> Option<String> {
+    let http = matches!(u.scheme(), "http" | "https");
+    (http && u.password().is_none() && !u.username().is_empty()).then(|| u.username().to_string())
+}
+
+/// Whether a line of config text holds a secret: a secret-named key, or a URL with a
+/// user name or password.
+pub(super) fn line_holds_secret(line: &str) -> bool {
+    let words = line.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'));
+    if words.filter(|w| !w.is_empty()).any(is_secret_option) {
+        return true;
+    }
+    line.match_indices("://").any(|(i, _)| {
+        let rest = &line[i + 3..];
+        let end = rest
+            .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '/'))
+            .unwrap_or(rest.len());
+        rest[..end].contains('@')
+    })
+}
+
+/// Secrets shorter than this are too easily found in unrelated text to be scrubbed from
+/// every line; they are redacted only where their option is printed.
+pub const MIN_SCRUBBED_LEN: usize = 8;
+
+impl Destination {
+    /// Every secret text the destination holds, for scrubbing messages that a backend
+    /// builds (its errors quote request URLs, a proxy's credentials): the values of
+    /// secret-named options and the passwords, token-like user names and query values of
+    /// URL-valued options and of the URL itself, as written and percent-decoded. Texts
+    /// shorter than [`MIN_SCRUBBED_LEN`] are left out.
+    pub fn secrets(&self) -> Vec<String> {
+        let mut found = Vec::new();
+        let mut urls = Vec::new();
+        if let DestinationUrl::Remote(u) = &self.url {
+            urls.push(u.clone());
+        }
+        for (name, value) in &self.options {
+            if is_secret_option(name) {
+                found.push(value.clone());
+            } else if let Ok(u) = url::Url::parse(value) {
+                urls.push(u);
+            }
+        }
+        for u in &urls {
+            found.extend(u.password().map(str::to_string).or_else(|| lone_user(u)));
+            if let Some(q) = u.query() {
+                found.extend(
+                    q.split('&')
+                        .filter_map(|kv| kv.split_once('='))
+                        .map(|(_, v)| v.to_string()),
+                );
+            }
+        }
+        let decoded: Vec<String> = found.iter().map(|s| percent_decode(s)).collect();
+        found.extend(decoded);
+        found.retain(|s| s.len() >= MIN_SCRUBBED_LEN);
+        // Longest first, so that a secret holding another is replaced whole.
+        found.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        found.dedup();
+        found
+    }
+}
+
+/// `text` with every one of `secrets` replaced by `<redacted>`.
+pub fn scrub(text: &str, secrets: &[String]) -> String {
+    let mut out = text.to_string();
+    for s in secrets {
+        if out.contains(s.as_str()) {
+            out = out.replace(s.as_str(), "<redacted>");
+        }
+    }
+    out
+}
+
+/// `%XX` escapes decoded, as a backend may print the password it was given.
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 impl fmt::Display for DestinationUrl {
@@ -223,5 +377,69 @@ impl fmt::Display for DestinationUrl {
             DestinationUrl::Memory => f.write_str("memory://"),
             DestinationUrl::Remote(u) => f.write_str(&redact_url(u)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_url_valued_option_keeps_its_user_and_loses_its_password() {
+        assert_eq!(
+            shown_option("proxy_url", "http://me:pw-123@proxy:3128"),
+            "http://me:<redacted>@proxy:3128/"
+        );
+        assert_eq!(
+            shown_option("aws_endpoint", "http://token-abc@host"),
+            "http://<redacted>@host/"
+        );
+        assert_eq!(
+            shown_option("aws_endpoint", "http://host:9000"),
+            "http://host:9000"
+        );
+        assert_eq!(shown_option("aws_secret_access_key", "x"), "<redacted>");
+    }
+
+    #[test]
+    fn a_container_in_the_user_position_is_not_taken_for_a_token() {
+        let u = url::Url::parse("abfss://logs@acct.dfs.core.windows.net/p").unwrap();
+        assert_eq!(redact_url(&u), "abfss://logs@acct.dfs.core.windows.net/p");
+    }
+
+    #[test]
+    fn lines_with_secrets_are_told_apart() {
+        assert!(line_holds_secret("aws_secret_access_key = \"abc"));
+        assert!(line_holds_secret("proxy_url = \"http://u:p@h:1\" x"));
+        assert!(!line_holds_secret("aws_endpoint = \"http://h:1/a@b\""));
+        assert!(!line_holds_secret("state_dir = \"state"));
+    }
+
+    #[test]
+    fn secrets_to_scrub_are_the_long_ones_decoded_too() {
+        let mut options = BTreeMap::new();
+        options.insert("aws_access_key_id".to_string(), "test".to_string());
+        options.insert(
+            "proxy_url".to_string(),
+            "http://me:p%40ss-word@proxy:1".to_string(),
+        );
+        let d = Destination {
+            url: DestinationUrl::Memory,
+            template: None,
+            hostname_template: None,
+            options,
+            connect_timeout: std::time::Duration::from_secs(1),
+            request_timeout: std::time::Duration::from_secs(1),
+            max_retries: 0,
+            retry_timeout: std::time::Duration::from_secs(1),
+        };
+        let secrets = d.secrets();
+        assert_eq!(secrets, ["p%40ss-word", "p@ss-word"]);
+        let debug = format!("{d:?}");
+        assert!(!debug.contains("ss-word"), "{debug}");
+        assert_eq!(
+            scrub("GET http://me:p%40ss-word@proxy", &secrets),
+            "GET http://me:<redacted>@proxy"
+        );
     }
 }

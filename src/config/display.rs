@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::{json, Map, Value};
 
 use super::{
-    is_secret_option, redact_url, ClosedBy, Config, DestinationUrl, LogFormat, ScheduleKind, Source,
+    redact_url, shown_option, ClosedBy, Config, DestinationUrl, LogFormat, ScheduleKind, Source,
 };
 use crate::codec::Compression;
 
@@ -66,12 +66,7 @@ impl fmt::Display for Config {
         if !self.destination.options.is_empty() {
             writeln!(f, "\n[destination.options]")?;
             for (k, v) in &self.destination.options {
-                let shown = if is_secret_option(k) {
-                    "<redacted>"
-                } else {
-                    v.as_str()
-                };
-                writeln!(f, "{k} = {}", q(shown))?;
+                writeln!(f, "{k} = {}", q(&shown_option(k, v)))?;
             }
         }
         for s in &self.sources {
@@ -175,10 +170,7 @@ impl Config {
         let options: Map<String, Value> = d
             .options
             .iter()
-            .map(|(k, v)| {
-                let shown = if is_secret_option(k) { "<redacted>" } else { v };
-                (k.clone(), json!(shown))
-            })
+            .map(|(k, v)| (k.clone(), json!(shown_option(k, v))))
             .collect();
         dest.insert("options".into(), Value::Object(options));
         top.insert("destination".into(), Value::Object(dest));

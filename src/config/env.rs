@@ -19,6 +19,27 @@ pub(super) struct Overrides {
     pub set: Vec<(String, String)>,
     /// One line per ignored variable.
     pub warnings: Vec<String>,
+    /// Values that no message may echo (see [`hides_value`]).
+    pub hidden: Vec<String>,
+}
+
+/// Whether the value of the key at `segments` may hold a secret and must never be
+/// echoed: the destination table or its options given as text, anything under the
+/// options, and any secret-named key.
+fn hides_value(segments: &[&str]) -> bool {
+    matches!(segments, ["destination"] | ["destination", "options", ..])
+        || segments.iter().any(|s| super::is_secret_option(s))
+}
+
+/// `message` without `value`, as written or as serde quotes it.
+pub(super) fn scrub(message: &str, value: &str) -> String {
+    if value.is_empty() {
+        return message.to_string();
+    }
+    let quoted = format!("{value:?}");
+    message
+        .replace(&quoted, "<redacted>")
+        .replace(value, "<redacted>")
 }
 
 /// The variable in `set` (dotted key, variable) that set `key` or a table above it.
@@ -57,6 +78,10 @@ where
             continue;
         }
         let key = segments.join(".");
+        let hide = hides_value(&segments);
+        if hide {
+            overrides.hidden.push(text.clone());
+        }
         match probe(&segments, &text) {
             Probe::Accepted(v) => {
                 insert(value, &segments, v);
@@ -67,11 +92,16 @@ where
                 overrides.warnings.push(ignored(&var, suggestion));
             }
             Probe::Bad { key, message } => {
+                let message = if hide {
+                    scrub(&message, &text)
+                } else {
+                    message
+                };
                 return Err(Error::Env {
                     var,
                     key,
                     message: format!("{message}; fix the value or unset the variable"),
-                })
+                });
             }
         }
     }
