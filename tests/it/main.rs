@@ -11,6 +11,7 @@ mod postgres;
 mod proxy;
 mod regression;
 mod regression_config;
+mod regression_net;
 mod regression_read;
 mod remote;
 mod restore;

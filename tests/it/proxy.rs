@@ -1,9 +1,13 @@
 //! A fault-injecting TCP proxy in front of a real server: each new connection is either
-//! piped through, answered `503 SlowDown`, or dropped, as the test says.
+//! piped through, answered `503 SlowDown`, dropped, reset (after the server answered, so
+//! a write lands but its answer is lost), or stalled past the client's timeout, as the
+//! test says, or at random at a given rate from a seeded generator. With the client's
+//! connection pool off (`pool_max_idle_per_host = "0"`) a connection is one request.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -24,6 +28,59 @@ pub struct Faults {
     /// When non-zero, a piped connection is cut after sending this many bytes back to the
     /// client, and the proxy then stays down (the server "died" mid-download).
     pub cut_after: AtomicUsize,
+    /// This many connections are piped until the server starts its answer, then reset
+    /// (SO_LINGER 0) after passing on a few bytes of it.
+    pub reset: AtomicUsize,
+    /// This many connections are held unanswered for `stall_ms`, then closed.
+    pub stall: AtomicUsize,
+    /// How long a stalled connection is held.
+    pub stall_ms: AtomicUsize,
+    /// Faults drawn at random, when set.
+    pub mix: Mutex<Option<Mix>>,
+    /// Connections accepted.
+    pub connections: AtomicUsize,
+    /// Faults injected, by kind.
+    pub resets: AtomicUsize,
+    pub stalls: AtomicUsize,
+    pub slow_downs: AtomicUsize,
+    pub drops: AtomicUsize,
+}
+
+/// Random faults: each connection is faulted with probability `per_mille` / 1000, the
+/// kind and the reset point drawn from a seeded xorshift, so a run is repeatable.
+#[derive(Debug)]
+pub struct Mix {
+    pub per_mille: u64,
+    state: u64,
+}
+
+impl Mix {
+    pub fn new(per_mille: u64, seed: u64) -> Mix {
+        Mix {
+            per_mille,
+            state: seed.max(1),
+        }
+    }
+
+    fn next(&mut self) -> u64 {
+        let mut x = self.state;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.state = x;
+        x
+    }
+}
+
+/// What to do with one connection.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Fault {
+    None,
+    SlowDown,
+    Drop,
+    /// Reset after passing on this many bytes of the server's answer.
+    Reset(usize),
+    Stall,
 }
 
 impl Faults {
@@ -31,6 +88,43 @@ impl Faults {
         counter
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
             .is_ok()
+    }
+
+    /// The fault for the next connection: the counters first, then the random mix.
+    fn pick(&self) -> Fault {
+        if self.down.load(Ordering::SeqCst) > 0 || Self::take(&self.slow_down) {
+            return Fault::SlowDown;
+        }
+        if Self::take(&self.drop) {
+            return Fault::Drop;
+        }
+        if Self::take(&self.reset) {
+            return Fault::Reset(0);
+        }
+        if Self::take(&self.stall) {
+            return Fault::Stall;
+        }
+        let mut mix = self.mix.lock().unwrap();
+        let Some(m) = mix.as_mut() else {
+            return Fault::None;
+        };
+        if m.next() % 1000 >= m.per_mille {
+            return Fault::None;
+        }
+        // Resets are half the faults: they are the ones object_store leaves to us.
+        match m.next() % 6 {
+            0..=2 => Fault::Reset((m.next() % 700) as usize),
+            3 | 4 => Fault::SlowDown,
+            _ => Fault::Stall,
+        }
+    }
+
+    /// Faults injected so far, of every kind.
+    pub fn injected(&self) -> usize {
+        [&self.resets, &self.stalls, &self.slow_downs, &self.drops]
+            .iter()
+            .map(|c| c.load(Ordering::SeqCst))
+            .sum()
     }
 }
 
@@ -70,8 +164,11 @@ impl Proxy {
 }
 
 async fn handle(mut client: TcpStream, upstream: &str, f: &Faults) {
-    if f.down.load(Ordering::SeqCst) > 0 || Faults::take(&f.slow_down) {
+    f.connections.fetch_add(1, Ordering::SeqCst);
+    let fault = f.pick();
+    if fault == Fault::SlowDown {
         f.served.fetch_add(1, Ordering::SeqCst);
+        f.slow_downs.fetch_add(1, Ordering::SeqCst);
         // Read the request head so the client sees an answer, not a reset.
         let mut buf = vec![0u8; 64 * 1024];
         let _ = tokio::time::timeout(std::time::Duration::from_millis(200), client.read(&mut buf))
@@ -85,8 +182,24 @@ async fn handle(mut client: TcpStream, upstream: &str, f: &Faults) {
         let _ = client.shutdown().await;
         return;
     }
-    if Faults::take(&f.drop) {
+    if fault == Fault::Stall {
         f.served.fetch_add(1, Ordering::SeqCst);
+        f.stalls.fetch_add(1, Ordering::SeqCst);
+        let hold = Duration::from_millis(f.stall_ms.load(Ordering::SeqCst).max(100) as u64);
+        let mut buf = vec![0u8; 64 * 1024];
+        let _ = tokio::time::timeout(hold, async {
+            while let Ok(n) = client.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+            }
+        })
+        .await;
+        return;
+    }
+    if fault == Fault::Drop {
+        f.served.fetch_add(1, Ordering::SeqCst);
+        f.drops.fetch_add(1, Ordering::SeqCst);
         let mut buf = vec![0u8; 1024];
         let _ = tokio::time::timeout(std::time::Duration::from_millis(200), client.read(&mut buf))
             .await;
@@ -96,6 +209,12 @@ async fn handle(mut client: TcpStream, upstream: &str, f: &Faults) {
     let Ok(mut server) = TcpStream::connect(upstream).await else {
         return;
     };
+    if let Fault::Reset(after) = fault {
+        f.served.fetch_add(1, Ordering::SeqCst);
+        f.resets.fetch_add(1, Ordering::SeqCst);
+        reset_after_answer(client, server, after).await;
+        return;
+    }
     let cut = f.cut_after.load(Ordering::SeqCst);
     if cut > 0 {
         let (mut cr, mut cw) = client.into_split();
@@ -135,6 +254,28 @@ async fn handle(mut client: TcpStream, upstream: &str, f: &Faults) {
     let up = async move { throttled_copy(&mut cr, &mut sw, rate).await };
     let down = async move { throttled_copy(&mut sr, &mut cw, rate).await };
     let _ = tokio::join!(up, down);
+}
+
+/// Pipes the request through, waits for the server's answer to start (the request was
+/// served: a write has landed), passes on at most `after` bytes of it, then resets the
+/// client's connection.
+async fn reset_after_answer(client: TcpStream, server: TcpStream, after: usize) {
+    #[allow(deprecated)] // SO_LINGER 0 is the point: close with a reset, not a FIN.
+    let _ = client.set_linger(Some(Duration::ZERO));
+    let (mut cr, mut cw) = client.into_split();
+    let (mut sr, mut sw) = server.into_split();
+    let up = tokio::spawn(async move {
+        let _ = tokio::io::copy(&mut cr, &mut sw).await;
+    });
+    let mut buf = vec![0u8; 16 * 1024];
+    if let Ok(Ok(n)) = tokio::time::timeout(Duration::from_secs(10), sr.read(&mut buf)).await {
+        let _ = cw.write_all(&buf[..n.min(after)]).await;
+    }
+    // No FIN from the write half: the socket closes (with a reset) when the read half,
+    // in the aborted task, is dropped.
+    cw.forget();
+    up.abort();
+    let _ = up.await;
 }
 
 async fn throttled_copy<R, W>(r: &mut R, w: &mut W, rate: usize) -> std::io::Result<()>
