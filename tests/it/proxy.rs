@@ -31,6 +31,9 @@ pub struct Faults {
     /// This many connections are piped until the server starts its answer, then reset
     /// (SO_LINGER 0) after passing on a few bytes of it.
     pub reset: AtomicUsize,
+    /// This many connections are piped until the head of the server's answer and a few
+    /// bytes of its body have passed, then reset: the body is cut.
+    pub reset_in_body: AtomicUsize,
     /// This many connections are held unanswered for `stall_ms`, then closed.
     pub stall: AtomicUsize,
     /// How long a stalled connection is held.
@@ -80,6 +83,8 @@ enum Fault {
     Drop,
     /// Reset after passing on this many bytes of the server's answer.
     Reset(usize),
+    /// Reset after the answer's head and this many bytes of its body.
+    ResetInBody(usize),
     Stall,
 }
 
@@ -100,6 +105,9 @@ impl Faults {
         }
         if Self::take(&self.reset) {
             return Fault::Reset(0);
+        }
+        if Self::take(&self.reset_in_body) {
+            return Fault::ResetInBody(10);
         }
         if Self::take(&self.stall) {
             return Fault::Stall;
@@ -209,10 +217,10 @@ async fn handle(mut client: TcpStream, upstream: &str, f: &Faults) {
     let Ok(mut server) = TcpStream::connect(upstream).await else {
         return;
     };
-    if let Fault::Reset(after) = fault {
+    if let Fault::Reset(_) | Fault::ResetInBody(_) = fault {
         f.served.fetch_add(1, Ordering::SeqCst);
         f.resets.fetch_add(1, Ordering::SeqCst);
-        reset_after_answer(client, server, after).await;
+        reset_after_answer(client, server, fault).await;
         return;
     }
     let cut = f.cut_after.load(Ordering::SeqCst);
@@ -257,9 +265,9 @@ async fn handle(mut client: TcpStream, upstream: &str, f: &Faults) {
 }
 
 /// Pipes the request through, waits for the server's answer to start (the request was
-/// served: a write has landed), passes on at most `after` bytes of it, then resets the
-/// client's connection.
-async fn reset_after_answer(client: TcpStream, server: TcpStream, after: usize) {
+/// served: a write has landed), passes on part of it (`fault` says how much), then resets
+/// the client's connection.
+async fn reset_after_answer(client: TcpStream, server: TcpStream, fault: Fault) {
     #[allow(deprecated)] // SO_LINGER 0 is the point: close with a reset, not a FIN.
     let _ = client.set_linger(Some(Duration::ZERO));
     let (mut cr, mut cw) = client.into_split();
@@ -267,9 +275,31 @@ async fn reset_after_answer(client: TcpStream, server: TcpStream, after: usize) 
     let up = tokio::spawn(async move {
         let _ = tokio::io::copy(&mut cr, &mut sw).await;
     });
+    let mut got = Vec::new();
     let mut buf = vec![0u8; 16 * 1024];
-    if let Ok(Ok(n)) = tokio::time::timeout(Duration::from_secs(10), sr.read(&mut buf)).await {
-        let _ = cw.write_all(&buf[..n.min(after)]).await;
+    loop {
+        let limit = match fault {
+            // Once the answer has started.
+            Fault::Reset(n) => (!got.is_empty()).then_some(n),
+            // Once the head and `n` bytes of the body are in.
+            Fault::ResetInBody(n) => got
+                .windows(4)
+                .position(|w| w == b"\r\n\r\n")
+                .map(|p| p + 4 + n)
+                .filter(|l| got.len() >= *l),
+            _ => Some(0),
+        };
+        if let Some(limit) = limit {
+            let _ = cw.write_all(&got[..limit.min(got.len())]).await;
+            break;
+        }
+        match tokio::time::timeout(Duration::from_secs(10), sr.read(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => got.extend_from_slice(&buf[..n]),
+            _ => {
+                let _ = cw.write_all(&got[..got.len().saturating_sub(1)]).await;
+                break;
+            }
+        }
     }
     // No FIN from the write half: the socket closes (with a reset) when the read half,
     // in the aborted task, is dropped.
