@@ -345,3 +345,40 @@ fn holder_label(holder: &Option<String>) -> String {
         .map(|h| format!(" (pid {h})"))
         .unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn generic(text: &str) -> object_store::Error {
+        object_store::Error::Generic {
+            store: "S3",
+            source: text.to_string().into(),
+        }
+    }
+
+    #[test]
+    fn transient_means_transport_or_server_side() {
+        let reset = object_store::Error::Generic {
+            store: "S3",
+            source: Box::new(object_store::client::HttpError::new(
+                object_store::client::HttpErrorKind::Interrupted,
+                std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset"),
+            )),
+        };
+        assert!(transient(&reset));
+        assert!(transient(&generic(
+            "Error performing PUT in 1s - Server returned non-2xx status code: 503 Service Unavailable: SlowDown"
+        )));
+        assert!(transient(&generic("status code: 429 Too Many Requests")));
+        assert!(!transient(&generic("status code: 400 Bad Request")));
+        assert!(!transient(&generic("no such thing")));
+        let not_found = object_store::Error::NotFound {
+            path: "k".into(),
+            source: "404".into(),
+        };
+        assert!(!transient(&not_found));
+        assert!(Error::store("put", "k", reset).is_transient());
+        assert!(!Error::store("get", "k", not_found).is_transient());
+    }
+}

@@ -139,7 +139,7 @@ impl Generation {
 /// cut short (a reset while its pages stream) is listed again from the start.
 pub async fn list_generations(store: &Store, after: Option<u64>) -> Result<Vec<u64>> {
     let prefix = store::manifest_prefix();
-    let metas: Vec<_> = retry::run(&Policy::default(), "list", || {
+    let metas: Vec<_> = retry::run(&Policy::bodies(), "list", || {
         let stream = match after {
             Some(g) => store.list_with_offset(Some(&prefix), &store::manifest_key(g)),
             None => store.list(Some(&prefix)),
@@ -161,7 +161,7 @@ pub async fn list_generations(store: &Store, after: Option<u64>) -> Result<Vec<u
 /// Reads one generation.
 pub async fn fetch(store: &Store, generation: u64) -> Result<Generation> {
     let key = store::manifest_key(generation);
-    let bytes = read_whole(store, &key, &Policy::default()).await?;
+    let bytes = read_whole(store, &key, &Policy::bodies()).await?;
     let g = Generation::decode(key.as_ref(), &bytes)?;
     if g.generation != generation {
         return Err(Error::Format {

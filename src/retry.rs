@@ -27,6 +27,9 @@ pub struct Policy {
     pub max_retries: usize,
     /// No retry starts once this much time has passed since the first attempt.
     pub retry_timeout: Duration,
+    /// Retry only a body cut off while it streamed: the request itself is left to
+    /// object_store's own retries (and to its `max_retries`, 0 included).
+    pub bodies_only: bool,
 }
 
 impl Default for Policy {
@@ -35,6 +38,7 @@ impl Default for Policy {
         Policy {
             max_retries: crate::config::DEFAULT_MAX_RETRIES,
             retry_timeout: crate::config::DEFAULT_RETRY_TIMEOUT,
+            bodies_only: false,
         }
     }
 }
@@ -45,6 +49,17 @@ impl Policy {
         Policy {
             max_retries: dest.max_retries,
             retry_timeout: dest.retry_timeout,
+            bodies_only: false,
+        }
+    }
+
+    /// For reads made without the destination's config at hand (manifest listing and
+    /// fetch): the default bounds, for cut bodies only, so a request that failed is
+    /// never retried beyond what the destination's `max_retries` allowed.
+    pub fn bodies() -> Self {
+        Policy {
+            bodies_only: true,
+            ..Policy::default()
         }
     }
 }
@@ -74,7 +89,7 @@ where
         attempts += 1;
         let result = op().await;
         let e = match &result {
-            Err(e) if should_retry(e) => e,
+            Err(e) if should_retry(e) && !(policy.bodies_only && from_request(e)) => e,
             _ => return Outcome { result, attempts },
         };
         let wait = jitter(backoff, attempts);
@@ -101,10 +116,20 @@ pub fn should_retry(e: &object_store::Error) -> bool {
 /// object_store's retry loop says "after N retries" once it has retried a request: its
 /// budget for that request is spent.
 fn retried_by_object_store(e: &object_store::Error) -> bool {
+    any_cause(e, |text| text.contains(" retries, max_retries: "))
+}
+
+/// Whether the request failed (object_store's retry error, "Error performing GET …"),
+/// rather than its body while it streamed.
+fn from_request(e: &object_store::Error) -> bool {
+    any_cause(e, |text| text.starts_with("Error performing "))
+}
+
+/// object_store's retry error type is private: its words are all there is to read.
+fn any_cause(e: &object_store::Error, test: impl Fn(&str) -> bool) -> bool {
     let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(c) = cause {
-        let text = c.to_string();
-        if text.contains(" retries, max_retries: ") {
+        if test(&c.to_string()) {
             return true;
         }
         cause = c.source();
@@ -148,6 +173,7 @@ mod tests {
         let policy = Policy {
             max_retries: 3,
             retry_timeout: Duration::from_secs(60),
+            bodies_only: false,
         };
         let calls = AtomicUsize::new(0);
         let out = run(&policy, "put", || async {

@@ -231,7 +231,11 @@ async fn pass(
             // One file the destination refused after its retries is that file's failure:
             // the rest is committed, and it is retried next pass.
             Processed::Stored(r, Err(UploadError::Store(e))) => {
-                tracing::warn!(file = %r.file.abs.display(), error = %e, "upload failed; retried next pass");
+                if e.is_transient() {
+                    tracing::warn!(file = %r.file.abs.display(), error = %e, "upload still failing after its retries; retried next pass");
+                } else {
+                    tracing::error!(file = %r.file.abs.display(), error = %e, "upload refused by the destination; retried next pass");
+                }
                 report.fail(label(&r.file), e.to_string());
                 failed_files.push(r.file);
                 uploads_failed += 1;
