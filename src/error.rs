@@ -175,10 +175,13 @@ impl Error {
         }
     }
 
-    /// True when retrying the same operation later may succeed (network, throttling).
+    /// True when retrying the same operation later may succeed: a destination request that
+    /// failed in transport or with a server-side error (see [`transient`]), or a local
+    /// I/O call that was interrupted or timed out. Never a refusal (4xx, credentials), a
+    /// missing object, or a conditional write that met an existing object.
     pub fn is_transient(&self) -> bool {
         match self {
-            Error::Store { source, .. } => matches!(**source, object_store::Error::Generic { .. }),
+            Error::Store { source, .. } => transient(source),
             Error::Io { source, .. } => matches!(
                 source.kind(),
                 std::io::ErrorKind::Interrupted
@@ -197,6 +200,46 @@ impl Error {
             Error::Config { .. } | Error::Env { .. } | Error::Destination { .. }
         )
     }
+}
+
+/// Whether a failed request may succeed when sent again: the connection failed (refused,
+/// reset, closed, timed out) before or while the answer was read, body included, or the
+/// server answered 5xx, 429 (SlowDown) or 408. Everything else is an answer to act on:
+/// `NotFound`, `AlreadyExists` and `Precondition` (the caller decides what they mean),
+/// 4xx refusals, credentials, a bad path or configuration.
+pub fn transient(e: &object_store::Error) -> bool {
+    let object_store::Error::Generic { source, .. } = e else {
+        return false;
+    };
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(source.as_ref());
+    while let Some(c) = cause {
+        if c.downcast_ref::<object_store::client::HttpError>()
+            .is_some()
+        {
+            return true;
+        }
+        if let Some(io) = c.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind::*;
+            if matches!(
+                io.kind(),
+                ConnectionReset | ConnectionAborted | BrokenPipe | TimedOut | UnexpectedEof
+            ) {
+                return true;
+            }
+        }
+        if server_status(&c.to_string()).is_some_and(|s| s >= 500 || s == 429 || s == 408) {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
+}
+
+/// The status object_store's retry error names ("… status code: 503 …"); its type is
+/// private, so its words are all there is to read.
+fn server_status(text: &str) -> Option<u16> {
+    let (_, rest) = text.split_once("status code: ")?;
+    rest.get(..3)?.parse().ok()
 }
 
 /// The likely fix for a failed storage request, from its kind and the server's words.
@@ -301,4 +344,41 @@ fn holder_label(holder: &Option<String>) -> String {
         .as_ref()
         .map(|h| format!(" (pid {h})"))
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn generic(text: &str) -> object_store::Error {
+        object_store::Error::Generic {
+            store: "S3",
+            source: text.to_string().into(),
+        }
+    }
+
+    #[test]
+    fn transient_means_transport_or_server_side() {
+        let reset = object_store::Error::Generic {
+            store: "S3",
+            source: Box::new(object_store::client::HttpError::new(
+                object_store::client::HttpErrorKind::Interrupted,
+                std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset"),
+            )),
+        };
+        assert!(transient(&reset));
+        assert!(transient(&generic(
+            "Error performing PUT in 1s - Server returned non-2xx status code: 503 Service Unavailable: SlowDown"
+        )));
+        assert!(transient(&generic("status code: 429 Too Many Requests")));
+        assert!(!transient(&generic("status code: 400 Bad Request")));
+        assert!(!transient(&generic("no such thing")));
+        let not_found = object_store::Error::NotFound {
+            path: "k".into(),
+            source: "404".into(),
+        };
+        assert!(!transient(&not_found));
+        assert!(Error::store("put", "k", reset).is_transient());
+        assert!(!Error::store("get", "k", not_found).is_transient());
+    }
 }

@@ -53,6 +53,7 @@ pub mod metrics;
 pub mod notify;
 pub mod probe;
 pub mod restore;
+pub mod retry;
 pub mod scan;
 pub mod schedule;
 pub mod state;

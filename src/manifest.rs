@@ -5,7 +5,9 @@
 //! generation is committed with a create-only put, so two writers can never both believe
 //! they wrote generation N (invariants 2 and 3).
 
+use bytes::Bytes;
 use futures::TryStreamExt;
+use object_store::path::Path;
 use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use serde::{Deserialize, Serialize};
 
@@ -13,6 +15,7 @@ use crate::codec::Compression;
 use crate::digest::ContentHash;
 use crate::error::{Error, Result};
 use crate::index::Index;
+use crate::retry::{self, Policy};
 use crate::stats::RunReport;
 use crate::store::{self, Store};
 
@@ -132,17 +135,20 @@ impl Generation {
     }
 }
 
-/// Generations present remotely after `after` (all when `None`), in order.
+/// Generations present remotely after `after` (all when `None`), in order. A listing
+/// cut short (a reset while its pages stream) is listed again from the start.
 pub async fn list_generations(store: &Store, after: Option<u64>) -> Result<Vec<u64>> {
     let prefix = store::manifest_prefix();
-    let stream = match after {
-        Some(g) => store.list_with_offset(Some(&prefix), &store::manifest_key(g)),
-        None => store.list(Some(&prefix)),
-    };
-    let metas: Vec<_> = stream
-        .try_collect()
-        .await
-        .map_err(|e| Error::store("list", &prefix, e))?;
+    let metas: Vec<_> = retry::run(&Policy::bodies(), "list", || {
+        let stream = match after {
+            Some(g) => store.list_with_offset(Some(&prefix), &store::manifest_key(g)),
+            None => store.list(Some(&prefix)),
+        };
+        stream.try_collect::<Vec<_>>()
+    })
+    .await
+    .result
+    .map_err(|e| Error::store("list", &prefix, e))?;
     let mut gens: Vec<u64> = metas
         .iter()
         .filter_map(|m| store::parse_manifest_key(&m.location))
@@ -155,13 +161,7 @@ pub async fn list_generations(store: &Store, after: Option<u64>) -> Result<Vec<u
 /// Reads one generation.
 pub async fn fetch(store: &Store, generation: u64) -> Result<Generation> {
     let key = store::manifest_key(generation);
-    let bytes = store
-        .get(&key)
-        .await
-        .map_err(|e| Error::store("get", &key, e))?
-        .bytes()
-        .await
-        .map_err(|e| Error::store("get", &key, e))?;
+    let bytes = read_whole(store, &key, &Policy::bodies()).await?;
     let g = Generation::decode(key.as_ref(), &bytes)?;
     if g.generation != generation {
         return Err(Error::Format {
@@ -244,24 +244,54 @@ fn apply(index: &mut Index, g: &Generation) -> Result<()> {
     })
 }
 
+/// One object's bytes, the request and its body retried as a whole.
+async fn read_whole(store: &Store, key: &Path, policy: &Policy) -> Result<Bytes> {
+    retry::run(policy, "get", || async {
+        store.get(key).await?.bytes().await
+    })
+    .await
+    .result
+    .map_err(|e| Error::store("get", key, e))
+}
+
 /// Writes a generation create-only. If the key exists, someone else committed it first:
-/// [`Error::CommitConflict`], and nothing is overwritten.
-pub async fn commit(store: &Store, g: &Generation) -> Result<()> {
+/// [`Error::CommitConflict`], and nothing is overwritten. A put whose answer was lost (a
+/// reset, a timeout) is sent again; if the retry finds the key taken, the object there
+/// is read back: our own bytes mean the earlier attempt landed and the commit stands,
+/// anything else is a lost race.
+pub async fn commit(store: &Store, g: &Generation, policy: &Policy) -> Result<()> {
     let key = store::manifest_key(g.generation);
     let opts = PutOptions {
         mode: PutMode::Create,
         ..Default::default()
     };
-    match store
-        .put_opts(&key, PutPayload::from(g.encode()), opts)
-        .await
-    {
+    let bytes = Bytes::from(g.encode());
+    let out = retry::run(policy, "commit", || {
+        store.put_opts(&key, PutPayload::from(bytes.clone()), opts.clone())
+    })
+    .await;
+    let conflict = || Error::CommitConflict {
+        generation: g.generation,
+        key: key.to_string(),
+    };
+    match out.result {
         Ok(_) => Ok(()),
         Err(object_store::Error::AlreadyExists { .. })
-        | Err(object_store::Error::Precondition { .. }) => Err(Error::CommitConflict {
-            generation: g.generation,
-            key: key.to_string(),
-        }),
+        | Err(object_store::Error::Precondition { .. })
+            if out.attempts > 1 =>
+        {
+            if read_whole(store, &key, policy).await? == bytes {
+                tracing::info!(
+                    generation = g.generation,
+                    "an earlier attempt of the commit landed"
+                );
+                Ok(())
+            } else {
+                Err(conflict())
+            }
+        }
+        Err(object_store::Error::AlreadyExists { .. })
+        | Err(object_store::Error::Precondition { .. }) => Err(conflict()),
         Err(e) => Err(Error::store("put", &key, e)),
     }
 }

@@ -117,6 +117,8 @@ pub struct ScanOutcome {
     pub held_newest: u64,
     /// Paths that could not be read or named, with why.
     pub problems: Vec<(PathBuf, String)>,
+    /// Files listed in their directory but deleted before their stat (rotation's churn).
+    pub vanished: u64,
     /// Matching files whose mtime is ahead of the clock (closed or not), to remember
     /// for the next pass.
     pub ahead: AheadMap,
@@ -204,6 +206,8 @@ pub fn scan(source: &Source, now: SystemTime, skip: &[PathBuf], ahead: &AheadMap
                     abs: entry.path(),
                     stat: FileStat::from_metadata(&m),
                 }),
+                // Deleted between the listing and the stat: gone, not a problem.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => out.vanished += 1,
                 Err(e) => out.problems.push((entry.path(), e.to_string())),
             }
         }

@@ -99,6 +99,9 @@ pub struct RunReport {
     pub files_adopted: u64,
     /// Files that changed while read: skipped this pass, retried next.
     pub files_changing: u64,
+    /// Files found by the scan but deleted before they were stat'ed or read (rotation's
+    /// churn): gone, so neither archived nor a failure.
+    pub files_vanished: u64,
     /// Files that could not be archived.
     pub files_failed: u64,
     /// Files not archived because their name is archived with other content.
@@ -191,6 +194,12 @@ impl RunReport {
             s.push_str(&format!(
                 "; {} still changing, retried next pass",
                 self.files_changing
+            ));
+        }
+        if self.files_vanished > 0 {
+            s.push_str(&format!(
+                "; {} vanished before they were read",
+                self.files_vanished
             ));
         }
         if self.name_conflicts > 0 {

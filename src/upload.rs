@@ -16,6 +16,7 @@ use tokio::io::AsyncReadExt;
 use crate::codec::{Codec, Compression, Decoder, Encoder, Hashing};
 use crate::digest::{ensure_unchanged, ContentHash, DigestError};
 use crate::error::Error;
+use crate::retry::{self, Policy};
 use crate::scan::ScannedFile;
 use crate::store::Store;
 use crate::worker::Control;
@@ -62,6 +63,16 @@ pub enum UploadError {
     },
 }
 
+/// Where objects go: the store, and how often a put object_store does not retry itself
+/// (a create-only put met by a reset or a timeout) is sent again.
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    /// The destination.
+    pub store: &'a Store,
+    /// The destination's retry bounds.
+    pub retry: Policy,
+}
+
 /// The part size used for a file of `size` bytes.
 pub fn part_size_for(size: u64, part_size: u64) -> u64 {
     part_size.max(size.div_ceil(MAX_PARTS))
@@ -76,7 +87,7 @@ const COMPRESS_CHUNK: usize = 1 << 20;
 /// is checked then); larger ones are looked for first, so an interrupted pass's upload
 /// is never repeated.
 pub async fn store_file(
-    store: &Store,
+    to: &Target<'_>,
     key: &Path,
     file: &ScannedFile,
     expected: ContentHash,
@@ -87,11 +98,10 @@ pub async fn store_file(
     if control.is_cancelled() {
         return Err(UploadError::Interrupted);
     }
+    let store = to.store;
     if file.stat.size > part_size {
         match store.head(key).await {
-            Ok(meta) => {
-                return adopt(store, key, file, expected, codec.compression, meta.size).await
-            }
+            Ok(meta) => return adopt(to, key, file, expected, codec.compression, meta.size).await,
             Err(object_store::Error::NotFound { .. }) => {}
             Err(e) => return Err(Error::store("head", key, e).into()),
         }
@@ -194,13 +204,13 @@ pub async fn store_file(
             Ok(Stored::Uploaded { read, stored })
         }
         // Compressed output smaller than a part: one put after all.
-        None => put_create(store, key, file, expected, codec.compression, last, read).await,
+        None => put_create(to, key, file, expected, codec.compression, last, read).await,
     }
 }
 
 /// Stores bytes already read and checked (a small file), in one create-only put.
 pub async fn store_bytes(
-    store: &Store,
+    to: &Target<'_>,
     key: &Path,
     file: &ScannedFile,
     expected: ContentHash,
@@ -221,13 +231,14 @@ pub async fn store_bytes(
             enc.finish().map_err(DigestError::Io)?
         }
     };
-    put_create(store, key, file, expected, codec.compression, payload, read).await
+    put_create(to, key, file, expected, codec.compression, payload, read).await
 }
 
-/// One create-only put; an object already at the key (an interrupted pass's) is checked
-/// and adopted, never overwritten.
+/// One create-only put; an object already at the key (an interrupted pass's, or this
+/// put's own earlier attempt whose answer was lost) is checked and adopted, never
+/// overwritten.
 async fn put_create(
-    store: &Store,
+    to: &Target<'_>,
     key: &Path,
     file: &ScannedFile,
     expected: ContentHash,
@@ -240,14 +251,25 @@ async fn put_create(
         mode: PutMode::Create,
         ..Default::default()
     };
-    match store.put_opts(key, PutPayload::from(payload), opts).await {
+    let payload = Bytes::from(payload);
+    let out = retry::run(&to.retry, "put", || {
+        to.store
+            .put_opts(key, PutPayload::from(payload.clone()), opts.clone())
+    })
+    .await;
+    match out.result {
         Ok(_) => Ok(Stored::Uploaded { read, stored }),
         Err(object_store::Error::AlreadyExists { .. }) => {
-            let meta = store
+            let meta = to
+                .store
                 .head(key)
                 .await
                 .map_err(|e| Error::store("head", key, e))?;
-            adopt(store, key, file, expected, compression, meta.size).await
+            match adopt(to, key, file, expected, compression, meta.size).await? {
+                // The object found is the one an earlier attempt of this put wrote.
+                Stored::Adopted { .. } if out.attempts > 1 => Ok(Stored::Uploaded { read, stored }),
+                adopted => Ok(adopted),
+            }
         }
         Err(e) => Err(Error::store("put", key, e).into()),
     }
@@ -256,7 +278,7 @@ async fn put_create(
 /// An object already at the content key: kept if it holds the file's content. A plain
 /// object must have the file's size; a compressed one is read back and checked.
 async fn adopt(
-    store: &Store,
+    to: &Target<'_>,
     key: &Path,
     file: &ScannedFile,
     expected: ContentHash,
@@ -274,22 +296,12 @@ async fn adopt(
             file.stat.size
         ))),
         Compression::Zstd => {
-            let got = store
-                .get(key)
+            // The object is read and decoded again from the start if its body is cut.
+            let decoded = retry::run(&to.retry, "get", || decode(to.store, key, compression))
                 .await
+                .result
                 .map_err(|e| Error::store("get", key, e))?;
-            let mut body = got.into_stream();
-            let mut dec = Decoder::new(compression, Hashing::new(std::io::sink()))
-                .map_err(DigestError::Io)?;
-            while let Some(chunk) = body.next().await {
-                let chunk = chunk.map_err(|e| Error::store("get", key, e))?;
-                dec.write(&chunk)
-                    .map_err(|e| mismatch(format!("does not decompress: {e}")))?;
-            }
-            let (_, len, hash) = dec
-                .finish()
-                .map_err(|e| mismatch(format!("does not decompress: {e}")))?
-                .finish();
+            let (len, hash) = decoded.map_err(|e| mismatch(format!("does not decompress: {e}")))?;
             if (len, hash) == (file.stat.size, expected) {
                 Ok(Stored::Adopted { stored: found })
             } else {
@@ -297,6 +309,29 @@ async fn adopt(
             }
         }
     }
+}
+
+/// The length and hash of an object's decoded bytes; the inner error says why it does
+/// not decode.
+async fn decode(
+    store: &Store,
+    key: &Path,
+    compression: Compression,
+) -> object_store::Result<std::io::Result<(u64, ContentHash)>> {
+    let mut body = store.get(key).await?.into_stream();
+    let mut dec = match Decoder::new(compression, Hashing::new(std::io::sink())) {
+        Ok(d) => d,
+        Err(e) => return Ok(Err(e)),
+    };
+    while let Some(chunk) = body.next().await {
+        if let Err(e) = dec.write(&chunk?) {
+            return Ok(Err(e));
+        }
+    }
+    Ok(dec.finish().map(|h| {
+        let (_, len, hash) = h.finish();
+        (len, hash)
+    }))
 }
 
 async fn read_part(f: &mut tokio::fs::File, size: usize) -> std::io::Result<Bytes> {

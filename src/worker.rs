@@ -20,12 +20,13 @@ use crate::digest::{self, DigestError};
 use crate::error::{Error, Result};
 use crate::index::{FileId, Index, ObjectRef};
 use crate::manifest::{self, Entry, Kind};
+use crate::retry::Policy;
 use crate::scan::{self, ScannedFile};
 use crate::schedule::{rfc3339, Clock};
 use crate::state::{Seen, StateDir};
 use crate::stats::{self, Outcome, RunReport};
 use crate::store::Store;
-use crate::upload::{self, Stored, UploadError};
+use crate::upload::{self, Stored, Target, UploadError};
 
 /// Lets the agent steer a running pass: ask it to stop before its commit, and see that
 /// it is making progress (for the systemd watchdog).
@@ -186,16 +187,22 @@ async fn pass(
     // Renamed by inode: content already stored, nothing to read.
     let mut stored: Vec<Resolved> = decided;
     let mut destination_error = None;
+    let mut first_store_error = None;
+    let (mut uploads, mut uploads_failed) = (0usize, 0usize);
     // Each candidate is read and hashed, decided, and stored in one go; a small file is
     // read once and its bytes go straight up.
     let shared = Arc::new(index);
     let processed = process_all(store, plan.candidates, &shared, config, control).await;
     let mut index = Arc::try_unwrap(shared).unwrap_or_else(|still_shared| (*still_shared).clone());
     for (file, outcome) in processed {
+        if matches!(outcome, Processed::Stored(..)) {
+            uploads += 1;
+        }
         match outcome {
             Processed::Unreadable(e) => {
-                skip(report, &file, e);
-                failed_files.push(file);
+                if skip(report, &file, e) {
+                    failed_files.push(file);
+                }
             }
             Processed::Known(r) => {
                 report.bytes_read += r.file.stat.size;
@@ -218,13 +225,22 @@ async fn pass(
                 stored.push(as_stored(*r, size));
             }
             Processed::Stored(r, Err(UploadError::Changed(e))) => {
-                skip(report, &r.file, e);
-                failed_files.push(r.file);
+                if skip(report, &r.file, e) {
+                    failed_files.push(r.file);
+                }
             }
+            // One file the destination refused after its retries is that file's failure:
+            // the rest is committed, and it is retried next pass.
             Processed::Stored(r, Err(UploadError::Store(e))) => {
-                tracing::warn!(file = %r.file.abs.display(), error = %e, "upload failed");
+                if e.is_transient() {
+                    tracing::warn!(file = %r.file.abs.display(), error = %e, "upload still failing after its retries; retried next pass");
+                } else {
+                    tracing::error!(file = %r.file.abs.display(), error = %e, "upload refused by the destination; retried next pass");
+                }
                 report.fail(label(&r.file), e.to_string());
-                destination_error.get_or_insert(e);
+                failed_files.push(r.file);
+                uploads_failed += 1;
+                first_store_error.get_or_insert(e);
             }
             Processed::Stored(_, Err(UploadError::Interrupted)) => {
                 destination_error.get_or_insert(Error::Interrupted("shutdown requested".into()));
@@ -237,9 +253,13 @@ async fn pass(
         }
     }
 
-    // The destination failing after its retries is the pass failing, not one file:
-    // nothing is committed, and the next pass adopts what did get stored.
+    // A shutdown commits nothing. A destination that failed every upload is the pass
+    // failing, not its files: nothing is committed, and the next pass adopts what did
+    // get stored.
     if let Some(e) = destination_error {
+        return Err(e);
+    }
+    if let Some(e) = first_store_error.filter(|_| uploads_failed == uploads) {
         return Err(e);
     }
     control.check()?;
@@ -296,12 +316,16 @@ async fn pass(
         embedded.peak_rss_bytes = stats::peak_rss_bytes();
         scrub_report(&mut embedded, &config.destination.secrets());
         let generation = index.next_generation(entries, archived_at, embedded);
-        manifest::commit(store, &generation)
-            .await
-            .inspect_err(|_| {
-                report.generation = None;
-                report.current_generation = start_generation;
-            })?;
+        manifest::commit(
+            store,
+            &generation,
+            &Policy::for_destination(&config.destination),
+        )
+        .await
+        .inspect_err(|_| {
+            report.generation = None;
+            report.current_generation = start_generation;
+        })?;
         index.apply(&generation).map_err(|message| Error::Format {
             what: "manifest",
             location: format!("generation {next}"),
@@ -489,6 +513,7 @@ fn scan_sources(
             report.fail(format!("{}/{}", source.name, path.display()), why);
         }
         report.files_waiting += found.too_young + found.held_newest;
+        report.files_vanished += found.vanished;
         warn_ahead(source, now, &found.ahead);
         report.files_ahead += found.ahead.len() as u64;
         ahead.extend(found.ahead);
@@ -588,20 +613,25 @@ fn report_conflict(
     });
 }
 
-/// A file that changed while read is not a failure: it is not closed yet.
-fn skip(report: &mut RunReport, file: &ScannedFile, e: DigestError) {
+/// A file that changed while read is not a failure: it is not closed yet. One deleted
+/// since the scan (rotation's churn) is gone: counted as vanished, nothing to retry.
+/// Returns whether the file is still pending (to be retried next pass).
+fn skip(report: &mut RunReport, file: &ScannedFile, e: DigestError) -> bool {
     match e {
         DigestError::Changed { .. } => {
             tracing::info!(file = %file.abs.display(), "changed while read; will retry next pass");
             report.files_changing += 1;
+            true
         }
         DigestError::Io(io) if io.kind() == std::io::ErrorKind::NotFound => {
             tracing::info!(file = %file.abs.display(), "vanished before it was read");
-            report.files_changing += 1;
+            report.files_vanished += 1;
+            false
         }
         DigestError::Io(io) => {
             tracing::warn!(file = %file.abs.display(), error = %io, "cannot read");
             report.fail(label(file), io.to_string());
+            true
         }
     }
 }
@@ -625,6 +655,7 @@ async fn process_all(
     control: &Control,
 ) -> Vec<(ScannedFile, Processed)> {
     let config = Arc::new(config.clone());
+    let retry = Policy::for_destination(&config.destination);
     stream::iter(files)
         .map(|f| {
             let (store, index, config, control) = (
@@ -633,10 +664,13 @@ async fn process_all(
                 config.clone(),
                 control.clone(),
             );
-            let task =
-                tokio::spawn(
-                    async move { process_one(&store, f, &index, &config, &control).await },
-                );
+            let task = tokio::spawn(async move {
+                let to = Target {
+                    store: &store,
+                    retry,
+                };
+                process_one(&to, f, &index, &config, &control).await
+            });
             async move { task.await.expect("a file task panicked") }
         })
         .buffer_unordered(config.upload_concurrency)
@@ -646,7 +680,7 @@ async fn process_all(
 
 /// Reads and hashes one file, decides what it is, and stores it if it is new content.
 async fn process_one(
-    store: &Store,
+    to: &Target<'_>,
     f: ScannedFile,
     index: &Index,
     config: &Config,
@@ -677,18 +711,9 @@ async fn process_one(
         return (f, Processed::Known(r));
     };
     let out = match bytes {
-        Some(b) => upload::store_bytes(store, key, &r.file, r.hash, b, *codec, control).await,
+        Some(b) => upload::store_bytes(to, key, &r.file, r.hash, b, *codec, control).await,
         None => {
-            upload::store_file(
-                store,
-                key,
-                &r.file,
-                r.hash,
-                config.part_size,
-                *codec,
-                control,
-            )
-            .await
+            upload::store_file(to, key, &r.file, r.hash, config.part_size, *codec, control).await
         }
     };
     (f, Processed::Stored(Box::new(r), out))
@@ -713,6 +738,7 @@ fn log_summary(r: &RunReport) {
             files_unchanged = r.files_unchanged,
             files_uploaded = r.files_uploaded,
             files_changing = r.files_changing,
+            files_vanished = r.files_vanished,
             files_failed = r.files_failed,
             bytes_read = r.bytes_read,
             bytes_uploaded = r.bytes_uploaded,

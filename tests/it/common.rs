@@ -275,6 +275,21 @@ min_age = "0s"
     }
 }
 
+/// What object_store returns when a connection is reset while a request is answered.
+pub fn reset_error() -> object_store::Error {
+    let io = std::io::Error::new(
+        std::io::ErrorKind::ConnectionReset,
+        "connection reset by peer",
+    );
+    object_store::Error::Generic {
+        store: "fault",
+        source: Box::new(object_store::client::HttpError::new(
+            object_store::client::HttpErrorKind::Interrupted,
+            io,
+        )),
+    }
+}
+
 pub fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
@@ -298,6 +313,11 @@ pub struct FaultStore {
     pub ignore_create_mode: AtomicBool,
     pub before_first_data_put: Mutex<Option<(Path, Bytes)>>,
     pub before_first_data_head: Mutex<Option<Hook>>,
+    /// Runs before the first data put is sent, and before the first manifest put.
+    pub before_first_data_put_hook: Mutex<Option<Hook>>,
+    pub before_first_manifest_put: Mutex<Option<Hook>>,
+    /// Data puts to keys containing this fail every time, as a connection reset does.
+    pub failing_data_puts: Mutex<Option<String>>,
     pub data_puts: AtomicUsize,
     /// Every request, and the writing ones.
     pub requests: AtomicUsize,
@@ -322,6 +342,9 @@ impl FaultStore {
             ignore_create_mode: AtomicBool::new(false),
             before_first_data_put: Mutex::new(None),
             before_first_data_head: Mutex::new(None),
+            before_first_data_put_hook: Mutex::new(None),
+            before_first_manifest_put: Mutex::new(None),
+            failing_data_puts: Mutex::new(None),
             data_puts: AtomicUsize::new(0),
             requests: AtomicUsize::new(0),
             writes: AtomicUsize::new(0),
@@ -384,6 +407,10 @@ impl ObjectStore for FaultStore {
     ) -> object_store::Result<PutResult> {
         self.count(true);
         if Self::is_manifest(location) {
+            let hook = self.before_first_manifest_put.lock().unwrap().take();
+            if let Some(Hook(f)) = hook {
+                f();
+            }
             if self.fail_manifest_puts.load(Ordering::SeqCst) {
                 return Err(object_store::Error::Generic {
                     store: "fault",
@@ -395,7 +422,15 @@ impl ObjectStore for FaultStore {
             if let Some((p, b)) = pending {
                 self.inner.put(&p, b.into()).await?;
             }
+            let hook = self.before_first_data_put_hook.lock().unwrap().take();
+            if let Some(Hook(f)) = hook {
+                f();
+            }
             self.data_puts.fetch_add(1, Ordering::SeqCst);
+            let failing = self.failing_data_puts.lock().unwrap().clone();
+            if failing.is_some_and(|k| location.as_ref().contains(&k)) {
+                return Err(reset_error());
+            }
         }
         let mut opts = opts;
         if self.ignore_create_mode.load(Ordering::SeqCst) {

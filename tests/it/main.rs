@@ -12,6 +12,7 @@ mod proxy;
 mod regression;
 mod regression_bookkeeping;
 mod regression_config;
+mod regression_net;
 mod regression_read;
 mod regression_secrets;
 mod remote;

@@ -1,9 +1,13 @@
 //! A fault-injecting TCP proxy in front of a real server: each new connection is either
-//! piped through, answered `503 SlowDown`, or dropped, as the test says.
+//! piped through, answered `503 SlowDown`, dropped, reset (after the server answered, so
+//! a write lands but its answer is lost), or stalled past the client's timeout, as the
+//! test says, or at random at a given rate from a seeded generator. With the client's
+//! connection pool off (`pool_max_idle_per_host = "0"`) a connection is one request.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -24,6 +28,64 @@ pub struct Faults {
     /// When non-zero, a piped connection is cut after sending this many bytes back to the
     /// client, and the proxy then stays down (the server "died" mid-download).
     pub cut_after: AtomicUsize,
+    /// This many connections are piped until the server starts its answer, then reset
+    /// (SO_LINGER 0) after passing on a few bytes of it.
+    pub reset: AtomicUsize,
+    /// This many connections are piped until the head of the server's answer and a few
+    /// bytes of its body have passed, then reset: the body is cut.
+    pub reset_in_body: AtomicUsize,
+    /// This many connections are held unanswered for `stall_ms`, then closed.
+    pub stall: AtomicUsize,
+    /// How long a stalled connection is held.
+    pub stall_ms: AtomicUsize,
+    /// Faults drawn at random, when set.
+    pub mix: Mutex<Option<Mix>>,
+    /// Connections accepted.
+    pub connections: AtomicUsize,
+    /// Faults injected, by kind.
+    pub resets: AtomicUsize,
+    pub stalls: AtomicUsize,
+    pub slow_downs: AtomicUsize,
+    pub drops: AtomicUsize,
+}
+
+/// Random faults: each connection is faulted with probability `per_mille` / 1000, the
+/// kind and the reset point drawn from a seeded xorshift, so a run is repeatable.
+#[derive(Debug)]
+pub struct Mix {
+    pub per_mille: u64,
+    state: u64,
+}
+
+impl Mix {
+    pub fn new(per_mille: u64, seed: u64) -> Mix {
+        Mix {
+            per_mille,
+            state: seed.max(1),
+        }
+    }
+
+    fn next(&mut self) -> u64 {
+        let mut x = self.state;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.state = x;
+        x
+    }
+}
+
+/// What to do with one connection.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Fault {
+    None,
+    SlowDown,
+    Drop,
+    /// Reset after passing on this many bytes of the server's answer.
+    Reset(usize),
+    /// Reset after the answer's head and this many bytes of its body.
+    ResetInBody(usize),
+    Stall,
 }
 
 impl Faults {
@@ -31,6 +93,46 @@ impl Faults {
         counter
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
             .is_ok()
+    }
+
+    /// The fault for the next connection: the counters first, then the random mix.
+    fn pick(&self) -> Fault {
+        if self.down.load(Ordering::SeqCst) > 0 || Self::take(&self.slow_down) {
+            return Fault::SlowDown;
+        }
+        if Self::take(&self.drop) {
+            return Fault::Drop;
+        }
+        if Self::take(&self.reset) {
+            return Fault::Reset(0);
+        }
+        if Self::take(&self.reset_in_body) {
+            return Fault::ResetInBody(10);
+        }
+        if Self::take(&self.stall) {
+            return Fault::Stall;
+        }
+        let mut mix = self.mix.lock().unwrap();
+        let Some(m) = mix.as_mut() else {
+            return Fault::None;
+        };
+        if m.next() % 1000 >= m.per_mille {
+            return Fault::None;
+        }
+        // Resets are half the faults: they are the ones object_store leaves to us.
+        match m.next() % 6 {
+            0..=2 => Fault::Reset((m.next() % 700) as usize),
+            3 | 4 => Fault::SlowDown,
+            _ => Fault::Stall,
+        }
+    }
+
+    /// Faults injected so far, of every kind.
+    pub fn injected(&self) -> usize {
+        [&self.resets, &self.stalls, &self.slow_downs, &self.drops]
+            .iter()
+            .map(|c| c.load(Ordering::SeqCst))
+            .sum()
     }
 }
 
@@ -70,8 +172,11 @@ impl Proxy {
 }
 
 async fn handle(mut client: TcpStream, upstream: &str, f: &Faults) {
-    if f.down.load(Ordering::SeqCst) > 0 || Faults::take(&f.slow_down) {
+    f.connections.fetch_add(1, Ordering::SeqCst);
+    let fault = f.pick();
+    if fault == Fault::SlowDown {
         f.served.fetch_add(1, Ordering::SeqCst);
+        f.slow_downs.fetch_add(1, Ordering::SeqCst);
         // Read the request head so the client sees an answer, not a reset.
         let mut buf = vec![0u8; 64 * 1024];
         let _ = tokio::time::timeout(std::time::Duration::from_millis(200), client.read(&mut buf))
@@ -85,8 +190,24 @@ async fn handle(mut client: TcpStream, upstream: &str, f: &Faults) {
         let _ = client.shutdown().await;
         return;
     }
-    if Faults::take(&f.drop) {
+    if fault == Fault::Stall {
         f.served.fetch_add(1, Ordering::SeqCst);
+        f.stalls.fetch_add(1, Ordering::SeqCst);
+        let hold = Duration::from_millis(f.stall_ms.load(Ordering::SeqCst).max(100) as u64);
+        let mut buf = vec![0u8; 64 * 1024];
+        let _ = tokio::time::timeout(hold, async {
+            while let Ok(n) = client.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+            }
+        })
+        .await;
+        return;
+    }
+    if fault == Fault::Drop {
+        f.served.fetch_add(1, Ordering::SeqCst);
+        f.drops.fetch_add(1, Ordering::SeqCst);
         let mut buf = vec![0u8; 1024];
         let _ = tokio::time::timeout(std::time::Duration::from_millis(200), client.read(&mut buf))
             .await;
@@ -96,6 +217,12 @@ async fn handle(mut client: TcpStream, upstream: &str, f: &Faults) {
     let Ok(mut server) = TcpStream::connect(upstream).await else {
         return;
     };
+    if let Fault::Reset(_) | Fault::ResetInBody(_) = fault {
+        f.served.fetch_add(1, Ordering::SeqCst);
+        f.resets.fetch_add(1, Ordering::SeqCst);
+        reset_after_answer(client, server, fault).await;
+        return;
+    }
     let cut = f.cut_after.load(Ordering::SeqCst);
     if cut > 0 {
         let (mut cr, mut cw) = client.into_split();
@@ -135,6 +262,50 @@ async fn handle(mut client: TcpStream, upstream: &str, f: &Faults) {
     let up = async move { throttled_copy(&mut cr, &mut sw, rate).await };
     let down = async move { throttled_copy(&mut sr, &mut cw, rate).await };
     let _ = tokio::join!(up, down);
+}
+
+/// Pipes the request through, waits for the server's answer to start (the request was
+/// served: a write has landed), passes on part of it (`fault` says how much), then resets
+/// the client's connection.
+async fn reset_after_answer(client: TcpStream, server: TcpStream, fault: Fault) {
+    #[allow(deprecated)] // SO_LINGER 0 is the point: close with a reset, not a FIN.
+    let _ = client.set_linger(Some(Duration::ZERO));
+    let (mut cr, mut cw) = client.into_split();
+    let (mut sr, mut sw) = server.into_split();
+    let up = tokio::spawn(async move {
+        let _ = tokio::io::copy(&mut cr, &mut sw).await;
+    });
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let limit = match fault {
+            // Once the answer has started.
+            Fault::Reset(n) => (!got.is_empty()).then_some(n),
+            // Once the head and `n` bytes of the body are in.
+            Fault::ResetInBody(n) => got
+                .windows(4)
+                .position(|w| w == b"\r\n\r\n")
+                .map(|p| p + 4 + n)
+                .filter(|l| got.len() >= *l),
+            _ => Some(0),
+        };
+        if let Some(limit) = limit {
+            let _ = cw.write_all(&got[..limit.min(got.len())]).await;
+            break;
+        }
+        match tokio::time::timeout(Duration::from_secs(10), sr.read(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => got.extend_from_slice(&buf[..n]),
+            _ => {
+                let _ = cw.write_all(&got[..got.len().saturating_sub(1)]).await;
+                break;
+            }
+        }
+    }
+    // No FIN from the write half: the socket closes (with a reset) when the read half,
+    // in the aborted task, is dropped.
+    cw.forget();
+    up.abort();
+    let _ = up.await;
 }
 
 async fn throttled_copy<R, W>(r: &mut R, w: &mut W, rate: usize) -> std::io::Result<()>

@@ -319,7 +319,9 @@ async fn a_hostile_manifest_writes_nothing_outside_the_target() {
         report: None,
         entries,
     };
-    manifest::commit(&env.store, &g).await.unwrap();
+    manifest::commit(&env.store, &g, &Default::default())
+        .await
+        .unwrap();
 
     let root = tempfile::tempdir().unwrap();
     let to = root.path().join("target");
