@@ -105,7 +105,7 @@ pub enum Command {
 
     /// Check that every archived object exists (and, with --read-data, is intact).
     #[command(
-        after_help = "Reports missing, corrupt and orphaned objects; exit 1 when any, 3 when no archive\nis at the URL. With --hostname, --read-data=PERCENT starts at the beginning: the\nrolling position in the state dir is kept for this host's own archive only.\n\nExamples:\n  logferry verify                   # existence and size, from one listing\n  logferry verify --read-data       # download and re-hash everything\n  logferry verify --read-data=10    # a rolling 10%: ten runs cover the archive"
+        after_help = "Reports missing and corrupt objects, missing and damaged generations (exit 1 when\nany), and orphans left by interrupted passes (exit 0 when only these); exit 3 when no\narchive is at the URL. With --hostname, --read-data=PERCENT starts at the beginning: the\nrolling position in the state dir is kept for this host's own archive only.\n\nExamples:\n  logferry verify                   # existence and size, from one listing\n  logferry verify --read-data       # download and re-hash everything\n  logferry verify --read-data=10    # a rolling 10%: ten runs cover the archive"
     )]
     Verify(VerifyArgs),
 

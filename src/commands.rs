@@ -514,7 +514,7 @@ pub async fn run_verify(archives: &[Config], args: &VerifyArgs) -> u8 {
         )
         .await
         {
-            Ok(r) if r.generations == 0 => {
+            Ok(r) if r.newest == 0 => {
                 bar.finish_and_clear();
                 say_no_archive(archives, a).await;
                 code = code.max(EXIT_CANNOT_RUN);
@@ -532,10 +532,12 @@ pub async fn run_verify(archives: &[Config], args: &VerifyArgs) -> u8 {
             code = code.max(EXIT_FILES_FAILED);
         }
         if !args.json {
+            print_generation_findings(&report);
             for (kind, list) in [
                 ("MISSING", &report.missing),
                 ("CORRUPT", &report.corrupt),
                 ("ORPHAN", &report.orphaned),
+                ("UNACCOUNTED", &report.unaccounted),
             ] {
                 for f in list.iter() {
                     let file = if f.file.is_empty() {
@@ -557,6 +559,7 @@ pub async fn run_verify(archives: &[Config], args: &VerifyArgs) -> u8 {
                 report.objects_read,
                 human_bytes(report.bytes_read)
             );
+            print_verify_hints(&report);
         }
         reports.push(report);
     }
@@ -570,6 +573,42 @@ pub async fn run_verify(archives: &[Config], args: &VerifyArgs) -> u8 {
         return EXIT_CANNOT_RUN;
     }
     code
+}
+
+/// One line per absent or unreadable generation, saying whether readers still need it.
+fn print_generation_findings(report: &verify::VerifyReport) {
+    for (kind, list) in [
+        ("MISSING-GENERATION", &report.missing_generations),
+        ("DAMAGED-GENERATION", &report.damaged_generations),
+    ] {
+        for g in list {
+            let state = match g.superseded_by {
+                Some(c) => format!(" (superseded by full checkpoint {c}: readers skip it)"),
+                None => " (the latest generation cannot be loaded through it)".into(),
+            };
+            out!("{kind}  {} {}: {}{state}", g.generation, g.key, g.detail);
+        }
+    }
+}
+
+/// What to run about what was found.
+fn print_verify_hints(report: &verify::VerifyReport) {
+    let broken = report.broken_chain();
+    if let Some(first) = broken.first() {
+        out!(
+            "generation {} breaks the chain: run `logferry verify --repair` on the host whose agent archives here (with its config and state dir) to commit a full checkpoint from its good local copy; see README \"Repairing a damaged generation\"",
+            first.generation
+        );
+    }
+    if !report.missing.is_empty() || !report.corrupt.is_empty() {
+        out!("missing or corrupt objects: `logferry verify --repair` re-uploads those whose content a local file still holds");
+    }
+    if !report.orphaned.is_empty() {
+        out!(
+            "{} orphan(s) left by interrupted passes (not a failure): `logferry verify --prune-orphans` deletes those older than the grace period (--grace, default 24h)",
+            report.orphaned.len()
+        );
+    }
 }
 
 /// `logferry generations`.

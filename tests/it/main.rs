@@ -12,6 +12,7 @@ mod proxy;
 mod regression;
 mod regression_config;
 mod regression_read;
+mod regression_repair;
 mod remote;
 mod restore;
 mod service;
