@@ -528,38 +528,27 @@ pub async fn run_verify(archives: &[Config], args: &VerifyArgs) -> u8 {
             }
         };
         bar.finish_and_clear();
+        let report = if args.repair && report.has_problems() {
+            if !args.json {
+                print_findings(archives, a, &report);
+            }
+            match repair(a, store, &report, args.json).await {
+                Ok(after) => after,
+                Err(e) => {
+                    eprintln!("logferry: {}{e}", label(archives, a));
+                    code = code.max(exit_code(&e));
+                    reports.push(report);
+                    continue;
+                }
+            }
+        } else {
+            report
+        };
         if report.has_problems() {
             code = code.max(EXIT_FILES_FAILED);
         }
         if !args.json {
-            print_generation_findings(&report);
-            for (kind, list) in [
-                ("MISSING", &report.missing),
-                ("CORRUPT", &report.corrupt),
-                ("ORPHAN", &report.orphaned),
-                ("UNACCOUNTED", &report.unaccounted),
-            ] {
-                for f in list.iter() {
-                    let file = if f.file.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" ({})", f.file)
-                    };
-                    out!("{kind}  {}{file}: {}", f.key, f.detail);
-                }
-            }
-            out!(
-                "{}{} objects in {} generation(s): {} missing, {} corrupt, {} orphaned; read back {} objects ({})",
-                label(archives, a),
-                report.objects,
-                report.generations,
-                report.missing.len(),
-                report.corrupt.len(),
-                report.orphaned.len(),
-                report.objects_read,
-                human_bytes(report.bytes_read)
-            );
-            print_verify_hints(&report);
+            print_findings(archives, a, &report);
         }
         reports.push(report);
     }
@@ -573,6 +562,57 @@ pub async fn run_verify(archives: &[Config], args: &VerifyArgs) -> u8 {
         return EXIT_CANNOT_RUN;
     }
     code
+}
+
+/// `verify --repair` of one archive: what can be put back is, then the archive is
+/// verified again (sizes only) and that report is the answer.
+async fn repair(
+    a: &Config,
+    store: &Store,
+    report: &verify::VerifyReport,
+    json: bool,
+) -> Result<verify::VerifyReport, Error> {
+    let clock = logferry::schedule::SystemClock;
+    let checkpoint = logferry::repair::recommit_checkpoint(a, store, report, &clock).await?;
+    if let (Some(g), false) = (checkpoint, json) {
+        out!("REPAIRED  committed full checkpoint {g} from the state dir's copy of the archive");
+    }
+    let mut after =
+        verify::verify(store, ReadData::No, None, a.upload_concurrency, &|_| {}).await?;
+    after.repaired.extend(report.repaired.iter().cloned());
+    Ok(after)
+}
+
+/// The findings of one archive, its summary line and what to run.
+fn print_findings(archives: &[Config], a: &Config, report: &verify::VerifyReport) {
+    print_generation_findings(report);
+    for (kind, list) in [
+        ("MISSING", &report.missing),
+        ("CORRUPT", &report.corrupt),
+        ("ORPHAN", &report.orphaned),
+        ("UNACCOUNTED", &report.unaccounted),
+    ] {
+        for f in list.iter() {
+            let file = if f.file.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", f.file)
+            };
+            out!("{kind}  {}{file}: {}", f.key, f.detail);
+        }
+    }
+    out!(
+        "{}{} objects in {} generation(s): {} missing, {} corrupt, {} orphaned; read back {} objects ({})",
+        label(archives, a),
+        report.objects,
+        report.generations,
+        report.missing.len(),
+        report.corrupt.len(),
+        report.orphaned.len(),
+        report.objects_read,
+        human_bytes(report.bytes_read)
+    );
+    print_verify_hints(report);
 }
 
 /// One line per absent or unreadable generation, saying whether readers still need it.

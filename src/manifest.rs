@@ -132,6 +132,61 @@ impl Generation {
     }
 }
 
+/// What a committed generation object looked like when this host wrote or read it, so a
+/// later pass can tell (from a listing) that it was replaced or truncated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Committed {
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its ETag, when the store gives one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub e_tag: Option<String>,
+}
+
+impl Committed {
+    /// How `meta` differs from this, or `None` when it matches.
+    pub fn differs(&self, meta: &object_store::ObjectMeta) -> Option<String> {
+        if meta.size != self.size {
+            return Some(format!(
+                "holds {} bytes, {} were committed",
+                meta.size, self.size
+            ));
+        }
+        // Stores quote an ETag in one answer and not in another (Azure: put vs list).
+        let bare = |t: &str| t.trim_start_matches("W/").trim_matches('"').to_string();
+        match (&self.e_tag, &meta.e_tag) {
+            (Some(a), Some(b)) if bare(a) != bare(b) => {
+                Some(format!("its ETag is {b}, {a} was committed"))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Generations present remotely after `after` (all when `None`), in order, with their
+/// listing entries.
+pub async fn list_metas(
+    store: &Store,
+    after: Option<u64>,
+) -> Result<Vec<(u64, object_store::ObjectMeta)>> {
+    let prefix = store::manifest_prefix();
+    let stream = match after {
+        Some(g) => store.list_with_offset(Some(&prefix), &store::manifest_key(g)),
+        None => store.list(Some(&prefix)),
+    };
+    let metas: Vec<_> = stream
+        .try_collect()
+        .await
+        .map_err(|e| Error::store("list", &prefix, e))?;
+    let mut gens: Vec<(u64, object_store::ObjectMeta)> = metas
+        .into_iter()
+        .filter_map(|m| store::parse_manifest_key(&m.location).map(|g| (g, m)))
+        .filter(|(g, _)| after.is_none_or(|a| *g > a))
+        .collect();
+    gens.sort_unstable_by_key(|(g, _)| *g);
+    Ok(gens)
+}
+
 /// Generations present remotely after `after` (all when `None`), in order.
 pub async fn list_generations(store: &Store, after: Option<u64>) -> Result<Vec<u64>> {
     let prefix = store::manifest_prefix();
@@ -154,14 +209,33 @@ pub async fn list_generations(store: &Store, after: Option<u64>) -> Result<Vec<u
 
 /// Reads one generation.
 pub async fn fetch(store: &Store, generation: u64) -> Result<Generation> {
+    fetch_committed(store, generation).await.map(|(g, _)| g)
+}
+
+/// Reads one generation, with the size and ETag of the object it came from.
+pub async fn fetch_committed(store: &Store, generation: u64) -> Result<(Generation, Committed)> {
+    fetch_raw(store, generation).await.map(|(g, c, _)| (g, c))
+}
+
+/// Reads one generation, with its object's size and ETag and its bytes as stored.
+pub async fn fetch_raw(
+    store: &Store,
+    generation: u64,
+) -> Result<(Generation, Committed, bytes::Bytes)> {
     let key = store::manifest_key(generation);
-    let bytes = store
+    let got = store
         .get(&key)
         .await
-        .map_err(|e| Error::store("get", &key, e))?
+        .map_err(|e| Error::store("get", &key, e))?;
+    let e_tag = got.meta.e_tag.clone();
+    let bytes = got
         .bytes()
         .await
         .map_err(|e| Error::store("get", &key, e))?;
+    let committed = Committed {
+        size: bytes.len() as u64,
+        e_tag,
+    };
     let g = Generation::decode(key.as_ref(), &bytes)?;
     if g.generation != generation {
         return Err(Error::Format {
@@ -173,7 +247,7 @@ pub async fn fetch(store: &Store, generation: u64) -> Result<Generation> {
             ),
         });
     }
-    Ok(g)
+    Ok((g, committed, bytes))
 }
 
 /// Whether a generation exists remotely.
@@ -246,17 +320,19 @@ fn apply(index: &mut Index, g: &Generation) -> Result<()> {
 
 /// Writes a generation create-only. If the key exists, someone else committed it first:
 /// [`Error::CommitConflict`], and nothing is overwritten.
-pub async fn commit(store: &Store, g: &Generation) -> Result<()> {
+pub async fn commit(store: &Store, g: &Generation) -> Result<Committed> {
     let key = store::manifest_key(g.generation);
     let opts = PutOptions {
         mode: PutMode::Create,
         ..Default::default()
     };
-    match store
-        .put_opts(&key, PutPayload::from(g.encode()), opts)
-        .await
-    {
-        Ok(_) => Ok(()),
+    let bytes = g.encode();
+    let size = bytes.len() as u64;
+    match store.put_opts(&key, PutPayload::from(bytes), opts).await {
+        Ok(r) => Ok(Committed {
+            size,
+            e_tag: r.e_tag,
+        }),
         Err(object_store::Error::AlreadyExists { .. })
         | Err(object_store::Error::Precondition { .. }) => Err(Error::CommitConflict {
             generation: g.generation,

@@ -76,6 +76,9 @@ pub struct VerifyReport {
     pub damaged_generations: Vec<GenerationFinding>,
     /// The newest generation listed.
     pub newest: u64,
+    /// Objects `--repair` put back.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub repaired: Vec<Finding>,
 }
 
 /// A generation that is absent or unreadable.

@@ -286,7 +286,7 @@ async fn pass(
         report.generation = Some(next);
         report.current_generation = next;
         let generation = index.next_generation(entries, archived_at, report.clone());
-        manifest::commit(store, &generation)
+        let committed = manifest::commit(store, &generation)
             .await
             .inspect_err(|_| {
                 report.generation = None;
@@ -301,7 +301,7 @@ async fn pass(
             Kind::Full => state_dir.save_snapshot(&index)?,
             Kind::Delta => state_dir.save_delta(&generation)?,
         }
-        state_dir.save_header(&destination, next)?;
+        state_dir.save_header_committed(&destination, next, Some(committed))?;
     }
     report.current_generation = index.generation;
     report.clear_pending();
@@ -323,22 +323,36 @@ struct Known {
     seen: BTreeMap<FileId, Seen>,
 }
 
-/// The archive as this host last saw it, brought up to date with the remote (one HEAD
-/// and one LIST when nothing changed); rebuilt from the remote alone when there is no
-/// usable cache or the remote no longer matches it.
+/// The archive as this host last saw it, brought up to date with the remote (one LIST
+/// when nothing changed); rebuilt from the remote alone when there is no usable cache or
+/// the remote no longer holds the cached generation. The same listing shows whether the
+/// generations this host builds on are still the ones it committed or read: if one is
+/// absent or replaced, the pass stops with [`Error::DamagedGeneration`] rather than
+/// commit on top of a chain readers cannot load.
 async fn open_state(store: &Store, state_dir: &StateDir, destination: &str) -> Result<Known> {
     let Some(header) = state_dir.header(destination) else {
         return rebuild(store, state_dir, destination).await;
     };
-    if header.generation > 0 && !manifest::exists(store, header.generation).await? {
+    let local: Vec<(u64, u64)> = state_dir
+        .chain_deltas()
+        .into_iter()
+        .filter(|(g, _)| *g <= header.generation)
+        .collect();
+    let from = local.first().map_or(header.generation, |(g, _)| *g);
+    let listed = manifest::list_metas(store, from.checked_sub(1).filter(|g| *g > 0)).await?;
+    if header.generation > 0 && !listed.iter().any(|(g, _)| *g == header.generation) {
         tracing::warn!(
             generation = header.generation,
             "the destination no longer holds the cached generation; rebuilding state from it"
         );
         return rebuild(store, state_dir, destination).await;
     }
-    let after = (header.generation > 0).then_some(header.generation);
-    let newer = manifest::list_generations(store, after).await?;
+    check_built_on(&header, &local, &listed)?;
+    let newer: Vec<u64> = listed
+        .iter()
+        .map(|(g, _)| *g)
+        .filter(|g| *g > header.generation)
+        .collect();
     let seen = state_dir.seen();
     if newer.is_empty() {
         return Ok(Known {
@@ -351,8 +365,10 @@ async fn open_state(store: &Store, state_dir: &StateDir, destination: &str) -> R
     let Some(mut index) = state_dir.load_index(header.generation) else {
         return rebuild(store, state_dir, destination).await;
     };
+    let mut committed = None;
     for g in newer {
-        let gen = manifest::fetch(store, g).await?;
+        let (gen, c, bytes) = manifest::fetch_raw(store, g).await?;
+        committed = Some(c);
         if gen.kind == Kind::Delta && gen.generation != index.generation + 1
             || index.apply(&gen).is_err()
         {
@@ -360,15 +376,49 @@ async fn open_state(store: &Store, state_dir: &StateDir, destination: &str) -> R
         }
         match gen.kind {
             Kind::Full => state_dir.save_snapshot(&index)?,
-            Kind::Delta => state_dir.save_delta(&gen)?,
+            Kind::Delta => state_dir.save_delta_bytes(gen.generation, &bytes)?,
         }
     }
-    state_dir.save_header(destination, index.generation)?;
+    state_dir.save_header_committed(destination, index.generation, committed)?;
     Ok(Known {
         generation: index.generation,
         index: Some(index),
         seen,
     })
+}
+
+/// The deltas of the local chain and the generation it ends at, against their listing:
+/// each must be there with the bytes this host holds.
+fn check_built_on(
+    header: &crate::state::Header,
+    local: &[(u64, u64)],
+    listed: &[(u64, object_store::ObjectMeta)],
+) -> Result<()> {
+    let damaged = |generation: u64, detail: String| Error::DamagedGeneration {
+        generation,
+        key: crate::store::manifest_key(generation).to_string(),
+        detail,
+    };
+    let remote: BTreeMap<u64, &object_store::ObjectMeta> =
+        listed.iter().map(|(g, m)| (*g, m)).collect();
+    for &(g, size) in local {
+        match remote.get(&g) {
+            None => return Err(damaged(g, "absent from the destination".into())),
+            Some(m) if m.size != size => {
+                return Err(damaged(
+                    g,
+                    format!("holds {} bytes, {size} were committed", m.size),
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    if let (Some(c), Some(m)) = (&header.committed, remote.get(&header.generation)) {
+        if let Some(why) = c.differs(m) {
+            return Err(damaged(header.generation, why));
+        }
+    }
+    Ok(())
 }
 
 /// Forgets the local cache and builds it again from the remote manifests.

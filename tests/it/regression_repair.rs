@@ -39,6 +39,10 @@ cases!(
     verify_names_a_missing_generation_and_calls_its_objects_no_orphans,
     verify_with_only_orphans_exits_0_and_names_the_prune,
     verify_names_a_damaged_generation_and_the_repair,
+    a_pass_stops_on_a_damaged_generation_it_builds_on,
+    a_pass_stops_on_a_replaced_head_generation,
+    repair_commits_a_checkpoint_and_readers_skip_the_damaged_generation,
+    repair_without_the_good_copy_names_what_to_do,
 );
 
 /// A workspace and a config file for the binary describing the same archive.
@@ -138,4 +142,114 @@ async fn verify_names_a_damaged_generation_and_the_repair(b: Backend) {
     assert!(t.contains("DAMAGED-GENERATION  2 "), "{t}");
     assert!(t.contains("generation 2 breaks the chain"), "{t}");
     assert!(t.contains("logferry verify --repair"), "{t}");
+}
+
+/// Truncates generation `g` to half its bytes.
+async fn truncate(env: &Env, g: u64) {
+    let whole = env.get(manifest(g).as_ref()).await;
+    env.store
+        .put(&manifest(g), whole[..whole.len() / 2].to_vec().into())
+        .await
+        .unwrap();
+}
+
+async fn newest_generation(env: &Env) -> u64 {
+    logferry::manifest::list_generations(&env.store, None)
+        .await
+        .unwrap()
+        .last()
+        .copied()
+        .unwrap_or(0)
+}
+
+// Bug: an agent whose state dir was intact kept committing deltas on top of a damaged
+// generation, while every reader of the archive failed.
+async fn a_pass_stops_on_a_damaged_generation_it_builds_on(b: Backend) {
+    let (env, cfg) = workspace(b);
+    three_generations(&env).await;
+    truncate(&env, 2).await;
+    env.write("d.log", b"d\n");
+
+    let o = logferry(&cfg, &["--run-once"]).await;
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(3), "{t}");
+    assert!(t.contains("generation 2"), "{t}");
+    assert!(t.contains("is damaged"), "{t}");
+    assert!(t.contains("logferry verify --repair"), "{t}");
+    assert_eq!(newest_generation(&env).await, 3, "nothing committed on top");
+}
+
+// Bug: a head generation replaced with other bytes of the same size (a wrong version)
+// went unnoticed by the agent that committed it.
+async fn a_pass_stops_on_a_replaced_head_generation(b: Backend) {
+    let (env, cfg) = workspace(b);
+    three_generations(&env).await;
+    let whole = String::from_utf8(env.get(manifest(3).as_ref()).await.to_vec()).unwrap();
+    let wrong = whole.replacen("\"version\":2", "\"version\":9", 1);
+    assert_ne!(whole, wrong);
+    env.store
+        .put(&manifest(3), wrong.into_bytes().into())
+        .await
+        .unwrap();
+    env.write("d.log", b"d\n");
+
+    let o = logferry(&cfg, &["--run-once"]).await;
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(3), "{t}");
+    assert!(t.contains("generation 3"), "{t}");
+    assert!(t.contains("logferry verify --repair"), "{t}");
+    assert_eq!(newest_generation(&env).await, 3, "nothing committed on top");
+}
+
+// Bug: a damaged generation had no repair: `ls`, `verify` and `restore` failed for good.
+async fn repair_commits_a_checkpoint_and_readers_skip_the_damaged_generation(b: Backend) {
+    let (env, cfg) = workspace(b);
+    three_generations(&env).await;
+    truncate(&env, 2).await;
+    assert_eq!(logferry(&cfg, &["ls"]).await.status.code(), Some(3));
+
+    let o = logferry(&cfg, &["verify", "--repair"]).await;
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    assert!(t.contains("REPAIRED  committed full checkpoint 4"), "{t}");
+    assert!(t.contains("superseded by full checkpoint 4"), "{t}");
+
+    let o = logferry(&cfg, &["ls"]).await;
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    for f in ["a.log", "b.log", "c.log"] {
+        assert!(t.contains(f), "{f} listed: {t}");
+    }
+    env.write("d.log", b"d\n");
+    let o = logferry(&cfg, &["--run-once"]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(newest_generation(&env).await, 5);
+    let o = logferry(&cfg, &["verify", "--read-data"]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let to = env.dir.path().join("restored");
+    let o = logferry(&cfg, &["restore", "--to", to.to_str().unwrap()]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    for (f, c) in [
+        ("a.log", "a\n"),
+        ("b.log", "b\n"),
+        ("c.log", "c\n"),
+        ("d.log", "d\n"),
+    ] {
+        assert_eq!(std::fs::read_to_string(to.join("app").join(f)).unwrap(), c);
+    }
+}
+
+// Bug: with no good copy, nothing said what was still possible.
+async fn repair_without_the_good_copy_names_what_to_do(b: Backend) {
+    let (env, cfg) = workspace(b);
+    three_generations(&env).await;
+    truncate(&env, 2).await;
+    std::fs::remove_dir_all(env.dir.path().join("state")).unwrap();
+
+    let o = logferry(&cfg, &["verify", "--repair"]).await;
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(3), "{t}");
+    assert!(t.contains("cannot repair generation 2"), "{t}");
+    assert!(t.contains("--generation 1"), "{t}");
+    assert_eq!(newest_generation(&env).await, 3, "nothing committed");
 }
