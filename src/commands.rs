@@ -577,9 +577,34 @@ async fn repair(
     if let (Some(g), false) = (checkpoint, json) {
         out!("REPAIRED  committed full checkpoint {g} from the state dir's copy of the archive");
     }
+    let mut objects = report.clone();
+    logferry::repair::reupload_objects(a, store, &mut objects).await;
+    if !json {
+        for f in &objects.repaired {
+            out!("REPAIRED  {}: {}", f.key, f.detail);
+        }
+        for f in &objects.not_repaired {
+            out!("NOT-REPAIRED  {}: {}", f.key, f.detail);
+        }
+    }
     let mut after =
         verify::verify(store, ReadData::No, None, a.upload_concurrency, &|_| {}).await?;
-    after.repaired.extend(report.repaired.iter().cloned());
+    // A corrupt object left in place (of the right size) shows only when read again.
+    let still: std::collections::HashSet<&str> = objects
+        .not_repaired
+        .iter()
+        .map(|f| f.key.as_str())
+        .collect();
+    let left: Vec<verify::Finding> = report
+        .corrupt
+        .iter()
+        .filter(|f| still.contains(f.key.as_str()))
+        .filter(|f| !after.corrupt.iter().any(|c| c.key == f.key))
+        .cloned()
+        .collect();
+    after.corrupt.extend(left);
+    after.repaired = objects.repaired;
+    after.not_repaired = objects.not_repaired;
     Ok(after)
 }
 

@@ -2,17 +2,26 @@
 //! holds. A chain broken by a missing or damaged generation gets a full checkpoint of the
 //! good index in the state dir, committed create-only as the next generation, so readers
 //! (who load the latest checkpoint and the deltas after it) never read the damaged one.
-//! Nothing committed is rewritten: the damaged generation stays, superseded.
+//! Nothing committed is rewritten: the damaged generation stays, superseded. Missing
+//! and corrupt objects are put back from local files that still hold their content.
 
+use object_store::path::Path;
+use object_store::ObjectStoreExt;
+
+use crate::codec::Codec;
 use crate::config::Config;
+use crate::digest::{self, ContentHash};
 use crate::error::{Error, Result};
-use crate::index::Index;
+use crate::index::{FileId, Index};
 use crate::manifest;
+use crate::scan::{FileStat, ScannedFile};
 use crate::schedule::{rfc3339, Clock};
-use crate::state::StateDir;
+use crate::state::{Seen, StateDir};
 use crate::stats::RunReport;
 use crate::store::Store;
-use crate::verify::VerifyReport;
+use crate::upload;
+use crate::verify::{Finding, VerifyReport};
+use crate::worker::Control;
 
 /// Commits a full checkpoint from the state dir's index when `report` shows a broken
 /// chain; returns the generation committed, or `None` when the chain is whole.
@@ -75,5 +84,113 @@ fn good_index(
             "the state dir {dir} does not hold the chain up to generation {}",
             header.generation
         ))
+    })
+}
+
+/// Puts back every missing or corrupt object of `report` whose content a local file
+/// still holds: the file at the path a manifest names, or any file the state dir saw
+/// with that content. Each file is hashed first and sent through the pass's upload code,
+/// which checks the bytes again as they go. Moves what it put back to
+/// `report.repaired` and what it could not to `report.not_repaired`, with why.
+///
+/// An intact object is never overwritten: a missing one is written create-only, and a
+/// corrupt one is deleted and written again only after its current bytes were read and
+/// found not to hash to the content its key names — the one case where a data key is
+/// rewritten, since those bytes are no archived content.
+pub async fn reupload_objects(config: &Config, store: &Store, report: &mut VerifyReport) {
+    let seen = StateDir::lock(&config.state_dir)
+        .map(|s| s.seen())
+        .unwrap_or_default();
+    let broken: Vec<(Finding, bool)> = report
+        .missing
+        .drain(..)
+        .map(|f| (f, false))
+        .chain(report.corrupt.drain(..).map(|f| (f, true)))
+        .collect();
+    for (f, corrupt) in broken {
+        match reupload_one(config, store, &seen, &f, corrupt).await {
+            Ok(how) => report.repaired.push(Finding { detail: how, ..f }),
+            Err(why) => report.not_repaired.push(Finding { detail: why, ..f }),
+        }
+    }
+}
+
+async fn reupload_one(
+    config: &Config,
+    store: &Store,
+    seen: &std::collections::BTreeMap<FileId, Seen>,
+    f: &Finding,
+    corrupt: bool,
+) -> std::result::Result<String, String> {
+    let (Some(sha), Some(size)) = (f.sha256, f.size) else {
+        return Err("no content recorded for it".into());
+    };
+    let Some(file) = local_copy(config, seen, f, sha, size) else {
+        return Err(format!(
+            "no local file holds its content (sha256 {sha}); restore it from a copy, or accept its loss"
+        ));
+    };
+    let key = Path::parse(&f.key).map_err(|e| format!("bad key: {e}"))?;
+    if corrupt {
+        // Read again now: only bytes that are not the content may be replaced.
+        match crate::verify::read_hash(store, &f.key, f.compression, &|_| {}).await {
+            Ok((_, Some((n, h)))) if (n, h) == (size, sha) => {
+                return Ok("intact when read again; left as it is".into())
+            }
+            Ok(_) => {}
+            Err(e) => return Err(format!("cannot read it to confirm the damage: {e}")),
+        }
+        match store.delete(&key).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => return Err(Error::store("delete", &key, e).to_string()),
+        }
+    }
+    let codec = config
+        .sources
+        .iter()
+        .find(|s| s.name == file.source)
+        .map(|s| s.codec)
+        .filter(|c| c.compression == f.compression)
+        .unwrap_or(Codec {
+            compression: f.compression,
+            level: Codec::PLAIN.level,
+        });
+    let control = Control::default();
+    match upload::store_file(store, &key, &file, sha, config.part_size, codec, &control).await {
+        Ok(_) => Ok(format!("re-uploaded from {}", file.abs.display())),
+        Err(e) => Err(format!("upload from {} failed: {e}", file.abs.display())),
+    }
+}
+
+/// A local file holding `sha`, hash-checked: the manifest's path first, then any file
+/// the state dir last saw with that content.
+fn local_copy(
+    config: &Config,
+    seen: &std::collections::BTreeMap<FileId, Seen>,
+    f: &Finding,
+    sha: ContentHash,
+    size: u64,
+) -> Option<ScannedFile> {
+    let named = f
+        .file
+        .split_once('/')
+        .map(|(s, p)| (s.to_string(), p.to_string()));
+    let others = seen
+        .iter()
+        .filter(|(_, s)| s.sha256 == sha)
+        .map(|(id, _)| id.clone());
+    named.into_iter().chain(others).find_map(|(source, rel)| {
+        let root = &config.sources.iter().find(|s| s.name == source)?.path;
+        let abs = root.join(&rel);
+        let stat = FileStat::of_path(&abs).ok()?;
+        if stat.size != size {
+            return None;
+        }
+        (digest::hash_file(&abs, &stat).ok()? == sha).then_some(ScannedFile {
+            source,
+            rel,
+            abs,
+            stat,
+        })
     })
 }

@@ -36,7 +36,7 @@ struct Expected {
 
 /// Bytes read from an object and the size and hash of the original bytes it decodes to
 /// (`None` when it does not decode), or why it could not be read.
-type ReadResult = std::result::Result<(u64, Option<(u64, ContentHash)>), String>;
+pub(crate) type ReadResult = std::result::Result<(u64, Option<(u64, ContentHash)>), String>;
 
 /// A problem found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -47,6 +47,15 @@ pub struct Finding {
     pub file: String,
     /// What is wrong.
     pub detail: String,
+    /// The content the manifests say the object holds (absent for an orphan).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<ContentHash>,
+    /// Size of that content.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    /// How the object stores it.
+    #[serde(skip)]
+    pub compression: Compression,
 }
 
 /// What `verify` found.
@@ -79,6 +88,9 @@ pub struct VerifyReport {
     /// Objects `--repair` put back.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub repaired: Vec<Finding>,
+    /// Missing or corrupt objects `--repair` could not put back, and why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_repaired: Vec<Finding>,
 }
 
 /// A generation that is absent or unreadable.
@@ -229,6 +241,9 @@ pub async fn verify(
         key: key.to_string(),
         file: exp.named_by.clone(),
         detail,
+        sha256: Some(exp.sha256),
+        size: Some(exp.size),
+        compression: exp.compression,
     };
     let mut present = Vec::new();
     for (key, exp) in &expected {
@@ -257,6 +272,9 @@ pub async fn verify(
             key: key.clone(),
             file: String::new(),
             detail: detail.into(),
+            sha256: None,
+            size: None,
+            compression: Compression::None,
         });
     }
     report.orphaned.sort_by(|a, b| a.key.cmp(&b.key));
@@ -338,7 +356,7 @@ fn select(
     Ok(slice)
 }
 
-async fn read_hash(
+pub(crate) async fn read_hash(
     store: &Store,
     key: &str,
     compression: Compression,

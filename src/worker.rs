@@ -128,9 +128,9 @@ async fn pass(
     started: Instant,
 ) -> Result<()> {
     let destination = config.destination.url.to_string();
-    let known = open_state(store, state_dir, &destination).await?;
+    let mut known = open_state(store, state_dir, &destination).await?;
     let start_generation = known.generation;
-    let old_seen = known.seen;
+    let old_seen = std::mem::take(&mut known.seen);
 
     let now = clock.now();
     let now_ns = scan::nanos(now);
@@ -158,7 +158,7 @@ async fn pass(
         return Ok(());
     }
     let mut new_seen = seen_of_unchanged();
-    let index = match known.index {
+    let index = match known.index.take() {
         Some(i) => i,
         None => local_index(store, state_dir, &destination, start_generation).await?,
     };
@@ -188,7 +188,15 @@ async fn pass(
     // Each candidate is read and hashed, decided, and stored in one go; a small file is
     // read once and its bytes go straight up.
     let shared = Arc::new(index);
-    let processed = process_all(store, plan.candidates, &shared, config, control).await;
+    let processed = process_all(
+        store,
+        plan.candidates,
+        &shared,
+        config,
+        control,
+        known.rebuilt,
+    )
+    .await;
     let mut index = Arc::try_unwrap(shared).unwrap_or_else(|still_shared| (*still_shared).clone());
     for (file, outcome) in processed {
         match outcome {
@@ -321,6 +329,9 @@ struct Known {
     generation: u64,
     index: Option<Index>,
     seen: BTreeMap<FileId, Seen>,
+    /// Rebuilt from the remote: every file is hashed, and an object it names that the
+    /// destination lacks is put back from the file.
+    rebuilt: bool,
 }
 
 /// The archive as this host last saw it, brought up to date with the remote (one LIST
@@ -359,6 +370,7 @@ async fn open_state(store: &Store, state_dir: &StateDir, destination: &str) -> R
             generation: header.generation,
             index: None,
             seen,
+            rebuilt: false,
         });
     }
     // Another writer (or our own commit whose cache update was lost) went further.
@@ -384,6 +396,7 @@ async fn open_state(store: &Store, state_dir: &StateDir, destination: &str) -> R
         generation: index.generation,
         index: Some(index),
         seen,
+        rebuilt: false,
     })
 }
 
@@ -431,6 +444,7 @@ async fn rebuild(store: &Store, state_dir: &StateDir, destination: &str) -> Resu
         generation: index.generation,
         index: Some(index),
         seen: BTreeMap::new(),
+        rebuilt: true,
     })
 }
 
@@ -611,6 +625,7 @@ async fn process_all(
     index: &Arc<Index>,
     config: &Config,
     control: &Control,
+    rebuilt: bool,
 ) -> Vec<(ScannedFile, Processed)> {
     let config = Arc::new(config.clone());
     stream::iter(files)
@@ -621,10 +636,9 @@ async fn process_all(
                 config.clone(),
                 control.clone(),
             );
-            let task =
-                tokio::spawn(
-                    async move { process_one(&store, f, &index, &config, &control).await },
-                );
+            let task = tokio::spawn(async move {
+                process_one(&store, f, &index, &config, &control, rebuilt).await
+            });
             async move { task.await.expect("a file task panicked") }
         })
         .buffer_unordered(config.upload_concurrency)
@@ -639,6 +653,7 @@ async fn process_one(
     index: &Index,
     config: &Config,
     control: &Control,
+    rebuilt: bool,
 ) -> (ScannedFile, Processed) {
     if control.is_cancelled() {
         let e = std::io::Error::new(std::io::ErrorKind::Interrupted, "shutdown requested");
@@ -661,9 +676,20 @@ async fn process_one(
     };
     let (codec, names) = rules_for(config, &f.source);
     let r = diff::resolve(f.clone(), hash, index, codec, names);
-    let Object::Upload(key, codec) = &r.object else {
+    let target = match &r.object {
+        Object::Upload(key, codec) => Some((key.clone(), *codec)),
+        Object::Existing(o) if rebuilt && matches!(r.class, Class::Touched | Class::Renamed) => {
+            match absent(store, o, codec).await {
+                Ok(t) => t,
+                Err(e) => return (f, Processed::Stored(Box::new(r), Err(e.into()))),
+            }
+        }
+        Object::Existing(_) => None,
+    };
+    let Some((key, codec)) = target else {
         return (f, Processed::Known(r));
     };
+    let (key, codec) = (&key, &codec);
     let out = match bytes {
         Some(b) => upload::store_bytes(store, key, &r.file, r.hash, b, *codec, control).await,
         None => {
@@ -680,6 +706,34 @@ async fn process_one(
         }
     };
     (f, Processed::Stored(Box::new(r), out))
+}
+
+/// After a rebuild, an archived object the destination lacks (deleted by hand, lost by
+/// the store) is put back from the local file that holds its content: the key and codec
+/// to store it with, or `None` when it is there.
+async fn absent(
+    store: &Store,
+    o: &ObjectRef,
+    codec: Codec,
+) -> Result<Option<(object_store::path::Path, Codec)>> {
+    use object_store::ObjectStoreExt;
+    let key = object_store::path::Path::parse(&o.key).map_err(|e| Error::Format {
+        what: "manifest",
+        location: o.key.clone(),
+        message: format!("bad object key: {e}"),
+    })?;
+    match store.head(&key).await {
+        Ok(_) => Ok(None),
+        Err(object_store::Error::NotFound { .. }) => {
+            tracing::warn!(key = %key, "archived object missing from the destination; uploading it again from the local file");
+            let codec = Codec {
+                compression: o.compression,
+                ..codec
+            };
+            Ok(Some((key, codec)))
+        }
+        Err(e) => Err(Error::store("head", &key, e)),
+    }
 }
 
 fn log_summary(r: &RunReport) {

@@ -43,6 +43,8 @@ cases!(
     a_pass_stops_on_a_replaced_head_generation,
     repair_commits_a_checkpoint_and_readers_skip_the_damaged_generation,
     repair_without_the_good_copy_names_what_to_do,
+    repair_reuploads_missing_and_corrupt_objects_from_local_files,
+    a_rebuilt_pass_reuploads_missing_objects_of_files_it_holds,
 );
 
 /// A workspace and a config file for the binary describing the same archive.
@@ -252,4 +254,88 @@ async fn repair_without_the_good_copy_names_what_to_do(b: Backend) {
     assert!(t.contains("cannot repair generation 2"), "{t}");
     assert!(t.contains("--generation 1"), "{t}");
     assert_eq!(newest_generation(&env).await, 3, "nothing committed");
+}
+
+async fn key_of(env: &Env, file: &str) -> Path {
+    Path::parse(&env.index().await.get("app", file).unwrap().key).unwrap()
+}
+
+// Bug: verify found missing and corrupt objects but nothing put them back, though the
+// local files still held their content.
+async fn repair_reuploads_missing_and_corrupt_objects_from_local_files(b: Backend) {
+    let (env, cfg) = workspace(b);
+    for (f, c) in [
+        ("a.log", "aaa\n"),
+        ("b.log", "bbb\n"),
+        ("c.log", "ccc\n"),
+        ("d.log", "ddd\n"),
+    ] {
+        env.write(f, c.as_bytes());
+    }
+    env.pass().await;
+    let (a, bk, c, d) = (
+        key_of(&env, "a.log").await,
+        key_of(&env, "b.log").await,
+        key_of(&env, "c.log").await,
+        key_of(&env, "d.log").await,
+    );
+    env.store.delete(&a).await.unwrap();
+    env.store.put(&bk, b"BBB\n".to_vec().into()).await.unwrap();
+    env.store.delete(&c).await.unwrap();
+    env.remove("c.log");
+    let d_before = env.store.head(&d).await.unwrap();
+
+    let o = logferry(&cfg, &["verify", "--read-data", "--repair"]).await;
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "c.log cannot be repaired: {t}");
+    assert!(
+        t.contains(&format!("REPAIRED  {a}: re-uploaded from")),
+        "{t}"
+    );
+    assert!(
+        t.contains(&format!("REPAIRED  {bk}: re-uploaded from")),
+        "{t}"
+    );
+    assert!(
+        t.contains(&format!(
+            "NOT-REPAIRED  {c}: no local file holds its content"
+        )),
+        "{t}"
+    );
+    assert_eq!(&env.get(a.as_ref()).await[..], b"aaa\n");
+    assert_eq!(
+        &env.get(bk.as_ref()).await[..],
+        b"bbb\n",
+        "corrupt bytes replaced"
+    );
+    let d_after = env.store.head(&d).await.unwrap();
+    assert_eq!(
+        (d_before.e_tag, d_before.last_modified),
+        (d_after.e_tag, d_after.last_modified),
+        "an intact object is never rewritten"
+    );
+    let o = logferry(&cfg, &["verify", "--read-data", "--json"]).await;
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v[0]["missing"].as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(v[0]["missing"][0]["key"], c.to_string());
+    assert!(v[0]["corrupt"].as_array().unwrap().is_empty(), "{v}");
+}
+
+// Bug: a pass whose state dir was wiped rebuilt it and trusted the remote: an object
+// deleted from the destination stayed missing though the file was still here.
+async fn a_rebuilt_pass_reuploads_missing_objects_of_files_it_holds(b: Backend) {
+    let (env, cfg) = workspace(b);
+    env.write("a.log", b"aaa\n");
+    env.write("b.log", b"bbb\n");
+    env.pass().await;
+    let a = key_of(&env, "a.log").await;
+    env.store.delete(&a).await.unwrap();
+    std::fs::remove_dir_all(env.dir.path().join("state")).unwrap();
+
+    let o = logferry(&cfg, &["--run-once"]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(&env.get(a.as_ref()).await[..], b"aaa\n");
+    assert_eq!(newest_generation(&env).await, 1, "nothing new to commit");
+    let o = logferry(&cfg, &["verify", "--read-data"]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 }
