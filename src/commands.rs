@@ -544,6 +544,30 @@ pub async fn run_verify(archives: &[Config], args: &VerifyArgs) -> u8 {
         } else {
             report
         };
+        let mut report = report;
+        if args.prune_orphans && !report.orphaned.is_empty() {
+            let now = std::time::SystemTime::now();
+            match logferry::prune::prune_orphans(a, store, &report, args.grace, now).await {
+                Ok(p) => {
+                    if !args.json {
+                        for k in &p.deleted {
+                            out!("PRUNED  {k}");
+                        }
+                        for k in &p.kept {
+                            out!(
+                                "KEPT  {k}: younger than the grace period ({})",
+                                humantime::format_duration(args.grace)
+                            );
+                        }
+                    }
+                    report.orphaned.retain(|f| !p.deleted.contains(&f.key));
+                }
+                Err(e) => {
+                    eprintln!("logferry: {}{e}", label(archives, a));
+                    code = code.max(exit_code(&e));
+                }
+            }
+        }
         if report.has_problems() {
             code = code.max(EXIT_FILES_FAILED);
         }

@@ -52,6 +52,7 @@ pub mod manifest;
 pub mod metrics;
 pub mod notify;
 pub mod probe;
+pub mod prune;
 pub mod repair;
 pub mod restore;
 pub mod scan;

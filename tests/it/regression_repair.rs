@@ -45,6 +45,7 @@ cases!(
     repair_without_the_good_copy_names_what_to_do,
     repair_reuploads_missing_and_corrupt_objects_from_local_files,
     a_rebuilt_pass_reuploads_missing_objects_of_files_it_holds,
+    prune_orphans_deletes_only_orphans_older_than_the_grace,
 );
 
 /// A workspace and a config file for the binary describing the same archive.
@@ -338,4 +339,57 @@ async fn a_rebuilt_pass_reuploads_missing_objects_of_files_it_holds(b: Backend) 
     assert_eq!(newest_generation(&env).await, 1, "nothing new to commit");
     let o = logferry(&cfg, &["verify", "--read-data"]).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+}
+
+// Bug: orphans left by interrupted passes could not be removed, and nothing protected an
+// upload in flight from a hand-made cleanup.
+async fn prune_orphans_deletes_only_orphans_older_than_the_grace(b: Backend) {
+    let (env, cfg) = workspace(b);
+    env.write("a.log", b"a\n");
+    env.pass().await;
+    let a = key_of(&env, "a.log").await;
+    let stray = Path::from("data/app/stray.log-0000");
+    env.store
+        .put(&stray, b"stray".to_vec().into())
+        .await
+        .unwrap();
+
+    let o = logferry(&cfg, &["verify", "--prune-orphans", "--grace", "0s"]).await;
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "a zero grace is refused: {}",
+        text(&o)
+    );
+    assert!(text(&o).contains("upload in flight"), "{}", text(&o));
+
+    let o = logferry(&cfg, &["verify", "--prune-orphans"]).await;
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    assert!(
+        t.contains(&format!(
+            "KEPT  {stray}: younger than the grace period (1day)"
+        )),
+        "{t}"
+    );
+    assert!(
+        env.store.head(&stray).await.is_ok(),
+        "a young orphan is kept"
+    );
+
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let o = logferry(&cfg, &["verify", "--prune-orphans", "--grace", "1s"]).await;
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    assert!(t.contains(&format!("PRUNED  {stray}")), "{t}");
+    assert!(
+        env.store.head(&stray).await.is_err(),
+        "the old orphan is gone"
+    );
+    assert!(
+        env.store.head(&a).await.is_ok(),
+        "archived objects are never pruned"
+    );
+    let o = logferry(&cfg, &["verify"]).await;
+    assert!(!text(&o).contains("ORPHAN"), "{}", text(&o));
 }
