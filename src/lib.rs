@@ -48,6 +48,7 @@ pub mod digest;
 pub mod error;
 pub mod hosts;
 pub mod index;
+pub mod leftovers;
 pub mod manifest;
 pub mod metrics;
 pub mod notify;

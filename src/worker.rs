@@ -128,6 +128,7 @@ async fn pass(
     started: Instant,
 ) -> Result<()> {
     let destination = config.destination.url.to_string();
+    crate::leftovers::sweep(config, state_dir.path(), clock.now());
     let mut known = open_state(store, state_dir, &destination).await?;
     let start_generation = known.generation;
     let old_seen = std::mem::take(&mut known.seen);

@@ -46,6 +46,7 @@ cases!(
     repair_reuploads_missing_and_corrupt_objects_from_local_files,
     a_rebuilt_pass_reuploads_missing_objects_of_files_it_holds,
     prune_orphans_deletes_only_orphans_older_than_the_grace,
+    a_pass_removes_temp_files_of_dead_processes_from_the_state_dir,
 );
 
 /// A workspace and a config file for the binary describing the same archive.
@@ -392,4 +393,62 @@ async fn prune_orphans_deletes_only_orphans_older_than_the_grace(b: Backend) {
     );
     let o = logferry(&cfg, &["verify"]).await;
     assert!(!text(&o).contains("ORPHAN"), "{}", text(&o));
+}
+
+// Bug: a pass killed inside an atomic write left `.<name>.tmp.<pid>` files in the state
+// dir for good.
+async fn a_pass_removes_temp_files_of_dead_processes_from_the_state_dir(b: Backend) {
+    let (env, cfg) = workspace(b);
+    env.write("a.log", b"a\n");
+    let state = env.dir.path().join("state");
+    std::fs::create_dir_all(state.join("chain")).unwrap();
+    // Above the kernel's pid limit: no process has it.
+    let dead = state.join(".seen.json.tmp.999999999");
+    let dead_chain = state.join("chain/.snapshot.json.tmp.999999998");
+    let alive = state.join(format!(".status.json.tmp.{}", std::process::id()));
+    for p in [&dead, &dead_chain, &alive] {
+        std::fs::write(p, b"partial").unwrap();
+    }
+    let o = logferry(&cfg, &["--run-once"]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        !dead.exists() && !dead_chain.exists(),
+        "a dead writer's temp files go"
+    );
+    assert!(alive.exists(), "a live process's temp file is left alone");
+}
+
+// Bug: killed passes left the local mirror's multipart staging files (`<key>#N`) behind:
+// 35 MiB after 220 kills.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pass_removes_old_staging_files_from_the_local_mirror() {
+    let (env, cfg) = workspace(Backend::Local);
+    env.write("a.log", b"a\n");
+    let dir = env.dir.path().join("mirror/data/app");
+    std::fs::create_dir_all(&dir).unwrap();
+    let old = dir.join("big.log-00ff#3");
+    let young = dir.join("big.log-00ff#4");
+    let named = dir.join("notes#draft");
+    for p in [&old, &young, &named] {
+        std::fs::write(p, b"part").unwrap();
+    }
+    let two_days_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 86_400);
+    for p in [&old, &named] {
+        std::fs::File::options()
+            .write(true)
+            .open(p)
+            .unwrap()
+            .set_modified(two_days_ago)
+            .unwrap();
+    }
+    let o = logferry(&cfg, &["--run-once"]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(!old.exists(), "a staging file older than the grace goes");
+    assert!(
+        young.exists(),
+        "an upload that may be in flight is left alone"
+    );
+    assert!(named.exists(), "only `<key>#<number>` is a staging file");
+    let o = logferry(&cfg, &["verify", "--read-data"]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 }
