@@ -722,13 +722,26 @@ pub async fn run_generations(archives: &[Config], args: &GenerationsArgs) -> u8 
     let mut json = Vec::new();
     let mut code = EXIT_OK;
     for (a, store) in &opened {
-        let gens = match verify::all_generations(store).await {
-            Ok(g) if g.is_empty() => {
+        let gens = match verify::readable_generations(store).await {
+            Ok((_, _, _, 0)) => {
                 say_no_archive(archives, a).await;
                 code = EXIT_CANNOT_RUN;
                 continue;
             }
-            Ok(g) => g,
+            Ok((g, missing, damaged, _)) => {
+                // The readable ones are still listed; what is wrong is said on stderr.
+                for f in missing.iter().chain(&damaged) {
+                    eprintln!(
+                        "logferry: {}generation {} ({}): {}; `logferry verify` says what to run",
+                        label(archives, a),
+                        f.generation,
+                        f.key,
+                        f.detail
+                    );
+                    code = code.max(EXIT_FILES_FAILED);
+                }
+                g
+            }
             Err(e) => return fail(&e),
         };
         for g in gens {

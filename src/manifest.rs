@@ -394,6 +394,32 @@ mod tests {
     }
 
     #[test]
+    fn committed_objects_compare_by_size_and_bare_etag() {
+        let c = Committed {
+            size: 10,
+            e_tag: Some("\"abc\"".into()),
+        };
+        let meta = |size, e_tag: Option<&str>| object_store::ObjectMeta {
+            location: "k".into(),
+            last_modified: chrono::Utc::now(),
+            size,
+            e_tag: e_tag.map(str::to_string),
+            version: None,
+        };
+        assert_eq!(
+            c.differs(&meta(10, Some("abc"))),
+            None,
+            "quotes do not count"
+        );
+        assert_eq!(c.differs(&meta(10, None)), None, "no ETag: size only");
+        assert!(c
+            .differs(&meta(9, Some("abc")))
+            .unwrap()
+            .contains("9 bytes"));
+        assert!(c.differs(&meta(10, Some("abd"))).unwrap().contains("ETag"));
+    }
+
+    #[test]
     fn v1_fixture_still_reads() {
         let bytes = include_bytes!("../tests/fixtures/manifest-v1.json");
         let g = Generation::decode("fixture", bytes).unwrap();

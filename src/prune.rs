@@ -106,3 +106,16 @@ pub fn parse_grace(s: &str) -> std::result::Result<Duration, String> {
     }
     Ok(d)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grace_is_a_duration_of_at_least_a_second() {
+        assert_eq!(parse_grace("24h"), Ok(DEFAULT_GRACE));
+        assert_eq!(parse_grace("1s"), Ok(Duration::from_secs(1)));
+        assert!(parse_grace("0s").unwrap_err().contains("in flight"));
+        assert!(parse_grace("soon").unwrap_err().contains("not a duration"));
+    }
+}

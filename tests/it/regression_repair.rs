@@ -452,3 +452,23 @@ async fn a_pass_removes_old_staging_files_from_the_local_mirror() {
     let o = logferry(&cfg, &["verify", "--read-data"]).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 }
+
+// Bug: one damaged generation made `generations` exit 3 and list nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generations_lists_the_readable_ones_and_names_the_damaged() {
+    let (env, cfg) = workspace(Backend::Local);
+    three_generations(&env).await;
+    truncate(&env, 2).await;
+    let o = logferry(&cfg, &["generations"]).await;
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(t.contains("generation 2 ("), "{t}");
+    assert!(t.contains("logferry verify"), "{t}");
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let rows: Vec<&str> = stdout
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(rows, ["1", "3"], "{t}");
+}
