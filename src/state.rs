@@ -394,6 +394,16 @@ impl StateDir {
         self.save_delta_bytes(g.generation, &g.encode())
     }
 
+    /// A delta generation of the local chain, when it is there and decodes.
+    pub fn load_delta(&self, generation: u64) -> Option<Generation> {
+        let path = self
+            .path
+            .join(CHAIN_DIR)
+            .join(format!("{generation:020}.json"));
+        let bytes = std::fs::read(&path).ok()?;
+        Generation::decode(&path.display().to_string(), &bytes).ok()
+    }
+
     /// Appends a delta generation read from the destination, as its bytes were there.
     pub fn save_delta_bytes(&self, generation: u64, bytes: &[u8]) -> Result<()> {
         let dir = self.path.join(CHAIN_DIR);

@@ -359,7 +359,9 @@ async fn open_state(store: &Store, state_dir: &StateDir, destination: &str) -> R
         );
         return rebuild(store, state_dir, destination).await;
     }
-    check_built_on(&header, &local, &listed)?;
+    for (g, why) in suspects(&header, &local, &listed) {
+        confirm_damage(store, state_dir, destination, &header, g, why).await?;
+    }
     let newer: Vec<u64> = listed
         .iter()
         .map(|(g, _)| *g)
@@ -402,35 +404,71 @@ async fn open_state(store: &Store, state_dir: &StateDir, destination: &str) -> R
 }
 
 /// The deltas of the local chain and the generation it ends at, against their listing:
-/// each must be there with the bytes this host holds.
-fn check_built_on(
+/// the ones absent, or not listed with the bytes this host holds, and why.
+fn suspects(
     header: &crate::state::Header,
     local: &[(u64, u64)],
     listed: &[(u64, object_store::ObjectMeta)],
-) -> Result<()> {
-    let damaged = |generation: u64, detail: String| Error::DamagedGeneration {
-        generation,
-        key: crate::store::manifest_key(generation).to_string(),
-        detail,
-    };
+) -> Vec<(u64, Option<String>)> {
     let remote: BTreeMap<u64, &object_store::ObjectMeta> =
         listed.iter().map(|(g, m)| (*g, m)).collect();
+    let mut out = Vec::new();
     for &(g, size) in local {
         match remote.get(&g) {
-            None => return Err(damaged(g, "absent from the destination".into())),
-            Some(m) if m.size != size => {
-                return Err(damaged(
-                    g,
-                    format!("holds {} bytes, {size} were committed", m.size),
-                ))
-            }
+            None => out.push((g, None)),
+            Some(m) if m.size != size => out.push((
+                g,
+                Some(format!("holds {} bytes, {size} were committed", m.size)),
+            )),
             Some(_) => {}
         }
     }
     if let (Some(c), Some(m)) = (&header.committed, remote.get(&header.generation)) {
         if let Some(why) = c.differs(m) {
-            return Err(damaged(header.generation, why));
+            out.push((header.generation, Some(why)));
         }
+    }
+    out
+}
+
+/// A generation listed otherwise than this host holds it (`why`; `None`: absent) is
+/// read: damaged when it does not decode or differs from the local copy. One that was
+/// only copied (a migrated bucket, a mirror copied with new inodes: another ETag, the
+/// same content) is accepted, and its new listing remembered.
+async fn confirm_damage(
+    store: &Store,
+    state_dir: &StateDir,
+    destination: &str,
+    header: &crate::state::Header,
+    generation: u64,
+    why: Option<String>,
+) -> Result<()> {
+    let damaged = |detail: String| Error::DamagedGeneration {
+        generation,
+        key: crate::store::manifest_key(generation).to_string(),
+        detail,
+    };
+    let Some(why) = why else {
+        return Err(damaged("absent from the destination".into()));
+    };
+    let (remote, committed) = match manifest::fetch_committed(store, generation).await {
+        Ok(r) => r,
+        Err(e @ Error::Format { .. }) => return Err(damaged(format!("{why}: {e}"))),
+        Err(e) => return Err(e),
+    };
+    if let Some(local) = state_dir.load_delta(generation) {
+        if local != remote {
+            return Err(damaged(format!(
+                "{why}, and it records other content than this host holds"
+            )));
+        }
+    }
+    tracing::info!(
+        generation,
+        "{why}, but it holds the same generation: accepted"
+    );
+    if generation == header.generation {
+        state_dir.save_header_committed(destination, generation, Some(committed))?;
     }
     Ok(())
 }

@@ -47,6 +47,7 @@ cases!(
     a_rebuilt_pass_reuploads_missing_objects_of_files_it_holds,
     prune_orphans_deletes_only_orphans_older_than_the_grace,
     a_pass_removes_temp_files_of_dead_processes_from_the_state_dir,
+    a_pass_accepts_generations_copied_with_their_content,
 );
 
 /// A workspace and a config file for the binary describing the same archive.
@@ -471,4 +472,23 @@ async fn generations_lists_the_readable_ones_and_names_the_damaged() {
         .filter_map(|l| l.split_whitespace().next())
         .collect();
     assert_eq!(rows, ["1", "3"], "{t}");
+}
+
+// Guards the damage check against a false alarm: a bucket migrated or a mirror copied
+// (new ETags, new inodes) holds the same generations, and passes carry on.
+async fn a_pass_accepts_generations_copied_with_their_content(b: Backend) {
+    let (env, cfg) = workspace(b);
+    three_generations(&env).await;
+    for g in 1..=3 {
+        let bytes = env.get(manifest(g).as_ref()).await;
+        env.store.delete(&manifest(g)).await.unwrap();
+        env.store
+            .put(&manifest(g), bytes.to_vec().into())
+            .await
+            .unwrap();
+    }
+    env.write("d.log", b"d\n");
+    let o = logferry(&cfg, &["--run-once"]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(newest_generation(&env).await, 4);
 }
