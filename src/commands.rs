@@ -528,8 +528,8 @@ pub async fn run_verify(archives: &[Config], args: &VerifyArgs) -> u8 {
             }
         };
         bar.finish_and_clear();
-        let report = if args.repair && report.has_problems() {
-            if !args.json {
+        let report = if args.repair && (report.has_problems() || own) {
+            if !args.json && report.has_problems() {
                 print_findings(archives, a, &report);
             }
             match repair(a, store, &report, args.json).await {

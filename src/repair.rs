@@ -24,17 +24,24 @@ use crate::verify::{Finding, VerifyReport};
 use crate::worker::Control;
 
 /// Commits a full checkpoint from the state dir's index when `report` shows a broken
-/// chain; returns the generation committed, or `None` when the chain is whole.
+/// chain, or when the state dir holds generations newer than the archive's newest (its
+/// head was deleted); returns the generation committed, or `None` when there is nothing
+/// to repair.
 pub async fn recommit_checkpoint(
     config: &Config,
     store: &Store,
     report: &VerifyReport,
     clock: &dyn Clock,
 ) -> Result<Option<u64>> {
-    let Some(first) = report.broken_chain().iter().map(|g| g.generation).min() else {
+    let state = StateDir::lock(&config.state_dir)?;
+    let ahead = state
+        .header(&config.destination.url.to_string())
+        .map(|h| h.generation)
+        .filter(|g| *g > report.newest);
+    let broken = report.broken_chain().iter().map(|g| g.generation).min();
+    let Some(first) = broken.or(ahead.map(|_| report.newest + 1)) else {
         return Ok(None);
     };
-    let state = StateDir::lock(&config.state_dir)?;
     let mut index = good_index(config, &state, report, first)?;
     let g = index.checkpoint(rfc3339(clock.now()), RunReport::default());
     let committed = manifest::commit(store, &g).await?;

@@ -352,7 +352,18 @@ async fn open_state(store: &Store, state_dir: &StateDir, destination: &str) -> R
         .collect();
     let from = local.first().map_or(header.generation, |(g, _)| *g);
     let listed = manifest::list_metas(store, from.checked_sub(1).filter(|g| *g > 0)).await?;
-    if header.generation > 0 && !listed.iter().any(|(g, _)| *g == header.generation) {
+    let holds = |g: u64| listed.iter().any(|(l, _)| *l == g);
+    if header.generation > 0 && !holds(header.generation) {
+        // Still our chain (it holds deltas this host has) but its head is gone: building
+        // on the generation before would drop what the head recorded.
+        if local.iter().any(|(g, _)| holds(*g)) {
+            return Err(Error::DamagedGeneration {
+                generation: header.generation,
+                key: crate::store::manifest_key(header.generation).to_string(),
+                detail: "absent from the destination, which still holds the generations before it"
+                    .into(),
+            });
+        }
         tracing::warn!(
             generation = header.generation,
             "the destination no longer holds the cached generation; rebuilding state from it"
@@ -475,8 +486,10 @@ async fn confirm_damage(
 
 /// Forgets the local cache and builds it again from the remote manifests.
 async fn rebuild(store: &Store, state_dir: &StateDir, destination: &str) -> Result<Known> {
-    state_dir.reset()?;
+    // Loaded before the cache is forgotten: if the remote cannot be read, the good local
+    // copy stays for `verify --repair`.
     let index = manifest::load_latest(store).await?;
+    state_dir.reset()?;
     state_dir.save_snapshot(&index)?;
     state_dir.save_header(destination, index.generation)?;
     Ok(Known {

@@ -48,6 +48,7 @@ cases!(
     prune_orphans_deletes_only_orphans_older_than_the_grace,
     a_pass_removes_temp_files_of_dead_processes_from_the_state_dir,
     a_pass_accepts_generations_copied_with_their_content,
+    a_deleted_head_generation_stops_the_pass_and_repair_recommits_it,
 );
 
 /// A workspace and a config file for the binary describing the same archive.
@@ -491,4 +492,36 @@ async fn a_pass_accepts_generations_copied_with_their_content(b: Backend) {
     let o = logferry(&cfg, &["--run-once"]).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert_eq!(newest_generation(&env).await, 4);
+}
+
+// Bug: with its newest generation deleted, the agent rebuilt on the one before and
+// committed over the gap, dropping from the index what the deleted one recorded.
+async fn a_deleted_head_generation_stops_the_pass_and_repair_recommits_it(b: Backend) {
+    let (env, cfg) = workspace(b);
+    three_generations(&env).await;
+    env.store.delete(&manifest(3)).await.unwrap();
+    env.remove("c.log");
+    env.write("d.log", b"d\n");
+
+    let o = logferry(&cfg, &["--run-once"]).await;
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(3), "{t}");
+    assert!(t.contains("generation 3"), "{t}");
+    assert!(t.contains("logferry verify --repair"), "{t}");
+    assert_eq!(
+        newest_generation(&env).await,
+        2,
+        "nothing committed over the gap"
+    );
+
+    let o = logferry(&cfg, &["verify", "--repair"]).await;
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    assert!(t.contains("REPAIRED  committed full checkpoint 4"), "{t}");
+    let o = logferry(&cfg, &["--run-once"]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let index = env.index().await;
+    for f in ["a.log", "b.log", "c.log", "d.log"] {
+        assert!(index.get("app", f).is_some(), "{f} still archived");
+    }
 }
