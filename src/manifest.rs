@@ -288,19 +288,26 @@ pub async fn load_at(store: &Store, generation: u64) -> Result<Index> {
 }
 
 /// The newest generation committed at or before `t` (binary search over the generations'
-/// commit times, which only grow), or `None` when none is that old.
+/// commit times, which only grow), or `None` when none is that old. A generation that
+/// does not decode counts at its object's modification time, so a damaged generation
+/// (superseded by a later checkpoint) does not stop a point-in-time read of others.
 pub async fn generation_at(store: &Store, t: std::time::SystemTime) -> Result<Option<u64>> {
-    let gens = list_generations(store, None).await?;
+    let metas = list_metas(store, None).await?;
+    let gens: Vec<u64> = metas.iter().map(|(g, _)| *g).collect();
     let (mut lo, mut hi) = (0usize, gens.len());
     while lo < hi {
         let mid = (lo + hi) / 2;
-        let g = fetch(store, gens[mid]).await?;
-        let created =
-            crate::schedule::parse_rfc3339(&g.created_at).ok_or_else(|| Error::Format {
-                what: "manifest",
-                location: store::manifest_key(gens[mid]).to_string(),
-                message: format!("created_at `{}` is not a time", g.created_at),
-            })?;
+        let created = match fetch(store, gens[mid]).await {
+            Ok(g) => {
+                crate::schedule::parse_rfc3339(&g.created_at).ok_or_else(|| Error::Format {
+                    what: "manifest",
+                    location: store::manifest_key(gens[mid]).to_string(),
+                    message: format!("created_at `{}` is not a time", g.created_at),
+                })?
+            }
+            Err(Error::Format { .. }) => metas[mid].1.last_modified.into(),
+            Err(e) => return Err(e),
+        };
         if created <= t {
             lo = mid + 1;
         } else {

@@ -525,3 +525,32 @@ async fn a_deleted_head_generation_stops_the_pass_and_repair_recommits_it(b: Bac
         assert!(index.get("app", f).is_some(), "{f} still archived");
     }
 }
+
+// Bug: `restore --at` searched the generations by time and stopped at a damaged one, even
+// when a later checkpoint superseded it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restore_at_a_time_steps_over_a_damaged_generation() {
+    let (env, cfg) = workspace(Backend::Local);
+    env.write("a.log", b"a\n");
+    env.pass().await;
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let between = logferry::schedule::rfc3339(std::time::SystemTime::now());
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    for f in ["b.log", "c.log", "d.log"] {
+        env.write(f, b"x\n");
+        env.pass().await;
+    }
+    truncate(&env, 2).await;
+    let o = logferry(&cfg, &["verify", "--repair"]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+
+    let to = env.dir.path().join("restored");
+    let o = logferry(
+        &cfg,
+        &["restore", "--to", to.to_str().unwrap(), "--at", &between],
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(to.join("app/a.log").exists());
+    assert!(!to.join("app/b.log").exists(), "as of generation 1");
+}
