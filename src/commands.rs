@@ -528,7 +528,9 @@ pub async fn run_verify(archives: &[Config], args: &VerifyArgs) -> u8 {
             }
         };
         bar.finish_and_clear();
-        let report = if args.repair && (report.has_problems() || own) {
+        // --repair runs even when nothing was found: the state dir may hold a newest
+        // generation the archive lost, which only it can tell.
+        let report = if args.repair {
             if !args.json && report.has_problems() {
                 print_findings(archives, a, &report);
             }
