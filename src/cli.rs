@@ -105,7 +105,7 @@ pub enum Command {
 
     /// Check that every archived object exists (and, with --read-data, is intact).
     #[command(
-        after_help = "Reports missing, corrupt and orphaned objects; exit 1 when any, 3 when no archive\nis at the URL. With --hostname, --read-data=PERCENT starts at the beginning: the\nrolling position in the state dir is kept for this host's own archive only.\n\nExamples:\n  logferry verify                   # existence and size, from one listing\n  logferry verify --read-data       # download and re-hash everything\n  logferry verify --read-data=10    # a rolling 10%: ten runs cover the archive"
+        after_help = "Reports missing and corrupt objects, missing and damaged generations (exit 1 when\nany), and orphans left by interrupted passes (exit 0 when only these); exit 3 when no\narchive is at the URL. With --hostname, --read-data=PERCENT starts at the beginning: the\nrolling position in the state dir is kept for this host's own archive only.\n\n--repair (on the host whose agent archives here, agent stopped): a missing or damaged\ngeneration that breaks the chain gets a full checkpoint from the state dir's good copy,\ncommitted as the next generation; readers then skip the damaged one.\n--prune-orphans deletes orphans older than --grace (default 24h), holding the state dir.\n\nExamples:\n  logferry verify                   # existence and size, from one listing\n  logferry verify --read-data       # download and re-hash everything\n  logferry verify --read-data=10    # a rolling 10%: ten runs cover the archive\n  logferry verify --repair          # put back what this host still holds\n  logferry verify --prune-orphans   # delete orphans older than a day"
     )]
     Verify(VerifyArgs),
 
@@ -259,6 +259,19 @@ pub struct VerifyArgs {
     /// Print a JSON report.
     #[arg(long)]
     pub json: bool,
+    /// Repair what was found: commit a full checkpoint from the state dir's good copy
+    /// when a generation breaks the chain, and re-upload missing or corrupt objects
+    /// whose content a local file still holds (hash-checked).
+    #[arg(long, conflicts_with = "hostname")]
+    pub repair: bool,
+    /// Delete orphans (objects no generation names, left by interrupted passes) older
+    /// than --grace; never while a generation is missing or damaged.
+    #[arg(long, conflicts_with = "hostname")]
+    pub prune_orphans: bool,
+    /// How old an orphan must be for --prune-orphans: longer than any pass, so an
+    /// upload in flight is never deleted.
+    #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = crate::prune::parse_grace)]
+    pub grace: std::time::Duration,
     #[command(flatten)]
     #[allow(missing_docs)]
     pub host: HostArgs,

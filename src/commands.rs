@@ -514,7 +514,7 @@ pub async fn run_verify(archives: &[Config], args: &VerifyArgs) -> u8 {
         )
         .await
         {
-            Ok(r) if r.generations == 0 => {
+            Ok(r) if r.newest == 0 => {
                 bar.finish_and_clear();
                 say_no_archive(archives, a).await;
                 code = code.max(EXIT_CANNOT_RUN);
@@ -528,35 +528,53 @@ pub async fn run_verify(archives: &[Config], args: &VerifyArgs) -> u8 {
             }
         };
         bar.finish_and_clear();
+        // --repair runs even when nothing was found: the state dir may hold a newest
+        // generation the archive lost, which only it can tell.
+        let report = if args.repair {
+            if !args.json && report.has_problems() {
+                print_findings(archives, a, &report);
+            }
+            match repair(a, store, &report, args.json).await {
+                Ok(after) => after,
+                Err(e) => {
+                    eprintln!("logferry: {}{e}", label(archives, a));
+                    code = code.max(exit_code(&e));
+                    reports.push(report);
+                    continue;
+                }
+            }
+        } else {
+            report
+        };
+        let mut report = report;
+        if args.prune_orphans && !report.orphaned.is_empty() {
+            let now = std::time::SystemTime::now();
+            match logferry::prune::prune_orphans(a, store, &report, args.grace, now).await {
+                Ok(p) => {
+                    if !args.json {
+                        for k in &p.deleted {
+                            out!("PRUNED  {k}");
+                        }
+                        for k in &p.kept {
+                            out!(
+                                "KEPT  {k}: younger than the grace period ({})",
+                                humantime::format_duration(args.grace)
+                            );
+                        }
+                    }
+                    report.orphaned.retain(|f| !p.deleted.contains(&f.key));
+                }
+                Err(e) => {
+                    eprintln!("logferry: {}{e}", label(archives, a));
+                    code = code.max(exit_code(&e));
+                }
+            }
+        }
         if report.has_problems() {
             code = code.max(EXIT_FILES_FAILED);
         }
         if !args.json {
-            for (kind, list) in [
-                ("MISSING", &report.missing),
-                ("CORRUPT", &report.corrupt),
-                ("ORPHAN", &report.orphaned),
-            ] {
-                for f in list.iter() {
-                    let file = if f.file.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" ({})", f.file)
-                    };
-                    out!("{kind}  {}{file}: {}", f.key, f.detail);
-                }
-            }
-            out!(
-                "{}{} objects in {} generation(s): {} missing, {} corrupt, {} orphaned; read back {} objects ({})",
-                label(archives, a),
-                report.objects,
-                report.generations,
-                report.missing.len(),
-                report.corrupt.len(),
-                report.orphaned.len(),
-                report.objects_read,
-                human_bytes(report.bytes_read)
-            );
+            print_findings(archives, a, &report);
         }
         reports.push(report);
     }
@@ -570,6 +588,118 @@ pub async fn run_verify(archives: &[Config], args: &VerifyArgs) -> u8 {
         return EXIT_CANNOT_RUN;
     }
     code
+}
+
+/// `verify --repair` of one archive: what can be put back is, then the archive is
+/// verified again (sizes only) and that report is the answer.
+async fn repair(
+    a: &Config,
+    store: &Store,
+    report: &verify::VerifyReport,
+    json: bool,
+) -> Result<verify::VerifyReport, Error> {
+    let clock = logferry::schedule::SystemClock;
+    let checkpoint = logferry::repair::recommit_checkpoint(a, store, report, &clock).await?;
+    if let (Some(g), false) = (checkpoint, json) {
+        out!("REPAIRED  committed full checkpoint {g} from the state dir's copy of the archive");
+    }
+    let mut objects = report.clone();
+    logferry::repair::reupload_objects(a, store, &mut objects).await;
+    if !json {
+        for f in &objects.repaired {
+            out!("REPAIRED  {}: {}", f.key, f.detail);
+        }
+        for f in &objects.not_repaired {
+            out!("NOT-REPAIRED  {}: {}", f.key, f.detail);
+        }
+    }
+    let mut after =
+        verify::verify(store, ReadData::No, None, a.upload_concurrency, &|_| {}).await?;
+    // A corrupt object left in place (of the right size) shows only when read again.
+    let still: std::collections::HashSet<&str> = objects
+        .not_repaired
+        .iter()
+        .map(|f| f.key.as_str())
+        .collect();
+    let left: Vec<verify::Finding> = report
+        .corrupt
+        .iter()
+        .filter(|f| still.contains(f.key.as_str()))
+        .filter(|f| !after.corrupt.iter().any(|c| c.key == f.key))
+        .cloned()
+        .collect();
+    after.corrupt.extend(left);
+    after.repaired = objects.repaired;
+    after.not_repaired = objects.not_repaired;
+    Ok(after)
+}
+
+/// The findings of one archive, its summary line and what to run.
+fn print_findings(archives: &[Config], a: &Config, report: &verify::VerifyReport) {
+    print_generation_findings(report);
+    for (kind, list) in [
+        ("MISSING", &report.missing),
+        ("CORRUPT", &report.corrupt),
+        ("ORPHAN", &report.orphaned),
+        ("UNACCOUNTED", &report.unaccounted),
+    ] {
+        for f in list.iter() {
+            let file = if f.file.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", f.file)
+            };
+            out!("{kind}  {}{file}: {}", f.key, f.detail);
+        }
+    }
+    out!(
+        "{}{} objects in {} generation(s): {} missing, {} corrupt, {} orphaned; read back {} objects ({})",
+        label(archives, a),
+        report.objects,
+        report.generations,
+        report.missing.len(),
+        report.corrupt.len(),
+        report.orphaned.len(),
+        report.objects_read,
+        human_bytes(report.bytes_read)
+    );
+    print_verify_hints(report);
+}
+
+/// One line per absent or unreadable generation, saying whether readers still need it.
+fn print_generation_findings(report: &verify::VerifyReport) {
+    for (kind, list) in [
+        ("MISSING-GENERATION", &report.missing_generations),
+        ("DAMAGED-GENERATION", &report.damaged_generations),
+    ] {
+        for g in list {
+            let state = match g.superseded_by {
+                Some(c) => format!(" (superseded by full checkpoint {c}: readers skip it)"),
+                None => " (the latest generation cannot be loaded through it)".into(),
+            };
+            out!("{kind}  {} {}: {}{state}", g.generation, g.key, g.detail);
+        }
+    }
+}
+
+/// What to run about what was found.
+fn print_verify_hints(report: &verify::VerifyReport) {
+    let broken = report.broken_chain();
+    if let Some(first) = broken.first() {
+        out!(
+            "generation {} breaks the chain: run `logferry verify --repair` on the host whose agent archives here (with its config and state dir) to commit a full checkpoint from its good local copy; see README \"Repairing a damaged generation\"",
+            first.generation
+        );
+    }
+    if !report.missing.is_empty() || !report.corrupt.is_empty() {
+        out!("missing or corrupt objects: `logferry verify --repair` re-uploads those whose content a local file still holds");
+    }
+    if !report.orphaned.is_empty() {
+        out!(
+            "{} orphan(s) left by interrupted passes (not a failure): `logferry verify --prune-orphans` deletes those older than the grace period (--grace, default 24h)",
+            report.orphaned.len()
+        );
+    }
 }
 
 /// `logferry generations`.
@@ -594,13 +724,26 @@ pub async fn run_generations(archives: &[Config], args: &GenerationsArgs) -> u8 
     let mut json = Vec::new();
     let mut code = EXIT_OK;
     for (a, store) in &opened {
-        let gens = match verify::all_generations(store).await {
-            Ok(g) if g.is_empty() => {
+        let gens = match verify::readable_generations(store).await {
+            Ok((_, _, _, 0)) => {
                 say_no_archive(archives, a).await;
                 code = EXIT_CANNOT_RUN;
                 continue;
             }
-            Ok(g) => g,
+            Ok((g, missing, damaged, _)) => {
+                // The readable ones are still listed; what is wrong is said on stderr.
+                for f in missing.iter().chain(&damaged) {
+                    eprintln!(
+                        "logferry: {}generation {} ({}): {}; `logferry verify` says what to run",
+                        label(archives, a),
+                        f.generation,
+                        f.key,
+                        f.detail
+                    );
+                    code = code.max(EXIT_FILES_FAILED);
+                }
+                g
+            }
             Err(e) => return fail(&e),
         };
         for g in gens {

@@ -120,6 +120,27 @@ pub enum Error {
     #[error("pass interrupted before commit: {0}")]
     Interrupted(String),
 
+    /// A generation the pass builds on is absent or not the one this host committed or
+    /// read: the pass stops rather than commit on top of it.
+    #[error("manifest generation {generation} ({key}) is damaged: {detail}; nothing committed on top of it (hint: `logferry verify` names the damage; `logferry verify --repair` commits a full checkpoint from the good copy in this state dir — see README \"Repairing a damaged generation\")")]
+    DamagedGeneration {
+        /// The generation.
+        generation: u64,
+        /// Its manifest key.
+        key: String,
+        /// What differs.
+        detail: String,
+    },
+
+    /// `verify --repair` cannot re-commit the chain from this host.
+    #[error("cannot repair generation {generation}: {message}")]
+    Repair {
+        /// The first generation that breaks the chain.
+        generation: u64,
+        /// Why, and what else to try.
+        message: String,
+    },
+
     /// A read found no committed generation at all under the destination's prefix: an
     /// archive that does not exist, not an empty one.
     #[error("no archive at {url}: no manifest generation is committed there{}", others_label(.others))]

@@ -178,6 +178,21 @@ impl Index {
             || self.deltas + 1 >= CHECKPOINT_MAX_DELTAS
     }
 
+    /// A full checkpoint of this index as the next generation: what `verify --repair`
+    /// commits so that readers skip a damaged generation before it.
+    pub fn checkpoint(&self, created_at: String, report: RunReport) -> Generation {
+        let generation = self.generation + 1;
+        Generation {
+            version: FORMAT_VERSION,
+            generation,
+            kind: Kind::Full,
+            base: generation,
+            created_at,
+            report: Some(report),
+            entries: self.entries.values().cloned().collect(),
+        }
+    }
+
     /// The generation that records `added` on top of this index.
     pub fn next_generation(
         &self,

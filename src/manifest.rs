@@ -135,10 +135,45 @@ impl Generation {
     }
 }
 
-/// Generations present remotely after `after` (all when `None`), in order. A listing
-/// cut short (a reset while its pages stream) is listed again from the start.
-pub async fn list_generations(store: &Store, after: Option<u64>) -> Result<Vec<u64>> {
+/// What a committed generation object looked like when this host wrote or read it, so a
+/// later pass can tell (from a listing) that it was replaced or truncated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Committed {
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its ETag, when the store gives one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub e_tag: Option<String>,
+}
+
+impl Committed {
+    /// How `meta` differs from this, or `None` when it matches.
+    pub fn differs(&self, meta: &object_store::ObjectMeta) -> Option<String> {
+        if meta.size != self.size {
+            return Some(format!(
+                "holds {} bytes, {} were committed",
+                meta.size, self.size
+            ));
+        }
+        // Stores quote an ETag in one answer and not in another (Azure: put vs list).
+        let bare = |t: &str| t.trim_start_matches("W/").trim_matches('"').to_string();
+        match (&self.e_tag, &meta.e_tag) {
+            (Some(a), Some(b)) if bare(a) != bare(b) => {
+                Some(format!("its ETag is {b}, {a} was committed"))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Generations present remotely after `after` (all when `None`), in order, with their
+/// listing entries.
+pub async fn list_metas(
+    store: &Store,
+    after: Option<u64>,
+) -> Result<Vec<(u64, object_store::ObjectMeta)>> {
     let prefix = store::manifest_prefix();
+    // A listing cut short (a reset while its pages stream) is listed again from the start.
     let metas: Vec<_> = retry::run(&Policy::bodies(), "list", || {
         let stream = match after {
             Some(g) => store.list_with_offset(Some(&prefix), &store::manifest_key(g)),
@@ -149,19 +184,45 @@ pub async fn list_generations(store: &Store, after: Option<u64>) -> Result<Vec<u
     .await
     .result
     .map_err(|e| Error::store("list", &prefix, e))?;
-    let mut gens: Vec<u64> = metas
-        .iter()
-        .filter_map(|m| store::parse_manifest_key(&m.location))
-        .filter(|g| after.is_none_or(|a| *g > a))
+    let mut gens: Vec<(u64, object_store::ObjectMeta)> = metas
+        .into_iter()
+        .filter_map(|m| store::parse_manifest_key(&m.location).map(|g| (g, m)))
+        .filter(|(g, _)| after.is_none_or(|a| *g > a))
         .collect();
-    gens.sort_unstable();
+    gens.sort_unstable_by_key(|(g, _)| *g);
     Ok(gens)
+}
+
+/// Generations present remotely after `after` (all when `None`), in order.
+pub async fn list_generations(store: &Store, after: Option<u64>) -> Result<Vec<u64>> {
+    Ok(list_metas(store, after)
+        .await?
+        .into_iter()
+        .map(|(g, _)| g)
+        .collect())
 }
 
 /// Reads one generation.
 pub async fn fetch(store: &Store, generation: u64) -> Result<Generation> {
+    fetch_committed(store, generation).await.map(|(g, _)| g)
+}
+
+/// Reads one generation, with the size and ETag of the object it came from.
+pub async fn fetch_committed(store: &Store, generation: u64) -> Result<(Generation, Committed)> {
+    fetch_raw(store, generation).await.map(|(g, c, _)| (g, c))
+}
+
+/// Reads one generation, with its object's size and ETag and its bytes as stored.
+pub async fn fetch_raw(
+    store: &Store,
+    generation: u64,
+) -> Result<(Generation, Committed, bytes::Bytes)> {
     let key = store::manifest_key(generation);
-    let bytes = read_whole(store, &key, &Policy::bodies()).await?;
+    let (bytes, e_tag) = read_whole(store, &key, &Policy::bodies()).await?;
+    let committed = Committed {
+        size: bytes.len() as u64,
+        e_tag,
+    };
     let g = Generation::decode(key.as_ref(), &bytes)?;
     if g.generation != generation {
         return Err(Error::Format {
@@ -173,7 +234,7 @@ pub async fn fetch(store: &Store, generation: u64) -> Result<Generation> {
             ),
         });
     }
-    Ok(g)
+    Ok((g, committed, bytes))
 }
 
 /// Whether a generation exists remotely.
@@ -214,19 +275,26 @@ pub async fn load_at(store: &Store, generation: u64) -> Result<Index> {
 }
 
 /// The newest generation committed at or before `t` (binary search over the generations'
-/// commit times, which only grow), or `None` when none is that old.
+/// commit times, which only grow), or `None` when none is that old. A generation that
+/// does not decode counts at its object's modification time, so a damaged generation
+/// (superseded by a later checkpoint) does not stop a point-in-time read of others.
 pub async fn generation_at(store: &Store, t: std::time::SystemTime) -> Result<Option<u64>> {
-    let gens = list_generations(store, None).await?;
+    let metas = list_metas(store, None).await?;
+    let gens: Vec<u64> = metas.iter().map(|(g, _)| *g).collect();
     let (mut lo, mut hi) = (0usize, gens.len());
     while lo < hi {
         let mid = (lo + hi) / 2;
-        let g = fetch(store, gens[mid]).await?;
-        let created =
-            crate::schedule::parse_rfc3339(&g.created_at).ok_or_else(|| Error::Format {
-                what: "manifest",
-                location: store::manifest_key(gens[mid]).to_string(),
-                message: format!("created_at `{}` is not a time", g.created_at),
-            })?;
+        let created = match fetch(store, gens[mid]).await {
+            Ok(g) => {
+                crate::schedule::parse_rfc3339(&g.created_at).ok_or_else(|| Error::Format {
+                    what: "manifest",
+                    location: store::manifest_key(gens[mid]).to_string(),
+                    message: format!("created_at `{}` is not a time", g.created_at),
+                })?
+            }
+            Err(Error::Format { .. }) => metas[mid].1.last_modified.into(),
+            Err(e) => return Err(e),
+        };
         if created <= t {
             lo = mid + 1;
         } else {
@@ -244,10 +312,12 @@ fn apply(index: &mut Index, g: &Generation) -> Result<()> {
     })
 }
 
-/// One object's bytes, the request and its body retried as a whole.
-async fn read_whole(store: &Store, key: &Path, policy: &Policy) -> Result<Bytes> {
+/// One object's bytes and ETag, the request and its body retried as a whole.
+async fn read_whole(store: &Store, key: &Path, policy: &Policy) -> Result<(Bytes, Option<String>)> {
     retry::run(policy, "get", || async {
-        store.get(key).await?.bytes().await
+        let got = store.get(key).await?;
+        let e_tag = got.meta.e_tag.clone();
+        Ok((got.bytes().await?, e_tag))
     })
     .await
     .result
@@ -258,14 +328,15 @@ async fn read_whole(store: &Store, key: &Path, policy: &Policy) -> Result<Bytes>
 /// [`Error::CommitConflict`], and nothing is overwritten. A put whose answer was lost (a
 /// reset, a timeout) is sent again; if the retry finds the key taken, the object there
 /// is read back: our own bytes mean the earlier attempt landed and the commit stands,
-/// anything else is a lost race.
-pub async fn commit(store: &Store, g: &Generation, policy: &Policy) -> Result<()> {
+/// anything else is a lost race. Returns the size and ETag of what was committed.
+pub async fn commit(store: &Store, g: &Generation, policy: &Policy) -> Result<Committed> {
     let key = store::manifest_key(g.generation);
     let opts = PutOptions {
         mode: PutMode::Create,
         ..Default::default()
     };
     let bytes = Bytes::from(g.encode());
+    let size = bytes.len() as u64;
     let out = retry::run(policy, "commit", || {
         store.put_opts(&key, PutPayload::from(bytes.clone()), opts.clone())
     })
@@ -275,17 +346,21 @@ pub async fn commit(store: &Store, g: &Generation, policy: &Policy) -> Result<()
         key: key.to_string(),
     };
     match out.result {
-        Ok(_) => Ok(()),
+        Ok(r) => Ok(Committed {
+            size,
+            e_tag: r.e_tag,
+        }),
         Err(object_store::Error::AlreadyExists { .. })
         | Err(object_store::Error::Precondition { .. })
             if out.attempts > 1 =>
         {
-            if read_whole(store, &key, policy).await? == bytes {
+            let (there, e_tag) = read_whole(store, &key, policy).await?;
+            if there == bytes {
                 tracing::info!(
                     generation = g.generation,
                     "an earlier attempt of the commit landed"
                 );
-                Ok(())
+                Ok(Committed { size, e_tag })
             } else {
                 Err(conflict())
             }
@@ -345,6 +420,32 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("not valid JSON"), "{err}");
+    }
+
+    #[test]
+    fn committed_objects_compare_by_size_and_bare_etag() {
+        let c = Committed {
+            size: 10,
+            e_tag: Some("\"abc\"".into()),
+        };
+        let meta = |size, e_tag: Option<&str>| object_store::ObjectMeta {
+            location: "k".into(),
+            last_modified: chrono::Utc::now(),
+            size,
+            e_tag: e_tag.map(str::to_string),
+            version: None,
+        };
+        assert_eq!(
+            c.differs(&meta(10, Some("abc"))),
+            None,
+            "quotes do not count"
+        );
+        assert_eq!(c.differs(&meta(10, None)), None, "no ETag: size only");
+        assert!(c
+            .differs(&meta(9, Some("abc")))
+            .unwrap()
+            .contains("9 bytes"));
+        assert!(c.differs(&meta(10, Some("abd"))).unwrap().contains("ETag"));
     }
 
     #[test]

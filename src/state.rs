@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::digest::ContentHash;
 use crate::error::{Error, Result};
 use crate::index::{FileId, Index};
-use crate::manifest::Generation;
+use crate::manifest::{Committed, Generation};
 use crate::scan::{Ahead, AheadMap, FileStat};
 
 /// Name of the lock file in the state dir.
@@ -74,6 +74,9 @@ pub struct Header {
     pub destination: String,
     /// The newest generation in the local chain.
     pub generation: u64,
+    /// What that generation's object looked like when this host committed or read it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub committed: Option<Committed>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -229,10 +232,21 @@ impl StateDir {
 
     /// Records which archive and generation the cache describes.
     pub fn save_header(&self, destination: &str, generation: u64) -> Result<()> {
+        self.save_header_committed(destination, generation, None)
+    }
+
+    /// [`StateDir::save_header`], with what the generation's object looked like.
+    pub fn save_header_committed(
+        &self,
+        destination: &str,
+        generation: u64,
+        committed: Option<Committed>,
+    ) -> Result<()> {
         let h = Header {
             version: CACHE_VERSION,
             destination: destination.to_string(),
             generation,
+            committed,
         };
         write_atomic(
             &self.path.join(CACHE_FILE),
@@ -372,11 +386,44 @@ impl StateDir {
         )
     }
 
+    /// The delta generations of the local chain and their sizes: the exact bytes this
+    /// host committed or read, so a listing tells whether the remote still holds them.
+    pub fn chain_deltas(&self) -> Vec<(u64, u64)> {
+        let Ok(dir) = std::fs::read_dir(self.path.join(CHAIN_DIR)) else {
+            return Vec::new();
+        };
+        let mut out: Vec<(u64, u64)> = dir
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                let g = name.strip_suffix(".json")?.parse().ok()?;
+                Some((g, e.metadata().ok()?.len()))
+            })
+            .collect();
+        out.sort_unstable();
+        out
+    }
+
     /// Appends a delta generation to the local chain.
     pub fn save_delta(&self, g: &Generation) -> Result<()> {
+        self.save_delta_bytes(g.generation, &g.encode())
+    }
+
+    /// A delta generation of the local chain, when it is there and decodes.
+    pub fn load_delta(&self, generation: u64) -> Option<Generation> {
+        let path = self
+            .path
+            .join(CHAIN_DIR)
+            .join(format!("{generation:020}.json"));
+        let bytes = std::fs::read(&path).ok()?;
+        Generation::decode(&path.display().to_string(), &bytes).ok()
+    }
+
+    /// Appends a delta generation read from the destination, as its bytes were there.
+    pub fn save_delta_bytes(&self, generation: u64, bytes: &[u8]) -> Result<()> {
         let dir = self.path.join(CHAIN_DIR);
         std::fs::create_dir_all(&dir).map_err(|e| Error::io("create", &dir, e))?;
-        write_atomic(&dir.join(format!("{:020}.json", g.generation)), &g.encode())
+        write_atomic(&dir.join(format!("{generation:020}.json")), bytes)
     }
 
     /// The index as of `generation`, from the local snapshot and the deltas after it;

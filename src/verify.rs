@@ -1,6 +1,11 @@
 //! Checking an archive before it is needed: every object named by any generation exists
 //! with its size (one listing), optionally re-hashed in full or in a rolling slice that
 //! covers the whole archive over repeated runs; objects no generation names are orphans.
+//!
+//! A generation that is absent from the middle of the chain or does not decode is named
+//! as such: its objects are then "unaccounted", never orphans, because the generation
+//! that would name them cannot be read. A damaged generation that a later full
+//! checkpoint supersedes no longer matters to readers and is reported, not failed.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -14,7 +19,7 @@ use crate::digest::ContentHash;
 use crate::error::{Error, Result};
 use crate::manifest::{self, Generation};
 use crate::state::write_atomic;
-use crate::store::{Store, DATA_PREFIX};
+use crate::store::{self, Store, DATA_PREFIX};
 
 /// Where the rolling `--read-data=PERCENT` position is kept in the state dir.
 pub const CURSOR_FILE: &str = "verify-cursor.json";
@@ -31,7 +36,7 @@ struct Expected {
 
 /// Bytes read from an object and the size and hash of the original bytes it decodes to
 /// (`None` when it does not decode), or why it could not be read.
-type ReadResult = std::result::Result<(u64, Option<(u64, ContentHash)>), String>;
+pub(crate) type ReadResult = std::result::Result<(u64, Option<(u64, ContentHash)>), String>;
 
 /// A problem found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -42,6 +47,15 @@ pub struct Finding {
     pub file: String,
     /// What is wrong.
     pub detail: String,
+    /// The content the manifests say the object holds (absent for an orphan).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<ContentHash>,
+    /// Size of that content.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    /// How the object stores it.
+    #[serde(skip)]
+    pub compression: Compression,
 }
 
 /// What `verify` found.
@@ -59,14 +73,54 @@ pub struct VerifyReport {
     pub missing: Vec<Finding>,
     /// Present with another size, or bytes that hash to something else.
     pub corrupt: Vec<Finding>,
-    /// Present under `data/` but named by no generation.
+    /// Present under `data/` but named by no generation (left by interrupted passes; not
+    /// a failure). Only filled when every generation could be read.
     pub orphaned: Vec<Finding>,
+    /// Present under `data/`, named by no readable generation, while some generation
+    /// cannot be read: perhaps named by it, so never called an orphan.
+    pub unaccounted: Vec<Finding>,
+    /// Generations absent from the chain (below the newest).
+    pub missing_generations: Vec<GenerationFinding>,
+    /// Generations present but unreadable (truncated, garbage, unknown version).
+    pub damaged_generations: Vec<GenerationFinding>,
+    /// The newest generation listed.
+    pub newest: u64,
+    /// Objects `--repair` put back.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub repaired: Vec<Finding>,
+    /// Missing or corrupt objects `--repair` could not put back, and why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_repaired: Vec<Finding>,
+}
+
+/// A generation that is absent or unreadable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GenerationFinding {
+    /// Its number.
+    pub generation: u64,
+    /// Its manifest key.
+    pub key: String,
+    /// What is wrong.
+    pub detail: String,
+    /// A later full checkpoint that readers load instead, when there is one: the
+    /// generation then only matters to `--generation` reads of it.
+    pub superseded_by: Option<u64>,
 }
 
 impl VerifyReport {
-    /// Whether anything is wrong (exit 1).
+    /// Whether anything is wrong (exit 1). Orphans are not: interrupted passes leave them.
     pub fn has_problems(&self) -> bool {
-        !(self.missing.is_empty() && self.corrupt.is_empty() && self.orphaned.is_empty())
+        !(self.missing.is_empty() && self.corrupt.is_empty() && self.broken_chain().is_empty())
+    }
+
+    /// Missing or damaged generations that no later full checkpoint supersedes: the
+    /// latest generation cannot be loaded until a checkpoint is committed on top.
+    pub fn broken_chain(&self) -> Vec<&GenerationFinding> {
+        self.missing_generations
+            .iter()
+            .chain(&self.damaged_generations)
+            .filter(|g| g.superseded_by.is_none())
+            .collect()
     }
 }
 
@@ -97,6 +151,53 @@ pub async fn all_generations(store: &Store) -> Result<Vec<Generation>> {
     Ok(out)
 }
 
+/// Every generation that reads, and the ones that are absent or do not decode. Only a
+/// storage failure (not an unreadable manifest) is an error.
+pub async fn readable_generations(
+    store: &Store,
+) -> Result<(
+    Vec<Generation>,
+    Vec<GenerationFinding>,
+    Vec<GenerationFinding>,
+    u64,
+)> {
+    let listed = manifest::list_generations(store, None).await?;
+    let newest = listed.last().copied().unwrap_or(0);
+    let mut good = Vec::new();
+    let mut damaged = Vec::new();
+    for &g in &listed {
+        match manifest::fetch(store, g).await {
+            Ok(gen) => good.push(gen),
+            Err(e @ Error::Format { .. }) => damaged.push(GenerationFinding {
+                generation: g,
+                key: store::manifest_key(g).to_string(),
+                detail: e.to_string(),
+                superseded_by: None,
+            }),
+            Err(e) => return Err(e),
+        }
+    }
+    let present: std::collections::HashSet<u64> = listed.iter().copied().collect();
+    let mut missing: Vec<GenerationFinding> = (1..newest)
+        .filter(|g| !present.contains(g))
+        .map(|g| GenerationFinding {
+            generation: g,
+            key: store::manifest_key(g).to_string(),
+            detail: "absent from the destination".into(),
+            superseded_by: None,
+        })
+        .collect();
+    let fulls: Vec<u64> = good
+        .iter()
+        .filter(|g| g.kind == manifest::Kind::Full)
+        .map(|g| g.generation)
+        .collect();
+    for f in missing.iter_mut().chain(damaged.iter_mut()) {
+        f.superseded_by = fulls.iter().copied().find(|&c| c > f.generation);
+    }
+    Ok((good, missing, damaged, newest))
+}
+
 /// Verifies the archive; `state_dir` keeps the rolling position for `ReadData::Percent`.
 pub async fn verify(
     store: &Store,
@@ -105,7 +206,8 @@ pub async fn verify(
     concurrency: usize,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<VerifyReport> {
-    let generations = all_generations(store).await?;
+    let (generations, missing_generations, damaged_generations, newest) =
+        readable_generations(store).await?;
     let mut expected: BTreeMap<String, Expected> = BTreeMap::new();
     for g in &generations {
         for e in &g.entries {
@@ -126,15 +228,22 @@ pub async fn verify(
         .await
         .map_err(|e| Error::store("list", &prefix, e))?;
 
+    let chain_complete = missing_generations.is_empty() && damaged_generations.is_empty();
     let mut report = VerifyReport {
         generations: generations.len() as u64,
         objects: expected.len() as u64,
+        missing_generations,
+        damaged_generations,
+        newest,
         ..Default::default()
     };
     let finding = |key: &str, exp: &Expected, detail: String| Finding {
         key: key.to_string(),
         file: exp.named_by.clone(),
         detail,
+        sha256: Some(exp.sha256),
+        size: Some(exp.size),
+        compression: exp.compression,
     };
     let mut present = Vec::new();
     for (key, exp) in &expected {
@@ -151,13 +260,25 @@ pub async fn verify(
         }
     }
     for (key, _) in listed.iter().filter(|(k, _)| !expected.contains_key(*k)) {
-        report.orphaned.push(Finding {
+        let (list, detail) = if chain_complete {
+            (&mut report.orphaned, "named by no generation")
+        } else {
+            (
+                &mut report.unaccounted,
+                "named by no readable generation; an unreadable one may name it",
+            )
+        };
+        list.push(Finding {
             key: key.clone(),
             file: String::new(),
-            detail: "named by no generation".into(),
+            detail: detail.into(),
+            sha256: None,
+            size: None,
+            compression: Compression::None,
         });
     }
     report.orphaned.sort_by(|a, b| a.key.cmp(&b.key));
+    report.unaccounted.sort_by(|a, b| a.key.cmp(&b.key));
 
     let to_read = select(&present, read, state_dir)?;
     let results: Vec<(String, Expected, ReadResult)> = stream::iter(to_read)
@@ -235,7 +356,7 @@ fn select(
     Ok(slice)
 }
 
-async fn read_hash(
+pub(crate) async fn read_hash(
     store: &Store,
     key: &str,
     compression: Compression,

@@ -130,9 +130,10 @@ async fn pass(
     started: Instant,
 ) -> Result<()> {
     let destination = config.destination.url.to_string();
-    let known = open_state(store, state_dir, &destination).await?;
+    crate::leftovers::sweep(config, state_dir.path(), clock.now());
+    let mut known = open_state(store, state_dir, &destination).await?;
     let start_generation = known.generation;
-    let old_seen = known.seen;
+    let old_seen = std::mem::take(&mut known.seen);
 
     let now = clock.now();
     let now_ns = scan::nanos(now);
@@ -160,7 +161,7 @@ async fn pass(
         return Ok(());
     }
     let mut new_seen = seen_of_unchanged();
-    let index = match known.index {
+    let index = match known.index.take() {
         Some(i) => i,
         None => local_index(store, state_dir, &destination, start_generation).await?,
     };
@@ -192,7 +193,15 @@ async fn pass(
     // Each candidate is read and hashed, decided, and stored in one go; a small file is
     // read once and its bytes go straight up.
     let shared = Arc::new(index);
-    let processed = process_all(store, plan.candidates, &shared, config, control).await;
+    let processed = process_all(
+        store,
+        plan.candidates,
+        &shared,
+        config,
+        control,
+        known.rebuilt,
+    )
+    .await;
     let mut index = Arc::try_unwrap(shared).unwrap_or_else(|still_shared| (*still_shared).clone());
     for (file, outcome) in processed {
         if matches!(outcome, Processed::Stored(..)) {
@@ -316,7 +325,7 @@ async fn pass(
         embedded.peak_rss_bytes = stats::peak_rss_bytes();
         scrub_report(&mut embedded, &config.destination.secrets());
         let generation = index.next_generation(entries, archived_at, embedded);
-        manifest::commit(
+        let committed = manifest::commit(
             store,
             &generation,
             &Policy::for_destination(&config.destination),
@@ -340,7 +349,10 @@ async fn pass(
         // The header moves only with the chain, so it never names a generation the
         // chain lacks.
         if cached("manifest chain", chain) {
-            cached("cache header", state_dir.save_header(&destination, next));
+            cached(
+                "cache header",
+                state_dir.save_header_committed(&destination, next, Some(committed)),
+            );
         }
     }
     report.current_generation = index.generation;
@@ -388,30 +400,61 @@ struct Known {
     generation: u64,
     index: Option<Index>,
     seen: BTreeMap<FileId, Seen>,
+    /// Rebuilt from the remote: every file is hashed, and an object it names that the
+    /// destination lacks is put back from the file.
+    rebuilt: bool,
 }
 
-/// The archive as this host last saw it, brought up to date with the remote (one HEAD
-/// and one LIST when nothing changed); rebuilt from the remote alone when there is no
-/// usable cache or the remote no longer matches it.
+/// The archive as this host last saw it, brought up to date with the remote (one LIST
+/// when nothing changed); rebuilt from the remote alone when there is no usable cache or
+/// the remote no longer holds the cached generation. The same listing shows whether the
+/// generations this host builds on are still the ones it committed or read: if one is
+/// absent or replaced, the pass stops with [`Error::DamagedGeneration`] rather than
+/// commit on top of a chain readers cannot load.
 async fn open_state(store: &Store, state_dir: &StateDir, destination: &str) -> Result<Known> {
     let Some(header) = state_dir.header(destination) else {
         return rebuild(store, state_dir, destination).await;
     };
-    if header.generation > 0 && !manifest::exists(store, header.generation).await? {
+    let local: Vec<(u64, u64)> = state_dir
+        .chain_deltas()
+        .into_iter()
+        .filter(|(g, _)| *g <= header.generation)
+        .collect();
+    let from = local.first().map_or(header.generation, |(g, _)| *g);
+    let listed = manifest::list_metas(store, from.checked_sub(1).filter(|g| *g > 0)).await?;
+    let holds = |g: u64| listed.iter().any(|(l, _)| *l == g);
+    if header.generation > 0 && !holds(header.generation) {
+        // Still our chain (it holds deltas this host has) but its head is gone: building
+        // on the generation before would drop what the head recorded.
+        if local.iter().any(|(g, _)| holds(*g)) {
+            return Err(Error::DamagedGeneration {
+                generation: header.generation,
+                key: crate::store::manifest_key(header.generation).to_string(),
+                detail: "absent from the destination, which still holds the generations before it"
+                    .into(),
+            });
+        }
         tracing::warn!(
             generation = header.generation,
             "the destination no longer holds the cached generation; rebuilding state from it"
         );
         return rebuild(store, state_dir, destination).await;
     }
-    let after = (header.generation > 0).then_some(header.generation);
-    let newer = manifest::list_generations(store, after).await?;
+    for (g, why) in suspects(&header, &local, &listed) {
+        confirm_damage(store, state_dir, destination, &header, g, why).await?;
+    }
+    let newer: Vec<u64> = listed
+        .iter()
+        .map(|(g, _)| *g)
+        .filter(|g| *g > header.generation)
+        .collect();
     let seen = state_dir.seen();
     if newer.is_empty() {
         return Ok(Known {
             generation: header.generation,
             index: None,
             seen,
+            rebuilt: false,
         });
     }
     // Another writer (or our own commit whose cache update was lost) went further.
@@ -419,8 +462,10 @@ async fn open_state(store: &Store, state_dir: &StateDir, destination: &str) -> R
         return rebuild(store, state_dir, destination).await;
     };
     let mut chain_ok = true;
+    let mut committed = None;
     for g in newer {
-        let gen = manifest::fetch(store, g).await?;
+        let (gen, c, bytes) = manifest::fetch_raw(store, g).await?;
+        committed = Some(c);
         if gen.kind == Kind::Delta && gen.generation != index.generation + 1
             || index.apply(&gen).is_err()
         {
@@ -429,7 +474,7 @@ async fn open_state(store: &Store, state_dir: &StateDir, destination: &str) -> R
         if chain_ok {
             let saved = match gen.kind {
                 Kind::Full => state_dir.save_snapshot(&index),
-                Kind::Delta => state_dir.save_delta(&gen),
+                Kind::Delta => state_dir.save_delta_bytes(gen.generation, &bytes),
             };
             chain_ok = cached("manifest chain", saved);
         }
@@ -437,22 +482,95 @@ async fn open_state(store: &Store, state_dir: &StateDir, destination: &str) -> R
     if chain_ok {
         cached(
             "cache header",
-            state_dir.save_header(destination, index.generation),
+            state_dir.save_header_committed(destination, index.generation, committed),
         );
     }
     Ok(Known {
         generation: index.generation,
         index: Some(index),
         seen,
+        rebuilt: false,
     })
+}
+
+/// The deltas of the local chain and the generation it ends at, against their listing:
+/// the ones absent, or not listed with the bytes this host holds, and why.
+fn suspects(
+    header: &crate::state::Header,
+    local: &[(u64, u64)],
+    listed: &[(u64, object_store::ObjectMeta)],
+) -> Vec<(u64, Option<String>)> {
+    let remote: BTreeMap<u64, &object_store::ObjectMeta> =
+        listed.iter().map(|(g, m)| (*g, m)).collect();
+    let mut out = Vec::new();
+    for &(g, size) in local {
+        match remote.get(&g) {
+            None => out.push((g, None)),
+            Some(m) if m.size != size => out.push((
+                g,
+                Some(format!("holds {} bytes, {size} were committed", m.size)),
+            )),
+            Some(_) => {}
+        }
+    }
+    if let (Some(c), Some(m)) = (&header.committed, remote.get(&header.generation)) {
+        if let Some(why) = c.differs(m) {
+            out.push((header.generation, Some(why)));
+        }
+    }
+    out
+}
+
+/// A generation listed otherwise than this host holds it (`why`; `None`: absent) is
+/// read: damaged when it does not decode or differs from the local copy. One that was
+/// only copied (a migrated bucket, a mirror copied with new inodes: another ETag, the
+/// same content) is accepted, and its new listing remembered.
+async fn confirm_damage(
+    store: &Store,
+    state_dir: &StateDir,
+    destination: &str,
+    header: &crate::state::Header,
+    generation: u64,
+    why: Option<String>,
+) -> Result<()> {
+    let damaged = |detail: String| Error::DamagedGeneration {
+        generation,
+        key: crate::store::manifest_key(generation).to_string(),
+        detail,
+    };
+    let Some(why) = why else {
+        return Err(damaged("absent from the destination".into()));
+    };
+    let (remote, committed) = match manifest::fetch_committed(store, generation).await {
+        Ok(r) => r,
+        Err(e @ Error::Format { .. }) => return Err(damaged(format!("{why}: {e}"))),
+        Err(e) => return Err(e),
+    };
+    if let Some(local) = state_dir.load_delta(generation) {
+        if local != remote {
+            return Err(damaged(format!(
+                "{why}, and it records other content than this host holds"
+            )));
+        }
+    }
+    tracing::info!(
+        generation,
+        "{why}, but it holds the same generation: accepted"
+    );
+    if generation == header.generation {
+        state_dir.save_header_committed(destination, generation, Some(committed))?;
+    }
+    Ok(())
 }
 
 /// Forgets the local cache and builds it again from the remote manifests.
 async fn rebuild(store: &Store, state_dir: &StateDir, destination: &str) -> Result<Known> {
-    // A stale cache must not survive (its seen records would skip files the remote
-    // lacks), so failing to forget it stops the pass; failing to save the new one does not.
-    state_dir.reset()?;
+    // Loaded before the cache is forgotten: if the remote cannot be read, the good local
+    // copy stays for `verify --repair`. A stale cache must not survive (its seen records
+    // would skip files the remote lacks), so failing to forget it stops the pass;
+    // failing to save the new one does not.
     let index = manifest::load_latest(store).await?;
+    state_dir.reset()?;
     if cached("manifest chain", state_dir.save_snapshot(&index)) {
         cached(
             "cache header",
@@ -463,6 +581,7 @@ async fn rebuild(store: &Store, state_dir: &StateDir, destination: &str) -> Resu
         generation: index.generation,
         index: Some(index),
         seen: BTreeMap::new(),
+        rebuilt: true,
     })
 }
 
@@ -653,6 +772,7 @@ async fn process_all(
     index: &Arc<Index>,
     config: &Config,
     control: &Control,
+    rebuilt: bool,
 ) -> Vec<(ScannedFile, Processed)> {
     let config = Arc::new(config.clone());
     let retry = Policy::for_destination(&config.destination);
@@ -669,7 +789,7 @@ async fn process_all(
                     store: &store,
                     retry,
                 };
-                process_one(&to, f, &index, &config, &control).await
+                process_one(&to, f, &index, &config, &control, rebuilt).await
             });
             async move { task.await.expect("a file task panicked") }
         })
@@ -685,6 +805,7 @@ async fn process_one(
     index: &Index,
     config: &Config,
     control: &Control,
+    rebuilt: bool,
 ) -> (ScannedFile, Processed) {
     if control.is_cancelled() {
         let e = std::io::Error::new(std::io::ErrorKind::Interrupted, "shutdown requested");
@@ -707,9 +828,20 @@ async fn process_one(
     };
     let (codec, names) = rules_for(config, &f.source);
     let r = diff::resolve(f.clone(), hash, index, codec, names);
-    let Object::Upload(key, codec) = &r.object else {
+    let target = match &r.object {
+        Object::Upload(key, codec) => Some((key.clone(), *codec)),
+        Object::Existing(o) if rebuilt && matches!(r.class, Class::Touched | Class::Renamed) => {
+            match absent(to.store, o, codec).await {
+                Ok(t) => t,
+                Err(e) => return (f, Processed::Stored(Box::new(r), Err(e.into()))),
+            }
+        }
+        Object::Existing(_) => None,
+    };
+    let Some((key, codec)) = target else {
         return (f, Processed::Known(r));
     };
+    let (key, codec) = (&key, &codec);
     let out = match bytes {
         Some(b) => upload::store_bytes(to, key, &r.file, r.hash, b, *codec, control).await,
         None => {
@@ -717,6 +849,34 @@ async fn process_one(
         }
     };
     (f, Processed::Stored(Box::new(r), out))
+}
+
+/// After a rebuild, an archived object the destination lacks (deleted by hand, lost by
+/// the store) is put back from the local file that holds its content: the key and codec
+/// to store it with, or `None` when it is there.
+async fn absent(
+    store: &Store,
+    o: &ObjectRef,
+    codec: Codec,
+) -> Result<Option<(object_store::path::Path, Codec)>> {
+    use object_store::ObjectStoreExt;
+    let key = object_store::path::Path::parse(&o.key).map_err(|e| Error::Format {
+        what: "manifest",
+        location: o.key.clone(),
+        message: format!("bad object key: {e}"),
+    })?;
+    match store.head(&key).await {
+        Ok(_) => Ok(None),
+        Err(object_store::Error::NotFound { .. }) => {
+            tracing::warn!(key = %key, "archived object missing from the destination; uploading it again from the local file");
+            let codec = Codec {
+                compression: o.compression,
+                ..codec
+            };
+            Ok(Some((key, codec)))
+        }
+        Err(e) => Err(Error::store("head", &key, e)),
+    }
 }
 
 fn log_summary(r: &RunReport) {

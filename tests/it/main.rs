@@ -14,6 +14,7 @@ mod regression_bookkeeping;
 mod regression_config;
 mod regression_net;
 mod regression_read;
+mod regression_repair;
 mod regression_secrets;
 mod remote;
 mod restore;
