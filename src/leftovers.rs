@@ -2,8 +2,8 @@
 //! removes: the state dir's `.<name>.tmp.<pid>` files of a process that is gone, and the
 //! local mirror's multipart staging files (`<key>#<n>`) older than the grace period.
 //!
-//! Multipart uploads abandoned on S3 or GCS cannot be listed through `ObjectStore` (it
-//! has no list-multipart call), so they are left to the bucket's lifecycle rule
+//! Multipart uploads abandoned on S3 are aborted once older than the grace period (see
+//! [`crate::multipart`]); those on GCS are left to the bucket's lifecycle rule
 //! (`AbortIncompleteMultipartUpload`), as the README says; Azure drops uncommitted blocks
 //! by itself after seven days.
 
@@ -17,6 +17,43 @@ use crate::prune::DEFAULT_GRACE;
 /// O(archive), so it is done once per grace period, not every pass.
 pub const SWEPT_FILE: &str = "leftovers-swept";
 
+/// Marks in the state dir when the destination's abandoned multipart uploads were last
+/// looked for: once per grace period is enough, since none is aborted any younger.
+pub const MULTIPART_SWEPT_FILE: &str = "multipart-swept";
+
+/// Aborts the destination's multipart uploads older than the grace period, at most once
+/// per grace period; a failure is a warning, never a failed pass.
+pub async fn sweep_multipart(config: &Config, state_dir: &Path, now: SystemTime) {
+    if crate::store::s3_builder(&config.destination).is_none() {
+        return;
+    }
+    let marker = state_dir.join(MULTIPART_SWEPT_FILE);
+    if swept_within(&marker, now, DEFAULT_GRACE) {
+        return;
+    }
+    match crate::multipart::abort_abandoned(&config.destination, now, DEFAULT_GRACE).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            uploads = n,
+            "aborted multipart uploads abandoned by interrupted passes"
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot look for abandoned multipart uploads; the bucket's lifecycle rule (AbortIncompleteMultipartUpload) can remove them");
+            return;
+        }
+    }
+    if let Err(e) = std::fs::write(&marker, b"") {
+        tracing::warn!(path = %marker.display(), error = %e, "cannot mark the multipart uploads swept");
+    }
+}
+
+/// Whether `marker` was written less than `grace` before `now`.
+fn swept_within(marker: &Path, now: SystemTime, grace: Duration) -> bool {
+    std::fs::metadata(marker)
+        .and_then(|m| m.modified())
+        .is_ok_and(|t| now.duration_since(t).unwrap_or_default() < grace)
+}
+
 /// Removes the leftovers; a failure is a warning, never a failed pass.
 pub fn sweep(config: &Config, state_dir: &Path, now: SystemTime) {
     for dir in [
@@ -29,10 +66,7 @@ pub fn sweep(config: &Config, state_dir: &Path, now: SystemTime) {
         return;
     };
     let marker = state_dir.join(SWEPT_FILE);
-    let recent = std::fs::metadata(&marker)
-        .and_then(|m| m.modified())
-        .is_ok_and(|t| now.duration_since(t).unwrap_or_default() < DEFAULT_GRACE);
-    if recent {
+    if swept_within(&marker, now, DEFAULT_GRACE) {
         return;
     }
     let removed = remove_staging_files(mirror, now, DEFAULT_GRACE);

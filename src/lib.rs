@@ -51,6 +51,7 @@ pub mod index;
 pub mod leftovers;
 pub mod manifest;
 pub mod metrics;
+pub mod multipart;
 pub mod notify;
 pub mod probe;
 pub mod prune;

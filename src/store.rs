@@ -88,7 +88,8 @@ fn secs(d: std::time::Duration) -> String {
 
 /// Each builder starts from its provider's standard credential chain (environment,
 /// web identity, container and instance metadata), then takes the configured timeouts,
-/// then the operator's options, which win.
+/// then the operator's options, which win; gives the builder (an unknown option returns
+/// its error from the enclosing function).
 macro_rules! build {
     ($builder:ty, $key:ty, $url:expr, $dest:expr) => {{
         let mut b = <$builder>::from_env()
@@ -106,20 +107,38 @@ macro_rules! build {
             let key: $key = k.to_ascii_lowercase().parse()?;
             b = b.with_config(key, v.clone());
         }
-        b.build()
+        b
     }};
+}
+
+/// The S3 builder of an `s3://` destination, for the calls `ObjectStore` does not have
+/// (listing multipart uploads); `None` for other destinations.
+pub fn s3_builder(
+    dest: &Destination,
+) -> Option<object_store::Result<object_store::aws::AmazonS3Builder>> {
+    match &dest.url {
+        DestinationUrl::Remote(url) if url.scheme() == "s3" => Some(s3_builder_of(url, dest)),
+        _ => None,
+    }
+}
+
+fn s3_builder_of(
+    url: &url::Url,
+    dest: &Destination,
+) -> object_store::Result<object_store::aws::AmazonS3Builder> {
+    Ok(build!(
+        object_store::aws::AmazonS3Builder,
+        object_store::aws::AmazonS3ConfigKey,
+        url,
+        dest
+    ))
 }
 
 fn build_s3(
     url: &url::Url,
     dest: &Destination,
 ) -> object_store::Result<object_store::aws::AmazonS3> {
-    build!(
-        object_store::aws::AmazonS3Builder,
-        object_store::aws::AmazonS3ConfigKey,
-        url,
-        dest
-    )
+    s3_builder_of(url, dest)?.build()
 }
 
 fn build_azure(
@@ -132,6 +151,7 @@ fn build_azure(
         url,
         dest
     )
+    .build()
 }
 
 fn build_gcs(
@@ -144,6 +164,7 @@ fn build_gcs(
         url,
         dest
     )
+    .build()
 }
 
 /// `data/<source>/<relative path>-<sha256 hex>`: keeps the file name for people, the hash

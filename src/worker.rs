@@ -131,6 +131,7 @@ async fn pass(
 ) -> Result<()> {
     let destination = config.destination.url.to_string();
     crate::leftovers::sweep(config, state_dir.path(), clock.now());
+    crate::leftovers::sweep_multipart(config, state_dir.path(), clock.now()).await;
     let mut known = open_state(store, state_dir, &destination).await?;
     let start_generation = known.generation;
     let old_seen = std::mem::take(&mut known.seen);

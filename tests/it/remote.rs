@@ -629,3 +629,67 @@ async fn credentials_come_from_the_standard_environment_chain() {
         text(&o)
     );
 }
+
+/// The real clock, moved by a fixed offset.
+struct Later(Duration);
+
+impl logferry::schedule::Clock for Later {
+    fn now(&self) -> std::time::SystemTime {
+        std::time::SystemTime::now() + self.0
+    }
+}
+
+/// Regression: multipart uploads left open by killed passes stayed on S3 for good (9
+/// after a kill campaign), their parts stored and billed. A later pass now aborts those
+/// initiated longer ago than the grace period, and leaves younger ones (an upload in
+/// flight) alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_later_pass_aborts_multipart_uploads_abandoned_longer_ago_than_the_grace() {
+    use object_store::multipart::MultipartStore;
+    let toml = format!(
+        "state_dir = \"state\"\n{}{SOURCES}",
+        destination_toml(Backend::S3)
+    );
+    let prefix = toml
+        .split("s3://")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .split_once('/')
+        .unwrap()
+        .1
+        .to_string();
+    let env = Env::from_toml(tempfile::tempdir().unwrap(), &toml);
+    env.write("a.log", b"a\n");
+    // What a pass killed mid-upload leaves: an upload with a part, never completed.
+    let s3 = logferry::store::s3_builder(&env.config.destination)
+        .unwrap()
+        .unwrap()
+        .build()
+        .unwrap();
+    let key = object_store::path::Path::from(format!("{prefix}/data/app/big.log-00"));
+    let id = s3.create_multipart(&key).await.unwrap();
+    s3.put_part(&key, &id, 0, vec![b'x'; 5 << 20].into())
+        .await
+        .unwrap();
+    assert_eq!(pending_multipart_uploads(&prefix), 1);
+
+    let config = env.config.clone();
+    let r = logferry::worker::run_once(&config, &env.store, &Later(Duration::ZERO))
+        .await
+        .unwrap();
+    assert_eq!(r.files_uploaded, 1);
+    assert_eq!(
+        pending_multipart_uploads(&prefix),
+        1,
+        "younger than the grace: kept"
+    );
+
+    let day = Duration::from_secs(25 * 3600);
+    logferry::worker::run_once(&config, &env.store, &Later(day))
+        .await
+        .unwrap();
+    assert_eq!(pending_multipart_uploads(&prefix), 0, "aborted");
+}
