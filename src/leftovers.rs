@@ -24,7 +24,7 @@ pub const MULTIPART_SWEPT_FILE: &str = "multipart-swept";
 /// Aborts the destination's multipart uploads older than the grace period, at most once
 /// per grace period; a failure is a warning, never a failed pass.
 pub async fn sweep_multipart(config: &Config, state_dir: &Path, now: SystemTime) {
-    if crate::store::s3_builder(&config.destination).is_none() {
+    if !matches!(&config.destination.url, DestinationUrl::Remote(u) if u.scheme() == "s3") {
         return;
     }
     let marker = state_dir.join(MULTIPART_SWEPT_FILE);

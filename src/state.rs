@@ -548,18 +548,23 @@ mod tests {
         assert!(sd.header("memory://").is_none());
     }
 
-    #[test]
-    fn seen_round_trips_and_reset_forgets() {
-        let dir = tempfile::tempdir().unwrap();
-        let sd = StateDir::lock(dir.path()).unwrap();
-        let stat = FileStat {
+    /// A stat with every field set.
+    fn sample_stat() -> FileStat {
+        FileStat {
             dev: 1,
             ino: 2,
             size: 3,
             mtime_ns: 4,
             ctime_ns: 5,
             btime_ns: Some(6),
-        };
+        }
+    }
+
+    #[test]
+    fn seen_round_trips_and_reset_forgets() {
+        let dir = tempfile::tempdir().unwrap();
+        let sd = StateDir::lock(dir.path()).unwrap();
+        let stat = sample_stat();
         let mut seen = BTreeMap::new();
         seen.insert(
             ("app".to_string(), "a.log".to_string()),
@@ -581,14 +586,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let sd = StateDir::lock(dir.path()).unwrap();
         assert!(sd.ahead().is_empty());
-        let stat = FileStat {
-            dev: 1,
-            ino: 2,
-            size: 3,
-            mtime_ns: 4,
-            ctime_ns: 5,
-            btime_ns: Some(6),
-        };
+        let stat = sample_stat();
         let mut ahead = AheadMap::new();
         ahead.insert(
             ("app".to_string(), "a.log".to_string()),
@@ -627,12 +625,8 @@ mod tests {
         // And the current version round-trips (the v3 fields included).
         let mut seen = BTreeMap::new();
         let stat = FileStat {
-            dev: 1,
-            ino: 2,
-            size: 3,
-            mtime_ns: 4,
-            ctime_ns: 5,
             btime_ns: None,
+            ..sample_stat()
         };
         let record = Seen {
             stat,

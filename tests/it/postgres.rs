@@ -198,24 +198,7 @@ fn postgresql_archives_through_logferry_and_recovers_to_a_point_in_time() {
     primary.psql("SELECT pg_switch_wal()");
 
     // Every segment PostgreSQL finished is acknowledged: no .ready left, nothing failed.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let pending = std::fs::read_dir(primary.data.join("pg_wal/archive_status"))
-            .unwrap()
-            .filter(|e| {
-                e.as_ref()
-                    .unwrap()
-                    .file_name()
-                    .to_string_lossy()
-                    .ends_with(".ready")
-            })
-            .count();
-        if pending == 0 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "{pending} segments still .ready");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_archived(&primary);
     let stats = primary.psql("SELECT archived_count, failed_count FROM pg_stat_archiver");
     let (archived, failed) = stats.split_once('|').unwrap();
     assert!(archived.parse::<u32>().unwrap() >= 3, "{stats}");

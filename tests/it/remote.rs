@@ -294,6 +294,26 @@ async fn probe_says_when_create_only_puts_are_not_honoured() {
         .contains("one agent per destination prefix"));
 }
 
+/// An S3 workspace and its archive's prefix in the test bucket.
+fn s3_env_with_prefix() -> (Env, String) {
+    let toml = format!(
+        "state_dir = \"state\"\n{}{SOURCES}",
+        destination_toml(Backend::S3)
+    );
+    let prefix = toml
+        .split("s3://")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .split_once('/')
+        .unwrap()
+        .1
+        .to_string();
+    (Env::from_toml(tempfile::tempdir().unwrap(), &toml), prefix)
+}
+
 /// Pending multipart uploads under `prefix` in the S3 test bucket, asked with curl's SigV4.
 fn pending_multipart_uploads(prefix: &str) -> usize {
     let url = format!(
@@ -327,22 +347,7 @@ fn pending_multipart_uploads(prefix: &str) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_multipart_upload_is_aborted_remotely() {
-    let toml = format!(
-        "state_dir = \"state\"\n{}{SOURCES}",
-        destination_toml(Backend::S3)
-    );
-    let prefix = toml
-        .split("s3://")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .split_once('/')
-        .unwrap()
-        .1
-        .to_string();
-    let env = Env::from_toml(tempfile::tempdir().unwrap(), &toml);
+    let (env, prefix) = s3_env_with_prefix();
     let part = env.config.part_size as usize;
     env.write("big.log", &vec![b'x'; part * 3]);
     let path = env.path("big.log");
@@ -646,22 +651,7 @@ impl logferry::schedule::Clock for Later {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_later_pass_aborts_multipart_uploads_abandoned_longer_ago_than_the_grace() {
     use object_store::multipart::MultipartStore;
-    let toml = format!(
-        "state_dir = \"state\"\n{}{SOURCES}",
-        destination_toml(Backend::S3)
-    );
-    let prefix = toml
-        .split("s3://")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .split_once('/')
-        .unwrap()
-        .1
-        .to_string();
-    let env = Env::from_toml(tempfile::tempdir().unwrap(), &toml);
+    let (env, prefix) = s3_env_with_prefix();
     env.write("a.log", b"a\n");
     // What a pass killed mid-upload leaves: an upload with a part, never completed.
     let s3 = logferry::store::s3_builder(&env.config.destination)
