@@ -146,49 +146,6 @@ impl<W: Write> Decoder<W> {
     }
 }
 
-/// A writer that hashes and counts what passes through it, to `W`.
-#[derive(Debug)]
-pub struct Hashing<W> {
-    inner: W,
-    hasher: sha2::Sha256,
-    len: u64,
-}
-
-impl<W: Write> Hashing<W> {
-    /// Wraps `inner`.
-    pub fn new(inner: W) -> Self {
-        use sha2::Digest;
-        Hashing {
-            inner,
-            hasher: sha2::Sha256::new(),
-            len: 0,
-        }
-    }
-
-    /// The writer, the byte count and the hash.
-    pub fn finish(self) -> (W, u64, crate::digest::ContentHash) {
-        (
-            self.inner,
-            self.len,
-            crate::digest::ContentHash::from_hasher(self.hasher),
-        )
-    }
-}
-
-impl<W: Write> Write for Hashing<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        use sha2::Digest;
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.len += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,15 +158,11 @@ mod tests {
             stored.extend(enc.take());
         }
         stored.extend(enc.finish().unwrap());
-        let mut dec = Decoder::new(codec.compression, Hashing::new(Vec::new())).unwrap();
+        let mut dec = Decoder::new(codec.compression, Vec::new()).unwrap();
         for chunk in stored.chunks(777) {
             dec.write(chunk).unwrap();
         }
-        let (out, len, hash) = dec.finish().unwrap().finish();
-        assert_eq!(
-            (len, hash),
-            (data.len() as u64, crate::digest::ContentHash::of(data))
-        );
+        let out = dec.finish().unwrap();
         assert_eq!(out, data);
         stored
     }

@@ -2,14 +2,14 @@
 //! only accepted when the file did not change while it was read (invariant 4).
 
 use std::fmt;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::Path;
 use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest, Sha256};
 
-use crate::scan::FileStat;
+use crate::fsstat::FileStat;
 
 /// Bytes read per `read` call while hashing.
 const READ_BUF: usize = 256 * 1024;
@@ -139,6 +139,45 @@ pub fn ensure_unchanged(path: &Path, expected: &FileStat, read: u64) -> Result<(
         });
     }
     Ok(())
+}
+
+/// A writer that hashes and counts what passes through it, to `W`.
+#[derive(Debug)]
+pub struct Hashing<W> {
+    inner: W,
+    hasher: sha2::Sha256,
+    len: u64,
+}
+
+impl<W: Write> Hashing<W> {
+    /// Wraps `inner`.
+    pub fn new(inner: W) -> Self {
+        use sha2::Digest;
+        Hashing {
+            inner,
+            hasher: sha2::Sha256::new(),
+            len: 0,
+        }
+    }
+
+    /// The writer, the byte count and the hash.
+    pub fn finish(self) -> (W, u64, ContentHash) {
+        (self.inner, self.len, ContentHash::from_hasher(self.hasher))
+    }
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        use sha2::Digest;
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 #[cfg(test)]

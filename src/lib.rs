@@ -6,7 +6,7 @@
 //! this in a CLI and a scheduler; the library can run a pass on its own:
 //!
 //! ```
-//! use logferry::{config, store, worker, schedule::SystemClock};
+//! use logferry::{config_from_toml, open_store, run_once, SystemClock};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -23,14 +23,14 @@
 //!     path = "logs"
 //!     min_age = "0s"
 //! "#;
-//! let config = config::from_toml_str(toml, dir.path(), std::iter::empty())?;
-//! let store = store::open(&config.destination)?;
+//! let config = config_from_toml(toml, dir.path(), std::iter::empty())?;
+//! let store = open_store(&config.destination)?;
 //!
-//! let first = worker::run_once(&config, &store, &SystemClock).await?;
+//! let first = run_once(&config, &store, &SystemClock).await?;
 //! assert_eq!((first.files_uploaded, first.generation), (1, Some(1)));
 //!
 //! // Nothing changed: nothing is uploaded and no generation is written.
-//! let second = worker::run_once(&config, &store, &SystemClock).await?;
+//! let second = run_once(&config, &store, &SystemClock).await?;
 //! assert_eq!((second.files_uploaded, second.generation), (0, None));
 //! # Ok(())
 //! # }
@@ -38,34 +38,68 @@
 
 #![warn(missing_docs)]
 
-pub mod ack;
-pub mod agent;
-pub mod cli;
-pub mod codec;
-pub mod config;
-pub mod diff;
-pub mod digest;
-pub mod error;
-pub mod hosts;
-pub mod index;
-pub mod leftovers;
-pub mod manifest;
-pub mod metrics;
-pub mod multipart;
-pub mod notify;
-pub mod probe;
-pub mod prune;
-pub mod repair;
-pub mod restore;
-pub mod retry;
-pub mod scan;
-pub mod schedule;
-pub mod state;
-pub mod stats;
-pub mod store;
-pub mod upload;
-pub mod verify;
-pub mod watch;
-pub mod worker;
+// Layers, bottom up (see the code map above). Every module is crate-private; the
+// public API is the one list below.
 
-pub use error::{Error, Result};
+// L0: shared vocabulary, leaves.
+mod codec;
+mod digest;
+mod error;
+mod fsstat;
+mod glob;
+mod report;
+mod time;
+
+// L1: the configuration.
+mod config;
+
+// L2: the archive's record, the remote, the state dir.
+mod catalog;
+mod remote;
+mod state;
+
+// L3: a pass, the read side, retention.
+mod archive;
+mod restore;
+mod retention;
+
+// L4: the service around the pass.
+mod service;
+
+pub use crate::archive::{
+    repair::{recommit_checkpoint, reupload_objects},
+    run_once, Control,
+};
+pub use crate::catalog::{
+    commit as commit_generation, exists as generation_exists, fetch as fetch_generation,
+    generation_at, list_generations, load_at, load_latest, Entry, Generation, Index, Kind,
+};
+pub use crate::codec::{Codec, Compression, Decoder};
+pub use crate::config::{
+    check_hostname, from_toml_str as config_from_toml, load as load_config, scrub as scrub_secrets,
+    system_hostname, Config, LogFormat, DEFAULT_CONFIG_PATH,
+};
+pub use crate::digest::{hash_file, ContentHash, DigestError, Hashing};
+pub use crate::error::{Error, Result};
+pub use crate::fsstat::FileStat;
+pub use crate::glob::Matcher;
+pub use crate::remote::{
+    data_key, hosts::no_archive, manifest_key, open as open_store, probe::probe,
+    probe::Check as ProbeCheck, s3_builder, Store,
+};
+pub use crate::report::{human_bytes, Outcome, RunReport};
+pub use crate::restore::{
+    ack::{check as check_archived, Ack},
+    files::{download_verified, find as find_entry, restore, FileResult, RestoreOptions},
+    verify::{all_generations, readable_generations, verify, Finding, ReadData, VerifyReport},
+};
+pub use crate::retention::prune::{parse_grace, prune_orphans, DEFAULT_GRACE};
+pub use crate::service::{
+    agent::{run as run_agent, Archive, Event, Hooks, NoHooks, Options as AgentOptions},
+    metrics::Metrics,
+    schedule::{check_future_tick, next_passes, rfc3339_in},
+    systemd::{watchdog_interval, Notifier},
+    watch::spawn as spawn_watches,
+};
+pub use crate::state::{history::read_status, StateDir};
+pub use crate::time::{parse_rfc3339, rfc3339, Clock, SystemClock};

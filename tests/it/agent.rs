@@ -4,11 +4,11 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use logferry::agent::{self, Archive, Event, Hooks, Options};
-use logferry::config::Config;
-use logferry::schedule::{parse_rfc3339, Clock};
-use logferry::stats::RunReport;
-use logferry::store::Store;
+use logferry::{
+    parse_rfc3339, run_agent, AgentOptions, Archive, Clock, Config, Error, Event, Hooks, Result,
+    RunReport, Store,
+};
+
 use tokio::sync::mpsc;
 
 use crate::common::{destination_toml, Backend, Env, FaultStore};
@@ -54,10 +54,10 @@ impl Hooks for Recorder {
     fn ready(&self) {
         *self.ready.lock().unwrap() = true;
     }
-    fn destination_down(&self, _error: &logferry::Error, retry_in: Duration) {
+    fn destination_down(&self, _error: &Error, retry_in: Duration) {
         self.retries.lock().unwrap().push(retry_in);
     }
-    fn pass_done(&self, _archive: &Config, result: &logferry::Result<RunReport>) {
+    fn pass_done(&self, _archive: &Config, result: &Result<RunReport>) {
         if let Ok(r) = result {
             self.passes.lock().unwrap().push(r.clone());
         }
@@ -110,7 +110,14 @@ async fn passes_run_on_each_tick() {
     }];
     let (c, r) = (clock.clone(), rec.clone());
     let task = tokio::spawn(async move {
-        agent::run(archives, c.as_ref(), rx, r.as_ref(), Options::default()).await
+        run_agent(
+            archives,
+            c.as_ref(),
+            rx,
+            r.as_ref(),
+            AgentOptions::default(),
+        )
+        .await
     });
     tokio::time::sleep(Duration::from_secs(35)).await;
     tx.send(Event::Stop).await.unwrap();
@@ -138,7 +145,14 @@ async fn a_long_pass_is_followed_by_one_catch_up_and_never_overlaps() {
     }];
     let (c, r) = (clock.clone(), rec.clone());
     let task = tokio::spawn(async move {
-        agent::run(archives, c.as_ref(), rx, r.as_ref(), Options::default()).await
+        run_agent(
+            archives,
+            c.as_ref(),
+            rx,
+            r.as_ref(),
+            AgentOptions::default(),
+        )
+        .await
     });
     tokio::time::sleep(Duration::from_secs(100)).await;
     tx.send(Event::Stop).await.unwrap();
@@ -175,7 +189,14 @@ async fn a_nudge_runs_a_pass_between_ticks_and_stop_waits_for_the_running_pass()
     }];
     let (c, r) = (clock.clone(), rec.clone());
     let task = tokio::spawn(async move {
-        agent::run(archives, c.as_ref(), rx, r.as_ref(), Options::default()).await
+        run_agent(
+            archives,
+            c.as_ref(),
+            rx,
+            r.as_ref(),
+            AgentOptions::default(),
+        )
+        .await
     });
     tokio::time::sleep(Duration::from_secs(5)).await;
     assert_eq!(
@@ -215,7 +236,14 @@ async fn a_schedule_without_future_ticks_still_takes_nudges_and_stops() {
     }];
     let (c, r) = (clock.clone(), rec.clone());
     let task = tokio::spawn(async move {
-        agent::run(archives, c.as_ref(), rx, r.as_ref(), Options::default()).await
+        run_agent(
+            archives,
+            c.as_ref(),
+            rx,
+            r.as_ref(),
+            AgentOptions::default(),
+        )
+        .await
     });
     tokio::time::sleep(Duration::from_secs(5)).await;
     tx.send(Event::RunNow("test")).await.unwrap();
@@ -253,7 +281,14 @@ async fn a_destination_down_at_start_is_retried_with_backoff_until_it_answers() 
     }];
     let (c, r) = (clock.clone(), rec.clone());
     let task = tokio::spawn(async move {
-        agent::run(archives, c.as_ref(), rx, r.as_ref(), Options::default()).await
+        run_agent(
+            archives,
+            c.as_ref(),
+            rx,
+            r.as_ref(),
+            AgentOptions::default(),
+        )
+        .await
     });
     tokio::time::sleep(Duration::from_secs(14)).await;
     assert!(

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use logferry::state::StateDir;
+use logferry::StateDir;
 
 const BIN: &str = env!("CARGO_BIN_EXE_logferry");
 

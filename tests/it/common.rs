@@ -14,13 +14,11 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures::stream::BoxStream;
 use futures::TryStreamExt;
-use logferry::config::{self, Config};
-use logferry::index::Index;
-use logferry::manifest;
-use logferry::schedule::SystemClock;
-use logferry::stats::RunReport;
-use logferry::store::{self, Store};
-use logferry::worker;
+use logferry::{
+    config_from_toml, load_latest, open_store, run_once, Config, Decoder, Hashing, Index, Result,
+    RunReport, Store, SystemClock,
+};
+
 use object_store::path::Path;
 use object_store::{
     CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
@@ -129,8 +127,8 @@ min_age = "0s"
     /// A workspace with this whole config text (paths relative to the workspace).
     pub fn from_toml(dir: tempfile::TempDir, toml: &str) -> Env {
         std::fs::create_dir_all(dir.path().join("logs")).unwrap();
-        let config = config::from_toml_str(toml, dir.path(), std::iter::empty()).unwrap();
-        let store = store::open(&config.destination).unwrap();
+        let config = config_from_toml(toml, dir.path(), std::iter::empty()).unwrap();
+        let store = open_store(&config.destination).unwrap();
         Env {
             dir,
             config,
@@ -209,12 +207,12 @@ min_age = "0s"
         self.pass_with(&self.store).await.expect("pass runs")
     }
 
-    pub async fn pass_with(&self, store: &Store) -> logferry::Result<RunReport> {
-        worker::run_once(&self.config, store, &SystemClock).await
+    pub async fn pass_with(&self, store: &Store) -> Result<RunReport> {
+        run_once(&self.config, store, &SystemClock).await
     }
 
     pub async fn index(&self) -> Index {
-        manifest::load_latest(&self.store).await.unwrap()
+        load_latest(&self.store).await.unwrap()
     }
 
     pub async fn keys(&self) -> Vec<String> {
@@ -262,11 +260,7 @@ min_age = "0s"
                 "stored size of {}",
                 e.key
             );
-            let mut dec = logferry::codec::Decoder::new(
-                e.compression,
-                logferry::codec::Hashing::new(Vec::new()),
-            )
-            .unwrap();
+            let mut dec = Decoder::new(e.compression, Hashing::new(Vec::new())).unwrap();
             dec.write(&bytes).unwrap();
             let (out, _, _) = dec.finish().unwrap().finish();
             assert_eq!(out.len() as u64, e.size, "size of {}", e.key);

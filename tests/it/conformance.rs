@@ -3,10 +3,11 @@
 
 use std::sync::atomic::Ordering;
 
-use logferry::codec::Compression;
-use logferry::manifest::{self, Kind};
-use logferry::store::{self, Store};
-use logferry::Error;
+use logferry::{
+    data_key, fetch_generation, load_at, manifest_key, run_once, Compression, ContentHash, Error,
+    Kind, Store, SystemClock,
+};
+
 use object_store::ObjectStoreExt;
 
 use crate::common::{sha, Backend, Env, FaultStore, Hook};
@@ -117,7 +118,7 @@ async fn appended_file_gets_a_new_object_and_the_old_stays(b: Backend) {
         b"one\n",
         "the old content stays restorable"
     );
-    let then = manifest::load_at(&env.store, 1).await.unwrap();
+    let then = load_at(&env.store, 1).await.unwrap();
     assert_eq!(then.get("app", "a.log").unwrap().key, old_key);
     env.assert_objects_match(&index).await;
 }
@@ -285,7 +286,7 @@ async fn commit_race_is_detected_and_not_overwritten(b: Backend) {
     env.write("b.log", b"b\n");
     let theirs = bytes::Bytes::from_static(b"{\"written by\": \"another agent\"}");
     let faulty = FaultStore::wrap(&env.store);
-    *faulty.before_first_data_put.lock().unwrap() = Some((store::manifest_key(2), theirs.clone()));
+    *faulty.before_first_data_put.lock().unwrap() = Some((manifest_key(2), theirs.clone()));
     let store: Store = faulty;
     let err = env.pass_with(&store).await.unwrap_err();
     assert!(
@@ -295,7 +296,7 @@ async fn commit_race_is_detected_and_not_overwritten(b: Backend) {
     assert!(err.to_string().contains("another writer"), "{err}");
     let kept = env
         .store
-        .get(&store::manifest_key(2))
+        .get(&manifest_key(2))
         .await
         .unwrap()
         .bytes()
@@ -349,14 +350,14 @@ async fn delta_generation_holds_only_the_change(b: Backend) {
         env.write(&format!("old-{i:04}.log"), format!("line {i}\n").as_bytes());
     }
     env.pass().await;
-    let full_size = env.store.head(&store::manifest_key(1)).await.unwrap().size;
+    let full_size = env.store.head(&manifest_key(1)).await.unwrap().size;
     env.write("new-1.log", b"n1\n");
     env.write("new-2.log", b"n2\n");
     let r = env.pass().await;
     assert_eq!(r.generation, Some(2));
-    let g = manifest::fetch(&env.store, 2).await.unwrap();
+    let g = fetch_generation(&env.store, 2).await.unwrap();
     assert_eq!((g.kind, g.entries.len()), (Kind::Delta, 2));
-    let delta_size = env.store.head(&store::manifest_key(2)).await.unwrap().size;
+    let delta_size = env.store.head(&manifest_key(2)).await.unwrap().size;
     assert!(delta_size < 2048, "delta of 2 files is {delta_size} bytes");
     assert!(
         full_size > 50 * delta_size,
@@ -373,7 +374,7 @@ async fn long_history_rebuilds_through_checkpoints(b: Backend) {
         assert_eq!(r.generation, Some(i + 1));
     }
     for g in [1u64, 13, 25] {
-        let at = manifest::load_at(&env.store, g).await.unwrap();
+        let at = load_at(&env.store, g).await.unwrap();
         assert_eq!(
             at.len() as u64,
             g,
@@ -445,10 +446,10 @@ async fn requests_follow_the_change_not_the_history(b: Backend) {
 async fn foreign_object_at_a_content_key_is_left_alone(b: Backend) {
     let env = Env::new(b);
     env.write("a.log", b"real content\n");
-    let key = store::data_key(
+    let key = data_key(
         "app",
         "a.log",
-        &logferry::digest::ContentHash::of(b"real content\n"),
+        &ContentHash::of(b"real content\n"),
         Compression::None,
     );
     env.store
@@ -477,16 +478,12 @@ async fn a_second_state_dir_catches_up_with_the_first(b: Backend) {
     other.state_dir = env.dir.path().join("state-b");
     env.write("a.log", b"a\n");
     env.pass().await;
-    let r = logferry::worker::run_once(&other, &env.store, &logferry::schedule::SystemClock)
-        .await
-        .unwrap();
+    let r = run_once(&other, &env.store, &SystemClock).await.unwrap();
     assert_eq!((r.generation, r.current_generation), (None, 1));
     env.write("b.log", b"b\n");
     assert_eq!(env.pass().await.generation, Some(2));
     env.write("c.log", b"c\n");
-    let r = logferry::worker::run_once(&other, &env.store, &logferry::schedule::SystemClock)
-        .await
-        .unwrap();
+    let r = run_once(&other, &env.store, &SystemClock).await.unwrap();
     assert_eq!((r.files_new, r.generation), (1, Some(3)), "{r:?}");
     let r = env.pass().await;
     assert_eq!((r.files_uploaded, r.current_generation), (0, 3));

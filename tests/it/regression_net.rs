@@ -6,9 +6,10 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 
-use logferry::stats::Outcome;
-use logferry::store::Store;
-use logferry::verify::{self, ReadData};
+use logferry::{
+    all_generations, fetch_generation, list_generations, load_latest, open_store, verify, Outcome,
+    ReadData, Store,
+};
 
 use crate::common::{s3_destination_toml, sha, testbed, Env, FaultStore, Hook};
 use crate::proxy::{Mix, Proxy};
@@ -99,12 +100,12 @@ async fn a_reset_while_a_manifest_is_read_is_retried() {
     env.pass().await;
     // The answer's head arrives, then its body is cut by a reset.
     proxy.faults.reset_in_body.store(1, Ordering::SeqCst);
-    let gens = logferry::manifest::list_generations(&env.store, None)
+    let gens = list_generations(&env.store, None)
         .await
         .expect("the listing is retried");
     assert_eq!(gens, [1]);
     proxy.faults.reset_in_body.store(1, Ordering::SeqCst);
-    let g = logferry::manifest::fetch(&env.store, 1)
+    let g = fetch_generation(&env.store, 1)
         .await
         .expect("the fetch is retried");
     assert_eq!(g.entries.len(), 1);
@@ -222,7 +223,7 @@ async fn random_network_faults_never_lose_or_double_a_record() {
     direct_dest
         .options
         .insert("aws_endpoint".into(), testbed("TESTBED_S3_ENDPOINT"));
-    let direct = logferry::store::open(&direct_dest).unwrap();
+    let direct = open_store(&direct_dest).unwrap();
 
     let part = env.config.part_size as usize;
     let mut written: BTreeMap<String, Vec<u8>> = BTreeMap::new();
@@ -262,16 +263,12 @@ async fn random_network_faults_never_lose_or_double_a_record() {
         if pass == 2 {
             write("big/2.log".into(), noise(9, part + 4096));
         }
-        let before = logferry::manifest::list_generations(&direct, None)
-            .await
-            .unwrap();
+        let before = list_generations(&direct, None).await.unwrap();
         let result = env.pass_with(&env.store).await;
-        let after = logferry::manifest::list_generations(&direct, None)
-            .await
-            .unwrap();
+        let after = list_generations(&direct, None).await.unwrap();
         // Whatever happened, every generation there is whole and the chain loads.
         assert!(after.len() <= before.len() + 1, "{before:?} → {after:?}");
-        logferry::manifest::load_latest(&direct)
+        load_latest(&direct)
             .await
             .expect("the archive stays readable");
         match &result {
@@ -315,7 +312,7 @@ async fn random_network_faults_never_lose_or_double_a_record() {
         "{}",
         r.summary()
     );
-    let index = logferry::manifest::load_latest(&direct).await.unwrap();
+    let index = load_latest(&direct).await.unwrap();
     assert_eq!(index.len(), written.len(), "nothing lost");
     for (name, body) in &written {
         let e = index
@@ -327,7 +324,7 @@ async fn random_network_faults_never_lose_or_double_a_record() {
 
     // Each content is recorded as new by one generation only.
     let mut recorded: BTreeMap<(String, String), u64> = BTreeMap::new();
-    for g in verify::all_generations(&direct).await.unwrap() {
+    for g in all_generations(&direct).await.unwrap() {
         for e in g.entries.iter().filter(|e| e.generation == g.generation) {
             *recorded
                 .entry((e.path.clone(), e.sha256.to_string()))
@@ -340,7 +337,7 @@ async fn random_network_faults_never_lose_or_double_a_record() {
     );
     assert_eq!(recorded.len(), written.len());
 
-    let v = verify::verify(&direct, ReadData::All, None, 4, &|_| {})
+    let v = verify(&direct, ReadData::All, None, 4, &|_| {})
         .await
         .unwrap();
     assert!(

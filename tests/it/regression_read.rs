@@ -213,7 +213,7 @@ fn fetch_with_bad_config_or_usage_exits_above_125() {
 
 /// This host's archive moved to `mirror/old-db`, as if another host had written it.
 fn archive_of_another_host(ws: &Ws) {
-    let host = logferry::config::system_hostname();
+    let host = logferry::system_hostname();
     assert_eq!(code(&ws.run(&["--run-once"])), 0);
     std::fs::rename(ws.path(&format!("mirror/{host}")), ws.path("mirror/old-db")).unwrap();
     // A directory without manifests is not an archive.
@@ -227,7 +227,7 @@ fn archive_of_another_host(ws: &Ws) {
 fn reads_of_an_absent_templated_archive_fail_naming_the_url_and_the_hosts() {
     let ws = Ws::new("[destination]\nurl = \"mirror/{hostname}\"\n");
     archive_of_another_host(&ws);
-    let host = logferry::config::system_hostname();
+    let host = logferry::system_hostname();
     let url = format!("file://{}", ws.path(&format!("mirror/{host}")).display());
     let listed = format!("file://{}", ws.path("mirror").display());
     let to = ws.path("restored").display().to_string();
@@ -390,13 +390,13 @@ fn s3_replacement_host_is_told_the_hosts_and_reads_the_old_one() {
     }
     // A host prefix with data but no manifest (a first pass that never committed) is
     // no archive.
-    let stray = logferry::config::from_toml_str(
+    let stray = logferry::config_from_toml(
         &format!("{}{SOURCES}", at("stray")),
         ws.dir.path(),
         std::iter::empty(),
     )
     .unwrap();
-    let store = logferry::store::open(&stray.destination).unwrap();
+    let store = logferry::open_store(&stray.destination).unwrap();
     tokio::runtime::Runtime::new().unwrap().block_on(async {
         use object_store::ObjectStoreExt;
         let key = object_store::path::Path::from("data/app/a.log.1-00");
@@ -426,7 +426,7 @@ fn s3_replacement_host_is_told_the_hosts_and_reads_the_old_one() {
 #[test]
 fn hosts_are_found_when_the_name_is_part_of_a_segment() {
     let ws = Ws::new("[destination]\nurl = \"mirror/db-{hostname}.arch/all\"\n");
-    let host = logferry::config::system_hostname();
+    let host = logferry::system_hostname();
     assert_eq!(code(&ws.run(&["--run-once"])), 0);
     std::fs::rename(
         ws.path(&format!("mirror/db-{host}.arch")),

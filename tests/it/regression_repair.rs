@@ -84,7 +84,7 @@ fn text(o: &Output) -> String {
 }
 
 fn manifest(g: u64) -> Path {
-    logferry::store::manifest_key(g)
+    logferry::manifest_key(g)
 }
 
 /// Three passes: a full generation 1 (a.log), deltas 2 (b.log) and 3 (c.log).
@@ -160,7 +160,7 @@ async fn truncate(env: &Env, g: u64) {
 }
 
 async fn newest_generation(env: &Env) -> u64 {
-    logferry::manifest::list_generations(&env.store, None)
+    logferry::list_generations(&env.store, None)
         .await
         .unwrap()
         .last()
@@ -534,7 +534,7 @@ async fn restore_at_a_time_steps_over_a_damaged_generation() {
     env.write("a.log", b"a\n");
     env.pass().await;
     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    let between = logferry::schedule::rfc3339(std::time::SystemTime::now());
+    let between = logferry::rfc3339(std::time::SystemTime::now());
     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     for f in ["b.log", "c.log", "d.log"] {
         env.write(f, b"x\n");

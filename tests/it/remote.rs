@@ -6,8 +6,10 @@ use std::process::{Command, Output};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use logferry::probe;
-use logferry::store::Store;
+use logferry::{
+    load_at, load_config, load_latest, open_store, probe, run_once, s3_builder, system_hostname,
+    Clock, Store,
+};
 
 use crate::common::{
     destination_toml, s3_destination_toml, sha, testbed, unique_prefix, Backend, Env, FaultStore,
@@ -259,7 +261,7 @@ async fn unreachable_endpoint_exits_3_with_a_hint() {
 async fn probe_passes_on_every_real_backend() {
     for backend in [Backend::S3, Backend::Azure, Backend::Local] {
         let env = Env::new(backend);
-        let checks = probe::probe(&env.store).await;
+        let checks = probe(&env.store).await;
         let names: Vec<_> = checks.iter().map(|c| c.name).collect();
         assert_eq!(
             names,
@@ -280,7 +282,7 @@ async fn probe_says_when_create_only_puts_are_not_honoured() {
     let faulty = FaultStore::wrap(&env.store);
     faulty.ignore_create_mode.store(true, Ordering::SeqCst);
     let store: Store = faulty;
-    let checks = probe::probe(&store).await;
+    let checks = probe(&store).await;
     let cc = checks
         .iter()
         .find(|c| c.name == "conditional create")
@@ -434,7 +436,7 @@ async fn per_source_prefixes_make_one_archive_each() {
     std::fs::write(dir.path().join("logs/db/wal.1"), b"db\n").unwrap();
     let cfg = dir.path().join("logferry.toml");
     std::fs::write(&cfg, &toml).unwrap();
-    let host = logferry::config::system_hostname();
+    let host = system_hostname();
 
     let o = logferry(&cfg, &["check-config"], vec![]).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
@@ -456,13 +458,13 @@ async fn per_source_prefixes_make_one_archive_each() {
             && dir.path().join("state/db/status.json").exists()
     );
 
-    let archives = logferry::config::load(&cfg, std::iter::empty())
+    let archives = load_config(&cfg, std::iter::empty())
         .unwrap()
         .archives()
         .unwrap();
     for a in &archives {
-        let store = logferry::store::open(&a.destination).unwrap();
-        let index = logferry::manifest::load_latest(&store).await.unwrap();
+        let store = open_store(&a.destination).unwrap();
+        let index = load_latest(&store).await.unwrap();
         assert_eq!(index.len(), 1);
         assert_eq!(
             index.entries().next().unwrap().source,
@@ -535,7 +537,7 @@ async fn gcs_reads_an_archive_seeded_through_its_json_api() {
         sha(b"third\n")
     );
     env.assert_objects_match(&index).await;
-    let at1 = logferry::manifest::load_at(&env.store, 1).await.unwrap();
+    let at1 = load_at(&env.store, 1).await.unwrap();
     assert_eq!(at1.len(), 2);
 
     // An empty state dir rebuilds from GCS; the files are already there: nothing to write.
@@ -638,7 +640,7 @@ async fn credentials_come_from_the_standard_environment_chain() {
 /// The real clock, moved by a fixed offset.
 struct Later(Duration);
 
-impl logferry::schedule::Clock for Later {
+impl Clock for Later {
     fn now(&self) -> std::time::SystemTime {
         std::time::SystemTime::now() + self.0
     }
@@ -654,7 +656,7 @@ async fn a_later_pass_aborts_multipart_uploads_abandoned_longer_ago_than_the_gra
     let (env, prefix) = s3_env_with_prefix();
     env.write("a.log", b"a\n");
     // What a pass killed mid-upload leaves: an upload with a part, never completed.
-    let s3 = logferry::store::s3_builder(&env.config.destination)
+    let s3 = s3_builder(&env.config.destination)
         .unwrap()
         .unwrap()
         .build()
@@ -667,7 +669,7 @@ async fn a_later_pass_aborts_multipart_uploads_abandoned_longer_ago_than_the_gra
     assert_eq!(pending_multipart_uploads(&prefix), 1);
 
     let config = env.config.clone();
-    let r = logferry::worker::run_once(&config, &env.store, &Later(Duration::ZERO))
+    let r = run_once(&config, &env.store, &Later(Duration::ZERO))
         .await
         .unwrap();
     assert_eq!(r.files_uploaded, 1);
@@ -678,8 +680,6 @@ async fn a_later_pass_aborts_multipart_uploads_abandoned_longer_ago_than_the_gra
     );
 
     let day = Duration::from_secs(25 * 3600);
-    logferry::worker::run_once(&config, &env.store, &Later(day))
-        .await
-        .unwrap();
+    run_once(&config, &env.store, &Later(day)).await.unwrap();
     assert_eq!(pending_multipart_uploads(&prefix), 0, "aborted");
 }

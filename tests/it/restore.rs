@@ -8,12 +8,12 @@ use std::process::Command;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
 
-use logferry::codec::Compression;
-use logferry::digest::ContentHash;
-use logferry::manifest::{self, Entry, Generation, Kind};
-use logferry::restore::{self, FileResult, RestoreOptions};
-use logferry::store::{self, Store};
-use logferry::verify::{self, ReadData};
+use logferry::{
+    commit_generation, data_key, generation_at, load_at, restore, run_once, verify, Codec,
+    Compression, ContentHash, Entry, FileResult, Generation, Kind, ReadData, RestoreOptions, Store,
+    SystemClock,
+};
+
 use object_store::ObjectStoreExt;
 
 use crate::common::{s3_destination_toml, sha, testbed, Backend, Env};
@@ -104,13 +104,13 @@ async fn round_trip_is_byte_identical_with_mtimes(b: Backend) {
     std::fs::remove_dir_all(env.logs()).unwrap();
 
     let to = env.dir.path().join("restored");
-    let report = restore::restore(&env.store, &env.index().await, &opts(&to), &|_| {}).await;
+    let report = restore(&env.store, &env.index().await, &opts(&to), &|_| {}).await;
     assert!(!report.has_problems(), "{:?}", report.results);
     assert_eq!(report.count(FileResult::Restored), 3);
     assert_eq!(tree(&to.join("app")), before, "same bytes and mtimes");
 
     // Again: everything is already there, nothing rewritten.
-    let again = restore::restore(&env.store, &env.index().await, &opts(&to), &|_| {}).await;
+    let again = restore(&env.store, &env.index().await, &opts(&to), &|_| {}).await;
     assert_eq!(again.count(FileResult::AlreadyPresent), 3);
 }
 
@@ -127,9 +127,9 @@ async fn each_generation_restores_its_own_content(b: Backend) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     for (g, t, want) in &times {
-        let index = manifest::load_at(&env.store, *g).await.unwrap();
+        let index = load_at(&env.store, *g).await.unwrap();
         let to = env.dir.path().join(format!("gen{g}"));
-        let report = restore::restore(&env.store, &index, &opts(&to), &|_| {}).await;
+        let report = restore(&env.store, &index, &opts(&to), &|_| {}).await;
         assert!(!report.has_problems(), "{:?}", report.results);
         assert_eq!(
             &sha(&std::fs::read(to.join("app/app.log")).unwrap()),
@@ -137,16 +137,13 @@ async fn each_generation_restores_its_own_content(b: Backend) {
             "generation {g}"
         );
         assert_eq!(
-            manifest::generation_at(&env.store, *t).await.unwrap(),
+            generation_at(&env.store, *t).await.unwrap(),
             Some(*g),
             "--at picks generation {g}"
         );
     }
     let long_ago = SystemTime::now() - Duration::from_secs(86_400);
-    assert_eq!(
-        manifest::generation_at(&env.store, long_ago).await.unwrap(),
-        None
-    );
+    assert_eq!(generation_at(&env.store, long_ago).await.unwrap(), None);
 }
 
 /// Replaces an object's bytes with the same number of flipped bytes.
@@ -166,11 +163,11 @@ async fn corrupt_object_is_reported_and_the_rest_restores(b: Backend) {
     let bad_key = index.get("app", "bad.log").unwrap().key.clone();
     corrupt(&env.store, &bad_key).await;
 
-    let v = verify::verify(&env.store, ReadData::No, None, 4, &|_| {})
+    let v = verify(&env.store, ReadData::No, None, 4, &|_| {})
         .await
         .unwrap();
     assert!(!v.has_problems(), "same size: a listing cannot tell");
-    let v = verify::verify(&env.store, ReadData::All, None, 4, &|_| {})
+    let v = verify(&env.store, ReadData::All, None, 4, &|_| {})
         .await
         .unwrap();
     assert_eq!(v.corrupt.len(), 1, "{v:?}");
@@ -178,7 +175,7 @@ async fn corrupt_object_is_reported_and_the_rest_restores(b: Backend) {
     assert_eq!(v.corrupt[0].file, "app/bad.log");
 
     let to = env.dir.path().join("restored");
-    let report = restore::restore(&env.store, &index, &opts(&to), &|_| {}).await;
+    let report = restore(&env.store, &index, &opts(&to), &|_| {}).await;
     assert_eq!(report.count(FileResult::Corrupt), 1);
     assert_eq!(report.count(FileResult::Restored), 1);
     assert_eq!(std::fs::read(to.join("app/good.log")).unwrap(), b"good\n");
@@ -204,7 +201,7 @@ async fn verify_finds_missing_and_orphaned_objects(b: Backend) {
         .delete(&object_store::path::Path::parse(&gone).unwrap())
         .await
         .unwrap();
-    let orphan = store::data_key(
+    let orphan = data_key(
         "app",
         "stray.log",
         &ContentHash::of(b"stray"),
@@ -214,7 +211,7 @@ async fn verify_finds_missing_and_orphaned_objects(b: Backend) {
         .put(&orphan, bytes::Bytes::from_static(b"stray").into())
         .await
         .unwrap();
-    let v = verify::verify(&env.store, ReadData::No, None, 4, &|_| {})
+    let v = verify(&env.store, ReadData::No, None, 4, &|_| {})
         .await
         .unwrap();
     assert_eq!(
@@ -227,7 +224,7 @@ async fn verify_finds_missing_and_orphaned_objects(b: Backend) {
     );
     assert!(v.corrupt.is_empty());
     let to = env.dir.path().join("restored");
-    let report = restore::restore(&env.store, &index, &opts(&to), &|_| {}).await;
+    let report = restore(&env.store, &index, &opts(&to), &|_| {}).await;
     assert_eq!(
         (
             report.count(FileResult::Missing),
@@ -247,7 +244,7 @@ async fn rolling_read_data_covers_the_whole_archive() {
     let state = env.dir.path().join("state");
     let mut read = 0;
     for _ in 0..4 {
-        let v = verify::verify(&env.store, ReadData::Percent(30), Some(&state), 2, &|_| {})
+        let v = verify(&env.store, ReadData::Percent(30), Some(&state), 2, &|_| {})
             .await
             .unwrap();
         assert_eq!(v.objects_read, 3);
@@ -260,7 +257,7 @@ async fn rolling_read_data_covers_the_whole_archive() {
     corrupt(&env.store, &key).await;
     let mut found = false;
     for _ in 0..4 {
-        let v = verify::verify(&env.store, ReadData::Percent(30), Some(&state), 2, &|_| {})
+        let v = verify(&env.store, ReadData::Percent(30), Some(&state), 2, &|_| {})
             .await
             .unwrap();
         found |= v.corrupt.iter().any(|f| f.key == key);
@@ -286,7 +283,7 @@ fn hostile_entry(source: &str, path: &str, key: &str) -> Entry {
 #[tokio::test]
 async fn a_hostile_manifest_writes_nothing_outside_the_target() {
     let env = Env::new(Backend::Memory);
-    let good_key = store::data_key(
+    let good_key = data_key(
         "app",
         "ok.log",
         &ContentHash::of(b"pwned"),
@@ -319,7 +316,7 @@ async fn a_hostile_manifest_writes_nothing_outside_the_target() {
         report: None,
         entries,
     };
-    manifest::commit(&env.store, &g, &Default::default())
+    commit_generation(&env.store, &g, &Default::default())
         .await
         .unwrap();
 
@@ -330,7 +327,7 @@ async fn a_hostile_manifest_writes_nothing_outside_the_target() {
     std::fs::create_dir_all(&outside).unwrap();
     std::os::unix::fs::symlink(&outside, to.join("app/linkdir")).unwrap();
 
-    let report = restore::restore(&env.store, &env.index().await, &opts(&to), &|_| {}).await;
+    let report = restore(&env.store, &env.index().await, &opts(&to), &|_| {}).await;
     let by_path: BTreeMap<String, FileResult> = report
         .results
         .iter()
@@ -366,7 +363,7 @@ async fn existing_files_are_kept_unless_forced_and_symlinks_never_replaced() {
     let to = env.dir.path().join("restored");
     std::fs::create_dir_all(to.join("app")).unwrap();
     std::fs::write(to.join("app/a.log"), b"local edit\n").unwrap();
-    let r = restore::restore(&env.store, &index, &opts(&to), &|_| {}).await;
+    let r = restore(&env.store, &index, &opts(&to), &|_| {}).await;
     assert_eq!(r.count(FileResult::Exists), 1);
     assert_eq!(
         std::fs::read(to.join("app/a.log")).unwrap(),
@@ -374,13 +371,13 @@ async fn existing_files_are_kept_unless_forced_and_symlinks_never_replaced() {
     );
     let mut forced = opts(&to);
     forced.force = true;
-    let r = restore::restore(&env.store, &index, &forced, &|_| {}).await;
+    let r = restore(&env.store, &index, &forced, &|_| {}).await;
     assert_eq!(r.count(FileResult::Restored), 1);
     assert_eq!(std::fs::read(to.join("app/a.log")).unwrap(), b"archived\n");
 
     std::fs::remove_file(to.join("app/a.log")).unwrap();
     std::os::unix::fs::symlink("/etc/hostname", to.join("app/a.log")).unwrap();
-    let r = restore::restore(&env.store, &index, &forced, &|_| {}).await;
+    let r = restore(&env.store, &index, &forced, &|_| {}).await;
     assert_eq!(
         r.count(FileResult::Refused),
         1,
@@ -630,11 +627,9 @@ async fn compressed_and_plain_objects_coexist_and_restore(b: Backend) {
 
     // The operator turns compression off: new objects are plain, old ones still restore.
     let mut config = env.config.clone();
-    config.sources[0].codec = logferry::codec::Codec::PLAIN;
+    config.sources[0].codec = Codec::PLAIN;
     env.write("later.log", b"written after the change\n");
-    let r = logferry::worker::run_once(&config, &env.store, &logferry::schedule::SystemClock)
-        .await
-        .unwrap();
+    let r = run_once(&config, &env.store, &SystemClock).await.unwrap();
     assert_eq!(r.files_uploaded, 1);
     let index = env.index().await;
     let later = index.get("app", "later.log").unwrap();
@@ -644,12 +639,12 @@ async fn compressed_and_plain_objects_coexist_and_restore(b: Backend) {
     );
     assert!(!later.key.ends_with(".zst"));
 
-    let v = verify::verify(&env.store, ReadData::All, None, 4, &|_| {})
+    let v = verify(&env.store, ReadData::All, None, 4, &|_| {})
         .await
         .unwrap();
     assert!(!v.has_problems(), "{v:?}");
     let to = env.dir.path().join("restored");
-    let report = restore::restore(&env.store, &index, &opts(&to), &|_| {}).await;
+    let report = restore(&env.store, &index, &opts(&to), &|_| {}).await;
     assert!(!report.has_problems(), "{:?}", report.results);
     assert_eq!(std::fs::read(to.join("app/big.log")).unwrap(), big);
     assert_eq!(std::fs::read(to.join("app/small.log")).unwrap(), small);
@@ -660,12 +655,12 @@ async fn compressed_and_plain_objects_coexist_and_restore(b: Backend) {
 
     // Flipped bytes in a compressed object: verify and restore both say so.
     corrupt(&env.store, &index.get("app", "small.log").unwrap().key).await;
-    let v = verify::verify(&env.store, ReadData::All, None, 4, &|_| {})
+    let v = verify(&env.store, ReadData::All, None, 4, &|_| {})
         .await
         .unwrap();
     assert_eq!(v.corrupt.len(), 1, "{v:?}");
     let to2 = env.dir.path().join("again");
-    let report = restore::restore(&env.store, &index, &opts(&to2), &|_| {}).await;
+    let report = restore(&env.store, &index, &opts(&to2), &|_| {}).await;
     assert_eq!(report.count(FileResult::Corrupt), 1);
     assert!(!to2.join("app/small.log").exists());
 }

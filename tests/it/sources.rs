@@ -3,11 +3,11 @@
 use std::os::unix::ffi::OsStrExt;
 use std::time::{Duration, SystemTime};
 
-use logferry::stats::Outcome;
+use logferry::{hash_file, run_once, Clock, DigestError, FileStat, Index, Outcome};
 
 use crate::common::{Backend, Env};
 
-fn archived(env_index: &logferry::index::Index) -> Vec<String> {
+fn archived(env_index: &Index) -> Vec<String> {
     env_index.entries().map(|e| e.path.clone()).collect()
 }
 
@@ -90,7 +90,7 @@ async fn young_files_wait_for_min_age() {
 /// The real clock, moved by a fixed offset.
 struct Shifted(Duration);
 
-impl logferry::schedule::Clock for Shifted {
+impl Clock for Shifted {
     fn now(&self) -> SystemTime {
         SystemTime::now() + self.0
     }
@@ -113,11 +113,7 @@ async fn a_file_with_a_future_mtime_is_archived_once_its_stat_held_for_min_age()
         let clock = Shifted(Duration::from_secs(minutes * 60));
         let config = env.config.clone();
         let store = env.store.clone();
-        async move {
-            logferry::worker::run_once(&config, &store, &clock)
-                .await
-                .unwrap()
-        }
+        async move { run_once(&config, &store, &clock).await.unwrap() }
     };
     let r = pass_at(0).await;
     assert_eq!((r.files_scanned, r.files_waiting, r.files_ahead), (0, 1, 1));
@@ -248,8 +244,8 @@ fn digest_refuses_a_file_that_changed_since_the_scan() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("a.log");
     std::fs::write(&p, b"first").unwrap();
-    let stat = logferry::scan::FileStat::of_path(&p).unwrap();
-    assert!(logferry::digest::hash_file(&p, &stat).is_ok());
+    let stat = FileStat::of_path(&p).unwrap();
+    assert!(hash_file(&p, &stat).is_ok());
     use std::io::Write;
     std::fs::OpenOptions::new()
         .append(true)
@@ -257,11 +253,8 @@ fn digest_refuses_a_file_that_changed_since_the_scan() {
         .unwrap()
         .write_all(b" more")
         .unwrap();
-    let err = logferry::digest::hash_file(&p, &stat).unwrap_err();
-    assert!(
-        matches!(err, logferry::digest::DigestError::Changed { .. }),
-        "{err}"
-    );
+    let err = hash_file(&p, &stat).unwrap_err();
+    assert!(matches!(err, DigestError::Changed { .. }), "{err}");
 }
 
 #[tokio::test]

@@ -1,0 +1,407 @@
+//! Deciding what a pass must do, without doing any of it.
+//!
+//! [`plan`] sorts the scanned files by a quick check on (dev, inode, size, mtime) against
+//! what was seen before, so only files that differ get hashed; [`resolve`] then classifies
+//! the hashed ones as new, changed, renamed or merely touched. Both are pure functions.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::catalog::index::{Index, ObjectRef};
+use crate::codec::Codec;
+use crate::config::Names;
+use crate::digest::ContentHash;
+use crate::fsstat::FileId;
+use crate::fsstat::{FileStat, ScannedFile};
+use crate::remote;
+use crate::state::Seen;
+
+/// The result of the quick check.
+#[derive(Debug, Default, PartialEq)]
+pub struct Plan {
+    /// Archived as they are: nothing to do.
+    pub unchanged: Vec<ScannedFile>,
+    /// Same inode, size and mtime as an archived file seen under another path
+    /// (logrotate's rename): recorded against the stored object, not hashed or uploaded.
+    pub renamed: Vec<(ScannedFile, ContentHash)>,
+    /// Must be hashed before deciding.
+    pub candidates: Vec<ScannedFile>,
+    /// Archived files no longer present locally (kept in the archive; informational).
+    pub missing_locally: usize,
+}
+
+/// Splits `files` into those whose stat matches a trusted record of archived content
+/// (nothing to do — and no index needed to know it) and the rest.
+pub fn quick_check(
+    files: Vec<ScannedFile>,
+    seen: &BTreeMap<FileId, Seen>,
+) -> (Vec<ScannedFile>, Vec<ScannedFile>) {
+    files.into_iter().partition(|f| {
+        seen.get(&(f.source.clone(), f.rel.clone()))
+            .is_some_and(|s| s.is_trusted() && s.stat == f.stat)
+    })
+}
+
+/// Sorts `files` into unchanged, renamed-by-inode and to-hash.
+pub fn plan(files: Vec<ScannedFile>, index: &Index, seen: &BTreeMap<FileId, Seen>) -> Plan {
+    // The whole stat, ctime included: a rename moves the ctime on the usual Linux
+    // filesystems, so a renamed file is hashed (and found stored by its content, so not
+    // uploaded); an inode, size and mtime alone would let a rewrite with the mtime put
+    // back, or a reused inode, pass for the archived file.
+    let by_stat: HashMap<&FileStat, &Seen> = seen
+        .values()
+        .filter(|s| s.is_trusted())
+        .map(|s| (&s.stat, s))
+        .collect();
+    let (unchanged, rest) = quick_check(files, seen);
+    let mut out = Plan {
+        unchanged,
+        ..Plan::default()
+    };
+    let mut present = out.unchanged.len();
+    for f in rest {
+        let archived = index.get(&f.source, &f.rel);
+        if archived.is_some() {
+            present += 1;
+        }
+        let moved = by_stat.get(&f.stat).filter(|s| {
+            index.object_for(&s.sha256).is_some() && archived.is_none_or(|e| e.sha256 != s.sha256)
+        });
+        match moved {
+            Some(s) => {
+                let hash = s.sha256;
+                out.renamed.push((f, hash));
+            }
+            None => out.candidates.push(f),
+        }
+    }
+    out.missing_locally = index.len().saturating_sub(present);
+    out
+}
+
+/// What a hashed file turned out to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// A path never archived.
+    New,
+    /// An archived path with different content.
+    Changed,
+    /// Content already stored under another path.
+    Renamed,
+    /// Stat changed, content did not.
+    Touched,
+    /// An archived name whose producer promises unique names, now with other content:
+    /// reported, never recorded.
+    Conflict {
+        /// What the archive holds under the name.
+        archived: ContentHash,
+    },
+}
+
+/// Where a file's bytes live once the pass is done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Object {
+    /// Must be uploaded to this key, encoded so.
+    Upload(object_store::path::Path, Codec),
+    /// Already stored.
+    Existing(ObjectRef),
+}
+
+/// A hashed file with its decision.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resolved {
+    /// The file.
+    pub file: ScannedFile,
+    /// Its content hash.
+    pub hash: ContentHash,
+    /// What it is.
+    pub class: Class,
+    /// Where its bytes go or are.
+    pub object: Object,
+}
+
+/// Classifies one hashed file against the archive; new content is to be stored with
+/// `codec`. Under [`Names::Immutable`] other content at an archived name is a conflict.
+pub fn resolve(
+    file: ScannedFile,
+    hash: ContentHash,
+    index: &Index,
+    codec: Codec,
+    names: Names,
+) -> Resolved {
+    let archived = index.get(&file.source, &file.rel);
+    let upload = |file: &ScannedFile| {
+        Object::Upload(
+            remote::data_key(&file.source, &file.rel, &hash, codec.compression),
+            codec,
+        )
+    };
+    let existing = |e: &crate::catalog::Entry| {
+        Object::Existing(ObjectRef {
+            key: e.key.clone(),
+            compression: e.compression,
+            stored_size: e.stored_size,
+        })
+    };
+    let (class, object) = match (archived, index.object_for(&hash)) {
+        (Some(e), _) if e.sha256 == hash => (Class::Touched, existing(e)),
+        (Some(e), _) if names == Names::Immutable => {
+            (Class::Conflict { archived: e.sha256 }, existing(e))
+        }
+        (_, Some(obj)) => (Class::Renamed, Object::Existing(obj.clone())),
+        (Some(_), None) => (Class::Changed, upload(&file)),
+        (None, None) => (Class::New, upload(&file)),
+    };
+    Resolved {
+        file,
+        hash,
+        class,
+        object,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{Entry, Generation, Kind};
+    use crate::codec::Compression;
+    use crate::fsstat::FileStat;
+    use std::path::PathBuf;
+
+    fn stat(ino: u64, size: u64, mtime_ns: i64) -> FileStat {
+        FileStat {
+            ctime_ns: mtime_ns,
+            btime_ns: Some(ino as i64),
+            dev: 1,
+            ino,
+            size,
+            mtime_ns,
+        }
+    }
+
+    fn file(rel: &str, st: FileStat) -> ScannedFile {
+        ScannedFile {
+            source: "app".into(),
+            rel: rel.into(),
+            abs: PathBuf::from("/logs").join(rel),
+            stat: st,
+        }
+    }
+
+    /// An archive holding `files` (path, content), each seen with the given stat.
+    fn archive(files: &[(&str, &[u8], FileStat)]) -> (Index, BTreeMap<FileId, Seen>) {
+        let entries: Vec<Entry> = files
+            .iter()
+            .map(|(p, c, st)| {
+                let h = ContentHash::of(c);
+                Entry {
+                    source: "app".into(),
+                    path: p.to_string(),
+                    size: st.size,
+                    mtime_ns: st.mtime_ns,
+                    sha256: h,
+                    key: remote::data_key("app", p, &h, Compression::None).to_string(),
+                    compression: Compression::None,
+                    stored_size: None,
+                    archived_at: "t".into(),
+                    generation: 1,
+                }
+            })
+            .collect();
+        let mut index = Index::default();
+        index
+            .apply(&Generation {
+                version: 1,
+                generation: 1,
+                kind: Kind::Full,
+                base: 1,
+                created_at: "t".into(),
+                report: None,
+                entries,
+            })
+            .unwrap();
+        let seen = files
+            .iter()
+            .map(|(p, c, st)| {
+                (
+                    ("app".to_string(), p.to_string()),
+                    Seen {
+                        stat: *st,
+                        sha256: ContentHash::of(c),
+                        seen_at_ns: st.mtime_ns + 60_000_000_000,
+                    },
+                )
+            })
+            .collect();
+        (index, seen)
+    }
+
+    #[test]
+    fn other_content_at_an_immutable_name_is_a_conflict_even_if_stored_elsewhere() {
+        let (index, _) = archive(&[
+            ("a.log", b"abc", stat(1, 3, 10)),
+            ("b.log", b"xyz", stat(2, 3, 11)),
+        ]);
+        let f = file("a.log", stat(3, 3, 12));
+        let immutable = |hash| resolve(f.clone(), hash, &index, Codec::PLAIN, Names::Immutable);
+        assert_eq!(
+            immutable(ContentHash::of(b"xyz")).class,
+            Class::Conflict {
+                archived: ContentHash::of(b"abc")
+            }
+        );
+        assert_eq!(
+            immutable(ContentHash::of(b"new")).class,
+            Class::Conflict {
+                archived: ContentHash::of(b"abc")
+            }
+        );
+        assert_eq!(immutable(ContentHash::of(b"abc")).class, Class::Touched);
+        let reused = resolve(
+            f.clone(),
+            ContentHash::of(b"new"),
+            &index,
+            Codec::PLAIN,
+            Names::Reused,
+        );
+        assert_eq!(reused.class, Class::Changed);
+    }
+
+    #[test]
+    fn new_file_is_a_candidate_then_new() {
+        let (index, seen) = archive(&[]);
+        let p = plan(vec![file("a.log", stat(1, 3, 10))], &index, &seen);
+        assert_eq!(p.candidates.len(), 1);
+        let r = resolve(
+            p.candidates[0].clone(),
+            ContentHash::of(b"abc"),
+            &index,
+            Codec::PLAIN,
+            Names::Reused,
+        );
+        assert_eq!(r.class, Class::New);
+        assert!(
+            matches!(r.object, Object::Upload(ref k, _) if k.as_ref().starts_with("data/app/a.log-"))
+        );
+    }
+
+    #[test]
+    fn same_stat_is_unchanged_without_hashing() {
+        let st = stat(1, 3, 10);
+        let (index, seen) = archive(&[("a.log", b"abc", st)]);
+        let p = plan(vec![file("a.log", st)], &index, &seen);
+        assert_eq!((p.unchanged.len(), p.candidates.len()), (1, 0));
+    }
+
+    #[test]
+    fn appended_file_is_changed_with_a_new_key() {
+        let (index, seen) = archive(&[("a.log", b"abc", stat(1, 3, 10))]);
+        let p = plan(vec![file("a.log", stat(1, 6, 20))], &index, &seen);
+        assert_eq!(p.candidates.len(), 1);
+        let r = resolve(
+            p.candidates[0].clone(),
+            ContentHash::of(b"abcdef"),
+            &index,
+            Codec::PLAIN,
+            Names::Reused,
+        );
+        assert_eq!(r.class, Class::Changed);
+        let old = index.get("app", "a.log").unwrap().key.clone();
+        assert!(matches!(r.object, Object::Upload(ref k, _) if k.as_ref() != old));
+    }
+
+    #[test]
+    fn shrunk_file_is_changed() {
+        let (index, seen) = archive(&[("a.log", b"abcdef", stat(1, 6, 10))]);
+        let p = plan(vec![file("a.log", stat(1, 0, 20))], &index, &seen);
+        let r = resolve(
+            p.candidates[0].clone(),
+            ContentHash::of(b""),
+            &index,
+            Codec::PLAIN,
+            Names::Reused,
+        );
+        assert_eq!(r.class, Class::Changed);
+    }
+
+    #[test]
+    fn touched_but_same_content_is_not_uploaded() {
+        let (index, seen) = archive(&[("a.log", b"abc", stat(1, 3, 10))]);
+        let p = plan(vec![file("a.log", stat(1, 3, 99))], &index, &seen);
+        assert_eq!(p.candidates.len(), 1, "mtime moved: must hash");
+        let r = resolve(
+            p.candidates[0].clone(),
+            ContentHash::of(b"abc"),
+            &index,
+            Codec::PLAIN,
+            Names::Reused,
+        );
+        assert_eq!(r.class, Class::Touched);
+        assert!(matches!(r.object, Object::Existing(_)));
+    }
+
+    #[test]
+    fn rotated_rename_is_recorded_without_hashing() {
+        let st1 = stat(7, 3, 10);
+        let (index, seen) = archive(&[("app.log.1", b"old", st1)]);
+        // logrotate: app.log.1 -> app.log.2 (same inode), a new app.log.1 appears.
+        let p = plan(
+            vec![file("app.log.1", stat(8, 5, 30)), file("app.log.2", st1)],
+            &index,
+            &seen,
+        );
+        assert_eq!(p.renamed.len(), 1);
+        assert_eq!(p.renamed[0].0.rel, "app.log.2");
+        assert_eq!(p.renamed[0].1, ContentHash::of(b"old"));
+        assert_eq!(p.candidates.len(), 1);
+        assert_eq!(p.candidates[0].rel, "app.log.1");
+    }
+
+    #[test]
+    fn copied_content_is_renamed_after_hashing() {
+        let (index, seen) = archive(&[("a.log", b"abc", stat(1, 3, 10))]);
+        let p = plan(vec![file("b.log", stat(2, 3, 50))], &index, &seen);
+        let r = resolve(
+            p.candidates[0].clone(),
+            ContentHash::of(b"abc"),
+            &index,
+            Codec::PLAIN,
+            Names::Reused,
+        );
+        assert_eq!(r.class, Class::Renamed);
+        assert_eq!(
+            r.object,
+            Object::Existing(ObjectRef {
+                key: index.get("app", "a.log").unwrap().key.clone(),
+                compression: Compression::None,
+                stored_size: None,
+            })
+        );
+    }
+
+    #[test]
+    fn recently_modified_stat_is_not_trusted() {
+        let st = stat(1, 3, 10);
+        let (index, mut seen) = archive(&[("a.log", b"abc", st)]);
+        for s in seen.values_mut() {
+            s.seen_at_ns = st.mtime_ns + 1_000;
+        }
+        // Same stat, but the record was taken within the racy window: hash again.
+        let p = plan(vec![file("a.log", st), file("b.log", st)], &index, &seen);
+        assert_eq!(
+            (p.unchanged.len(), p.renamed.len(), p.candidates.len()),
+            (0, 0, 2)
+        );
+    }
+
+    #[test]
+    fn deleted_locally_stays_archived() {
+        let (index, seen) = archive(&[
+            ("a.log", b"abc", stat(1, 3, 10)),
+            ("b.log", b"b", stat(2, 1, 10)),
+        ]);
+        let p = plan(vec![file("a.log", stat(1, 3, 10))], &index, &seen);
+        assert_eq!(p.missing_locally, 1);
+        assert_eq!(p.unchanged.len(), 1);
+        assert!(p.candidates.is_empty() && p.renamed.is_empty());
+    }
+}

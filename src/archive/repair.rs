@@ -1,0 +1,210 @@
+//! `verify --repair`: puts back what `verify` found broken, from what this host still
+//! holds. A chain broken by a missing or damaged generation gets a full checkpoint of the
+//! good index in the state dir, committed create-only as the next generation, so readers
+//! (who load the latest checkpoint and the deltas after it) never read the damaged one.
+//! Nothing committed is rewritten: the damaged generation stays, superseded. Missing
+//! and corrupt objects are put back from local files that still hold their content.
+
+use crate::remote::retry::Policy;
+use object_store::path::Path;
+use object_store::ObjectStoreExt;
+
+use crate::archive::control::Control;
+use crate::archive::upload;
+use crate::catalog;
+use crate::catalog::index::Index;
+use crate::codec::Codec;
+use crate::config::Config;
+use crate::digest::{self, ContentHash};
+use crate::error::{Error, Result};
+use crate::fsstat::FileId;
+use crate::fsstat::{FileStat, ScannedFile};
+use crate::remote::Store;
+use crate::report::RunReport;
+use crate::restore::verify::{Finding, VerifyReport};
+use crate::state::{Seen, StateDir};
+use crate::time::{rfc3339, Clock};
+
+/// Commits a full checkpoint from the state dir's index when `report` shows a broken
+/// chain, or when the state dir holds generations newer than the archive's newest (its
+/// head was deleted); returns the generation committed, or `None` when there is nothing
+/// to repair.
+pub async fn recommit_checkpoint(
+    config: &Config,
+    store: &Store,
+    report: &VerifyReport,
+    clock: &dyn Clock,
+) -> Result<Option<u64>> {
+    let state = StateDir::lock(&config.state_dir)?;
+    let ahead = state
+        .header(&config.destination.url.to_string())
+        .map(|h| h.generation)
+        .filter(|g| *g > report.newest);
+    let broken = report.broken_chain().iter().map(|g| g.generation).min();
+    let Some(first) = broken.or(ahead.map(|_| report.newest + 1)) else {
+        return Ok(None);
+    };
+    let mut index = good_index(config, &state, report, first)?;
+    let g = index.checkpoint(rfc3339(clock.now()), RunReport::default());
+    let committed =
+        catalog::commit(store, &g, &Policy::for_destination(&config.destination)).await?;
+    index.apply(&g).map_err(|message| Error::Format {
+        what: "manifest",
+        location: format!("generation {}", g.generation),
+        message,
+    })?;
+    state.save_snapshot(&index)?;
+    state.save_header_committed(
+        &config.destination.url.to_string(),
+        g.generation,
+        Some(committed),
+    )?;
+    Ok(Some(g.generation))
+}
+
+/// The index this host last committed or read, if it reaches the archive's newest
+/// generation: only then does it hold everything the damaged generations recorded.
+fn good_index(
+    config: &Config,
+    state: &StateDir,
+    report: &VerifyReport,
+    first: u64,
+) -> Result<Index> {
+    let fail = |message: String| Error::Repair {
+        generation: first,
+        message,
+    };
+    let dir = config.state_dir.display();
+    let header = state
+        .header(&config.destination.url.to_string())
+        .ok_or_else(|| {
+            fail(format!(
+                "the state dir {dir} holds no copy of this archive; run the repair on the host whose agent archives here, with its config and state dir — if none holds one, restore with --generation {} (the last generation before the damage)",
+                first.saturating_sub(1)
+            ))
+        })?;
+    if header.generation < report.newest {
+        return Err(fail(format!(
+            "the state dir {dir} is at generation {}, the archive at {}: run the repair on the host that committed generation {}",
+            header.generation, report.newest, report.newest
+        )));
+    }
+    state.load_index(header.generation).ok_or_else(|| {
+        fail(format!(
+            "the state dir {dir} does not hold the chain up to generation {}",
+            header.generation
+        ))
+    })
+}
+
+/// Puts back every missing or corrupt object of `report` whose content a local file
+/// still holds: the file at the path a manifest names, or any file the state dir saw
+/// with that content. Each file is hashed first and sent through the pass's upload code,
+/// which checks the bytes again as they go. Moves what it put back to
+/// `report.repaired` and what it could not to `report.not_repaired`, with why.
+///
+/// An intact object is never overwritten: a missing one is written create-only, and a
+/// corrupt one is deleted and written again only after its current bytes were read and
+/// found not to hash to the content its key names — the one case where a data key is
+/// rewritten, since those bytes are no archived content.
+pub async fn reupload_objects(config: &Config, store: &Store, report: &mut VerifyReport) {
+    let seen = StateDir::lock(&config.state_dir)
+        .map(|s| s.seen())
+        .unwrap_or_default();
+    let broken: Vec<(Finding, bool)> = report
+        .missing
+        .drain(..)
+        .map(|f| (f, false))
+        .chain(report.corrupt.drain(..).map(|f| (f, true)))
+        .collect();
+    for (f, corrupt) in broken {
+        match reupload_one(config, store, &seen, &f, corrupt).await {
+            Ok(how) => report.repaired.push(Finding { detail: how, ..f }),
+            Err(why) => report.not_repaired.push(Finding { detail: why, ..f }),
+        }
+    }
+}
+
+async fn reupload_one(
+    config: &Config,
+    store: &Store,
+    seen: &std::collections::BTreeMap<FileId, Seen>,
+    f: &Finding,
+    corrupt: bool,
+) -> std::result::Result<String, String> {
+    let (Some(sha), Some(size)) = (f.sha256, f.size) else {
+        return Err("no content recorded for it".into());
+    };
+    let Some(file) = local_copy(config, seen, f, sha, size) else {
+        return Err(format!(
+            "no local file holds its content (sha256 {sha}); restore it from a copy, or accept its loss"
+        ));
+    };
+    let key = Path::parse(&f.key).map_err(|e| format!("bad key: {e}"))?;
+    if corrupt {
+        // Read again now: only bytes that are not the content may be replaced.
+        match crate::remote::read_back::read_hash(store, &f.key, f.compression, &|_| {}).await {
+            Ok((_, Some((n, h)))) if (n, h) == (size, sha) => {
+                return Ok("intact when read again; left as it is".into())
+            }
+            Ok(_) => {}
+            Err(e) => return Err(format!("cannot read it to confirm the damage: {e}")),
+        }
+        match store.delete(&key).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => return Err(Error::store("delete", &key, e).to_string()),
+        }
+    }
+    let codec = config
+        .sources
+        .iter()
+        .find(|s| s.name == file.source)
+        .map(|s| s.codec)
+        .filter(|c| c.compression == f.compression)
+        .unwrap_or(Codec {
+            compression: f.compression,
+            level: Codec::PLAIN.level,
+        });
+    let control = Control::default();
+    let to = upload::Target {
+        store,
+        retry: Policy::for_destination(&config.destination),
+    };
+    match upload::store_file(&to, &key, &file, sha, config.part_size, codec, &control).await {
+        Ok(_) => Ok(format!("re-uploaded from {}", file.abs.display())),
+        Err(e) => Err(format!("upload from {} failed: {e}", file.abs.display())),
+    }
+}
+
+/// A local file holding `sha`, hash-checked: the manifest's path first, then any file
+/// the state dir last saw with that content.
+fn local_copy(
+    config: &Config,
+    seen: &std::collections::BTreeMap<FileId, Seen>,
+    f: &Finding,
+    sha: ContentHash,
+    size: u64,
+) -> Option<ScannedFile> {
+    let named = f
+        .file
+        .split_once('/')
+        .map(|(s, p)| (s.to_string(), p.to_string()));
+    let others = seen
+        .iter()
+        .filter(|(_, s)| s.sha256 == sha)
+        .map(|(id, _)| id.clone());
+    named.into_iter().chain(others).find_map(|(source, rel)| {
+        let root = &config.sources.iter().find(|s| s.name == source)?.path;
+        let abs = root.join(&rel);
+        let stat = FileStat::of_path(&abs).ok()?;
+        if stat.size != size {
+            return None;
+        }
+        (digest::hash_file(&abs, &stat).ok()? == sha).then_some(ScannedFile {
+            source,
+            rel,
+            abs,
+            stat,
+        })
+    })
+}

@@ -1,0 +1,246 @@
+//! Finds the closed files of a source: regular files (symlinks are never followed) that
+//! match the source's globs, are older than `min_age`, and are not the newest when the
+//! newest is still being written. Reads metadata only; content is the digest's job.
+//!
+//! A file whose mtime lies ahead of the clock (a host with a fast clock, an NTP step back,
+//! `touch -d`) has no age to measure, so its quiet time is counted from the first pass
+//! that saw it with its current stat: it is archived once that stat has held for
+//! `min_age`, never held back until the clock catches up.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use crate::config::{ClosedBy, Source};
+use crate::fsstat::{nanos, FileStat, ScannedFile};
+use crate::state::{Ahead, AheadMap};
+
+/// What a scan of one source found.
+#[derive(Debug, Default)]
+pub struct ScanOutcome {
+    /// Closed files, sorted by relative path.
+    pub files: Vec<ScannedFile>,
+    /// Matching files younger than `min_age`.
+    pub too_young: u64,
+    /// Matching files held back as the newest.
+    pub held_newest: u64,
+    /// Paths that could not be read or named, with why.
+    pub problems: Vec<(PathBuf, String)>,
+    /// Files listed in their directory but deleted before their stat (rotation's churn).
+    pub vanished: u64,
+    /// Matching files whose mtime is ahead of the clock (closed or not), to remember
+    /// for the next pass.
+    pub ahead: AheadMap,
+}
+
+/// Walks `source.path` and returns its closed files as of `now`. Directories in `skip`
+/// (logferry's own state dir and local mirror) are never entered, so a source that
+/// contains them does not archive the archive. `ahead` is what earlier passes saw of
+/// files with an mtime ahead of the clock.
+pub fn scan(source: &Source, now: SystemTime, skip: &[PathBuf], ahead: &AheadMap) -> ScanOutcome {
+    let mut out = ScanOutcome::default();
+    let mut matching = Vec::new();
+    match std::fs::metadata(&source.path) {
+        Ok(m) if !m.is_dir() => {
+            out.problems.push((
+                source.path.clone(),
+                "not a directory; sources.path names the directory to walk".into(),
+            ));
+            return out;
+        }
+        _ => {}
+    }
+    // std's read_dir: each entry's type comes from the directory listing and its stat
+    // from fstatat on the open directory, not a walk of the whole path per file.
+    let mut dirs: Vec<(PathBuf, String)> = vec![(source.path.clone(), String::new())];
+    while let Some((dir, rel_dir)) = dirs.pop() {
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) => {
+                let why = if e.kind() == std::io::ErrorKind::NotFound && dir == source.path {
+                    "source directory does not exist; check sources.path".to_string()
+                } else {
+                    e.to_string()
+                };
+                out.problems.push((dir, why));
+                continue;
+            }
+        };
+        for entry in entries {
+            let entry = match entry {
+                Ok(e) => e,
+                Err(e) => {
+                    out.problems.push((dir.clone(), e.to_string()));
+                    continue;
+                }
+            };
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else {
+                if kind.is_file() {
+                    out.problems
+                        .push((entry.path(), "file name is not UTF-8; not archived".into()));
+                }
+                continue;
+            };
+            let rel = if rel_dir.is_empty() {
+                name.to_string()
+            } else {
+                format!("{rel_dir}/{name}")
+            };
+            if kind.is_dir() {
+                let path = entry.path();
+                let is_marker_dir =
+                    matches!(&source.closed_by, ClosedBy::ReadyMarker { dir, .. } if dir == name);
+                if !is_marker_dir && !skip.iter().any(|s| s == &path) {
+                    dirs.push((path, rel));
+                }
+                continue;
+            }
+            // Symlinks and special files are never archived.
+            if !kind.is_file() {
+                continue;
+            }
+            if !(source.include.is_empty() || source.include.matches(&rel))
+                || source.exclude.matches(&rel)
+            {
+                continue;
+            }
+            match entry.metadata() {
+                Ok(m) => matching.push(ScannedFile {
+                    source: source.name.clone(),
+                    rel,
+                    abs: entry.path(),
+                    stat: FileStat::from_metadata(&m),
+                }),
+                // Deleted between the listing and the stat: gone, not a problem.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => out.vanished += 1,
+                Err(e) => out.problems.push((entry.path(), e.to_string())),
+            }
+        }
+    }
+
+    match &source.closed_by {
+        ClosedBy::Quiet => {
+            let now_ns = nanos(now);
+            for f in matching {
+                let quiet_for = if f.stat.mtime() > now {
+                    let id = (f.source.clone(), f.rel.clone());
+                    let first_seen_ns = ahead
+                        .get(&id)
+                        .filter(|a| a.stat == f.stat && a.first_seen_ns <= now_ns)
+                        .map_or(now_ns, |a| a.first_seen_ns);
+                    out.ahead.insert(
+                        id,
+                        Ahead {
+                            stat: f.stat,
+                            first_seen_ns,
+                        },
+                    );
+                    Duration::from_nanos((now_ns - first_seen_ns) as u64)
+                } else {
+                    now.duration_since(f.stat.mtime()).unwrap_or(Duration::ZERO)
+                };
+                if quiet_for < source.min_age {
+                    out.too_young += 1;
+                } else {
+                    out.files.push(f);
+                }
+            }
+        }
+        ClosedBy::NotNewest => {
+            matching.sort_by(|a, b| natural_cmp(&a.rel, &b.rel));
+            if matching.pop().is_some() {
+                out.held_newest += 1;
+            }
+            out.files = matching;
+        }
+        ClosedBy::ReadyMarker { dir, suffixes } => {
+            for f in matching {
+                let parent = f.abs.parent().unwrap_or(Path::new("."));
+                let name = f.rel.rsplit('/').next().unwrap_or(&f.rel);
+                let marked = suffixes.iter().any(|s| {
+                    std::fs::symlink_metadata(parent.join(dir).join(format!("{name}{s}"))).is_ok()
+                });
+                if marked {
+                    out.files.push(f);
+                } else {
+                    out.too_young += 1;
+                }
+            }
+        }
+    }
+    out.files.sort_by(|a, b| a.rel.cmp(&b.rel));
+    out
+}
+
+/// Natural order: digit runs compare as numbers, so `binlog.9` < `binlog.10`.
+pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let (mut a, mut b) = (a.as_bytes(), b.as_bytes());
+    loop {
+        match (a.first(), b.first()) {
+            (None, None) => return Ordering::Equal,
+            (None, _) => return Ordering::Less,
+            (_, None) => return Ordering::Greater,
+            (Some(x), Some(y)) if x.is_ascii_digit() && y.is_ascii_digit() => {
+                let da = a.iter().take_while(|c| c.is_ascii_digit()).count();
+                let db = b.iter().take_while(|c| c.is_ascii_digit()).count();
+                let (na, nb) = (&a[..da], &b[..db]);
+                let (ta, tb) = (trim_zeros(na), trim_zeros(nb));
+                let ord = ta
+                    .len()
+                    .cmp(&tb.len())
+                    .then_with(|| ta.cmp(tb))
+                    .then_with(|| da.cmp(&db));
+                if ord != Ordering::Equal {
+                    return ord;
+                }
+                a = &a[da..];
+                b = &b[db..];
+            }
+            (Some(x), Some(y)) => {
+                if x != y {
+                    return x.cmp(y);
+                }
+                a = &a[1..];
+                b = &b[1..];
+            }
+        }
+    }
+}
+
+fn trim_zeros(d: &[u8]) -> &[u8] {
+    let n = d.iter().take_while(|c| **c == b'0').count();
+    &d[n.min(d.len().saturating_sub(1))..]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::natural_cmp;
+
+    #[test]
+    fn natural_order_compares_numbers_as_numbers() {
+        let mut v = vec![
+            "binlog.10",
+            "binlog.9",
+            "binlog.000123",
+            "binlog.2",
+            "a",
+            "binlog.000124",
+        ];
+        v.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(
+            v,
+            [
+                "a",
+                "binlog.2",
+                "binlog.9",
+                "binlog.10",
+                "binlog.000123",
+                "binlog.000124"
+            ]
+        );
+    }
+}

@@ -1,0 +1,296 @@
+//! Command-line types: what an operator can type, and the help that teaches it.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use logferry::DEFAULT_CONFIG_PATH;
+
+const AFTER_HELP: &str = "\
+Examples:
+  logferry --config examples/local-mirror.toml --run-once   archive once and exit
+  logferry check-config --config /etc/logferry/logferry.toml
+  logferry status
+  logferry ls --source app
+
+Exit codes: 0 ok; 1 pass finished with file-level failures; 2 bad usage or config;
+3 could not run (destination unreachable, lock held, commit conflict, no archive at
+the URL). fetch has its own, for PostgreSQL: see `logferry fetch --help`.
+Environment: LOGFERRY_<KEY> and LOGFERRY_<SECTION>__<KEY> override config keys
+(e.g. LOGFERRY_DESTINATION__URL); a LOGFERRY_* variable that names no key is ignored
+with a warning. RUST_LOG sets log filtering.";
+
+const FETCH_HELP: &str = "\
+NAME is the archived path or just its file name. DEST appears only once complete
+and verified.
+
+Exit codes: PostgreSQL's restore_command reads any code below 126 as \"not in the
+archive\" and ends recovery there, so only that answer is below 126:
+  0    fetched and verified
+  1    NAME was never archived: the archive was read, holds a generation, and has no
+       file of that name (the end of the archive, for PostgreSQL)
+  201  the archive names NAME, but its object is missing, corrupt or refused
+  202  bad usage or config (a bad command line, an ambiguous NAME, an unknown
+       --source or --hostname)
+  203  could not read: destination unreachable or failing after retries, no archive
+       at the URL, DEST not writable
+Codes from 126 up stop the recovery (PostgreSQL logs FATAL \"could not restore file\"
+after logferry's own message). 126/127 and 128+N are left to the shell, which uses
+them for \"not executable\", \"not found\" and \"killed by signal N\".
+
+Examples:
+  logferry fetch app.log.3 /tmp/app.log.3
+  logferry fetch --hostname db-1 000000010000000000000003 /tmp/seg   # db-1's archive
+  restore_command = 'logferry --config /etc/logferry/logferry.toml fetch %f %p'";
+
+/// Archives closed log files to object storage, incrementally.
+///
+/// Without a command, runs the agent: a pass at every tick of the configured schedule
+/// (or one pass with --run-once).
+#[derive(Debug, Parser)]
+#[command(name = "logferry", version, after_help = AFTER_HELP)]
+pub struct Cli {
+    /// Config file (TOML); relative paths in it resolve against its directory.
+    #[arg(short, long, global = true, value_name = "FILE", default_value = DEFAULT_CONFIG_PATH)]
+    pub config: PathBuf,
+
+    /// Run one pass and exit (same as `logferry run --once`).
+    #[arg(long)]
+    pub run_once: bool,
+
+    /// What to do; `run` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the agent: a pass at every schedule tick, or one pass with --once.
+    #[command(
+        after_help = "Examples:\n  logferry run --once --config examples/local-mirror.toml\n  logferry run            # until SIGINT/SIGTERM"
+    )]
+    Run(RunArgs),
+
+    /// Validate the config and print it as logferry understands it, secrets redacted,
+    /// with the next three pass times.
+    #[command(
+        after_help = "Examples:\n  logferry check-config --config examples/local-mirror.toml\n  logferry check-config --json | jq -r '.next_passes[]'\n  logferry check-config --probe     # also try write, read, list, delete, conditional create\n\nThe next passes are the schedule's next ticks after now, in its timezone (interval:\ncounted from now), with this host's jitter. A schedule with no future tick is an error.\nExit 0 when valid, 2 with a message naming the file and key (or the LOGFERRY_*\nvariable) when not, 3 when --probe finds the destination unusable."
+    )]
+    CheckConfig(CheckConfigArgs),
+
+    /// Show the last passes recorded in the state dir.
+    #[command(
+        after_help = "Examples:\n  logferry status\n  logferry status --json | jq '.[0].files_failed'"
+    )]
+    Status(StatusArgs),
+
+    /// Restore archived files as they were at a generation (default: the latest).
+    #[command(
+        after_help = "Files land at DIR/<source>/<path>, every byte re-hashed against the manifest,\nmtimes restored. Exit 1 when anything was missing, corrupt, refused or kept;\n3 when no archive is at the URL (with {hostname} in it, the message names the hosts\nthat have one; --hostname NAME reads theirs).\n\nExamples:\n  logferry restore --to /srv/restore\n  logferry restore --to /srv/restore --hostname db-1   # a replacement host reads db-1's\n  logferry restore --to /srv/restore --source app --include '*.log.2*'\n  logferry restore --to /srv/restore --at '2026-11-21T10:00:00Z' --dry-run"
+    )]
+    Restore(RestoreArgs),
+
+    /// Fetch one archived file by name into DEST (for PostgreSQL's restore_command).
+    #[command(
+        after_help = FETCH_HELP
+    )]
+    Fetch(FetchArgs),
+
+    /// Exit 0 once NAME is archived as it is now (for PostgreSQL's archive_command).
+    #[command(
+        after_help = "Answers from local state only: no network on the happy path. With --wait it asks\nthe running agent for a pass now (SIGUSR1), or runs one itself when no agent holds\nthe state dir, and waits for the commit. Exit 0 archived, 1 not (yet).\n\nExamples:\n  logferry archived 000000010000000000000003\n  archive_command = 'logferry --config /etc/logferry/logferry.toml archived --wait 60s %f'"
+    )]
+    Archived(ArchivedArgs),
+
+    /// Check that every archived object exists (and, with --read-data, is intact).
+    #[command(
+        after_help = "Reports missing and corrupt objects, missing and damaged generations (exit 1 when\nany), and orphans left by interrupted passes (exit 0 when only these); exit 3 when no\narchive is at the URL. With --hostname, --read-data=PERCENT starts at the beginning: the\nrolling position in the state dir is kept for this host's own archive only.\n\n--repair (on the host whose agent archives here, agent stopped): a missing or damaged\ngeneration that breaks the chain gets a full checkpoint from the state dir's good copy,\ncommitted as the next generation; readers then skip the damaged one.\n--prune-orphans deletes orphans older than --grace (default 24h), holding the state dir.\n\nExamples:\n  logferry verify                   # existence and size, from one listing\n  logferry verify --read-data       # download and re-hash everything\n  logferry verify --read-data=10    # a rolling 10%: ten runs cover the archive\n  logferry verify --repair          # put back what this host still holds\n  logferry verify --prune-orphans   # delete orphans older than a day"
+    )]
+    Verify(VerifyArgs),
+
+    /// List committed manifest generations with their time and pass stats.
+    #[command(
+        after_help = "Exit 3 when no archive is at the URL.\n\nExamples:\n  logferry generations\n  logferry generations --json --hostname db-1"
+    )]
+    Generations(GenerationsArgs),
+
+    /// List archived files from the current manifest generation.
+    #[command(
+        after_help = "Exit 3 when no archive is at the URL.\n\nExamples:\n  logferry ls\n  logferry ls --source app --json\n  logferry ls --hostname db-1   # another host's archive, with {hostname} in the URL"
+    )]
+    Ls(LsArgs),
+}
+
+impl Command {
+    /// The host whose archive a read command is asked to read (`--hostname`).
+    pub fn hostname(&self) -> Option<&str> {
+        let host = match self {
+            Command::Restore(a) => &a.host,
+            Command::Fetch(a) => &a.host,
+            Command::Verify(a) => &a.host,
+            Command::Generations(a) => &a.host,
+            Command::Ls(a) => &a.host,
+            _ => return None,
+        };
+        host.hostname.as_deref()
+    }
+}
+
+/// `--hostname`, shared by the commands that read the archive.
+#[derive(Debug, Args, Default)]
+pub struct HostArgs {
+    /// Read the archive of host NAME instead of this host's: NAME stands for {hostname}
+    /// in destination.url (a replacement host reading the one it replaces).
+    #[arg(long, value_name = "NAME")]
+    pub hostname: Option<String>,
+}
+
+/// Options of `run`.
+#[derive(Debug, Args, Default)]
+pub struct RunArgs {
+    /// Run one pass and exit.
+    #[arg(long)]
+    pub once: bool,
+}
+
+/// Options of `check-config`.
+#[derive(Debug, Args, Default)]
+pub struct CheckConfigArgs {
+    /// Connect to the destination and try, on a scratch key under its prefix, every kind
+    /// of request a pass makes; one line per check, with the likely fix for a failure.
+    #[arg(long)]
+    pub probe: bool,
+
+    /// Print JSON: the effective config (secrets redacted) with `next_passes` (RFC 3339),
+    /// and `probe` results with --probe.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Options of `status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print JSON (an array, newest pass first).
+    #[arg(long)]
+    pub json: bool,
+
+    /// How many passes to show.
+    #[arg(short = 'n', long, default_value_t = 10, value_name = "N")]
+    pub limit: usize,
+}
+
+/// Options of `generations`.
+#[derive(Debug, Args)]
+pub struct GenerationsArgs {
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub host: HostArgs,
+}
+
+/// Options of `restore`.
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// Directory to restore into (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub to: PathBuf,
+    /// Only files of this source.
+    #[arg(long, value_name = "NAME")]
+    pub source: Option<String>,
+    /// Only paths matching this glob (repeatable; gitignore rules).
+    #[arg(long, value_name = "GLOB")]
+    pub include: Vec<String>,
+    /// Restore as of this generation.
+    #[arg(long, value_name = "N", conflicts_with = "at")]
+    pub generation: Option<u64>,
+    /// Restore as of this time (RFC 3339, e.g. 2026-11-21T10:00:00Z): the newest
+    /// generation committed by then.
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+    /// Replace existing files whose content differs.
+    #[arg(long)]
+    pub force: bool,
+    /// Say what would be restored; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print a JSON report.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub host: HostArgs,
+}
+
+/// Options of `archived`.
+#[derive(Debug, Args)]
+pub struct ArchivedArgs {
+    /// File name (or path relative to its source).
+    pub name: String,
+    /// Wait up to this long (e.g. 60s), nudging a pass, instead of answering at once.
+    #[arg(long, value_name = "DURATION")]
+    pub wait: Option<String>,
+}
+
+/// Options of `fetch`.
+#[derive(Debug, Args)]
+pub struct FetchArgs {
+    /// Archived path or file name.
+    pub name: String,
+    /// Where to write it.
+    pub dest: PathBuf,
+    /// Only look in this source.
+    #[arg(long, value_name = "NAME")]
+    pub source: Option<String>,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub host: HostArgs,
+}
+
+/// Options of `verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Download and re-hash objects: all, or =PERCENT of them per run, continuing where
+    /// the previous run stopped.
+    #[arg(long, value_name = "PERCENT", num_args = 0..=1, require_equals = true, default_missing_value = "100", value_parser = clap::value_parser!(u8).range(1..=100))]
+    pub read_data: Option<u8>,
+    /// Print a JSON report.
+    #[arg(long)]
+    pub json: bool,
+    /// Repair what was found: commit a full checkpoint from the state dir's good copy
+    /// when a generation breaks the chain, and re-upload missing or corrupt objects
+    /// whose content a local file still holds (hash-checked).
+    #[arg(long, conflicts_with = "hostname")]
+    pub repair: bool,
+    /// Delete orphans (objects no generation names, left by interrupted passes) older
+    /// than --grace; never while a generation is missing or damaged.
+    #[arg(long, conflicts_with = "hostname")]
+    pub prune_orphans: bool,
+    /// How old an orphan must be for --prune-orphans: longer than any pass, so an
+    /// upload in flight is never deleted.
+    #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = logferry::parse_grace)]
+    pub grace: std::time::Duration,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub host: HostArgs,
+}
+
+/// Options of `ls`.
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// List this generation instead of the latest.
+    #[arg(long, value_name = "N")]
+    pub generation: Option<u64>,
+    /// Only files of this source.
+    #[arg(long, value_name = "NAME")]
+    pub source: Option<String>,
+
+    /// Print JSON (an array of entries).
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub host: HostArgs,
+}

@@ -1,0 +1,295 @@
+//! The current state of an archive in memory: every archived file by (source, path), and
+//! every stored object by content hash, built by applying manifest generations in order.
+//!
+//! Pure: it decides what the next generation holds and whether it is a delta or a full
+//! checkpoint, but never reads or writes anything.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::{Entry, Generation, Kind, FORMAT_VERSION};
+use crate::codec::Compression;
+use crate::digest::ContentHash;
+use crate::report::RunReport;
+
+/// A full checkpoint is written once the deltas since the last one hold at least this many
+/// entries (or as many as the checkpoint itself, whichever is more).
+pub const CHECKPOINT_MIN_ENTRIES: u64 = 1000;
+/// A full checkpoint is also written after this many deltas, so a fresh host never reads
+/// more than this many objects to rebuild its state.
+pub const CHECKPOINT_MAX_DELTAS: u64 = 10_000;
+
+/// A stored object, as entries refer to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectRef {
+    /// Its key.
+    pub key: String,
+    /// How it stores the bytes.
+    pub compression: Compression,
+    /// Its size when compressed.
+    pub stored_size: Option<u64>,
+}
+
+/// Identifies a file within an archive.
+pub type FileId = (String, String);
+
+/// The archive as of one committed generation.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Index {
+    /// Last committed generation (0: nothing committed yet).
+    pub generation: u64,
+    /// The full checkpoint the current chain starts from.
+    pub base: u64,
+    /// Entries in that checkpoint.
+    pub base_entries: u64,
+    /// Entries written in deltas since it.
+    pub delta_entries: u64,
+    /// Deltas written since it.
+    pub deltas: u64,
+    #[serde(with = "entries_as_list")]
+    entries: BTreeMap<FileId, Entry>,
+    #[serde(skip)]
+    by_hash: HashMap<ContentHash, usize>,
+    #[serde(skip)]
+    objects: Vec<ObjectRef>,
+}
+
+mod entries_as_list {
+    use super::*;
+
+    pub fn serialize<S: serde::Serializer>(
+        m: &BTreeMap<FileId, Entry>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.collect_seq(m.values())
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<FileId, Entry>, D::Error> {
+        let v: Vec<Entry> = Vec::deserialize(d)?;
+        Ok(v.into_iter()
+            .map(|e| ((e.source.clone(), e.path.clone()), e))
+            .collect())
+    }
+}
+
+impl Index {
+    /// Rebuilds the hash lookup after deserializing.
+    pub fn reindex(&mut self) {
+        self.by_hash.clear();
+        self.objects.clear();
+        let entries: Vec<Entry> = self.entries.values().cloned().collect();
+        for e in &entries {
+            self.remember_object(e);
+        }
+    }
+
+    fn remember_object(&mut self, e: &Entry) {
+        if !self.by_hash.contains_key(&e.sha256) {
+            self.by_hash.insert(e.sha256, self.objects.len());
+            self.objects.push(ObjectRef {
+                key: e.key.clone(),
+                compression: e.compression,
+                stored_size: e.stored_size,
+            });
+        }
+    }
+
+    /// The archived entry at a path.
+    pub fn get(&self, source: &str, path: &str) -> Option<&Entry> {
+        self.entries.get(&(source.to_string(), path.to_string()))
+    }
+
+    /// A stored object with this content.
+    pub fn object_for(&self, hash: &ContentHash) -> Option<&ObjectRef> {
+        self.by_hash.get(hash).map(|&i| &self.objects[i])
+    }
+
+    /// All entries, ordered by source then path.
+    pub fn entries(&self) -> impl Iterator<Item = &Entry> {
+        self.entries.values()
+    }
+
+    /// Number of archived files.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Nothing archived.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Applies the next generation; a full checkpoint replaces everything.
+    pub fn apply(&mut self, g: &Generation) -> Result<(), String> {
+        let expected = self.generation + 1;
+        match g.kind {
+            Kind::Full => {
+                if g.generation <= self.generation && self.generation != 0 {
+                    return Err(format!(
+                        "full generation {} does not follow {}",
+                        g.generation, self.generation
+                    ));
+                }
+                self.entries.clear();
+                self.base = g.generation;
+                self.base_entries = g.entries.len() as u64;
+                self.delta_entries = 0;
+                self.deltas = 0;
+            }
+            Kind::Delta => {
+                if g.generation != expected {
+                    return Err(format!(
+                        "delta generation {} does not follow {}",
+                        g.generation, self.generation
+                    ));
+                }
+                if g.base != self.base {
+                    return Err(format!(
+                        "delta generation {} is based on {} but the chain starts at {}",
+                        g.generation, g.base, self.base
+                    ));
+                }
+                self.delta_entries += g.entries.len() as u64;
+                self.deltas += 1;
+            }
+        }
+        for e in &g.entries {
+            self.entries
+                .insert((e.source.clone(), e.path.clone()), e.clone());
+        }
+        if g.kind == Kind::Full {
+            self.reindex();
+        } else {
+            for e in &g.entries {
+                self.remember_object(e);
+            }
+        }
+        self.generation = g.generation;
+        Ok(())
+    }
+
+    /// Whether a generation adding `added` entries should be a full checkpoint.
+    pub fn next_is_full(&self, added: u64) -> bool {
+        self.generation == 0
+            || self.delta_entries + added >= self.base_entries.max(CHECKPOINT_MIN_ENTRIES)
+            || self.deltas + 1 >= CHECKPOINT_MAX_DELTAS
+    }
+
+    /// A full checkpoint of this index as the next generation: what `verify --repair`
+    /// commits so that readers skip a damaged generation before it.
+    pub fn checkpoint(&self, created_at: String, report: RunReport) -> Generation {
+        let generation = self.generation + 1;
+        Generation {
+            version: FORMAT_VERSION,
+            generation,
+            kind: Kind::Full,
+            base: generation,
+            created_at,
+            report: Some(report),
+            entries: self.entries.values().cloned().collect(),
+        }
+    }
+
+    /// The generation that records `added` on top of this index.
+    pub fn next_generation(
+        &self,
+        added: Vec<Entry>,
+        created_at: String,
+        report: RunReport,
+    ) -> Generation {
+        let generation = self.generation + 1;
+        let full = self.next_is_full(added.len() as u64);
+        let entries = if full {
+            let mut all = self.entries.clone();
+            for e in added {
+                all.insert((e.source.clone(), e.path.clone()), e);
+            }
+            all.into_values().collect()
+        } else {
+            added
+        };
+        Generation {
+            version: FORMAT_VERSION,
+            generation,
+            kind: if full { Kind::Full } else { Kind::Delta },
+            base: if full { generation } else { self.base },
+            created_at,
+            report: Some(report),
+            entries,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(path: &str, content: &[u8], generation: u64) -> Entry {
+        let h = ContentHash::of(content);
+        Entry {
+            source: "app".into(),
+            path: path.into(),
+            size: content.len() as u64,
+            mtime_ns: 0,
+            sha256: h,
+            key: format!("data/app/{path}-{h}"),
+            compression: crate::codec::Compression::None,
+            stored_size: None,
+            archived_at: "2026-01-01T00:00:00Z".into(),
+            generation,
+        }
+    }
+
+    #[test]
+    fn first_generation_is_full_then_deltas() {
+        let mut idx = Index::default();
+        let g1 = idx.next_generation(vec![entry("a", b"a", 1)], "t".into(), RunReport::default());
+        assert_eq!(g1.kind, Kind::Full);
+        idx.apply(&g1).unwrap();
+        let g2 = idx.next_generation(vec![entry("b", b"b", 2)], "t".into(), RunReport::default());
+        assert_eq!((g2.kind, g2.base, g2.entries.len()), (Kind::Delta, 1, 1));
+        idx.apply(&g2).unwrap();
+        assert_eq!(idx.len(), 2);
+        assert!(idx.object_for(&ContentHash::of(b"b")).is_some());
+    }
+
+    #[test]
+    fn checkpoint_after_enough_delta_entries() {
+        let mut idx = Index::default();
+        let first: Vec<Entry> = (0..10)
+            .map(|i| entry(&format!("f{i}"), format!("{i}").as_bytes(), 1))
+            .collect();
+        let g = idx.next_generation(first, "t".into(), RunReport::default());
+        idx.apply(&g).unwrap();
+        let mut fulls = 0;
+        for n in 0..CHECKPOINT_MIN_ENTRIES + 5 {
+            let e = entry(
+                &format!("g{n}"),
+                format!("g{n}").as_bytes(),
+                idx.generation + 1,
+            );
+            let g = idx.next_generation(vec![e], "t".into(), RunReport::default());
+            if g.kind == Kind::Full {
+                fulls += 1;
+            } else {
+                assert_eq!(g.entries.len(), 1, "a delta holds only the change");
+            }
+            idx.apply(&g).unwrap();
+        }
+        assert_eq!(fulls, 1);
+    }
+
+    #[test]
+    fn out_of_order_delta_is_refused() {
+        let mut idx = Index::default();
+        let g1 = idx.next_generation(vec![entry("a", b"a", 1)], "t".into(), RunReport::default());
+        idx.apply(&g1).unwrap();
+        let mut g3 =
+            idx.next_generation(vec![entry("b", b"b", 3)], "t".into(), RunReport::default());
+        g3.generation = 3;
+        assert!(idx.apply(&g3).is_err());
+    }
+}

@@ -1,0 +1,248 @@
+//! The manifest: the versioned record of what is archived, one immutable object per
+//! generation, either a full checkpoint or a delta on top of the previous generation.
+//!
+//! This file is the format alone (pure: encode, decode, versions); reading and
+//! committing generations in the bucket is [`super::remote`]'s job.
+
+use serde::{Deserialize, Serialize};
+
+use crate::codec::Compression;
+use crate::digest::ContentHash;
+use crate::error::{Error, Result};
+use crate::report::RunReport;
+
+/// The manifest format this build writes. Version 2 added `compression` and
+/// `stored_size` to entries; version 1 (no compression) is still read.
+pub const FORMAT_VERSION: u32 = 2;
+/// The oldest manifest format this build reads.
+pub const OLDEST_READABLE_VERSION: u32 = 1;
+
+/// One archived file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Entry {
+    /// Source name.
+    pub source: String,
+    /// Path relative to the source root, `/`-separated.
+    pub path: String,
+    /// Size of the original bytes.
+    pub size: u64,
+    /// The file's mtime when archived, nanoseconds since the Unix epoch.
+    pub mtime_ns: i64,
+    /// sha256 of the original bytes.
+    pub sha256: ContentHash,
+    /// Object key holding the bytes, relative to the destination prefix.
+    pub key: String,
+    /// How the object stores the bytes (absent in version 1: as they are).
+    #[serde(default = "no_compression", skip_serializing_if = "is_none")]
+    pub compression: Compression,
+    /// The object's size when it differs from `size` (compressed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stored_size: Option<u64>,
+    /// When the generation recording it was made (RFC 3339).
+    pub archived_at: String,
+    /// The generation that first recorded this content at this path.
+    pub generation: u64,
+}
+
+fn no_compression() -> Compression {
+    Compression::None
+}
+
+fn is_none(c: &Compression) -> bool {
+    *c == Compression::None
+}
+
+impl Entry {
+    /// The object's size in the destination.
+    pub fn object_size(&self) -> u64 {
+        self.stored_size.unwrap_or(self.size)
+    }
+}
+
+/// Whether a generation holds every entry or only the change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// Every entry of the archive.
+    Full,
+    /// Entries added or replaced since the previous generation.
+    Delta,
+}
+
+/// One committed manifest object.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Generation {
+    /// Format version; always [`FORMAT_VERSION`] when written by this build.
+    pub version: u32,
+    /// Generation number, from 1.
+    pub generation: u64,
+    /// Full checkpoint or delta.
+    pub kind: Kind,
+    /// The full checkpoint this generation's chain starts from (itself when full).
+    pub base: u64,
+    /// When it was committed (RFC 3339).
+    pub created_at: String,
+    /// The pass that made it.
+    #[serde(default)]
+    pub report: Option<RunReport>,
+    /// Entries (all of them when full, the change when a delta).
+    pub entries: Vec<Entry>,
+}
+
+impl Generation {
+    /// Serialized form.
+    pub fn encode(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("manifest serializes")
+    }
+
+    /// Parses a manifest object, checking its version first so an unknown version gets a
+    /// clear message rather than a field error.
+    pub fn decode(location: &str, bytes: &[u8]) -> Result<Self> {
+        let bad = |message: String| Error::Format {
+            what: "manifest",
+            location: location.to_string(),
+            message,
+        };
+        let value: serde_json::Value =
+            serde_json::from_slice(bytes).map_err(|e| bad(format!("not valid JSON: {e}")))?;
+        match value.get("version").and_then(serde_json::Value::as_u64) {
+            Some(v) if (u64::from(OLDEST_READABLE_VERSION)..=u64::from(FORMAT_VERSION)).contains(&v) => {}
+            Some(v) => {
+                return Err(bad(format!(
+                    "format version {v} is not supported; this logferry reads versions {OLDEST_READABLE_VERSION} to {FORMAT_VERSION} — upgrade logferry"
+                )))
+            }
+            None => return Err(bad("no format version; not a logferry manifest".into())),
+        }
+        let g: Generation = serde_json::from_value(value).map_err(|e| bad(e.to_string()))?;
+        if g.kind == Kind::Full && g.base != g.generation {
+            return Err(bad(format!(
+                "full generation {} names base {}",
+                g.generation, g.base
+            )));
+        }
+        Ok(g)
+    }
+}
+
+/// What a committed generation object looked like when this host wrote or read it, so a
+/// later pass can tell (from a listing) that it was replaced or truncated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Committed {
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its ETag, when the store gives one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub e_tag: Option<String>,
+}
+
+impl Committed {
+    /// How `meta` differs from this, or `None` when it matches.
+    pub fn differs(&self, meta: &object_store::ObjectMeta) -> Option<String> {
+        if meta.size != self.size {
+            return Some(format!(
+                "holds {} bytes, {} were committed",
+                meta.size, self.size
+            ));
+        }
+        // Stores quote an ETag in one answer and not in another (Azure: put vs list).
+        let bare = |t: &str| t.trim_start_matches("W/").trim_matches('"').to_string();
+        match (&self.e_tag, &meta.e_tag) {
+            (Some(a), Some(b)) if bare(a) != bare(b) => {
+                Some(format!("its ETag is {b}, {a} was committed"))
+            }
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Generation {
+        let h = ContentHash::of(b"x");
+        Generation {
+            version: FORMAT_VERSION,
+            generation: 1,
+            kind: Kind::Full,
+            base: 1,
+            created_at: "2026-11-21T10:00:00Z".into(),
+            report: Some(RunReport::default()),
+            entries: vec![Entry {
+                source: "app".into(),
+                path: "a.log".into(),
+                size: 1,
+                mtime_ns: 5,
+                sha256: h,
+                key: format!("data/app/a.log-{h}"),
+                compression: Compression::None,
+                stored_size: None,
+                archived_at: "2026-11-21T10:00:00Z".into(),
+                generation: 1,
+            }],
+        }
+    }
+
+    #[test]
+    fn round_trip() {
+        let g = sample();
+        assert_eq!(Generation::decode("k", &g.encode()).unwrap(), g);
+    }
+
+    #[test]
+    fn unknown_version_is_named() {
+        let err = Generation::decode("manifests/x.json", br#"{"version": 3}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("manifests/x.json") && err.contains("version 3"),
+            "{err}"
+        );
+        let err = Generation::decode("k", b"{}").unwrap_err().to_string();
+        assert!(err.contains("no format version"), "{err}");
+        let err = Generation::decode("k", b"not json")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not valid JSON"), "{err}");
+    }
+
+    #[test]
+    fn committed_objects_compare_by_size_and_bare_etag() {
+        let c = Committed {
+            size: 10,
+            e_tag: Some("\"abc\"".into()),
+        };
+        let meta = |size, e_tag: Option<&str>| object_store::ObjectMeta {
+            location: "k".into(),
+            last_modified: chrono::Utc::now(),
+            size,
+            e_tag: e_tag.map(str::to_string),
+            version: None,
+        };
+        assert_eq!(
+            c.differs(&meta(10, Some("abc"))),
+            None,
+            "quotes do not count"
+        );
+        assert_eq!(c.differs(&meta(10, None)), None, "no ETag: size only");
+        assert!(c
+            .differs(&meta(9, Some("abc")))
+            .unwrap()
+            .contains("9 bytes"));
+        assert!(c.differs(&meta(10, Some("abd"))).unwrap().contains("ETag"));
+    }
+
+    #[test]
+    fn v1_fixture_still_reads() {
+        let bytes = include_bytes!("../../tests/fixtures/manifest-v1.json");
+        let g = Generation::decode("fixture", bytes).unwrap();
+        assert_eq!(g.version, 1);
+        assert_eq!(g.kind, Kind::Delta);
+        assert_eq!(g.entries.len(), 2);
+        assert_eq!(g.entries[1].path, "app.log.2");
+        assert_eq!(g.report.as_ref().unwrap().files_uploaded, 1);
+    }
+}

@@ -1,0 +1,16 @@
+//! The catalog: the archive's record of what it holds. The manifest format (pure,
+//! [`manifest`]), the index it folds into (pure, [`index`]), the generations in the
+//! bucket ([`remote`]: list, load, create-only commit) and their local copy in the
+//! state dir ([`local`]).
+
+pub mod index;
+pub mod local;
+pub mod manifest;
+pub mod remote;
+
+pub use index::Index;
+pub use manifest::{Entry, Generation, Kind, FORMAT_VERSION};
+pub use remote::{
+    commit, exists, fetch, fetch_committed, fetch_raw, generation_at, list_generations, list_metas,
+    load_at, load_latest,
+};

@@ -1,0 +1,220 @@
+//! The catalog in the bucket: list the generations, load one or the index as of one,
+//! find the generation in force at a time, and commit the next one create-only.
+//!
+//! A file counts as archived only once a generation naming it is committed, and a
+//! generation is committed with a create-only put, so two writers can never both believe
+//! they wrote generation N (invariants 2 and 3).
+
+use bytes::Bytes;
+use futures::TryStreamExt;
+use object_store::path::Path;
+use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload};
+
+use super::index::Index;
+use super::manifest::{Committed, Generation, Kind};
+use crate::error::{Error, Result};
+use crate::remote::retry::{self, Policy};
+use crate::remote::{layout, Store};
+
+/// Generations present remotely after `after` (all when `None`), in order, with their
+/// listing entries.
+pub async fn list_metas(
+    store: &Store,
+    after: Option<u64>,
+) -> Result<Vec<(u64, object_store::ObjectMeta)>> {
+    let prefix = layout::manifest_prefix();
+    // A listing cut short (a reset while its pages stream) is listed again from the start.
+    let metas: Vec<_> = retry::run(&Policy::bodies(), "list", || {
+        let stream = match after {
+            Some(g) => store.list_with_offset(Some(&prefix), &layout::manifest_key(g)),
+            None => store.list(Some(&prefix)),
+        };
+        stream.try_collect::<Vec<_>>()
+    })
+    .await
+    .result
+    .map_err(|e| Error::store("list", &prefix, e))?;
+    let mut gens: Vec<(u64, object_store::ObjectMeta)> = metas
+        .into_iter()
+        .filter_map(|m| layout::parse_manifest_key(&m.location).map(|g| (g, m)))
+        .filter(|(g, _)| after.is_none_or(|a| *g > a))
+        .collect();
+    gens.sort_unstable_by_key(|(g, _)| *g);
+    Ok(gens)
+}
+
+/// Generations present remotely after `after` (all when `None`), in order.
+pub async fn list_generations(store: &Store, after: Option<u64>) -> Result<Vec<u64>> {
+    Ok(list_metas(store, after)
+        .await?
+        .into_iter()
+        .map(|(g, _)| g)
+        .collect())
+}
+
+/// Reads one generation.
+pub async fn fetch(store: &Store, generation: u64) -> Result<Generation> {
+    fetch_committed(store, generation).await.map(|(g, _)| g)
+}
+
+/// Reads one generation, with the size and ETag of the object it came from.
+pub async fn fetch_committed(store: &Store, generation: u64) -> Result<(Generation, Committed)> {
+    fetch_raw(store, generation).await.map(|(g, c, _)| (g, c))
+}
+
+/// Reads one generation, with its object's size and ETag and its bytes as stored.
+pub async fn fetch_raw(
+    store: &Store,
+    generation: u64,
+) -> Result<(Generation, Committed, bytes::Bytes)> {
+    let key = layout::manifest_key(generation);
+    let (bytes, e_tag) = read_whole(store, &key, &Policy::bodies()).await?;
+    let committed = Committed {
+        size: bytes.len() as u64,
+        e_tag,
+    };
+    let g = Generation::decode(key.as_ref(), &bytes)?;
+    if g.generation != generation {
+        return Err(Error::Format {
+            what: "manifest",
+            location: key.to_string(),
+            message: format!(
+                "holds generation {} under the key of {generation}",
+                g.generation
+            ),
+        });
+    }
+    Ok((g, committed, bytes))
+}
+
+/// Whether a generation exists remotely.
+pub async fn exists(store: &Store, generation: u64) -> Result<bool> {
+    let key = layout::manifest_key(generation);
+    match store.head(&key).await {
+        Ok(_) => Ok(true),
+        Err(object_store::Error::NotFound { .. }) => Ok(false),
+        Err(e) => Err(Error::store("head", &key, e)),
+    }
+}
+
+/// Builds the index of the latest generation from the remote alone: the newest
+/// generation names its checkpoint, which is read with the deltas after it.
+pub async fn load_latest(store: &Store) -> Result<Index> {
+    let gens = list_generations(store, None).await?;
+    let Some(&newest) = gens.last() else {
+        return Ok(Index::default());
+    };
+    load_at(store, newest).await
+}
+
+/// Builds the index as of `generation`.
+pub async fn load_at(store: &Store, generation: u64) -> Result<Index> {
+    let head = fetch(store, generation).await?;
+    let mut index = Index::default();
+    if head.kind == Kind::Full {
+        apply(&mut index, &head)?;
+        return Ok(index);
+    }
+    index.generation = head.base - 1;
+    for g in head.base..generation {
+        let gen = fetch(store, g).await?;
+        apply(&mut index, &gen)?;
+    }
+    apply(&mut index, &head)?;
+    Ok(index)
+}
+
+/// The newest generation committed at or before `t` (binary search over the generations'
+/// commit times, which only grow), or `None` when none is that old. A generation that
+/// does not decode counts at its object's modification time, so a damaged generation
+/// (superseded by a later checkpoint) does not stop a point-in-time read of others.
+pub async fn generation_at(store: &Store, t: std::time::SystemTime) -> Result<Option<u64>> {
+    let metas = list_metas(store, None).await?;
+    let gens: Vec<u64> = metas.iter().map(|(g, _)| *g).collect();
+    let (mut lo, mut hi) = (0usize, gens.len());
+    while lo < hi {
+        let mid = (lo + hi) / 2;
+        let created = match fetch(store, gens[mid]).await {
+            Ok(g) => crate::time::parse_rfc3339(&g.created_at).ok_or_else(|| Error::Format {
+                what: "manifest",
+                location: layout::manifest_key(gens[mid]).to_string(),
+                message: format!("created_at `{}` is not a time", g.created_at),
+            })?,
+            Err(Error::Format { .. }) => metas[mid].1.last_modified.into(),
+            Err(e) => return Err(e),
+        };
+        if created <= t {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    Ok(lo.checked_sub(1).map(|i| gens[i]))
+}
+
+fn apply(index: &mut Index, g: &Generation) -> Result<()> {
+    index.apply(g).map_err(|message| Error::Format {
+        what: "manifest",
+        location: layout::manifest_key(g.generation).to_string(),
+        message,
+    })
+}
+
+/// One object's bytes and ETag, the request and its body retried as a whole.
+async fn read_whole(store: &Store, key: &Path, policy: &Policy) -> Result<(Bytes, Option<String>)> {
+    retry::run(policy, "get", || async {
+        let got = store.get(key).await?;
+        let e_tag = got.meta.e_tag.clone();
+        Ok((got.bytes().await?, e_tag))
+    })
+    .await
+    .result
+    .map_err(|e| Error::store("get", key, e))
+}
+
+/// Writes a generation create-only. If the key exists, someone else committed it first:
+/// [`Error::CommitConflict`], and nothing is overwritten. A put whose answer was lost (a
+/// reset, a timeout) is sent again; if the retry finds the key taken, the object there
+/// is read back: our own bytes mean the earlier attempt landed and the commit stands,
+/// anything else is a lost race. Returns the size and ETag of what was committed.
+pub async fn commit(store: &Store, g: &Generation, policy: &Policy) -> Result<Committed> {
+    let key = layout::manifest_key(g.generation);
+    let opts = PutOptions {
+        mode: PutMode::Create,
+        ..Default::default()
+    };
+    let bytes = Bytes::from(g.encode());
+    let size = bytes.len() as u64;
+    let out = retry::run(policy, "commit", || {
+        store.put_opts(&key, PutPayload::from(bytes.clone()), opts.clone())
+    })
+    .await;
+    let conflict = || Error::CommitConflict {
+        generation: g.generation,
+        key: key.to_string(),
+    };
+    match out.result {
+        Ok(r) => Ok(Committed {
+            size,
+            e_tag: r.e_tag,
+        }),
+        Err(object_store::Error::AlreadyExists { .. })
+        | Err(object_store::Error::Precondition { .. })
+            if out.attempts > 1 =>
+        {
+            let (there, e_tag) = read_whole(store, &key, policy).await?;
+            if there == bytes {
+                tracing::info!(
+                    generation = g.generation,
+                    "an earlier attempt of the commit landed"
+                );
+                Ok(Committed { size, e_tag })
+            } else {
+                Err(conflict())
+            }
+        }
+        Err(object_store::Error::AlreadyExists { .. })
+        | Err(object_store::Error::Precondition { .. }) => Err(conflict()),
+        Err(e) => Err(Error::store("put", &key, e)),
+    }
+}

@@ -1,0 +1,171 @@
+//! `check-config --probe`: try, on a scratch key under the destination prefix, every kind
+//! of request a pass makes, and say for each whether it works and, if not, the likely fix.
+//!
+//! The conditional create matters most: it is what keeps two writers from overwriting a
+//! manifest generation, and some S3-compatible stores accept it silently without honouring it.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use futures::TryStreamExt;
+use object_store::path::Path;
+use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload};
+
+use crate::error::hint_for;
+use crate::remote::Store;
+
+/// Folder of scratch keys under the destination prefix.
+pub const PROBE_PREFIX: &str = "logferry-probe";
+
+/// The outcome of one check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    /// `write`, `read`, `list`, `conditional create` or `delete`.
+    pub name: &'static str,
+    /// Whether it worked.
+    pub ok: bool,
+    /// What happened.
+    pub detail: String,
+    /// The likely fix, for a failure.
+    pub hint: Option<String>,
+}
+
+impl Check {
+    fn pass(name: &'static str, detail: impl Into<String>) -> Self {
+        Check {
+            name,
+            ok: true,
+            detail: detail.into(),
+            hint: None,
+        }
+    }
+
+    fn fail(name: &'static str, e: &object_store::Error) -> Self {
+        Check {
+            name,
+            ok: false,
+            detail: one_line(&e.to_string()),
+            hint: Some(hint_for(e).unwrap_or_else(|| {
+                "see the error; `RUST_LOG=object_store=debug` shows the requests".to_string()
+            })),
+        }
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Runs every check against `store`, cleaning up after itself.
+pub async fn probe(store: &Store) -> Vec<Check> {
+    let nonce = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let dir = Path::from(format!("{PROBE_PREFIX}/{nonce}-{}", std::process::id()));
+    let plain = dir.clone().join("plain");
+    let guarded = dir.clone().join("create-only");
+    let body = format!("logferry probe {nonce}");
+    let mut checks = Vec::new();
+
+    match store
+        .put(&plain, PutPayload::from(body.clone().into_bytes()))
+        .await
+    {
+        Ok(_) => checks.push(Check::pass("write", format!("put {plain}"))),
+        Err(e) => {
+            // Nothing else can work without a write; say so once rather than five times.
+            checks.push(Check::fail("write", &e));
+            return checks;
+        }
+    }
+
+    let read = async { store.get(&plain).await?.bytes().await };
+    checks.push(match read.await {
+        Ok(b) if b == body.as_bytes() => Check::pass("read", "got back what was written"),
+        Ok(b) => Check {
+            name: "read",
+            ok: false,
+            detail: format!(
+                "got {} bytes that differ from the {} written",
+                b.len(),
+                body.len()
+            ),
+            hint: Some("a proxy or the store altered the object".into()),
+        },
+        Err(e) => Check::fail("read", &e),
+    });
+
+    let listed: object_store::Result<Vec<_>> = store.list(Some(&dir)).try_collect().await;
+    checks.push(match listed {
+        Ok(l) if l.iter().any(|m| m.location == plain) => {
+            Check::pass("list", format!("listed {dir}/"))
+        }
+        Ok(l) => Check {
+            name: "list",
+            ok: false,
+            detail: format!(
+                "listing {dir}/ returned {} objects, not the one just written",
+                l.len()
+            ),
+            hint: Some("listing is not consistent with writes on this store".into()),
+        },
+        Err(e) => Check::fail("list", &e),
+    });
+
+    checks.push(conditional_create(store, &guarded).await);
+
+    let mut deleted = Ok(());
+    for key in [&plain, &guarded] {
+        match store.delete(key).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => {
+                deleted = Err(e);
+                break;
+            }
+        }
+    }
+    checks.push(match deleted {
+        Ok(()) => match store.head(&plain).await {
+            Err(object_store::Error::NotFound { .. }) => {
+                Check::pass("delete", "scratch keys removed")
+            }
+            Ok(_) => Check {
+                name: "delete",
+                ok: false,
+                detail: format!("{plain} is still there after delete"),
+                hint: Some("the store did not delete; check its versioning or object lock".into()),
+            },
+            Err(e) => Check::fail("delete", &e),
+        },
+        Err(e) => Check::fail("delete", &e),
+    });
+    checks
+}
+
+async fn conditional_create(store: &Store, key: &Path) -> Check {
+    const NAME: &str = "conditional create";
+    let create = || PutOptions {
+        mode: PutMode::Create,
+        ..Default::default()
+    };
+    if let Err(e) = store
+        .put_opts(key, PutPayload::from_static(b"first"), create())
+        .await
+    {
+        return Check::fail(NAME, &e);
+    }
+    match store.put_opts(key, PutPayload::from_static(b"second"), create()).await {
+        Err(object_store::Error::AlreadyExists { .. }) | Err(object_store::Error::Precondition { .. }) => {
+            Check::pass(NAME, "a second create-only put of the same key was refused")
+        }
+        Ok(_) => Check {
+            name: NAME,
+            ok: false,
+            detail: "the store accepted a second create of the same key: it ignores If-None-Match".into(),
+            hint: Some(
+                "commits are not protected against a second writer here; run exactly one agent per destination prefix (see README, \"One writer per archive\")"
+                    .into(),
+            ),
+        },
+        Err(e) => Check::fail(NAME, &e),
+    }
+}

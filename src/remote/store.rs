@@ -1,0 +1,156 @@
+//! The destination as an `Arc<dyn ObjectStore>`: everything else in logferry sees only
+//! the trait object (and the keys of [`super::layout`]), so a backend is a URL away.
+
+use std::sync::Arc;
+
+use object_store::local::LocalFileSystem;
+use object_store::memory::InMemory;
+use object_store::prefix::PrefixStore;
+use object_store::{BackoffConfig, ClientConfigKey, ObjectStore, ObjectStoreScheme, RetryConfig};
+
+use crate::config::{Destination, DestinationUrl};
+use crate::error::{Error, Result};
+
+/// The storage every stage talks to; keys are relative to the destination's prefix.
+pub type Store = Arc<dyn ObjectStore>;
+
+/// Opens the destination. A local mirror directory is created when missing. Remote
+/// destinations make no request here: a bad endpoint shows on first use (or `--probe`).
+pub fn open(dest: &Destination) -> Result<Store> {
+    match &dest.url {
+        DestinationUrl::Memory => Ok(Arc::new(InMemory::new())),
+        DestinationUrl::Local(dir) => {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Error::io("create destination directory", dir, e))?;
+            let fs = LocalFileSystem::new_with_prefix(dir).map_err(|e| Error::Destination {
+                url: dest.url.to_string(),
+                message: e.to_string(),
+            })?;
+            Ok(Arc::new(fs))
+        }
+        DestinationUrl::Remote(url) => {
+            let fail = |e: object_store::Error| Error::Destination {
+                url: dest.url.to_string(),
+                message: e.to_string(),
+            };
+            let (scheme, prefix) =
+                ObjectStoreScheme::parse(url).map_err(|e| Error::Destination {
+                    url: dest.url.to_string(),
+                    message: e.to_string(),
+                })?;
+            let store: Store = match scheme {
+                ObjectStoreScheme::AmazonS3 => Arc::new(build_s3(url, dest).map_err(fail)?),
+                ObjectStoreScheme::MicrosoftAzure => {
+                    Arc::new(build_azure(url, dest).map_err(fail)?)
+                }
+                ObjectStoreScheme::GoogleCloudStorage => {
+                    Arc::new(build_gcs(url, dest).map_err(fail)?)
+                }
+                other => {
+                    return Err(Error::Destination {
+                        url: dest.url.to_string(),
+                        message: format!("{other:?} is not a supported destination"),
+                    })
+                }
+            };
+            if prefix.as_ref().is_empty() {
+                Ok(store)
+            } else {
+                Ok(Arc::new(PrefixStore::new(store, prefix)))
+            }
+        }
+    }
+}
+
+fn retry(dest: &Destination) -> RetryConfig {
+    RetryConfig {
+        max_retries: dest.max_retries,
+        retry_timeout: dest.retry_timeout,
+        backoff: BackoffConfig::default(),
+    }
+}
+
+fn secs(d: std::time::Duration) -> String {
+    format!("{}ms", d.as_millis())
+}
+
+/// Each builder starts from its provider's standard credential chain (environment,
+/// web identity, container and instance metadata), then takes the configured timeouts,
+/// then the operator's options, which win; gives the builder (an unknown option returns
+/// its error from the enclosing function).
+macro_rules! build {
+    ($builder:ty, $key:ty, $url:expr, $dest:expr) => {{
+        let mut b = <$builder>::from_env()
+            .with_url($url.as_str())
+            .with_retry(retry($dest))
+            .with_config(
+                <$key>::Client(ClientConfigKey::ConnectTimeout),
+                secs($dest.connect_timeout),
+            )
+            .with_config(
+                <$key>::Client(ClientConfigKey::Timeout),
+                secs($dest.request_timeout),
+            );
+        for (k, v) in &$dest.options {
+            let key: $key = k.to_ascii_lowercase().parse()?;
+            b = b.with_config(key, v.clone());
+        }
+        b
+    }};
+}
+
+/// The S3 builder of an `s3://` destination, for the calls `ObjectStore` does not have
+/// (listing multipart uploads); `None` for other destinations.
+pub fn s3_builder(
+    dest: &Destination,
+) -> Option<object_store::Result<object_store::aws::AmazonS3Builder>> {
+    match &dest.url {
+        DestinationUrl::Remote(url) if url.scheme() == "s3" => Some(s3_builder_of(url, dest)),
+        _ => None,
+    }
+}
+
+fn s3_builder_of(
+    url: &url::Url,
+    dest: &Destination,
+) -> object_store::Result<object_store::aws::AmazonS3Builder> {
+    Ok(build!(
+        object_store::aws::AmazonS3Builder,
+        object_store::aws::AmazonS3ConfigKey,
+        url,
+        dest
+    ))
+}
+
+fn build_s3(
+    url: &url::Url,
+    dest: &Destination,
+) -> object_store::Result<object_store::aws::AmazonS3> {
+    s3_builder_of(url, dest)?.build()
+}
+
+fn build_azure(
+    url: &url::Url,
+    dest: &Destination,
+) -> object_store::Result<object_store::azure::MicrosoftAzure> {
+    build!(
+        object_store::azure::MicrosoftAzureBuilder,
+        object_store::azure::AzureConfigKey,
+        url,
+        dest
+    )
+    .build()
+}
+
+fn build_gcs(
+    url: &url::Url,
+    dest: &Destination,
+) -> object_store::Result<object_store::gcp::GoogleCloudStorage> {
+    build!(
+        object_store::gcp::GoogleCloudStorageBuilder,
+        object_store::gcp::GoogleConfigKey,
+        url,
+        dest
+    )
+    .build()
+}

@@ -1,0 +1,234 @@
+//! What each pass did: the [`RunReport`] kept in the status history and in the
+//! committed generation, how it ended ([`Outcome`]), the files that failed, and its
+//! one-line summary. A leaf: every layer reports in these words.
+
+use serde::{Deserialize, Serialize};
+
+/// Per-file failures kept in one report.
+pub const MAX_FAILURES_KEPT: usize = 20;
+
+/// How a pass ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// Everything closed was archived.
+    #[default]
+    Ok,
+    /// Finished, but some files failed.
+    Partial,
+    /// Could not run or commit.
+    Failed,
+}
+
+/// One file that could not be archived, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileFailure {
+    /// `source/path`.
+    pub file: String,
+    /// Why.
+    pub error: String,
+}
+
+/// A file whose name is archived with other content, under `names = "immutable"`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NameConflict {
+    /// `source/path`.
+    pub file: String,
+    /// What the archive holds under the name (and keeps).
+    pub archived_sha256: String,
+    /// What the local file holds now (not archived).
+    pub found_sha256: String,
+    /// The local file's size and mtime when the conflict was found, so a later look can
+    /// tell whether the file is still the conflicting one.
+    #[serde(default)]
+    pub size: u64,
+    /// See `size`.
+    #[serde(default)]
+    pub mtime_ns: i64,
+}
+
+impl NameConflict {
+    /// One line for a human (and for PostgreSQL's log, through `archived`).
+    pub fn message(&self) -> String {
+        format!(
+            "name conflict: `{}` is archived with sha256 {} but the file now holds sha256 {}; \
+             the archive keeps the first content and will not record this one (move the file \
+             away, or set names = \"reused\" for a source whose names come back)",
+            self.file, self.archived_sha256, self.found_sha256
+        )
+    }
+}
+
+/// Counts and timings of one pass.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RunReport {
+    /// When the pass began (RFC 3339).
+    pub started_at: String,
+    /// Wall time of the pass.
+    pub duration_ms: u64,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Closed files found.
+    pub files_scanned: u64,
+    /// Matching files not closed yet (younger than `min_age`, or held back as the newest).
+    pub files_waiting: u64,
+    /// Matching files whose mtime is ahead of the pass clock (clock skew): archived once
+    /// their stat holds for `min_age`, counted here whether archived yet or not.
+    pub files_ahead: u64,
+    /// Files at a path never archived before.
+    pub files_new: u64,
+    /// Files whose content changed at an archived path.
+    pub files_changed: u64,
+    /// Files recorded against content already stored (renamed, rotated).
+    pub files_renamed: u64,
+    /// Files already archived as they are.
+    pub files_unchanged: u64,
+    /// Objects written.
+    pub files_uploaded: u64,
+    /// Objects found already stored at their key (left by an interrupted pass) and adopted.
+    pub files_adopted: u64,
+    /// Files that changed while read: skipped this pass, retried next.
+    pub files_changing: u64,
+    /// Files found by the scan but deleted before they were stat'ed or read (rotation's
+    /// churn): gone, so neither archived nor a failure.
+    pub files_vanished: u64,
+    /// Files that could not be archived.
+    pub files_failed: u64,
+    /// Files not archived because their name is archived with other content.
+    pub name_conflicts: u64,
+    /// Bytes read from disk (hashing and uploading).
+    pub bytes_read: u64,
+    /// Bytes written to the destination.
+    pub bytes_uploaded: u64,
+    /// Closed files not archived as they are when the pass ended (failed, changing, or
+    /// the whole pass failed): the archive lag.
+    pub files_pending: u64,
+    /// mtime of the oldest of those, nanoseconds since the Unix epoch.
+    pub oldest_pending_mtime_ns: Option<i64>,
+    /// Peak resident memory of the process so far (Linux `VmHWM`), when known.
+    pub peak_rss_bytes: Option<u64>,
+    /// Generation committed by this pass, if any.
+    pub generation: Option<u64>,
+    /// Generation current after the pass.
+    pub current_generation: u64,
+    /// The first few per-file failures.
+    pub failures: Vec<FileFailure>,
+    /// The first few name conflicts.
+    pub conflicts: Vec<NameConflict>,
+    /// Why the pass failed, when it did.
+    pub error: Option<String>,
+}
+
+impl RunReport {
+    /// Records a per-file failure.
+    pub fn fail(&mut self, file: String, error: String) {
+        self.files_failed += 1;
+        if self.failures.len() < MAX_FAILURES_KEPT {
+            self.failures.push(FileFailure { file, error });
+        }
+        self.outcome = Outcome::Partial;
+    }
+
+    /// Records a name conflict: the pass ends `partial`.
+    pub fn conflict(&mut self, c: NameConflict) {
+        self.name_conflicts += 1;
+        if self.conflicts.len() < MAX_FAILURES_KEPT {
+            self.conflicts.push(c);
+        }
+        self.outcome = Outcome::Partial;
+    }
+
+    /// Counts a closed file not (yet) archived.
+    pub fn add_pending(&mut self, mtime_ns: i64) {
+        self.files_pending += 1;
+        self.oldest_pending_mtime_ns = Some(
+            self.oldest_pending_mtime_ns
+                .map_or(mtime_ns, |o| o.min(mtime_ns)),
+        );
+    }
+
+    /// Forgets pending files (after a commit recorded them).
+    pub fn clear_pending(&mut self) {
+        self.files_pending = 0;
+        self.oldest_pending_mtime_ns = None;
+    }
+
+    /// Files recorded in the committed generation.
+    pub fn files_recorded(&self) -> u64 {
+        self.files_new + self.files_changed + self.files_renamed
+    }
+
+    /// One line for a human.
+    pub fn summary(&self) -> String {
+        let took = format!("{} ms", self.duration_ms);
+        let mut s = match (self.outcome, self.generation) {
+            (Outcome::Failed, _) => format!(
+                "pass failed after {took}: {}",
+                self.error.as_deref().unwrap_or("unknown error")
+            ),
+            (_, Some(g)) => format!(
+                "archived {} files ({} new, {} changed, {} renamed), uploaded {} objects ({}), in {took}, generation {g}",
+                self.files_recorded(),
+                self.files_new,
+                self.files_changed,
+                self.files_renamed,
+                self.files_uploaded,
+                human_bytes(self.bytes_uploaded),
+            ),
+            (_, None) => format!(
+                "nothing new: {} files unchanged, in {took}, generation {}",
+                self.files_unchanged, self.current_generation
+            ),
+        };
+        if self.files_changing > 0 {
+            s.push_str(&format!(
+                "; {} still changing, retried next pass",
+                self.files_changing
+            ));
+        }
+        if self.files_vanished > 0 {
+            s.push_str(&format!(
+                "; {} vanished before they were read",
+                self.files_vanished
+            ));
+        }
+        if self.name_conflicts > 0 {
+            s.push_str(&format!("; {} NAME CONFLICT(S)", self.name_conflicts));
+            if let Some(c) = self.conflicts.first() {
+                s.push_str(&format!(" (first: {})", c.message()));
+            }
+        }
+        if self.files_failed > 0 {
+            s.push_str(&format!("; {} FAILED", self.files_failed));
+            if let Some(f) = self.failures.first() {
+                s.push_str(&format!(" (first: {}: {})", f.file, f.error));
+            }
+        }
+        s
+    }
+}
+
+/// The process's peak resident set size, from `/proc/self/status` (Linux only).
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// Bytes in binary units, for people.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}

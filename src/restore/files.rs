@@ -1,0 +1,387 @@
+//! Getting archived files back: `restore` (many files, as of a generation) and `fetch`
+//! (one file by name, for PostgreSQL's `restore_command`).
+//!
+//! Every restored byte is re-hashed against the manifest; a path or key that would
+//! escape the target directory is refused; existing files are kept unless forced; every
+//! file is written to a temp file, fsynced and renamed, so no partial file is ever left.
+
+use std::path::{Component, Path, PathBuf};
+
+use futures::{stream, StreamExt};
+use object_store::ObjectStoreExt;
+use serde::Serialize;
+
+use crate::catalog::index::Index;
+use crate::catalog::Entry;
+use crate::codec::Decoder;
+use crate::config::Matcher;
+use crate::digest::Hashing;
+use crate::error::{Error, Result};
+use crate::fsstat::FileStat;
+use crate::remote::{Store, DATA_PREFIX};
+
+/// Longest file name component accepted (Linux's NAME_MAX).
+const MAX_NAME: usize = 255;
+/// Longest restored path accepted (Linux's PATH_MAX).
+const MAX_PATH: usize = 4096;
+
+/// What `restore` is asked to do.
+#[derive(Debug, Clone)]
+pub struct RestoreOptions {
+    /// The directory files are restored under, as `<to>/<source>/<path>`.
+    pub to: PathBuf,
+    /// Only this source.
+    pub source: Option<String>,
+    /// Only paths matching these globs (gitignore rules, as for sources).
+    pub include: Option<Matcher>,
+    /// Replace existing files whose content differs.
+    pub force: bool,
+    /// Decide and report, write nothing.
+    pub dry_run: bool,
+    /// Downloads at once.
+    pub concurrency: usize,
+}
+
+/// What happened to one archived file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileResult {
+    /// Written (or, with `--dry-run`, would be).
+    Restored,
+    /// Already there with the archived content.
+    AlreadyPresent,
+    /// A different file is there and `--force` was not given.
+    Exists,
+    /// The object is gone from the destination.
+    Missing,
+    /// The object's bytes do not hash to the manifest's sha256.
+    Corrupt,
+    /// The manifest path or key would escape the target, or is not a usable name.
+    Refused,
+    /// Could not be written locally, or the download failed.
+    Failed,
+}
+
+impl FileResult {
+    /// Whether this outcome means the restore is incomplete (exit 1).
+    pub fn is_problem(self) -> bool {
+        !matches!(self, FileResult::Restored | FileResult::AlreadyPresent)
+    }
+}
+
+/// One line of the restore report.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileReport {
+    /// Source name.
+    pub source: String,
+    /// Archived path.
+    pub path: String,
+    /// Outcome.
+    pub result: FileResult,
+    /// Why, for a problem.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// The whole restore.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RestoreReport {
+    /// Generation restored.
+    pub generation: u64,
+    /// Files considered (after filters).
+    pub files: u64,
+    /// Bytes written (or that would be).
+    pub bytes: u64,
+    /// Every file's outcome.
+    pub results: Vec<FileReport>,
+}
+
+impl RestoreReport {
+    /// Count of files with this outcome.
+    pub fn count(&self, r: FileResult) -> usize {
+        self.results.iter().filter(|f| f.result == r).count()
+    }
+
+    /// Whether anything was missing, corrupt, refused, kept or failed.
+    pub fn has_problems(&self) -> bool {
+        self.results.iter().any(|f| f.result.is_problem())
+    }
+}
+
+/// The target path of an entry under `to`, or why it is refused.
+pub fn safe_target(to: &Path, source: &str, path: &str) -> std::result::Result<PathBuf, String> {
+    if source.contains('\0') || path.contains('\0') {
+        return Err("name contains a NUL byte".into());
+    }
+    let mut out = to.to_path_buf();
+    for part in [source].into_iter().chain(path.split('/')) {
+        let mut comps = Path::new(part).components();
+        match (comps.next(), comps.next()) {
+            (Some(Component::Normal(c)), None) if c.len() <= MAX_NAME => out.push(c),
+            (Some(Component::Normal(_)), None) => {
+                return Err(format!(
+                    "a name in `{path}` is longer than {MAX_NAME} bytes"
+                ))
+            }
+            _ => {
+                return Err(format!(
+                    "`{source}/{path}` is absolute, empty or has `.`/`..` in it"
+                ))
+            }
+        }
+    }
+    if out.as_os_str().len() > MAX_PATH {
+        return Err(format!("the path is longer than {MAX_PATH} bytes"));
+    }
+    Ok(out)
+}
+
+/// Whether a manifest's key may be read: under `data/`, no `.`/`..` segments.
+pub fn safe_key(key: &str) -> std::result::Result<object_store::path::Path, String> {
+    let parsed =
+        object_store::path::Path::parse(key).map_err(|e| format!("bad object key `{key}`: {e}"))?;
+    if parsed
+        .parts()
+        .next()
+        .is_none_or(|p| p.as_ref() != DATA_PREFIX)
+    {
+        return Err(format!("object key `{key}` is outside {DATA_PREFIX}/"));
+    }
+    Ok(parsed)
+}
+
+/// Creates the directories from `to` down to `target`'s parent, refusing to pass
+/// through a symlink or anything that is not a directory.
+fn prepare_parent(
+    to: &Path,
+    target: &Path,
+    dry_run: bool,
+) -> std::result::Result<(), (FileResult, String)> {
+    let rel = target
+        .strip_prefix(to)
+        .map_err(|_| (FileResult::Refused, "outside the target".to_string()))?;
+    let mut dir = to.to_path_buf();
+    let parts: Vec<_> = rel.components().collect();
+    for c in &parts[..parts.len().saturating_sub(1)] {
+        dir.push(c);
+        if !dry_run {
+            match std::fs::create_dir(&dir) {
+                Ok(()) => continue,
+                // Exists already (maybe made by a parallel download): check what it is.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => {
+                    return Err((FileResult::Failed, format!("create {}: {e}", dir.display())))
+                }
+            }
+        }
+        match std::fs::symlink_metadata(&dir) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err((
+                    FileResult::Refused,
+                    format!(
+                        "{} is a symlink; refusing to restore through it",
+                        dir.display()
+                    ),
+                ))
+            }
+            Ok(m) if !m.is_dir() => {
+                return Err((
+                    FileResult::Refused,
+                    format!("{} is not a directory", dir.display()),
+                ))
+            }
+            Ok(_) => {}
+            Err(e) if dry_run && e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err((FileResult::Failed, format!("{}: {e}", dir.display()))),
+        }
+    }
+    Ok(())
+}
+
+/// Downloads `entry` into `dest` through a temp file beside it: the bytes are hashed as
+/// they arrive, and `dest` appears (by rename) only when size and sha256 match.
+pub async fn download_verified(
+    store: &Store,
+    entry: &Entry,
+    dest: &Path,
+    progress: &dyn Fn(u64),
+) -> std::result::Result<(), (FileResult, String)> {
+    let key = safe_key(&entry.key).map_err(|m| (FileResult::Refused, m))?;
+    let dir = dest.parent().unwrap_or(Path::new("."));
+    let name = dest
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.logferry-{}.tmp", std::process::id()));
+    let result = async {
+        let got = store.get(&key).await.map_err(|e| match e {
+            object_store::Error::NotFound { .. } => (FileResult::Missing, format!("object {key} is missing")),
+            e => (FileResult::Failed, Error::store("get", &key, e).to_string()),
+        })?;
+        let file = std::fs::File::create(&tmp)
+            .map_err(|e| (FileResult::Failed, format!("create {}: {e}", tmp.display())))?;
+        // Original bytes are re-hashed on their way to the file, after decompression.
+        let mut dec = Decoder::new(entry.compression, Hashing::new(file))
+            .map_err(|e| (FileResult::Failed, e.to_string()))?;
+        let mut body = got.into_stream();
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| (FileResult::Failed, Error::store("get", &key, e).to_string()))?;
+            dec.write(&chunk).map_err(|e| match e.kind() {
+                std::io::ErrorKind::Other | std::io::ErrorKind::InvalidData => {
+                    (FileResult::Corrupt, format!("object {key} does not decompress: {e}"))
+                }
+                _ => (FileResult::Failed, format!("write {}: {e}", tmp.display())),
+            })?;
+            progress(chunk.len() as u64);
+        }
+        let (file, size, hash) = dec
+            .finish()
+            .map_err(|e| (FileResult::Corrupt, format!("object {key} does not decompress: {e}")))?
+            .finish();
+        if size != entry.size || hash != entry.sha256 {
+            return Err((
+                FileResult::Corrupt,
+                format!(
+                    "object {key} yields {size} bytes hashing to {hash}; the manifest says {} bytes, {}",
+                    entry.size, entry.sha256
+                ),
+            ));
+        }
+        let mtime = crate::fsstat::time_of_ns(entry.mtime_ns);
+        file.set_modified(mtime).map_err(|e| (FileResult::Failed, format!("set mtime of {}: {e}", tmp.display())))?;
+        file.sync_all().map_err(|e| (FileResult::Failed, format!("fsync {}: {e}", tmp.display())))?;
+        drop(file);
+        std::fs::rename(&tmp, dest).map_err(|e| (FileResult::Failed, format!("rename to {}: {e}", dest.display())))?;
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    }
+    .await;
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+fn same_content(path: &Path, entry: &Entry) -> bool {
+    let Ok(stat) = FileStat::of_path(path) else {
+        return false;
+    };
+    stat.size == entry.size
+        && crate::digest::hash_file(path, &stat).is_ok_and(|h| h == entry.sha256)
+}
+
+async fn restore_one(
+    store: &Store,
+    entry: &Entry,
+    opts: &RestoreOptions,
+    progress: &dyn Fn(u64),
+) -> FileReport {
+    let report = |result, detail: Option<String>| FileReport {
+        source: entry.source.clone(),
+        path: entry.path.clone(),
+        result,
+        detail,
+    };
+    let target = match safe_target(&opts.to, &entry.source, &entry.path)
+        .and_then(|t| safe_key(&entry.key).map(|_| t))
+    {
+        Ok(t) => t,
+        Err(m) => return report(FileResult::Refused, Some(m)),
+    };
+    if let Err((r, m)) = prepare_parent(&opts.to, &target, opts.dry_run) {
+        return report(r, Some(m));
+    }
+    match std::fs::symlink_metadata(&target) {
+        Ok(m) if m.file_type().is_symlink() => {
+            return report(
+                FileResult::Refused,
+                Some(format!("{} is a symlink; not replaced", target.display())),
+            )
+        }
+        Ok(m) if !m.is_file() => {
+            return report(
+                FileResult::Refused,
+                Some(format!("{} is not a regular file", target.display())),
+            )
+        }
+        Ok(_) if same_content(&target, entry) => return report(FileResult::AlreadyPresent, None),
+        Ok(_) if !opts.force => {
+            return report(
+                FileResult::Exists,
+                Some(format!(
+                    "{} exists with other content; --force replaces it",
+                    target.display()
+                )),
+            )
+        }
+        _ => {}
+    }
+    if opts.dry_run {
+        return report(FileResult::Restored, None);
+    }
+    match download_verified(store, entry, &target, progress).await {
+        Ok(()) => report(FileResult::Restored, None),
+        Err((r, m)) => report(r, Some(m)),
+    }
+}
+
+/// Restores the entries of `index` that pass the filters (creating `opts.to`).
+pub async fn restore(
+    store: &Store,
+    index: &Index,
+    opts: &RestoreOptions,
+    progress: &(dyn Fn(u64) + Sync),
+) -> RestoreReport {
+    if !opts.dry_run {
+        // A failure here shows on every file as a failed directory creation.
+        let _ = std::fs::create_dir_all(&opts.to);
+    }
+    let selected: Vec<&Entry> = index
+        .entries()
+        .filter(|e| opts.source.as_ref().is_none_or(|s| &e.source == s))
+        .filter(|e| opts.include.as_ref().is_none_or(|m| m.matches(&e.path)))
+        .collect();
+    let mut results: Vec<(FileReport, u64)> = stream::iter(selected)
+        .map(|e| async move { (restore_one(store, e, opts, progress).await, e.size) })
+        .buffer_unordered(opts.concurrency.max(1))
+        .collect()
+        .await;
+    results.sort_by(|a, b| (&a.0.source, &a.0.path).cmp(&(&b.0.source, &b.0.path)));
+    RestoreReport {
+        generation: index.generation,
+        files: results.len() as u64,
+        bytes: results
+            .iter()
+            .filter(|(r, _)| r.result == FileResult::Restored)
+            .map(|(_, s)| s)
+            .sum(),
+        results: results.into_iter().map(|(r, _)| r).collect(),
+    }
+}
+
+/// The archived file called `name` (its path, or its file name) in `index`.
+pub fn find<'a>(index: &'a Index, name: &str, source: Option<&str>) -> Result<&'a Entry> {
+    let matches: Vec<&Entry> = index
+        .entries()
+        .filter(|e| source.is_none_or(|s| e.source == s))
+        .filter(|e| e.path == name || e.path.rsplit('/').next() == Some(name))
+        .collect();
+    let not_found = || Error::NotArchived {
+        name: name.to_string(),
+        generation: index.generation,
+    };
+    let first = *matches.first().ok_or_else(not_found)?;
+    if matches.iter().any(|e| e.sha256 != first.sha256) {
+        let all: Vec<String> = matches
+            .iter()
+            .map(|e| format!("{}/{}", e.source, e.path))
+            .collect();
+        return Err(Error::Ambiguous {
+            name: name.to_string(),
+            candidates: all.join(", "),
+        });
+    }
+    Ok(first)
+}

@@ -1,0 +1,7 @@
+//! The read side: restore files from a generation ([`files`]), fetch one file for a
+//! `restore_command` (also in [`files`]), verify the archive ([`verify`]), and answer
+//! whether a file is archived ([`ack`]). Never writes to the archive.
+
+pub mod ack;
+pub mod files;
+pub mod verify;

@@ -1,0 +1,353 @@
+//! Checking an archive before it is needed: every object named by any generation exists
+//! with its size (one listing), optionally re-hashed in full or in a rolling slice that
+//! covers the whole archive over repeated runs; objects no generation names are orphans.
+//!
+//! A generation that is absent from the middle of the chain or does not decode is named
+//! as such: its objects are then "unaccounted", never orphans, because the generation
+//! that would name them cannot be read. A damaged generation that a later full
+//! checkpoint supersedes no longer matters to readers and is reported, not failed.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use futures::{stream, StreamExt, TryStreamExt};
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::{self, Generation};
+use crate::codec::Compression;
+use crate::digest::ContentHash;
+use crate::error::{Error, Result};
+use crate::remote::read_back::{read_hash, ReadResult};
+use crate::remote::{self, Store, DATA_PREFIX};
+use crate::state::write_atomic;
+
+/// Where the rolling `--read-data=PERCENT` position is kept in the state dir.
+pub const CURSOR_FILE: &str = "verify-cursor.json";
+
+/// One stored object as the manifests describe it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Expected {
+    size: u64,
+    stored_size: u64,
+    compression: Compression,
+    sha256: ContentHash,
+    named_by: String,
+}
+
+/// A problem found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// Object key.
+    pub key: String,
+    /// `source/path` of a manifest entry naming it (empty for an orphan).
+    pub file: String,
+    /// What is wrong.
+    pub detail: String,
+    /// The content the manifests say the object holds (absent for an orphan).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<ContentHash>,
+    /// Size of that content.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    /// How the object stores it.
+    #[serde(skip)]
+    pub compression: Compression,
+}
+
+/// What `verify` found.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct VerifyReport {
+    /// Generations read.
+    pub generations: u64,
+    /// Distinct objects the manifests name.
+    pub objects: u64,
+    /// Objects downloaded and re-hashed.
+    pub objects_read: u64,
+    /// Bytes downloaded.
+    pub bytes_read: u64,
+    /// Named but absent.
+    pub missing: Vec<Finding>,
+    /// Present with another size, or bytes that hash to something else.
+    pub corrupt: Vec<Finding>,
+    /// Present under `data/` but named by no generation (left by interrupted passes; not
+    /// a failure). Only filled when every generation could be read.
+    pub orphaned: Vec<Finding>,
+    /// Present under `data/`, named by no readable generation, while some generation
+    /// cannot be read: perhaps named by it, so never called an orphan.
+    pub unaccounted: Vec<Finding>,
+    /// Generations absent from the chain (below the newest).
+    pub missing_generations: Vec<GenerationFinding>,
+    /// Generations present but unreadable (truncated, garbage, unknown version).
+    pub damaged_generations: Vec<GenerationFinding>,
+    /// The newest generation listed.
+    pub newest: u64,
+    /// Objects `--repair` put back.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub repaired: Vec<Finding>,
+    /// Missing or corrupt objects `--repair` could not put back, and why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_repaired: Vec<Finding>,
+}
+
+/// A generation that is absent or unreadable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GenerationFinding {
+    /// Its number.
+    pub generation: u64,
+    /// Its manifest key.
+    pub key: String,
+    /// What is wrong.
+    pub detail: String,
+    /// A later full checkpoint that readers load instead, when there is one: the
+    /// generation then only matters to `--generation` reads of it.
+    pub superseded_by: Option<u64>,
+}
+
+impl VerifyReport {
+    /// Whether anything is wrong (exit 1). Orphans are not: interrupted passes leave them.
+    pub fn has_problems(&self) -> bool {
+        !(self.missing.is_empty() && self.corrupt.is_empty() && self.broken_chain().is_empty())
+    }
+
+    /// Missing or damaged generations that no later full checkpoint supersedes: the
+    /// latest generation cannot be loaded until a checkpoint is committed on top.
+    pub fn broken_chain(&self) -> Vec<&GenerationFinding> {
+        self.missing_generations
+            .iter()
+            .chain(&self.damaged_generations)
+            .filter(|g| g.superseded_by.is_none())
+            .collect()
+    }
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Cursor {
+    version: u32,
+    /// Key after which the next rolling slice starts.
+    after: String,
+}
+
+/// How much data to read back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadData {
+    /// Sizes only, from a listing.
+    No,
+    /// Every object.
+    All,
+    /// This percentage of objects, continuing where the last run stopped.
+    Percent(u8),
+}
+
+/// Every generation, in order.
+pub async fn all_generations(store: &Store) -> Result<Vec<Generation>> {
+    let mut out = Vec::new();
+    for g in catalog::list_generations(store, None).await? {
+        out.push(catalog::fetch(store, g).await?);
+    }
+    Ok(out)
+}
+
+/// Every generation that reads, and the ones that are absent or do not decode. Only a
+/// storage failure (not an unreadable manifest) is an error.
+pub async fn readable_generations(
+    store: &Store,
+) -> Result<(
+    Vec<Generation>,
+    Vec<GenerationFinding>,
+    Vec<GenerationFinding>,
+    u64,
+)> {
+    let listed = catalog::list_generations(store, None).await?;
+    let newest = listed.last().copied().unwrap_or(0);
+    let mut good = Vec::new();
+    let mut damaged = Vec::new();
+    for &g in &listed {
+        match catalog::fetch(store, g).await {
+            Ok(gen) => good.push(gen),
+            Err(e @ Error::Format { .. }) => damaged.push(GenerationFinding {
+                generation: g,
+                key: remote::manifest_key(g).to_string(),
+                detail: e.to_string(),
+                superseded_by: None,
+            }),
+            Err(e) => return Err(e),
+        }
+    }
+    let present: std::collections::HashSet<u64> = listed.iter().copied().collect();
+    let mut missing: Vec<GenerationFinding> = (1..newest)
+        .filter(|g| !present.contains(g))
+        .map(|g| GenerationFinding {
+            generation: g,
+            key: remote::manifest_key(g).to_string(),
+            detail: "absent from the destination".into(),
+            superseded_by: None,
+        })
+        .collect();
+    let fulls: Vec<u64> = good
+        .iter()
+        .filter(|g| g.kind == catalog::Kind::Full)
+        .map(|g| g.generation)
+        .collect();
+    for f in missing.iter_mut().chain(damaged.iter_mut()) {
+        f.superseded_by = fulls.iter().copied().find(|&c| c > f.generation);
+    }
+    Ok((good, missing, damaged, newest))
+}
+
+/// Verifies the archive; `state_dir` keeps the rolling position for `ReadData::Percent`.
+pub async fn verify(
+    store: &Store,
+    read: ReadData,
+    state_dir: Option<&Path>,
+    concurrency: usize,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<VerifyReport> {
+    let (generations, missing_generations, damaged_generations, newest) =
+        readable_generations(store).await?;
+    let mut expected: BTreeMap<String, Expected> = BTreeMap::new();
+    for g in &generations {
+        for e in &g.entries {
+            expected.entry(e.key.clone()).or_insert_with(|| Expected {
+                size: e.size,
+                stored_size: e.object_size(),
+                compression: e.compression,
+                sha256: e.sha256,
+                named_by: format!("{}/{}", e.source, e.path),
+            });
+        }
+    }
+    let prefix = object_store::path::Path::from(DATA_PREFIX);
+    let listed: HashMap<String, u64> = store
+        .list(Some(&prefix))
+        .map_ok(|m| (m.location.to_string(), m.size))
+        .try_collect()
+        .await
+        .map_err(|e| Error::store("list", &prefix, e))?;
+
+    let chain_complete = missing_generations.is_empty() && damaged_generations.is_empty();
+    let mut report = VerifyReport {
+        generations: generations.len() as u64,
+        objects: expected.len() as u64,
+        missing_generations,
+        damaged_generations,
+        newest,
+        ..Default::default()
+    };
+    let finding = |key: &str, exp: &Expected, detail: String| Finding {
+        key: key.to_string(),
+        file: exp.named_by.clone(),
+        detail,
+        sha256: Some(exp.sha256),
+        size: Some(exp.size),
+        compression: exp.compression,
+    };
+    let mut present = Vec::new();
+    for (key, exp) in &expected {
+        match listed.get(key) {
+            None => report
+                .missing
+                .push(finding(key, exp, "not in the destination".into())),
+            Some(&size) if size != exp.stored_size => report.corrupt.push(finding(
+                key,
+                exp,
+                format!("{size} bytes, the manifest says {}", exp.stored_size),
+            )),
+            Some(_) => present.push((key.clone(), exp.clone())),
+        }
+    }
+    for (key, _) in listed.iter().filter(|(k, _)| !expected.contains_key(*k)) {
+        let (list, detail) = if chain_complete {
+            (&mut report.orphaned, "named by no generation")
+        } else {
+            (
+                &mut report.unaccounted,
+                "named by no readable generation; an unreadable one may name it",
+            )
+        };
+        list.push(Finding {
+            key: key.clone(),
+            file: String::new(),
+            detail: detail.into(),
+            sha256: None,
+            size: None,
+            compression: Compression::None,
+        });
+    }
+    report.orphaned.sort_by(|a, b| a.key.cmp(&b.key));
+    report.unaccounted.sort_by(|a, b| a.key.cmp(&b.key));
+
+    let to_read = select(&present, read, state_dir)?;
+    let results: Vec<(String, Expected, ReadResult)> = stream::iter(to_read)
+        .map(|(key, exp)| async move {
+            let r = read_hash(store, &key, exp.compression, progress).await;
+            (key, exp, r)
+        })
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await;
+    for (key, exp, r) in results {
+        report.objects_read += 1;
+        match r {
+            Ok((read, decoded)) => {
+                report.bytes_read += read;
+                match decoded {
+                    Some((size, hash)) if size == exp.size && hash == exp.sha256 => {}
+                    Some((_, hash)) => report.corrupt.push(finding(
+                        &key,
+                        &exp,
+                        format!("bytes hash to {hash}, the manifest says {}", exp.sha256),
+                    )),
+                    None => report
+                        .corrupt
+                        .push(finding(&key, &exp, "does not decompress".into())),
+                }
+            }
+            Err(m) => report.missing.push(finding(&key, &exp, m)),
+        }
+    }
+    report.corrupt.sort_by(|a, b| a.key.cmp(&b.key));
+    report.missing.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(report)
+}
+
+/// The objects to read back; for a percentage, the next slice after the saved position.
+fn select(
+    present: &[(String, Expected)],
+    read: ReadData,
+    state_dir: Option<&Path>,
+) -> Result<Vec<(String, Expected)>> {
+    let pct = match read {
+        ReadData::No => return Ok(Vec::new()),
+        ReadData::All => return Ok(present.to_vec()),
+        ReadData::Percent(p) => p,
+    };
+    if present.is_empty() {
+        return Ok(Vec::new());
+    }
+    let n = (present.len() * usize::from(pct))
+        .div_ceil(100)
+        .clamp(1, present.len());
+    let cursor_path = state_dir.map(|d| d.join(CURSOR_FILE));
+    let after = cursor_path
+        .as_ref()
+        .and_then(|p| std::fs::read(p).ok())
+        .and_then(|b| serde_json::from_slice::<Cursor>(&b).ok())
+        .map(|c| c.after)
+        .unwrap_or_default();
+    // `present` is sorted by key; start after the saved key and wrap around.
+    let start = present.partition_point(|(k, _)| k.as_str() <= after.as_str()) % present.len();
+    let slice: Vec<_> = (0..n)
+        .map(|i| present[(start + i) % present.len()].clone())
+        .collect();
+    if let (Some(path), Some((last, _))) = (cursor_path, slice.last()) {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io("create state dir", dir, e))?;
+        }
+        let c = Cursor {
+            version: 1,
+            after: last.clone(),
+        };
+        write_atomic(&path, &serde_json::to_vec(&c).expect("cursor serializes"))?;
+    }
+    Ok(slice)
+}

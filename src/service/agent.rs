@@ -1,0 +1,349 @@
+//! The long-running agent: waits for the next planned start (or a nudge), runs one pass
+//! of every archive at a time, and handles stop, reload and watchdog duties between and
+//! during passes. Signals are turned into [`Event`]s by the binary; this loop never sees
+//! a signal itself.
+
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use crate::archive::control::Control;
+use crate::archive::worker;
+use crate::catalog;
+use crate::config::Config;
+use crate::error::Result;
+use crate::remote::Store;
+use crate::report::RunReport;
+use crate::service::schedule::Planner;
+use crate::state::StateDir;
+use crate::time::{parse_rfc3339, rfc3339, Clock};
+
+/// How long to wait when the schedule has no future tick (a 7-field cron in the past).
+const NO_TICK_WAIT: Duration = Duration::from_secs(365 * 24 * 3600);
+/// First wait before asking again a destination that did not answer at start; it
+/// doubles up to [`DESTINATION_RETRY_MAX`].
+pub const DESTINATION_RETRY_FIRST: Duration = Duration::from_secs(1);
+/// Longest wait between two tries of a destination that does not answer at start.
+pub const DESTINATION_RETRY_MAX: Duration = Duration::from_secs(60);
+
+/// One archive: its config and its store.
+#[derive(Debug, Clone)]
+pub struct Archive {
+    /// Config with exactly the sources of this archive.
+    pub config: Config,
+    /// Where it is written.
+    pub store: Store,
+}
+
+/// What the outside world asks of the agent.
+#[derive(Debug)]
+pub enum Event {
+    /// Run a pass now (SIGUSR1, a file event); coalesced with one already running.
+    RunNow(&'static str),
+    /// Use this config from the next pass on (SIGHUP, already validated).
+    Reload(Vec<Archive>),
+    /// Stop: let a running pass finish within the grace period, then abort it.
+    Stop,
+}
+
+/// Callbacks for the service manager and metrics.
+pub trait Hooks: Send + Sync {
+    /// The agent holds its state dirs, every destination answered, and it is about to
+    /// wait for its first pass.
+    fn ready(&self) {}
+    /// A destination did not answer at start; the agent retries after `retry_in`.
+    fn destination_down(&self, _error: &crate::Error, _retry_in: Duration) {}
+    /// The loop is alive and any running pass is making progress.
+    fn alive(&self) {}
+    /// The agent is stopping.
+    fn stopping(&self) {}
+    /// A config reload was applied.
+    fn reloaded(&self) {}
+    /// A pass of `archive` ended.
+    fn pass_done(&self, _archive: &Config, _result: &Result<RunReport>) {}
+}
+
+/// Hooks that do nothing.
+#[derive(Debug, Default)]
+pub struct NoHooks;
+impl Hooks for NoHooks {}
+
+/// How the agent is tuned from outside the config.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// How often [`Hooks::alive`] may be called (half systemd's `WatchdogSec`).
+    pub alive_every: Duration,
+    /// Seed for the per-host jitter.
+    pub jitter_seed: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            alive_every: Duration::from_secs(10),
+            jitter_seed: 0,
+        }
+    }
+}
+
+/// Runs until [`Event::Stop`] (or until every sender is gone).
+pub async fn run(
+    mut archives: Vec<Archive>,
+    clock: &dyn Clock,
+    mut events: mpsc::Receiver<Event>,
+    hooks: &dyn Hooks,
+    options: Options,
+) -> Result<()> {
+    let Some(first) = archives.first() else {
+        return Ok(());
+    };
+    let mut locks = lock_all(&archives)?;
+    let last_start = archives
+        .iter()
+        .filter_map(|a| {
+            crate::state::history::read_status(&a.config.state_dir)
+                .ok()?
+                .first()
+                .cloned()
+        })
+        .filter_map(|r| parse_rfc3339(&r.started_at))
+        .min();
+    let mut planner = Planner::new(
+        first.config.schedule.clone(),
+        first.config.jitter,
+        options.jitter_seed,
+        clock.now(),
+        last_start,
+    );
+    let mut alive = tokio::time::interval(options.alive_every);
+    alive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    hooks.alive();
+    if !wait_for_destinations(
+        &mut archives,
+        &mut locks,
+        &mut planner,
+        &mut events,
+        hooks,
+        &mut alive,
+    )
+    .await
+    {
+        return stop(hooks);
+    }
+    hooks.ready();
+
+    loop {
+        let wait = match planner.next_start() {
+            Some(next) => {
+                tracing::debug!(next = %rfc3339(next), "waiting for the next pass");
+                next.duration_since(clock.now()).unwrap_or(Duration::ZERO)
+            }
+            None => {
+                tracing::warn!("the schedule has no future tick; waiting for a nudge or a stop");
+                NO_TICK_WAIT
+            }
+        };
+        let sleep = tokio::time::sleep(wait);
+        tokio::pin!(sleep);
+        let outcome = loop {
+            tokio::select! {
+                _ = &mut sleep => break Some("schedule"),
+                _ = alive.tick() => hooks.alive(),
+                ev = events.recv() => match ev {
+                    Some(Event::RunNow(why)) => break Some(why),
+                    Some(Event::Reload(new)) => {
+                        apply_reload(&mut archives, &mut locks, &mut planner, new, hooks);
+                        break None;
+                    }
+                    Some(Event::Stop) | None => return stop(hooks),
+                },
+            }
+        };
+        if let Some(why) = outcome {
+            tracing::debug!(trigger = why, "starting a pass");
+            loop {
+                let after = run_passes(
+                    &archives,
+                    &locks,
+                    &mut planner,
+                    clock,
+                    &mut events,
+                    hooks,
+                    &mut alive,
+                )
+                .await?;
+                match after {
+                    After::Continue => break,
+                    After::Again => continue,
+                    After::Stop => return stop(hooks),
+                    After::Reload(new) => {
+                        apply_reload(&mut archives, &mut locks, &mut planner, new, hooks);
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Asks every destination for its newest generation (one LIST) until all answer, with
+/// backoff, staying alive and answering stop, reload and nudges (a nudge tries again at
+/// once). A destination down at start is an outage to ride out, like one during a run:
+/// only a config error stops the agent. Returns false when asked to stop.
+async fn wait_for_destinations(
+    archives: &mut Vec<Archive>,
+    locks: &mut Vec<StateDir>,
+    planner: &mut Planner,
+    events: &mut mpsc::Receiver<Event>,
+    hooks: &dyn Hooks,
+    alive: &mut tokio::time::Interval,
+) -> bool {
+    let mut retry_in = DESTINATION_RETRY_FIRST;
+    loop {
+        let mut down = None;
+        for a in archives.iter() {
+            if let Err(e) = catalog::list_generations(&a.store, Some(u64::MAX - 1)).await {
+                down = Some((a.config.destination.url.to_string(), e));
+                break;
+            }
+        }
+        let Some((url, error)) = down else {
+            return true;
+        };
+        tracing::error!(destination = %url, error = %error, retry_in = ?retry_in, "the destination does not answer; retrying");
+        hooks.destination_down(&error, retry_in);
+        let sleep = tokio::time::sleep(retry_in);
+        tokio::pin!(sleep);
+        loop {
+            tokio::select! {
+                _ = &mut sleep => break,
+                _ = alive.tick() => hooks.alive(),
+                ev = events.recv() => match ev {
+                    Some(Event::RunNow(_)) => break,
+                    Some(Event::Reload(new)) => {
+                        apply_reload(archives, locks, planner, new, hooks);
+                        break;
+                    }
+                    Some(Event::Stop) | None => return false,
+                },
+            }
+        }
+        retry_in = (retry_in * 2).min(DESTINATION_RETRY_MAX);
+    }
+}
+
+enum After {
+    Continue,
+    /// A nudge came during the pass: its files may have been scanned too early.
+    Again,
+    Stop,
+    Reload(Vec<Archive>),
+}
+
+fn stop(hooks: &dyn Hooks) -> Result<()> {
+    hooks.stopping();
+    tracing::info!("logferry agent stopped");
+    Ok(())
+}
+
+fn lock_all(archives: &[Archive]) -> Result<Vec<StateDir>> {
+    archives
+        .iter()
+        .map(|a| StateDir::lock(&a.config.state_dir))
+        .collect()
+}
+
+fn apply_reload(
+    archives: &mut Vec<Archive>,
+    locks: &mut Vec<StateDir>,
+    planner: &mut Planner,
+    new: Vec<Archive>,
+    hooks: &dyn Hooks,
+) {
+    let Some(first) = new.first() else { return };
+    // Release the old state dirs first: the new config may name the same ones.
+    let old_locks = std::mem::take(locks);
+    drop(old_locks);
+    match lock_all(&new) {
+        Ok(l) => {
+            planner.reschedule(first.config.schedule.clone(), first.config.jitter);
+            *locks = l;
+            *archives = new;
+            tracing::info!("config reloaded");
+            hooks.reloaded();
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot take the new config's state dirs; keeping the old config");
+            match lock_all(archives) {
+                Ok(l) => *locks = l,
+                Err(e) => tracing::error!(error = %e, "cannot retake the old state dirs either"),
+            }
+        }
+    }
+}
+
+/// One pass of every archive, one after another. A stop during a pass waits for it
+/// within `shutdown_grace`, then cancels it (no commit; multipart uploads aborted).
+async fn run_passes(
+    archives: &[Archive],
+    locks: &[StateDir],
+    planner: &mut Planner,
+    clock: &dyn Clock,
+    events: &mut mpsc::Receiver<Event>,
+    hooks: &dyn Hooks,
+    alive: &mut tokio::time::Interval,
+) -> Result<After> {
+    planner.started(clock.now());
+    let mut after = After::Continue;
+    for (archive, lock) in archives.iter().zip(locks) {
+        let control = Control::default();
+        let pass = worker::run_locked(&archive.config, &archive.store, clock, lock, &control);
+        tokio::pin!(pass);
+        let mut last_beats = control.beats();
+        let mut stopping_since: Option<tokio::time::Instant> = None;
+        let result = loop {
+            let grace_left = stopping_since.map(|t| {
+                (t + archive.config.shutdown_grace)
+                    .saturating_duration_since(tokio::time::Instant::now())
+            });
+            tokio::select! {
+                r = &mut pass => break r,
+                _ = alive.tick() => {
+                    // A stuck pass stops the pings, and systemd's watchdog notices.
+                    let beats = control.beats();
+                    if beats != last_beats {
+                        last_beats = beats;
+                        hooks.alive();
+                    }
+                }
+                _ = tokio::time::sleep(grace_left.unwrap_or(Duration::from_secs(86_400))), if grace_left.is_some() && !control.is_cancelled() => {
+                    tracing::warn!(grace = ?archive.config.shutdown_grace, "pass still running after the shutdown grace period; aborting it");
+                    control.cancel();
+                }
+                ev = events.recv(), if stopping_since.is_none() => match ev {
+                    Some(Event::RunNow(_)) => {
+                        tracing::debug!("nudged during a pass; one more pass follows");
+                        if matches!(after, After::Continue) {
+                            after = After::Again;
+                        }
+                    }
+                    Some(Event::Reload(new)) => after = After::Reload(new),
+                    Some(Event::Stop) | None => {
+                        tracing::info!("stop requested; letting the running pass finish");
+                        stopping_since = Some(tokio::time::Instant::now());
+                        after = After::Stop;
+                    }
+                },
+            }
+        };
+        if let Err(e) = &result {
+            tracing::error!(error = %e, "pass failed; the next one will retry");
+        }
+        hooks.pass_done(&archive.config, &result);
+        hooks.alive();
+        if matches!(after, After::Stop) {
+            return Ok(After::Stop);
+        }
+    }
+    Ok(after)
+}

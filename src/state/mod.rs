@@ -1,0 +1,155 @@
+//! The state dir: a lock that keeps one agent per state dir, and the local files kept
+//! there — the last stat of every archived local file ([`seen`]), files with an mtime
+//! ahead of the clock ([`ahead`]), the status history ([`history`]) — written through
+//! one atomic writer ([`atomic`]). The catalog keeps its local copy of the manifest
+//! chain here too (see `catalog::local`).
+//!
+//! Everything here is only ever a copy or a record: the remote manifests are the truth,
+//! and this layer never talks to the remote.
+
+pub mod ahead;
+pub mod atomic;
+pub mod history;
+pub mod seen;
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Read, Seek, Write};
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+pub use ahead::{Ahead, AheadMap};
+pub use atomic::write_atomic;
+pub use seen::{Seen, SEEN_FILE};
+
+/// Name of the lock file in the state dir.
+pub const LOCK_FILE: &str = "lock";
+/// How long taking the lock may wait for a holder that is just letting go.
+const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// A state dir held by this process until dropped.
+#[derive(Debug)]
+pub struct StateDir {
+    path: PathBuf,
+    _lock: Option<File>,
+}
+
+impl StateDir {
+    /// Creates the dir if needed and takes its lock, or fails with [`Error::Locked`].
+    pub fn lock(path: &Path) -> Result<Self> {
+        Self::lock_within(path, LOCK_PATIENCE)
+    }
+
+    fn lock_within(path: &Path, patience: std::time::Duration) -> Result<Self> {
+        std::fs::create_dir_all(path).map_err(|e| Error::io("create state dir", path, e))?;
+        let lock_path = path.join(LOCK_FILE);
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&lock_path)
+            .map_err(|e| Error::io("open lock file", &lock_path, e))?;
+        // A lock just released can stay held for a moment by a child process forked in
+        // between (it shares the open file until it execs): retry briefly before
+        // deciding that another agent holds it.
+        let deadline = std::time::Instant::now() + patience;
+        let mut attempt = file.try_lock();
+        while matches!(attempt, Err(TryLockError::WouldBlock))
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            attempt = file.try_lock();
+        }
+        match attempt {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                let holder = holder.trim();
+                return Err(Error::Locked {
+                    path: lock_path,
+                    holder: (!holder.is_empty()).then(|| holder.to_string()),
+                });
+            }
+            Err(TryLockError::Error(e)) => return Err(Error::io("lock", &lock_path, e)),
+        }
+        file.set_len(0)
+            .map_err(|e| Error::io("write", &lock_path, e))?;
+        file.rewind()
+            .map_err(|e| Error::io("write", &lock_path, e))?;
+        write!(file, "{}", std::process::id()).map_err(|e| Error::io("write", &lock_path, e))?;
+        Ok(StateDir {
+            path: path.to_path_buf(),
+            _lock: Some(file),
+        })
+    }
+
+    /// The state dir for reading only, without its lock (beside a running agent).
+    pub fn read_only(path: &Path) -> Self {
+        StateDir {
+            path: path.to_path_buf(),
+            _lock: None,
+        }
+    }
+
+    /// The pid written by the agent holding the lock, when one does.
+    pub fn holder(path: &Path) -> Option<u32> {
+        // One attempt: a probe has no reason to wait for a holder letting go.
+        match StateDir::lock_within(path, std::time::Duration::ZERO) {
+            Err(Error::Locked { holder, .. }) => holder?.trim().parse().ok(),
+            _ => None,
+        }
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// A JSON cache file of the state dir: `None` when absent, and also (with a warning that
+/// says what follows) when unreadable or of another version: a cache is only ever a copy.
+pub(crate) fn read_cache<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    known_version: fn(&T) -> bool,
+    consequence: &str,
+) -> Option<T> {
+    let bytes = std::fs::read(path).ok()?;
+    match serde_json::from_slice::<T>(&bytes) {
+        Ok(f) if known_version(&f) => Some(f),
+        _ => {
+            tracing::warn!(path = %path.display(), "{consequence}");
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn second_lock_is_refused_with_pid() {
+        let dir = tempfile::tempdir().unwrap();
+        let _held = StateDir::lock(dir.path()).unwrap();
+        let err = StateDir::lock(dir.path()).unwrap_err();
+        assert!(matches!(err, Error::Locked { .. }), "{err}");
+        assert!(
+            err.to_string().contains(&std::process::id().to_string()),
+            "{err}"
+        );
+    }
+
+    /// A stat with every field set.
+    pub(crate) fn sample_stat() -> crate::fsstat::FileStat {
+        crate::fsstat::FileStat {
+            dev: 1,
+            ino: 2,
+            size: 3,
+            mtime_ns: 4,
+            ctime_ns: 5,
+            btime_ns: Some(6),
+        }
+    }
+}
