@@ -5,6 +5,7 @@ mod agent;
 mod cli;
 mod common;
 mod conformance;
+mod layers;
 mod mariadb;
 mod model;
 mod postgres;
