@@ -10,8 +10,8 @@
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
+use crate::config::DEFAULT_GRACE;
 use crate::config::{Config, DestinationUrl};
-use crate::retention::prune::DEFAULT_GRACE;
 
 /// Marks in the state dir when the local mirror was last swept: walking the mirror costs
 /// O(archive), so it is done once per grace period, not every pass.

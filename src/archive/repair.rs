@@ -12,6 +12,7 @@ use object_store::ObjectStoreExt;
 use crate::archive::control::Control;
 use crate::archive::upload;
 use crate::catalog;
+use crate::catalog::audit::{Finding, VerifyReport};
 use crate::catalog::index::Index;
 use crate::codec::Codec;
 use crate::config::Config;
@@ -21,7 +22,6 @@ use crate::fsstat::FileId;
 use crate::fsstat::{FileStat, ScannedFile};
 use crate::remote::Store;
 use crate::report::RunReport;
-use crate::restore::verify::{Finding, VerifyReport};
 use crate::state::{Seen, StateDir};
 use crate::time::{rfc3339, Clock};
 

@@ -1,8 +1,10 @@
 //! The catalog: the archive's record of what it holds. The manifest format (pure,
 //! [`manifest`]), the index it folds into (pure, [`index`]), the generations in the
-//! bucket ([`remote`]: list, load, create-only commit) and their local copy in the
-//! state dir ([`local`]).
+//! bucket ([`remote`]: list, load, create-only commit), their local copy in the state
+//! dir ([`local`]), and what a check of the record against the bucket found
+//! ([`audit`]).
 
+pub mod audit;
 pub mod index;
 pub mod local;
 pub mod manifest;

@@ -39,6 +39,9 @@ use values::{parse_codec, parse_size};
 
 /// Where the agent looks for its config file when `--config` is not given.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/logferry/logferry.toml";
+/// How old an orphan, an abandoned upload or a staging file must be before it is removed
+/// unless told otherwise: longer than any pass.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(24 * 3600);
 /// Default `state_dir`.
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/logferry";
 /// Default `schedule`: every five minutes, on the minute.

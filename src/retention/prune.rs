@@ -10,15 +10,12 @@ use object_store::path::Path;
 use object_store::ObjectStoreExt;
 
 use crate::catalog;
+use crate::catalog::audit::VerifyReport;
 use crate::config::Config;
+pub use crate::config::DEFAULT_GRACE;
 use crate::error::{Error, Result};
 use crate::remote::Store;
-use crate::restore::verify::VerifyReport;
 use crate::state::StateDir;
-
-/// How old an orphan, an abandoned upload or a staging file must be before it is removed
-/// unless told otherwise: longer than any pass.
-pub const DEFAULT_GRACE: Duration = Duration::from_secs(24 * 3600);
 
 /// What pruning did.
 #[derive(Debug, Default, Clone, serde::Serialize)]
