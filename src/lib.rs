@@ -35,6 +35,37 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! # Code map
+//!
+//! One folder per subsystem, shared vocabulary in leaf files; a layer imports only the
+//! layers below it (`tests/it/layers.rs` checks it, and that no two files import each
+//! other in a cycle).
+//!
+//! | layer | where | its job |
+//! |---|---|---|
+//! | L0 | `error.rs` | the one [`Error`]: names the path or key, keeps the cause in `source()`, hints at the fix |
+//! | L0 | `time.rs` | the injected [`Clock`], [`Timestamp`] and RFC 3339 text |
+//! | L0 | `fsstat.rs` | [`FileStat`]: what a stat says of a file, and file identity |
+//! | L0 | `digest.rs` | [`ContentHash`]: streaming sha256, proven against the file's stat |
+//! | L0 | `codec.rs` | [`Compression`]: streaming zstd encode and decode |
+//! | L0 | `glob.rs` | [`Matcher`]: gitignore-style include and exclude over globset |
+//! | L0 | `report.rs` | [`RunReport`] and [`Outcome`]: what a pass did |
+//! | L1 | `config/` | TOML and `LOGFERRY_*` in, a validated [`Config`] out: raw reading, validation by concern, destination and source rules, display |
+//! | L2 | `remote/` | the destination as an `Arc<dyn ObjectStore>` ([`Store`]), the remote layout (the one place keys are built), reading an object back, retries, the probe |
+//! | L2 | `catalog/` | the archive's record: manifest format, the index it folds into, generations in the bucket (list, load, create-only commit), their local copy, audit findings |
+//! | L2 | `state/` | the state dir: its lock, the stat cache, the status history, the one atomic writer; never talks to the remote |
+//! | L3 | `archive/` | one pass: `worker.rs` is the only orchestrator and sequences the stages (`sync`, `scan`, `diff`, `upload`, `commit`), which never import each other |
+//! | L3 | `restore/` | the read side: restore, fetch, verify, `archived`; never writes the archive |
+//! | L3 | `retention/` | removing what no generation needs (orphans) |
+//! | L4 | `service/` | the agent loop, the schedule (pure), file events, metrics and their HTTP endpoint, systemd; nothing in the library imports it |
+//! | L5 | `src/bin/logferry/` | the binary: clap arguments, one file per command, output and exit codes, signals |
+//!
+//! Where new code goes: a new backend option is a key in `config/destination.rs` read by
+//! `remote/store.rs`; a new stage of the pass is a file in `archive/` called from
+//! `worker.rs` only; a new read command is a file in `restore/` plus its printing in
+//! `src/bin/logferry/commands/`; a new metric is a line in `service/metrics.rs` fed
+//! from [`RunReport`].
 
 #![warn(missing_docs)]
 

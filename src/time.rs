@@ -33,3 +33,83 @@ pub fn parse_rfc3339(text: &str) -> Option<SystemTime> {
         .ok()
         .map(SystemTime::from)
 }
+
+/// A point in time as manifests, status and reports record it: RFC 3339 in UTC with
+/// milliseconds on the wire (`"2026-11-21T10:05:00.000Z"`, byte for byte what
+/// [`rfc3339`] writes), a time value in the program, so nothing re-parses text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(SystemTime);
+
+impl Timestamp {
+    /// The time as a `SystemTime`.
+    pub fn time(self) -> SystemTime {
+        self.0
+    }
+}
+
+impl Default for Timestamp {
+    /// The Unix epoch: what a report that never started carries (it serialized as an
+    /// empty string before it was a type; see [`Timestamp`]'s `Deserialize`).
+    fn default() -> Self {
+        Timestamp(SystemTime::UNIX_EPOCH)
+    }
+}
+
+impl From<SystemTime> for Timestamp {
+    fn from(t: SystemTime) -> Self {
+        Timestamp(t)
+    }
+}
+
+impl std::fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&rfc3339(self.0))
+    }
+}
+
+/// Text that is not RFC 3339.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not an RFC 3339 time (e.g. 2026-11-21T10:05:00.000Z)")]
+pub struct BadTimestamp(String);
+
+impl std::str::FromStr for Timestamp {
+    type Err = BadTimestamp;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        parse_rfc3339(s)
+            .map(Timestamp)
+            .ok_or_else(|| BadTimestamp(s.to_string()))
+    }
+}
+
+impl serde::Serialize for Timestamp {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&rfc3339(self.0))
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Timestamp {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_timestamp_writes_what_rfc3339_wrote_and_reads_it_back() {
+        let text = "\"2026-11-21T10:05:00.000Z\"";
+        let t: Timestamp = serde_json::from_str(text).unwrap();
+        assert_eq!(serde_json::to_string(&t).unwrap(), text);
+        let odd = SystemTime::UNIX_EPOCH + std::time::Duration::from_nanos(1_234_567_891);
+        assert_eq!(
+            serde_json::to_string(&Timestamp::from(odd)).unwrap(),
+            format!("\"{}\"", rfc3339(odd))
+        );
+        let err = serde_json::from_str::<Timestamp>("\"yesterday\"").unwrap_err();
+        assert!(err.to_string().contains("`yesterday` is not an RFC 3339 time"), "{err}");
+    }
+}
