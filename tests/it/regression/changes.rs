@@ -9,6 +9,7 @@ use crate::cli::{code, stderr, stdout, Workspace};
 /// used to count as "too young" until the clock caught up with it: with a far-future
 /// mtime, never. It is now archived once its stat has stayed the same for `min_age`, and
 /// the pass warns about it.
+// Pins: a file with a future mtime counted as too young, so it was never archived.
 #[test]
 fn a_file_with_an_mtime_ahead_of_the_clock_is_archived_once_quiet() {
     let ws = Workspace::new();
@@ -59,6 +60,7 @@ fn set_mtime(path: &std::path::Path, t: SystemTime) {
 /// (an extraction with preserved dates) gets the freed inode on ext4. The quick check
 /// saw an equal (dev, inode, size, mtime), took the new file for the old one renamed,
 /// and recorded the old content for it without reading it: restore returned wrong bytes.
+// Pins: a new file on a reused inode with the old mtime was recorded with the old content.
 #[test]
 fn a_reused_inode_with_a_restored_mtime_is_hashed_not_assumed() {
     let ws = Workspace::new();
@@ -82,6 +84,7 @@ fn a_reused_inode_with_a_restored_mtime_is_hashed_not_assumed() {
 
 /// A same-size rewrite in place with the mtime put back was never archived, and
 /// `archived` said it was.
+// Pins: a same-size rewrite with the mtime put back was never archived.
 #[test]
 fn a_same_size_rewrite_with_the_mtime_put_back_is_archived() {
     let ws = Workspace::new();

@@ -26,6 +26,7 @@ fn wal_file(ws: &Workspace, name: &str, content: &[u8]) {
 /// point-in-time recovery followed the wrong timeline. PostgreSQL's archive_command
 /// contract: never overwrite an archived name with other content; identical content is
 /// success.
+// Pins: a second 00000002.history with other bytes replaced the archived one.
 #[test]
 fn an_archived_wal_name_never_takes_other_content() {
     let ws = wal_workspace();
@@ -82,6 +83,7 @@ fn an_archived_wal_name_never_takes_other_content() {
 
 /// `names = "reused"` keeps logrotate's behaviour for a source that asks for it, and a
 /// bad value names the key.
+// Pins: immutable WAL names broke logrotate's reused names; `names` chooses, bad values named.
 #[test]
 fn names_key_chooses_immutable_or_reused_names() {
     let ws = wal_workspace();
@@ -109,6 +111,7 @@ fn names_key_chooses_immutable_or_reused_names() {
 
 /// `archived --wait` that timed out because the destination was down said only "not
 /// archived as it is now", so PostgreSQL's log never showed the cause.
+// Pins: `archived --wait` timing out on a dead destination hid the destination's error.
 #[test]
 fn archived_wait_that_times_out_names_the_destination_error() {
     let ws = wal_workspace();
