@@ -8,6 +8,8 @@
 //! bug needs one, goes in the doc comment above that. Tests are grouped by topic below;
 //! a new bug pin goes into the topic it belongs to, or a new one declared here.
 
+/// The agent loop with no future tick or with the destination down at start.
+mod agent;
 /// What a committed pass says about itself when the state dir cannot be written.
 mod bookkeeping;
 /// What a pass takes for a change: mtimes ahead of the clock, reused inodes, rewrites

@@ -1,14 +1,18 @@
 //! Issue 11, point 3: damage in an archive is seen, named and repaired — missing and
 //! damaged manifest generations, missing and corrupt objects, orphans and leftovers.
-//! Each case runs on the local mirror and on SeaweedFS (S3), through the built binary.
+//! Each case runs on the local mirror and on SeaweedFS (S3), through the built binary;
+//! multipart uploads abandoned on S3 are swept by a later pass.
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
+use std::time::Duration;
 
+use logferry::{run_once, s3_builder, Clock};
 use object_store::path::Path;
 use object_store::ObjectStoreExt;
 
 use crate::common::{destination_toml, Backend, Env};
+use crate::remote::{pending_multipart_uploads, s3_env_with_prefix};
 
 const BIN: &str = env!("CARGO_BIN_EXE_logferry");
 
@@ -564,4 +568,52 @@ async fn restore_at_a_time_steps_over_a_damaged_generation() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(to.join("app/a.log").exists());
     assert!(!to.join("app/b.log").exists(), "as of generation 1");
+}
+
+/// The real clock, moved by a fixed offset.
+struct Later(Duration);
+
+impl Clock for Later {
+    fn now(&self) -> std::time::SystemTime {
+        std::time::SystemTime::now() + self.0
+    }
+}
+
+/// Multipart uploads left open by killed passes stayed on S3 for good (9
+/// after a kill campaign), their parts stored and billed. A later pass now aborts those
+/// initiated longer ago than the grace period, and leaves younger ones (an upload in
+/// flight) alone.
+// Pins: multipart uploads left open by killed passes stayed on S3 for good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_later_pass_aborts_multipart_uploads_abandoned_longer_ago_than_the_grace() {
+    use object_store::multipart::MultipartStore;
+    let (env, prefix) = s3_env_with_prefix();
+    env.write("a.log", b"a\n");
+    // What a pass killed mid-upload leaves: an upload with a part, never completed.
+    let s3 = s3_builder(&env.config.destination)
+        .unwrap()
+        .unwrap()
+        .build()
+        .unwrap();
+    let key = object_store::path::Path::from(format!("{prefix}/data/app/big.log-00"));
+    let id = s3.create_multipart(&key).await.unwrap();
+    s3.put_part(&key, &id, 0, vec![b'x'; 5 << 20].into())
+        .await
+        .unwrap();
+    assert_eq!(pending_multipart_uploads(&prefix), 1);
+
+    let config = env.config.clone();
+    let r = run_once(&config, &env.store, &Later(Duration::ZERO))
+        .await
+        .unwrap();
+    assert_eq!(r.files_uploaded, 1);
+    assert_eq!(
+        pending_multipart_uploads(&prefix),
+        1,
+        "younger than the grace: kept"
+    );
+
+    let day = Duration::from_secs(25 * 3600);
+    run_once(&config, &env.store, &Later(day)).await.unwrap();
+    assert_eq!(pending_multipart_uploads(&prefix), 0, "aborted");
 }
