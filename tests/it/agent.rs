@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use crate::common::{destination_toml, Backend, Env, FaultStore};
 
 /// Wall time that moves with tokio's (paused) clock.
-struct TokioClock {
+pub(crate) struct TokioClock {
     base: SystemTime,
     start: tokio::time::Instant,
 }
@@ -23,7 +23,7 @@ impl TokioClock {
     /// Starts two seconds past a 10-second tick that lies ahead of the real clock, so the
     /// files a test writes (stamped with real time) are never in this clock's future,
     /// whatever today's date.
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let real = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap()
@@ -43,11 +43,11 @@ impl Clock for TokioClock {
 }
 
 #[derive(Default)]
-struct Recorder {
-    passes: Mutex<Vec<RunReport>>,
+pub(crate) struct Recorder {
+    pub(crate) passes: Mutex<Vec<RunReport>>,
     stopped: Mutex<bool>,
-    ready: Mutex<bool>,
-    retries: Mutex<Vec<Duration>>,
+    pub(crate) ready: Mutex<bool>,
+    pub(crate) retries: Mutex<Vec<Duration>>,
 }
 
 impl Hooks for Recorder {
@@ -68,7 +68,7 @@ impl Hooks for Recorder {
 }
 
 /// A memory-backed workspace with these top-level keys.
-fn env_with(top: &str) -> Env {
+pub(crate) fn env_with(top: &str) -> Env {
     let toml = format!(
         "state_dir = \"state\"\n{top}\n{}[[sources]]\nname = \"app\"\npath = \"logs\"\nmin_age = \"0s\"\n",
         destination_toml(Backend::Memory)
@@ -76,7 +76,7 @@ fn env_with(top: &str) -> Env {
     Env::from_toml(tempfile::tempdir().unwrap(), &toml)
 }
 
-fn env_every_10s() -> Env {
+pub(crate) fn env_every_10s() -> Env {
     env_with("schedule = \"*/10 * * * * *\"\ntimezone = \"UTC\"")
 }
 
@@ -220,98 +220,4 @@ async fn a_nudge_runs_a_pass_between_ticks_and_stop_waits_for_the_running_pass()
     task.await.unwrap().unwrap();
     let passes = rec.passes.lock().unwrap();
     assert_eq!(passes.len(), 3, "the running pass was allowed to finish");
-}
-
-/// Regression: with no future tick, a stop after a nudged pass used to be ignored.
-#[tokio::test(start_paused = true)]
-async fn a_schedule_without_future_ticks_still_takes_nudges_and_stops() {
-    let env = env_with("schedule = \"0 0 0 1 1 * 2020\"\ntimezone = \"UTC\"");
-    env.write("a.log", b"a\n");
-    let clock = Arc::new(TokioClock::new());
-    let rec = Arc::new(Recorder::default());
-    let (tx, rx) = mpsc::channel(4);
-    let archives = vec![Archive {
-        config: env.config.clone(),
-        store: env.store.clone(),
-    }];
-    let (c, r) = (clock.clone(), rec.clone());
-    let task = tokio::spawn(async move {
-        run_agent(
-            archives,
-            c.as_ref(),
-            rx,
-            r.as_ref(),
-            AgentOptions::default(),
-        )
-        .await
-    });
-    tokio::time::sleep(Duration::from_secs(5)).await;
-    tx.send(Event::RunNow("test")).await.unwrap();
-    tokio::time::sleep(Duration::from_secs(5)).await;
-    tx.send(Event::Stop).await.unwrap();
-    tokio::time::timeout(Duration::from_secs(60), task)
-        .await
-        .expect("the agent stops")
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        rec.passes.lock().unwrap().len(),
-        2,
-        "the first pass, then the nudged one"
-    );
-}
-
-/// Regression: a destination that did not answer at start ended the agent. It is now
-/// asked again with backoff, and the agent is ready (and passes run) once it answers.
-#[tokio::test(start_paused = true)]
-async fn a_destination_down_at_start_is_retried_with_backoff_until_it_answers() {
-    let env = env_every_10s();
-    env.write("a.log", b"a\n");
-    let faulty = FaultStore::wrap(&env.store);
-    faulty
-        .failing_lists
-        .store(4, std::sync::atomic::Ordering::SeqCst);
-    let store: Store = faulty;
-    let clock = Arc::new(TokioClock::new());
-    let rec = Arc::new(Recorder::default());
-    let (tx, rx) = mpsc::channel(4);
-    let archives = vec![Archive {
-        config: env.config.clone(),
-        store,
-    }];
-    let (c, r) = (clock.clone(), rec.clone());
-    let task = tokio::spawn(async move {
-        run_agent(
-            archives,
-            c.as_ref(),
-            rx,
-            r.as_ref(),
-            AgentOptions::default(),
-        )
-        .await
-    });
-    tokio::time::sleep(Duration::from_secs(14)).await;
-    assert!(
-        !*rec.ready.lock().unwrap(),
-        "not ready while the destination is down"
-    );
-    assert!(rec.passes.lock().unwrap().is_empty());
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(
-        *rec.retries.lock().unwrap(),
-        [1, 2, 4, 8].map(Duration::from_secs),
-        "backoff doubles"
-    );
-    assert!(
-        *rec.ready.lock().unwrap(),
-        "ready once it answered (after 15 s)"
-    );
-    assert_eq!(
-        rec.passes.lock().unwrap().len(),
-        1,
-        "the first pass runs at once"
-    );
-    assert_eq!(rec.passes.lock().unwrap()[0].files_uploaded, 1);
-    tx.send(Event::Stop).await.unwrap();
-    task.await.unwrap().unwrap();
 }

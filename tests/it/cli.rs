@@ -556,7 +556,7 @@ fn bad_restore_verify_arguments_exit_2() {
         );
     }
     assert!(!ws.path("restored").exists());
-    // fetch is restore_command: its usage errors are above 125 (regression_read.rs).
+    // fetch is restore_command: its usage errors are above 125 (regression/read.rs).
     let o = ws.run(&["fetch", "a.log.1"]);
     assert_eq!(code(&o), 202, "{}", stderr(&o));
     assert!(stderr(&o).contains("<DEST>"), "{}", stderr(&o));

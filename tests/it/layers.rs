@@ -5,8 +5,9 @@
 //! `archive`, `restore` and `retention`; L4 `service` on top; `lib.rs` may import
 //! everything, and the binary (`src/bin/`, `src/main.rs` and the modules it declares)
 //! is skipped because it only sees the library through `logferry::`. Beside the layers
-//! it checks that no two library files import each other in a cycle and that no library
-//! file grows past [`MAX_LINES_OF_CODE`] (see DESIGN.md).
+//! it checks that no two library files import each other in a cycle, that no file of the
+//! library or the binary grows past [`MAX_LINES_OF_CODE`] and that no function in them
+//! grows past [`MAX_FUNCTION_LINES`] (see DESIGN.md).
 //!
 //! How references are found: each file is lexed (comments, doc comments, string and char
 //! literals dropped, so `[`crate::x`]` in docs or `"crate::x"` in messages never count),
@@ -28,6 +29,9 @@
 //! Lines of code are lines holding a token (blank and comment-only lines are not
 //! counted), up to a trailing `#[cfg(test)] mod tests { .. }` block that closes the file;
 //! files that are themselves test modules (`#[cfg(test)] mod tests;`) are not counted.
+//! A function spans from the line of its `fn` to the line of its closing brace; functions
+//! inside a `#[cfg(test)]` item (a test module, a test-only helper) and in test-module
+//! files are not counted.
 //! In the cycle check, edges to `lib.rs` and to a folder's `mod.rs` from inside that
 //! folder do not count: those files only declare and re-export.
 
@@ -37,6 +41,10 @@ use std::path::Path;
 /// DESIGN.md: a file past ~400 lines is split by job, so a file over this many lines of
 /// code (tests at the end of the file excluded) is a failure.
 const MAX_LINES_OF_CODE: usize = 400;
+
+/// DESIGN.md: a function past ~80 lines is split, so a function spanning more lines than
+/// this, from its `fn` to its closing brace (tests excluded), is a failure.
+const MAX_FUNCTION_LINES: usize = 80;
 
 const L0: &[&str] = &[
     "error", "time", "fsstat", "digest", "codec", "glob", "report",
@@ -258,6 +266,16 @@ struct Parsed {
     /// `#[cfg(test)] mod name;`
     test_children: BTreeSet<String>,
     code_lines: BTreeSet<usize>,
+    /// Functions with a body, outside `#[cfg(test)]` items.
+    fns: Vec<FnSpan>,
+}
+
+/// One function: its name, the line of its `fn` and how many lines it spans.
+#[derive(Debug, Clone, PartialEq)]
+struct FnSpan {
+    name: String,
+    line: usize,
+    lines: usize,
 }
 
 fn ident(t: Option<&Token>) -> Option<&str> {
@@ -277,6 +295,7 @@ fn parse(src: &str, module: &[String], is_module: &dyn Fn(&[String]) -> bool) ->
     let (toks, code_lines) = lex(src);
     let mut p = Parsed {
         code_lines,
+        fns: fn_spans(&toks),
         ..Parsed::default()
     };
     let mut depth = 0usize;
@@ -400,6 +419,70 @@ fn parse(src: &str, module: &[String], is_module: &dyn Fn(&[String]) -> bool) ->
     p
 }
 
+/// The functions with a body, outside `#[cfg(test)]` items.
+fn fn_spans(toks: &[Token]) -> Vec<FnSpan> {
+    let tests: Vec<(usize, usize)> = (0..toks.len())
+        .filter(|&i| cfg_test_at(toks, i))
+        .filter_map(|i| {
+            let open = body_open(toks, i + 7)?;
+            Some((i, matching_close(toks, open)?))
+        })
+        .collect();
+    let mut out = Vec::new();
+    for (i, t) in toks.iter().enumerate() {
+        let (Some("fn"), Some(name)) = (ident(Some(t)), ident(toks.get(i + 1))) else {
+            continue;
+        };
+        if tests.iter().any(|&(a, b)| a < i && i < b) {
+            continue;
+        }
+        let Some(close) = body_open(toks, i + 2).and_then(|o| matching_close(toks, o)) else {
+            continue; // a declaration without a body (`fn f();` in a trait)
+        };
+        out.push(FnSpan {
+            name: name.to_string(),
+            line: t.line,
+            lines: toks[close].line - t.line + 1,
+        });
+    }
+    out
+}
+
+/// The `{` opening the body of the item whose header starts at `from`, or `None` when the
+/// header ends in `;` first. `;` and `{` inside `( )`, `[ ]` (`[u8; 4]`, attributes) do
+/// not count.
+fn body_open(toks: &[Token], from: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    for (k, t) in toks.iter().enumerate().skip(from) {
+        match t.tok {
+            Tok::Punct('(' | '[') => depth += 1,
+            Tok::Punct(')' | ']') => depth = depth.saturating_sub(1),
+            Tok::Punct('{') if depth == 0 => return Some(k),
+            Tok::Punct(';') if depth == 0 => return None,
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The `}` that closes the brace at `open`.
+fn matching_close(toks: &[Token], open: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    for (k, t) in toks.iter().enumerate().skip(open) {
+        match t.tok {
+            Tok::Punct('{') => depth += 1,
+            Tok::Punct('}') => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(k);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
 /// `#[cfg(test)]` starting at `i`.
 fn cfg_test_at(toks: &[Token], i: usize) -> bool {
     let want = [
@@ -420,20 +503,7 @@ fn cfg_test_at(toks: &[Token], i: usize) -> bool {
 
 /// Whether the brace at `open` is closed by the file's last token.
 fn closes_file(toks: &[Token], open: usize) -> bool {
-    let mut depth = 0usize;
-    for (k, t) in toks.iter().enumerate().skip(open) {
-        match t.tok {
-            Tok::Punct('{') => depth += 1,
-            Tok::Punct('}') => {
-                depth -= 1;
-                if depth == 0 {
-                    return k == toks.len() - 1;
-                }
-            }
-            _ => {}
-        }
-    }
-    false
+    matching_close(toks, open) == Some(toks.len() - 1)
 }
 
 /// `pub use`, `pub(crate) use`, `pub(in path) use`.
@@ -556,10 +626,11 @@ fn resolve_relative(
 /// The library's files, keyed by their path from the crate (`src/archive/scan.rs`).
 struct Tree {
     files: BTreeMap<String, Parsed>,
+    /// The binary's files (`src/main.rs`, `src/bin/**` and what `src/main.rs` declares),
+    /// parsed for their length only: their references are not resolved.
+    bin: BTreeMap<String, Parsed>,
     /// Module path → file.
     modules: BTreeMap<Vec<String>, String>,
-    /// File → its module path.
-    module_of: BTreeMap<String, Vec<String>>,
 }
 
 /// The module path of a library file, or `None` for the binary and non-Rust files.
@@ -617,10 +688,15 @@ impl Tree {
                 Some((path.clone(), parse(text, m, &is_module)))
             })
             .collect();
+        let bin = sources
+            .iter()
+            .filter(|(path, _)| path.ends_with(".rs") && !module_of.contains_key(path))
+            .map(|(path, text)| (path.clone(), parse(text, &[], &|_| false)))
+            .collect();
         Tree {
             files,
+            bin,
             modules,
-            module_of,
         }
     }
 
@@ -937,23 +1013,30 @@ fn cycles(graph: &BTreeMap<String, BTreeMap<String, usize>>) -> Vec<String> {
     out
 }
 
-/// Lines of code per library file, up to a trailing test block; test-only files skipped.
-fn oversized(tree: &Tree) -> Vec<String> {
+/// The files of the library and the binary that are not test modules
+/// (`#[cfg(test)] mod tests;` declares `tests.rs` or `tests/mod.rs` beside a `lib.rs`,
+/// `main.rs` or `mod.rs`, and under a folder named after any other file).
+fn non_test_files(tree: &Tree) -> Vec<(&String, &Parsed)> {
+    let all = || tree.files.iter().chain(&tree.bin);
     let mut test_only = BTreeSet::new();
-    for (file, parsed) in &tree.files {
+    for (file, parsed) in all() {
+        let stem = file.strip_suffix(".rs").unwrap_or(file);
+        let dir = match stem.rsplit_once('/') {
+            Some((dir, "lib" | "main" | "mod")) => dir.to_string(),
+            _ => stem.to_string(),
+        };
         for child in &parsed.test_children {
-            let mut m = tree.module_of[file].clone();
-            m.push(child.clone());
-            if let Some(f) = tree.modules.get(&m) {
-                test_only.insert(f.clone());
-            }
+            test_only.insert(format!("{dir}/{child}.rs"));
+            test_only.insert(format!("{dir}/{child}/mod.rs"));
         }
     }
+    all().filter(|(f, _)| !test_only.contains(*f)).collect()
+}
+
+/// Lines of code per file, up to a trailing test block; test-only files skipped.
+fn oversized(tree: &Tree) -> Vec<String> {
     let mut out = Vec::new();
-    for (file, parsed) in &tree.files {
-        if test_only.contains(file) {
-            continue;
-        }
+    for (file, parsed) in non_test_files(tree) {
         let end = parsed.test_block_line.unwrap_or(usize::MAX);
         let count = parsed.code_lines.range(..end).count();
         if count > MAX_LINES_OF_CODE {
@@ -963,7 +1046,26 @@ fn oversized(tree: &Tree) -> Vec<String> {
             ));
         }
     }
+    out.sort();
     out
+}
+
+/// Functions spanning more than [`MAX_FUNCTION_LINES`], outside tests.
+fn long_functions(tree: &Tree) -> Vec<String> {
+    let mut long: Vec<(&String, &FnSpan)> = non_test_files(tree)
+        .into_iter()
+        .flat_map(|(file, parsed)| parsed.fns.iter().map(move |f| (file, f)))
+        .filter(|(_, f)| f.lines > MAX_FUNCTION_LINES)
+        .collect();
+    long.sort_by_key(|(file, f)| (*file, f.line));
+    long.into_iter()
+        .map(|(file, f)| {
+            format!(
+                "{file}:{}: fn {} spans {} lines (limit {MAX_FUNCTION_LINES}): split it",
+                f.line, f.name, f.lines
+            )
+        })
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1013,9 +1115,16 @@ fn no_import_cycle_between_files() {
     );
 }
 
+/// Library and binary files alike.
 #[test]
 fn no_library_file_over_400_lines() {
     fail_if_any("files too long", oversized(&real_tree()));
+}
+
+/// Library and binary functions alike, tests excluded.
+#[test]
+fn no_library_function_over_80_lines() {
+    fail_if_any("functions too long", long_functions(&real_tree()));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1330,13 +1439,73 @@ mod checker {
             ("src/exact.rs", &body),
             ("src/tests.rs", &long),
             ("src/main.rs", &long),
+            ("src/bin/tool/main.rs", "#[cfg(test)]\nmod tests;\n"),
+            ("src/bin/tool/args.rs", &long),
+            ("src/bin/tool/tests.rs", &long),
+            ("src/bin/tool/run.rs", &tested),
         ]);
+        let report = |file: &str| {
+            format!(
+                "{file}: 401 lines of code (limit {MAX_LINES_OF_CODE}, tests at the end \
+                 not counted): split it by job"
+            )
+        };
         assert_eq!(
             oversized(&t),
-            vec![format!(
-                "src/long.rs: 401 lines of code (limit {MAX_LINES_OF_CODE}, tests at the end \
-                 not counted): split it by job"
-            )]
+            ["src/bin/tool/args.rs", "src/long.rs", "src/main.rs"].map(report)
+        );
+    }
+
+    /// A function of `lines` lines, from its `fn` to its closing brace.
+    fn function(name: &str, lines: usize) -> String {
+        format!("fn {name}() {{\n{}}}\n", "    step();\n".repeat(lines - 2))
+    }
+
+    #[test]
+    fn functions_span_from_their_fn_to_their_closing_brace() {
+        let src = "pub(crate) async fn a(x: [u8; 4]) -> u8 {\n    let s = \"}\"; // }\n    '}';\n    if x[0] == 0 { 1 } else { 2 }\n}\n\ntrait T {\n    fn declared(&self);\n    fn provided(&self) {}\n}\n\nfn b<F: Fn()>(f: F, g: fn(u8) -> u8)\nwhere\n    F: Send,\n{\n    f();\n}\n";
+        let (toks, _) = lex(src);
+        let span = |name: &str, line, lines| FnSpan {
+            name: name.into(),
+            line,
+            lines,
+        };
+        assert_eq!(
+            fn_spans(&toks),
+            [span("a", 1, 5), span("provided", 9, 1), span("b", 12, 6)]
+        );
+    }
+
+    #[test]
+    fn long_functions_are_reported_but_tests_are_not() {
+        let over = MAX_FUNCTION_LINES + 1;
+        let lib = format!(
+            "{}{}impl S {{\n{}}}\n#[cfg(test)]\nfn helper() {{\n{}}}\n#[cfg(test)]\nmod tests;\n",
+            function("long", over),
+            function("exact", MAX_FUNCTION_LINES),
+            function("method", over),
+            function("inner", over),
+        );
+        let tested = format!(
+            "fn short() {{}}\n#[cfg(test)]\nmod tests {{\n{}}}\n",
+            function("a_test", over)
+        );
+        let t = tree(&[
+            ("src/lib.rs", &lib),
+            ("src/tests.rs", &function("in_test_file", over)),
+            ("src/tested.rs", &tested),
+            ("src/bin/tool/main.rs", &function("main", over)),
+        ]);
+        let report = |file: &str, line: usize, name: &str| {
+            format!("{file}:{line}: fn {name} spans {over} lines (limit {MAX_FUNCTION_LINES}): split it")
+        };
+        assert_eq!(
+            long_functions(&t),
+            [
+                report("src/bin/tool/main.rs", 1, "main"),
+                report("src/lib.rs", 1, "long"),
+                report("src/lib.rs", 163, "method"),
+            ]
         );
     }
 }

@@ -6,10 +6,7 @@ use std::process::{Command, Output};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use logferry::{
-    load_at, load_config, load_latest, open_store, probe, run_once, s3_builder, system_hostname,
-    Clock, Store,
-};
+use logferry::{load_at, load_config, load_latest, open_store, probe, system_hostname, Store};
 
 use crate::common::{
     destination_toml, s3_destination_toml, sha, testbed, unique_prefix, Backend, Env, FaultStore,
@@ -297,7 +294,7 @@ async fn probe_says_when_create_only_puts_are_not_honoured() {
 }
 
 /// An S3 workspace and its archive's prefix in the test bucket.
-fn s3_env_with_prefix() -> (Env, String) {
+pub(crate) fn s3_env_with_prefix() -> (Env, String) {
     let toml = format!(
         "state_dir = \"state\"\n{}{SOURCES}",
         destination_toml(Backend::S3)
@@ -317,7 +314,7 @@ fn s3_env_with_prefix() -> (Env, String) {
 }
 
 /// Pending multipart uploads under `prefix` in the S3 test bucket, asked with curl's SigV4.
-fn pending_multipart_uploads(prefix: &str) -> usize {
+pub(crate) fn pending_multipart_uploads(prefix: &str) -> usize {
     let url = format!(
         "{}/{}?prefix={prefix}&uploads=",
         testbed("TESTBED_S3_ENDPOINT"),
@@ -635,51 +632,4 @@ async fn credentials_come_from_the_standard_environment_chain() {
         "{}",
         text(&o)
     );
-}
-
-/// The real clock, moved by a fixed offset.
-struct Later(Duration);
-
-impl Clock for Later {
-    fn now(&self) -> std::time::SystemTime {
-        std::time::SystemTime::now() + self.0
-    }
-}
-
-/// Regression: multipart uploads left open by killed passes stayed on S3 for good (9
-/// after a kill campaign), their parts stored and billed. A later pass now aborts those
-/// initiated longer ago than the grace period, and leaves younger ones (an upload in
-/// flight) alone.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_later_pass_aborts_multipart_uploads_abandoned_longer_ago_than_the_grace() {
-    use object_store::multipart::MultipartStore;
-    let (env, prefix) = s3_env_with_prefix();
-    env.write("a.log", b"a\n");
-    // What a pass killed mid-upload leaves: an upload with a part, never completed.
-    let s3 = s3_builder(&env.config.destination)
-        .unwrap()
-        .unwrap()
-        .build()
-        .unwrap();
-    let key = object_store::path::Path::from(format!("{prefix}/data/app/big.log-00"));
-    let id = s3.create_multipart(&key).await.unwrap();
-    s3.put_part(&key, &id, 0, vec![b'x'; 5 << 20].into())
-        .await
-        .unwrap();
-    assert_eq!(pending_multipart_uploads(&prefix), 1);
-
-    let config = env.config.clone();
-    let r = run_once(&config, &env.store, &Later(Duration::ZERO))
-        .await
-        .unwrap();
-    assert_eq!(r.files_uploaded, 1);
-    assert_eq!(
-        pending_multipart_uploads(&prefix),
-        1,
-        "younger than the grace: kept"
-    );
-
-    let day = Duration::from_secs(25 * 3600);
-    run_once(&config, &env.store, &Later(day)).await.unwrap();
-    assert_eq!(pending_multipart_uploads(&prefix), 0, "aborted");
 }

@@ -74,6 +74,7 @@ const SERVICE_LINKS: &[(&str, &str)] = &[
 
 /// Issue 10 (4): service-link variables made every command exit 2 ("key `port`: unknown
 /// field"), so PostgreSQL's `archive_command` failed forever.
+// Pins: Kubernetes service-link LOGFERRY_* variables made every command exit 2.
 #[test]
 fn service_link_variables_are_one_warning_each_and_every_command_still_works() {
     let ws = Workspace::new();
@@ -109,6 +110,7 @@ fn service_link_variables_are_one_warning_each_and_every_command_still_works() {
 }
 
 /// Issue 10 (4): the warning follows `log_format`, so a JSON log stays JSON.
+// Pins: a foreign-variable warning broke a JSON log by ignoring `log_format`.
 #[test]
 fn env_warnings_are_json_lines_with_log_format_json() {
     let ws = Workspace::new();
@@ -128,6 +130,7 @@ fn env_warnings_are_json_lines_with_log_format_json() {
 }
 
 /// Issue 10 (4): a bad value from the environment was reported against the config file.
+// Pins: a bad value from the environment was reported against the config file.
 #[test]
 fn a_bad_env_value_exits_2_naming_the_variable_not_the_file() {
     let ws = Workspace::new();
@@ -149,6 +152,7 @@ fn a_bad_env_value_exits_2_naming_the_variable_not_the_file() {
 }
 
 /// Issue 10 (4): env values were parsed as numbers first, so `007` became `7`.
+// Pins: environment values were parsed as numbers first, so `007` became `7`.
 #[test]
 fn env_values_keep_their_exact_text() {
     let ws = Workspace::new();
@@ -191,6 +195,7 @@ fn next_passes(v: &serde_json::Value) -> Vec<chrono::DateTime<chrono::FixedOffse
 
 /// Issue 10 (6): `0 3 * * 1` ran on Sundays; check-config now shows when passes run,
 /// in the config's timezone.
+// Pins: the crontab schedule `0 3 * * 1` ran on Sundays, and nothing showed when passes ran.
 #[test]
 fn check_config_shows_the_next_three_passes_with_crontab_weekdays_in_the_timezone() {
     use chrono::{Datelike, Timelike};
@@ -237,6 +242,7 @@ fn check_config_shows_the_next_three_passes_with_crontab_weekdays_in_the_timezon
 }
 
 /// Issue 10 (6): next passes of an `interval` schedule are counted from now.
+// Pins: check-config did not show when an `interval` schedule runs next (counted from now).
 #[test]
 fn check_config_json_next_passes_of_an_interval() {
     let ws = Workspace::new();
@@ -258,6 +264,7 @@ fn check_config_json_next_passes_of_an_interval() {
 }
 
 /// Issue 10 (6): `check-config --json` is the whole validated config, secrets redacted.
+// Pins: `check-config --json` did not give the whole validated config with secrets redacted.
 #[test]
 fn check_config_json_is_the_whole_config_with_secrets_redacted() {
     let ws = Workspace::new();
@@ -334,6 +341,7 @@ fn run_bounded(ws: &Workspace, args: &[&str]) -> (Option<i32>, String) {
 }
 
 /// Issue 10 (6): a schedule with no future tick was accepted, and `run` waited forever.
+// Pins: a schedule with no future tick was accepted, and `run` waited forever.
 #[test]
 fn a_schedule_without_future_ticks_is_a_config_error_for_check_config_and_run() {
     let ws = Workspace::new();
@@ -359,6 +367,7 @@ fn a_schedule_without_future_ticks_is_a_config_error_for_check_config_and_run() 
 }
 
 /// Issue 10 (6): a crontab weekday the crate does not know is an error naming `schedule`.
+// Pins: an unknown crontab weekday was not an error naming `schedule` and the fix.
 #[test]
 fn a_bad_weekday_exits_2_naming_schedule_and_the_fix() {
     let ws = Workspace::new();
@@ -376,6 +385,7 @@ fn a_bad_weekday_exits_2_naming_schedule_and_the_fix() {
 
 /// Issue 10 (4): a foreign variable whose value is not UTF-8 made every command panic
 /// (`std::env::vars()`), before the config was even read.
+// Pins: a foreign variable whose value is not UTF-8 made every command panic.
 #[test]
 fn a_foreign_variable_that_is_not_utf8_does_not_stop_commands() {
     use std::os::unix::ffi::OsStrExt;

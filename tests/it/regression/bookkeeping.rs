@@ -15,6 +15,7 @@ fn generation_exists(ws: &Workspace, g: u64) -> bool {
 /// used to exit 3 with no summary, though the files were archived. It now exits 0 with
 /// a warning, and the next pass re-reads those files (nothing uploaded, nothing
 /// committed) instead of failing again.
+// Pins: an unwritable seen.json turned a committed pass into exit 3 with no summary.
 #[test]
 fn a_committed_pass_whose_seen_cache_cannot_be_written_exits_0_with_a_warning() {
     let ws = Workspace::new();
@@ -57,6 +58,7 @@ fn a_committed_pass_whose_seen_cache_cannot_be_written_exits_0_with_a_warning() 
 
 /// The same with `status.json` unwritable: the pass exits 0, prints its summary and
 /// warns, and the metrics textfile shows this pass, not the last one that was recorded.
+// Pins: an unwritable status.json failed a committed pass and left stale metrics.
 #[test]
 fn a_committed_pass_whose_status_file_cannot_be_written_exits_0_and_fills_the_textfile() {
     let ws = Workspace::new();
@@ -78,6 +80,7 @@ fn a_committed_pass_whose_status_file_cannot_be_written_exits_0_and_fills_the_te
 }
 
 /// A metrics textfile that could not be written turned a committed pass into exit 3.
+// Pins: an unwritable metrics textfile turned a committed pass into exit 3.
 #[test]
 fn a_committed_pass_whose_metrics_textfile_cannot_be_written_exits_0_with_a_warning() {
     let ws = Workspace::new();
@@ -101,6 +104,7 @@ fn a_committed_pass_whose_metrics_textfile_cannot_be_written_exits_0_with_a_warn
 /// pass used to fail after its commit. Each pass now commits and exits 0; the next one
 /// catches up from the destination, and once the state dir is writable again the cache
 /// is rebuilt and a pass with nothing new writes nothing remote.
+// Pins: with the local manifest cache unwritable, every pass failed after its commit.
 #[test]
 fn passes_with_an_unwritable_manifest_cache_commit_and_catch_up_from_the_destination() {
     let ws = Workspace::new();
@@ -151,6 +155,7 @@ fn passes_with_an_unwritable_manifest_cache_commit_and_catch_up_from_the_destina
 /// the pass meant to record, and had no `peak_rss_bytes`, while `status` said the pass
 /// left only its failures pending. Both now state the same figures; only the timings
 /// differ, the embedded ones being taken at the commit.
+// Pins: a generation's embedded report disagreed with `status` on files_pending, lacked peak RSS.
 #[test]
 fn the_report_in_a_generation_agrees_with_status() {
     let ws = Workspace::new();

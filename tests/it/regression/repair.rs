@@ -1,14 +1,18 @@
 //! Issue 11, point 3: damage in an archive is seen, named and repaired — missing and
 //! damaged manifest generations, missing and corrupt objects, orphans and leftovers.
-//! Each case runs on the local mirror and on SeaweedFS (S3), through the built binary.
+//! Each case runs on the local mirror and on SeaweedFS (S3), through the built binary;
+//! multipart uploads abandoned on S3 are swept by a later pass.
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
+use std::time::Duration;
 
+use logferry::{run_once, s3_builder, Clock};
 use object_store::path::Path;
 use object_store::ObjectStoreExt;
 
 use crate::common::{destination_toml, Backend, Env};
+use crate::remote::{pending_multipart_uploads, s3_env_with_prefix};
 
 const BIN: &str = env!("CARGO_BIN_EXE_logferry");
 
@@ -97,8 +101,9 @@ async fn three_generations(env: &Env) {
     env.pass().await;
 }
 
-// Bug: a generation deleted from the middle of the chain was not named; verify listed the
-// objects only it named as orphans, inviting their deletion.
+/// Bug: a generation deleted from the middle of the chain was not named; verify listed the
+/// objects only it named as orphans, inviting their deletion.
+// Pins: a generation deleted mid-chain went unnamed and verify called its objects orphans.
 async fn verify_names_a_missing_generation_and_calls_its_objects_no_orphans(b: Backend) {
     let (env, cfg) = workspace(b);
     three_generations(&env).await;
@@ -114,7 +119,7 @@ async fn verify_names_a_missing_generation_and_calls_its_objects_no_orphans(b: B
     assert!(t.contains(&format!("UNACCOUNTED  {b_key}")), "{t}");
 }
 
-// Bug: objects left by interrupted passes made verify exit 1 with no way to remove them.
+// Pins: objects left by interrupted passes made verify exit 1 with no way to remove them.
 async fn verify_with_only_orphans_exits_0_and_names_the_prune(b: Backend) {
     let (env, cfg) = workspace(b);
     env.write("a.log", b"a\n");
@@ -132,7 +137,7 @@ async fn verify_with_only_orphans_exits_0_and_names_the_prune(b: Backend) {
     assert!(t.contains("logferry verify --prune-orphans"), "{t}");
 }
 
-// Bug: a damaged generation made verify exit 3 with a bare parse error and no fix named.
+// Pins: a damaged generation made verify exit 3 with a bare parse error and no fix named.
 async fn verify_names_a_damaged_generation_and_the_repair(b: Backend) {
     let (env, cfg) = workspace(b);
     three_generations(&env).await;
@@ -168,8 +173,9 @@ async fn newest_generation(env: &Env) -> u64 {
         .unwrap_or(0)
 }
 
-// Bug: an agent whose state dir was intact kept committing deltas on top of a damaged
-// generation, while every reader of the archive failed.
+/// Bug: an agent whose state dir was intact kept committing deltas on top of a damaged
+/// generation, while every reader of the archive failed.
+// Pins: an agent kept committing deltas on a damaged generation every reader failed on.
 async fn a_pass_stops_on_a_damaged_generation_it_builds_on(b: Backend) {
     let (env, cfg) = workspace(b);
     three_generations(&env).await;
@@ -185,8 +191,9 @@ async fn a_pass_stops_on_a_damaged_generation_it_builds_on(b: Backend) {
     assert_eq!(newest_generation(&env).await, 3, "nothing committed on top");
 }
 
-// Bug: a head generation replaced with other bytes of the same size (a wrong version)
-// went unnoticed by the agent that committed it.
+/// Bug: a head generation replaced with other bytes of the same size (a wrong version)
+/// went unnoticed by the agent that committed it.
+// Pins: a head generation replaced by same-size other bytes went unnoticed by its agent.
 async fn a_pass_stops_on_a_replaced_head_generation(b: Backend) {
     let (env, cfg) = workspace(b);
     three_generations(&env).await;
@@ -207,7 +214,7 @@ async fn a_pass_stops_on_a_replaced_head_generation(b: Backend) {
     assert_eq!(newest_generation(&env).await, 3, "nothing committed on top");
 }
 
-// Bug: a damaged generation had no repair: `ls`, `verify` and `restore` failed for good.
+// Pins: a damaged generation had no repair: ls, verify and restore failed for good.
 async fn repair_commits_a_checkpoint_and_readers_skip_the_damaged_generation(b: Backend) {
     let (env, cfg) = workspace(b);
     three_generations(&env).await;
@@ -245,7 +252,7 @@ async fn repair_commits_a_checkpoint_and_readers_skip_the_damaged_generation(b: 
     }
 }
 
-// Bug: with no good copy, nothing said what was still possible.
+// Pins: repair with no good copy of a generation did not say what was still possible.
 async fn repair_without_the_good_copy_names_what_to_do(b: Backend) {
     let (env, cfg) = workspace(b);
     three_generations(&env).await;
@@ -264,8 +271,9 @@ async fn key_of(env: &Env, file: &str) -> Path {
     Path::parse(&env.index().await.get("app", file).unwrap().key).unwrap()
 }
 
-// Bug: verify found missing and corrupt objects but nothing put them back, though the
-// local files still held their content.
+/// Bug: verify found missing and corrupt objects but nothing put them back, though the
+/// local files still held their content.
+// Pins: missing and corrupt objects were found but never put back from the local files.
 async fn repair_reuploads_missing_and_corrupt_objects_from_local_files(b: Backend) {
     let (env, cfg) = workspace(b);
     for (f, c) in [
@@ -325,8 +333,9 @@ async fn repair_reuploads_missing_and_corrupt_objects_from_local_files(b: Backen
     assert!(v[0]["corrupt"].as_array().unwrap().is_empty(), "{v}");
 }
 
-// Bug: a pass whose state dir was wiped rebuilt it and trusted the remote: an object
-// deleted from the destination stayed missing though the file was still here.
+/// Bug: a pass whose state dir was wiped rebuilt it and trusted the remote: an object
+/// deleted from the destination stayed missing though the file was still here.
+// Pins: a pass with a wiped state dir trusted the remote and left deleted objects missing.
 async fn a_rebuilt_pass_reuploads_missing_objects_of_files_it_holds(b: Backend) {
     let (env, cfg) = workspace(b);
     env.write("a.log", b"aaa\n");
@@ -344,8 +353,9 @@ async fn a_rebuilt_pass_reuploads_missing_objects_of_files_it_holds(b: Backend) 
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 }
 
-// Bug: orphans left by interrupted passes could not be removed, and nothing protected an
-// upload in flight from a hand-made cleanup.
+/// Bug: orphans left by interrupted passes could not be removed, and nothing protected an
+/// upload in flight from a hand-made cleanup.
+// Pins: orphans could not be removed, and nothing protected an upload in flight from cleanup.
 async fn prune_orphans_deletes_only_orphans_older_than_the_grace(b: Backend) {
     let (env, cfg) = workspace(b);
     env.write("a.log", b"a\n");
@@ -397,8 +407,9 @@ async fn prune_orphans_deletes_only_orphans_older_than_the_grace(b: Backend) {
     assert!(!text(&o).contains("ORPHAN"), "{}", text(&o));
 }
 
-// Bug: a pass killed inside an atomic write left `.<name>.tmp.<pid>` files in the state
-// dir for good.
+/// Bug: a pass killed inside an atomic write left `.<name>.tmp.<pid>` files in the state
+/// dir for good.
+// Pins: a pass killed mid atomic write left `.<name>.tmp.<pid>` files in the state dir for good.
 async fn a_pass_removes_temp_files_of_dead_processes_from_the_state_dir(b: Backend) {
     let (env, cfg) = workspace(b);
     env.write("a.log", b"a\n");
@@ -420,8 +431,9 @@ async fn a_pass_removes_temp_files_of_dead_processes_from_the_state_dir(b: Backe
     assert!(alive.exists(), "a live process's temp file is left alone");
 }
 
-// Bug: killed passes left the local mirror's multipart staging files (`<key>#N`) behind:
-// 35 MiB after 220 kills.
+/// Bug: killed passes left the local mirror's multipart staging files (`<key>#N`) behind:
+/// 35 MiB after 220 kills.
+// Pins: killed passes left the local mirror's multipart staging files (`<key>#N`) behind.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pass_removes_old_staging_files_from_the_local_mirror() {
     let (env, cfg) = workspace(Backend::Local);
@@ -455,7 +467,7 @@ async fn a_pass_removes_old_staging_files_from_the_local_mirror() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 }
 
-// Bug: one damaged generation made `generations` exit 3 and list nothing.
+// Pins: one damaged generation made `generations` exit 3 and list nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn generations_lists_the_readable_ones_and_names_the_damaged() {
     let (env, cfg) = workspace(Backend::Local);
@@ -475,8 +487,9 @@ async fn generations_lists_the_readable_ones_and_names_the_damaged() {
     assert_eq!(rows, ["1", "3"], "{t}");
 }
 
-// Guards the damage check against a false alarm: a bucket migrated or a mirror copied
-// (new ETags, new inodes) holds the same generations, and passes carry on.
+/// Guards the damage check against a false alarm: a bucket migrated or a mirror copied
+/// (new ETags, new inodes) holds the same generations, and passes carry on.
+// Pins: the damage check must not take a migrated bucket or copied mirror for damage.
 async fn a_pass_accepts_generations_copied_with_their_content(b: Backend) {
     let (env, cfg) = workspace(b);
     three_generations(&env).await;
@@ -494,8 +507,9 @@ async fn a_pass_accepts_generations_copied_with_their_content(b: Backend) {
     assert_eq!(newest_generation(&env).await, 4);
 }
 
-// Bug: with its newest generation deleted, the agent rebuilt on the one before and
-// committed over the gap, dropping from the index what the deleted one recorded.
+/// Bug: with its newest generation deleted, the agent rebuilt on the one before and
+/// committed over the gap, dropping from the index what the deleted one recorded.
+// Pins: with its head generation deleted, the agent committed over the gap and lost records.
 async fn a_deleted_head_generation_stops_the_pass_and_repair_recommits_it(b: Backend) {
     let (env, cfg) = workspace(b);
     three_generations(&env).await;
@@ -526,8 +540,9 @@ async fn a_deleted_head_generation_stops_the_pass_and_repair_recommits_it(b: Bac
     }
 }
 
-// Bug: `restore --at` searched the generations by time and stopped at a damaged one, even
-// when a later checkpoint superseded it.
+/// Bug: `restore --at` searched the generations by time and stopped at a damaged one, even
+/// when a later checkpoint superseded it.
+// Pins: `restore --at` stopped at a damaged generation a later checkpoint superseded.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restore_at_a_time_steps_over_a_damaged_generation() {
     let (env, cfg) = workspace(Backend::Local);
@@ -553,4 +568,52 @@ async fn restore_at_a_time_steps_over_a_damaged_generation() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(to.join("app/a.log").exists());
     assert!(!to.join("app/b.log").exists(), "as of generation 1");
+}
+
+/// The real clock, moved by a fixed offset.
+struct Later(Duration);
+
+impl Clock for Later {
+    fn now(&self) -> std::time::SystemTime {
+        std::time::SystemTime::now() + self.0
+    }
+}
+
+/// Multipart uploads left open by killed passes stayed on S3 for good (9
+/// after a kill campaign), their parts stored and billed. A later pass now aborts those
+/// initiated longer ago than the grace period, and leaves younger ones (an upload in
+/// flight) alone.
+// Pins: multipart uploads left open by killed passes stayed on S3 for good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_later_pass_aborts_multipart_uploads_abandoned_longer_ago_than_the_grace() {
+    use object_store::multipart::MultipartStore;
+    let (env, prefix) = s3_env_with_prefix();
+    env.write("a.log", b"a\n");
+    // What a pass killed mid-upload leaves: an upload with a part, never completed.
+    let s3 = s3_builder(&env.config.destination)
+        .unwrap()
+        .unwrap()
+        .build()
+        .unwrap();
+    let key = object_store::path::Path::from(format!("{prefix}/data/app/big.log-00"));
+    let id = s3.create_multipart(&key).await.unwrap();
+    s3.put_part(&key, &id, 0, vec![b'x'; 5 << 20].into())
+        .await
+        .unwrap();
+    assert_eq!(pending_multipart_uploads(&prefix), 1);
+
+    let config = env.config.clone();
+    let r = run_once(&config, &env.store, &Later(Duration::ZERO))
+        .await
+        .unwrap();
+    assert_eq!(r.files_uploaded, 1);
+    assert_eq!(
+        pending_multipart_uploads(&prefix),
+        1,
+        "younger than the grace: kept"
+    );
+
+    let day = Duration::from_secs(25 * 3600);
+    run_once(&config, &env.store, &Later(day)).await.unwrap();
+    assert_eq!(pending_multipart_uploads(&prefix), 0, "aborted");
 }

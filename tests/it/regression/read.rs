@@ -95,8 +95,9 @@ fn objects(mirror: &Path) -> Vec<PathBuf> {
     out
 }
 
-// Bug: a destination that did not answer made `fetch` exit 3, which PostgreSQL takes
-// for "end of the archive" and promotes.
+/// Bug: a destination that did not answer made `fetch` exit 3, which PostgreSQL takes
+/// for "end of the archive" and promotes.
+// Pins: an unreachable destination made `fetch` exit 3, which PostgreSQL takes for the end.
 #[test]
 fn fetch_with_the_destination_unreachable_exits_above_125() {
     let ws = Ws::new(
@@ -114,8 +115,9 @@ fn fetch_with_the_destination_unreachable_exits_above_125() {
     assert_eq!(code(&ws.run(&["ls"])), 3);
 }
 
-// Bug: an archive with no generation answered "never archived" (exit 1): recovery
-// ended at the base backup on a host pointed at the wrong prefix.
+/// Bug: an archive with no generation answered "never archived" (exit 1): recovery
+/// ended at the base backup on a host pointed at the wrong prefix.
+// Pins: `fetch` from an archive with no generation said "never archived" (exit 1).
 #[test]
 fn fetch_from_an_archive_without_generations_exits_above_125_naming_the_url() {
     let ws = Ws::new("[destination]\nurl = \"mirror\"\n");
@@ -129,7 +131,7 @@ fn fetch_from_an_archive_without_generations_exits_above_125_naming_the_url() {
     );
 }
 
-// Bug: a missing or corrupt object made `fetch` exit 1, "not in the archive".
+// Pins: a missing or corrupt object made `fetch` exit 1, "not in the archive".
 #[test]
 fn fetch_of_a_missing_or_corrupt_object_exits_above_125() {
     let ws = Ws::new("[destination]\nurl = \"mirror\"\n");
@@ -154,8 +156,9 @@ fn fetch_of_a_missing_or_corrupt_object_exits_above_125() {
     assert!(!Path::new(&ws.dest()).exists());
 }
 
-// Bug: bad config, bad arguments and an ambiguous name made `fetch` exit 2: a typo in
-// the config or in restore_command ended recovery quietly.
+/// Bug: bad config, bad arguments and an ambiguous name made `fetch` exit 2: a typo in
+/// the config or in restore_command ended recovery quietly.
+// Pins: bad config, bad arguments or an ambiguous name made `fetch` exit 2, ending recovery.
 #[test]
 fn fetch_with_bad_config_or_usage_exits_above_125() {
     let ws = Ws::new("[destination]\nurl = \"mirror\"\n");
@@ -221,8 +224,9 @@ fn archive_of_another_host(ws: &Ws) {
     std::fs::remove_dir_all(ws.path("state")).unwrap();
 }
 
-// Bug: on a replacement host, every read of a `{hostname}` archive looked at an empty
-// prefix; `restore` exited 0 having restored nothing, `fetch` said "never archived".
+/// Bug: on a replacement host, every read of a `{hostname}` archive looked at an empty
+/// prefix; `restore` exited 0 having restored nothing, `fetch` said "never archived".
+// Pins: on a replacement host, reads of a `{hostname}` archive saw an empty prefix and exited 0.
 #[test]
 fn reads_of_an_absent_templated_archive_fail_naming_the_url_and_the_hosts() {
     let ws = Ws::new("[destination]\nurl = \"mirror/{hostname}\"\n");
@@ -266,7 +270,7 @@ fn objects_under(dir: &Path) -> usize {
     std::fs::read_dir(dir).map_or(0, |d| d.count())
 }
 
-// Bug: a replacement host had no way to read the archive of the host it replaces.
+// Pins: a replacement host had no way to read the archive of the host it replaces.
 #[test]
 fn hostname_reads_another_hosts_archive_with_every_read_command() {
     let ws = Ws::new("[destination]\nurl = \"mirror/{hostname}\"\n");
@@ -317,8 +321,9 @@ fn hostname_reads_another_hosts_archive_with_every_read_command() {
     }
 }
 
-// `--hostname` on a URL without `{hostname}` would silently read this host's own
-// archive: a usage error that says why.
+/// `--hostname` on a URL without `{hostname}` would silently read this host's own
+/// archive: a usage error that says why.
+// Pins: `--hostname` on a URL without `{hostname}` would silently read this host's archive.
 #[test]
 fn hostname_on_a_url_without_the_placeholder_is_a_usage_error() {
     let ws = Ws::new("[destination]\nurl = \"mirror\"\n");
@@ -330,8 +335,9 @@ fn hostname_on_a_url_without_the_placeholder_is_a_usage_error() {
     assert_eq!(code(&o), FETCH_USAGE, "{}", err(&o));
 }
 
-// Bug: `ls`, `generations`, `verify` and `restore` of a prefix that holds no generation
-// exited 0 ("nothing archived yet", "restored 0 files").
+/// Bug: `ls`, `generations`, `verify` and `restore` of a prefix that holds no generation
+/// exited 0 ("nothing archived yet", "restored 0 files").
+// Pins: ls, generations, verify and restore of a prefix with no generation exited 0.
 #[test]
 fn reads_of_a_prefix_without_generations_fail_naming_the_url() {
     let ws = Ws::new("[destination]\nurl = \"mirror\"\n");
@@ -355,8 +361,9 @@ fn reads_of_a_prefix_without_generations_fail_naming_the_url() {
     }
 }
 
-// The host list comes from one delimited LIST of a real S3 server, and a host prefix
-// without manifests is not counted.
+/// The host list comes from one delimited LIST of a real S3 server, and a host prefix
+/// without manifests is not counted.
+// Pins: the replacement-host fix on real S3: hosts from one delimited LIST, empty ones skipped.
 #[test]
 fn s3_replacement_host_is_told_the_hosts_and_reads_the_old_one() {
     let base = unique_prefix();
@@ -421,8 +428,9 @@ fn s3_replacement_host_is_told_the_hosts_and_reads_the_old_one() {
     assert_eq!(std::fs::read(ws.dest()).unwrap(), b"one\n");
 }
 
-// The host's name may be part of a path segment (`db-{hostname}`): only the segments
-// with that shape are hosts, and the name is what stands for `{hostname}`.
+/// The host's name may be part of a path segment (`db-{hostname}`): only the segments
+/// with that shape are hosts, and the name is what stands for `{hostname}`.
+// Pins: the replacement-host fix with `db-{hostname}`: only segments of that shape are hosts.
 #[test]
 fn hosts_are_found_when_the_name_is_part_of_a_segment() {
     let ws = Ws::new("[destination]\nurl = \"mirror/db-{hostname}.arch/all\"\n");
@@ -441,9 +449,10 @@ fn hosts_are_found_when_the_name_is_part_of_a_segment() {
     assert_eq!(code(&o), 0, "{}", err(&o));
 }
 
-// With `{source}`, an archive of a source that has archived nothing yet does not make
-// every other name "not archived" fail: "never archived" needs one archive that holds a
-// generation; with none at all, fetch stops the recovery.
+/// With `{source}`, an archive of a source that has archived nothing yet does not make
+/// every other name "not archived" fail: "never archived" needs one archive that holds a
+/// generation; with none at all, fetch stops the recovery.
+// Pins: with `{source}`, a source with nothing archived made every other name "not archived".
 #[test]
 fn fetch_over_per_source_archives_says_never_archived_only_with_one_generation() {
     let ws = Ws::new("[destination]\nurl = \"mirror/{source}\"\n");

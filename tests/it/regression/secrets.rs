@@ -23,6 +23,7 @@ const S3_HEAD: &str = "state_dir = \"state\"\n[[sources]]\nname = \"app\"\npath 
 /// secret-named options were redacted). Every option whose value is a URL with a
 /// password now shows `<redacted>` in its place, on every output of check-config and in
 /// debug logs; the user name is kept.
+// Pins: check-config printed the passwords in `proxy_url` and `aws_endpoint` verbatim.
 #[test]
 fn check_config_redacts_the_password_of_every_url_valued_option() {
     let ws = Workspace::new();
@@ -79,6 +80,7 @@ fn check_config_redacts_the_password_of_every_url_valued_option() {
 /// A TOML syntax error quoted the offending line, and with it the secret written there.
 /// On a line that holds a secret-named key or a URL with a password, the message now
 /// keeps the line number and the reason, and drops the line.
+// Pins: a TOML syntax error quoted its line, and with it the secret written there.
 #[test]
 fn a_toml_syntax_error_on_a_secret_line_names_the_line_without_quoting_it() {
     let ws = Workspace::new();
@@ -108,6 +110,7 @@ fn a_toml_syntax_error_on_a_secret_line_names_the_line_without_quoting_it() {
 /// `LOGFERRY_DESTINATION__OPTIONS=<text>` (a table given text) echoed the text in its
 /// error, and the text may be the secret. A value set under `destination` is now never
 /// echoed; the error names the variable and says what was expected.
+// Pins: a bad LOGFERRY_DESTINATION__* value was echoed in its error, secret included.
 #[test]
 fn an_environment_value_under_destination_is_never_echoed_in_an_error() {
     let ws = Workspace::new();
@@ -122,6 +125,7 @@ fn an_environment_value_under_destination_is_never_echoed_in_an_error() {
 /// An option value the backend refuses must not come back in the error, nor in debug
 /// logs. This held already for these backends; it pins it, since object_store's
 /// messages may quote what they were given.
+// Pins: object_store's errors may quote a refused secret option value back; they must not.
 #[test]
 fn a_bad_value_of_a_secret_option_is_not_echoed() {
     let ws = Workspace::new();

@@ -48,6 +48,7 @@ fn s3_env(top: &str) -> Env {
 /// not retry conditional puts on connection errors): the pass failed with exit 3 and
 /// committed nothing. Now the put is sent again, meets the object its lost attempt
 /// wrote, checks it and adopts it, and the pass commits.
+// Pins: a connection reset on a create-only data put was not retried; the pass failed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reset_on_a_create_only_data_put_is_retried_and_the_pass_commits() {
     let proxy = Proxy::start(&testbed("TESTBED_S3_ENDPOINT")).await;
@@ -70,6 +71,7 @@ async fn a_reset_on_a_create_only_data_put_is_retried_and_the_pass_commits() {
 /// generation its own lost attempt wrote would have reported a commit conflict. Now the
 /// commit is sent again; on "already exists" the generation is read back, and our own
 /// bytes mean the commit landed.
+// Pins: a reset on the manifest commit was not retried; a retry took its own for a conflict.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reset_on_the_manifest_commit_is_retried_and_recognised_as_ours() {
     let proxy = Proxy::start(&testbed("TESTBED_S3_ENDPOINT")).await;
@@ -92,6 +94,7 @@ async fn a_reset_on_the_manifest_commit_is_retried_and_recognised_as_ours() {
 
 /// Bug: a manifest listing or fetch whose body was cut by a reset was not retried, so
 /// reading the archive failed on one bad connection. Now it is read again as a whole.
+// Pins: a manifest listing or fetch cut by a reset was not retried.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reset_while_a_manifest_is_read_is_retried() {
     let proxy = Proxy::start(&testbed("TESTBED_S3_ENDPOINT")).await;
@@ -115,6 +118,7 @@ async fn a_reset_while_a_manifest_is_read_is_retried() {
 /// Bug: one file whose upload failed after its retries ended the whole pass (exit 3)
 /// and the files that did get stored were not committed. Now that file is a file-level
 /// failure (outcome partial, exit 1, pending, retried next pass) and the rest is committed.
+// Pins: one file failing its upload retries ended the pass and the rest went uncommitted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_file_failing_every_attempt_fails_alone_and_the_rest_is_committed() {
     let env = s3_env("");
@@ -155,6 +159,7 @@ async fn one_file_failing_every_attempt_fails_alone_and_the_rest_is_committed() 
 
 /// The other side of the same change: a destination that fails every upload still ends
 /// the pass (exit 3), and nothing is committed.
+// Pins: the per-file failure fix must not hide a destination that fails every upload.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_upload_failing_still_fails_the_pass() {
     let env = s3_env("");
@@ -175,6 +180,7 @@ async fn every_upload_failing_still_fails_the_pass() {
 /// Bug: a file deleted between the scan and its read (rotation's churn) was counted as
 /// "changing". It is gone, not changing: now counted as vanished, the pass ends ok
 /// (exit 0), the summary says so, and it is not pending.
+// Pins: a file deleted between scan and read was counted as changing and left pending.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_vanishing_before_it_is_read_is_counted_as_vanished() {
     let env = s3_env("upload_concurrency = 1\n");
@@ -209,6 +215,7 @@ async fn a_file_vanishing_before_it_is_read_is_counted_as_vanished() {
 /// proxy that resets, stalls or answers `503 SlowDown` at random (seeded) on 15 % of
 /// requests. Every pass commits or fails cleanly; once the faults stop, one pass brings
 /// the archive to complete, with nothing lost and nothing recorded twice.
+// Pins: flaky networks (resets, stalls, 503s) must never lose or double-record a file.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn random_network_faults_never_lose_or_double_a_record() {
     let proxy = Proxy::start(&testbed("TESTBED_S3_ENDPOINT")).await;
