@@ -47,12 +47,12 @@ pub enum OnUndecodable {
 /// decoded bytes; `progress` hears of each stored chunk once it is written (or, when
 /// draining, once it is read after decoding stopped). Only a failure of the store is an
 /// error.
-pub async fn decode_into<W: Write>(
+pub async fn decode_into<W: Write, P: Fn(u64) + ?Sized>(
     got: GetResult,
     compression: Compression,
     out: W,
     on_undecodable: OnUndecodable,
-    progress: &(dyn Fn(u64) + Sync),
+    progress: &P,
 ) -> object_store::Result<ReadBack<W>> {
     let mut body = got.into_stream();
     let mut stored = 0u64;
