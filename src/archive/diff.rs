@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use crate::archive::pass::{Class, Object, Resolved};
 use crate::catalog::index::{Index, ObjectRef};
 use crate::codec::Codec;
 use crate::config::Names;
@@ -76,47 +77,6 @@ pub fn plan(files: Vec<ScannedFile>, index: &Index, seen: &BTreeMap<FileId, Seen
     }
     out.missing_locally = index.len().saturating_sub(present);
     out
-}
-
-/// What a hashed file turned out to be.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Class {
-    /// A path never archived.
-    New,
-    /// An archived path with different content.
-    Changed,
-    /// Content already stored under another path.
-    Renamed,
-    /// Stat changed, content did not.
-    Touched,
-    /// An archived name whose producer promises unique names, now with other content:
-    /// reported, never recorded.
-    Conflict {
-        /// What the archive holds under the name.
-        archived: ContentHash,
-    },
-}
-
-/// Where a file's bytes live once the pass is done.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Object {
-    /// Must be uploaded to this key, encoded so.
-    Upload(object_store::path::Path, Codec),
-    /// Already stored.
-    Existing(ObjectRef),
-}
-
-/// A hashed file with its decision.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Resolved {
-    /// The file.
-    pub file: ScannedFile,
-    /// Its content hash.
-    pub hash: ContentHash,
-    /// What it is.
-    pub class: Class,
-    /// Where its bytes go or are.
-    pub object: Object,
 }
 
 /// Classifies one hashed file against the archive; new content is to be stored with

@@ -170,7 +170,13 @@ async fn reupload_one(
         store,
         retry: Policy::for_destination(&config.destination),
     };
-    match upload::store_file(&to, &key, &file, sha, config.part_size, codec, &control).await {
+    let content = upload::Content {
+        key: &key,
+        file: &file,
+        expected: sha,
+        codec,
+    };
+    match upload::store_file(&to, &content, config.part_size, &control).await {
         Ok(_) => Ok(format!("re-uploaded from {}", file.abs.display())),
         Err(e) => Err(format!("upload from {} failed: {e}", file.abs.display())),
     }

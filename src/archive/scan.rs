@@ -10,8 +10,10 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use crate::config::{ClosedBy, Source};
+use crate::archive::pass::{cached, Pass};
+use crate::config::{ClosedBy, DestinationUrl, Source};
 use crate::fsstat::{nanos, FileStat, ScannedFile};
+use crate::report::RunReport;
 use crate::state::{Ahead, AheadMap};
 
 /// What a scan of one source found.
@@ -38,7 +40,6 @@ pub struct ScanOutcome {
 /// files with an mtime ahead of the clock.
 pub fn scan(source: &Source, now: SystemTime, skip: &[PathBuf], ahead: &AheadMap) -> ScanOutcome {
     let mut out = ScanOutcome::default();
-    let mut matching = Vec::new();
     match std::fs::metadata(&source.path) {
         Ok(m) if !m.is_dir() => {
             out.problems.push((
@@ -49,113 +50,10 @@ pub fn scan(source: &Source, now: SystemTime, skip: &[PathBuf], ahead: &AheadMap
         }
         _ => {}
     }
-    // std's read_dir: each entry's type comes from the directory listing and its stat
-    // from fstatat on the open directory, not a walk of the whole path per file.
-    let mut dirs: Vec<(PathBuf, String)> = vec![(source.path.clone(), String::new())];
-    while let Some((dir, rel_dir)) = dirs.pop() {
-        let entries = match std::fs::read_dir(&dir) {
-            Ok(e) => e,
-            Err(e) => {
-                let why = if e.kind() == std::io::ErrorKind::NotFound && dir == source.path {
-                    "source directory does not exist; check sources.path".to_string()
-                } else {
-                    e.to_string()
-                };
-                out.problems.push((dir, why));
-                continue;
-            }
-        };
-        for entry in entries {
-            let entry = match entry {
-                Ok(e) => e,
-                Err(e) => {
-                    out.problems.push((dir.clone(), e.to_string()));
-                    continue;
-                }
-            };
-            let Ok(kind) = entry.file_type() else {
-                continue;
-            };
-            let name = entry.file_name();
-            let Some(name) = name.to_str() else {
-                if kind.is_file() {
-                    out.problems
-                        .push((entry.path(), "file name is not UTF-8; not archived".into()));
-                }
-                continue;
-            };
-            let rel = if rel_dir.is_empty() {
-                name.to_string()
-            } else {
-                format!("{rel_dir}/{name}")
-            };
-            if kind.is_dir() {
-                let path = entry.path();
-                let is_marker_dir =
-                    matches!(&source.closed_by, ClosedBy::ReadyMarker { dir, .. } if dir == name);
-                if !is_marker_dir && !skip.iter().any(|s| s == &path) {
-                    dirs.push((path, rel));
-                }
-                continue;
-            }
-            // Symlinks and special files are never archived.
-            if !kind.is_file() {
-                continue;
-            }
-            if !(source.include.is_empty() || source.include.matches(&rel))
-                || source.exclude.matches(&rel)
-            {
-                continue;
-            }
-            match entry.metadata() {
-                Ok(m) => matching.push(ScannedFile {
-                    source: source.name.clone(),
-                    rel,
-                    abs: entry.path(),
-                    stat: FileStat::from_metadata(&m),
-                }),
-                // Deleted between the listing and the stat: gone, not a problem.
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => out.vanished += 1,
-                Err(e) => out.problems.push((entry.path(), e.to_string())),
-            }
-        }
-    }
-
+    let matching = walk(source, skip, &mut out);
     match &source.closed_by {
-        ClosedBy::Quiet => {
-            let now_ns = nanos(now);
-            for f in matching {
-                let quiet_for = if f.stat.mtime() > now {
-                    let id = (f.source.clone(), f.rel.clone());
-                    let first_seen_ns = ahead
-                        .get(&id)
-                        .filter(|a| a.stat == f.stat && a.first_seen_ns <= now_ns)
-                        .map_or(now_ns, |a| a.first_seen_ns);
-                    out.ahead.insert(
-                        id,
-                        Ahead {
-                            stat: f.stat,
-                            first_seen_ns,
-                        },
-                    );
-                    Duration::from_nanos((now_ns - first_seen_ns) as u64)
-                } else {
-                    now.duration_since(f.stat.mtime()).unwrap_or(Duration::ZERO)
-                };
-                if quiet_for < source.min_age {
-                    out.too_young += 1;
-                } else {
-                    out.files.push(f);
-                }
-            }
-        }
-        ClosedBy::NotNewest => {
-            matching.sort_by(|a, b| natural_cmp(&a.rel, &b.rel));
-            if matching.pop().is_some() {
-                out.held_newest += 1;
-            }
-            out.files = matching;
-        }
+        ClosedBy::Quiet => quiet(source, matching, now, ahead, &mut out),
+        ClosedBy::NotNewest => not_newest(matching, &mut out),
         ClosedBy::ReadyMarker { dir, suffixes } => {
             for f in matching {
                 let parent = f.abs.parent().unwrap_or(Path::new("."));
@@ -173,6 +71,198 @@ pub fn scan(source: &Source, now: SystemTime, skip: &[PathBuf], ahead: &AheadMap
     }
     out.files.sort_by(|a, b| a.rel.cmp(&b.rel));
     out
+}
+
+/// A walk of one source: the directories still to list, and what it found so far.
+struct Walk<'a> {
+    source: &'a Source,
+    skip: &'a [PathBuf],
+    dirs: Vec<(PathBuf, String)>,
+    matching: Vec<ScannedFile>,
+    out: &'a mut ScanOutcome,
+}
+
+/// Every regular file under the source that its globs select, closed or not.
+fn walk(source: &Source, skip: &[PathBuf], out: &mut ScanOutcome) -> Vec<ScannedFile> {
+    // std's read_dir: each entry's type comes from the directory listing and its stat
+    // from fstatat on the open directory, not a walk of the whole path per file.
+    let mut w = Walk {
+        source,
+        skip,
+        dirs: vec![(source.path.clone(), String::new())],
+        matching: Vec::new(),
+        out,
+    };
+    while let Some((dir, rel_dir)) = w.dirs.pop() {
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) => {
+                let why = if e.kind() == std::io::ErrorKind::NotFound && dir == source.path {
+                    "source directory does not exist; check sources.path".to_string()
+                } else {
+                    e.to_string()
+                };
+                w.out.problems.push((dir, why));
+                continue;
+            }
+        };
+        for entry in entries {
+            match entry {
+                Ok(e) => w.visit(&e, &rel_dir),
+                Err(e) => w.out.problems.push((dir.clone(), e.to_string())),
+            }
+        }
+    }
+    w.matching
+}
+
+impl Walk<'_> {
+    /// One directory entry: a directory to walk into, a matching file, or neither.
+    fn visit(&mut self, entry: &std::fs::DirEntry, rel_dir: &str) {
+        let (source, out) = (self.source, &mut *self.out);
+        let Ok(kind) = entry.file_type() else {
+            return;
+        };
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else {
+            if kind.is_file() {
+                out.problems
+                    .push((entry.path(), "file name is not UTF-8; not archived".into()));
+            }
+            return;
+        };
+        let rel = if rel_dir.is_empty() {
+            name.to_string()
+        } else {
+            format!("{rel_dir}/{name}")
+        };
+        if kind.is_dir() {
+            let path = entry.path();
+            let is_marker_dir =
+                matches!(&source.closed_by, ClosedBy::ReadyMarker { dir, .. } if dir == name);
+            if !is_marker_dir && !self.skip.iter().any(|s| s == &path) {
+                self.dirs.push((path, rel));
+            }
+            return;
+        }
+        // Symlinks and special files are never archived.
+        if !kind.is_file() {
+            return;
+        }
+        if !(source.include.is_empty() || source.include.matches(&rel))
+            || source.exclude.matches(&rel)
+        {
+            return;
+        }
+        match entry.metadata() {
+            Ok(m) => self.matching.push(ScannedFile {
+                source: source.name.clone(),
+                rel,
+                abs: entry.path(),
+                stat: FileStat::from_metadata(&m),
+            }),
+            // Deleted between the listing and the stat: gone, not a problem.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => out.vanished += 1,
+            Err(e) => out.problems.push((entry.path(), e.to_string())),
+        }
+    }
+}
+
+/// `closed_by = "quiet"`: closed once unchanged for `min_age`; a file ahead of the clock
+/// counts its quiet time from the first pass that saw its current stat.
+fn quiet(
+    source: &Source,
+    matching: Vec<ScannedFile>,
+    now: SystemTime,
+    ahead: &AheadMap,
+    out: &mut ScanOutcome,
+) {
+    let now_ns = nanos(now);
+    for f in matching {
+        let quiet_for = if f.stat.mtime() > now {
+            let id = (f.source.clone(), f.rel.clone());
+            let first_seen_ns = ahead
+                .get(&id)
+                .filter(|a| a.stat == f.stat && a.first_seen_ns <= now_ns)
+                .map_or(now_ns, |a| a.first_seen_ns);
+            out.ahead.insert(
+                id,
+                Ahead {
+                    stat: f.stat,
+                    first_seen_ns,
+                },
+            );
+            Duration::from_nanos((now_ns - first_seen_ns) as u64)
+        } else {
+            now.duration_since(f.stat.mtime()).unwrap_or(Duration::ZERO)
+        };
+        if quiet_for < source.min_age {
+            out.too_young += 1;
+        } else {
+            out.files.push(f);
+        }
+    }
+}
+
+/// `closed_by = "not_newest"`: all but the newest in natural order.
+fn not_newest(mut matching: Vec<ScannedFile>, out: &mut ScanOutcome) {
+    matching.sort_by(|a, b| natural_cmp(&a.rel, &b.rel));
+    if matching.pop().is_some() {
+        out.held_newest += 1;
+    }
+    out.files = matching;
+}
+
+/// Closed files of every source; unreadable paths are counted as failures. Files with
+/// an mtime ahead of the clock are remembered in the state dir, so their quiet time
+/// carries over to the next pass, and reported in one warning per source.
+pub fn scan_sources(p: &Pass<'_>, now: SystemTime, report: &mut RunReport) -> Vec<ScannedFile> {
+    let (config, state_dir) = (p.config, p.state_dir);
+    let mut own_dirs = vec![config.state_dir.clone()];
+    if let DestinationUrl::Local(dir) = &config.destination.url {
+        own_dirs.push(dir.clone());
+    }
+    let ahead_before = state_dir.ahead();
+    let mut ahead = AheadMap::new();
+    let mut files = Vec::new();
+    for source in &config.sources {
+        let found = scan(source, now, &own_dirs, &ahead_before);
+        for (path, why) in found.problems {
+            tracing::warn!(source = %source.name, path = %path.display(), error = %why, "cannot scan");
+            report.fail(format!("{}/{}", source.name, path.display()), why);
+        }
+        report.files_waiting += found.too_young + found.held_newest;
+        report.files_vanished += found.vanished;
+        warn_ahead(source, now, &found.ahead);
+        report.files_ahead += found.ahead.len() as u64;
+        ahead.extend(found.ahead);
+        files.extend(found.files);
+    }
+    if ahead != ahead_before {
+        cached("files ahead of the clock", state_dir.save_ahead(&ahead));
+    }
+    files
+}
+
+/// One warning per source for its files with an mtime ahead of the clock.
+fn warn_ahead(source: &Source, now: SystemTime, ahead: &AheadMap) {
+    let Some(((_, first), _)) = ahead.iter().next() else {
+        return;
+    };
+    let most = ahead
+        .values()
+        .filter_map(|a| a.stat.mtime().duration_since(now).ok())
+        .max()
+        .unwrap_or_default();
+    let most = humantime::format_duration(std::time::Duration::from_secs(most.as_secs()));
+    tracing::warn!(
+        source = %source.name,
+        files = ahead.len(),
+        example = %first,
+        "{} file(s) have an mtime ahead of the clock (up to {most}; e.g. `{first}`): clock skew or a clock step back? each is archived once its size and mtime stay unchanged for min_age ({})",
+        ahead.len(),
+        humantime::format_duration(source.min_age),
+    );
 }
 
 /// Natural order: digit runs compare as numbers, so `binlog.9` < `binlog.10`.

@@ -5,7 +5,6 @@
 //! one: an object is completed only if it holds exactly the content its key names.
 
 use bytes::Bytes;
-use futures::StreamExt;
 use object_store::path::Path;
 use object_store::{
     MultipartUpload, ObjectStoreExt, PutMode, PutMultipartOptions, PutOptions, PutPayload,
@@ -14,11 +13,11 @@ use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 
 use crate::archive::control::Control;
-use crate::codec::{Codec, Compression, Decoder, Encoder};
-use crate::digest::Hashing;
+use crate::codec::{Codec, Compression, Encoder};
 use crate::digest::{ensure_unchanged, ContentHash, DigestError};
 use crate::error::Error;
 use crate::fsstat::ScannedFile;
+use crate::remote::read_back::{decode_into, OnUndecodable};
 use crate::remote::retry::{self, Policy};
 use crate::remote::Store;
 
@@ -83,57 +82,103 @@ pub fn part_size_for(size: u64, part_size: u64) -> u64 {
 /// `part_size`), so memory stays near one part per file.
 const COMPRESS_CHUNK: usize = 1 << 20;
 
-/// Stores `file` at `key`, whose name carries `expected`, unless it is there already.
-/// Small files go up in one create-only put (an existing object shows as a conflict and
-/// is checked then); larger ones are looked for first, so an interrupted pass's upload
-/// is never repeated.
+/// One object to store: the file holding its content, the content key, the hash that
+/// key names, and the codec to store it with.
+#[derive(Debug, Clone, Copy)]
+pub struct Content<'a> {
+    /// The content key.
+    pub key: &'a Path,
+    /// The local file.
+    pub file: &'a ScannedFile,
+    /// The sha256 the key names, which the bytes sent must hash to.
+    pub expected: ContentHash,
+    /// How the object is encoded.
+    pub codec: Codec,
+}
+
+/// Stores `c.file` at `c.key` unless it is there already. Small files go up in one
+/// create-only put (an existing object shows as a conflict and is checked then); larger
+/// ones are looked for first, so an interrupted pass's upload is never repeated.
 pub async fn store_file(
     to: &Target<'_>,
-    key: &Path,
-    file: &ScannedFile,
-    expected: ContentHash,
+    c: &Content<'_>,
     part_size: u64,
-    codec: Codec,
     control: &Control,
 ) -> Result<Stored, UploadError> {
     if control.is_cancelled() {
         return Err(UploadError::Interrupted);
     }
-    let store = to.store;
-    if file.stat.size > part_size {
-        match store.head(key).await {
-            Ok(meta) => return adopt(to, key, file, expected, codec.compression, meta.size).await,
+    if c.file.stat.size > part_size {
+        match to.store.head(c.key).await {
+            Ok(meta) => return adopt(to, c, meta.size).await,
             Err(object_store::Error::NotFound { .. }) => {}
-            Err(e) => return Err(Error::store("head", key, e).into()),
+            Err(e) => return Err(Error::store("head", c.key, e).into()),
         }
     }
-    let mut f = tokio::fs::File::open(&file.abs)
+    let mut f = tokio::fs::File::open(&c.file.abs)
         .await
         .map_err(|e| UploadError::Changed(DigestError::Io(e)))?;
-    let part = part_size_for(file.stat.size, part_size) as usize;
-    let chunk = match codec.compression {
-        Compression::None => part,
-        Compression::Zstd => COMPRESS_CHUNK.min(part),
+    let mut parts = Parts {
+        to,
+        c,
+        part: part_size_for(c.file.stat.size, part_size) as usize,
+        upload: None,
+        read: 0,
+        stored: 0,
     };
-    let mut enc = Encoder::new(codec).map_err(DigestError::Io)?;
-    let mut hasher = Sha256::new();
-    let mut read = 0u64;
-    let mut stored = 0u64;
-    let mut upload: Option<Box<dyn MultipartUpload>> = None;
-    let mut tail: Option<Bytes> = None;
-    let result: Result<Option<Vec<u8>>, UploadError> = async {
+    match parts.send(&mut f, control).await {
+        Ok(last) => parts.finish(last).await,
+        Err(e) => {
+            if let Some(mut u) = parts.upload {
+                if let Err(abort) = u.abort().await {
+                    tracing::warn!(key = %c.key, error = %abort, "could not abort multipart upload");
+                }
+            }
+            Err(e)
+        }
+    }
+}
+
+/// A file on its way up in parts; the multipart upload starts with the first full part.
+struct Parts<'a> {
+    to: &'a Target<'a>,
+    c: &'a Content<'a>,
+    part: usize,
+    upload: Option<Box<dyn MultipartUpload>>,
+    /// Original bytes read.
+    read: u64,
+    /// Bytes sent in parts.
+    stored: u64,
+}
+
+impl Parts<'_> {
+    /// Reads, hashes and sends the file part by part; returns the bytes still to send,
+    /// once the bytes read are known to be exactly the ones the key names.
+    async fn send(
+        &mut self,
+        f: &mut tokio::fs::File,
+        control: &Control,
+    ) -> Result<Vec<u8>, UploadError> {
+        let (file, codec, part) = (self.c.file, self.c.codec, self.part);
+        let chunk = match codec.compression {
+            Compression::None => part,
+            Compression::Zstd => COMPRESS_CHUNK.min(part),
+        };
+        let mut enc = Encoder::new(codec).map_err(DigestError::Io)?;
+        let mut hasher = Sha256::new();
+        let mut tail: Option<Bytes> = None;
         loop {
             if control.is_cancelled() {
                 return Err(UploadError::Interrupted);
             }
             control.beat();
-            let data = read_part(&mut f, chunk).await.map_err(DigestError::Io)?;
+            let data = read_part(f, chunk).await.map_err(DigestError::Io)?;
             if data.is_empty() {
                 break;
             }
             hasher.update(&data);
-            read += data.len() as u64;
-            if read > file.stat.size {
+            self.read += data.len() as u64;
+            if self.read > file.stat.size {
                 break;
             }
             // Plain parts go up as read, without a copy; compressed ones once a part's
@@ -150,73 +195,68 @@ pub async fn store_file(
                 }
             };
             if let Some(payload) = payload {
-                if upload.is_none() {
-                    let u = store
-                        .put_multipart_opts(key, PutMultipartOptions::default())
-                        .await
-                        .map_err(|e| Error::store("start multipart upload", key, e))?;
-                    upload = Some(u);
-                }
-                stored += payload.content_length() as u64;
-                let u = upload.as_mut().expect("started above");
-                u.put_part(payload)
-                    .await
-                    .map_err(|e| Error::store("put part", key, e))?;
+                self.put(payload).await?;
             }
         }
         // Nothing is completed unless the bytes are exactly the ones the key names.
         check(
             file,
-            expected,
-            read,
-            ContentHash::from_hasher(hasher.clone()),
+            self.c.expected,
+            self.read,
+            ContentHash::from_hasher(hasher),
         )?;
         let mut last = enc.finish().map_err(DigestError::Io)?;
         if let Some(t) = tail.take() {
             last = t.to_vec();
         }
-        Ok(Some(last))
+        Ok(last)
     }
-    .await;
-    let last = match result {
-        Ok(last) => last.unwrap_or_default(),
-        Err(e) => {
-            if let Some(mut u) = upload {
-                if let Err(abort) = u.abort().await {
-                    tracing::warn!(key = %key, error = %abort, "could not abort multipart upload");
-                }
-            }
-            return Err(e);
+
+    /// Sends one part, starting the multipart upload with the first.
+    async fn put(&mut self, payload: PutPayload) -> Result<(), Error> {
+        let key = self.c.key;
+        if self.upload.is_none() {
+            let u = self
+                .to
+                .store
+                .put_multipart_opts(key, PutMultipartOptions::default())
+                .await
+                .map_err(|e| Error::store("start multipart upload", key, e))?;
+            self.upload = Some(u);
         }
-    };
-    stored += last.len() as u64;
-    match upload {
-        Some(mut u) => {
-            let finish = async {
-                if !last.is_empty() {
-                    u.put_part(PutPayload::from(last)).await?;
-                }
-                u.complete().await
-            };
-            if let Err(e) = finish.await {
-                let _ = u.abort().await;
-                return Err(Error::store("complete multipart upload", key, e).into());
+        self.stored += payload.content_length() as u64;
+        let u = self.upload.as_mut().expect("started above");
+        u.put_part(payload)
+            .await
+            .map_err(|e| Error::store("put part", key, e))
+    }
+
+    /// Sends the last bytes and completes the upload; a file that never filled a part
+    /// (compressed output smaller than one) goes up in one put after all.
+    async fn finish(self, last: Vec<u8>) -> Result<Stored, UploadError> {
+        let (read, stored) = (self.read, self.stored + last.len() as u64);
+        let Some(mut u) = self.upload else {
+            return put_create(self.to, self.c, last, read).await;
+        };
+        let finish = async {
+            if !last.is_empty() {
+                u.put_part(PutPayload::from(last)).await?;
             }
-            Ok(Stored::Uploaded { read, stored })
+            u.complete().await
+        };
+        if let Err(e) = finish.await {
+            let _ = u.abort().await;
+            return Err(Error::store("complete multipart upload", self.c.key, e).into());
         }
-        // Compressed output smaller than a part: one put after all.
-        None => put_create(to, key, file, expected, codec.compression, last, read).await,
+        Ok(Stored::Uploaded { read, stored })
     }
 }
 
 /// Stores bytes already read and checked (a small file), in one create-only put.
 pub async fn store_bytes(
     to: &Target<'_>,
-    key: &Path,
-    file: &ScannedFile,
-    expected: ContentHash,
+    c: &Content<'_>,
     bytes: Vec<u8>,
-    codec: Codec,
     control: &Control,
 ) -> Result<Stored, UploadError> {
     if control.is_cancelled() {
@@ -224,15 +264,15 @@ pub async fn store_bytes(
     }
     control.beat();
     let read = bytes.len() as u64;
-    let payload = match codec.compression {
+    let payload = match c.codec.compression {
         Compression::None => bytes,
         Compression::Zstd => {
-            let mut enc = Encoder::new(codec).map_err(DigestError::Io)?;
+            let mut enc = Encoder::new(c.codec).map_err(DigestError::Io)?;
             enc.write(&bytes).map_err(DigestError::Io)?;
             enc.finish().map_err(DigestError::Io)?
         }
     };
-    put_create(to, key, file, expected, codec.compression, payload, read).await
+    put_create(to, c, payload, read).await
 }
 
 /// One create-only put; an object already at the key (an interrupted pass's, or this
@@ -240,13 +280,11 @@ pub async fn store_bytes(
 /// overwritten.
 async fn put_create(
     to: &Target<'_>,
-    key: &Path,
-    file: &ScannedFile,
-    expected: ContentHash,
-    compression: Compression,
+    c: &Content<'_>,
     payload: Vec<u8>,
     read: u64,
 ) -> Result<Stored, UploadError> {
+    let key = c.key;
     let stored = payload.len() as u64;
     let opts = PutOptions {
         mode: PutMode::Create,
@@ -266,7 +304,7 @@ async fn put_create(
                 .head(key)
                 .await
                 .map_err(|e| Error::store("head", key, e))?;
-            match adopt(to, key, file, expected, compression, meta.size).await? {
+            match adopt(to, c, meta.size).await? {
                 // The object found is the one an earlier attempt of this put wrote.
                 Stored::Adopted { .. } if out.attempts > 1 => Ok(Stored::Uploaded { read, stored }),
                 adopted => Ok(adopted),
@@ -278,18 +316,13 @@ async fn put_create(
 
 /// An object already at the content key: kept if it holds the file's content. A plain
 /// object must have the file's size; a compressed one is read back and checked.
-async fn adopt(
-    to: &Target<'_>,
-    key: &Path,
-    file: &ScannedFile,
-    expected: ContentHash,
-    compression: Compression,
-    found: u64,
-) -> Result<Stored, UploadError> {
+async fn adopt(to: &Target<'_>, c: &Content<'_>, found: u64) -> Result<Stored, UploadError> {
+    let (key, file) = (c.key, c.file);
     let mismatch = |why: String| UploadError::Mismatch {
         key: key.to_string(),
         why,
     };
+    let compression = c.codec.compression;
     match compression {
         Compression::None if found == file.stat.size => Ok(Stored::Adopted { stored: found }),
         Compression::None => Err(mismatch(format!(
@@ -298,41 +331,30 @@ async fn adopt(
         ))),
         Compression::Zstd => {
             // The object is read and decoded again from the start if its body is cut.
-            let decoded = retry::run(&to.retry, "get", || decode(to.store, key, compression))
+            let read = retry::run(&to.retry, "get", || async {
+                let got = to.store.get(key).await?;
+                decode_into(
+                    got,
+                    compression,
+                    std::io::sink(),
+                    OnUndecodable::Stop,
+                    &|_| {},
+                )
                 .await
-                .result
-                .map_err(|e| Error::store("get", key, e))?;
-            let (len, hash) = decoded.map_err(|e| mismatch(format!("does not decompress: {e}")))?;
-            if (len, hash) == (file.stat.size, expected) {
+            })
+            .await
+            .result
+            .map_err(|e| Error::store("get", key, e))?;
+            let (_, len, hash) = read
+                .decoded
+                .map_err(|e| mismatch(format!("does not decompress: {e}")))?;
+            if (len, hash) == (file.stat.size, c.expected) {
                 Ok(Stored::Adopted { stored: found })
             } else {
                 Err(mismatch("decompresses to other content".into()))
             }
         }
     }
-}
-
-/// The length and hash of an object's decoded bytes; the inner error says why it does
-/// not decode.
-async fn decode(
-    store: &Store,
-    key: &Path,
-    compression: Compression,
-) -> object_store::Result<std::io::Result<(u64, ContentHash)>> {
-    let mut body = store.get(key).await?.into_stream();
-    let mut dec = match Decoder::new(compression, Hashing::new(std::io::sink())) {
-        Ok(d) => d,
-        Err(e) => return Ok(Err(e)),
-    };
-    while let Some(chunk) = body.next().await {
-        if let Err(e) = dec.write(&chunk?) {
-            return Ok(Err(e));
-        }
-    }
-    Ok(dec.finish().map(|h| {
-        let (_, len, hash) = h.finish();
-        (len, hash)
-    }))
 }
 
 async fn read_part(f: &mut tokio::fs::File, size: usize) -> std::io::Result<Bytes> {

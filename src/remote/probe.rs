@@ -64,22 +64,28 @@ pub async fn probe(store: &Store) -> Vec<Check> {
     let plain = dir.clone().join("plain");
     let guarded = dir.clone().join("create-only");
     let body = format!("logferry probe {nonce}");
-    let mut checks = Vec::new();
 
     match store
         .put(&plain, PutPayload::from(body.clone().into_bytes()))
         .await
     {
-        Ok(_) => checks.push(Check::pass("write", format!("put {plain}"))),
-        Err(e) => {
-            // Nothing else can work without a write; say so once rather than five times.
-            checks.push(Check::fail("write", &e));
-            return checks;
-        }
+        Ok(_) => {}
+        // Nothing else can work without a write; say so once rather than five times.
+        Err(e) => return vec![Check::fail("write", &e)],
     }
+    vec![
+        Check::pass("write", format!("put {plain}")),
+        read(store, &plain, &body).await,
+        list(store, &dir, &plain).await,
+        conditional_create(store, &guarded).await,
+        delete(store, &plain, &guarded).await,
+    ]
+}
 
-    let read = async { store.get(&plain).await?.bytes().await };
-    checks.push(match read.await {
+/// Reads back what was written.
+async fn read(store: &Store, plain: &Path, body: &str) -> Check {
+    let read = async { store.get(plain).await?.bytes().await };
+    match read.await {
         Ok(b) if b == body.as_bytes() => Check::pass("read", "got back what was written"),
         Ok(b) => Check {
             name: "read",
@@ -92,11 +98,14 @@ pub async fn probe(store: &Store) -> Vec<Check> {
             hint: Some("a proxy or the store altered the object".into()),
         },
         Err(e) => Check::fail("read", &e),
-    });
+    }
+}
 
-    let listed: object_store::Result<Vec<_>> = store.list(Some(&dir)).try_collect().await;
-    checks.push(match listed {
-        Ok(l) if l.iter().any(|m| m.location == plain) => {
+/// Lists the scratch folder, which must show what was written.
+async fn list(store: &Store, dir: &Path, plain: &Path) -> Check {
+    let listed: object_store::Result<Vec<_>> = store.list(Some(dir)).try_collect().await;
+    match listed {
+        Ok(l) if l.iter().any(|m| &m.location == plain) => {
             Check::pass("list", format!("listed {dir}/"))
         }
         Ok(l) => Check {
@@ -109,12 +118,13 @@ pub async fn probe(store: &Store) -> Vec<Check> {
             hint: Some("listing is not consistent with writes on this store".into()),
         },
         Err(e) => Check::fail("list", &e),
-    });
+    }
+}
 
-    checks.push(conditional_create(store, &guarded).await);
-
+/// Removes the scratch keys, and checks they are gone.
+async fn delete(store: &Store, plain: &Path, guarded: &Path) -> Check {
     let mut deleted = Ok(());
-    for key in [&plain, &guarded] {
+    for key in [plain, guarded] {
         match store.delete(key).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
             Err(e) => {
@@ -123,8 +133,8 @@ pub async fn probe(store: &Store) -> Vec<Check> {
             }
         }
     }
-    checks.push(match deleted {
-        Ok(()) => match store.head(&plain).await {
+    match deleted {
+        Ok(()) => match store.head(plain).await {
             Err(object_store::Error::NotFound { .. }) => {
                 Check::pass("delete", "scratch keys removed")
             }
@@ -137,8 +147,7 @@ pub async fn probe(store: &Store) -> Vec<Check> {
             Err(e) => Check::fail("delete", &e),
         },
         Err(e) => Check::fail("delete", &e),
-    });
-    checks
+    }
 }
 
 async fn conditional_create(store: &Store, key: &Path) -> Check {

@@ -1,20 +1,97 @@
-//! Reading an archived object back: stream it, decode it, count and hash the original
-//! bytes. The one copy of this used by upload's read-back check, repair and verify.
+//! Reading an archived object back: stream it, decode it, count the stored bytes and
+//! hash the original ones. The one copy of this, used by upload's check of an object it
+//! finds at a content key, by restore (into the file being restored), by repair and by
+//! verify (into a sink).
+
+use std::io::Write;
 
 use futures::StreamExt;
-use object_store::ObjectStoreExt;
+use object_store::{GetResult, ObjectStoreExt};
 
 use super::Store;
 use crate::codec::{Compression, Decoder};
 use crate::digest::{ContentHash, Hashing};
 use crate::error::Error;
 
+/// What reading an object back found.
+#[derive(Debug)]
+pub struct ReadBack<W> {
+    /// Bytes read from the store.
+    pub stored: u64,
+    /// The writer, the decoded size and its hash; or why the bytes did not decode (or
+    /// could not be written).
+    pub decoded: std::result::Result<(W, u64, ContentHash), Undecoded>,
+}
+
+/// Why an object's bytes did not reach the writer whole.
+#[derive(Debug, thiserror::Error)]
+pub enum Undecoded {
+    /// Writing a chunk failed: the decoder refused it, or the writer did.
+    #[error("{0}")]
+    Chunk(std::io::Error),
+    /// The stream ended without a complete frame (or the last write failed).
+    #[error("{0}")]
+    End(std::io::Error),
+}
+
+/// After the bytes stop decoding: stop reading, or read (and count) the rest anyway.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnUndecodable {
+    /// Stop at the first chunk that does not decode.
+    Stop,
+    /// Read to the end, so the stored bytes are all counted.
+    Drain,
+}
+
+/// Streams the body of `got` through a decoder for `compression` into `out`, hashing the
+/// decoded bytes; `progress` hears of each stored chunk once it is written (or, when
+/// draining, once it is read after decoding stopped). Only a failure of the store is an
+/// error.
+pub async fn decode_into<W: Write, P: Fn(u64) + ?Sized>(
+    got: GetResult,
+    compression: Compression,
+    out: W,
+    on_undecodable: OnUndecodable,
+    progress: &P,
+) -> object_store::Result<ReadBack<W>> {
+    let mut body = got.into_stream();
+    let mut stored = 0u64;
+    let mut dec = match Decoder::new(compression, Hashing::new(out)) {
+        Ok(d) => Some(d),
+        Err(e) => {
+            return Ok(ReadBack {
+                stored,
+                decoded: Err(Undecoded::Chunk(e)),
+            })
+        }
+    };
+    let mut failed = None;
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk?;
+        stored += chunk.len() as u64;
+        if let Some(Err(e)) = dec.as_mut().map(|d| d.write(&chunk)) {
+            dec = None;
+            failed = Some(Undecoded::Chunk(e));
+            if on_undecodable == OnUndecodable::Stop {
+                break;
+            }
+        }
+        progress(chunk.len() as u64);
+    }
+    let decoded = match (dec, failed) {
+        (Some(d), None) => d.finish().map(Hashing::finish).map_err(Undecoded::End),
+        (_, Some(f)) => Err(f),
+        (None, None) => unreachable!("the decoder is dropped only on a failure"),
+    };
+    Ok(ReadBack { stored, decoded })
+}
+
 /// Bytes read from the store, and the decoded size and hash when the object decoded, or
 /// why it could not be read.
 pub type ReadResult = std::result::Result<(u64, Option<(u64, ContentHash)>), String>;
 
 /// Streams the object at `key`, decoding it as `compression`, reporting bytes read to
-/// `progress`.
+/// `progress`; every byte is read and counted even when the object does not decode.
 pub async fn read_hash(
     store: &Store,
     key: &str,
@@ -26,25 +103,18 @@ pub async fn read_hash(
         .get(&path)
         .await
         .map_err(|e| Error::store("get", key, e).to_string())?;
-    let mut body = got.into_stream();
-    let mut dec =
-        Decoder::new(compression, Hashing::new(std::io::sink())).map_err(|e| e.to_string())?;
-    let mut undecodable = false;
-    let mut read = 0u64;
-    while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|e| Error::store("get", key, e).to_string())?;
-        read += chunk.len() as u64;
-        progress(chunk.len() as u64);
-        if !undecodable && dec.write(&chunk).is_err() {
-            undecodable = true;
-        }
-    }
+    let read = decode_into(
+        got,
+        compression,
+        std::io::sink(),
+        OnUndecodable::Drain,
+        progress,
+    )
+    .await
+    .map_err(|e| Error::store("get", key, e).to_string())?;
     // Bytes that do not decompress stand for no content the manifest names.
-    match dec.finish() {
-        Ok(h) if !undecodable => {
-            let (_, size, hash) = h.finish();
-            Ok((read, Some((size, hash))))
-        }
-        _ => Ok((read, None)),
-    }
+    Ok((
+        read.stored,
+        read.decoded.ok().map(|(_, size, hash)| (size, hash)),
+    ))
 }

@@ -13,12 +13,12 @@ use serde::Serialize;
 
 use crate::catalog::index::Index;
 use crate::catalog::Entry;
-use crate::codec::Decoder;
 use crate::config::Matcher;
-use crate::digest::Hashing;
 use crate::error::{Error, Result};
 use crate::fsstat::FileStat;
+use crate::remote::read_back::{decode_into, OnUndecodable, Undecoded};
 use crate::remote::{Store, DATA_PREFIX};
+use crate::state::atomic::{beside, AtomicFile, CommitStep};
 
 /// Longest file name component accepted (Linux's NAME_MAX).
 const MAX_NAME: usize = 255;
@@ -207,61 +207,66 @@ pub async fn download_verified(
     progress: &dyn Fn(u64),
 ) -> std::result::Result<(), (FileResult, String)> {
     let key = safe_key(&entry.key).map_err(|m| (FileResult::Refused, m))?;
-    let dir = dest.parent().unwrap_or(Path::new("."));
-    let name = dest
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.logferry-{}.tmp", std::process::id()));
-    let result = async {
-        let got = store.get(&key).await.map_err(|e| match e {
-            object_store::Error::NotFound { .. } => (FileResult::Missing, format!("object {key} is missing")),
-            e => (FileResult::Failed, Error::store("get", &key, e).to_string()),
-        })?;
-        let file = std::fs::File::create(&tmp)
-            .map_err(|e| (FileResult::Failed, format!("create {}: {e}", tmp.display())))?;
-        // Original bytes are re-hashed on their way to the file, after decompression.
-        let mut dec = Decoder::new(entry.compression, Hashing::new(file))
-            .map_err(|e| (FileResult::Failed, e.to_string()))?;
-        let mut body = got.into_stream();
-        while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(|e| (FileResult::Failed, Error::store("get", &key, e).to_string()))?;
-            dec.write(&chunk).map_err(|e| match e.kind() {
-                std::io::ErrorKind::Other | std::io::ErrorKind::InvalidData => {
-                    (FileResult::Corrupt, format!("object {key} does not decompress: {e}"))
-                }
-                _ => (FileResult::Failed, format!("write {}: {e}", tmp.display())),
-            })?;
-            progress(chunk.len() as u64);
+    let got = store.get(&key).await.map_err(|e| match e {
+        object_store::Error::NotFound { .. } => {
+            (FileResult::Missing, format!("object {key} is missing"))
         }
-        let (file, size, hash) = dec
-            .finish()
-            .map_err(|e| (FileResult::Corrupt, format!("object {key} does not decompress: {e}")))?
-            .finish();
-        if size != entry.size || hash != entry.sha256 {
-            return Err((
-                FileResult::Corrupt,
-                format!(
-                    "object {key} yields {size} bytes hashing to {hash}; the manifest says {} bytes, {}",
-                    entry.size, entry.sha256
-                ),
-            ));
+        e => (FileResult::Failed, Error::store("get", &key, e).to_string()),
+    })?;
+    let tmp = beside(dest, |name| {
+        format!(".{name}.logferry-{}.tmp", std::process::id())
+    });
+    let file = AtomicFile::create_as(dest, tmp.clone())
+        .map_err(|e| (FileResult::Failed, format!("create {}: {e}", tmp.display())))?;
+    // Original bytes are re-hashed on their way to the file, after decompression.
+    let read = decode_into(got, entry.compression, file, OnUndecodable::Stop, progress)
+        .await
+        .map_err(|e| (FileResult::Failed, Error::store("get", &key, e).to_string()))?;
+    let does_not_decompress = |e| {
+        (
+            FileResult::Corrupt,
+            format!("object {key} does not decompress: {e}"),
+        )
+    };
+    let (file, size, hash) = read.decoded.map_err(|e| match e {
+        Undecoded::Chunk(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::Other | std::io::ErrorKind::InvalidData
+            ) =>
+        {
+            does_not_decompress(e)
         }
-        let mtime = crate::fsstat::time_of_ns(entry.mtime_ns);
-        file.set_modified(mtime).map_err(|e| (FileResult::Failed, format!("set mtime of {}: {e}", tmp.display())))?;
-        file.sync_all().map_err(|e| (FileResult::Failed, format!("fsync {}: {e}", tmp.display())))?;
-        drop(file);
-        std::fs::rename(&tmp, dest).map_err(|e| (FileResult::Failed, format!("rename to {}: {e}", dest.display())))?;
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
+        Undecoded::Chunk(e) => (FileResult::Failed, format!("write {}: {e}", tmp.display())),
+        Undecoded::End(e) => does_not_decompress(e),
+    })?;
+    if size != entry.size || hash != entry.sha256 {
+        return Err((
+            FileResult::Corrupt,
+            format!(
+                "object {key} yields {size} bytes hashing to {hash}; the manifest says {} bytes, {}",
+                entry.size, entry.sha256
+            ),
+        ));
     }
-    .await;
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+    let mtime = crate::fsstat::time_of_ns(entry.mtime_ns);
+    file.file().set_modified(mtime).map_err(|e| {
+        (
+            FileResult::Failed,
+            format!("set mtime of {}: {e}", tmp.display()),
+        )
+    })?;
+    match file.commit() {
+        // In place; only the directory's flush failed, as a restore has always allowed.
+        Ok(()) | Err((CommitStep::SyncDir, _)) => Ok(()),
+        Err((CommitStep::Fsync, e)) => {
+            Err((FileResult::Failed, format!("fsync {}: {e}", tmp.display())))
+        }
+        Err((CommitStep::Rename, e)) => Err((
+            FileResult::Failed,
+            format!("rename to {}: {e}", dest.display()),
+        )),
     }
-    result
 }
 
 fn same_content(path: &Path, entry: &Entry) -> bool {

@@ -119,8 +119,39 @@ pub async fn verify(
 ) -> Result<VerifyReport> {
     let (generations, missing_generations, damaged_generations, newest) =
         readable_generations(store).await?;
+    let expected = expected_objects(&generations);
+    let listed = list_data(store).await?;
+    let chain_complete = missing_generations.is_empty() && damaged_generations.is_empty();
+    let mut report = VerifyReport {
+        generations: generations.len() as u64,
+        objects: expected.len() as u64,
+        missing_generations,
+        damaged_generations,
+        newest,
+        ..Default::default()
+    };
+    let present = check_listing(&mut report, &expected, &listed, chain_complete);
+    let to_read = select(&present, read, state_dir)?;
+    let results: Vec<(String, Expected, ReadResult)> = stream::iter(to_read)
+        .map(|(key, exp)| async move {
+            let r = read_hash(store, &key, exp.compression, progress).await;
+            (key, exp, r)
+        })
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await;
+    for (key, exp, r) in results {
+        check_read(&mut report, &key, &exp, r);
+    }
+    report.corrupt.sort_by(|a, b| a.key.cmp(&b.key));
+    report.missing.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(report)
+}
+
+/// Every object the readable generations name, as the first one to name it says.
+fn expected_objects(generations: &[Generation]) -> BTreeMap<String, Expected> {
     let mut expected: BTreeMap<String, Expected> = BTreeMap::new();
-    for g in &generations {
+    for g in generations {
         for e in &g.entries {
             expected.entry(e.key.clone()).or_insert_with(|| Expected {
                 size: e.size,
@@ -131,33 +162,43 @@ pub async fn verify(
             });
         }
     }
+    expected
+}
+
+/// Every data object in the destination, with its size: one listing.
+async fn list_data(store: &Store) -> Result<HashMap<String, u64>> {
     let prefix = object_store::path::Path::from(DATA_PREFIX);
-    let listed: HashMap<String, u64> = store
+    store
         .list(Some(&prefix))
         .map_ok(|m| (m.location.to_string(), m.size))
         .try_collect()
         .await
-        .map_err(|e| Error::store("list", &prefix, e))?;
+        .map_err(|e| Error::store("list", &prefix, e))
+}
 
-    let chain_complete = missing_generations.is_empty() && damaged_generations.is_empty();
-    let mut report = VerifyReport {
-        generations: generations.len() as u64,
-        objects: expected.len() as u64,
-        missing_generations,
-        damaged_generations,
-        newest,
-        ..Default::default()
-    };
-    let finding = |key: &str, exp: &Expected, detail: String| Finding {
+/// A finding about an object the manifests name.
+fn finding(key: &str, exp: &Expected, detail: String) -> Finding {
+    Finding {
         key: key.to_string(),
         file: exp.named_by.clone(),
         detail,
         sha256: Some(exp.sha256),
         size: Some(exp.size),
         compression: exp.compression,
-    };
+    }
+}
+
+/// Sets the listing against the manifests: missing and wrong-sized objects, and objects
+/// no generation names (orphans only when every generation could be read). Returns the
+/// objects present with their size, the ones that may be read back.
+fn check_listing(
+    report: &mut VerifyReport,
+    expected: &BTreeMap<String, Expected>,
+    listed: &HashMap<String, u64>,
+    chain_complete: bool,
+) -> Vec<(String, Expected)> {
     let mut present = Vec::new();
-    for (key, exp) in &expected {
+    for (key, exp) in expected {
         match listed.get(key) {
             None => report
                 .missing
@@ -190,39 +231,29 @@ pub async fn verify(
     }
     report.orphaned.sort_by(|a, b| a.key.cmp(&b.key));
     report.unaccounted.sort_by(|a, b| a.key.cmp(&b.key));
+    present
+}
 
-    let to_read = select(&present, read, state_dir)?;
-    let results: Vec<(String, Expected, ReadResult)> = stream::iter(to_read)
-        .map(|(key, exp)| async move {
-            let r = read_hash(store, &key, exp.compression, progress).await;
-            (key, exp, r)
-        })
-        .buffer_unordered(concurrency.max(1))
-        .collect()
-        .await;
-    for (key, exp, r) in results {
-        report.objects_read += 1;
-        match r {
-            Ok((read, decoded)) => {
-                report.bytes_read += read;
-                match decoded {
-                    Some((size, hash)) if size == exp.size && hash == exp.sha256 => {}
-                    Some((_, hash)) => report.corrupt.push(finding(
-                        &key,
-                        &exp,
-                        format!("bytes hash to {hash}, the manifest says {}", exp.sha256),
-                    )),
-                    None => report
-                        .corrupt
-                        .push(finding(&key, &exp, "does not decompress".into())),
-                }
+/// Counts one object read back, and what it held.
+fn check_read(report: &mut VerifyReport, key: &str, exp: &Expected, r: ReadResult) {
+    report.objects_read += 1;
+    match r {
+        Ok((read, decoded)) => {
+            report.bytes_read += read;
+            match decoded {
+                Some((size, hash)) if size == exp.size && hash == exp.sha256 => {}
+                Some((_, hash)) => report.corrupt.push(finding(
+                    key,
+                    exp,
+                    format!("bytes hash to {hash}, the manifest says {}", exp.sha256),
+                )),
+                None => report
+                    .corrupt
+                    .push(finding(key, exp, "does not decompress".into())),
             }
-            Err(m) => report.missing.push(finding(&key, &exp, m)),
         }
+        Err(m) => report.missing.push(finding(key, exp, m)),
     }
-    report.corrupt.sort_by(|a, b| a.key.cmp(&b.key));
-    report.missing.sort_by(|a, b| a.key.cmp(&b.key));
-    Ok(report)
 }
 
 /// The objects to read back; for a percentage, the next slice after the saved position.

@@ -1,0 +1,354 @@
+//! Steps 3 and 4 of a pass, file by file: each candidate is read and hashed, decided
+//! ([`diff::resolve`]) and, when it is new content, stored ([`upload`]) in one task, so a
+//! small file is read once and its bytes go straight up, and hashing and compression use
+//! every core. The outcomes are tallied into the report and into what the commit records.
+
+use std::sync::Arc;
+
+use futures::{stream, StreamExt};
+use tokio::task::spawn_blocking;
+
+use crate::archive::control::Control;
+use crate::archive::diff::{self, Plan};
+use crate::archive::pass::{label, rules_for, Class, Done, Object, Pass, Resolved};
+use crate::archive::upload::{self, Content, Stored, Target, UploadError};
+use crate::catalog::index::{Index, ObjectRef};
+use crate::codec::{Codec, Compression};
+use crate::config::Config;
+use crate::digest::{self, ContentHash, DigestError};
+use crate::error::{Error, Result};
+use crate::fsstat::ScannedFile;
+use crate::remote::retry::Policy;
+use crate::remote::Store;
+use crate::report::RunReport;
+
+/// Hashes and stores the plan's candidates and records its renamed files against their
+/// stored objects. A shutdown, or a destination that failed every upload, is the pass
+/// failing: nothing is committed, and the next pass adopts what did get stored.
+pub async fn hash_and_store(
+    p: &Pass<'_>,
+    plan: Plan,
+    index: Index,
+    rebuilt: bool,
+    report: &mut RunReport,
+) -> Result<Done> {
+    // Every file that needs recording is pending until a committed generation names it.
+    for f in plan
+        .candidates
+        .iter()
+        .chain(plan.renamed.iter().map(|(f, _)| f))
+    {
+        report.add_pending(f.stat.mtime_ns);
+    }
+    // Renamed by inode: content already stored, nothing to read.
+    let decided: Vec<Resolved> = plan
+        .renamed
+        .into_iter()
+        .map(|(file, hash)| {
+            let (codec, names) = p.rules_for(&file.source);
+            diff::resolve(file, hash, &index, codec, names)
+        })
+        .collect();
+    p.control.check()?;
+    let shared = Arc::new(index);
+    let processed = process_all(p, plan.candidates, &shared, rebuilt).await;
+    let index = Arc::try_unwrap(shared).unwrap_or_else(|still_shared| (*still_shared).clone());
+    let mut tally = Tally {
+        stored: decided,
+        ..Tally::default()
+    };
+    for (file, outcome) in processed {
+        tally.add(file, outcome, report);
+    }
+    if let Some(e) = tally.destination_error {
+        return Err(e);
+    }
+    if let Some(e) = tally
+        .first_store_error
+        .filter(|_| tally.uploads_failed == tally.uploads)
+    {
+        return Err(e);
+    }
+    p.control.check()?;
+    let (conflicts, stored): (Vec<Resolved>, Vec<Resolved>) = tally
+        .stored
+        .into_iter()
+        .partition(|r| matches!(r.class, Class::Conflict { .. }));
+    let mut failed = tally.failed;
+    for r in conflicts {
+        if let Class::Conflict { archived } = r.class {
+            report_conflict(report, &r.file, archived, r.hash);
+        }
+        failed.push(r.file);
+    }
+    Ok(Done {
+        index,
+        stored,
+        failed,
+    })
+}
+
+/// The outcomes of the file tasks, as they come in.
+#[derive(Default)]
+struct Tally {
+    stored: Vec<Resolved>,
+    failed: Vec<ScannedFile>,
+    destination_error: Option<Error>,
+    first_store_error: Option<Error>,
+    uploads: usize,
+    uploads_failed: usize,
+}
+
+impl Tally {
+    fn add(&mut self, file: ScannedFile, outcome: Processed, report: &mut RunReport) {
+        if matches!(outcome, Processed::Stored(..)) {
+            self.uploads += 1;
+        }
+        match outcome {
+            Processed::Unreadable(e) => {
+                if skip(report, &file, e) {
+                    self.failed.push(file);
+                }
+            }
+            Processed::Known(r) => {
+                report.bytes_read += r.file.stat.size;
+                self.stored.push(r);
+            }
+            Processed::Stored(r, Ok(outcome)) => {
+                let size = match outcome {
+                    Stored::Uploaded { read, stored } => {
+                        report.files_uploaded += 1;
+                        report.bytes_uploaded += stored;
+                        report.bytes_read += read;
+                        stored
+                    }
+                    Stored::Adopted { stored } => {
+                        report.files_adopted += 1;
+                        report.bytes_read += r.file.stat.size;
+                        stored
+                    }
+                };
+                self.stored.push(as_stored(*r, size));
+            }
+            Processed::Stored(r, Err(e)) => self.upload_failed(*r, e, report),
+        }
+    }
+
+    fn upload_failed(&mut self, r: Resolved, e: UploadError, report: &mut RunReport) {
+        match e {
+            UploadError::Changed(e) => {
+                if skip(report, &r.file, e) {
+                    self.failed.push(r.file);
+                }
+            }
+            // One file the destination refused after its retries is that file's failure:
+            // the rest is committed, and it is retried next pass.
+            UploadError::Store(e) => {
+                if e.is_transient() {
+                    tracing::warn!(file = %r.file.abs.display(), error = %e, "upload still failing after its retries; retried next pass");
+                } else {
+                    tracing::error!(file = %r.file.abs.display(), error = %e, "upload refused by the destination; retried next pass");
+                }
+                report.fail(label(&r.file), e.to_string());
+                self.failed.push(r.file);
+                self.uploads_failed += 1;
+                self.first_store_error.get_or_insert(e);
+            }
+            UploadError::Interrupted => {
+                self.destination_error
+                    .get_or_insert(Error::Interrupted("shutdown requested".into()));
+            }
+            e => {
+                tracing::warn!(file = %r.file.abs.display(), error = %e, "upload failed");
+                report.fail(label(&r.file), e.to_string());
+                self.failed.push(r.file);
+            }
+        }
+    }
+}
+
+/// A resolved file whose upload succeeded, now pointing at the stored object.
+fn as_stored(mut r: Resolved, stored_size: u64) -> Resolved {
+    if let Object::Upload(key, codec) = &r.object {
+        let compressed = codec.compression != Compression::None;
+        r.object = Object::Existing(ObjectRef {
+            key: key.to_string(),
+            compression: codec.compression,
+            stored_size: compressed.then_some(stored_size),
+        });
+    }
+    r
+}
+
+/// Other content at an immutable name: never recorded, loud in the log and the report.
+fn report_conflict(
+    report: &mut RunReport,
+    file: &ScannedFile,
+    archived: ContentHash,
+    found: ContentHash,
+) {
+    tracing::error!(
+        file = %file.abs.display(),
+        archived_sha256 = %archived,
+        found_sha256 = %found,
+        "name conflict: not archived; the archive keeps the first content of this name"
+    );
+    report.conflict(crate::report::NameConflict {
+        file: label(file),
+        archived_sha256: archived.to_string(),
+        found_sha256: found.to_string(),
+        size: file.stat.size,
+        mtime_ns: file.stat.mtime_ns,
+    });
+}
+
+/// A file that changed while read is not a failure: it is not closed yet. One deleted
+/// since the scan (rotation's churn) is gone: counted as vanished, nothing to retry.
+/// Returns whether the file is still pending (to be retried next pass).
+fn skip(report: &mut RunReport, file: &ScannedFile, e: DigestError) -> bool {
+    match e {
+        DigestError::Changed { .. } => {
+            tracing::info!(file = %file.abs.display(), "changed while read; will retry next pass");
+            report.files_changing += 1;
+            true
+        }
+        DigestError::Io(io) if io.kind() == std::io::ErrorKind::NotFound => {
+            tracing::info!(file = %file.abs.display(), "vanished before it was read");
+            report.files_vanished += 1;
+            false
+        }
+        DigestError::Io(io) => {
+            tracing::warn!(file = %file.abs.display(), error = %io, "cannot read");
+            report.fail(label(file), io.to_string());
+            true
+        }
+    }
+}
+
+/// What became of one candidate file.
+enum Processed {
+    /// Could not be read as it was scanned (changing, vanished, unreadable).
+    Unreadable(DigestError),
+    /// Its content is already stored (touched, or renamed by content).
+    Known(Resolved),
+    /// It was stored, or storing it failed.
+    Stored(Box<Resolved>, std::result::Result<Stored, UploadError>),
+}
+
+/// What every file task needs, owned, since each runs as its own task.
+struct Shared {
+    store: Store,
+    retry: Policy,
+    index: Arc<Index>,
+    config: Config,
+    control: Control,
+    /// Rebuilt from the remote: archived objects are checked for before being trusted.
+    rebuilt: bool,
+}
+
+/// Each file runs as its own task, so hashing and compression use every core.
+async fn process_all(
+    p: &Pass<'_>,
+    files: Vec<ScannedFile>,
+    index: &Arc<Index>,
+    rebuilt: bool,
+) -> Vec<(ScannedFile, Processed)> {
+    let shared = Arc::new(Shared {
+        store: p.store.clone(),
+        retry: Policy::for_destination(&p.config.destination),
+        index: index.clone(),
+        config: p.config.clone(),
+        control: p.control.clone(),
+        rebuilt,
+    });
+    stream::iter(files)
+        .map(|f| {
+            let shared = shared.clone();
+            let task = tokio::spawn(async move { process_one(&shared, f).await });
+            async move { task.await.expect("a file task panicked") }
+        })
+        .buffer_unordered(p.config.upload_concurrency)
+        .collect()
+        .await
+}
+
+/// Reads and hashes one file, decides what it is, and stores it if it is new content.
+async fn process_one(s: &Shared, f: ScannedFile) -> (ScannedFile, Processed) {
+    if s.control.is_cancelled() {
+        let e = std::io::Error::new(std::io::ErrorKind::Interrupted, "shutdown requested");
+        return (f, Processed::Unreadable(DigestError::Io(e)));
+    }
+    s.control.beat();
+    let limit = s.config.part_size;
+    let (f, digested) = spawn_blocking(move || {
+        let r = digest::read_small(&f.abs, &f.stat, limit).and_then(|small| match small {
+            Some((hash, bytes)) => Ok((hash, Some(bytes))),
+            None => digest::hash_file(&f.abs, &f.stat).map(|h| (h, None)),
+        });
+        (f, r)
+    })
+    .await
+    .expect("hashing task panicked");
+    let (hash, bytes) = match digested {
+        Ok(d) => d,
+        Err(e) => return (f, Processed::Unreadable(e)),
+    };
+    let (codec, names) = rules_for(&s.config, &f.source);
+    let r = diff::resolve(f.clone(), hash, &s.index, codec, names);
+    let target = match &r.object {
+        Object::Upload(key, codec) => Some((key.clone(), *codec)),
+        Object::Existing(o) if s.rebuilt && matches!(r.class, Class::Touched | Class::Renamed) => {
+            match absent(&s.store, o, codec).await {
+                Ok(t) => t,
+                Err(e) => return (f, Processed::Stored(Box::new(r), Err(e.into()))),
+            }
+        }
+        Object::Existing(_) => None,
+    };
+    let Some((key, codec)) = target else {
+        return (f, Processed::Known(r));
+    };
+    let to = Target {
+        store: &s.store,
+        retry: s.retry,
+    };
+    let c = Content {
+        key: &key,
+        file: &r.file,
+        expected: r.hash,
+        codec,
+    };
+    let out = match bytes {
+        Some(b) => upload::store_bytes(&to, &c, b, &s.control).await,
+        None => upload::store_file(&to, &c, s.config.part_size, &s.control).await,
+    };
+    (f, Processed::Stored(Box::new(r), out))
+}
+
+/// After a rebuild, an archived object the destination lacks (deleted by hand, lost by
+/// the store) is put back from the local file that holds its content: the key and codec
+/// to store it with, or `None` when it is there.
+async fn absent(
+    store: &Store,
+    o: &ObjectRef,
+    codec: Codec,
+) -> Result<Option<(object_store::path::Path, Codec)>> {
+    use object_store::ObjectStoreExt;
+    let key = object_store::path::Path::parse(&o.key).map_err(|e| Error::Format {
+        what: "manifest",
+        location: o.key.clone(),
+        message: format!("bad object key: {e}"),
+    })?;
+    match store.head(&key).await {
+        Ok(_) => Ok(None),
+        Err(object_store::Error::NotFound { .. }) => {
+            tracing::warn!(key = %key, "archived object missing from the destination; uploading it again from the local file");
+            let codec = Codec {
+                compression: o.compression,
+                ..codec
+            };
+            Ok(Some((key, codec)))
+        }
+        Err(e) => Err(Error::store("head", &key, e)),
+    }
+}
