@@ -13,6 +13,7 @@ mod proxy;
 mod regression;
 mod regression_bookkeeping;
 mod regression_config;
+mod regression_config_host;
 mod regression_net;
 mod regression_read;
 mod regression_repair;
