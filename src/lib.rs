@@ -107,8 +107,9 @@ pub use crate::catalog::{
 };
 pub use crate::codec::{Codec, Compression, Decoder};
 pub use crate::config::{
-    check_hostname, from_toml_str as config_from_toml, load as load_config, scrub as scrub_secrets,
-    system_hostname, Config, LogFormat, DEFAULT_CONFIG_PATH,
+    check_hostname, from_toml_str as config_from_toml, load as load_config,
+    load_as as load_config_as, scrub as scrub_secrets, system_hostname, Config, HostnameError,
+    LogFormat, DEFAULT_CONFIG_PATH,
 };
 pub use crate::digest::{hash_file, ContentHash, DigestError, Hashing};
 pub use crate::error::{Error, Result};

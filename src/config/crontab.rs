@@ -8,6 +8,8 @@ use std::str::FromStr;
 
 use chrono::{DateTime, TimeZone};
 
+use super::error::Invalid;
+
 /// A parsed cron expression: one crate schedule, or two whose ticks are merged when
 /// crontab's day-of-month OR weekday rule applies.
 #[derive(Debug, Clone)]
@@ -18,7 +20,7 @@ pub struct Cron {
 impl Cron {
     /// Parses 5 fields (minute hour day-of-month month weekday) or 6/7 fields (seconds
     /// first, optional year last); the message says what is wrong and how to write it.
-    pub fn parse(text: &str) -> std::result::Result<Cron, String> {
+    pub fn parse(text: &str) -> Result<Cron, Invalid> {
         let mut fields: Vec<&str> = text.split_whitespace().collect();
         match fields.len() {
             5 => fields.insert(0, "0"),
@@ -26,7 +28,7 @@ impl Cron {
             n => {
                 return Err(format!(
                     "`{text}` has {n} fields; write 5 (minute hour day-of-month month weekday, as in crontab) or 6/7 (seconds first, optional year last)"
-                ))
+                ).into())
             }
         }
         let (dom, dow) = (fields[3], fields[5]);
@@ -48,7 +50,7 @@ impl Cron {
         let parts = expressions
             .iter()
             .map(|e| cron::Schedule::from_str(e).map_err(|e| crate_error(text, &e)))
-            .collect::<std::result::Result<_, _>>()?;
+            .collect::<Result<_, _>>()?;
         Ok(Cron { parts })
     }
 
@@ -64,7 +66,7 @@ fn unrestricted(field: &str) -> bool {
     field.starts_with('*') || field == "?"
 }
 
-fn crate_error(text: &str, e: &cron::error::Error) -> String {
+fn crate_error(text: &str, e: &cron::error::Error) -> Invalid {
     // The parser's message repeats the expression and a caret; its last line says why.
     let full = e.to_string();
     let why = full
@@ -74,11 +76,11 @@ fn crate_error(text: &str, e: &cron::error::Error) -> String {
         .unwrap_or(&full)
         .trim()
         .to_string();
-    format!("`{text}` is not a cron expression: {why}; e.g. \"*/5 * * * *\"")
+    format!("`{text}` is not a cron expression: {why}; e.g. \"*/5 * * * *\"").into()
 }
 
 /// crontab's weekday field in the crate's notation (1 = Sunday … 7 = Saturday).
-fn weekdays(field: &str) -> std::result::Result<String, String> {
+fn weekdays(field: &str) -> Result<String, Invalid> {
     if unrestricted(field) && !field.contains('/') {
         return Ok("*".to_string());
     }
@@ -105,7 +107,7 @@ fn weekdays(field: &str) -> std::result::Result<String, String> {
                     b => b,
                 };
                 if a > b {
-                    return Err(format!("range `{range}` runs backwards; write e.g. 5-7"));
+                    return Err(format!("range `{range}` runs backwards; write e.g. 5-7").into());
                 }
                 (a, b)
             }
@@ -113,7 +115,8 @@ fn weekdays(field: &str) -> std::result::Result<String, String> {
                 return Err(format!(
                     "`{item}` has a step but no range; write e.g. {range}-7/{}",
                     step.unwrap_or(1)
-                ))
+                )
+                .into())
             }
             None => {
                 let d = day(range)?;
@@ -134,12 +137,12 @@ fn weekdays(field: &str) -> std::result::Result<String, String> {
 }
 
 /// One crontab weekday: 0–7 or a name, as 0–7.
-fn day(text: &str) -> std::result::Result<u32, String> {
+fn day(text: &str) -> Result<u32, Invalid> {
     if let Ok(n) = text.parse::<u32>() {
         return if n <= 7 {
             Ok(n)
         } else {
-            Err(format!("`{n}` is out of range"))
+            Err(format!("`{n}` is out of range").into())
         };
     }
     let n = match text.to_ascii_lowercase().as_str() {
@@ -150,7 +153,7 @@ fn day(text: &str) -> std::result::Result<u32, String> {
         "thu" | "thurs" | "thursday" => 4,
         "fri" | "friday" => 5,
         "sat" | "saturday" => 6,
-        _ => return Err(format!("`{text}` is not a day")),
+        _ => return Err(format!("`{text}` is not a day").into()),
     };
     Ok(n)
 }
@@ -225,7 +228,9 @@ mod tests {
             ("3/2", "no range"),
             ("5L", "`5L` is not a day"),
         ] {
-            let e = Cron::parse(&format!("0 3 * * {field}")).unwrap_err();
+            let e = Cron::parse(&format!("0 3 * * {field}"))
+                .unwrap_err()
+                .to_string();
             assert!(e.contains(why), "{field}: {e}");
             assert!(e.contains("0 and 7 are Sunday"), "{field}: {e}");
         }

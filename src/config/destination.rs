@@ -1,9 +1,13 @@
-//! The `[destination]` table: URL forms, backend options, and keeping secrets out of
-//! anything printed.
+//! The `[destination]` table's types and rules: the URL forms a destination may take,
+//! the backend option names each scheme accepts, and keeping secrets (passwords, SAS
+//! tokens, secret-named options) out of anything printed. Turning the raw table into a
+//! [`Destination`] is in `validate.rs`; `{hostname}` is in `hostname.rs`.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+
+use super::error::Invalid;
 
 /// Option names under `[destination.options]` whose values are never printed.
 const SECRET_WORDS: &[&str] = &[
@@ -65,59 +69,6 @@ impl fmt::Debug for Destination {
     }
 }
 
-/// The host's name, for `{hostname}` in a destination URL.
-pub fn system_hostname() -> String {
-    ["/proc/sys/kernel/hostname", "/etc/hostname"]
-        .iter()
-        .find_map(|p| std::fs::read_to_string(p).ok())
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "localhost".to_string())
-}
-
-/// Expands `{hostname}`; any other `{…}` except `{source}` is an error.
-pub(super) fn expand_hostname(text: &str) -> std::result::Result<String, String> {
-    expand_hostname_as(text, &system_hostname())
-}
-
-/// Expands `{hostname}` to `host`; any other `{…}` except `{source}` is an error.
-pub(super) fn expand_hostname_as(text: &str, host: &str) -> std::result::Result<String, String> {
-    let expanded = if text.contains(HOSTNAME_VAR) {
-        text.replace(HOSTNAME_VAR, host)
-    } else {
-        text.to_string()
-    };
-    let mut rest = expanded.as_str();
-    while let Some(start) = rest.find('{') {
-        let after = &rest[start..];
-        let end = after.find('}').map_or(after.len(), |e| e + 1);
-        let var = &after[..end];
-        if var != SOURCE_VAR {
-            return Err(format!(
-                "unknown placeholder `{var}`; a destination URL may use {HOSTNAME_VAR} and {SOURCE_VAR}"
-            ));
-        }
-        rest = &after[end..];
-    }
-    Ok(expanded)
-}
-
-/// Why `name` cannot stand for `{hostname}`, if it cannot: it becomes one path segment.
-pub fn check_hostname(name: &str) -> std::result::Result<(), String> {
-    if name.is_empty() || name == "." || name == ".." {
-        return Err(format!("`{name}` is not a host name"));
-    }
-    if let Some(c) = name.chars().find(|c| {
-        matches!(c, '/' | '\\' | '{' | '}' | '?' | '#') || c.is_control() || c.is_whitespace()
-    }) {
-        return Err(format!(
-            "`{name}` is not a host name: it holds `{}`",
-            c.escape_default()
-        ));
-    }
-    Ok(())
-}
-
 /// A destination, resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DestinationUrl {
@@ -131,10 +82,7 @@ pub enum DestinationUrl {
 
 /// Parses a destination URL (or a plain path, resolved against `base`), `{…}` already
 /// expanded.
-pub fn parse_destination_url(
-    text: &str,
-    base: &Path,
-) -> std::result::Result<DestinationUrl, String> {
+pub fn parse_destination_url(text: &str, base: &Path) -> Result<DestinationUrl, Invalid> {
     if text.trim().is_empty() {
         return Err("must not be empty".into());
     }
@@ -149,7 +97,7 @@ pub fn parse_destination_url(
         if text.contains(':') && !text.starts_with('.') && !text.starts_with('/') {
             return Err(format!(
                 "`{text_for_errors}` is neither a URL nor a path; use file:///dir, memory://, s3://bucket/prefix, gs://… or az://…"
-            ));
+            ).into());
         }
         let p = Path::new(text);
         return Ok(DestinationUrl::Local(if p.is_absolute() {
@@ -164,7 +112,7 @@ pub fn parse_destination_url(
             if url.host_str().is_some_and(|h| !h.is_empty()) {
                 return Err(format!(
                     "`{text_for_errors}` names a host; a file URL takes an absolute path (file:///var/archive), or write a plain path relative to the config file"
-                ));
+                ).into());
             }
             let path = url
                 .to_file_path()
@@ -175,19 +123,19 @@ pub fn parse_destination_url(
         "s3" | "s3a" | "gs" | "az" | "adl" | "azure" | "abfs" | "abfss" => {
             let url = url::Url::parse(text).map_err(|e| format!("`{}`: {e}", redact_url_text(text)))?;
             if url.host_str().is_none_or(str::is_empty) {
-                return Err(format!("`{}` has no bucket or container name", redact_url_text(text)));
+                return Err(format!("`{}` has no bucket or container name", redact_url_text(text)).into());
             }
             Ok(DestinationUrl::Remote(url))
         }
         other => Err(format!(
             "unsupported scheme `{other}`; use file:///dir, memory://, s3://bucket/prefix, gs://bucket/prefix or az://container/prefix"
-        )),
+        ).into()),
     }
 }
 
 /// object_store ignores option names it does not know; an operator's typo must not be
 /// silently dropped, so each name is checked against the backend's own list.
-pub(super) fn check_option(url: &DestinationUrl, name: &str) -> std::result::Result<(), String> {
+pub(super) fn check_option(url: &DestinationUrl, name: &str) -> Result<(), Invalid> {
     use object_store::aws::AmazonS3ConfigKey;
     use object_store::azure::AzureConfigKey;
     use object_store::gcp::GoogleConfigKey;
@@ -215,7 +163,8 @@ pub(super) fn check_option(url: &DestinationUrl, name: &str) -> std::result::Res
         Err(format!(
             "unknown option for {}:// destinations; known options include {examples}",
             url.scheme()
-        ))
+        )
+        .into())
     }
 }
 

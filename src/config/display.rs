@@ -1,5 +1,6 @@
 //! The effective config printed by `check-config`: TOML that could be read back, or JSON
-//! with the same keys, with every default filled in and every secret redacted.
+//! with the same keys, with every default filled in and every secret redacted, so an
+//! operator sees what the agent will do rather than what the file happens to say.
 
 use std::fmt;
 use std::time::Duration;
@@ -14,22 +15,51 @@ use crate::codec::Compression;
 impl fmt::Display for Config {
     /// The effective config as TOML, secrets redacted.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let q = |s: &str| serde_json::to_string(s).unwrap_or_default();
-        let list = |v: &[String]| {
-            format!(
-                "[{}]",
-                v.iter().map(|s| q(s)).collect::<Vec<_>>().join(", ")
-            )
-        };
         if let Some(file) = &self.file {
             writeln!(f, "# effective config from {}", file.display())?;
         }
+        self.fmt_top(f)?;
+        self.fmt_destination(f)?;
+        for s in &self.sources {
+            fmt_source(f, s)?;
+        }
+        Ok(())
+    }
+}
+
+/// A TOML string.
+fn q(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_default()
+}
+
+/// A TOML array of strings.
+fn list(v: &[String]) -> String {
+    format!(
+        "[{}]",
+        v.iter().map(|s| q(s)).collect::<Vec<_>>().join(", ")
+    )
+}
+
+/// A duration as humantime writes it, quoted.
+fn dur(t: Duration) -> String {
+    q(&humantime::format_duration(t).to_string())
+}
+
+fn log_format_name(format: LogFormat) -> &'static str {
+    match format {
+        LogFormat::Text => "text",
+        LogFormat::Json => "json",
+    }
+}
+
+impl Config {
+    /// The top-level keys.
+    fn fmt_top(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
             "state_dir = {}",
             q(&self.state_dir.display().to_string())
         )?;
-        let dur = |t: Duration| q(&humantime::format_duration(t).to_string());
         match &self.schedule.kind {
             ScheduleKind::Interval(_) => writeln!(f, "interval = {}", q(&self.schedule.text))?,
             ScheduleKind::Cron(_, tz) => {
@@ -48,13 +78,13 @@ impl fmt::Display for Config {
         if let Some(p) = &self.metrics_textfile {
             writeln!(f, "metrics_textfile = {}", q(&p.display().to_string()))?;
         }
-        let format = match self.log_format {
-            LogFormat::Text => "text",
-            LogFormat::Json => "json",
-        };
-        writeln!(f, "log_format = {}", q(format))?;
+        writeln!(f, "log_format = {}", q(log_format_name(self.log_format)))?;
         writeln!(f, "upload_concurrency = {}", self.upload_concurrency)?;
-        writeln!(f, "part_size = {}", self.part_size)?;
+        writeln!(f, "part_size = {}", self.part_size)
+    }
+
+    /// `[destination]` and its options.
+    fn fmt_destination(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let d = &self.destination;
         writeln!(f, "\n[destination]\nurl = {}", q(&self.shown_url()))?;
         if matches!(d.url, DestinationUrl::Remote(_)) {
@@ -63,47 +93,45 @@ impl fmt::Display for Config {
             writeln!(f, "max_retries = {}", d.max_retries)?;
             writeln!(f, "retry_timeout = {}", dur(d.retry_timeout))?;
         }
-        if !self.destination.options.is_empty() {
+        if !d.options.is_empty() {
             writeln!(f, "\n[destination.options]")?;
-            for (k, v) in &self.destination.options {
+            for (k, v) in &d.options {
                 writeln!(f, "{k} = {}", q(&shown_option(k, v)))?;
             }
         }
-        for s in &self.sources {
-            writeln!(f, "\n[[sources]]")?;
-            writeln!(f, "name = {}", q(&s.name))?;
-            writeln!(f, "path = {}", q(&s.path.display().to_string()))?;
-            writeln!(f, "include = {}", list(s.include.patterns()))?;
-            writeln!(f, "exclude = {}", list(s.exclude.patterns()))?;
-            if s.closed_by == ClosedBy::Quiet {
-                writeln!(
-                    f,
-                    "min_age = {}",
-                    q(&humantime::format_duration(s.min_age).to_string())
-                )?;
-            }
-            match &s.closed_by {
-                ClosedBy::Quiet => writeln!(f, "closed_by = \"quiet\"")?,
-                ClosedBy::NotNewest => writeln!(f, "closed_by = \"not-newest\"")?,
-                ClosedBy::ReadyMarker { dir, suffixes } => writeln!(
-                    f,
-                    "closed_by = \"ready-marker\"\nmarker_dir = {}\nmarker_suffixes = {}",
-                    q(dir),
-                    list(suffixes)
-                )?,
-            }
-            writeln!(f, "names = {}", q(s.names.as_str()))?;
-            writeln!(f, "watch = {}", s.watch)?;
-            match s.codec.compression {
-                crate::codec::Compression::None => writeln!(f, "compression = \"none\"")?,
-                crate::codec::Compression::Zstd => writeln!(
-                    f,
-                    "compression = \"zstd\"\ncompression_level = {}",
-                    s.codec.level
-                )?,
-            }
-        }
         Ok(())
+    }
+}
+
+/// One `[[sources]]` table.
+fn fmt_source(f: &mut fmt::Formatter<'_>, s: &Source) -> fmt::Result {
+    writeln!(f, "\n[[sources]]")?;
+    writeln!(f, "name = {}", q(&s.name))?;
+    writeln!(f, "path = {}", q(&s.path.display().to_string()))?;
+    writeln!(f, "include = {}", list(s.include.patterns()))?;
+    writeln!(f, "exclude = {}", list(s.exclude.patterns()))?;
+    if s.closed_by == ClosedBy::Quiet {
+        writeln!(f, "min_age = {}", dur(s.min_age))?;
+    }
+    match &s.closed_by {
+        ClosedBy::Quiet => writeln!(f, "closed_by = \"quiet\"")?,
+        ClosedBy::NotNewest => writeln!(f, "closed_by = \"not-newest\"")?,
+        ClosedBy::ReadyMarker { dir, suffixes } => writeln!(
+            f,
+            "closed_by = \"ready-marker\"\nmarker_dir = {}\nmarker_suffixes = {}",
+            q(dir),
+            list(suffixes)
+        )?,
+    }
+    writeln!(f, "names = {}", q(s.names.as_str()))?;
+    writeln!(f, "watch = {}", s.watch)?;
+    match s.codec.compression {
+        Compression::None => writeln!(f, "compression = \"none\""),
+        Compression::Zstd => writeln!(
+            f,
+            "compression = \"zstd\"\ncompression_level = {}",
+            s.codec.level
+        ),
     }
 }
 
@@ -151,11 +179,7 @@ impl Config {
             "metrics_textfile".into(),
             self.metrics_textfile.as_deref().map_or(Value::Null, path),
         );
-        let format = match self.log_format {
-            LogFormat::Text => "text",
-            LogFormat::Json => "json",
-        };
-        top.insert("log_format".into(), json!(format));
+        top.insert("log_format".into(), json!(log_format_name(self.log_format)));
         top.insert("upload_concurrency".into(), json!(self.upload_concurrency));
         top.insert("part_size".into(), json!(self.part_size));
         let d = &self.destination;

@@ -9,7 +9,8 @@
 
 use serde_json::{Map, Value};
 
-use super::{RawConfig, ENV_PREFIX};
+use super::raw::{one_line, RawConfig};
+use super::ENV_PREFIX;
 use crate::error::{Error, Result};
 
 /// What the environment changed, and what it said that was ignored.
@@ -137,7 +138,7 @@ fn probe(segments: &[&str], text: &str) -> Probe {
             return Probe::Accepted(candidate);
         };
         let path = e.path().to_string();
-        let message = super::one_line(&e.into_inner().to_string());
+        let message = one_line(&e.into_inner().to_string());
         if message.starts_with("unknown field") {
             let depth = path.split('.').count().saturating_sub(1);
             return Probe::Unknown(suggest(

@@ -1,15 +1,15 @@
-//! Configuration: read a TOML file and `LOGFERRY_*` environment overrides into a raw,
-//! loosely typed form, then validate every key into a typed [`Config`].
+//! Configuration: what logferry archives, where to, and when. A TOML file and
+//! `LOGFERRY_*` environment overrides are read into a raw, loosely typed form
+//! (`raw.rs`, `env.rs`), then every key is validated into the typed [`Config`]
+//! (`validate.rs`, `source.rs`, `values.rs`, `crontab.rs`, `destination.rs`,
+//! `hostname.rs`) and printed back by `check-config` (`display.rs`).
 //!
-//! Validation is pure and exhaustive so that a bad value is reported once, naming the file
-//! and the key, before anything touches a source or the destination.
+//! This file holds the typed config and its entry points: loading, reading another
+//! host's archive, one config per archive, and errors about a key found after loading.
+//! An error names the file and the key, or the variable when the environment set it.
 
-use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-use serde::Deserialize;
 
 use crate::codec::Codec;
 use crate::error::{Error, Result};
@@ -18,24 +18,25 @@ mod crontab;
 mod destination;
 mod display;
 mod env;
-
+mod error;
+mod hostname;
+mod raw;
 mod source;
 #[cfg(test)]
 mod tests;
+mod validate;
 mod values;
 
 pub use crate::glob::Matcher;
 pub use crontab::Cron;
-use destination::check_option;
-use destination::line_holds_secret;
 pub use destination::{
-    check_hostname, is_secret_option, parse_destination_url, redact_url, scrub, shown_option,
-    system_hostname, Destination, DestinationUrl, HOSTNAME_VAR, SOURCE_VAR,
+    is_secret_option, parse_destination_url, redact_url, scrub, shown_option, Destination,
+    DestinationUrl, HOSTNAME_VAR, SOURCE_VAR,
 };
-use destination::{expand_hostname, expand_hostname_as};
-use source::validate_sources;
+pub use error::{HostnameError, Invalid};
+use hostname::expand_hostname_as;
+pub use hostname::{check_hostname, system_hostname};
 pub use values::parse_schedule;
-use values::{parse_codec, parse_size};
 
 /// Where the agent looks for its config file when `--config` is not given.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/logferry/logferry.toml";
@@ -207,81 +208,21 @@ pub struct Source {
     pub codec: Codec,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawConfig {
-    state_dir: Option<String>,
-    schedule: Option<String>,
-    interval: Option<String>,
-    timezone: Option<String>,
-    jitter: Option<String>,
-    shutdown_grace: Option<String>,
-    metrics_listen: Option<String>,
-    metrics_textfile: Option<String>,
-    log_format: Option<String>,
-    upload_concurrency: Option<i64>,
-    part_size: Option<Scalar>,
-    destination: Option<RawDestination>,
-    sources: Option<Vec<RawSource>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawDestination {
-    url: Option<String>,
-    options: Option<BTreeMap<String, Scalar>>,
-    connect_timeout: Option<String>,
-    request_timeout: Option<String>,
-    max_retries: Option<i64>,
-    retry_timeout: Option<String>,
-    compression: Option<String>,
-    compression_level: Option<i64>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawSource {
-    name: Option<String>,
-    path: Option<String>,
-    include: Option<Vec<String>>,
-    exclude: Option<Vec<String>>,
-    min_age: Option<String>,
-    ignore_newest: Option<serde_json::Value>,
-    closed_by: Option<String>,
-    marker_dir: Option<String>,
-    marker_suffixes: Option<Vec<String>>,
-    names: Option<String>,
-    watch: Option<bool>,
-    compression: Option<String>,
-    compression_level: Option<i64>,
-}
-
-/// A TOML or environment scalar that is used as text.
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-enum Scalar {
-    Text(String),
-    Int(i64),
-    Bool(bool),
-    Float(f64),
-}
-
-impl fmt::Display for Scalar {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Scalar::Text(s) => f.write_str(s),
-            Scalar::Int(i) => write!(f, "{i}"),
-            Scalar::Bool(b) => write!(f, "{b}"),
-            Scalar::Float(x) => write!(f, "{x}"),
-        }
-    }
-}
-
 /// Reads `file` (required) and the `LOGFERRY_*` entries of `env`, then validates.
 ///
 /// `env` is passed in rather than read here so that the library holds no global state;
 /// the binary passes its own environment.
 pub fn load<I>(file: &Path, env: I) -> Result<Config>
+where
+    I: IntoIterator<Item = (String, String)>,
+{
+    load_as(file, env, None)
+}
+
+/// [`load`], with `host` standing for `{hostname}` in `destination.url` instead of this
+/// host's name: a read command's `--hostname`, so that it works on a host whose own name
+/// cannot be used. An unusable `host` is ignored here; [`Config::for_hostname`] says why.
+pub fn load_as<I>(file: &Path, env: I, host: Option<&str>) -> Result<Config>
 where
     I: IntoIterator<Item = (String, String)>,
 {
@@ -302,7 +243,7 @@ where
     let file = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
     let base = file.parent().unwrap_or(Path::new("/"));
     let (raw, overrides) = parse_raw(Some(&file), &text, env)?;
-    finish(raw, overrides, Some(&file), base)
+    finish(raw, overrides, Some(&file), base, host)
 }
 
 /// Parses TOML text plus environment overrides, without reading any file.
@@ -311,18 +252,32 @@ where
     I: IntoIterator<Item = (String, String)>,
 {
     let (raw, overrides) = parse_raw(None, text, env)?;
-    finish(raw, overrides, None, base_dir)
+    finish(raw, overrides, None, base_dir, None)
+}
+
+/// The file's TOML, then the environment's overrides on top, as the raw struct.
+fn parse_raw<I>(file: Option<&Path>, text: &str, env: I) -> Result<(raw::RawConfig, env::Overrides)>
+where
+    I: IntoIterator<Item = (String, String)>,
+{
+    let file = file.map(Path::to_path_buf);
+    let mut value = raw::toml_value(&file, text)?;
+    // The file is checked alone first, so that its errors name the file.
+    raw::deserialize(value.clone(), &file)?;
+    let overrides = env::apply(&mut value, env)?;
+    Ok((raw::deserialize(value, &file)?, overrides))
 }
 
 /// Validates, naming the variable rather than the file when the bad value came from the
 /// environment.
 fn finish(
-    raw: RawConfig,
+    raw: raw::RawConfig,
     overrides: env::Overrides,
     file: Option<&Path>,
     base: &Path,
+    host: Option<&str>,
 ) -> Result<Config> {
-    match validate(raw, file, base) {
+    match validate::validate(raw, file, base, host) {
         Ok(mut config) => {
             config.warnings = overrides.warnings;
             config.overridden = overrides.set;
@@ -346,347 +301,6 @@ fn finish(
     }
 }
 
-fn parse_raw<I>(file: Option<&Path>, text: &str, env: I) -> Result<(RawConfig, env::Overrides)>
-where
-    I: IntoIterator<Item = (String, String)>,
-{
-    let file_buf = file.map(Path::to_path_buf);
-    let built = config::Config::builder()
-        .add_source(config::File::from_str(text, config::FileFormat::Toml))
-        .build()
-        .map_err(|e| {
-            Error::config(
-                file_buf.clone(),
-                "",
-                format!("not valid TOML: {}", toml_error(text, &e.to_string())),
-            )
-        })?;
-    let mut value: serde_json::Value = built
-        .try_deserialize()
-        .map_err(|e| Error::config(file_buf.clone(), "", one_line(&e.to_string())))?;
-    // The file is checked alone first, so that its errors name the file.
-    deserialize(value.clone(), &file_buf)?;
-    let overrides = env::apply(&mut value, env)?;
-    Ok((deserialize(value, &file_buf)?, overrides))
-}
-
-fn deserialize(value: serde_json::Value, file: &Option<PathBuf>) -> Result<RawConfig> {
-    serde_path_to_error::deserialize(value).map_err(|e| {
-        let key = e.path().to_string();
-        let key = if key == "." { String::new() } else { key };
-        let mut message = one_line(&e.into_inner().to_string())
-            .replace("expected i64", "expected an integer")
-            .replace("expected u64", "expected an integer");
-        if message.starts_with("unknown field") {
-            message.push_str("; unknown keys are errors, check the spelling against the README's config reference");
-        }
-        Error::config(file.clone(), key, message)
-    })
-}
-
-/// The TOML parser's message on one line. It quotes the offending line; when that line
-/// holds a secret, the quote is dropped and the line number and the reason kept.
-fn toml_error(text: &str, message: &str) -> String {
-    let is_snippet = |l: &str| {
-        l.trim_start()
-            .trim_start_matches(|c: char| c.is_ascii_digit())
-            .trim_start()
-            .starts_with('|')
-    };
-    let line_no = message
-        .split_once("at line ")
-        .and_then(|(_, rest)| rest.split(|c: char| !c.is_ascii_digit()).next())
-        .and_then(|n| n.parse::<usize>().ok());
-    let source_line = line_no.and_then(|n| text.lines().nth(n.saturating_sub(1)));
-    let secret = source_line.is_some_and(line_holds_secret)
-        || message
-            .lines()
-            .filter(|l| is_snippet(l))
-            .any(line_holds_secret);
-    if !secret {
-        return one_line(message);
-    }
-    let kept: Vec<&str> = message.lines().filter(|l| !is_snippet(l)).collect();
-    format!(
-        "{} (the line is not shown: it holds a secret)",
-        one_line(&kept.join("\n"))
-    )
-}
-
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-fn validate(raw: RawConfig, file: Option<&Path>, base: &Path) -> Result<Config> {
-    let file_buf = file.map(Path::to_path_buf);
-    let err = |key: &str, msg: String| Error::config(file_buf.clone(), key, msg);
-    let resolve = |p: &str| -> PathBuf {
-        let p = Path::new(p);
-        if p.is_absolute() {
-            p.to_path_buf()
-        } else {
-            base.join(p)
-        }
-    };
-
-    let state_dir = match raw.state_dir.as_deref() {
-        None => PathBuf::from(DEFAULT_STATE_DIR),
-        Some("") => return Err(err("state_dir", "must not be empty".into())),
-        Some(s) => resolve(s),
-    };
-
-    let mut schedule = match (raw.schedule, raw.interval) {
-        (Some(_), Some(_)) => {
-            return Err(err(
-                "interval",
-                "both `schedule` and `interval` are set; keep one (cron ticks, or a pass every interval)".into(),
-            ))
-        }
-        (_, Some(t)) => match humantime::parse_duration(&t) {
-            Ok(d) if d >= Duration::from_secs(1) => Schedule {
-                text: t,
-                kind: ScheduleKind::Interval(d),
-            },
-            Ok(_) => return Err(err("interval", format!("`{t}` is shorter than 1s"))),
-            Err(e) => return Err(err("interval", format!("`{t}` is not a duration ({e}); write e.g. \"5m\""))),
-        },
-        (schedule, None) => {
-            let text = schedule.unwrap_or_else(|| DEFAULT_SCHEDULE.to_string());
-            parse_schedule(&text).map_err(|m| err("schedule", m))?
-        }
-    };
-    if let Some(tz) = raw.timezone {
-        let parsed: chrono_tz::Tz = tz.parse().map_err(|_| {
-            err(
-                "timezone",
-                format!(
-                    "`{tz}` is not an IANA timezone name; write e.g. \"UTC\" or \"Europe/Berlin\""
-                ),
-            )
-        })?;
-        match &mut schedule.kind {
-            ScheduleKind::Cron(_, zone) => *zone = Some(parsed),
-            ScheduleKind::Interval(_) => {
-                return Err(err(
-                    "timezone",
-                    "applies to `schedule` (cron), not to `interval`; remove it".into(),
-                ))
-            }
-        }
-    }
-    let opt_duration = |key: &str, v: Option<String>, default: Duration| match v {
-        None => Ok(default),
-        Some(t) => humantime::parse_duration(&t).map_err(|e| {
-            err(
-                key,
-                format!("`{t}` is not a duration ({e}); write e.g. \"30s\""),
-            )
-        }),
-    };
-    let jitter = opt_duration("jitter", raw.jitter, Duration::ZERO)?;
-    let shutdown_grace =
-        opt_duration("shutdown_grace", raw.shutdown_grace, DEFAULT_SHUTDOWN_GRACE)?;
-    let metrics_listen = match raw.metrics_listen {
-        None => None,
-        Some(a) => Some(a.parse::<std::net::SocketAddr>().map_err(|_| {
-            err(
-                "metrics_listen",
-                format!("`{a}` is not an address:port; write e.g. \"127.0.0.1:9898\""),
-            )
-        })?),
-    };
-    let metrics_textfile = match raw.metrics_textfile.as_deref() {
-        None => None,
-        Some("") => return Err(err("metrics_textfile", "must not be empty".into())),
-        Some(p) => {
-            let path = resolve(p);
-            if path.extension().and_then(|e| e.to_str()) != Some("prom") {
-                return Err(err(
-                    "metrics_textfile",
-                    format!("`{p}` must end in .prom: node_exporter's textfile collector reads only those"),
-                ));
-            }
-            Some(path)
-        }
-    };
-    let log_format = match raw.log_format.as_deref() {
-        None | Some("text") => LogFormat::Text,
-        Some("json") => LogFormat::Json,
-        Some(other) => {
-            return Err(err(
-                "log_format",
-                format!("`{other}` is not a log format; use \"text\" or \"json\""),
-            ))
-        }
-    };
-
-    let upload_concurrency = match raw.upload_concurrency {
-        None => DEFAULT_UPLOAD_CONCURRENCY,
-        Some(n) if n >= 1 && n as usize <= MAX_UPLOAD_CONCURRENCY => n as usize,
-        Some(n) => {
-            return Err(err(
-                "upload_concurrency",
-                format!("{n} is out of range; use 1 to {MAX_UPLOAD_CONCURRENCY} (default {DEFAULT_UPLOAD_CONCURRENCY})"),
-            ))
-        }
-    };
-
-    let part_size = match raw.part_size {
-        None => DEFAULT_PART_SIZE,
-        Some(s) => {
-            let n = parse_size(&s.to_string()).map_err(|m| err("part_size", m))?;
-            if !(MIN_PART_SIZE..=MAX_PART_SIZE).contains(&n) {
-                return Err(err(
-                    "part_size",
-                    format!("{n} bytes is out of range; use 5MiB to 5GiB (default 8MiB)"),
-                ));
-            }
-            n
-        }
-    };
-
-    let raw_dest = raw.destination.ok_or_else(|| {
-        err(
-            "destination",
-            "missing; add a [destination] table with url = \"file:///var/archive\" or \"s3://bucket/prefix\"".into(),
-        )
-    })?;
-    let raw_dest_set = (
-        raw_dest.connect_timeout.is_some(),
-        raw_dest.request_timeout.is_some(),
-        raw_dest.max_retries.is_some(),
-        raw_dest.retry_timeout.is_some(),
-    );
-    let url_text = raw_dest.url.clone().ok_or_else(|| {
-        err(
-            "destination.url",
-            "missing; e.g. url = \"s3://bucket/prefix\"".into(),
-        )
-    })?;
-    let hostname_template = url_text.contains(HOSTNAME_VAR).then(|| url_text.clone());
-    let url_text = expand_hostname(&url_text).map_err(|m| err("destination.url", m))?;
-    let template = url_text.contains(SOURCE_VAR).then(|| url_text.clone());
-    // A per-source URL is checked as the first source will see it.
-    let first_name = raw
-        .sources
-        .as_ref()
-        .and_then(|v| v.first())
-        .and_then(|s| s.name.clone())
-        .unwrap_or_else(|| "source".into());
-    let url = parse_destination_url(&url_text.replace(SOURCE_VAR, &first_name), base)
-        .map_err(|m| err("destination.url", m))?;
-    let options: BTreeMap<String, String> = raw_dest
-        .options
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(k, v)| (k, v.to_string()))
-        .collect();
-    for k in options.keys() {
-        check_option(&url, k).map_err(|m| err(&format!("destination.options.{k}"), m))?;
-    }
-    let duration = |key: &str, v: Option<String>, default: Duration| match v {
-        None => Ok(default),
-        Some(t) => match humantime::parse_duration(&t) {
-            Ok(d) if !d.is_zero() => Ok(d),
-            Ok(_) => Err(err(key, "must be more than zero".into())),
-            Err(e) => Err(err(
-                key,
-                format!("`{t}` is not a duration ({e}); write e.g. \"30s\" or \"2m\""),
-            )),
-        },
-    };
-    let connect_timeout = duration(
-        "destination.connect_timeout",
-        raw_dest.connect_timeout,
-        DEFAULT_CONNECT_TIMEOUT,
-    )?;
-    let request_timeout = duration(
-        "destination.request_timeout",
-        raw_dest.request_timeout,
-        DEFAULT_REQUEST_TIMEOUT,
-    )?;
-    let retry_timeout = duration(
-        "destination.retry_timeout",
-        raw_dest.retry_timeout,
-        DEFAULT_RETRY_TIMEOUT,
-    )?;
-    let max_retries = match raw_dest.max_retries {
-        None => DEFAULT_MAX_RETRIES,
-        Some(n) if (0..=MAX_MAX_RETRIES as i64).contains(&n) => n as usize,
-        Some(n) => {
-            return Err(err(
-                "destination.max_retries",
-                format!(
-                "{n} is out of range; use 0 to {MAX_MAX_RETRIES} (default {DEFAULT_MAX_RETRIES})"
-            ),
-            ))
-        }
-    };
-    let is_remote = matches!(url, DestinationUrl::Remote(_));
-    if !is_remote {
-        for (key, set) in [
-            ("connect_timeout", raw_dest_set.0),
-            ("request_timeout", raw_dest_set.1),
-            ("max_retries", raw_dest_set.2),
-            ("retry_timeout", raw_dest_set.3),
-        ] {
-            if set {
-                return Err(err(
-                    &format!("destination.{key}"),
-                    "applies to s3://, gs:// and az:// destinations only; remove it".into(),
-                ));
-            }
-        }
-    }
-    let destination = Destination {
-        url,
-        options,
-        template,
-        hostname_template,
-        connect_timeout,
-        request_timeout,
-        max_retries,
-        retry_timeout,
-    };
-
-    let default_codec = parse_codec(
-        raw_dest.compression.clone(),
-        raw_dest.compression_level,
-        Codec::PLAIN,
-        "destination.compression",
-        "destination.compression_level",
-    )
-    .map_err(|(k, m)| err(&k, m))?;
-    let raw_sources = raw.sources.unwrap_or_default();
-    if raw_sources.is_empty() {
-        return Err(err(
-            "sources",
-            "no sources; add at least one [[sources]] table with name and path".into(),
-        ));
-    }
-    let sources = validate_sources(raw_sources, default_codec, &err, &resolve)?;
-
-    let config = Config {
-        file: file_buf,
-        base_dir: base.to_path_buf(),
-        jitter,
-        shutdown_grace,
-        metrics_listen,
-        metrics_textfile,
-        log_format,
-        state_dir,
-        schedule,
-        upload_concurrency,
-        part_size,
-        destination,
-        sources,
-        warnings: Vec::new(),
-        overridden: Vec::new(),
-    };
-    config.archives()?;
-    Ok(config)
-}
-
 impl Config {
     /// The same config reading the archive of host `name` instead of this host's: the
     /// destination URL as written, with `{hostname}` replaced by `name`. A URL without
@@ -706,10 +320,11 @@ impl Config {
                 format!("{m}; pass the name the host archives under"),
             )
         })?;
-        let url_text = expand_hostname_as(written, name).map_err(err)?;
+        let at_url = |m: Invalid| err(m.0);
+        let url_text = expand_hostname_as(written, name).map_err(at_url)?;
         let first = self.sources.first().map_or("source", |s| s.name.as_str());
         let url = parse_destination_url(&url_text.replace(SOURCE_VAR, first), &self.base_dir)
-            .map_err(err)?;
+            .map_err(at_url)?;
         let mut c = self.clone();
         c.destination.template = url_text.contains(SOURCE_VAR).then_some(url_text);
         c.destination.url = url;
@@ -741,7 +356,7 @@ impl Config {
             .map(|s| {
                 let url =
                     parse_destination_url(&template.replace(SOURCE_VAR, &s.name), &self.base_dir)
-                        .map_err(|m| Error::config(self.file.clone(), "destination.url", m))?;
+                        .map_err(|m| Error::config(self.file.clone(), "destination.url", m.0))?;
                 let mut c = self.clone();
                 c.destination.url = url;
                 c.destination.template = None;

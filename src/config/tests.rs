@@ -444,7 +444,7 @@ fn destination_timeouts_and_retries_are_validated() {
 
 #[test]
 fn url_templates_expand_hostname_and_split_by_source() {
-    let host = system_hostname();
+    let host = system_hostname().unwrap();
     let text = "[destination]\nurl = \"s3://b/fleet/{hostname}/{source}\"\n[[sources]]\nname = \"app\"\npath = \"l\"\n[[sources]]\nname = \"db\"\npath = \"d\"";
     let c = parse(text).unwrap();
     assert_eq!(

@@ -1,6 +1,11 @@
-//! Parsing of single config values: schedules, sizes, source names, compression.
+//! Parsing of single config values that several keys share or that other modules use:
+//! schedules, sizes, source names, compression. Each says what is wrong with the value;
+//! the caller knows the key.
+
+use std::path::{Path, PathBuf};
 
 use super::crontab::Cron;
+use super::error::{Invalid, KeyError};
 use super::{Schedule, ScheduleKind, DEFAULT_ZSTD_LEVEL};
 use crate::codec::{Codec, Compression};
 
@@ -12,14 +17,14 @@ pub(super) fn parse_codec(
     inherited: Codec,
     name_key: &str,
     level_key: &str,
-) -> std::result::Result<Codec, (String, String)> {
+) -> Result<Codec, KeyError> {
     let compression = match name.as_deref() {
         None => inherited.compression,
         Some("zstd") => Compression::Zstd,
         Some("none") => Compression::None,
         Some(other) => {
-            return Err((
-                name_key.to_string(),
+            return Err(KeyError::new(
+                name_key,
                 format!("`{other}` is not a compression; use \"zstd\" or \"none\""),
             ))
         }
@@ -33,8 +38,8 @@ pub(super) fn parse_codec(
         None => DEFAULT_ZSTD_LEVEL,
         Some(l) if (1..=22).contains(&l) => l as i32,
         Some(l) => {
-            return Err((
-                level_key.to_string(),
+            return Err(KeyError::new(
+                level_key,
                 format!(
                     "{l} is out of range; zstd levels are 1 to 22 (default {DEFAULT_ZSTD_LEVEL})"
                 ),
@@ -47,9 +52,19 @@ pub(super) fn parse_codec(
     Ok(Codec { compression, level })
 }
 
+/// `p` made absolute against the config file's directory.
+pub(super) fn resolve(base: &Path, p: &str) -> PathBuf {
+    let p = Path::new(p);
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        base.join(p)
+    }
+}
+
 /// Accepts crontab's 5 fields (minute first) and the 6/7-field form (seconds first),
 /// both with crontab's weekdays (0 and 7 = Sunday) and day-of-month OR weekday rule.
-pub fn parse_schedule(text: &str) -> std::result::Result<Schedule, String> {
+pub fn parse_schedule(text: &str) -> Result<Schedule, Invalid> {
     let cron = Cron::parse(text)?;
     Ok(Schedule {
         text: text.to_string(),
@@ -57,7 +72,8 @@ pub fn parse_schedule(text: &str) -> std::result::Result<Schedule, String> {
     })
 }
 
-pub(super) fn parse_size(text: &str) -> std::result::Result<u64, String> {
+/// A byte count, plain or with a binary unit (`8MiB`).
+pub(super) fn parse_size(text: &str) -> Result<u64, Invalid> {
     let t = text.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
@@ -69,22 +85,19 @@ pub(super) fn parse_size(text: &str) -> std::result::Result<u64, String> {
         "k" | "kb" | "kib" => 1 << 10,
         "m" | "mb" | "mib" => 1 << 20,
         "g" | "gb" | "gib" => 1 << 30,
-        u => {
-            return Err(format!(
-                "unknown unit `{u}` in `{text}`; use B, KiB, MiB or GiB"
-            ))
-        }
+        u => return Err(format!("unknown unit `{u}` in `{text}`; use B, KiB, MiB or GiB").into()),
     };
     n.checked_mul(mult)
-        .ok_or_else(|| format!("`{text}` is too large"))
+        .ok_or_else(|| format!("`{text}` is too large").into())
 }
 
-pub(super) fn validate_source_name(name: &str) -> std::result::Result<(), String> {
+/// A source name becomes part of object keys and of a state dir's path.
+pub(super) fn validate_source_name(name: &str) -> Result<(), Invalid> {
     if name.is_empty() {
         return Err("must not be empty".into());
     }
     if name == "." || name == ".." {
-        return Err(format!("`{name}` is not allowed"));
+        return Err(format!("`{name}` is not allowed").into());
     }
     if let Some(c) = name
         .chars()
@@ -92,7 +105,8 @@ pub(super) fn validate_source_name(name: &str) -> std::result::Result<(), String
     {
         return Err(format!(
             "`{name}` contains `{c}`; use letters, digits, `-`, `_` and `.` (it becomes part of object keys)"
-        ));
+        )
+        .into());
     }
     Ok(())
 }

@@ -17,6 +17,8 @@ mod bookkeeping;
 mod changes;
 /// The environment's foreign `LOGFERRY_*` variables and what a schedule means.
 mod config;
+/// The host name behind `{hostname}`, in a UTS namespace of its own.
+mod hostname;
 /// A flaky network slows a pass down; it does not stop the archive.
 mod net;
 /// The read commands' exit codes and hosts (`fetch` as PostgreSQL's restore_command).

@@ -433,7 +433,7 @@ async fn per_source_prefixes_make_one_archive_each() {
     std::fs::write(dir.path().join("logs/db/wal.1"), b"db\n").unwrap();
     let cfg = dir.path().join("logferry.toml");
     std::fs::write(&cfg, &toml).unwrap();
-    let host = system_hostname();
+    let host = system_hostname().unwrap();
 
     let o = logferry(&cfg, &["check-config"], vec![]).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));

@@ -136,7 +136,7 @@ fn main() -> ExitCode {
         }
         c => c,
     };
-    let config = match load_config(&cli.config, env_vars()) {
+    let config = match logferry::load_config_as(&cli.config, env_vars(), command.hostname()) {
         Ok(c) => c,
         Err(e) => return early(fail(&e)),
     };
@@ -511,7 +511,7 @@ async fn daemon(config: &Config, opened: Vec<(Config, Store)>) -> u8 {
 fn host_seed() -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
-    system_hostname().hash(&mut h);
+    system_hostname().unwrap_or_default().hash(&mut h);
     h.finish()
 }
 

@@ -216,7 +216,7 @@ fn fetch_with_bad_config_or_usage_exits_above_125() {
 
 /// This host's archive moved to `mirror/old-db`, as if another host had written it.
 fn archive_of_another_host(ws: &Ws) {
-    let host = logferry::system_hostname();
+    let host = logferry::system_hostname().unwrap();
     assert_eq!(code(&ws.run(&["--run-once"])), 0);
     std::fs::rename(ws.path(&format!("mirror/{host}")), ws.path("mirror/old-db")).unwrap();
     // A directory without manifests is not an archive.
@@ -231,7 +231,7 @@ fn archive_of_another_host(ws: &Ws) {
 fn reads_of_an_absent_templated_archive_fail_naming_the_url_and_the_hosts() {
     let ws = Ws::new("[destination]\nurl = \"mirror/{hostname}\"\n");
     archive_of_another_host(&ws);
-    let host = logferry::system_hostname();
+    let host = logferry::system_hostname().unwrap();
     let url = format!("file://{}", ws.path(&format!("mirror/{host}")).display());
     let listed = format!("file://{}", ws.path("mirror").display());
     let to = ws.path("restored").display().to_string();
@@ -434,7 +434,7 @@ fn s3_replacement_host_is_told_the_hosts_and_reads_the_old_one() {
 #[test]
 fn hosts_are_found_when_the_name_is_part_of_a_segment() {
     let ws = Ws::new("[destination]\nurl = \"mirror/db-{hostname}.arch/all\"\n");
-    let host = logferry::system_hostname();
+    let host = logferry::system_hostname().unwrap();
     assert_eq!(code(&ws.run(&["--run-once"])), 0);
     std::fs::rename(
         ws.path(&format!("mirror/db-{host}.arch")),
