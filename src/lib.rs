@@ -97,7 +97,7 @@ pub use crate::retention::prune::{parse_grace, prune_orphans, DEFAULT_GRACE};
 pub use crate::service::{
     agent::{run as run_agent, Archive, Event, Hooks, NoHooks, Options as AgentOptions},
     metrics::Metrics,
-    schedule::{check_future_tick, next_passes, rfc3339_in},
+    schedule::{check_future_tick, host_seed, next_passes, rfc3339_in},
     systemd::{watchdog_interval, Notifier},
     watch::spawn as spawn_watches,
 };
