@@ -75,11 +75,11 @@ pub async fn run_locked(
     report.peak_rss_bytes = crate::report::peak_rss_bytes();
     if let Err(e) = &result {
         report.outcome = Outcome::Failed;
-        report.error = Some(e.to_string());
+        report.error = Some(e.chain().to_string());
     }
     scrub_report(&mut report, &config.destination.secrets());
     if let Err(e) = crate::state::history::record(state_dir.path(), &report) {
-        tracing::warn!(error = %e, "could not record the pass in the status file");
+        tracing::warn!(error = %e.chain(), "could not record the pass in the status file");
     }
     log_summary(&report);
     result.map(|()| report)
@@ -352,7 +352,7 @@ fn cached(what: &str, result: Result<()>) -> bool {
         Ok(()) => true,
         Err(e) => {
             tracing::warn!(
-                error = %e,
+                error = %e.chain(),
                 "could not update the local cache ({what}); the pass stands, the next one catches up from the destination (is the state dir full or read-only?)"
             );
             false

@@ -210,7 +210,7 @@ async fn wait_for_destinations(
         let Some((url, error)) = down else {
             return true;
         };
-        tracing::error!(destination = %url, error = %error, retry_in = ?retry_in, "the destination does not answer; retrying");
+        tracing::error!(destination = %url, error = %error.chain(), retry_in = ?retry_in, "the destination does not answer; retrying");
         hooks.destination_down(&error, retry_in);
         let sleep = tokio::time::sleep(retry_in);
         tokio::pin!(sleep);
@@ -273,10 +273,12 @@ fn apply_reload(
             hooks.reloaded();
         }
         Err(e) => {
-            tracing::error!(error = %e, "cannot take the new config's state dirs; keeping the old config");
+            tracing::error!(error = %e.chain(), "cannot take the new config's state dirs; keeping the old config");
             match lock_all(archives) {
                 Ok(l) => *locks = l,
-                Err(e) => tracing::error!(error = %e, "cannot retake the old state dirs either"),
+                Err(e) => {
+                    tracing::error!(error = %e.chain(), "cannot retake the old state dirs either")
+                }
             }
         }
     }
@@ -337,7 +339,7 @@ async fn run_passes(
             }
         };
         if let Err(e) = &result {
-            tracing::error!(error = %e, "pass failed; the next one will retry");
+            tracing::error!(error = %e.chain(), "pass failed; the next one will retry");
         }
         hooks.pass_done(&archive.config, &result);
         hooks.alive();
