@@ -3,6 +3,12 @@
 //! Every variant names the file, key or object it is about, keeps the underlying cause in
 //! `source()`, and carries a hint when the fix is known, so the binary can print a single
 //! useful line and choose an exit code without string matching.
+//!
+//! `Display` is the error's own message; the cause is in `source()`. Whatever shows an
+//! error to a person or stores its text (the binary, log fields, a pass's report) goes
+//! through [`Error::chain`], which adds each cause once: `read /x: <cause>`. One
+//! exception: `Store` quotes its cause (and hint) in its message too, because callers of
+//! the library read it from `to_string()`; `chain()` then adds nothing to it.
 
 use std::path::PathBuf;
 
@@ -35,7 +41,7 @@ pub enum Error {
     },
 
     /// A local file or directory operation failed.
-    #[error("{op} {}: {source}", .path.display())]
+    #[error("{op} {}", .path.display())]
     Io {
         /// What was being done, e.g. `read`.
         op: &'static str,
@@ -47,6 +53,10 @@ pub enum Error {
     },
 
     /// A request to the destination failed.
+    // The one variant whose message quotes its cause: library callers read the cause
+    // from `to_string()` (the conformance suite does), and object_store's own messages
+    // quote their sources anyway. `chain()` sees the cause already there and adds
+    // nothing, so it is still shown once.
     #[error("{op} {key}: {}{}", one_line(&.source.to_string()), hint_label(.hint))]
     Store {
         /// What was being done, e.g. `put`.
@@ -213,6 +223,11 @@ impl Error {
         }
     }
 
+    /// The message and each cause once: what to show or store as this error's text.
+    pub fn chain(&self) -> Chain<'_> {
+        Chain(self)
+    }
+
     /// True when the fault is in what the user asked for (config, usage), not the world.
     /// A destination that cannot even be built from its URL and options is a config fault.
     pub fn is_usage(&self) -> bool {
@@ -220,6 +235,27 @@ impl Error {
             self,
             Error::Config { .. } | Error::Env { .. } | Error::Destination { .. }
         )
+    }
+}
+
+/// [`Error::chain`]: an error on one line with its causes. A cause whose words are
+/// already in the line (object_store's errors quote their own source) is not repeated.
+pub struct Chain<'a>(&'a Error);
+
+impl std::fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut text = self.0.to_string();
+        let mut cause = std::error::Error::source(self.0);
+        while let Some(c) = cause {
+            // Server answers often carry newlines (XML bodies); an error is one line.
+            let words = one_line(&c.to_string());
+            if !words.is_empty() && !text.contains(&words) {
+                text.push_str(": ");
+                text.push_str(&words);
+            }
+            cause = c.source();
+        }
+        f.write_str(&text)
     }
 }
 
@@ -301,7 +337,7 @@ pub fn hint_for(e: &object_store::Error) -> Option<String> {
     Some(hint.to_string())
 }
 
-/// Server answers often carry newlines (XML bodies); an error is one line.
+/// Words separated by single spaces.
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
@@ -376,6 +412,24 @@ mod tests {
             store: "S3",
             source: text.to_string().into(),
         }
+    }
+
+    #[test]
+    fn a_cause_is_in_the_chain_once_and_not_in_the_message() {
+        let cause = std::io::Error::new(std::io::ErrorKind::NotFound, "no such thing here");
+        let e = Error::io("read", "/var/log/app.log", cause);
+        assert_eq!(e.to_string(), "read /var/log/app.log");
+        let chain = e.chain().to_string();
+        assert_eq!(chain, "read /var/log/app.log: no such thing here");
+        assert_eq!(chain.matches("no such thing here").count(), 1);
+        let store = Error::store("get", "k", generic("denied\n  AccessDenied"));
+        let chain = store.chain().to_string();
+        assert_eq!(chain.matches("AccessDenied").count(), 1, "{chain}");
+        assert!(chain.starts_with("get k: "), "{chain}");
+        assert!(
+            chain.ends_with(")") && chain.contains("(hint: permission"),
+            "{chain}"
+        );
     }
 
     #[test]

@@ -112,7 +112,7 @@ pub use crate::config::{
     LogFormat, DEFAULT_CONFIG_PATH,
 };
 pub use crate::digest::{hash_file, ContentHash, DigestError, Hashing};
-pub use crate::error::{Error, Result};
+pub use crate::error::{Chain, Error, Result};
 pub use crate::fsstat::FileStat;
 pub use crate::glob::Matcher;
 pub use crate::remote::{
@@ -122,14 +122,16 @@ pub use crate::remote::{
 pub use crate::report::{human_bytes, Outcome, RunReport};
 pub use crate::restore::{
     ack::{check as check_archived, Ack},
-    files::{download_verified, find as find_entry, restore, FileResult, RestoreOptions},
+    files::{
+        download_verified, find as find_entry, restore, FileResult, RestoreOptions, RestoreReport,
+    },
     verify::{all_generations, readable_generations, verify, Finding, ReadData, VerifyReport},
 };
 pub use crate::retention::prune::{parse_grace, prune_orphans, DEFAULT_GRACE};
 pub use crate::service::{
     agent::{run as run_agent, Archive, Event, Hooks, NoHooks, Options as AgentOptions},
     metrics::Metrics,
-    schedule::{check_future_tick, next_passes, rfc3339_in},
+    schedule::{check_future_tick, host_seed, next_passes, rfc3339_in},
     systemd::{watchdog_interval, Notifier},
     watch::spawn as spawn_watches,
 };

@@ -126,7 +126,7 @@ pub fn cached(what: &str, result: Result<()>) -> bool {
         Ok(()) => true,
         Err(e) => {
             tracing::warn!(
-                error = %e,
+                error = %e.chain(),
                 "could not update the local cache ({what}); the pass stands, the next one catches up from the destination (is the state dir full or read-only?)"
             );
             false

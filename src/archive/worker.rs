@@ -73,11 +73,11 @@ pub async fn run_locked(
     report.peak_rss_bytes = crate::report::peak_rss_bytes();
     if let Err(e) = &result {
         report.outcome = Outcome::Failed;
-        report.error = Some(e.to_string());
+        report.error = Some(e.chain().to_string());
     }
     scrub_report(&mut report, &config.destination.secrets());
     if let Err(e) = crate::state::history::record(state_dir.path(), &report) {
-        tracing::warn!(error = %e, "could not record the pass in the status file");
+        tracing::warn!(error = %e.chain(), "could not record the pass in the status file");
     }
     log_summary(&report);
     result.map(|()| report)

@@ -88,17 +88,57 @@ impl Default for Options {
 
 /// Runs until [`Event::Stop`] (or until every sender is gone).
 pub async fn run(
-    mut archives: Vec<Archive>,
+    archives: Vec<Archive>,
     clock: &dyn Clock,
-    mut events: mpsc::Receiver<Event>,
+    events: mpsc::Receiver<Event>,
     hooks: &dyn Hooks,
     options: Options,
 ) -> Result<()> {
     let Some(first) = archives.first() else {
         return Ok(());
     };
-    let mut locks = lock_all(&archives)?;
-    let last_start = archives
+    let locks = lock_all(&archives)?;
+    let planner = Planner::new(
+        first.config.schedule.clone(),
+        first.config.jitter,
+        options.jitter_seed,
+        clock.now(),
+        last_start(&archives),
+    );
+    let mut alive = tokio::time::interval(options.alive_every);
+    alive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut agent = Agent {
+        archives,
+        locks,
+        planner,
+        events,
+        alive,
+        clock,
+        hooks,
+    };
+    hooks.alive();
+    if !agent.wait_for_destinations().await {
+        return stop(hooks);
+    }
+    hooks.ready();
+    loop {
+        match agent.sleep_until_due().await {
+            Woken::Due(why) => {
+                tracing::debug!(trigger = why, "starting a pass");
+                if !agent.passes().await? {
+                    return stop(hooks);
+                }
+            }
+            Woken::Reloaded => {}
+            Woken::Stop => return stop(hooks),
+        }
+    }
+}
+
+/// The start of the last recorded pass of any archive: the planner keeps its rhythm
+/// across a restart.
+fn last_start(archives: &[Archive]) -> Option<std::time::SystemTime> {
+    archives
         .iter()
         .filter_map(|a| {
             crate::state::history::read_status(&a.config.state_dir)
@@ -107,36 +147,50 @@ pub async fn run(
                 .cloned()
         })
         .filter_map(|r| parse_rfc3339(&r.started_at))
-        .min();
-    let mut planner = Planner::new(
-        first.config.schedule.clone(),
-        first.config.jitter,
-        options.jitter_seed,
-        clock.now(),
-        last_start,
-    );
-    let mut alive = tokio::time::interval(options.alive_every);
-    alive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    hooks.alive();
-    if !wait_for_destinations(
-        &mut archives,
-        &mut locks,
-        &mut planner,
-        &mut events,
-        hooks,
-        &mut alive,
-    )
-    .await
-    {
-        return stop(hooks);
-    }
-    hooks.ready();
+        .min()
+}
 
-    loop {
-        let wait = match planner.next_start() {
+/// The running agent: what its steps share.
+struct Agent<'a> {
+    archives: Vec<Archive>,
+    locks: Vec<StateDir>,
+    planner: Planner,
+    events: mpsc::Receiver<Event>,
+    alive: tokio::time::Interval,
+    clock: &'a dyn Clock,
+    hooks: &'a dyn Hooks,
+}
+
+/// Why the agent stopped waiting.
+enum Woken {
+    /// A pass is due (the schedule) or asked for (a nudge).
+    Due(&'static str),
+    /// A new config was applied; the wait starts over with its schedule.
+    Reloaded,
+    /// Asked to stop, or every sender is gone.
+    Stop,
+}
+
+impl Agent<'_> {
+    async fn wait_for_destinations(&mut self) -> bool {
+        wait_for_destinations(
+            &mut self.archives,
+            &mut self.locks,
+            &mut self.planner,
+            &mut self.events,
+            self.hooks,
+            &mut self.alive,
+        )
+        .await
+    }
+
+    /// Waits for the next tick, staying alive and answering events.
+    async fn sleep_until_due(&mut self) -> Woken {
+        let wait = match self.planner.next_start() {
             Some(next) => {
                 tracing::debug!(next = %rfc3339(next), "waiting for the next pass");
-                next.duration_since(clock.now()).unwrap_or(Duration::ZERO)
+                next.duration_since(self.clock.now())
+                    .unwrap_or(Duration::ZERO)
             }
             None => {
                 tracing::warn!("the schedule has no future tick; waiting for a nudge or a stop");
@@ -145,44 +199,55 @@ pub async fn run(
         };
         let sleep = tokio::time::sleep(wait);
         tokio::pin!(sleep);
-        let outcome = loop {
+        loop {
             tokio::select! {
-                _ = &mut sleep => break Some("schedule"),
-                _ = alive.tick() => hooks.alive(),
-                ev = events.recv() => match ev {
-                    Some(Event::RunNow(why)) => break Some(why),
+                _ = &mut sleep => return Woken::Due("schedule"),
+                _ = self.alive.tick() => self.hooks.alive(),
+                ev = self.events.recv() => match ev {
+                    Some(Event::RunNow(why)) => return Woken::Due(why),
                     Some(Event::Reload(new)) => {
-                        apply_reload(&mut archives, &mut locks, &mut planner, new, hooks);
-                        break None;
+                        self.reload(new);
+                        return Woken::Reloaded;
                     }
-                    Some(Event::Stop) | None => return stop(hooks),
+                    Some(Event::Stop) | None => return Woken::Stop,
                 },
             }
-        };
-        if let Some(why) = outcome {
-            tracing::debug!(trigger = why, "starting a pass");
-            loop {
-                let after = run_passes(
-                    &archives,
-                    &locks,
-                    &mut planner,
-                    clock,
-                    &mut events,
-                    hooks,
-                    &mut alive,
-                )
-                .await?;
-                match after {
-                    After::Continue => break,
-                    After::Again => continue,
-                    After::Stop => return stop(hooks),
-                    After::Reload(new) => {
-                        apply_reload(&mut archives, &mut locks, &mut planner, new, hooks);
-                        break;
-                    }
+        }
+    }
+
+    /// Runs passes until none is due at once; false when asked to stop meanwhile.
+    async fn passes(&mut self) -> Result<bool> {
+        loop {
+            let after = run_passes(
+                &self.archives,
+                &self.locks,
+                &mut self.planner,
+                self.clock,
+                &mut self.events,
+                self.hooks,
+                &mut self.alive,
+            )
+            .await?;
+            match after {
+                After::Continue => return Ok(true),
+                After::Again => continue,
+                After::Stop => return Ok(false),
+                After::Reload(new) => {
+                    self.reload(new);
+                    return Ok(true);
                 }
             }
         }
+    }
+
+    fn reload(&mut self, new: Vec<Archive>) {
+        apply_reload(
+            &mut self.archives,
+            &mut self.locks,
+            &mut self.planner,
+            new,
+            self.hooks,
+        );
     }
 }
 
@@ -210,7 +275,7 @@ async fn wait_for_destinations(
         let Some((url, error)) = down else {
             return true;
         };
-        tracing::error!(destination = %url, error = %error, retry_in = ?retry_in, "the destination does not answer; retrying");
+        tracing::error!(destination = %url, error = %error.chain(), retry_in = ?retry_in, "the destination does not answer; retrying");
         hooks.destination_down(&error, retry_in);
         let sleep = tokio::time::sleep(retry_in);
         tokio::pin!(sleep);
@@ -273,10 +338,12 @@ fn apply_reload(
             hooks.reloaded();
         }
         Err(e) => {
-            tracing::error!(error = %e, "cannot take the new config's state dirs; keeping the old config");
+            tracing::error!(error = %e.chain(), "cannot take the new config's state dirs; keeping the old config");
             match lock_all(archives) {
                 Ok(l) => *locks = l,
-                Err(e) => tracing::error!(error = %e, "cannot retake the old state dirs either"),
+                Err(e) => {
+                    tracing::error!(error = %e.chain(), "cannot retake the old state dirs either")
+                }
             }
         }
     }
@@ -337,7 +404,7 @@ async fn run_passes(
             }
         };
         if let Err(e) = &result {
-            tracing::error!(error = %e, "pass failed; the next one will retry");
+            tracing::error!(error = %e.chain(), "pass failed; the next one will retry");
         }
         hooks.pass_done(&archive.config, &result);
         hooks.alive();

@@ -110,143 +110,11 @@ impl Metrics {
     pub fn render(&self, now: SystemTime) -> String {
         let inner = self.inner.lock().expect("metrics lock");
         let mut out = String::new();
-        let now_s = now
-            .duration_since(UNIX_EPOCH)
-            .map_or(0.0, |d| d.as_secs_f64());
-        let mut family =
-            |name: &str, kind: &str, help: &str, lines: &mut dyn FnMut(&mut String)| {
-                let _ = writeln!(out, "# HELP {name} {help}");
-                let _ = writeln!(out, "# TYPE {name} {kind}");
-                lines(&mut out);
-            };
         let archives = &inner.archives;
-        family(
-            "logferry_passes_total",
-            "counter",
-            "Passes by outcome (ok, partial, failed).",
-            &mut |o| {
-                for (a, m) in archives {
-                    for outcome in ["ok", "partial", "failed"] {
-                        let n = m.passes.get(outcome).copied().unwrap_or(0);
-                        let _ = writeln!(
-                            o,
-                            "logferry_passes_total{{archive=\"{a}\",outcome=\"{outcome}\"}} {n}"
-                        );
-                    }
-                }
-            },
-        );
-        let counters: [(&str, &str, Getter); 4] = [
-            ("logferry_files_uploaded_total", "Objects uploaded.", |m| {
-                m.files_uploaded
-            }),
-            ("logferry_bytes_uploaded_total", "Bytes uploaded.", |m| {
-                m.bytes_uploaded
-            }),
-            (
-                "logferry_file_failures_total",
-                "Files that could not be archived.",
-                |m| m.file_failures,
-            ),
-            (
-                "logferry_name_conflicts_total",
-                "Files not archived because their name is archived with other content (names = \"immutable\").",
-                |m| m.name_conflicts,
-            ),
-        ];
-        for (name, help, get) in counters {
-            family(name, "counter", help, &mut |o| {
-                for (a, m) in archives {
-                    let _ = writeln!(o, "{name}{{archive=\"{a}\"}} {}", get(m));
-                }
-            });
-        }
-        family(
-            "logferry_pass_duration_seconds",
-            "histogram",
-            "Wall time of passes.",
-            &mut |o| {
-                for (a, m) in archives {
-                    for (b, n) in DURATION_BUCKETS.iter().zip(m.duration_counts) {
-                        let _ = writeln!(o, "logferry_pass_duration_seconds_bucket{{archive=\"{a}\",le=\"{b}\"}} {n}");
-                    }
-                    let _ = writeln!(
-                        o,
-                        "logferry_pass_duration_seconds_bucket{{archive=\"{a}\",le=\"+Inf\"}} {}",
-                        m.duration_count
-                    );
-                    let _ = writeln!(
-                        o,
-                        "logferry_pass_duration_seconds_sum{{archive=\"{a}\"}} {}",
-                        m.duration_sum
-                    );
-                    let _ = writeln!(
-                        o,
-                        "logferry_pass_duration_seconds_count{{archive=\"{a}\"}} {}",
-                        m.duration_count
-                    );
-                }
-            },
-        );
-        family(
-            "logferry_last_success_timestamp_seconds",
-            "gauge",
-            "When the last pass that did not fail ended (Unix time; 0: never).",
-            &mut |o| {
-                for (a, m) in archives {
-                    let _ = writeln!(
-                        o,
-                        "logferry_last_success_timestamp_seconds{{archive=\"{a}\"}} {}",
-                        m.last_success.unwrap_or(0.0)
-                    );
-                }
-            },
-        );
-        family(
-            "logferry_pending_files",
-            "gauge",
-            "Closed files not archived as they are after the last pass.",
-            &mut |o| {
-                for (a, m) in archives {
-                    let _ = writeln!(o, "logferry_pending_files{{archive=\"{a}\"}} {}", m.pending);
-                }
-            },
-        );
-        family(
-            "logferry_oldest_pending_age_seconds",
-            "gauge",
-            "Age of the oldest closed file not yet archived (0: none): the archive lag.",
-            &mut |o| {
-                for (a, m) in archives {
-                    let age = m
-                        .oldest_pending_mtime_ns
-                        .map_or(0.0, |ns| (now_s - ns as f64 / 1e9).max(0.0));
-                    let _ = writeln!(
-                        o,
-                        "logferry_oldest_pending_age_seconds{{archive=\"{a}\"}} {age}"
-                    );
-                }
-            },
-        );
-        let ready = u8::from(inner.ready);
-        family(
-            "logferry_ready",
-            "gauge",
-            "1 once every destination answered and the agent waits for passes; 0 while it waits for a destination that does not answer at start.",
-            &mut |o| {
-                let _ = writeln!(o, "logferry_ready {ready}");
-            },
-        );
-        family(
-            "logferry_generation",
-            "gauge",
-            "Current manifest generation.",
-            &mut |o| {
-                for (a, m) in archives {
-                    let _ = writeln!(o, "logferry_generation{{archive=\"{a}\"}} {}", m.generation);
-                }
-            },
-        );
+        render_passes(&mut out, archives);
+        render_counters(&mut out, archives);
+        render_durations(&mut out, archives);
+        render_gauges(&mut out, archives, now, inner.ready);
         out
     }
 
@@ -321,6 +189,160 @@ fn respond(
         .header("content-type", ctype)
         .body(http_body_util::Full::new(bytes::Bytes::from(body)))
         .expect("static response parts are valid")
+}
+
+type Archives = BTreeMap<String, ArchiveMetrics>;
+
+/// The `# HELP` and `# TYPE` lines that open a metric family.
+fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+/// A family with one sample per archive, labelled by it.
+fn per_archive(
+    out: &mut String,
+    archives: &Archives,
+    (name, kind, help): (&str, &str, &str),
+    value: impl Fn(&ArchiveMetrics) -> String,
+) {
+    family(out, name, kind, help);
+    for (a, m) in archives {
+        let _ = writeln!(out, "{name}{{archive=\"{a}\"}} {}", value(m));
+    }
+}
+
+fn render_passes(out: &mut String, archives: &Archives) {
+    family(
+        out,
+        "logferry_passes_total",
+        "counter",
+        "Passes by outcome (ok, partial, failed).",
+    );
+    for (a, m) in archives {
+        for outcome in ["ok", "partial", "failed"] {
+            let n = m.passes.get(outcome).copied().unwrap_or(0);
+            let _ = writeln!(
+                out,
+                "logferry_passes_total{{archive=\"{a}\",outcome=\"{outcome}\"}} {n}"
+            );
+        }
+    }
+}
+
+fn render_counters(out: &mut String, archives: &Archives) {
+    let counters: [(&str, &str, Getter); 4] = [
+        ("logferry_files_uploaded_total", "Objects uploaded.", |m| {
+            m.files_uploaded
+        }),
+        ("logferry_bytes_uploaded_total", "Bytes uploaded.", |m| {
+            m.bytes_uploaded
+        }),
+        (
+            "logferry_file_failures_total",
+            "Files that could not be archived.",
+            |m| m.file_failures,
+        ),
+        (
+            "logferry_name_conflicts_total",
+            "Files not archived because their name is archived with other content (names = \"immutable\").",
+            |m| m.name_conflicts,
+        ),
+    ];
+    for (name, help, get) in counters {
+        per_archive(out, archives, (name, "counter", help), |m| {
+            get(m).to_string()
+        });
+    }
+}
+
+fn render_durations(out: &mut String, archives: &Archives) {
+    family(
+        out,
+        "logferry_pass_duration_seconds",
+        "histogram",
+        "Wall time of passes.",
+    );
+    for (a, m) in archives {
+        for (b, n) in DURATION_BUCKETS.iter().zip(m.duration_counts) {
+            let _ = writeln!(
+                out,
+                "logferry_pass_duration_seconds_bucket{{archive=\"{a}\",le=\"{b}\"}} {n}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "logferry_pass_duration_seconds_bucket{{archive=\"{a}\",le=\"+Inf\"}} {}",
+            m.duration_count
+        );
+        let _ = writeln!(
+            out,
+            "logferry_pass_duration_seconds_sum{{archive=\"{a}\"}} {}",
+            m.duration_sum
+        );
+        let _ = writeln!(
+            out,
+            "logferry_pass_duration_seconds_count{{archive=\"{a}\"}} {}",
+            m.duration_count
+        );
+    }
+}
+
+fn render_gauges(out: &mut String, archives: &Archives, now: SystemTime, ready: bool) {
+    let now_s = now
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    per_archive(
+        out,
+        archives,
+        (
+            "logferry_last_success_timestamp_seconds",
+            "gauge",
+            "When the last pass that did not fail ended (Unix time; 0: never).",
+        ),
+        |m| m.last_success.unwrap_or(0.0).to_string(),
+    );
+    per_archive(
+        out,
+        archives,
+        (
+            "logferry_pending_files",
+            "gauge",
+            "Closed files not archived as they are after the last pass.",
+        ),
+        |m| m.pending.to_string(),
+    );
+    per_archive(
+        out,
+        archives,
+        (
+            "logferry_oldest_pending_age_seconds",
+            "gauge",
+            "Age of the oldest closed file not yet archived (0: none): the archive lag.",
+        ),
+        |m| {
+            m.oldest_pending_mtime_ns
+                .map_or(0.0, |ns| (now_s - ns as f64 / 1e9).max(0.0))
+                .to_string()
+        },
+    );
+    family(
+        out,
+        "logferry_ready",
+        "gauge",
+        "1 once every destination answered and the agent waits for passes; 0 while it waits for a destination that does not answer at start.",
+    );
+    let _ = writeln!(out, "logferry_ready {}", u8::from(ready));
+    per_archive(
+        out,
+        archives,
+        (
+            "logferry_generation",
+            "gauge",
+            "Current manifest generation.",
+        ),
+        |m| m.generation.to_string(),
+    );
 }
 
 #[cfg(test)]

@@ -1,6 +1,13 @@
 //! systemd's notify protocol (`sd_notify`): READY=1, WATCHDOG=1, RELOADING=1 and
 //! STOPPING=1 sent as datagrams to `$NOTIFY_SOCKET`. Without that variable (not under
 //! systemd with `Type=notify`) every call does nothing.
+//!
+//! Ours rather than the `sd-notify` crate: that crate reads `NOTIFY_SOCKET`,
+//! `WATCHDOG_USEC` and `WATCHDOG_PID` from the process environment itself, where the
+//! library takes everything as parameters (no global state: the binary reads the
+//! environment, and tests give each notifier its own socket without touching the
+//! process's, which parallel tests could not share). The protocol is one datagram per
+//! message to a path or abstract socket; that is all this file does.
 
 use std::os::unix::net::UnixDatagram;
 use std::path::PathBuf;

@@ -1,0 +1,106 @@
+//! `logferry archived NAME [--wait D]`: PostgreSQL's archive_command acknowledgement.
+//! Answers from the state dir whether NAME is in a committed generation; with `--wait`,
+//! asks the agent for a pass now (SIGUSR1), or runs one where no agent holds the state
+//! dir, until it is or the time is up.
+
+use std::time::{Duration, Instant};
+
+use logferry::{
+    check_archived, open_store, read_status, run_once, Ack, Config, Error, Outcome, StateDir,
+    SystemClock,
+};
+
+use crate::args::ArchivedArgs;
+use crate::output::{error_text, EXIT_FILES_FAILED, EXIT_OK, EXIT_USAGE};
+
+pub async fn run_archived(archives: &[Config], args: &ArchivedArgs) -> u8 {
+    let wait = match args.wait.as_deref().map(humantime::parse_duration) {
+        None => None,
+        Some(Ok(d)) => Some(d),
+        Some(Err(e)) => {
+            eprintln!(
+                "logferry: --wait `{}`: {e}; write e.g. 60s",
+                args.wait.as_deref().unwrap_or("")
+            );
+            return EXIT_USAGE;
+        }
+    };
+    let deadline = wait.map(|d| Instant::now() + d);
+    let mut next_nudge = Instant::now();
+    loop {
+        let mut reason = String::new();
+        for a in archives {
+            match check_archived(a, &args.name) {
+                Ack::Archived => return EXIT_OK,
+                Ack::NotYet(why) => reason = why,
+                Ack::Conflict(why) => {
+                    eprintln!("logferry: {why}");
+                    return EXIT_FILES_FAILED;
+                }
+            }
+        }
+        let now = Instant::now();
+        if deadline.is_none_or(|d| now >= d) {
+            eprintln!("logferry: {reason}{}", last_pass_failure(archives));
+            return EXIT_FILES_FAILED;
+        }
+        if now >= next_nudge {
+            nudge(archives).await;
+            next_nudge = now + Duration::from_secs(5);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Why the last pass of an archive failed, when it did: what `archived --wait` adds to
+/// "not archived" so that PostgreSQL's log names the real cause (a destination down).
+fn last_pass_failure(archives: &[Config]) -> String {
+    archives
+        .iter()
+        .filter_map(|a| read_status(&a.state_dir).ok()?.into_iter().next())
+        .filter(|r| r.outcome == Outcome::Failed)
+        .map(|r| {
+            format!(
+                "; the last pass ({}) failed: {}",
+                r.started_at,
+                r.error.as_deref().unwrap_or("unknown error")
+            )
+        })
+        .collect()
+}
+
+/// Asks the agent holding each state dir for a pass now, or runs one where none does:
+/// never a second writer.
+async fn nudge(archives: &[Config]) {
+    for a in archives {
+        if let Some(pid) = StateDir::holder(&a.state_dir) {
+            signal_pass(pid);
+            continue;
+        }
+        let Ok(store) = open_store(&a.destination) else {
+            continue;
+        };
+        match run_once(a, &store, &SystemClock).await {
+            Ok(_) => {}
+            // Another agent took the lock in between: it will archive the file.
+            Err(Error::Locked { .. }) => {}
+            Err(e) => {
+                let error = error_text(&e);
+                tracing::warn!(%error, "pass for `archived --wait` failed; waiting on");
+            }
+        }
+    }
+}
+
+/// SIGUSR1 to the agent holding the lock: its "pass now". A pid that is gone, not ours
+/// to signal, or not a pid at all is ignored: the wait goes on and the next nudge, or
+/// the agent's own schedule, archives the file.
+fn signal_pass(pid: u32) {
+    let Some(pid) = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    else {
+        return;
+    };
+    let _ = rustix::process::kill_process(pid, rustix::process::Signal::USR1);
+}

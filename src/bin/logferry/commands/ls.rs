@@ -1,0 +1,87 @@
+//! `logferry ls`: the files an archive holds as of a generation (the latest by default),
+//! as a table or JSON.
+
+use logferry::{Config, Error, Index};
+
+use super::{holds_source, index_at, open_all, say_failed};
+use crate::args::LsArgs;
+use crate::output::{fail, print_json, print_table, EXIT_CANNOT_RUN, EXIT_OK, EXIT_USAGE};
+
+pub async fn ls(config: &Config, archives: &[Config], args: &LsArgs) -> u8 {
+    let opened = match open_all(archives) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    let mut indexes = Vec::new();
+    let mut code = EXIT_OK;
+    for (a, store) in &opened {
+        match index_at(a, store, args.generation).await {
+            Ok(i) => indexes.push(i),
+            // Another archive (with `{source}`) may still list; this one is reported,
+            // unless it is the archive of a source not asked for.
+            Err(Error::NoArchive { .. }) if !holds_source(a, &args.source) => {}
+            Err(e @ Error::NoArchive { .. }) => {
+                say_failed(archives, a, &e);
+                code = EXIT_CANNOT_RUN;
+            }
+            Err(e) => return fail(&e),
+        }
+    }
+    if let Some(s) = &args.source {
+        if !is_known(config, &indexes, s) {
+            let names: Vec<_> = config.sources.iter().map(|c| c.name.as_str()).collect();
+            eprintln!(
+                "logferry: no source named `{s}` (configured: {})",
+                names.join(", ")
+            );
+            return EXIT_USAGE;
+        }
+    }
+    print_entries(&indexes, args);
+    code
+}
+
+/// A source is known when configured, or when an archive holds files of it (one
+/// removed from the config since).
+fn is_known(config: &Config, indexes: &[Index], source: &str) -> bool {
+    config.sources.iter().any(|c| c.name == source)
+        || indexes
+            .iter()
+            .any(|i| i.entries().any(|e| e.source == source))
+}
+
+fn print_entries(indexes: &[Index], args: &LsArgs) {
+    let entries: Vec<_> = indexes
+        .iter()
+        .flat_map(|i| i.entries())
+        .filter(|e| args.source.as_ref().is_none_or(|s| &e.source == s))
+        .collect();
+    if args.json {
+        print_json(&entries);
+        return;
+    }
+    if entries.is_empty() && !indexes.is_empty() {
+        let generations: Vec<String> = indexes.iter().map(|i| i.generation.to_string()).collect();
+        out!(
+            "nothing archived yet (generation {})",
+            generations.join(", ")
+        );
+        return;
+    }
+    let mut rows = vec![["SOURCE", "PATH", "SIZE", "SHA256", "KEY", "ARCHIVED_AT"]
+        .map(String::from)
+        .to_vec()];
+    for e in entries {
+        rows.push(vec![
+            e.source.clone(),
+            e.path.clone(),
+            e.size.to_string(),
+            e.sha256.to_string(),
+            e.key.clone(),
+            e.archived_at.clone(),
+        ]);
+    }
+    if rows.len() > 1 {
+        print_table(&rows);
+    }
+}

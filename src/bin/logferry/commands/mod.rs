@@ -1,0 +1,122 @@
+//! One file per command; here, what several of them share: opening every archive's
+//! store, labelling an archive's lines, and finding the generation a read asks for.
+
+pub mod archived;
+pub mod check_config;
+pub mod daemon;
+pub mod fetch;
+pub mod generations;
+pub mod ls;
+pub mod restore;
+pub mod run;
+pub mod status;
+pub mod verify;
+
+use logferry::{
+    generation_exists, list_generations, load_at, load_latest, no_archive, open_store, Config,
+    Error, Index, Result, Store,
+};
+
+use crate::output::{error_text, fail, EXIT_USAGE};
+
+/// Opens the store of every archive, or says why one cannot be opened.
+pub fn open_all(archives: &[Config]) -> Result<Vec<(Config, Store)>, u8> {
+    archives
+        .iter()
+        .map(|a| {
+            open_store(&a.destination)
+                .map(|s| (a.clone(), s))
+                .map_err(|e| fail(&e))
+        })
+        .collect()
+}
+
+/// Label for an archive's lines when there are several (`{source}` in the URL).
+pub fn label(archives: &[Config], a: &Config) -> String {
+    if archives.len() > 1 {
+        format!("[{}] ", a.sources[0].name)
+    } else {
+        String::new()
+    }
+}
+
+/// The metrics label of an archive: its source with `{source}` archives, else `main`.
+pub fn archive_name(archives: &[Config], a: &Config) -> String {
+    if archives.len() > 1 {
+        a.sources[0].name.clone()
+    } else {
+        "main".to_string()
+    }
+}
+
+/// `destination URL: ` before a storage error, which names only the key.
+pub fn destination_label(a: &Config, e: &Error) -> String {
+    match e {
+        Error::Store { .. } => format!("destination {}: ", a.destination.url),
+        _ => String::new(),
+    }
+}
+
+/// Says on stderr that `e` stopped archive `a` (labelled when there are several).
+pub fn say_failed(archives: &[Config], a: &Config, e: &Error) {
+    eprintln!("logferry: {}{}", label(archives, a), error_text(e));
+}
+
+/// Says on stderr that `a` holds no generation, naming its URL (and other hosts' archives).
+pub async fn say_no_archive(archives: &[Config], a: &Config) {
+    eprintln!("logferry: {}{}", label(archives, a), no_archive(a).await);
+}
+
+/// Whether archive `a` holds `source` (every archive does when none is asked for).
+pub fn holds_source(a: &Config, source: &Option<String>) -> bool {
+    source
+        .as_ref()
+        .is_none_or(|s| a.sources.iter().any(|c| &c.name == s))
+}
+
+/// A `--source` that no archive holds is a usage error naming the configured ones.
+pub fn check_source(archives: &[Config], source: &Option<String>) -> Result<(), u8> {
+    if let Some(s) = source {
+        if !archives
+            .iter()
+            .any(|a| a.sources.iter().any(|c| &c.name == s))
+        {
+            let names: Vec<_> = archives
+                .iter()
+                .flat_map(|a| a.sources.iter().map(|c| c.name.as_str()))
+                .collect();
+            eprintln!(
+                "logferry: no source named `{s}` (configured: {})",
+                names.join(", ")
+            );
+            return Err(EXIT_USAGE);
+        }
+    }
+    Ok(())
+}
+
+/// The index as of `generation`, or the latest; an archive without any generation is
+/// an error naming its URL (and the hosts that have one, with `{hostname}`).
+pub async fn index_at(a: &Config, store: &Store, generation: Option<u64>) -> Result<Index> {
+    match generation {
+        None => {
+            let index = load_latest(store).await?;
+            if index.generation == 0 {
+                return Err(no_archive(a).await);
+            }
+            Ok(index)
+        }
+        Some(g) => {
+            if !generation_exists(store, g).await? {
+                let Some(&last) = list_generations(store, None).await?.last() else {
+                    return Err(no_archive(a).await);
+                };
+                return Err(Error::NotArchived {
+                    name: format!("generation {g}"),
+                    generation: last,
+                });
+            }
+            load_at(store, g).await
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! `logferry run` (and no command): the agent, or with `--once` one pass per archive,
+//! its summary on stdout and, when configured, the node_exporter textfile.
+
+use logferry::{
+    check_future_tick, read_status, run_once, Clock, Config, Metrics, Outcome, RunReport, Store,
+    SystemClock,
+};
+
+use super::{archive_name, destination_label, label, open_all};
+use crate::output::{error_text, exit_code, fail, EXIT_FILES_FAILED, EXIT_OK};
+
+pub async fn run(config: &Config, archives: &[Config], once: bool) -> u8 {
+    // The agent lives by its schedule; --run-once does not use it.
+    if !once {
+        if let Err(e) = check_future_tick(config, SystemClock.now()) {
+            return fail(&e);
+        }
+    }
+    let opened = match open_all(archives) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    if !once {
+        return super::daemon::daemon(config, opened).await;
+    }
+    let mut code = EXIT_OK;
+    let mut reports = Vec::new();
+    for (a, store) in &opened {
+        let (this, report) = pass(archives, a, store).await;
+        code = code.max(this);
+        reports.push((a, report));
+    }
+    if let Some(path) = &config.metrics_textfile {
+        write_textfile(archives, path, reports);
+    }
+    code
+}
+
+/// One pass of one archive, said on stdout (or stderr when it failed).
+async fn pass(archives: &[Config], a: &Config, store: &Store) -> (u8, Option<RunReport>) {
+    match run_once(a, store, &SystemClock).await {
+        Ok(report) => {
+            out!("{}{}", label(archives, a), report.summary());
+            let code = if report.outcome == Outcome::Partial {
+                EXIT_FILES_FAILED
+            } else {
+                EXIT_OK
+            };
+            (code, Some(report))
+        }
+        Err(e) => {
+            eprintln!(
+                "logferry: {}{}{}",
+                label(archives, a),
+                destination_label(a, &e),
+                error_text(&e)
+            );
+            (exit_code(&e), None)
+        }
+    }
+}
+
+fn write_textfile(
+    archives: &[Config],
+    path: &std::path::Path,
+    reports: Vec<(&Config, Option<RunReport>)>,
+) {
+    let metrics = Metrics::default();
+    for (a, report) in reports {
+        // This pass's own report: the status file may be the one that could not be
+        // written. A failed pass was recorded there by the worker.
+        let report = report.or_else(|| {
+            read_status(&a.state_dir)
+                .ok()
+                .and_then(|r| r.into_iter().next())
+        });
+        if let Some(r) = report {
+            metrics.record(&archive_name(archives, a), &r);
+        }
+    }
+    // The passes stand (their generations are committed): the exit code says how they
+    // went, and a textfile that cannot be written is a warning.
+    if let Err(e) = metrics.write_textfile(path, std::time::SystemTime::now()) {
+        let error = error_text(&e);
+        tracing::warn!(
+            %error,
+            "could not write the metrics textfile; the pass stands, node_exporter keeps the previous figures"
+        );
+    }
+}

@@ -1,0 +1,105 @@
+//! `logferry status`: the recorded passes of each archive, newest first, as a table or
+//! JSON. Reads the state dir only; never the destination.
+
+use logferry::{human_bytes, read_status, Config, Outcome, RunReport};
+
+use super::label;
+use crate::args::StatusArgs;
+use crate::output::{fail, print_json, print_table, EXIT_OK};
+
+pub fn status(archives: &[Config], args: &StatusArgs) -> u8 {
+    if args.json {
+        return status_json(archives, args);
+    }
+    let mut code = EXIT_OK;
+    for a in archives {
+        if archives.len() > 1 {
+            out!("{}", label(archives, a).trim_end());
+        }
+        code = code.max(status_table(a, args));
+    }
+    code
+}
+
+fn status_json(archives: &[Config], args: &StatusArgs) -> u8 {
+    let mut all = Vec::new();
+    for a in archives {
+        let runs = match read_status(&a.state_dir) {
+            Ok(r) => r,
+            Err(e) => return fail(&e),
+        };
+        for r in runs.into_iter().take(args.limit) {
+            let mut v = serde_json::to_value(&r).expect("reports serialize");
+            if archives.len() > 1 {
+                v["archive"] = serde_json::Value::from(a.sources[0].name.clone());
+            }
+            all.push(v);
+        }
+    }
+    print_json(&all);
+    EXIT_OK
+}
+
+fn status_table(config: &Config, args: &StatusArgs) -> u8 {
+    let runs = match read_status(&config.state_dir) {
+        Ok(r) => r,
+        Err(e) => return fail(&e),
+    };
+    let runs: Vec<_> = runs.into_iter().take(args.limit).collect();
+    if runs.is_empty() {
+        out!(
+            "no passes recorded in {} yet; run `logferry --run-once`",
+            config.state_dir.display()
+        );
+        return EXIT_OK;
+    }
+    let mut rows = vec![[
+        "STARTED_AT",
+        "OUTCOME",
+        "DURATION_MS",
+        "SCANNED",
+        "NEW",
+        "CHANGED",
+        "RENAMED",
+        "UNCHANGED",
+        "UPLOADED",
+        "FAILED",
+        "READ",
+        "UPLOADED_BYTES",
+        "GENERATION",
+    ]
+    .map(String::from)
+    .to_vec()];
+    rows.extend(runs.iter().map(row));
+    print_table(&rows);
+    if let Some(e) = runs.first().and_then(|r| r.error.as_ref()) {
+        out!("\nlast pass failed: {e}");
+    }
+    EXIT_OK
+}
+
+fn row(r: &RunReport) -> Vec<String> {
+    let outcome = match r.outcome {
+        Outcome::Ok => "ok",
+        Outcome::Partial => "partial",
+        Outcome::Failed => "failed",
+    };
+    vec![
+        r.started_at.clone(),
+        outcome.into(),
+        r.duration_ms.to_string(),
+        r.files_scanned.to_string(),
+        r.files_new.to_string(),
+        r.files_changed.to_string(),
+        r.files_renamed.to_string(),
+        r.files_unchanged.to_string(),
+        r.files_uploaded.to_string(),
+        r.files_failed.to_string(),
+        human_bytes(r.bytes_read),
+        human_bytes(r.bytes_uploaded),
+        match r.generation {
+            Some(g) => format!("{g} (committed)"),
+            None => r.current_generation.to_string(),
+        },
+    ]
+}
