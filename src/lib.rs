@@ -136,4 +136,4 @@ pub use crate::service::{
     watch::spawn as spawn_watches,
 };
 pub use crate::state::{history::read_status, StateDir};
-pub use crate::time::{parse_rfc3339, rfc3339, Clock, SystemClock};
+pub use crate::time::{parse_rfc3339, rfc3339, BadTimestamp, Clock, SystemClock, Timestamp};

@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::time::Timestamp;
+
 /// Per-file failures kept in one report.
 pub const MAX_FAILURES_KEPT: usize = 20;
 
@@ -63,8 +65,8 @@ impl NameConflict {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct RunReport {
-    /// When the pass began (RFC 3339).
-    pub started_at: String,
+    /// When the pass began.
+    pub started_at: Timestamp,
     /// Wall time of the pass.
     pub duration_ms: u64,
     /// How it ended.

@@ -56,8 +56,17 @@ impl Default for Timestamp {
 }
 
 impl From<SystemTime> for Timestamp {
+    /// Truncated to the millisecond, the wire's precision, so a timestamp made here
+    /// equals the one read back from what it wrote.
     fn from(t: SystemTime) -> Self {
-        Timestamp(t)
+        let truncated = match t.duration_since(SystemTime::UNIX_EPOCH) {
+            Ok(d) => {
+                let millis = std::time::Duration::from_millis(d.as_millis() as u64);
+                SystemTime::UNIX_EPOCH + millis
+            }
+            Err(_) => t,
+        };
+        Timestamp(truncated)
     }
 }
 
@@ -105,11 +114,15 @@ mod tests {
         let t: Timestamp = serde_json::from_str(text).unwrap();
         assert_eq!(serde_json::to_string(&t).unwrap(), text);
         let odd = SystemTime::UNIX_EPOCH + std::time::Duration::from_nanos(1_234_567_891);
-        assert_eq!(
-            serde_json::to_string(&Timestamp::from(odd)).unwrap(),
-            format!("\"{}\"", rfc3339(odd))
-        );
+        let made = Timestamp::from(odd);
+        let written = serde_json::to_string(&made).unwrap();
+        assert_eq!(written, format!("\"{}\"", rfc3339(odd)));
+        assert_eq!(serde_json::from_str::<Timestamp>(&written).unwrap(), made);
         let err = serde_json::from_str::<Timestamp>("\"yesterday\"").unwrap_err();
-        assert!(err.to_string().contains("`yesterday` is not an RFC 3339 time"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("`yesterday` is not an RFC 3339 time"),
+            "{err}"
+        );
     }
 }

@@ -13,6 +13,7 @@ use crate::fsstat::{FileId, ScannedFile};
 use crate::remote::retry::Policy;
 use crate::report::{Outcome, RunReport};
 use crate::state::Seen;
+use crate::time::Timestamp;
 
 /// What the pass knows of the local files: the records it started from, the ones it
 /// will leave (filled in as files are recorded), and when it looked.
@@ -38,9 +39,9 @@ pub async fn commit(
         stored,
         failed,
     } = done;
-    let archived_at = crate::time::rfc3339(p.clock.now());
+    let archived_at = Timestamp::from(p.clock.now());
     let next = index.generation + 1;
-    let entries = record(&stored, &mut seen, &archived_at, next, report);
+    let entries = record(&stored, &mut seen, archived_at, next, report);
     if report.files_failed > 0 {
         report.outcome = Outcome::Partial;
     }
@@ -68,7 +69,7 @@ pub fn save_seen(p: &Pass<'_>, old: &BTreeMap<FileId, Seen>, new: &BTreeMap<File
 fn record(
     stored: &[Resolved],
     seen: &mut SeenFiles,
-    archived_at: &str,
+    archived_at: Timestamp,
     next: u64,
     report: &mut RunReport,
 ) -> Vec<Entry> {
@@ -103,7 +104,7 @@ async fn commit_generation(
     p: &Pass<'_>,
     index: &mut Index,
     entries: Vec<Entry>,
-    archived_at: String,
+    archived_at: Timestamp,
     failed: &[ScannedFile],
     report: &mut RunReport,
 ) -> Result<()> {
@@ -159,7 +160,7 @@ fn save_chain(p: &Pass<'_>, index: &Index, generation: &Generation, committed: C
     }
 }
 
-fn entry_for(r: &Resolved, archived_at: &str, generation: u64) -> Entry {
+fn entry_for(r: &Resolved, archived_at: Timestamp, generation: u64) -> Entry {
     let object = match &r.object {
         Object::Existing(o) => o.clone(),
         Object::Upload(..) => unreachable!("entries are made only for stored objects"),
@@ -173,7 +174,7 @@ fn entry_for(r: &Resolved, archived_at: &str, generation: u64) -> Entry {
         key: object.key,
         compression: object.compression,
         stored_size: object.stored_size,
-        archived_at: archived_at.to_string(),
+        archived_at,
         generation,
     }
 }

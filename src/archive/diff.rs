@@ -162,7 +162,7 @@ mod tests {
                     key: remote::data_key("app", p, &h, Compression::None).to_string(),
                     compression: Compression::None,
                     stored_size: None,
-                    archived_at: "t".into(),
+                    archived_at: Default::default(),
                     generation: 1,
                 }
             })
@@ -174,7 +174,7 @@ mod tests {
                 generation: 1,
                 kind: Kind::Full,
                 base: 1,
-                created_at: "t".into(),
+                created_at: Default::default(),
                 report: None,
                 entries,
             })

@@ -23,7 +23,7 @@ use crate::fsstat::{FileStat, ScannedFile};
 use crate::remote::Store;
 use crate::report::RunReport;
 use crate::state::{Seen, StateDir};
-use crate::time::{rfc3339, Clock};
+use crate::time::{Clock, Timestamp};
 
 /// Commits a full checkpoint from the state dir's index when `report` shows a broken
 /// chain, or when the state dir holds generations newer than the archive's newest (its
@@ -45,7 +45,7 @@ pub async fn recommit_checkpoint(
         return Ok(None);
     };
     let mut index = good_index(config, &state, report, first)?;
-    let g = index.checkpoint(rfc3339(clock.now()), RunReport::default());
+    let g = index.checkpoint(Timestamp::from(clock.now()), RunReport::default());
     let committed =
         catalog::commit(store, &g, &Policy::for_destination(&config.destination)).await?;
     index.apply(&g).map_err(|message| Error::Format {

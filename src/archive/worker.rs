@@ -27,7 +27,7 @@ use crate::fsstat::FileId;
 use crate::remote::Store;
 use crate::report::{Outcome, RunReport};
 use crate::state::{Seen, StateDir};
-use crate::time::{rfc3339, Clock};
+use crate::time::{Clock, Timestamp};
 
 /// Runs one pass: archives every closed file not yet archived as it is, and returns what
 /// it did. File-level problems are counted in the report (outcome `partial`); an error is
@@ -64,7 +64,7 @@ pub async fn run_locked(
         started: Instant::now(),
     };
     let mut report = RunReport {
-        started_at: rfc3339(clock.now()),
+        started_at: Timestamp::from(clock.now()),
         ..Default::default()
     };
     let result = pass(&p, &mut report).await;

@@ -12,6 +12,7 @@ use crate::catalog::{Entry, Generation, Kind, FORMAT_VERSION};
 use crate::codec::Compression;
 use crate::digest::ContentHash;
 use crate::report::RunReport;
+use crate::time::Timestamp;
 
 /// A full checkpoint is written once the deltas since the last one hold at least this many
 /// entries (or as many as the checkpoint itself, whichever is more).
@@ -180,7 +181,7 @@ impl Index {
 
     /// A full checkpoint of this index as the next generation: what `verify --repair`
     /// commits so that readers skip a damaged generation before it.
-    pub fn checkpoint(&self, created_at: String, report: RunReport) -> Generation {
+    pub fn checkpoint(&self, created_at: Timestamp, report: RunReport) -> Generation {
         let generation = self.generation + 1;
         Generation {
             version: FORMAT_VERSION,
@@ -197,7 +198,7 @@ impl Index {
     pub fn next_generation(
         &self,
         added: Vec<Entry>,
-        created_at: String,
+        created_at: Timestamp,
         report: RunReport,
     ) -> Generation {
         let generation = self.generation + 1;
@@ -238,7 +239,7 @@ mod tests {
             key: format!("data/app/{path}-{h}"),
             compression: crate::codec::Compression::None,
             stored_size: None,
-            archived_at: "2026-01-01T00:00:00Z".into(),
+            archived_at: "2026-01-01T00:00:00Z".parse().unwrap(),
             generation,
         }
     }
@@ -246,10 +247,18 @@ mod tests {
     #[test]
     fn first_generation_is_full_then_deltas() {
         let mut idx = Index::default();
-        let g1 = idx.next_generation(vec![entry("a", b"a", 1)], "t".into(), RunReport::default());
+        let g1 = idx.next_generation(
+            vec![entry("a", b"a", 1)],
+            Timestamp::default(),
+            RunReport::default(),
+        );
         assert_eq!(g1.kind, Kind::Full);
         idx.apply(&g1).unwrap();
-        let g2 = idx.next_generation(vec![entry("b", b"b", 2)], "t".into(), RunReport::default());
+        let g2 = idx.next_generation(
+            vec![entry("b", b"b", 2)],
+            Timestamp::default(),
+            RunReport::default(),
+        );
         assert_eq!((g2.kind, g2.base, g2.entries.len()), (Kind::Delta, 1, 1));
         idx.apply(&g2).unwrap();
         assert_eq!(idx.len(), 2);
@@ -262,7 +271,7 @@ mod tests {
         let first: Vec<Entry> = (0..10)
             .map(|i| entry(&format!("f{i}"), format!("{i}").as_bytes(), 1))
             .collect();
-        let g = idx.next_generation(first, "t".into(), RunReport::default());
+        let g = idx.next_generation(first, Timestamp::default(), RunReport::default());
         idx.apply(&g).unwrap();
         let mut fulls = 0;
         for n in 0..CHECKPOINT_MIN_ENTRIES + 5 {
@@ -271,7 +280,7 @@ mod tests {
                 format!("g{n}").as_bytes(),
                 idx.generation + 1,
             );
-            let g = idx.next_generation(vec![e], "t".into(), RunReport::default());
+            let g = idx.next_generation(vec![e], Timestamp::default(), RunReport::default());
             if g.kind == Kind::Full {
                 fulls += 1;
             } else {
@@ -285,10 +294,17 @@ mod tests {
     #[test]
     fn out_of_order_delta_is_refused() {
         let mut idx = Index::default();
-        let g1 = idx.next_generation(vec![entry("a", b"a", 1)], "t".into(), RunReport::default());
+        let g1 = idx.next_generation(
+            vec![entry("a", b"a", 1)],
+            Timestamp::default(),
+            RunReport::default(),
+        );
         idx.apply(&g1).unwrap();
-        let mut g3 =
-            idx.next_generation(vec![entry("b", b"b", 3)], "t".into(), RunReport::default());
+        let mut g3 = idx.next_generation(
+            vec![entry("b", b"b", 3)],
+            Timestamp::default(),
+            RunReport::default(),
+        );
         g3.generation = 3;
         assert!(idx.apply(&g3).is_err());
     }

@@ -10,6 +10,7 @@ use crate::codec::Compression;
 use crate::digest::ContentHash;
 use crate::error::{Error, Result};
 use crate::report::RunReport;
+use crate::time::Timestamp;
 
 /// The manifest format this build writes. Version 2 added `compression` and
 /// `stored_size` to entries; version 1 (no compression) is still read.
@@ -40,7 +41,7 @@ pub struct Entry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stored_size: Option<u64>,
     /// When the generation recording it was made (RFC 3339).
-    pub archived_at: String,
+    pub archived_at: Timestamp,
     /// The generation that first recorded this content at this path.
     pub generation: u64,
 }
@@ -83,7 +84,7 @@ pub struct Generation {
     /// The full checkpoint this generation's chain starts from (itself when full).
     pub base: u64,
     /// When it was committed (RFC 3339).
-    pub created_at: String,
+    pub created_at: Timestamp,
     /// The pass that made it.
     #[serde(default)]
     pub report: Option<RunReport>,
@@ -169,7 +170,7 @@ mod tests {
             generation: 1,
             kind: Kind::Full,
             base: 1,
-            created_at: "2026-11-21T10:00:00Z".into(),
+            created_at: "2026-11-21T10:00:00Z".parse().unwrap(),
             report: Some(RunReport::default()),
             entries: vec![Entry {
                 source: "app".into(),
@@ -180,7 +181,7 @@ mod tests {
                 key: format!("data/app/a.log-{h}"),
                 compression: Compression::None,
                 stored_size: None,
-                archived_at: "2026-11-21T10:00:00Z".into(),
+                archived_at: "2026-11-21T10:00:00Z".parse().unwrap(),
                 generation: 1,
             }],
         }

@@ -135,11 +135,7 @@ pub async fn generation_at(store: &Store, t: std::time::SystemTime) -> Result<Op
     while lo < hi {
         let mid = (lo + hi) / 2;
         let created = match fetch(store, gens[mid]).await {
-            Ok(g) => crate::time::parse_rfc3339(&g.created_at).ok_or_else(|| Error::Format {
-                what: "manifest",
-                location: layout::manifest_key(gens[mid]).to_string(),
-                message: format!("created_at `{}` is not a time", g.created_at),
-            })?,
+            Ok(g) => g.created_at.time(),
             Err(Error::Format { .. }) => metas[mid].1.last_modified.into(),
             Err(e) => return Err(e),
         };

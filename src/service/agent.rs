@@ -16,7 +16,7 @@ use crate::remote::Store;
 use crate::report::RunReport;
 use crate::service::schedule::Planner;
 use crate::state::StateDir;
-use crate::time::{parse_rfc3339, rfc3339, Clock};
+use crate::time::{rfc3339, Clock};
 
 /// How long to wait when the schedule has no future tick (a 7-field cron in the past).
 const NO_TICK_WAIT: Duration = Duration::from_secs(365 * 24 * 3600);
@@ -146,7 +146,7 @@ fn last_start(archives: &[Archive]) -> Option<std::time::SystemTime> {
                 .first()
                 .cloned()
         })
-        .filter_map(|r| parse_rfc3339(&r.started_at))
+        .map(|r| r.started_at.time())
         .min()
 }
 

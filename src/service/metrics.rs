@@ -12,7 +12,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use crate::error::{Error, Result};
 use crate::report::{Outcome, RunReport};
 use crate::state::write_atomic;
-use crate::time::parse_rfc3339;
 
 /// Upper bounds of the pass duration histogram, in seconds.
 pub const DURATION_BUCKETS: [f64; 10] =
@@ -76,8 +75,11 @@ impl Metrics {
         m.duration_count += 1;
         m.duration_sum += secs;
         if r.outcome != Outcome::Failed {
-            m.last_success = parse_rfc3339(&r.started_at)
-                .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            m.last_success = r
+                .started_at
+                .time()
+                .duration_since(UNIX_EPOCH)
+                .ok()
                 .map(|d| d.as_secs_f64() + r.duration_ms as f64 / 1000.0);
             m.generation = r.current_generation;
         }
@@ -353,7 +355,7 @@ mod tests {
     fn a_pass_shows_in_every_family() {
         let m = Metrics::default();
         let r = RunReport {
-            started_at: "2026-11-21T10:00:00.000Z".into(),
+            started_at: "2026-11-21T10:00:00.000Z".parse().unwrap(),
             duration_ms: 1500,
             files_uploaded: 3,
             bytes_uploaded: 300,

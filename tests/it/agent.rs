@@ -5,8 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use logferry::{
-    parse_rfc3339, run_agent, AgentOptions, Archive, Clock, Config, Error, Event, Hooks, Result,
-    RunReport, Store,
+    run_agent, AgentOptions, Archive, Clock, Config, Error, Event, Hooks, Result, RunReport, Store,
 };
 
 use tokio::sync::mpsc;
@@ -87,8 +86,9 @@ fn starts(rec: &Recorder, clock_base: SystemTime) -> Vec<(f64, f64)> {
         .unwrap()
         .iter()
         .map(|r| {
-            let start = parse_rfc3339(&r.started_at)
-                .unwrap()
+            let start = r
+                .started_at
+                .time()
                 .duration_since(clock_base)
                 .unwrap()
                 .as_secs_f64();

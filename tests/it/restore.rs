@@ -275,7 +275,7 @@ fn hostile_entry(source: &str, path: &str, key: &str) -> Entry {
         key: key.into(),
         compression: Compression::None,
         stored_size: None,
-        archived_at: "2026-11-21T10:00:00.000Z".into(),
+        archived_at: "2026-11-21T10:00:00.000Z".parse().unwrap(),
         generation: 1,
     }
 }
@@ -312,7 +312,7 @@ async fn a_hostile_manifest_writes_nothing_outside_the_target() {
         generation: 1,
         kind: Kind::Full,
         base: 1,
-        created_at: "2026-11-21T10:00:00.000Z".into(),
+        created_at: "2026-11-21T10:00:00.000Z".parse().unwrap(),
         report: None,
         entries,
     };

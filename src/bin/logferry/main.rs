@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use crate::args::{Cli, Command, RunArgs};
 use clap::Parser;
-use logferry::{check_hostname, load_config, system_hostname, Config, LogFormat};
+use logferry::{check_hostname, system_hostname, Config, LogFormat};
 
 // First: its `out!` and `eprintln!` macros serve the modules declared after it.
 #[macro_use]

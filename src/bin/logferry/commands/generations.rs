@@ -91,7 +91,7 @@ fn row(archives: &[Config], a: &Config, g: &Generation) -> Vec<String> {
     vec![
         format!("{}{}", label(archives, a), g.generation),
         kind(g).into(),
-        g.created_at.clone(),
+        g.created_at.to_string(),
         g.entries.len().to_string(),
         r.files_new.to_string(),
         r.files_changed.to_string(),

@@ -78,7 +78,7 @@ fn print_entries(indexes: &[Index], args: &LsArgs) {
             e.size.to_string(),
             e.sha256.to_string(),
             e.key.clone(),
-            e.archived_at.clone(),
+            e.archived_at.to_string(),
         ]);
     }
     if rows.len() > 1 {

@@ -85,7 +85,7 @@ fn row(r: &RunReport) -> Vec<String> {
         Outcome::Failed => "failed",
     };
     vec![
-        r.started_at.clone(),
+        r.started_at.to_string(),
         outcome.into(),
         r.duration_ms.to_string(),
         r.files_scanned.to_string(),
