@@ -7,8 +7,9 @@
 //! `Display` is the error's own message; the cause is in `source()`. Whatever shows an
 //! error to a person or stores its text (the binary, log fields, a pass's report) goes
 //! through [`Error::chain`], which adds each cause once: `read /x: <cause>`. One
-//! exception: `Store` quotes its cause (and hint) in its message too, because callers of
-//! the library read it from `to_string()`; `chain()` then adds nothing to it.
+//! exception: `Store` quotes its cause (and hint) in its message, because object_store's
+//! messages carry their whole chain already; it then has no `source()`, so nothing shows
+//! the cause twice.
 
 use std::path::PathBuf;
 
@@ -53,19 +54,18 @@ pub enum Error {
     },
 
     /// A request to the destination failed.
-    // The one variant whose message quotes its cause: library callers read the cause
-    // from `to_string()` (the conformance suite does), and object_store's own messages
-    // quote their sources anyway. `chain()` sees the cause already there and adds
-    // nothing, so it is still shown once.
-    #[error("{op} {key}: {}{}", one_line(&.source.to_string()), hint_label(.hint))]
+    // The one variant whose message quotes its cause, and so the one that does not
+    // repeat it through `source()`: object_store's own messages already quote their
+    // whole chain of sources, and library callers read the cause from `to_string()`
+    // (the conformance suite does). The cause is printed once either way.
+    #[error("{op} {key}: {}{}", one_line(&.cause.to_string()), hint_label(.hint))]
     Store {
         /// What was being done, e.g. `put`.
         op: &'static str,
         /// The object key or prefix.
         key: String,
-        /// The object_store error (boxed: it is large and rare).
-        #[source]
-        source: Box<object_store::Error>,
+        /// The object_store error (boxed: it is large and rare), quoted in the message.
+        cause: Box<object_store::Error>,
         /// How to fix it, when known.
         hint: Option<String>,
     },
@@ -202,7 +202,7 @@ impl Error {
             op,
             key: key.to_string(),
             hint: hint_for(&source),
-            source: Box::new(source),
+            cause: Box::new(source),
         }
     }
 
@@ -212,7 +212,7 @@ impl Error {
     /// missing object, or a conditional write that met an existing object.
     pub fn is_transient(&self) -> bool {
         match self {
-            Error::Store { source, .. } => transient(source),
+            Error::Store { cause, .. } => transient(cause),
             Error::Io { source, .. } => matches!(
                 source.kind(),
                 std::io::ErrorKind::Interrupted
@@ -426,6 +426,10 @@ mod tests {
         let chain = store.chain().to_string();
         assert_eq!(chain.matches("AccessDenied").count(), 1, "{chain}");
         assert!(chain.starts_with("get k: "), "{chain}");
+        assert!(
+            std::error::Error::source(&store).is_none(),
+            "the message quotes the cause, so source() must not repeat it"
+        );
         assert!(
             chain.ends_with(")") && chain.contains("(hint: permission"),
             "{chain}"
