@@ -103,7 +103,8 @@ pub use crate::archive::{
 };
 pub use crate::catalog::{
     commit as commit_generation, exists as generation_exists, fetch as fetch_generation,
-    generation_at, list_generations, load_at, load_latest, Entry, Generation, Index, Kind,
+    generation_at, list_generations, load_at, load_latest, Entry, Generation, GenerationNo, Index,
+    Kind,
 };
 pub use crate::codec::{Codec, Compression, Decoder};
 pub use crate::config::{

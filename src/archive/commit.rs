@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use crate::archive::pass::{cached, scrub_report, Class, Done, Object, Pass, Resolved};
 use crate::catalog::index::Index;
 use crate::catalog::manifest::Committed;
-use crate::catalog::{self, Entry, Generation, Kind};
+use crate::catalog::{self, Entry, Generation, GenerationNo, Kind};
 use crate::error::{Error, Result};
 use crate::fsstat::{FileId, ScannedFile};
 use crate::remote::retry::Policy;
@@ -40,7 +40,7 @@ pub async fn commit(
         failed,
     } = done;
     let archived_at = Timestamp::from(p.clock.now());
-    let next = index.generation + 1;
+    let next = index.generation.next();
     let entries = record(&stored, &mut seen, archived_at, next, report);
     if report.files_failed > 0 {
         report.outcome = Outcome::Partial;
@@ -48,7 +48,7 @@ pub async fn commit(
     if !entries.is_empty() {
         commit_generation(p, &mut index, entries, archived_at, &failed, report).await?;
     }
-    report.current_generation = index.generation;
+    report.current_generation = index.generation.get();
     report.clear_pending();
     for r in &failed {
         report.add_pending(r.stat.mtime_ns);
@@ -70,7 +70,7 @@ fn record(
     stored: &[Resolved],
     seen: &mut SeenFiles,
     archived_at: Timestamp,
-    next: u64,
+    next: GenerationNo,
     report: &mut RunReport,
 ) -> Vec<Entry> {
     let mut entries = Vec::new();
@@ -108,10 +108,10 @@ async fn commit_generation(
     failed: &[ScannedFile],
     report: &mut RunReport,
 ) -> Result<()> {
-    let (before, next) = (report.current_generation, index.generation + 1);
+    let (before, next) = (report.current_generation, index.generation.next());
     report.duration_ms = p.started.elapsed().as_millis() as u64;
-    report.generation = Some(next);
-    report.current_generation = next;
+    report.generation = Some(next.get());
+    report.current_generation = next.get();
     let mut embedded = report.clone();
     embedded.clear_pending();
     for r in failed {
@@ -160,7 +160,7 @@ fn save_chain(p: &Pass<'_>, index: &Index, generation: &Generation, committed: C
     }
 }
 
-fn entry_for(r: &Resolved, archived_at: Timestamp, generation: u64) -> Entry {
+fn entry_for(r: &Resolved, archived_at: Timestamp, generation: GenerationNo) -> Entry {
     let object = match &r.object {
         Object::Existing(o) => o.clone(),
         Object::Upload(..) => unreachable!("entries are made only for stored objects"),

@@ -122,7 +122,7 @@ pub fn resolve(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::{Entry, Generation, Kind};
+    use crate::catalog::{Entry, Generation, GenerationNo, Kind};
     use crate::codec::Compression;
     use crate::fsstat::FileStat;
     use std::path::PathBuf;
@@ -163,7 +163,7 @@ mod tests {
                     compression: Compression::None,
                     stored_size: None,
                     archived_at: Default::default(),
-                    generation: 1,
+                    generation: GenerationNo(1),
                 }
             })
             .collect();
@@ -171,9 +171,9 @@ mod tests {
         index
             .apply(&Generation {
                 version: 1,
-                generation: 1,
+                generation: GenerationNo(1),
                 kind: Kind::Full,
-                base: 1,
+                base: GenerationNo(1),
                 created_at: Default::default(),
                 report: None,
                 entries,

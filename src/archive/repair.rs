@@ -11,9 +11,9 @@ use object_store::ObjectStoreExt;
 
 use crate::archive::control::Control;
 use crate::archive::upload;
-use crate::catalog;
 use crate::catalog::audit::{Finding, VerifyReport};
 use crate::catalog::index::Index;
+use crate::catalog::{self, GenerationNo};
 use crate::codec::Codec;
 use crate::config::Config;
 use crate::digest::{self, ContentHash};
@@ -34,14 +34,14 @@ pub async fn recommit_checkpoint(
     store: &Store,
     report: &VerifyReport,
     clock: &dyn Clock,
-) -> Result<Option<u64>> {
+) -> Result<Option<GenerationNo>> {
     let state = StateDir::lock(&config.state_dir)?;
     let ahead = state
         .header(&config.destination.url.to_string())
         .map(|h| h.generation)
         .filter(|g| *g > report.newest);
     let broken = report.broken_chain().iter().map(|g| g.generation).min();
-    let Some(first) = broken.or(ahead.map(|_| report.newest + 1)) else {
+    let Some(first) = broken.or(ahead.map(|_| report.newest.next())) else {
         return Ok(None);
     };
     let mut index = good_index(config, &state, report, first)?;
@@ -68,10 +68,10 @@ fn good_index(
     config: &Config,
     state: &StateDir,
     report: &VerifyReport,
-    first: u64,
+    first: GenerationNo,
 ) -> Result<Index> {
     let fail = |message: String| Error::Repair {
-        generation: first,
+        generation: first.get(),
         message,
     };
     let dir = config.state_dir.display();
@@ -80,7 +80,7 @@ fn good_index(
         .ok_or_else(|| {
             fail(format!(
                 "the state dir {dir} holds no copy of this archive; run the repair on the host whose agent archives here, with its config and state dir — if none holds one, restore with --generation {} (the last generation before the damage)",
-                first.saturating_sub(1)
+                first.get().saturating_sub(1)
             ))
         })?;
     if header.generation < report.newest {

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use crate::archive::pass::{cached, Pass};
 use crate::catalog::index::Index;
 use crate::catalog::local::Header;
-use crate::catalog::{self, Kind};
+use crate::catalog::{self, GenerationNo, Kind};
 use crate::error::{Error, Result};
 use crate::fsstat::FileId;
 use crate::state::Seen;
@@ -18,7 +18,7 @@ use crate::state::Seen;
 /// the index only when catching up needed it.
 pub struct Known {
     /// The generation the pass builds on.
-    pub generation: u64,
+    pub generation: GenerationNo,
     /// The index at it, when catching up needed it.
     pub index: Option<Index>,
     /// What earlier passes recorded of the local files.
@@ -39,27 +39,27 @@ pub async fn open_state(p: &Pass<'_>) -> Result<Known> {
     let Some(header) = state_dir.header(&p.destination) else {
         return rebuild(p).await;
     };
-    let local: Vec<(u64, u64)> = state_dir
+    let local: Vec<(GenerationNo, u64)> = state_dir
         .chain_deltas()
         .into_iter()
         .filter(|(g, _)| *g <= header.generation)
         .collect();
     let from = local.first().map_or(header.generation, |(g, _)| *g);
-    let listed = catalog::list_metas(p.store, from.checked_sub(1).filter(|g| *g > 0)).await?;
-    let holds = |g: u64| listed.iter().any(|(l, _)| *l == g);
-    if header.generation > 0 && !holds(header.generation) {
+    let listed = catalog::list_metas(p.store, from.previous()).await?;
+    let holds = |g: GenerationNo| listed.iter().any(|(l, _)| *l == g);
+    if header.generation > GenerationNo(0) && !holds(header.generation) {
         // Still our chain (it holds deltas this host has) but its head is gone: building
         // on the generation before would drop what the head recorded.
         if local.iter().any(|(g, _)| holds(*g)) {
             return Err(Error::DamagedGeneration {
-                generation: header.generation,
+                generation: header.generation.get(),
                 key: crate::remote::manifest_key(header.generation).to_string(),
                 detail: "absent from the destination, which still holds the generations before it"
                     .into(),
             });
         }
         tracing::warn!(
-            generation = header.generation,
+            generation = header.generation.get(),
             "the destination no longer holds the cached generation; rebuilding state from it"
         );
         return rebuild(p).await;
@@ -67,7 +67,7 @@ pub async fn open_state(p: &Pass<'_>) -> Result<Known> {
     for (g, why) in suspects(&header, &local, &listed) {
         confirm_damage(p, &header, g, why).await?;
     }
-    let newer: Vec<u64> = listed
+    let newer: Vec<GenerationNo> = listed
         .iter()
         .map(|(g, _)| *g)
         .filter(|g| *g > header.generation)
@@ -88,8 +88,8 @@ pub async fn open_state(p: &Pass<'_>) -> Result<Known> {
 /// lost) added after `cached`, saving each in the local chain as it goes.
 async fn catch_up(
     p: &Pass<'_>,
-    cached_generation: u64,
-    newer: Vec<u64>,
+    cached_generation: GenerationNo,
+    newer: Vec<GenerationNo>,
     seen: BTreeMap<FileId, Seen>,
 ) -> Result<Known> {
     let state_dir = p.state_dir;
@@ -101,7 +101,7 @@ async fn catch_up(
     for g in newer {
         let (gen, c, bytes) = catalog::fetch_raw(p.store, g).await?;
         committed = Some(c);
-        if gen.kind == Kind::Delta && gen.generation != index.generation + 1
+        if gen.kind == Kind::Delta && gen.generation != index.generation.next()
             || index.apply(&gen).is_err()
         {
             return rebuild(p).await;
@@ -132,10 +132,10 @@ async fn catch_up(
 /// the ones absent, or not listed with the bytes this host holds, and why.
 fn suspects(
     header: &Header,
-    local: &[(u64, u64)],
-    listed: &[(u64, object_store::ObjectMeta)],
-) -> Vec<(u64, Option<String>)> {
-    let remote: BTreeMap<u64, &object_store::ObjectMeta> =
+    local: &[(GenerationNo, u64)],
+    listed: &[(GenerationNo, object_store::ObjectMeta)],
+) -> Vec<(GenerationNo, Option<String>)> {
+    let remote: BTreeMap<GenerationNo, &object_store::ObjectMeta> =
         listed.iter().map(|(g, m)| (*g, m)).collect();
     let mut out = Vec::new();
     for &(g, size) in local {
@@ -163,11 +163,11 @@ fn suspects(
 async fn confirm_damage(
     p: &Pass<'_>,
     header: &Header,
-    generation: u64,
+    generation: GenerationNo,
     why: Option<String>,
 ) -> Result<()> {
     let damaged = |detail: String| Error::DamagedGeneration {
-        generation,
+        generation: generation.get(),
         key: crate::remote::manifest_key(generation).to_string(),
         detail,
     };
@@ -187,7 +187,7 @@ async fn confirm_damage(
         }
     }
     tracing::info!(
-        generation,
+        generation = generation.get(),
         "{why}, but it holds the same generation: accepted"
     );
     if generation == header.generation {
@@ -221,12 +221,12 @@ async fn rebuild(p: &Pass<'_>) -> Result<Known> {
 }
 
 /// The index at `generation` from the local chain, or from the remote if the chain is damaged.
-pub async fn local_index(p: &Pass<'_>, generation: u64) -> Result<Index> {
+pub async fn local_index(p: &Pass<'_>, generation: GenerationNo) -> Result<Index> {
     let state_dir = p.state_dir;
     if let Some(index) = state_dir.load_index(generation) {
         return Ok(index);
     }
-    if generation == 0 {
+    if generation == GenerationNo(0) {
         return Ok(Index::default());
     }
     tracing::warn!("the local manifest chain is incomplete; reloading it from the destination");

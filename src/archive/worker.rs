@@ -98,7 +98,7 @@ async fn pass(p: &Pass<'_>, report: &mut RunReport) -> Result<()> {
     // 2. diff: a file whose stat matches its seen record is not read at all.
     let (unchanged, rest) = diff::quick_check(files, &old_seen);
     report.files_unchanged = unchanged.len() as u64;
-    report.current_generation = known.generation;
+    report.current_generation = known.generation.get();
     // Every unchanged file has a record in old_seen, so equal counts mean equal maps.
     let seen_of_unchanged = || -> BTreeMap<FileId, Seen> {
         unchanged

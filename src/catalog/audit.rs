@@ -5,6 +5,7 @@
 
 use serde::Serialize;
 
+use super::manifest::GenerationNo;
 use crate::codec::Compression;
 use crate::digest::ContentHash;
 
@@ -54,7 +55,7 @@ pub struct VerifyReport {
     /// Generations present but unreadable (truncated, garbage, unknown version).
     pub damaged_generations: Vec<GenerationFinding>,
     /// The newest generation listed.
-    pub newest: u64,
+    pub newest: GenerationNo,
     /// Objects `--repair` put back.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub repaired: Vec<Finding>,
@@ -67,14 +68,14 @@ pub struct VerifyReport {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct GenerationFinding {
     /// Its number.
-    pub generation: u64,
+    pub generation: GenerationNo,
     /// Its manifest key.
     pub key: String,
     /// What is wrong.
     pub detail: String,
     /// A later full checkpoint that readers load instead, when there is one: the
     /// generation then only matters to `--generation` reads of it.
-    pub superseded_by: Option<u64>,
+    pub superseded_by: Option<GenerationNo>,
 }
 
 impl VerifyReport {

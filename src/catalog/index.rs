@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::{Entry, Generation, Kind, FORMAT_VERSION};
+use crate::catalog::{Entry, Generation, GenerationNo, Kind, FORMAT_VERSION};
 use crate::codec::Compression;
 use crate::digest::ContentHash;
 use crate::report::RunReport;
@@ -39,9 +39,9 @@ pub type FileId = (String, String);
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Index {
     /// Last committed generation (0: nothing committed yet).
-    pub generation: u64,
+    pub generation: GenerationNo,
     /// The full checkpoint the current chain starts from.
-    pub base: u64,
+    pub base: GenerationNo,
     /// Entries in that checkpoint.
     pub base_entries: u64,
     /// Entries written in deltas since it.
@@ -125,10 +125,10 @@ impl Index {
 
     /// Applies the next generation; a full checkpoint replaces everything.
     pub fn apply(&mut self, g: &Generation) -> Result<(), String> {
-        let expected = self.generation + 1;
+        let expected = self.generation.next();
         match g.kind {
             Kind::Full => {
-                if g.generation <= self.generation && self.generation != 0 {
+                if g.generation <= self.generation && self.generation != GenerationNo(0) {
                     return Err(format!(
                         "full generation {} does not follow {}",
                         g.generation, self.generation
@@ -174,7 +174,7 @@ impl Index {
 
     /// Whether a generation adding `added` entries should be a full checkpoint.
     pub fn next_is_full(&self, added: u64) -> bool {
-        self.generation == 0
+        self.generation == GenerationNo(0)
             || self.delta_entries + added >= self.base_entries.max(CHECKPOINT_MIN_ENTRIES)
             || self.deltas + 1 >= CHECKPOINT_MAX_DELTAS
     }
@@ -182,7 +182,7 @@ impl Index {
     /// A full checkpoint of this index as the next generation: what `verify --repair`
     /// commits so that readers skip a damaged generation before it.
     pub fn checkpoint(&self, created_at: Timestamp, report: RunReport) -> Generation {
-        let generation = self.generation + 1;
+        let generation = self.generation.next();
         Generation {
             version: FORMAT_VERSION,
             generation,
@@ -201,7 +201,7 @@ impl Index {
         created_at: Timestamp,
         report: RunReport,
     ) -> Generation {
-        let generation = self.generation + 1;
+        let generation = self.generation.next();
         let full = self.next_is_full(added.len() as u64);
         let entries = if full {
             let mut all = self.entries.clone();
@@ -240,7 +240,7 @@ mod tests {
             compression: crate::codec::Compression::None,
             stored_size: None,
             archived_at: "2026-01-01T00:00:00Z".parse().unwrap(),
-            generation,
+            generation: GenerationNo(generation),
         }
     }
 
@@ -259,7 +259,10 @@ mod tests {
             Timestamp::default(),
             RunReport::default(),
         );
-        assert_eq!((g2.kind, g2.base, g2.entries.len()), (Kind::Delta, 1, 1));
+        assert_eq!(
+            (g2.kind, g2.base, g2.entries.len()),
+            (Kind::Delta, GenerationNo(1), 1)
+        );
         idx.apply(&g2).unwrap();
         assert_eq!(idx.len(), 2);
         assert!(idx.object_for(&ContentHash::of(b"b")).is_some());
@@ -278,7 +281,7 @@ mod tests {
             let e = entry(
                 &format!("g{n}"),
                 format!("g{n}").as_bytes(),
-                idx.generation + 1,
+                idx.generation.get() + 1,
             );
             let g = idx.next_generation(vec![e], Timestamp::default(), RunReport::default());
             if g.kind == Kind::Full {
@@ -305,7 +308,7 @@ mod tests {
             Timestamp::default(),
             RunReport::default(),
         );
-        g3.generation = 3;
+        g3.generation = GenerationNo(3);
         assert!(idx.apply(&g3).is_err());
     }
 }

@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::index::Index;
-use super::manifest::{Committed, Generation};
+use super::manifest::{Committed, Generation, GenerationNo};
 use crate::error::{Error, Result};
 use crate::state::{write_atomic, StateDir, SEEN_FILE};
 
@@ -29,7 +29,7 @@ pub struct Header {
     /// The destination URL (credentials removed) the cache belongs to.
     pub destination: String,
     /// The newest generation in the local chain.
-    pub generation: u64,
+    pub generation: GenerationNo,
     /// What that generation's object looked like when this host committed or read it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub committed: Option<Committed>,
@@ -68,7 +68,7 @@ impl StateDir {
     }
 
     /// Records which archive and generation the cache describes.
-    pub fn save_header(&self, destination: &str, generation: u64) -> Result<()> {
+    pub fn save_header(&self, destination: &str, generation: GenerationNo) -> Result<()> {
         self.save_header_committed(destination, generation, None)
     }
 
@@ -76,7 +76,7 @@ impl StateDir {
     pub fn save_header_committed(
         &self,
         destination: &str,
-        generation: u64,
+        generation: GenerationNo,
         committed: Option<Committed>,
     ) -> Result<()> {
         let h = Header {
@@ -107,11 +107,11 @@ impl StateDir {
 
     /// The delta generations of the local chain and their sizes: the exact bytes this
     /// host committed or read, so a listing tells whether the remote still holds them.
-    pub fn chain_deltas(&self) -> Vec<(u64, u64)> {
+    pub fn chain_deltas(&self) -> Vec<(GenerationNo, u64)> {
         let Ok(dir) = std::fs::read_dir(self.path().join(CHAIN_DIR)) else {
             return Vec::new();
         };
-        let mut out: Vec<(u64, u64)> = dir
+        let mut out: Vec<(GenerationNo, u64)> = dir
             .filter_map(|e| e.ok())
             .filter_map(|e| {
                 let name = e.file_name().into_string().ok()?;
@@ -129,7 +129,7 @@ impl StateDir {
     }
 
     /// A delta generation of the local chain, when it is there and decodes.
-    pub fn load_delta(&self, generation: u64) -> Option<Generation> {
+    pub fn load_delta(&self, generation: GenerationNo) -> Option<Generation> {
         let path = self
             .path()
             .join(CHAIN_DIR)
@@ -139,7 +139,7 @@ impl StateDir {
     }
 
     /// Appends a delta generation read from the destination, as its bytes were there.
-    pub fn save_delta_bytes(&self, generation: u64, bytes: &[u8]) -> Result<()> {
+    pub fn save_delta_bytes(&self, generation: GenerationNo, bytes: &[u8]) -> Result<()> {
         let dir = self.path().join(CHAIN_DIR);
         std::fs::create_dir_all(&dir).map_err(|e| Error::io("create", &dir, e))?;
         write_atomic(&dir.join(format!("{generation:020}.json")), bytes)
@@ -147,13 +147,13 @@ impl StateDir {
 
     /// The index as of `generation`, from the local snapshot and the deltas after it;
     /// `None` when the chain does not reach it (the caller rebuilds from the remote).
-    pub fn load_index(&self, generation: u64) -> Option<Index> {
+    pub fn load_index(&self, generation: GenerationNo) -> Option<Index> {
         let dir = self.path().join(CHAIN_DIR);
         let bytes = std::fs::read(dir.join(SNAPSHOT_FILE)).ok()?;
         let mut index: Index = serde_json::from_slice(&bytes).ok()?;
         index.reindex();
         while index.generation < generation {
-            let next = index.generation + 1;
+            let next = index.generation.next();
             let path = dir.join(format!("{next:020}.json"));
             let g = std::fs::read(&path)
                 .ok()
@@ -193,8 +193,11 @@ mod tests {
     fn cache_for_another_destination_is_ignored() {
         let dir = tempfile::tempdir().unwrap();
         let sd = StateDir::lock(dir.path()).unwrap();
-        sd.save_header("file:///a", 3).unwrap();
-        assert_eq!(sd.header("file:///a").map(|h| h.generation), Some(3));
+        sd.save_header("file:///a", GenerationNo(3)).unwrap();
+        assert_eq!(
+            sd.header("file:///a").map(|h| h.generation),
+            Some(GenerationNo(3))
+        );
         assert!(sd.header("file:///b").is_none());
         std::fs::write(dir.path().join(CACHE_FILE), b"garbage").unwrap();
         assert!(sd.header("file:///a").is_none());

@@ -18,6 +18,59 @@ pub const FORMAT_VERSION: u32 = 2;
 /// The oldest manifest format this build reads.
 pub const OLDEST_READABLE_VERSION: u32 = 1;
 
+/// A generation's number: 1 for the first commit, each next one its predecessor plus
+/// one (0 stands for "nothing committed yet"). On the wire a plain JSON number, in keys
+/// zero-padded (see `remote::layout`); a type of its own so that a generation is never
+/// confused with a count or a size.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(transparent)]
+pub struct GenerationNo(pub u64);
+
+impl GenerationNo {
+    /// The number.
+    pub fn get(self) -> u64 {
+        self.0
+    }
+
+    /// The generation after this one.
+    pub fn next(self) -> Self {
+        GenerationNo(self.0 + 1)
+    }
+
+    /// The generation before this one, `None` for the first.
+    pub fn previous(self) -> Option<Self> {
+        self.0.checked_sub(1).filter(|&n| n > 0).map(GenerationNo)
+    }
+}
+
+impl PartialEq<u64> for GenerationNo {
+    fn eq(&self, n: &u64) -> bool {
+        self.0 == *n
+    }
+}
+
+impl From<u64> for GenerationNo {
+    fn from(n: u64) -> Self {
+        GenerationNo(n)
+    }
+}
+
+impl std::fmt::Display for GenerationNo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::str::FromStr for GenerationNo {
+    type Err = std::num::ParseIntError;
+
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        s.parse().map(GenerationNo)
+    }
+}
+
 /// One archived file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -43,7 +96,7 @@ pub struct Entry {
     /// When the generation recording it was made (RFC 3339).
     pub archived_at: Timestamp,
     /// The generation that first recorded this content at this path.
-    pub generation: u64,
+    pub generation: GenerationNo,
 }
 
 fn no_compression() -> Compression {
@@ -78,11 +131,11 @@ pub struct Generation {
     /// Format version; always [`FORMAT_VERSION`] when written by this build.
     pub version: u32,
     /// Generation number, from 1.
-    pub generation: u64,
+    pub generation: GenerationNo,
     /// Full checkpoint or delta.
     pub kind: Kind,
     /// The full checkpoint this generation's chain starts from (itself when full).
-    pub base: u64,
+    pub base: GenerationNo,
     /// When it was committed (RFC 3339).
     pub created_at: Timestamp,
     /// The pass that made it.
@@ -163,13 +216,23 @@ impl Committed {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_generation_number_is_a_plain_number_on_the_wire() {
+        let g = GenerationNo(42);
+        assert_eq!(serde_json::to_string(&g).unwrap(), "42");
+        assert_eq!(serde_json::from_str::<GenerationNo>("42").unwrap(), g);
+        assert_eq!(format!("{g:020}"), "00000000000000000042");
+        assert_eq!((g.next(), g.previous()), (GenerationNo(43), Some(GenerationNo(41))));
+        assert_eq!(GenerationNo(1).previous(), None);
+    }
+
     fn sample() -> Generation {
         let h = ContentHash::of(b"x");
         Generation {
             version: FORMAT_VERSION,
-            generation: 1,
+            generation: GenerationNo(1),
             kind: Kind::Full,
-            base: 1,
+            base: GenerationNo(1),
             created_at: "2026-11-21T10:00:00Z".parse().unwrap(),
             report: Some(RunReport::default()),
             entries: vec![Entry {
@@ -182,7 +245,7 @@ mod tests {
                 compression: Compression::None,
                 stored_size: None,
                 archived_at: "2026-11-21T10:00:00Z".parse().unwrap(),
-                generation: 1,
+                generation: GenerationNo(1),
             }],
         }
     }

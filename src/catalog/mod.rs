@@ -11,7 +11,7 @@ pub mod manifest;
 pub mod remote;
 
 pub use index::Index;
-pub use manifest::{Entry, Generation, Kind, FORMAT_VERSION};
+pub use manifest::{Entry, Generation, GenerationNo, Kind, FORMAT_VERSION};
 pub use remote::{
     commit, exists, fetch, fetch_committed, fetch_raw, generation_at, list_generations, list_metas,
     load_at, load_latest,

@@ -11,7 +11,7 @@ use object_store::path::Path;
 use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload};
 
 use super::index::Index;
-use super::manifest::{Committed, Generation, Kind};
+use super::manifest::{Committed, Generation, GenerationNo, Kind};
 use crate::error::{Error, Result};
 use crate::remote::retry::{self, Policy};
 use crate::remote::{layout, Store};
@@ -20,8 +20,8 @@ use crate::remote::{layout, Store};
 /// listing entries.
 pub async fn list_metas(
     store: &Store,
-    after: Option<u64>,
-) -> Result<Vec<(u64, object_store::ObjectMeta)>> {
+    after: Option<GenerationNo>,
+) -> Result<Vec<(GenerationNo, object_store::ObjectMeta)>> {
     let prefix = layout::manifest_prefix();
     // A listing cut short (a reset while its pages stream) is listed again from the start.
     let metas: Vec<_> = retry::run(&Policy::bodies(), "list", || {
@@ -34,7 +34,7 @@ pub async fn list_metas(
     .await
     .result
     .map_err(|e| Error::store("list", &prefix, e))?;
-    let mut gens: Vec<(u64, object_store::ObjectMeta)> = metas
+    let mut gens: Vec<(GenerationNo, object_store::ObjectMeta)> = metas
         .into_iter()
         .filter_map(|m| layout::parse_manifest_key(&m.location).map(|g| (g, m)))
         .filter(|(g, _)| after.is_none_or(|a| *g > a))
@@ -44,7 +44,10 @@ pub async fn list_metas(
 }
 
 /// Generations present remotely after `after` (all when `None`), in order.
-pub async fn list_generations(store: &Store, after: Option<u64>) -> Result<Vec<u64>> {
+pub async fn list_generations(
+    store: &Store,
+    after: Option<GenerationNo>,
+) -> Result<Vec<GenerationNo>> {
     Ok(list_metas(store, after)
         .await?
         .into_iter()
@@ -53,19 +56,22 @@ pub async fn list_generations(store: &Store, after: Option<u64>) -> Result<Vec<u
 }
 
 /// Reads one generation.
-pub async fn fetch(store: &Store, generation: u64) -> Result<Generation> {
+pub async fn fetch(store: &Store, generation: GenerationNo) -> Result<Generation> {
     fetch_committed(store, generation).await.map(|(g, _)| g)
 }
 
 /// Reads one generation, with the size and ETag of the object it came from.
-pub async fn fetch_committed(store: &Store, generation: u64) -> Result<(Generation, Committed)> {
+pub async fn fetch_committed(
+    store: &Store,
+    generation: GenerationNo,
+) -> Result<(Generation, Committed)> {
     fetch_raw(store, generation).await.map(|(g, c, _)| (g, c))
 }
 
 /// Reads one generation, with its object's size and ETag and its bytes as stored.
 pub async fn fetch_raw(
     store: &Store,
-    generation: u64,
+    generation: GenerationNo,
 ) -> Result<(Generation, Committed, bytes::Bytes)> {
     let key = layout::manifest_key(generation);
     let (bytes, e_tag) = read_whole(store, &key, &Policy::bodies()).await?;
@@ -88,7 +94,7 @@ pub async fn fetch_raw(
 }
 
 /// Whether a generation exists remotely.
-pub async fn exists(store: &Store, generation: u64) -> Result<bool> {
+pub async fn exists(store: &Store, generation: GenerationNo) -> Result<bool> {
     let key = layout::manifest_key(generation);
     match store.head(&key).await {
         Ok(_) => Ok(true),
@@ -108,15 +114,15 @@ pub async fn load_latest(store: &Store) -> Result<Index> {
 }
 
 /// Builds the index as of `generation`.
-pub async fn load_at(store: &Store, generation: u64) -> Result<Index> {
+pub async fn load_at(store: &Store, generation: GenerationNo) -> Result<Index> {
     let head = fetch(store, generation).await?;
     let mut index = Index::default();
     if head.kind == Kind::Full {
         apply(&mut index, &head)?;
         return Ok(index);
     }
-    index.generation = head.base - 1;
-    for g in head.base..generation {
+    index.generation = GenerationNo(head.base.get() - 1);
+    for g in (head.base.get()..generation.get()).map(GenerationNo) {
         let gen = fetch(store, g).await?;
         apply(&mut index, &gen)?;
     }
@@ -128,9 +134,12 @@ pub async fn load_at(store: &Store, generation: u64) -> Result<Index> {
 /// commit times, which only grow), or `None` when none is that old. A generation that
 /// does not decode counts at its object's modification time, so a damaged generation
 /// (superseded by a later checkpoint) does not stop a point-in-time read of others.
-pub async fn generation_at(store: &Store, t: std::time::SystemTime) -> Result<Option<u64>> {
+pub async fn generation_at(
+    store: &Store,
+    t: std::time::SystemTime,
+) -> Result<Option<GenerationNo>> {
     let metas = list_metas(store, None).await?;
-    let gens: Vec<u64> = metas.iter().map(|(g, _)| *g).collect();
+    let gens: Vec<GenerationNo> = metas.iter().map(|(g, _)| *g).collect();
     let (mut lo, mut hi) = (0usize, gens.len());
     while lo < hi {
         let mid = (lo + hi) / 2;
@@ -186,7 +195,7 @@ pub async fn commit(store: &Store, g: &Generation, policy: &Policy) -> Result<Co
     })
     .await;
     let conflict = || Error::CommitConflict {
-        generation: g.generation,
+        generation: g.generation.get(),
         key: key.to_string(),
     };
     match out.result {
@@ -201,7 +210,7 @@ pub async fn commit(store: &Store, g: &Generation, policy: &Policy) -> Result<Co
             let (there, e_tag) = read_whole(store, &key, policy).await?;
             if there == bytes {
                 tracing::info!(
-                    generation = g.generation,
+                    generation = g.generation.get(),
                     "an earlier attempt of the commit landed"
                 );
                 Ok(Committed { size, e_tag })

@@ -3,6 +3,7 @@
 
 use object_store::path::{Path, PathPart};
 
+use crate::catalog::manifest::GenerationNo;
 use crate::codec::Compression;
 use crate::digest::ContentHash;
 
@@ -36,7 +37,7 @@ pub fn data_key(
 }
 
 /// `manifests/<generation>.json`.
-pub fn manifest_key(generation: u64) -> Path {
+pub fn manifest_key(generation: GenerationNo) -> Path {
     Path::from_iter([
         PathPart::from(MANIFEST_PREFIX),
         PathPart::from(format!(
@@ -52,7 +53,7 @@ pub fn manifest_prefix() -> Path {
 }
 
 /// The generation a manifest key names, or `None` for anything else under the prefix.
-pub fn parse_manifest_key(key: &Path) -> Option<u64> {
+pub fn parse_manifest_key(key: &Path) -> Option<GenerationNo> {
     let name = key.filename()?;
     let digits = name.strip_suffix(".json")?;
     if digits.len() != GENERATION_DIGITS || !digits.bytes().all(|b| b.is_ascii_digit()) {
@@ -68,11 +69,14 @@ mod tests {
     #[test]
     fn manifest_keys_round_trip_and_sort() {
         assert_eq!(
-            manifest_key(7).as_ref(),
+            manifest_key(GenerationNo(7)).as_ref(),
             "manifests/00000000000000000007.json"
         );
-        assert_eq!(parse_manifest_key(&manifest_key(123456)), Some(123456));
-        assert!(manifest_key(9).as_ref() < manifest_key(10).as_ref());
+        assert_eq!(
+            parse_manifest_key(&manifest_key(GenerationNo(123456))),
+            Some(GenerationNo(123456))
+        );
+        assert!(manifest_key(GenerationNo(9)).as_ref() < manifest_key(GenerationNo(10)).as_ref());
         assert_eq!(parse_manifest_key(&Path::from("manifests/7.json")), None);
         assert_eq!(parse_manifest_key(&Path::from("manifests/tmp")), None);
     }

@@ -12,7 +12,7 @@ use object_store::ObjectStoreExt;
 use serde::Serialize;
 
 use crate::catalog::index::Index;
-use crate::catalog::Entry;
+use crate::catalog::{Entry, GenerationNo};
 use crate::config::Matcher;
 use crate::error::{Error, Result};
 use crate::fsstat::FileStat;
@@ -87,7 +87,7 @@ pub struct FileReport {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct RestoreReport {
     /// Generation restored.
-    pub generation: u64,
+    pub generation: GenerationNo,
     /// Files considered (after filters).
     pub files: u64,
     /// Bytes written (or that would be).
@@ -375,7 +375,7 @@ pub fn find<'a>(index: &'a Index, name: &str, source: Option<&str>) -> Result<&'
         .collect();
     let not_found = || Error::NotArchived {
         name: name.to_string(),
-        generation: index.generation,
+        generation: index.generation.get(),
     };
     let first = *matches.first().ok_or_else(not_found)?;
     if matches.iter().any(|e| e.sha256 != first.sha256) {

@@ -14,7 +14,7 @@ use futures::{stream, StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 
 pub use crate::catalog::audit::{Finding, GenerationFinding, VerifyReport};
-use crate::catalog::{self, Generation};
+use crate::catalog::{self, Generation, GenerationNo};
 use crate::codec::Compression;
 use crate::digest::ContentHash;
 use crate::error::{Error, Result};
@@ -70,10 +70,10 @@ pub async fn readable_generations(
     Vec<Generation>,
     Vec<GenerationFinding>,
     Vec<GenerationFinding>,
-    u64,
+    GenerationNo,
 )> {
     let listed = catalog::list_generations(store, None).await?;
-    let newest = listed.last().copied().unwrap_or(0);
+    let newest = listed.last().copied().unwrap_or_default();
     let mut good = Vec::new();
     let mut damaged = Vec::new();
     for &g in &listed {
@@ -88,8 +88,9 @@ pub async fn readable_generations(
             Err(e) => return Err(e),
         }
     }
-    let present: std::collections::HashSet<u64> = listed.iter().copied().collect();
-    let mut missing: Vec<GenerationFinding> = (1..newest)
+    let present: std::collections::HashSet<GenerationNo> = listed.iter().copied().collect();
+    let mut missing: Vec<GenerationFinding> = (1..newest.get())
+        .map(GenerationNo)
         .filter(|g| !present.contains(g))
         .map(|g| GenerationFinding {
             generation: g,
@@ -98,7 +99,7 @@ pub async fn readable_generations(
             superseded_by: None,
         })
         .collect();
-    let fulls: Vec<u64> = good
+    let fulls: Vec<GenerationNo> = good
         .iter()
         .filter(|g| g.kind == catalog::Kind::Full)
         .map(|g| g.generation)

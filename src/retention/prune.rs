@@ -9,8 +9,8 @@ use std::time::{Duration, SystemTime};
 use object_store::path::Path;
 use object_store::ObjectStoreExt;
 
-use crate::catalog;
 use crate::catalog::audit::VerifyReport;
+use crate::catalog::{self, GenerationNo};
 use crate::config::Config;
 pub use crate::config::DEFAULT_GRACE;
 use crate::error::{Error, Result};
@@ -37,8 +37,8 @@ pub async fn prune_orphans(
     grace: Duration,
     now: SystemTime,
 ) -> Result<Pruned> {
-    let refuse = |generation: u64, message: String| Error::Repair {
-        generation,
+    let refuse = |generation: GenerationNo, message: String| Error::Repair {
+        generation: generation.get(),
         message,
     };
     if let Some(g) = report
@@ -57,7 +57,7 @@ pub async fn prune_orphans(
         .await?
         .last()
         .copied()
-        .unwrap_or(0);
+        .unwrap_or_default();
     if newest != report.newest {
         return Err(refuse(
             newest,

@@ -9,7 +9,7 @@ use tokio::sync::mpsc;
 
 use crate::archive::control::Control;
 use crate::archive::worker;
-use crate::catalog;
+use crate::catalog::{self, GenerationNo};
 use crate::config::Config;
 use crate::error::Result;
 use crate::remote::Store;
@@ -267,7 +267,9 @@ async fn wait_for_destinations(
     loop {
         let mut down = None;
         for a in archives.iter() {
-            if let Err(e) = catalog::list_generations(&a.store, Some(u64::MAX - 1)).await {
+            if let Err(e) =
+                catalog::list_generations(&a.store, Some(GenerationNo(u64::MAX - 1))).await
+            {
                 down = Some((a.config.destination.url.to_string(), e));
                 break;
             }

@@ -141,7 +141,7 @@ mod tests {
             },
         );
         sd.save_seen(&seen).unwrap();
-        sd.save_header("memory://", 1).unwrap();
+        sd.save_header("memory://", Default::default()).unwrap();
         assert_eq!(sd.seen(), seen);
         sd.reset().unwrap();
         assert!(sd.seen().is_empty() && sd.header("memory://").is_none());

@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 
 use logferry::{
     data_key, fetch_generation, load_at, manifest_key, run_once, Compression, ContentHash, Error,
-    Kind, Store, SystemClock,
+    GenerationNo, Kind, Store, SystemClock,
 };
 
 use object_store::ObjectStoreExt;
@@ -118,7 +118,7 @@ async fn appended_file_gets_a_new_object_and_the_old_stays(b: Backend) {
         b"one\n",
         "the old content stays restorable"
     );
-    let then = load_at(&env.store, 1).await.unwrap();
+    let then = load_at(&env.store, GenerationNo(1)).await.unwrap();
     assert_eq!(then.get("app", "a.log").unwrap().key, old_key);
     env.assert_objects_match(&index).await;
 }
@@ -262,7 +262,7 @@ async fn crash_between_upload_and_commit_loses_nothing(b: Backend) {
 
     let index = env.index().await;
     assert_eq!(
-        (index.generation, index.len()),
+        (index.generation.get(), index.len()),
         (1, 3),
         "the previous generation is intact"
     );
@@ -275,7 +275,7 @@ async fn crash_between_upload_and_commit_loses_nothing(b: Backend) {
         "orphans adopted"
     );
     let index = env.index().await;
-    assert_eq!((index.generation, index.len()), (2, 5));
+    assert_eq!((index.generation.get(), index.len()), (2, 5));
     env.assert_objects_match(&index).await;
 }
 
@@ -286,7 +286,8 @@ async fn commit_race_is_detected_and_not_overwritten(b: Backend) {
     env.write("b.log", b"b\n");
     let theirs = bytes::Bytes::from_static(b"{\"written by\": \"another agent\"}");
     let faulty = FaultStore::wrap(&env.store);
-    *faulty.before_first_data_put.lock().unwrap() = Some((manifest_key(2), theirs.clone()));
+    *faulty.before_first_data_put.lock().unwrap() =
+        Some((manifest_key(GenerationNo(2)), theirs.clone()));
     let store: Store = faulty;
     let err = env.pass_with(&store).await.unwrap_err();
     assert!(
@@ -296,7 +297,7 @@ async fn commit_race_is_detected_and_not_overwritten(b: Backend) {
     assert!(err.to_string().contains("another writer"), "{err}");
     let kept = env
         .store
-        .get(&manifest_key(2))
+        .get(&manifest_key(GenerationNo(2)))
         .await
         .unwrap()
         .bytes()
@@ -350,14 +351,24 @@ async fn delta_generation_holds_only_the_change(b: Backend) {
         env.write(&format!("old-{i:04}.log"), format!("line {i}\n").as_bytes());
     }
     env.pass().await;
-    let full_size = env.store.head(&manifest_key(1)).await.unwrap().size;
+    let full_size = env
+        .store
+        .head(&manifest_key(GenerationNo(1)))
+        .await
+        .unwrap()
+        .size;
     env.write("new-1.log", b"n1\n");
     env.write("new-2.log", b"n2\n");
     let r = env.pass().await;
     assert_eq!(r.generation, Some(2));
-    let g = fetch_generation(&env.store, 2).await.unwrap();
+    let g = fetch_generation(&env.store, GenerationNo(2)).await.unwrap();
     assert_eq!((g.kind, g.entries.len()), (Kind::Delta, 2));
-    let delta_size = env.store.head(&manifest_key(2)).await.unwrap().size;
+    let delta_size = env
+        .store
+        .head(&manifest_key(GenerationNo(2)))
+        .await
+        .unwrap()
+        .size;
     assert!(delta_size < 2048, "delta of 2 files is {delta_size} bytes");
     assert!(
         full_size > 50 * delta_size,
@@ -374,7 +385,7 @@ async fn long_history_rebuilds_through_checkpoints(b: Backend) {
         assert_eq!(r.generation, Some(i + 1));
     }
     for g in [1u64, 13, 25] {
-        let at = load_at(&env.store, g).await.unwrap();
+        let at = load_at(&env.store, GenerationNo(g)).await.unwrap();
         assert_eq!(
             at.len() as u64,
             g,

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use logferry::load_at;
+use logferry::{load_at, GenerationNo};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -135,7 +135,7 @@ async fn run_sequence(backend: Backend, seed: u64) {
                         sha(content),
                         "seed {seed}: {path}; {log:?}"
                     );
-                    promises.push((index.generation, path.clone(), sha(content)));
+                    promises.push((index.generation.get(), path.clone(), sha(content)));
                 }
             }
         }
@@ -148,7 +148,7 @@ async fn run_sequence(backend: Backend, seed: u64) {
         by_gen.entry(g).or_default().push((p, s));
     }
     for (g, expected) in by_gen {
-        let at = load_at(&env.store, g).await.unwrap();
+        let at = load_at(&env.store, GenerationNo(g)).await.unwrap();
         for (p, s) in expected {
             assert_eq!(
                 at.get("app", &p).map(|e| e.sha256.to_string()),

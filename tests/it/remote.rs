@@ -6,7 +6,9 @@ use std::process::{Command, Output};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use logferry::{load_at, load_config, load_latest, open_store, probe, system_hostname, Store};
+use logferry::{
+    load_at, load_config, load_latest, open_store, probe, system_hostname, GenerationNo, Store,
+};
 
 use crate::common::{
     destination_toml, s3_destination_toml, sha, testbed, unique_prefix, Backend, Env, FaultStore,
@@ -528,13 +530,13 @@ async fn gcs_reads_an_archive_seeded_through_its_json_api() {
     let toml = format!("state_dir = \"state\"\n{gcs_dest}{SOURCES}");
     let env = Env::from_toml(dir, &toml);
     let index = env.index().await;
-    assert_eq!((index.generation, index.len()), (2, 3));
+    assert_eq!((index.generation.get(), index.len()), (2, 3));
     assert_eq!(
         index.get("app", "app.log.3").unwrap().sha256.to_string(),
         sha(b"third\n")
     );
     env.assert_objects_match(&index).await;
-    let at1 = load_at(&env.store, 1).await.unwrap();
+    let at1 = load_at(&env.store, GenerationNo(1)).await.unwrap();
     assert_eq!(at1.len(), 2);
 
     // An empty state dir rebuilds from GCS; the files are already there: nothing to write.

@@ -10,8 +10,8 @@ use std::time::{Duration, SystemTime};
 
 use logferry::{
     commit_generation, data_key, generation_at, load_at, restore, run_once, verify, Codec,
-    Compression, ContentHash, Entry, FileResult, Generation, Kind, ReadData, RestoreOptions, Store,
-    SystemClock,
+    Compression, ContentHash, Entry, FileResult, Generation, GenerationNo, Kind, ReadData,
+    RestoreOptions, Store, SystemClock,
 };
 
 use object_store::ObjectStoreExt;
@@ -127,7 +127,7 @@ async fn each_generation_restores_its_own_content(b: Backend) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     for (g, t, want) in &times {
-        let index = load_at(&env.store, *g).await.unwrap();
+        let index = load_at(&env.store, GenerationNo(*g)).await.unwrap();
         let to = env.dir.path().join(format!("gen{g}"));
         let report = restore(&env.store, &index, &opts(&to), &|_| {}).await;
         assert!(!report.has_problems(), "{:?}", report.results);
@@ -138,7 +138,7 @@ async fn each_generation_restores_its_own_content(b: Backend) {
         );
         assert_eq!(
             generation_at(&env.store, *t).await.unwrap(),
-            Some(*g),
+            Some(GenerationNo(*g)),
             "--at picks generation {g}"
         );
     }
@@ -276,7 +276,7 @@ fn hostile_entry(source: &str, path: &str, key: &str) -> Entry {
         compression: Compression::None,
         stored_size: None,
         archived_at: "2026-11-21T10:00:00.000Z".parse().unwrap(),
-        generation: 1,
+        generation: GenerationNo(1),
     }
 }
 
@@ -309,9 +309,9 @@ async fn a_hostile_manifest_writes_nothing_outside_the_target() {
     ];
     let g = Generation {
         version: 1,
-        generation: 1,
+        generation: GenerationNo(1),
         kind: Kind::Full,
-        base: 1,
+        base: GenerationNo(1),
         created_at: "2026-11-21T10:00:00.000Z".parse().unwrap(),
         report: None,
         entries,

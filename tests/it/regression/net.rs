@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 
 use logferry::{
-    all_generations, fetch_generation, list_generations, load_latest, open_store, verify, Outcome,
-    ReadData, Store,
+    all_generations, fetch_generation, list_generations, load_latest, open_store, verify,
+    GenerationNo, Outcome, ReadData, Store,
 };
 
 use crate::common::{s3_destination_toml, sha, testbed, Env, FaultStore, Hook};
@@ -108,7 +108,7 @@ async fn a_reset_while_a_manifest_is_read_is_retried() {
         .expect("the listing is retried");
     assert_eq!(gens, [1]);
     proxy.faults.reset_in_body.store(1, Ordering::SeqCst);
-    let g = fetch_generation(&env.store, 1)
+    let g = fetch_generation(&env.store, GenerationNo(1))
         .await
         .expect("the fetch is retried");
     assert_eq!(g.entries.len(), 1);
@@ -281,7 +281,7 @@ async fn random_network_faults_never_lose_or_double_a_record() {
         match &result {
             Ok(r) => {
                 if let Some(g) = r.generation {
-                    assert_eq!(after.last(), Some(&g), "pass {pass}");
+                    assert_eq!(after.last(), Some(&GenerationNo(g)), "pass {pass}");
                     committed += 1;
                 }
             }

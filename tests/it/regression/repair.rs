@@ -88,7 +88,7 @@ fn text(o: &Output) -> String {
 }
 
 fn manifest(g: u64) -> Path {
-    logferry::manifest_key(g)
+    logferry::manifest_key(logferry::GenerationNo(g))
 }
 
 /// Three passes: a full generation 1 (a.log), deltas 2 (b.log) and 3 (c.log).
@@ -170,7 +170,8 @@ async fn newest_generation(env: &Env) -> u64 {
         .unwrap()
         .last()
         .copied()
-        .unwrap_or(0)
+        .unwrap_or_default()
+        .get()
 }
 
 /// Bug: an agent whose state dir was intact kept committing deltas on top of a damaged

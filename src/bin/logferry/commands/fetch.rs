@@ -34,7 +34,7 @@ pub async fn run_fetch(archives: &[Config], args: &FetchArgs) -> u8 {
                 return fetch_code(exit_code(&e));
             }
         };
-        if index.generation == 0 {
+        if index.generation.get() == 0 {
             empty.get_or_insert(a);
             continue;
         }

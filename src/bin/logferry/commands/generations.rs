@@ -60,7 +60,7 @@ async fn readable(
     store: &Store,
 ) -> Result<(Vec<Generation>, u8), Option<logferry::Error>> {
     let (gens, missing, damaged, newest) = readable_generations(store).await.map_err(Some)?;
-    if newest == 0 {
+    if newest.get() == 0 {
         say_no_archive(archives, a).await;
         return Err(None);
     }

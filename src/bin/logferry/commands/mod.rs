@@ -14,7 +14,7 @@ pub mod verify;
 
 use logferry::{
     generation_exists, list_generations, load_at, load_latest, no_archive, open_store, Config,
-    Error, Index, Result, Store,
+    Error, GenerationNo, Index, Result, Store,
 };
 
 use crate::output::{error_text, fail, EXIT_USAGE};
@@ -101,19 +101,20 @@ pub async fn index_at(a: &Config, store: &Store, generation: Option<u64>) -> Res
     match generation {
         None => {
             let index = load_latest(store).await?;
-            if index.generation == 0 {
+            if index.generation.get() == 0 {
                 return Err(no_archive(a).await);
             }
             Ok(index)
         }
         Some(g) => {
+            let g = GenerationNo(g);
             if !generation_exists(store, g).await? {
                 let Some(&last) = list_generations(store, None).await?.last() else {
                     return Err(no_archive(a).await);
                 };
                 return Err(Error::NotArchived {
                     name: format!("generation {g}"),
-                    generation: last,
+                    generation: last.get(),
                 });
             }
             load_at(store, g).await

@@ -100,7 +100,7 @@ async fn generation(
         return Ok(args.generation);
     };
     match generation_at(store, t).await {
-        Ok(Some(g)) => Ok(Some(g)),
+        Ok(Some(g)) => Ok(Some(g.get())),
         Ok(None) if matches!(list_generations(store, None).await, Ok(g) if g.is_empty()) => {
             say_no_archive(archives, a).await;
             Err(Skip::Code(EXIT_CANNOT_RUN))

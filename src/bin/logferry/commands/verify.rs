@@ -106,7 +106,7 @@ async fn first_look(
     .await;
     bar.finish_and_clear();
     match result {
-        Ok(r) if r.newest == 0 => {
+        Ok(r) if r.newest.get() == 0 => {
             say_no_archive(archives, a).await;
             Err(EXIT_CANNOT_RUN)
         }
