@@ -45,7 +45,7 @@ impl Codec {
 }
 
 /// Turns original bytes into stored bytes, incrementally.
-pub enum Encoder {
+pub(crate) enum Encoder {
     /// Pass-through.
     Plain(Vec<u8>),
     /// zstd into an in-memory buffer that the caller drains.
@@ -63,7 +63,7 @@ impl std::fmt::Debug for Encoder {
 
 impl Encoder {
     /// A fresh encoder for `codec`.
-    pub fn new(codec: Codec) -> std::io::Result<Self> {
+    pub(crate) fn new(codec: Codec) -> std::io::Result<Self> {
         Ok(match codec.compression {
             Compression::None => Encoder::Plain(Vec::new()),
             Compression::Zstd => Encoder::Zstd(Box::new(zstd::stream::write::Encoder::new(
@@ -74,7 +74,7 @@ impl Encoder {
     }
 
     /// Feeds original bytes.
-    pub fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+    pub(crate) fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         match self {
             Encoder::Plain(buf) => {
                 buf.extend_from_slice(bytes);
@@ -85,7 +85,7 @@ impl Encoder {
     }
 
     /// Stored bytes ready so far.
-    pub fn pending(&self) -> usize {
+    pub(crate) fn pending(&self) -> usize {
         match self {
             Encoder::Plain(buf) => buf.len(),
             Encoder::Zstd(z) => z.get_ref().len(),
@@ -93,7 +93,7 @@ impl Encoder {
     }
 
     /// Takes the stored bytes ready so far.
-    pub fn take(&mut self) -> Vec<u8> {
+    pub(crate) fn take(&mut self) -> Vec<u8> {
         match self {
             Encoder::Plain(buf) => std::mem::take(buf),
             Encoder::Zstd(z) => std::mem::take(z.get_mut()),
@@ -101,7 +101,7 @@ impl Encoder {
     }
 
     /// Ends the stream and returns the last stored bytes.
-    pub fn finish(self) -> std::io::Result<Vec<u8>> {
+    pub(crate) fn finish(self) -> std::io::Result<Vec<u8>> {
         match self {
             Encoder::Plain(buf) => Ok(buf),
             Encoder::Zstd(z) => z.finish(),

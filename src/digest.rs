@@ -112,7 +112,7 @@ pub fn hash_file(path: &Path, expected: &FileStat) -> Result<ContentHash, Digest
 
 /// Reads a small file whole (at most `limit` bytes), hashes it and re-stats it, so the
 /// bytes can be stored without reading the file again. `None` when it is larger.
-pub fn read_small(
+pub(crate) fn read_small(
     path: &Path,
     expected: &FileStat,
     limit: u64,
@@ -130,7 +130,11 @@ pub fn read_small(
 
 /// Fails with [`DigestError::Changed`] unless `path` still matches `expected` and `read`
 /// bytes were seen.
-pub fn ensure_unchanged(path: &Path, expected: &FileStat, read: u64) -> Result<(), DigestError> {
+pub(crate) fn ensure_unchanged(
+    path: &Path,
+    expected: &FileStat,
+    read: u64,
+) -> Result<(), DigestError> {
     let actual = FileStat::of_path(path).ok();
     if read != expected.size || actual.as_ref() != Some(expected) {
         return Err(DigestError::Changed {

@@ -264,7 +264,7 @@ impl std::fmt::Display for Chain<'_> {
 /// server answered 5xx, 429 (SlowDown) or 408. Everything else is an answer to act on:
 /// `NotFound`, `AlreadyExists` and `Precondition` (the caller decides what they mean),
 /// 4xx refusals, credentials, a bad path or configuration.
-pub fn transient(e: &object_store::Error) -> bool {
+pub(crate) fn transient(e: &object_store::Error) -> bool {
     let object_store::Error::Generic { source, .. } = e else {
         return false;
     };
@@ -300,7 +300,7 @@ fn server_status(text: &str) -> Option<u16> {
 }
 
 /// The likely fix for a failed storage request, from its kind and the server's words.
-pub fn hint_for(e: &object_store::Error) -> Option<String> {
+pub(crate) fn hint_for(e: &object_store::Error) -> Option<String> {
     let text = format!("{e:?} {e}").to_ascii_lowercase();
     let has = |w: &str| text.contains(w);
     let hint = if has("requesttimetooskewed") || has("clock skew") || has("request time too skewed")

@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 /// A file's identity in the archive: (source name, path relative to the source root).
-pub type FileId = (String, String);
+pub(crate) type FileId = (String, String);
 
 /// What a stat says about a file: enough to notice it changed without reading it.
 ///
@@ -68,7 +68,7 @@ impl FileStat {
 }
 
 /// Nanoseconds since the Unix epoch (negative before it) as a `SystemTime`.
-pub fn time_of_ns(ns: i64) -> SystemTime {
+pub(crate) fn time_of_ns(ns: i64) -> SystemTime {
     if ns >= 0 {
         UNIX_EPOCH + Duration::from_nanos(ns as u64)
     } else {
@@ -78,7 +78,7 @@ pub fn time_of_ns(ns: i64) -> SystemTime {
 
 /// A closed file found by a scan.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ScannedFile {
+pub(crate) struct ScannedFile {
     /// The source's name.
     pub source: String,
     /// Path relative to the source root, `/`-separated.
@@ -90,7 +90,7 @@ pub struct ScannedFile {
 }
 
 /// `t` in nanoseconds since the Unix epoch (negative before it).
-pub fn nanos(t: SystemTime) -> i64 {
+pub(crate) fn nanos(t: SystemTime) -> i64 {
     match t.duration_since(UNIX_EPOCH) {
         Ok(d) => d.as_nanos() as i64,
         Err(e) => -(e.duration().as_nanos() as i64),

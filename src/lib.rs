@@ -67,8 +67,6 @@
 //! `src/bin/logferry/commands/`; a new metric is a line in `service/metrics.rs` fed
 //! from [`RunReport`].
 
-#![warn(missing_docs)]
-
 // Layers, bottom up (see the code map above). Every module is crate-private; the
 // public API is the one list below.
 
@@ -98,27 +96,36 @@ mod retention;
 mod service;
 
 pub use crate::archive::{
+    control::Control,
     repair::{recommit_checkpoint, reupload_objects},
-    run_once, Control,
+    worker::run_once,
 };
 pub use crate::catalog::{
-    commit as commit_generation, exists as generation_exists, fetch as fetch_generation,
-    generation_at, list_generations, load_at, load_latest, Entry, Generation, GenerationNo, Index,
-    Kind,
+    audit::{Finding, VerifyReport},
+    index::Index,
+    manifest::{Entry, Generation, GenerationNo, Kind},
+    remote::{
+        commit as commit_generation, exists as generation_exists, fetch as fetch_generation,
+        generation_at, list_generations, load_at, load_latest,
+    },
 };
 pub use crate::codec::{Codec, Compression, Decoder};
 pub use crate::config::{
-    check_hostname, from_toml_str as config_from_toml, load as load_config,
-    load_as as load_config_as, scrub as scrub_secrets, system_hostname, Config, HostnameError,
-    LogFormat, DEFAULT_CONFIG_PATH,
+    destination::scrub as scrub_secrets,
+    error::HostnameError,
+    from_toml_str as config_from_toml,
+    hostname::{check_hostname, system_hostname},
+    load as load_config, load_as as load_config_as, Config, LogFormat, DEFAULT_CONFIG_PATH,
 };
 pub use crate::digest::{hash_file, ContentHash, DigestError, Hashing};
 pub use crate::error::{Chain, Error, Result};
 pub use crate::fsstat::FileStat;
 pub use crate::glob::Matcher;
 pub use crate::remote::{
-    data_key, hosts::no_archive, manifest_key, open as open_store, probe::probe,
-    probe::Check as ProbeCheck, s3_builder, Store,
+    hosts::no_archive,
+    layout::{data_key, manifest_key},
+    probe::{probe, Check as ProbeCheck},
+    store::{open as open_store, s3_builder, Store},
 };
 pub use crate::report::{human_bytes, Outcome, RunReport};
 pub use crate::restore::{
@@ -126,7 +133,7 @@ pub use crate::restore::{
     files::{
         download_verified, find as find_entry, restore, FileResult, RestoreOptions, RestoreReport,
     },
-    verify::{all_generations, readable_generations, verify, Finding, ReadData, VerifyReport},
+    verify::{all_generations, readable_generations, verify, ReadData},
 };
 pub use crate::retention::prune::{parse_grace, prune_orphans, DEFAULT_GRACE};
 pub use crate::service::{
@@ -137,4 +144,6 @@ pub use crate::service::{
     watch::spawn as spawn_watches,
 };
 pub use crate::state::{history::read_status, StateDir};
-pub use crate::time::{parse_rfc3339, rfc3339, BadTimestamp, Clock, SystemClock, Timestamp};
+pub use crate::time::{
+    monotonic, parse_rfc3339, rfc3339, BadTimestamp, Clock, SystemClock, Timestamp,
+};

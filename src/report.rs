@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::time::Timestamp;
 
 /// Per-file failures kept in one report.
-pub const MAX_FAILURES_KEPT: usize = 20;
+pub(crate) const MAX_FAILURES_KEPT: usize = 20;
 
 /// How a pass ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -212,7 +212,7 @@ impl RunReport {
 }
 
 /// The process's peak resident set size, from `/proc/self/status` (Linux only).
-pub fn peak_rss_bytes() -> Option<u64> {
+pub(crate) fn peak_rss_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;

@@ -17,7 +17,7 @@ use crate::time::Timestamp;
 
 /// What the pass knows of the local files: the records it started from, the ones it
 /// will leave (filled in as files are recorded), and when it looked.
-pub struct SeenFiles {
+pub(crate) struct SeenFiles {
     /// As the pass found them.
     pub old: BTreeMap<FileId, Seen>,
     /// As the pass leaves them.
@@ -28,7 +28,7 @@ pub struct SeenFiles {
 
 /// Records the stored files in the next generation and commits it (when it records
 /// anything), then saves the seen records. The failed files stay pending in the report.
-pub async fn commit(
+pub(crate) async fn commit(
     p: &Pass<'_>,
     done: Done,
     mut seen: SeenFiles,
@@ -58,7 +58,7 @@ pub async fn commit(
 }
 
 /// Saves the seen records when the pass changed them.
-pub fn save_seen(p: &Pass<'_>, old: &BTreeMap<FileId, Seen>, new: &BTreeMap<FileId, Seen>) {
+pub(crate) fn save_seen(p: &Pass<'_>, old: &BTreeMap<FileId, Seen>, new: &BTreeMap<FileId, Seen>) {
     if new != old {
         cached("seen files", p.state_dir.save_seen(new));
     }

@@ -18,7 +18,7 @@ use crate::state::Seen;
 
 /// The result of the quick check.
 #[derive(Debug, Default, PartialEq)]
-pub struct Plan {
+pub(crate) struct Plan {
     /// Archived as they are: nothing to do.
     pub unchanged: Vec<ScannedFile>,
     /// Same inode, size and mtime as an archived file seen under another path
@@ -32,7 +32,7 @@ pub struct Plan {
 
 /// Splits `files` into those whose stat matches a trusted record of archived content
 /// (nothing to do — and no index needed to know it) and the rest.
-pub fn quick_check(
+pub(crate) fn quick_check(
     files: Vec<ScannedFile>,
     seen: &BTreeMap<FileId, Seen>,
 ) -> (Vec<ScannedFile>, Vec<ScannedFile>) {
@@ -43,7 +43,7 @@ pub fn quick_check(
 }
 
 /// Sorts `files` into unchanged, renamed-by-inode and to-hash.
-pub fn plan(files: Vec<ScannedFile>, index: &Index, seen: &BTreeMap<FileId, Seen>) -> Plan {
+pub(crate) fn plan(files: Vec<ScannedFile>, index: &Index, seen: &BTreeMap<FileId, Seen>) -> Plan {
     // The whole stat, ctime included: a rename moves the ctime on the usual Linux
     // filesystems, so a renamed file is hashed (and found stored by its content, so not
     // uploaded); an inode, size and mtime alone would let a rewrite with the mtime put
@@ -81,7 +81,7 @@ pub fn plan(files: Vec<ScannedFile>, index: &Index, seen: &BTreeMap<FileId, Seen
 
 /// Classifies one hashed file against the archive; new content is to be stored with
 /// `codec`. Under [`Names::Immutable`] other content at an archived name is a conflict.
-pub fn resolve(
+pub(crate) fn resolve(
     file: ScannedFile,
     hash: ContentHash,
     index: &Index,

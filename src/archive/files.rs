@@ -25,7 +25,7 @@ use crate::report::RunReport;
 /// Hashes and stores the plan's candidates and records its renamed files against their
 /// stored objects. A shutdown, or a destination that failed every upload, is the pass
 /// failing: nothing is committed, and the next pass adopts what did get stored.
-pub async fn hash_and_store(
+pub(crate) async fn hash_and_store(
     p: &Pass<'_>,
     plan: Plan,
     index: Index,
@@ -254,16 +254,16 @@ async fn process_all(
     rebuilt: bool,
 ) -> Vec<(ScannedFile, Processed)> {
     let shared = Arc::new(Shared {
-        store: p.store.clone(),
+        store: Arc::clone(p.store),
         retry: Policy::for_destination(&p.config.destination),
-        index: index.clone(),
+        index: Arc::clone(index),
         config: p.config.clone(),
         control: p.control.clone(),
         rebuilt,
     });
     stream::iter(files)
         .map(|f| {
-            let shared = shared.clone();
+            let shared = Arc::clone(&shared);
             let task = tokio::spawn(async move { process_one(&shared, f).await });
             async move { task.await.expect("a file task panicked") }
         })

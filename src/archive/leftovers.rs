@@ -15,15 +15,15 @@ use crate::config::{Config, DestinationUrl};
 
 /// Marks in the state dir when the local mirror was last swept: walking the mirror costs
 /// O(archive), so it is done once per grace period, not every pass.
-pub const SWEPT_FILE: &str = "leftovers-swept";
+pub(crate) const SWEPT_FILE: &str = "leftovers-swept";
 
 /// Marks in the state dir when the destination's abandoned multipart uploads were last
 /// looked for: once per grace period is enough, since none is aborted any younger.
-pub const MULTIPART_SWEPT_FILE: &str = "multipart-swept";
+pub(crate) const MULTIPART_SWEPT_FILE: &str = "multipart-swept";
 
 /// Aborts the destination's multipart uploads older than the grace period, at most once
 /// per grace period; a failure is a warning, never a failed pass.
-pub async fn sweep_multipart(config: &Config, state_dir: &Path, now: SystemTime) {
+pub(crate) async fn sweep_multipart(config: &Config, state_dir: &Path, now: SystemTime) {
     if !matches!(&config.destination.url, DestinationUrl::Remote(u) if u.scheme() == "s3") {
         return;
     }
@@ -55,7 +55,7 @@ fn swept_within(marker: &Path, now: SystemTime, grace: Duration) -> bool {
 }
 
 /// Removes the leftovers; a failure is a warning, never a failed pass.
-pub fn sweep(config: &Config, state_dir: &Path, now: SystemTime) {
+pub(crate) fn sweep(config: &Config, state_dir: &Path, now: SystemTime) {
     for dir in [
         state_dir.to_path_buf(),
         state_dir.join(crate::catalog::local::CHAIN_DIR),
@@ -115,7 +115,7 @@ fn remove_dead_temp_files(dir: &Path) {
 /// The staging files object_store's local store writes a multipart upload into
 /// (`<key>#<n>`, renamed to `<key>` on completion) that are older than `grace`; returns
 /// how many were removed.
-pub fn remove_staging_files(mirror: &Path, now: SystemTime, grace: Duration) -> usize {
+pub(crate) fn remove_staging_files(mirror: &Path, now: SystemTime, grace: Duration) -> usize {
     let mut removed = 0;
     let mut dirs = vec![mirror.to_path_buf()];
     while let Some(dir) = dirs.pop() {

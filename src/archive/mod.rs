@@ -6,17 +6,14 @@
 //! cleans what killed passes left; [`repair`] re-uploads and re-commits what
 //! verification found missing.
 
-pub mod commit;
-pub mod control;
-pub mod diff;
-pub mod files;
-pub mod leftovers;
-pub mod pass;
-pub mod repair;
-pub mod scan;
-pub mod sync;
-pub mod upload;
-pub mod worker;
-
-pub use control::Control;
-pub use worker::run_once;
+pub(crate) mod commit;
+pub(crate) mod control;
+pub(crate) mod diff;
+pub(crate) mod files;
+pub(crate) mod leftovers;
+pub(crate) mod pass;
+pub(crate) mod repair;
+pub(crate) mod scan;
+pub(crate) mod sync;
+pub(crate) mod upload;
+pub(crate) mod worker;

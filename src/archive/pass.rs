@@ -17,7 +17,7 @@ use crate::state::StateDir;
 use crate::time::Clock;
 
 /// One pass's context: what it archives, where to, and what steers it.
-pub struct Pass<'a> {
+pub(crate) struct Pass<'a> {
     /// The archive's configuration.
     pub config: &'a Config,
     /// The destination.
@@ -37,13 +37,13 @@ pub struct Pass<'a> {
 impl Pass<'_> {
     /// The codec new objects of `source` are stored with, and whether its names are
     /// immutable.
-    pub fn rules_for(&self, source: &str) -> (Codec, Names) {
+    pub(crate) fn rules_for(&self, source: &str) -> (Codec, Names) {
         rules_for(self.config, source)
     }
 }
 
 /// [`Pass::rules_for`] for a file task that holds only the config.
-pub fn rules_for(config: &Config, source: &str) -> (Codec, Names) {
+pub(crate) fn rules_for(config: &Config, source: &str) -> (Codec, Names) {
     config
         .sources
         .iter()
@@ -53,7 +53,7 @@ pub fn rules_for(config: &Config, source: &str) -> (Codec, Names) {
 
 /// What a hashed file turned out to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Class {
+pub(crate) enum Class {
     /// A path never archived.
     New,
     /// An archived path with different content.
@@ -72,7 +72,7 @@ pub enum Class {
 
 /// Where a file's bytes live once the pass is done.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Object {
+pub(crate) enum Object {
     /// Must be uploaded to this key, encoded so.
     Upload(object_store::path::Path, Codec),
     /// Already stored.
@@ -81,7 +81,7 @@ pub enum Object {
 
 /// A hashed file with its decision.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Resolved {
+pub(crate) struct Resolved {
     /// The file.
     pub file: ScannedFile,
     /// Its content hash.
@@ -93,7 +93,7 @@ pub struct Resolved {
 }
 
 /// What hashing and storing left for the commit.
-pub struct Done {
+pub(crate) struct Done {
     /// The index the files were decided against.
     pub index: Index,
     /// Files whose content is stored, with their decision (no conflicts among them).
@@ -103,13 +103,13 @@ pub struct Done {
 }
 
 /// How a file is named in the report.
-pub fn label(f: &ScannedFile) -> String {
+pub(crate) fn label(f: &ScannedFile) -> String {
     format!("{}/{}", f.source, f.rel)
 }
 
 /// The storage client's messages quote request URLs, which may hold a password: a report
 /// kept in the state dir or in the archive holds none of the destination's secrets.
-pub fn scrub_report(report: &mut RunReport, secrets: &[String]) {
+pub(crate) fn scrub_report(report: &mut RunReport, secrets: &[String]) {
     if let Some(e) = &mut report.error {
         *e = crate::config::scrub(e, secrets);
     }
@@ -121,7 +121,7 @@ pub fn scrub_report(report: &mut RunReport, secrets: &[String]) {
 /// Whether a write of the local cache succeeded; a failure is a warning, not the pass
 /// failing: the cache is only a copy of what the destination holds, and the next pass
 /// catches up from it (re-reading the files whose `seen` record was not saved).
-pub fn cached(what: &str, result: Result<()>) -> bool {
+pub(crate) fn cached(what: &str, result: Result<()>) -> bool {
     match result {
         Ok(()) => true,
         Err(e) => {

@@ -18,7 +18,7 @@ use crate::state::{Ahead, AheadMap};
 
 /// What a scan of one source found.
 #[derive(Debug, Default)]
-pub struct ScanOutcome {
+pub(crate) struct ScanOutcome {
     /// Closed files, sorted by relative path.
     pub files: Vec<ScannedFile>,
     /// Matching files younger than `min_age`.
@@ -38,7 +38,12 @@ pub struct ScanOutcome {
 /// (logferry's own state dir and local mirror) are never entered, so a source that
 /// contains them does not archive the archive. `ahead` is what earlier passes saw of
 /// files with an mtime ahead of the clock.
-pub fn scan(source: &Source, now: SystemTime, skip: &[PathBuf], ahead: &AheadMap) -> ScanOutcome {
+pub(crate) fn scan(
+    source: &Source,
+    now: SystemTime,
+    skip: &[PathBuf],
+    ahead: &AheadMap,
+) -> ScanOutcome {
     let mut out = ScanOutcome::default();
     match std::fs::metadata(&source.path) {
         Ok(m) if !m.is_dir() => {
@@ -216,7 +221,11 @@ fn not_newest(mut matching: Vec<ScannedFile>, out: &mut ScanOutcome) {
 /// Closed files of every source; unreadable paths are counted as failures. Files with
 /// an mtime ahead of the clock are remembered in the state dir, so their quiet time
 /// carries over to the next pass, and reported in one warning per source.
-pub fn scan_sources(p: &Pass<'_>, now: SystemTime, report: &mut RunReport) -> Vec<ScannedFile> {
+pub(crate) fn scan_sources(
+    p: &Pass<'_>,
+    now: SystemTime,
+    report: &mut RunReport,
+) -> Vec<ScannedFile> {
     let (config, state_dir) = (p.config, p.state_dir);
     let mut own_dirs = vec![config.state_dir.clone()];
     if let DestinationUrl::Local(dir) = &config.destination.url {
@@ -266,7 +275,7 @@ fn warn_ahead(source: &Source, now: SystemTime, ahead: &AheadMap) {
 }
 
 /// Natural order: digit runs compare as numbers, so `binlog.9` < `binlog.10`.
-pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+pub(crate) fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
     use std::cmp::Ordering;
     let (mut a, mut b) = (a.as_bytes(), b.as_bytes());
     loop {

@@ -16,7 +16,7 @@ use crate::state::Seen;
 
 /// What a pass knows of the archive before it scans: the current generation always,
 /// the index only when catching up needed it.
-pub struct Known {
+pub(crate) struct Known {
     /// The generation the pass builds on.
     pub generation: GenerationNo,
     /// The index at it, when catching up needed it.
@@ -34,7 +34,7 @@ pub struct Known {
 /// generations this host builds on are still the ones it committed or read: if one is
 /// absent or replaced, the pass stops with [`Error::DamagedGeneration`] rather than
 /// commit on top of a chain readers cannot load.
-pub async fn open_state(p: &Pass<'_>) -> Result<Known> {
+pub(crate) async fn open_state(p: &Pass<'_>) -> Result<Known> {
     let state_dir = p.state_dir;
     let Some(header) = state_dir.header(&p.destination) else {
         return rebuild(p).await;
@@ -221,7 +221,7 @@ async fn rebuild(p: &Pass<'_>) -> Result<Known> {
 }
 
 /// The index at `generation` from the local chain, or from the remote if the chain is damaged.
-pub async fn local_index(p: &Pass<'_>, generation: GenerationNo) -> Result<Index> {
+pub(crate) async fn local_index(p: &Pass<'_>, generation: GenerationNo) -> Result<Index> {
     let state_dir = p.state_dir;
     if let Some(index) = state_dir.load_index(generation) {
         return Ok(index);

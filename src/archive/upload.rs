@@ -22,11 +22,11 @@ use crate::remote::retry::{self, Policy};
 use crate::remote::Store;
 
 /// S3's limit on parts per upload; the part size grows so no file needs more.
-pub const MAX_PARTS: u64 = 10_000;
+pub(crate) const MAX_PARTS: u64 = 10_000;
 
 /// How an object came to be stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stored {
+pub(crate) enum Stored {
     /// Written by this pass: bytes read from the file, bytes stored.
     Uploaded {
         /// Original bytes read.
@@ -43,7 +43,7 @@ pub enum Stored {
 
 /// Why a file's object could not be stored.
 #[derive(Debug, thiserror::Error)]
-pub enum UploadError {
+pub(crate) enum UploadError {
     /// The file moved under us; retried next pass.
     #[error(transparent)]
     Changed(#[from] DigestError),
@@ -66,7 +66,7 @@ pub enum UploadError {
 /// Where objects go: the store, and how often a put object_store does not retry itself
 /// (a create-only put met by a reset or a timeout) is sent again.
 #[derive(Debug, Clone, Copy)]
-pub struct Target<'a> {
+pub(crate) struct Target<'a> {
     /// The destination.
     pub store: &'a Store,
     /// The destination's retry bounds.
@@ -74,7 +74,7 @@ pub struct Target<'a> {
 }
 
 /// The part size used for a file of `size` bytes.
-pub fn part_size_for(size: u64, part_size: u64) -> u64 {
+pub(crate) fn part_size_for(size: u64, part_size: u64) -> u64 {
     part_size.max(size.div_ceil(MAX_PARTS))
 }
 
@@ -85,7 +85,7 @@ const COMPRESS_CHUNK: usize = 1 << 20;
 /// One object to store: the file holding its content, the content key, the hash that
 /// key names, and the codec to store it with.
 #[derive(Debug, Clone, Copy)]
-pub struct Content<'a> {
+pub(crate) struct Content<'a> {
     /// The content key.
     pub key: &'a Path,
     /// The local file.
@@ -99,7 +99,7 @@ pub struct Content<'a> {
 /// Stores `c.file` at `c.key` unless it is there already. Small files go up in one
 /// create-only put (an existing object shows as a conflict and is checked then); larger
 /// ones are looked for first, so an interrupted pass's upload is never repeated.
-pub async fn store_file(
+pub(crate) async fn store_file(
     to: &Target<'_>,
     c: &Content<'_>,
     part_size: u64,
@@ -253,7 +253,7 @@ impl Parts<'_> {
 }
 
 /// Stores bytes already read and checked (a small file), in one create-only put.
-pub async fn store_bytes(
+pub(crate) async fn store_bytes(
     to: &Target<'_>,
     c: &Content<'_>,
     bytes: Vec<u8>,

@@ -15,7 +15,6 @@
 //! [`commit`]: crate::archive::commit
 
 use std::collections::BTreeMap;
-use std::time::Instant;
 
 use crate::archive::commit::{self, SeenFiles};
 use crate::archive::control::Control;
@@ -47,7 +46,7 @@ pub async fn run_once(config: &Config, store: &Store, clock: &dyn Clock) -> Resu
 
 /// [`run_once`] for a caller that already holds the state dir (the long-running agent
 /// keeps it for its whole life, so no second agent can start between passes).
-pub async fn run_locked(
+pub(crate) async fn run_locked(
     config: &Config,
     store: &Store,
     clock: &dyn Clock,
@@ -61,7 +60,7 @@ pub async fn run_locked(
         state_dir,
         control,
         destination: config.destination.url.to_string(),
-        started: Instant::now(),
+        started: crate::time::monotonic(),
     };
     let mut report = RunReport {
         started_at: Timestamp::from(clock.now()),

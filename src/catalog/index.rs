@@ -16,10 +16,10 @@ use crate::time::Timestamp;
 
 /// A full checkpoint is written once the deltas since the last one hold at least this many
 /// entries (or as many as the checkpoint itself, whichever is more).
-pub const CHECKPOINT_MIN_ENTRIES: u64 = 1000;
+pub(crate) const CHECKPOINT_MIN_ENTRIES: u64 = 1000;
 /// A full checkpoint is also written after this many deltas, so a fresh host never reads
 /// more than this many objects to rebuild its state.
-pub const CHECKPOINT_MAX_DELTAS: u64 = 10_000;
+pub(crate) const CHECKPOINT_MAX_DELTAS: u64 = 10_000;
 
 /// A stored object, as entries refer to it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,7 +33,7 @@ pub struct ObjectRef {
 }
 
 /// Identifies a file within an archive.
-pub type FileId = (String, String);
+pub(crate) type FileId = (String, String);
 
 /// The archive as of one committed generation.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -59,14 +59,14 @@ pub struct Index {
 mod entries_as_list {
     use super::*;
 
-    pub fn serialize<S: serde::Serializer>(
+    pub(super) fn serialize<S: serde::Serializer>(
         m: &BTreeMap<FileId, Entry>,
         s: S,
     ) -> Result<S::Ok, S::Error> {
         s.collect_seq(m.values())
     }
 
-    pub fn deserialize<'de, D: serde::Deserializer<'de>>(
+    pub(super) fn deserialize<'de, D: serde::Deserializer<'de>>(
         d: D,
     ) -> Result<BTreeMap<FileId, Entry>, D::Error> {
         let v: Vec<Entry> = Vec::deserialize(d)?;

@@ -12,10 +12,10 @@ use crate::error::{Error, Result};
 use crate::state::{write_atomic, StateDir, SEEN_FILE};
 
 /// Name of the cache header in the state dir.
-pub const CACHE_FILE: &str = "state.json";
+pub(crate) const CACHE_FILE: &str = "state.json";
 /// Folder of the local copy of the manifest chain in the state dir: a snapshot of the
 /// index and the delta generations after it.
-pub const CHAIN_DIR: &str = "chain";
+pub(crate) const CHAIN_DIR: &str = "chain";
 const SNAPSHOT_FILE: &str = "snapshot.json";
 /// Version 1 kept the whole index in `state.json`; version 2 keeps a header there, the
 /// stats in `seen.json` and the manifest chain in `chain/`, so a pass with nothing new

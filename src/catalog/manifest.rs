@@ -14,9 +14,9 @@ use crate::time::Timestamp;
 
 /// The manifest format this build writes. Version 2 added `compression` and
 /// `stored_size` to entries; version 1 (no compression) is still read.
-pub const FORMAT_VERSION: u32 = 2;
+pub(crate) const FORMAT_VERSION: u32 = 2;
 /// The oldest manifest format this build reads.
-pub const OLDEST_READABLE_VERSION: u32 = 1;
+pub(crate) const OLDEST_READABLE_VERSION: u32 = 1;
 
 /// A generation's number: 1 for the first commit, each next one its predecessor plus
 /// one (0 stands for "nothing committed yet"). On the wire a plain JSON number, in keys
@@ -222,7 +222,10 @@ mod tests {
         assert_eq!(serde_json::to_string(&g).unwrap(), "42");
         assert_eq!(serde_json::from_str::<GenerationNo>("42").unwrap(), g);
         assert_eq!(format!("{g:020}"), "00000000000000000042");
-        assert_eq!((g.next(), g.previous()), (GenerationNo(43), Some(GenerationNo(41))));
+        assert_eq!(
+            (g.next(), g.previous()),
+            (GenerationNo(43), Some(GenerationNo(41)))
+        );
         assert_eq!(GenerationNo(1).previous(), None);
     }
 

@@ -4,15 +4,13 @@
 //! dir ([`local`]), and what a check of the record against the bucket found
 //! ([`audit`]).
 
-pub mod audit;
-pub mod index;
-pub mod local;
-pub mod manifest;
-pub mod remote;
+pub(crate) mod audit;
+pub(crate) mod index;
+pub(crate) mod local;
+pub(crate) mod manifest;
+pub(crate) mod remote;
 
-pub use index::Index;
-pub use manifest::{Entry, Generation, GenerationNo, Kind, FORMAT_VERSION};
-pub use remote::{
-    commit, exists, fetch, fetch_committed, fetch_raw, generation_at, list_generations, list_metas,
-    load_at, load_latest,
+pub(crate) use manifest::{Entry, Generation, GenerationNo, Kind, FORMAT_VERSION};
+pub(crate) use remote::{
+    commit, fetch, fetch_committed, fetch_raw, list_generations, list_metas, load_at, load_latest,
 };

@@ -18,7 +18,7 @@ use crate::remote::{layout, Store};
 
 /// Generations present remotely after `after` (all when `None`), in order, with their
 /// listing entries.
-pub async fn list_metas(
+pub(crate) async fn list_metas(
     store: &Store,
     after: Option<GenerationNo>,
 ) -> Result<Vec<(GenerationNo, object_store::ObjectMeta)>> {
@@ -61,7 +61,7 @@ pub async fn fetch(store: &Store, generation: GenerationNo) -> Result<Generation
 }
 
 /// Reads one generation, with the size and ETag of the object it came from.
-pub async fn fetch_committed(
+pub(crate) async fn fetch_committed(
     store: &Store,
     generation: GenerationNo,
 ) -> Result<(Generation, Committed)> {
@@ -69,7 +69,7 @@ pub async fn fetch_committed(
 }
 
 /// Reads one generation, with its object's size and ETag and its bytes as stored.
-pub async fn fetch_raw(
+pub(crate) async fn fetch_raw(
     store: &Store,
     generation: GenerationNo,
 ) -> Result<(Generation, Committed, bytes::Bytes)> {

@@ -21,9 +21,9 @@ const SECRET_WORDS: &[&str] = &[
 ];
 
 /// Replaced by the host's name when the config is loaded.
-pub const HOSTNAME_VAR: &str = "{hostname}";
+pub(crate) const HOSTNAME_VAR: &str = "{hostname}";
 /// Replaced by each source's name: every source gets an archive of its own.
-pub const SOURCE_VAR: &str = "{source}";
+pub(crate) const SOURCE_VAR: &str = "{source}";
 
 /// The archive destination. Its `Debug` redacts secrets as `check-config` does.
 #[derive(Clone)]
@@ -82,7 +82,7 @@ pub enum DestinationUrl {
 
 /// Parses a destination URL (or a plain path, resolved against `base`), `{…}` already
 /// expanded.
-pub fn parse_destination_url(text: &str, base: &Path) -> Result<DestinationUrl, Invalid> {
+pub(crate) fn parse_destination_url(text: &str, base: &Path) -> Result<DestinationUrl, Invalid> {
     if text.trim().is_empty() {
         return Err("must not be empty".into());
     }
@@ -177,7 +177,7 @@ fn redact_url_text(text: &str) -> String {
 
 /// The URL without any password or query string (SAS tokens live there). A user name
 /// alone is kept: in `abfss://container@account…` it names the container.
-pub fn redact_url(url: &url::Url) -> String {
+pub(crate) fn redact_url(url: &url::Url) -> String {
     let mut u = url.clone();
     if u.password().is_some() {
         let _ = u.set_password(Some("<redacted>"));
@@ -190,7 +190,7 @@ pub fn redact_url(url: &url::Url) -> String {
 }
 
 /// Whether a destination option holds a secret and must never be printed.
-pub fn is_secret_option(name: &str) -> bool {
+pub(crate) fn is_secret_option(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
     SECRET_WORDS.iter().any(|w| n.contains(w))
 }
@@ -199,7 +199,7 @@ pub fn is_secret_option(name: &str) -> bool {
 /// option; for any other, a URL's password (a user name alone, which is then a token)
 /// and query string replaced by `<redacted>`, whatever the option's name
 /// (`proxy_url = "http://user:pass@proxy:3128"`, `aws_endpoint`, …).
-pub fn shown_option(name: &str, value: &str) -> String {
+pub(crate) fn shown_option(name: &str, value: &str) -> String {
     if is_secret_option(name) {
         return "<redacted>".to_string();
     }
@@ -243,7 +243,7 @@ pub(super) fn line_holds_secret(line: &str) -> bool {
 
 /// Secrets shorter than this are too easily found in unrelated text to be scrubbed from
 /// every line; they are redacted only where their option is printed.
-pub const MIN_SCRUBBED_LEN: usize = 8;
+pub(crate) const MIN_SCRUBBED_LEN: usize = 8;
 
 impl Destination {
     /// Every secret text the destination holds, for scrubbing messages that a backend

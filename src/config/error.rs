@@ -54,7 +54,7 @@ pub(super) struct KeyError {
 
 impl KeyError {
     /// Shorthand for a message about `key`.
-    pub fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
+    pub(super) fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
         KeyError {
             key: key.into(),
             message: message.into(),
@@ -62,7 +62,7 @@ impl KeyError {
     }
 
     /// The crate's error, naming the file the key was read from.
-    pub fn in_file(self, file: Option<PathBuf>) -> Error {
+    pub(super) fn in_file(self, file: Option<PathBuf>) -> Error {
         Error::config(file, self.key, self.message)
     }
 }

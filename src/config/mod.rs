@@ -15,11 +15,11 @@ use crate::codec::Codec;
 use crate::error::{Error, Result};
 
 mod crontab;
-mod destination;
+pub(crate) mod destination;
 mod display;
 mod env;
-mod error;
-mod hostname;
+pub(crate) mod error;
+pub(crate) mod hostname;
 mod raw;
 mod source;
 #[cfg(test)]
@@ -27,16 +27,16 @@ mod tests;
 mod validate;
 mod values;
 
-pub use crate::glob::Matcher;
-pub use crontab::Cron;
-pub use destination::{
+pub(crate) use crate::glob::Matcher;
+pub(crate) use crontab::Cron;
+pub(crate) use destination::{
     is_secret_option, parse_destination_url, redact_url, scrub, shown_option, Destination,
     DestinationUrl, HOSTNAME_VAR, SOURCE_VAR,
 };
-pub use error::{HostnameError, Invalid};
+pub(crate) use error::Invalid;
+pub(crate) use hostname::check_hostname;
 use hostname::expand_hostname_as;
-pub use hostname::{check_hostname, system_hostname};
-pub use values::parse_schedule;
+pub(crate) use values::parse_schedule;
 
 /// Where the agent looks for its config file when `--config` is not given.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/logferry/logferry.toml";
@@ -44,42 +44,42 @@ pub const DEFAULT_CONFIG_PATH: &str = "/etc/logferry/logferry.toml";
 /// unless told otherwise: longer than any pass.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(24 * 3600);
 /// Default `state_dir`.
-pub const DEFAULT_STATE_DIR: &str = "/var/lib/logferry";
+pub(crate) const DEFAULT_STATE_DIR: &str = "/var/lib/logferry";
 /// Default `schedule`: every five minutes, on the minute.
-pub const DEFAULT_SCHEDULE: &str = "0 */5 * * * *";
+pub(crate) const DEFAULT_SCHEDULE: &str = "0 */5 * * * *";
 /// Default `upload_concurrency`.
-pub const DEFAULT_UPLOAD_CONCURRENCY: usize = 4;
+pub(crate) const DEFAULT_UPLOAD_CONCURRENCY: usize = 4;
 /// Largest accepted `upload_concurrency`.
-pub const MAX_UPLOAD_CONCURRENCY: usize = 256;
+pub(crate) const MAX_UPLOAD_CONCURRENCY: usize = 256;
 /// Default `sources[].min_age`.
-pub const DEFAULT_MIN_AGE: Duration = Duration::from_secs(60);
+pub(crate) const DEFAULT_MIN_AGE: Duration = Duration::from_secs(60);
 /// Default `part_size`: files up to this size go up in one request, larger ones in parts of it.
-pub const DEFAULT_PART_SIZE: u64 = 8 * 1024 * 1024;
+pub(crate) const DEFAULT_PART_SIZE: u64 = 8 * 1024 * 1024;
 /// Smallest accepted `part_size` (S3's minimum part size).
-pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
+pub(crate) const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
 /// Largest accepted `part_size`.
-pub const MAX_PART_SIZE: u64 = 5 * 1024 * 1024 * 1024;
+pub(crate) const MAX_PART_SIZE: u64 = 5 * 1024 * 1024 * 1024;
 /// Default `destination.connect_timeout`.
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default `destination.request_timeout`: one request, including a whole part upload.
-pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// Default `destination.max_retries` for a transient failure of one request.
-pub const DEFAULT_MAX_RETRIES: usize = 10;
+pub(crate) const DEFAULT_MAX_RETRIES: usize = 10;
 /// Largest accepted `destination.max_retries`.
-pub const MAX_MAX_RETRIES: usize = 100;
+pub(crate) const MAX_MAX_RETRIES: usize = 100;
 /// Default `destination.retry_timeout`: how long one request keeps being retried.
-pub const DEFAULT_RETRY_TIMEOUT: Duration = Duration::from_secs(180);
+pub(crate) const DEFAULT_RETRY_TIMEOUT: Duration = Duration::from_secs(180);
 /// Default `marker_dir` for `closed_by = "ready-marker"` (PostgreSQL's).
-pub const DEFAULT_MARKER_DIR: &str = "archive_status";
+pub(crate) const DEFAULT_MARKER_DIR: &str = "archive_status";
 /// Default `marker_suffixes`: PostgreSQL marks a finished segment `.ready`, then `.done`
 /// once archive_command succeeded.
-pub const DEFAULT_MARKER_SUFFIXES: [&str; 2] = [".ready", ".done"];
+pub(crate) const DEFAULT_MARKER_SUFFIXES: [&str; 2] = [".ready", ".done"];
 /// Default zstd level.
-pub const DEFAULT_ZSTD_LEVEL: i32 = 3;
+pub(crate) const DEFAULT_ZSTD_LEVEL: i32 = 3;
 /// Default `shutdown_grace`.
-pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+pub(crate) const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 /// Prefix of environment variables that override config keys.
-pub const ENV_PREFIX: &str = "LOGFERRY";
+pub(crate) const ENV_PREFIX: &str = "LOGFERRY";
 
 /// The validated configuration.
 #[derive(Debug, Clone)]

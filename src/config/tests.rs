@@ -1,5 +1,6 @@
 //! Validation of every config key.
 
+use super::hostname::system_hostname;
 use super::ClosedBy;
 use super::*;
 use crate::codec::{Codec, Compression};

@@ -64,7 +64,7 @@ pub(super) fn resolve(base: &Path, p: &str) -> PathBuf {
 
 /// Accepts crontab's 5 fields (minute first) and the 6/7-field form (seconds first),
 /// both with crontab's weekdays (0 and 7 = Sunday) and day-of-month OR weekday rule.
-pub fn parse_schedule(text: &str) -> Result<Schedule, Invalid> {
+pub(crate) fn parse_schedule(text: &str) -> Result<Schedule, Invalid> {
     let cron = Cron::parse(text)?;
     Ok(Schedule {
         text: text.to_string(),

@@ -8,9 +8,9 @@ use crate::codec::Compression;
 use crate::digest::ContentHash;
 
 /// Top-level folder of archived content.
-pub const DATA_PREFIX: &str = "data";
+pub(crate) const DATA_PREFIX: &str = "data";
 /// Top-level folder of manifest generations.
-pub const MANIFEST_PREFIX: &str = "manifests";
+pub(crate) const MANIFEST_PREFIX: &str = "manifests";
 /// Digits of a zero-padded generation number, so keys sort in generation order.
 const GENERATION_DIGITS: usize = 20;
 
@@ -48,12 +48,12 @@ pub fn manifest_key(generation: GenerationNo) -> Path {
 }
 
 /// The folder holding every manifest generation.
-pub fn manifest_prefix() -> Path {
+pub(crate) fn manifest_prefix() -> Path {
     Path::from(MANIFEST_PREFIX)
 }
 
 /// The generation a manifest key names, or `None` for anything else under the prefix.
-pub fn parse_manifest_key(key: &Path) -> Option<GenerationNo> {
+pub(crate) fn parse_manifest_key(key: &Path) -> Option<GenerationNo> {
     let name = key.filename()?;
     let digits = name.strip_suffix(".json")?;
     if digits.len() != GENERATION_DIGITS || !digits.bytes().all(|b| b.is_ascii_digit()) {

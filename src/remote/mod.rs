@@ -3,13 +3,13 @@
 //! retries ([`retry`]), the reachability probe ([`probe`]), S3 multipart leftovers
 //! ([`multipart`]) and the host prefixes of a shared bucket ([`hosts`]).
 
-pub mod hosts;
-pub mod layout;
-pub mod multipart;
-pub mod probe;
-pub mod read_back;
-pub mod retry;
-pub mod store;
+pub(crate) mod hosts;
+pub(crate) mod layout;
+pub(crate) mod multipart;
+pub(crate) mod probe;
+pub(crate) mod read_back;
+pub(crate) mod retry;
+pub(crate) mod store;
 
-pub use layout::{data_key, manifest_key, manifest_prefix, DATA_PREFIX};
-pub use store::{open, s3_builder, Store};
+pub(crate) use layout::{data_key, manifest_key, manifest_prefix, DATA_PREFIX};
+pub(crate) use store::{open, s3_builder, Store};

@@ -37,7 +37,7 @@ struct Upload {
 
 /// Aborts the multipart uploads under the destination's prefix initiated more than
 /// `grace` before `now`; returns how many. Not an S3 destination: nothing to do.
-pub async fn abort_abandoned(
+pub(crate) async fn abort_abandoned(
     dest: &Destination,
     now: SystemTime,
     grace: Duration,

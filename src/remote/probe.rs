@@ -4,7 +4,7 @@
 //! The conditional create matters most: it is what keeps two writers from overwriting a
 //! manifest generation, and some S3-compatible stores accept it silently without honouring it.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::UNIX_EPOCH;
 
 use futures::TryStreamExt;
 use object_store::path::Path;
@@ -14,7 +14,7 @@ use crate::error::hint_for;
 use crate::remote::Store;
 
 /// Folder of scratch keys under the destination prefix.
-pub const PROBE_PREFIX: &str = "logferry-probe";
+pub(crate) const PROBE_PREFIX: &str = "logferry-probe";
 
 /// The outcome of one check.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,7 +57,7 @@ fn one_line(s: &str) -> String {
 
 /// Runs every check against `store`, cleaning up after itself.
 pub async fn probe(store: &Store) -> Vec<Check> {
-    let nonce = SystemTime::now()
+    let nonce = crate::time::Clock::now(&crate::time::SystemClock)
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
     let dir = Path::from(format!("{PROBE_PREFIX}/{nonce}-{}", std::process::id()));

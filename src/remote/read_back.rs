@@ -15,7 +15,7 @@ use crate::error::Error;
 
 /// What reading an object back found.
 #[derive(Debug)]
-pub struct ReadBack<W> {
+pub(crate) struct ReadBack<W> {
     /// Bytes read from the store.
     pub stored: u64,
     /// The writer, the decoded size and its hash; or why the bytes did not decode (or
@@ -25,7 +25,7 @@ pub struct ReadBack<W> {
 
 /// Why an object's bytes did not reach the writer whole.
 #[derive(Debug, thiserror::Error)]
-pub enum Undecoded {
+pub(crate) enum Undecoded {
     /// Writing a chunk failed: the decoder refused it, or the writer did.
     #[error("{0}")]
     Chunk(std::io::Error),
@@ -36,7 +36,7 @@ pub enum Undecoded {
 
 /// After the bytes stop decoding: stop reading, or read (and count) the rest anyway.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OnUndecodable {
+pub(crate) enum OnUndecodable {
     /// Stop at the first chunk that does not decode.
     Stop,
     /// Read to the end, so the stored bytes are all counted.
@@ -47,7 +47,7 @@ pub enum OnUndecodable {
 /// decoded bytes; `progress` hears of each stored chunk once it is written (or, when
 /// draining, once it is read after decoding stopped). Only a failure of the store is an
 /// error.
-pub async fn decode_into<W: Write, P: Fn(u64) + ?Sized>(
+pub(crate) async fn decode_into<W: Write, P: Fn(u64) + ?Sized>(
     got: GetResult,
     compression: Compression,
     out: W,
@@ -88,11 +88,11 @@ pub async fn decode_into<W: Write, P: Fn(u64) + ?Sized>(
 
 /// Bytes read from the store, and the decoded size and hash when the object decoded, or
 /// why it could not be read.
-pub type ReadResult = std::result::Result<(u64, Option<(u64, ContentHash)>), String>;
+pub(crate) type ReadResult = std::result::Result<(u64, Option<(u64, ContentHash)>), String>;
 
 /// Streams the object at `key`, decoding it as `compression`, reporting bytes read to
 /// `progress`; every byte is read and counted even when the object does not decode.
-pub async fn read_hash(
+pub(crate) async fn read_hash(
     store: &Store,
     key: &str,
     compression: Compression,

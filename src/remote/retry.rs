@@ -10,7 +10,7 @@
 //! retried again, so one request never gets more than one retry budget.
 
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::config::Destination;
 use crate::error;
@@ -68,7 +68,7 @@ impl Policy {
 /// it). A create-only put that fails with "already exists" after more than one attempt
 /// may have met its own earlier attempt, which landed although its answer was lost.
 #[derive(Debug)]
-pub struct Outcome<T> {
+pub(crate) struct Outcome<T> {
     /// The last attempt's result.
     pub result: object_store::Result<T>,
     /// Attempts made.
@@ -77,12 +77,12 @@ pub struct Outcome<T> {
 
 /// Runs `op` until it succeeds, fails with an error that is not worth retrying (see
 /// [`should_retry`]), or the policy's bounds are spent.
-pub async fn run<T, F, Fut>(policy: &Policy, what: &str, mut op: F) -> Outcome<T>
+pub(crate) async fn run<T, F, Fut>(policy: &Policy, what: &str, mut op: F) -> Outcome<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = object_store::Result<T>>,
 {
-    let started = Instant::now();
+    let started = crate::time::monotonic();
     let mut backoff = INITIAL_BACKOFF;
     let mut attempts = 0;
     loop {
@@ -109,7 +109,7 @@ where
 }
 
 /// A transient error ([`error::transient`]) that object_store did not already retry.
-pub fn should_retry(e: &object_store::Error) -> bool {
+pub(crate) fn should_retry(e: &object_store::Error) -> bool {
     error::transient(e) && !retried_by_object_store(e)
 }
 
@@ -140,7 +140,7 @@ fn any_cause(e: &object_store::Error, test: impl Fn(&str) -> bool) -> bool {
 /// A wait in `[backoff / 2, backoff]`, so agents that failed together do not retry
 /// together. The randomness need not be good, only differ between hosts and attempts.
 fn jitter(backoff: Duration, attempt: usize) -> Duration {
-    let nanos = std::time::SystemTime::now()
+    let nanos = crate::time::Clock::now(&crate::time::SystemClock)
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default()
         .subsec_nanos() as u64;

@@ -109,7 +109,11 @@ impl RestoreReport {
 }
 
 /// The target path of an entry under `to`, or why it is refused.
-pub fn safe_target(to: &Path, source: &str, path: &str) -> std::result::Result<PathBuf, String> {
+pub(crate) fn safe_target(
+    to: &Path,
+    source: &str,
+    path: &str,
+) -> std::result::Result<PathBuf, String> {
     if source.contains('\0') || path.contains('\0') {
         return Err("name contains a NUL byte".into());
     }
@@ -137,7 +141,7 @@ pub fn safe_target(to: &Path, source: &str, path: &str) -> std::result::Result<P
 }
 
 /// Whether a manifest's key may be read: under `data/`, no `.`/`..` segments.
-pub fn safe_key(key: &str) -> std::result::Result<object_store::path::Path, String> {
+pub(crate) fn safe_key(key: &str) -> std::result::Result<object_store::path::Path, String> {
     let parsed =
         object_store::path::Path::parse(key).map_err(|e| format!("bad object key `{key}`: {e}"))?;
     if parsed

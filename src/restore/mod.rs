@@ -2,6 +2,6 @@
 //! `restore_command` (also in [`files`]), verify the archive ([`verify`]), and answer
 //! whether a file is archived ([`ack`]). Never writes to the archive.
 
-pub mod ack;
-pub mod files;
-pub mod verify;
+pub(crate) mod ack;
+pub(crate) mod files;
+pub(crate) mod verify;

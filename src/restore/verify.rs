@@ -13,7 +13,7 @@ use std::path::Path;
 use futures::{stream, StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 
-pub use crate::catalog::audit::{Finding, GenerationFinding, VerifyReport};
+pub(crate) use crate::catalog::audit::{Finding, GenerationFinding, VerifyReport};
 use crate::catalog::{self, Generation, GenerationNo};
 use crate::codec::Compression;
 use crate::digest::ContentHash;
@@ -23,7 +23,7 @@ use crate::remote::{self, Store, DATA_PREFIX};
 use crate::state::write_atomic;
 
 /// Where the rolling `--read-data=PERCENT` position is kept in the state dir.
-pub const CURSOR_FILE: &str = "verify-cursor.json";
+pub(crate) const CURSOR_FILE: &str = "verify-cursor.json";
 
 /// One stored object as the manifests describe it.
 #[derive(Debug, Clone, PartialEq, Eq)]

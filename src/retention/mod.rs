@@ -1,4 +1,4 @@
 //! Removing what the archive no longer needs: objects no generation names
 //! ([`prune`]).
 
-pub mod prune;
+pub(crate) mod prune;

@@ -22,9 +22,9 @@ use crate::time::{rfc3339, Clock};
 const NO_TICK_WAIT: Duration = Duration::from_secs(365 * 24 * 3600);
 /// First wait before asking again a destination that did not answer at start; it
 /// doubles up to [`DESTINATION_RETRY_MAX`].
-pub const DESTINATION_RETRY_FIRST: Duration = Duration::from_secs(1);
+pub(crate) const DESTINATION_RETRY_FIRST: Duration = Duration::from_secs(1);
 /// Longest wait between two tries of a destination that does not answer at start.
-pub const DESTINATION_RETRY_MAX: Duration = Duration::from_secs(60);
+pub(crate) const DESTINATION_RETRY_MAX: Duration = Duration::from_secs(60);
 
 /// One archive: its config and its store.
 #[derive(Debug, Clone)]

@@ -14,7 +14,7 @@ use crate::report::{Outcome, RunReport};
 use crate::state::write_atomic;
 
 /// Upper bounds of the pass duration histogram, in seconds.
-pub const DURATION_BUCKETS: [f64; 10] =
+pub(crate) const DURATION_BUCKETS: [f64; 10] =
     [0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0];
 
 #[derive(Debug, Default, Clone)]
@@ -94,7 +94,7 @@ impl Metrics {
 
     /// The agent loop is alive (and any pass is progressing).
     pub fn alive(&self) {
-        self.inner.lock().expect("metrics lock").last_alive = Some(Instant::now());
+        self.inner.lock().expect("metrics lock").last_alive = Some(crate::time::monotonic());
     }
 
     /// Alive within `within`.
@@ -174,7 +174,7 @@ fn respond(
         "/metrics" => (
             200,
             "text/plain; version=0.0.4",
-            metrics.render(SystemTime::now()),
+            metrics.render(crate::time::Clock::now(&crate::time::SystemClock)),
         ),
         "/healthz" if metrics.is_healthy(healthy_within) => (200, "text/plain", "ok\n".to_string()),
         "/healthz" => (503, "text/plain", "agent loop stalled\n".to_string()),

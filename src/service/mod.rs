@@ -3,8 +3,8 @@
 //! ([`metrics`]), and systemd's notify protocol ([`systemd`]). Nothing in the library
 //! imports this layer.
 
-pub mod agent;
-pub mod metrics;
-pub mod schedule;
-pub mod systemd;
-pub mod watch;
+pub(crate) mod agent;
+pub(crate) mod metrics;
+pub(crate) mod schedule;
+pub(crate) mod systemd;
+pub(crate) mod watch;

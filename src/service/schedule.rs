@@ -11,7 +11,7 @@ use crate::error::Result;
 
 /// The first tick strictly after `t`: the next cron tick in the schedule's timezone (the
 /// host's local time when none is set), or `t` plus the interval.
-pub fn next_after(schedule: &Schedule, t: SystemTime) -> Option<SystemTime> {
+pub(crate) fn next_after(schedule: &Schedule, t: SystemTime) -> Option<SystemTime> {
     match &schedule.kind {
         ScheduleKind::Interval(d) => Some(t + *d),
         ScheduleKind::Cron(cron, Some(tz)) => {
@@ -77,7 +77,7 @@ pub fn rfc3339_in(schedule: &Schedule, t: SystemTime) -> String {
 
 /// A delay in `[0, jitter)` for the pass due at `due`, fixed by `seed` (the host) so a
 /// fleet spreads out while each host keeps a steady rhythm.
-pub fn jitter_offset(jitter: Duration, seed: u64, due: SystemTime) -> Duration {
+pub(crate) fn jitter_offset(jitter: Duration, seed: u64, due: SystemTime) -> Duration {
     let span = jitter.as_nanos() as u64;
     if span == 0 {
         return Duration::ZERO;
@@ -110,7 +110,7 @@ fn stable_hash(bytes: &[u8]) -> u64 {
 /// after a restart the persisted start of the last pass keeps the rhythm (a tick missed
 /// while the agent was down runs at once, nothing is pushed back).
 #[derive(Debug, Clone)]
-pub struct Planner {
+pub(crate) struct Planner {
     schedule: Schedule,
     jitter: Duration,
     seed: u64,
@@ -121,7 +121,7 @@ pub struct Planner {
 impl Planner {
     /// `last_start` is when the previous pass started, if any ever did; with none, the
     /// first pass starts at once.
-    pub fn new(
+    pub(crate) fn new(
         schedule: Schedule,
         jitter: Duration,
         seed: u64,
@@ -139,7 +139,7 @@ impl Planner {
 
     /// When the next pass should start; a time in the past means at once. `None` when
     /// the schedule has no future tick.
-    pub fn next_start(&self) -> Option<SystemTime> {
+    pub(crate) fn next_start(&self) -> Option<SystemTime> {
         if self.immediate {
             return Some(self.anchor);
         }
@@ -148,13 +148,13 @@ impl Planner {
     }
 
     /// A pass started at `t`.
-    pub fn started(&mut self, t: SystemTime) {
+    pub(crate) fn started(&mut self, t: SystemTime) {
         self.anchor = t;
         self.immediate = false;
     }
 
     /// Takes a new schedule (config reload), keeping the rhythm.
-    pub fn reschedule(&mut self, schedule: Schedule, jitter: Duration) {
+    pub(crate) fn reschedule(&mut self, schedule: Schedule, jitter: Duration) {
         self.schedule = schedule;
         self.jitter = jitter;
     }

@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::service::agent::Event;
 
 /// Quiet time after the last event before the nudge.
-pub const DEBOUNCE: Duration = Duration::from_secs(2);
+pub(crate) const DEBOUNCE: Duration = Duration::from_secs(2);
 
 /// Keeps the watches alive; dropping it stops them.
 pub struct Watches {

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::fsstat::FileStat;
 
 /// Name of the file that remembers local files with an mtime ahead of the clock.
-pub const AHEAD_FILE: &str = "ahead.json";
+pub(crate) const AHEAD_FILE: &str = "ahead.json";
 const AHEAD_VERSION: u32 = 1;
 
 /// A file whose mtime was ahead of the clock, and since when it has had this stat.
@@ -24,7 +24,7 @@ pub struct Ahead {
 }
 
 /// Files with an mtime ahead of the clock, by (source, relative path).
-pub type AheadMap = BTreeMap<(String, String), Ahead>;
+pub(crate) type AheadMap = BTreeMap<(String, String), Ahead>;
 
 #[derive(Serialize, Deserialize)]
 struct AheadFile {

@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 /// A file being written beside `path` under a temp name; it takes `path`'s place only on
 /// [`AtomicFile::commit`]. Dropped uncommitted, the temp file is removed.
 #[derive(Debug)]
-pub struct AtomicFile {
+pub(crate) struct AtomicFile {
     file: Option<File>,
     tmp: PathBuf,
     path: PathBuf,
@@ -22,7 +22,7 @@ pub struct AtomicFile {
 
 /// The step of [`AtomicFile::commit`] that failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CommitStep {
+pub(crate) enum CommitStep {
     /// Flushing the temp file to disk; it is removed.
     Fsync,
     /// Renaming it over the target; it is removed.
@@ -35,13 +35,13 @@ pub enum CommitStep {
 impl AtomicFile {
     /// Starts writing `path` through `.<name>.tmp.<pid>` beside it (the name the state
     /// dir's leftover sweep knows).
-    pub fn create(path: &Path) -> std::io::Result<Self> {
+    pub(crate) fn create(path: &Path) -> std::io::Result<Self> {
         let tmp = beside(path, |name| format!(".{name}.tmp.{}", std::process::id()));
         Self::create_as(path, tmp)
     }
 
     /// Starts writing `path` through the temp file `tmp` (in the same directory).
-    pub fn create_as(path: &Path, tmp: PathBuf) -> std::io::Result<Self> {
+    pub(crate) fn create_as(path: &Path, tmp: PathBuf) -> std::io::Result<Self> {
         let file = File::create(&tmp)?;
         Ok(AtomicFile {
             file: Some(file),
@@ -51,12 +51,12 @@ impl AtomicFile {
     }
 
     /// The open temp file (to set its times before it is committed).
-    pub fn file(&self) -> &File {
+    pub(crate) fn file(&self) -> &File {
         self.file.as_ref().expect("open until committed")
     }
 
     /// Fsyncs the temp file, renames it over the target and fsyncs the directory.
-    pub fn commit(mut self) -> std::result::Result<(), (CommitStep, std::io::Error)> {
+    pub(crate) fn commit(mut self) -> std::result::Result<(), (CommitStep, std::io::Error)> {
         let file = self.file.take().expect("open until committed");
         if let Err(e) = file.sync_all() {
             return Err((CommitStep::Fsync, e));
@@ -94,7 +94,7 @@ impl Drop for AtomicFile {
 }
 
 /// The path in `path`'s directory named by `name` from `path`'s file name.
-pub fn beside(path: &Path, name: impl FnOnce(&str) -> String) -> PathBuf {
+pub(crate) fn beside(path: &Path, name: impl FnOnce(&str) -> String) -> PathBuf {
     let dir = path.parent().unwrap_or(Path::new("."));
     let file_name = path
         .file_name()
@@ -105,7 +105,7 @@ pub fn beside(path: &Path, name: impl FnOnce(&str) -> String) -> PathBuf {
 
 /// Writes `bytes` to `path` through a temp file, fsync and rename, so a crash leaves
 /// either the old or the new content.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let result = AtomicFile::create(path).and_then(|mut f| {
         f.write_all(bytes)?;
         f.commit().map_err(|(_, e)| e)

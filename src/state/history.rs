@@ -10,9 +10,9 @@ use crate::error::{Error, Result};
 use crate::report::RunReport;
 
 /// Passes kept in `status.json`.
-pub const STATUS_HISTORY: usize = 50;
+pub(crate) const STATUS_HISTORY: usize = 50;
 /// Name of the status file in the state dir.
-pub const STATUS_FILE: &str = "status.json";
+pub(crate) const STATUS_FILE: &str = "status.json";
 const STATUS_VERSION: u32 = 1;
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -48,7 +48,7 @@ pub fn read_status(state_dir: &Path) -> Result<Vec<RunReport>> {
 }
 
 /// Adds a report to the front of the history, keeping the last [`STATUS_HISTORY`].
-pub fn record(state_dir: &Path, report: &RunReport) -> Result<()> {
+pub(crate) fn record(state_dir: &Path, report: &RunReport) -> Result<()> {
     let mut runs = read_status(state_dir).unwrap_or_default();
     runs.insert(0, report.clone());
     runs.truncate(STATUS_HISTORY);

@@ -7,10 +7,10 @@
 //! Everything here is only ever a copy or a record: the remote manifests are the truth,
 //! and this layer never talks to the remote.
 
-pub mod ahead;
-pub mod atomic;
-pub mod history;
-pub mod seen;
+pub(crate) mod ahead;
+pub(crate) mod atomic;
+pub(crate) mod history;
+pub(crate) mod seen;
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
@@ -18,12 +18,12 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
-pub use ahead::{Ahead, AheadMap};
-pub use atomic::write_atomic;
-pub use seen::{Seen, SEEN_FILE};
+pub(crate) use ahead::{Ahead, AheadMap};
+pub(crate) use atomic::write_atomic;
+pub(crate) use seen::{Seen, SEEN_FILE};
 
 /// Name of the lock file in the state dir.
-pub const LOCK_FILE: &str = "lock";
+pub(crate) const LOCK_FILE: &str = "lock";
 /// How long taking the lock may wait for a holder that is just letting go.
 const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_millis(500);
 
@@ -53,10 +53,10 @@ impl StateDir {
         // A lock just released can stay held for a moment by a child process forked in
         // between (it shares the open file until it execs): retry briefly before
         // deciding that another agent holds it.
-        let deadline = std::time::Instant::now() + patience;
+        let deadline = crate::time::monotonic() + patience;
         let mut attempt = file.try_lock();
         while matches!(attempt, Err(TryLockError::WouldBlock))
-            && std::time::Instant::now() < deadline
+            && crate::time::monotonic() < deadline
         {
             std::thread::sleep(std::time::Duration::from_millis(20));
             attempt = file.try_lock();

@@ -12,7 +12,7 @@ use crate::error::Result;
 use crate::fsstat::{FileId, FileStat};
 
 /// Name of the stat cache in the state dir.
-pub const SEEN_FILE: &str = "seen.json";
+pub(crate) const SEEN_FILE: &str = "seen.json";
 /// Version 3 adds the ctime and birth time to each record; a version-2 file (stats
 /// without them, which cannot prove identity) reads as empty, so every file is hashed
 /// once more and nothing is trusted on a weaker identity.
@@ -33,7 +33,7 @@ pub struct Seen {
 /// How much older than the pass that hashed it a file's mtime must be before its stat is
 /// trusted to stand for its content. Within this window a same-size rewrite could keep
 /// the same (coarse) mtime, so such files are hashed again (the "racy git" problem).
-pub const RACY_MARGIN_NS: i64 = 2_000_000_000;
+pub(crate) const RACY_MARGIN_NS: i64 = 2_000_000_000;
 
 impl Seen {
     /// Whether an equal stat proves equal content.

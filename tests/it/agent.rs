@@ -106,9 +106,9 @@ async fn passes_run_on_each_tick() {
     let (tx, rx) = mpsc::channel(4);
     let archives = vec![Archive {
         config: env.config.clone(),
-        store: env.store.clone(),
+        store: Arc::clone(&env.store),
     }];
-    let (c, r) = (clock.clone(), rec.clone());
+    let (c, r) = (Arc::clone(&clock), Arc::clone(&rec));
     let task = tokio::spawn(async move {
         run_agent(
             archives,
@@ -143,7 +143,7 @@ async fn a_long_pass_is_followed_by_one_catch_up_and_never_overlaps() {
         config: env.config.clone(),
         store,
     }];
-    let (c, r) = (clock.clone(), rec.clone());
+    let (c, r) = (Arc::clone(&clock), Arc::clone(&rec));
     let task = tokio::spawn(async move {
         run_agent(
             archives,
@@ -179,7 +179,7 @@ async fn a_nudge_runs_a_pass_between_ticks_and_stop_waits_for_the_running_pass()
     let env = env_with("interval = \"1h\"\nshutdown_grace = \"1m\"");
     env.write("a.log", b"a\n");
     let slow = FaultStore::wrap(&env.store);
-    let store: Store = slow.clone();
+    let store: Store = Arc::<FaultStore>::clone(&slow);
     let clock = Arc::new(TokioClock::new());
     let rec = Arc::new(Recorder::default());
     let (tx, rx) = mpsc::channel(4);
@@ -187,7 +187,7 @@ async fn a_nudge_runs_a_pass_between_ticks_and_stop_waits_for_the_running_pass()
         config: env.config.clone(),
         store,
     }];
-    let (c, r) = (clock.clone(), rec.clone());
+    let (c, r) = (Arc::clone(&clock), Arc::clone(&rec));
     let task = tokio::spawn(async move {
         run_agent(
             archives,

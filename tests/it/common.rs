@@ -28,7 +28,7 @@ use sha2::{Digest, Sha256};
 
 /// A destination kind the conformance suite runs against.
 #[derive(Debug, Clone, Copy)]
-pub enum Backend {
+pub(crate) enum Backend {
     /// `memory://`
     Memory,
     /// A local mirror directory.
@@ -41,7 +41,7 @@ pub enum Backend {
 
 /// A test server's setting from the environment `scripts/testbed` writes. A test that
 /// needs a server fails, naming what is missing, rather than passing by skipping.
-pub fn testbed(var: &str) -> String {
+pub(crate) fn testbed(var: &str) -> String {
     std::env::var(var).unwrap_or_else(|_| {
         panic!(
             "{var} is not set: this test needs the object-storage test servers; run the suite with `scripts/test` (it starts them), or `scripts/testbed up` and `. .testbed/env`"
@@ -50,7 +50,7 @@ pub fn testbed(var: &str) -> String {
 }
 
 /// A prefix no other test uses, so tests share one bucket.
-pub fn unique_prefix() -> String {
+pub(crate) fn unique_prefix() -> String {
     use std::sync::atomic::AtomicU64;
     static N: AtomicU64 = AtomicU64::new(0);
     let nanos = SystemTime::now()
@@ -66,7 +66,7 @@ pub fn unique_prefix() -> String {
 }
 
 /// The `[destination]` table for a backend, without the `[[sources]]`.
-pub fn destination_toml(backend: Backend) -> String {
+pub(crate) fn destination_toml(backend: Backend) -> String {
     match backend {
         Backend::Memory => "[destination]\nurl = \"memory://\"\n".into(),
         Backend::Local => "[destination]\nurl = \"mirror\"\n".into(),
@@ -84,7 +84,7 @@ pub fn destination_toml(backend: Backend) -> String {
 
 /// An S3 destination at `endpoint` (the server, or a proxy in front of it) with `secret`;
 /// `extra` is added to the `[destination]` table (timeouts, retries).
-pub fn s3_destination_toml(endpoint: &str, secret: &str, extra: &str) -> String {
+pub(crate) fn s3_destination_toml(endpoint: &str, secret: &str, extra: &str) -> String {
     format!(
         "[destination]\nurl = \"s3://{}/{}\"\n{extra}[destination.options]\naws_endpoint = \"{endpoint}\"\naws_access_key_id = \"{}\"\naws_secret_access_key = \"{secret}\"\naws_region = \"us-east-1\"\naws_allow_http = true\naws_virtual_hosted_style_request = false\n",
         testbed("TESTBED_S3_BUCKET"),
@@ -94,7 +94,7 @@ pub fn s3_destination_toml(endpoint: &str, secret: &str, extra: &str) -> String 
 }
 
 /// A workspace: logs under `logs/`, state under `state/`, the archive in `store`.
-pub struct Env {
+pub(crate) struct Env {
     pub dir: tempfile::TempDir,
     pub config: Config,
     pub store: Store,
@@ -102,7 +102,7 @@ pub struct Env {
 }
 
 impl Env {
-    pub fn new(backend: Backend) -> Env {
+    pub(crate) fn new(backend: Backend) -> Env {
         Self::with_sources(
             backend,
             r#"[[sources]]
@@ -114,7 +114,7 @@ min_age = "0s"
     }
 
     /// A workspace whose config has these `[[sources]]` tables.
-    pub fn with_sources(backend: Backend, sources: &str) -> Env {
+    pub(crate) fn with_sources(backend: Backend, sources: &str) -> Env {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("logs")).unwrap();
         let toml = format!(
@@ -125,7 +125,7 @@ min_age = "0s"
     }
 
     /// A workspace with this whole config text (paths relative to the workspace).
-    pub fn from_toml(dir: tempfile::TempDir, toml: &str) -> Env {
+    pub(crate) fn from_toml(dir: tempfile::TempDir, toml: &str) -> Env {
         std::fs::create_dir_all(dir.path().join("logs")).unwrap();
         let config = config_from_toml(toml, dir.path(), std::iter::empty()).unwrap();
         let store = open_store(&config.destination).unwrap();
@@ -137,11 +137,11 @@ min_age = "0s"
         }
     }
 
-    pub fn logs(&self) -> PathBuf {
+    pub(crate) fn logs(&self) -> PathBuf {
         self.dir.path().join("logs")
     }
 
-    pub fn path(&self, rel: &str) -> PathBuf {
+    pub(crate) fn path(&self, rel: &str) -> PathBuf {
         self.logs().join(rel)
     }
 
@@ -155,7 +155,7 @@ min_age = "0s"
         f.set_times(FileTimes::new().set_modified(t)).unwrap();
     }
 
-    pub fn write(&self, rel: &str, content: &[u8]) {
+    pub(crate) fn write(&self, rel: &str, content: &[u8]) {
         let p = self.path(rel);
         if let Some(parent) = p.parent() {
             std::fs::create_dir_all(parent).unwrap();
@@ -164,7 +164,7 @@ min_age = "0s"
         self.stamp(&p);
     }
 
-    pub fn append(&self, rel: &str, content: &[u8]) {
+    pub(crate) fn append(&self, rel: &str, content: &[u8]) {
         let p = self.path(rel);
         OpenOptions::new()
             .append(true)
@@ -176,7 +176,7 @@ min_age = "0s"
     }
 
     /// The file's mtime.
-    pub fn mtime_of(&self, rel: &str) -> SystemTime {
+    pub(crate) fn mtime_of(&self, rel: &str) -> SystemTime {
         std::fs::metadata(self.path(rel))
             .unwrap()
             .modified()
@@ -185,7 +185,7 @@ min_age = "0s"
 
     /// Writes `content` and sets the mtime to `t`, as extraction tools, `cp -p`,
     /// `rsync -t` and `touch -d` do.
-    pub fn write_with_mtime(&self, rel: &str, content: &[u8], t: SystemTime) {
+    pub(crate) fn write_with_mtime(&self, rel: &str, content: &[u8], t: SystemTime) {
         let p = self.path(rel);
         if let Some(parent) = p.parent() {
             std::fs::create_dir_all(parent).unwrap();
@@ -195,27 +195,27 @@ min_age = "0s"
         f.set_times(FileTimes::new().set_modified(t)).unwrap();
     }
 
-    pub fn rename(&self, from: &str, to: &str) {
+    pub(crate) fn rename(&self, from: &str, to: &str) {
         std::fs::rename(self.path(from), self.path(to)).unwrap();
     }
 
-    pub fn remove(&self, rel: &str) {
+    pub(crate) fn remove(&self, rel: &str) {
         std::fs::remove_file(self.path(rel)).unwrap();
     }
 
-    pub async fn pass(&self) -> RunReport {
+    pub(crate) async fn pass(&self) -> RunReport {
         self.pass_with(&self.store).await.expect("pass runs")
     }
 
-    pub async fn pass_with(&self, store: &Store) -> Result<RunReport> {
+    pub(crate) async fn pass_with(&self, store: &Store) -> Result<RunReport> {
         run_once(&self.config, store, &SystemClock).await
     }
 
-    pub async fn index(&self) -> Index {
+    pub(crate) async fn index(&self) -> Index {
         load_latest(&self.store).await.unwrap()
     }
 
-    pub async fn keys(&self) -> Vec<String> {
+    pub(crate) async fn keys(&self) -> Vec<String> {
         let mut keys: Vec<String> = self
             .store
             .list(None)
@@ -227,7 +227,7 @@ min_age = "0s"
         keys
     }
 
-    pub async fn get(&self, key: &str) -> Bytes {
+    pub(crate) async fn get(&self, key: &str) -> Bytes {
         self.store
             .get(&Path::from(key))
             .await
@@ -238,13 +238,13 @@ min_age = "0s"
     }
 
     /// Every entry of the current generation: see [`Env::assert_objects_match`].
-    pub async fn assert_objects_match_decoded(&self) {
+    pub(crate) async fn assert_objects_match_decoded(&self) {
         self.assert_objects_match(&self.index().await).await;
     }
 
     /// Every entry's object exists with its stored size and decodes (when compressed) to
     /// bytes of the entry's size and sha256.
-    pub async fn assert_objects_match(&self, index: &Index) {
+    pub(crate) async fn assert_objects_match(&self, index: &Index) {
         for e in index.entries() {
             let bytes = self
                 .store
@@ -270,7 +270,7 @@ min_age = "0s"
 }
 
 /// What object_store returns when a connection is reset while a request is answered.
-pub fn reset_error() -> object_store::Error {
+pub(crate) fn reset_error() -> object_store::Error {
     let io = std::io::Error::new(
         std::io::ErrorKind::ConnectionReset,
         "connection reset by peer",
@@ -284,11 +284,11 @@ pub fn reset_error() -> object_store::Error {
     }
 }
 
-pub fn hex(b: &[u8]) -> String {
+pub(crate) fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-pub fn sha(b: &[u8]) -> String {
+pub(crate) fn sha(b: &[u8]) -> String {
     hex(&Sha256::digest(b))
 }
 
@@ -296,7 +296,7 @@ pub fn sha(b: &[u8]) -> String {
 /// write an object just before the first data upload (a racing writer), or run a hook
 /// before the first data `head` (the file changes during the pass).
 #[derive(Debug)]
-pub struct FaultStore {
+pub(crate) struct FaultStore {
     inner: Store,
     pub fail_manifest_puts: AtomicBool,
     /// Every LIST waits this long first (a slow store, on tokio's clock).
@@ -318,7 +318,7 @@ pub struct FaultStore {
     pub writes: AtomicUsize,
 }
 
-pub struct Hook(pub Box<dyn FnOnce() + Send>);
+pub(crate) struct Hook(pub Box<dyn FnOnce() + Send>);
 
 impl fmt::Debug for Hook {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -327,9 +327,9 @@ impl fmt::Debug for Hook {
 }
 
 impl FaultStore {
-    pub fn wrap(inner: &Store) -> Arc<FaultStore> {
+    pub(crate) fn wrap(inner: &Store) -> Arc<FaultStore> {
         Arc::new(FaultStore {
-            inner: inner.clone(),
+            inner: Arc::clone(inner),
             fail_manifest_puts: AtomicBool::new(false),
             list_delay: Mutex::new(None),
             failing_lists: AtomicUsize::new(0),

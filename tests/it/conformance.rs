@@ -2,6 +2,7 @@
 //! an `async fn(Backend)` and `conformance_suite!` instantiates all of them per backend.
 
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use logferry::{
     data_key, fetch_generation, load_at, manifest_key, run_once, Compression, ContentHash, Error,
@@ -216,7 +217,7 @@ async fn file_changed_during_upload_is_not_archived(b: Backend) {
             .unwrap();
         f.write_all(b"second line\n").unwrap();
     })));
-    let store: Store = faulty.clone();
+    let store: Store = Arc::<FaultStore>::clone(&faulty);
     let r = env.pass_with(&store).await.unwrap();
     assert_eq!(
         (r.files_changing, r.files_uploaded, r.generation),
@@ -251,7 +252,7 @@ async fn crash_between_upload_and_commit_loses_nothing(b: Backend) {
     }
     let faulty = FaultStore::wrap(&env.store);
     faulty.fail_manifest_puts.store(true, Ordering::SeqCst);
-    let store: Store = faulty.clone();
+    let store: Store = Arc::<FaultStore>::clone(&faulty);
     let err = env.pass_with(&store).await.unwrap_err();
     assert!(err.to_string().contains("injected crash"), "{err}");
     assert_eq!(
@@ -426,7 +427,7 @@ async fn requests_follow_the_change_not_the_history(b: Backend) {
     env.pass().await;
 
     let counting = FaultStore::wrap(&env.store);
-    let store: Store = counting.clone();
+    let store: Store = Arc::<FaultStore>::clone(&counting);
     let r = env.pass_with(&store).await.unwrap();
     assert_eq!(r.generation, None);
     let (reqs, writes) = (
@@ -442,7 +443,7 @@ async fn requests_follow_the_change_not_the_history(b: Backend) {
     env.write("new-1.log", b"n1\n");
     env.write("new-2.log", b"n2\n");
     let counting = FaultStore::wrap(&env.store);
-    let store: Store = counting.clone();
+    let store: Store = Arc::<FaultStore>::clone(&counting);
     let r = env.pass_with(&store).await.unwrap();
     assert_eq!((r.files_new, r.generation), (2, Some(2)), "{r:?}");
     let (reqs, writes) = (

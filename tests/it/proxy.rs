@@ -14,7 +14,7 @@ use tokio::net::{TcpListener, TcpStream};
 
 /// What the proxy does with the next connections.
 #[derive(Debug, Default)]
-pub struct Faults {
+pub(crate) struct Faults {
     /// This many connections get `503 SlowDown`.
     pub slow_down: AtomicUsize,
     /// This many connections are closed without an answer.
@@ -52,13 +52,13 @@ pub struct Faults {
 /// Random faults: each connection is faulted with probability `per_mille` / 1000, the
 /// kind and the reset point drawn from a seeded xorshift, so a run is repeatable.
 #[derive(Debug)]
-pub struct Mix {
+pub(crate) struct Mix {
     pub per_mille: u64,
     state: u64,
 }
 
 impl Mix {
-    pub fn new(per_mille: u64, seed: u64) -> Mix {
+    pub(crate) fn new(per_mille: u64, seed: u64) -> Mix {
         Mix {
             per_mille,
             state: seed.max(1),
@@ -128,7 +128,7 @@ impl Faults {
     }
 
     /// Faults injected so far, of every kind.
-    pub fn injected(&self) -> usize {
+    pub(crate) fn injected(&self) -> usize {
         [&self.resets, &self.stalls, &self.slow_downs, &self.drops]
             .iter()
             .map(|c| c.load(Ordering::SeqCst))
@@ -137,14 +137,14 @@ impl Faults {
 }
 
 /// A running proxy; it stops with the test's runtime.
-pub struct Proxy {
+pub(crate) struct Proxy {
     pub addr: SocketAddr,
     pub faults: Arc<Faults>,
 }
 
 impl Proxy {
     /// Listens on 127.0.0.1 and forwards to `upstream` (`http://host:port`).
-    pub async fn start(upstream: &str) -> Proxy {
+    pub(crate) async fn start(upstream: &str) -> Proxy {
         let upstream = upstream
             .trim_start_matches("http://")
             .trim_end_matches('/')
@@ -152,13 +152,13 @@ impl Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let faults = Arc::new(Faults::default());
-        let f = faults.clone();
+        let f = Arc::clone(&faults);
         tokio::spawn(async move {
             loop {
                 let Ok((client, _)) = listener.accept().await else {
                     return;
                 };
-                let f = f.clone();
+                let f = Arc::clone(&f);
                 let upstream = upstream.clone();
                 tokio::spawn(async move { handle(client, &upstream, &f).await });
             }
@@ -166,7 +166,7 @@ impl Proxy {
         Proxy { addr, faults }
     }
 
-    pub fn endpoint(&self) -> String {
+    pub(crate) fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
     }
 }

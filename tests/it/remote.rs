@@ -4,6 +4,7 @@
 
 use std::process::{Command, Output};
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use logferry::{
@@ -162,11 +163,11 @@ async fn store_failing_mid_pass_fails_the_pass_and_nothing_is_lost() {
     env.write("third.log", b"3\n");
     // Let catch-up through (a pooled connection), then fail new connections.
     let faulty = FaultStore::wrap(&env.store);
-    let faults = proxy.faults.clone();
+    let faults = Arc::clone(&proxy.faults);
     *faulty.before_first_data_head.lock().unwrap() = Some(Hook(Box::new(move || {
         faults.down.store(1, Ordering::SeqCst);
     })));
-    let store: Store = faulty.clone();
+    let store: Store = Arc::<FaultStore>::clone(&faulty);
     let _ = env.pass_with(&store).await;
     proxy.faults.down.store(0, Ordering::SeqCst);
     let r = env.pass().await;

@@ -6,6 +6,7 @@ use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::common::{s3_destination_toml, testbed};
@@ -104,7 +105,7 @@ struct Agent {
 impl Agent {
     fn new(mut child: Child) -> Agent {
         let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-        let sink = log.clone();
+        let sink = Arc::clone(&log);
         let stderr = child.stderr.take().unwrap();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {

@@ -1,6 +1,7 @@
 //! Which files a source picks up: globs, symlinks, age, the newest file, bad names.
 
 use std::os::unix::ffi::OsStrExt;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use logferry::{hash_file, run_once, Clock, DigestError, FileStat, Index, Outcome};
@@ -112,7 +113,7 @@ async fn a_file_with_a_future_mtime_is_archived_once_its_stat_held_for_min_age()
     let pass_at = |minutes: u64| {
         let clock = Shifted(Duration::from_secs(minutes * 60));
         let config = env.config.clone();
-        let store = env.store.clone();
+        let store = Arc::clone(&env.store);
         async move { run_once(&config, &store, &clock).await.unwrap() }
     };
     let r = pass_at(0).await;

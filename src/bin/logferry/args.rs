@@ -49,7 +49,7 @@ Examples:
 /// (or one pass with --run-once).
 #[derive(Debug, Parser)]
 #[command(name = "logferry", version, after_help = AFTER_HELP)]
-pub struct Cli {
+pub(crate) struct Cli {
     /// Config file (TOML); relative paths in it resolve against its directory.
     #[arg(short, long, global = true, value_name = "FILE", default_value = DEFAULT_CONFIG_PATH)]
     pub config: PathBuf,
@@ -65,7 +65,7 @@ pub struct Cli {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Run the agent: a pass at every schedule tick, or one pass with --once.
     #[command(
         after_help = "Examples:\n  logferry run --once --config examples/local-mirror.toml\n  logferry run            # until SIGINT/SIGTERM"
@@ -124,7 +124,7 @@ pub enum Command {
 
 impl Command {
     /// The host whose archive a read command is asked to read (`--hostname`).
-    pub fn hostname(&self) -> Option<&str> {
+    pub(crate) fn hostname(&self) -> Option<&str> {
         let host = match self {
             Command::Restore(a) => &a.host,
             Command::Fetch(a) => &a.host,
@@ -139,7 +139,7 @@ impl Command {
 
 /// `--hostname`, shared by the commands that read the archive.
 #[derive(Debug, Args, Default)]
-pub struct HostArgs {
+pub(crate) struct HostArgs {
     /// Read the archive of host NAME instead of this host's: NAME stands for {hostname}
     /// in destination.url (a replacement host reading the one it replaces).
     #[arg(long, value_name = "NAME")]
@@ -148,7 +148,7 @@ pub struct HostArgs {
 
 /// Options of `run`.
 #[derive(Debug, Args, Default)]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     /// Run one pass and exit.
     #[arg(long)]
     pub once: bool,
@@ -156,7 +156,7 @@ pub struct RunArgs {
 
 /// Options of `check-config`.
 #[derive(Debug, Args, Default)]
-pub struct CheckConfigArgs {
+pub(crate) struct CheckConfigArgs {
     /// Connect to the destination and try, on a scratch key under its prefix, every kind
     /// of request a pass makes; one line per check, with the likely fix for a failure.
     #[arg(long)]
@@ -170,7 +170,7 @@ pub struct CheckConfigArgs {
 
 /// Options of `status`.
 #[derive(Debug, Args)]
-pub struct StatusArgs {
+pub(crate) struct StatusArgs {
     /// Print JSON (an array, newest pass first).
     #[arg(long)]
     pub json: bool,
@@ -182,7 +182,7 @@ pub struct StatusArgs {
 
 /// Options of `generations`.
 #[derive(Debug, Args)]
-pub struct GenerationsArgs {
+pub(crate) struct GenerationsArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -193,7 +193,7 @@ pub struct GenerationsArgs {
 
 /// Options of `restore`.
 #[derive(Debug, Args)]
-pub struct RestoreArgs {
+pub(crate) struct RestoreArgs {
     /// Directory to restore into (created if missing).
     #[arg(long, value_name = "DIR")]
     pub to: PathBuf,
@@ -226,7 +226,7 @@ pub struct RestoreArgs {
 
 /// Options of `archived`.
 #[derive(Debug, Args)]
-pub struct ArchivedArgs {
+pub(crate) struct ArchivedArgs {
     /// File name (or path relative to its source).
     pub name: String,
     /// Wait up to this long (e.g. 60s), nudging a pass, instead of answering at once.
@@ -236,7 +236,7 @@ pub struct ArchivedArgs {
 
 /// Options of `fetch`.
 #[derive(Debug, Args)]
-pub struct FetchArgs {
+pub(crate) struct FetchArgs {
     /// Archived path or file name.
     pub name: String,
     /// Where to write it.
@@ -251,7 +251,7 @@ pub struct FetchArgs {
 
 /// Options of `verify`.
 #[derive(Debug, Args)]
-pub struct VerifyArgs {
+pub(crate) struct VerifyArgs {
     /// Download and re-hash objects: all, or =PERCENT of them per run, continuing where
     /// the previous run stopped.
     #[arg(long, value_name = "PERCENT", num_args = 0..=1, require_equals = true, default_missing_value = "100", value_parser = clap::value_parser!(u8).range(1..=100))]
@@ -279,7 +279,7 @@ pub struct VerifyArgs {
 
 /// Options of `ls`.
 #[derive(Debug, Args)]
-pub struct LsArgs {
+pub(crate) struct LsArgs {
     /// List this generation instead of the latest.
     #[arg(long, value_name = "N")]
     pub generation: Option<u64>,

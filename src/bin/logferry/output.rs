@@ -9,15 +9,15 @@ use indicatif::{ProgressBar, ProgressStyle};
 use logferry::{scrub_secrets, Config, Error};
 
 /// Everything went as asked.
-pub const EXIT_OK: u8 = 0;
+pub(crate) const EXIT_OK: u8 = 0;
 /// A pass finished but some files failed.
-pub const EXIT_FILES_FAILED: u8 = 1;
+pub(crate) const EXIT_FILES_FAILED: u8 = 1;
 /// Bad usage or config.
-pub const EXIT_USAGE: u8 = 2;
+pub(crate) const EXIT_USAGE: u8 = 2;
 /// Could not run: destination, lock, commit conflict.
-pub const EXIT_CANNOT_RUN: u8 = 3;
+pub(crate) const EXIT_CANNOT_RUN: u8 = 3;
 /// Stopped by a second SIGTERM/SIGINT before the running pass ended.
-pub const EXIT_KILLED: u8 = 130;
+pub(crate) const EXIT_KILLED: u8 = 130;
 
 // `fetch` is PostgreSQL's restore_command, which reads every exit code below 126 as "not
 // in the archive" and ends recovery there. So `fetch` exits 1 only for a name never
@@ -25,11 +25,11 @@ pub const EXIT_KILLED: u8 = 130;
 // (fatal to PostgreSQL), clear of 126/127 (a shell's "not executable"/"not found") and of
 // 128+N (a shell's "killed by signal N").
 /// `fetch`: the archive names the file, but its object is missing, corrupt or refused.
-pub const EXIT_FETCH_OBJECT: u8 = 201;
+pub(crate) const EXIT_FETCH_OBJECT: u8 = 201;
 /// `fetch`: bad usage or config.
-pub const EXIT_FETCH_USAGE: u8 = 202;
+pub(crate) const EXIT_FETCH_USAGE: u8 = 202;
 /// `fetch`: could not read the archive (destination, no archive there, local write).
-pub const EXIT_FETCH_CANNOT_RUN: u8 = 203;
+pub(crate) const EXIT_FETCH_CANNOT_RUN: u8 = 203;
 
 /// `println!` that stops quietly when stdout is closed (`logferry ls | head`), with the
 /// destination's secrets scrubbed (see [`scrub`]).
@@ -54,7 +54,7 @@ macro_rules! eprintln {
 static SECRETS: std::sync::RwLock<Vec<String>> = std::sync::RwLock::new(Vec::new());
 
 /// Adds the secrets of `config`'s destination to those scrubbed from output.
-pub fn remember_secrets(config: &Config) {
+pub(crate) fn remember_secrets(config: &Config) {
     let mut all = SECRETS.write().unwrap_or_else(|e| e.into_inner());
     for s in config.destination.secrets() {
         if !all.contains(&s) {
@@ -65,13 +65,13 @@ pub fn remember_secrets(config: &Config) {
 }
 
 /// `text` with every known secret replaced by `<redacted>`.
-pub fn scrub(text: &str) -> String {
+pub(crate) fn scrub(text: &str) -> String {
     let secrets = SECRETS.read().unwrap_or_else(|e| e.into_inner());
     scrub_secrets(text, &secrets)
 }
 
 /// Log lines reach stderr through [`scrub`], one event at a time.
-pub struct ScrubbedStderr(pub Vec<u8>);
+pub(crate) struct ScrubbedStderr(pub Vec<u8>);
 
 impl std::io::Write for ScrubbedStderr {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -91,12 +91,12 @@ impl Drop for ScrubbedStderr {
 }
 
 /// `e` as a person reads it: its message, then each cause once (`msg: cause: cause…`).
-pub fn error_text(e: &Error) -> String {
+pub(crate) fn error_text(e: &Error) -> String {
     e.chain().to_string()
 }
 
 /// A failure code of the other commands as `fetch` exits with it (see `EXIT_FETCH_*`).
-pub fn fetch_code(code: u8) -> u8 {
+pub(crate) fn fetch_code(code: u8) -> u8 {
     match code {
         EXIT_OK => EXIT_OK,
         EXIT_USAGE => EXIT_FETCH_USAGE,
@@ -106,7 +106,7 @@ pub fn fetch_code(code: u8) -> u8 {
     }
 }
 
-pub fn exit_code(e: &Error) -> u8 {
+pub(crate) fn exit_code(e: &Error) -> u8 {
     if e.is_usage() {
         EXIT_USAGE
     } else {
@@ -115,13 +115,13 @@ pub fn exit_code(e: &Error) -> u8 {
 }
 
 /// Says what went wrong on stderr and returns the exit code for it.
-pub fn fail(e: &Error) -> u8 {
+pub(crate) fn fail(e: &Error) -> u8 {
     eprintln!("logferry: {}", error_text(e));
     exit_code(e)
 }
 
 /// Rows as columns padded to their widest cell; the last column is not padded.
-pub fn print_table(rows: &[Vec<String>]) {
+pub(crate) fn print_table(rows: &[Vec<String>]) {
     let cols = rows.first().map_or(0, Vec::len);
     let widths: Vec<usize> = (0..cols)
         .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
@@ -143,7 +143,7 @@ pub fn print_table(rows: &[Vec<String>]) {
 }
 
 /// A byte-count progress bar on a terminal; hidden otherwise or with JSON output.
-pub fn progress_bar(total: u64, json: bool) -> ProgressBar {
+pub(crate) fn progress_bar(total: u64, json: bool) -> ProgressBar {
     if json || !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
@@ -156,7 +156,7 @@ pub fn progress_bar(total: u64, json: bool) -> ProgressBar {
 }
 
 /// Pretty JSON on stdout.
-pub fn print_json(value: &impl serde::Serialize) {
+pub(crate) fn print_json(value: &impl serde::Serialize) {
     out!(
         "{}",
         serde_json::to_string_pretty(value).expect("reports serialize")

@@ -20,9 +20,9 @@ async fn a_schedule_without_future_ticks_still_takes_nudges_and_stops() {
     let (tx, rx) = mpsc::channel(4);
     let archives = vec![Archive {
         config: env.config.clone(),
-        store: env.store.clone(),
+        store: Arc::clone(&env.store),
     }];
-    let (c, r) = (clock.clone(), rec.clone());
+    let (c, r) = (Arc::clone(&clock), Arc::clone(&rec));
     let task = tokio::spawn(async move {
         run_agent(
             archives,
@@ -68,7 +68,7 @@ async fn a_destination_down_at_start_is_retried_with_backoff_until_it_answers() 
         config: env.config.clone(),
         store,
     }];
-    let (c, r) = (clock.clone(), rec.clone());
+    let (c, r) = (Arc::clone(&clock), Arc::clone(&rec));
     let task = tokio::spawn(async move {
         run_agent(
             archives,

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use logferry::{
     all_generations, fetch_generation, list_generations, load_latest, open_store, verify,
@@ -56,11 +57,11 @@ async fn a_reset_on_a_create_only_data_put_is_retried_and_the_pass_commits() {
     env.write("a.log", b"alpha\n");
     env.write("b.log", b"beta\n");
     let faulty = FaultStore::wrap(&env.store);
-    let faults = proxy.faults.clone();
+    let faults = Arc::clone(&proxy.faults);
     *faulty.before_first_data_put_hook.lock().unwrap() = Some(Hook(Box::new(move || {
         faults.reset.store(1, Ordering::SeqCst);
     })));
-    let store: Store = faulty.clone();
+    let store: Store = Arc::<FaultStore>::clone(&faulty);
     let r = env.pass_with(&store).await.expect("the reset is retried");
     assert_eq!(proxy.faults.resets.load(Ordering::SeqCst), 1);
     assert_eq!((r.files_new, r.files_failed, r.generation), (2, 0, Some(1)));
@@ -78,11 +79,11 @@ async fn a_reset_on_the_manifest_commit_is_retried_and_recognised_as_ours() {
     let env = proxied_env(&proxy, "", "max_retries = 3\nretry_timeout = \"20s\"\n");
     env.write("a.log", b"alpha\n");
     let faulty = FaultStore::wrap(&env.store);
-    let faults = proxy.faults.clone();
+    let faults = Arc::clone(&proxy.faults);
     *faulty.before_first_manifest_put.lock().unwrap() = Some(Hook(Box::new(move || {
         faults.reset.store(1, Ordering::SeqCst);
     })));
-    let store: Store = faulty.clone();
+    let store: Store = Arc::<FaultStore>::clone(&faulty);
     let r = env.pass_with(&store).await.expect("the commit is retried");
     assert_eq!(proxy.faults.resets.load(Ordering::SeqCst), 1);
     assert_eq!(r.generation, Some(1));
@@ -127,7 +128,7 @@ async fn one_file_failing_every_attempt_fails_alone_and_the_rest_is_committed() 
     }
     let faulty = FaultStore::wrap(&env.store);
     *faulty.failing_data_puts.lock().unwrap() = Some("b.log".into());
-    let store: Store = faulty.clone();
+    let store: Store = Arc::<FaultStore>::clone(&faulty);
     let r = env
         .pass_with(&store)
         .await
@@ -167,7 +168,7 @@ async fn every_upload_failing_still_fails_the_pass() {
     env.write("b.log", b"b");
     let faulty = FaultStore::wrap(&env.store);
     *faulty.failing_data_puts.lock().unwrap() = Some("data/".into());
-    let store: Store = faulty.clone();
+    let store: Store = Arc::<FaultStore>::clone(&faulty);
     let e = env.pass_with(&store).await.unwrap_err();
     assert!(e.to_string().contains("connection reset"), "{e}");
     assert!(env
@@ -195,7 +196,7 @@ async fn a_file_vanishing_before_it_is_read_is_counted_as_vanished() {
             let _ = std::fs::remove_file(logs.join(name));
         }
     })));
-    let store: Store = faulty.clone();
+    let store: Store = Arc::<FaultStore>::clone(&faulty);
     let r = env.pass_with(&store).await.unwrap();
     assert_eq!(
         (

@@ -3,7 +3,7 @@
 //! asks the agent for a pass now (SIGUSR1), or runs one where no agent holds the state
 //! dir, until it is or the time is up.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use logferry::{
     check_archived, open_store, read_status, run_once, Ack, Config, Error, Outcome, StateDir,
@@ -13,7 +13,7 @@ use logferry::{
 use crate::args::ArchivedArgs;
 use crate::output::{error_text, EXIT_FILES_FAILED, EXIT_OK, EXIT_USAGE};
 
-pub async fn run_archived(archives: &[Config], args: &ArchivedArgs) -> u8 {
+pub(crate) async fn run_archived(archives: &[Config], args: &ArchivedArgs) -> u8 {
     let wait = match args.wait.as_deref().map(humantime::parse_duration) {
         None => None,
         Some(Ok(d)) => Some(d),
@@ -25,8 +25,8 @@ pub async fn run_archived(archives: &[Config], args: &ArchivedArgs) -> u8 {
             return EXIT_USAGE;
         }
     };
-    let deadline = wait.map(|d| Instant::now() + d);
-    let mut next_nudge = Instant::now();
+    let deadline = wait.map(|d| logferry::monotonic() + d);
+    let mut next_nudge = logferry::monotonic();
     loop {
         let mut reason = String::new();
         for a in archives {
@@ -39,7 +39,7 @@ pub async fn run_archived(archives: &[Config], args: &ArchivedArgs) -> u8 {
                 }
             }
         }
-        let now = Instant::now();
+        let now = logferry::monotonic();
         if deadline.is_none_or(|d| now >= d) {
             eprintln!("logferry: {reason}{}", last_pass_failure(archives));
             return EXIT_FILES_FAILED;

@@ -11,7 +11,11 @@ use crate::args::CheckConfigArgs;
 use crate::host_seed;
 use crate::output::{fail, EXIT_CANNOT_RUN, EXIT_OK};
 
-pub async fn check_config(config: &Config, archives: &[Config], args: &CheckConfigArgs) -> u8 {
+pub(crate) async fn check_config(
+    config: &Config,
+    archives: &[Config],
+    args: &CheckConfigArgs,
+) -> u8 {
     let now = SystemClock.now();
     if let Err(e) = check_future_tick(config, now) {
         return fail(&e);

@@ -71,7 +71,7 @@ impl Hooks for ServiceHooks {
 }
 
 /// `logferry run`: the long-running agent.
-pub async fn daemon(config: &Config, opened: Vec<(Config, Store)>) -> u8 {
+pub(crate) async fn daemon(config: &Config, opened: Vec<(Config, Store)>) -> u8 {
     let archives: Vec<Config> = opened.iter().map(|(c, _)| c.clone()).collect();
     let metrics = Metrics::default();
     let alive_every = watchdog_interval(

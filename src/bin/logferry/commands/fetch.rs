@@ -11,7 +11,7 @@ use crate::output::{
     EXIT_FILES_FAILED, EXIT_OK,
 };
 
-pub async fn run_fetch(archives: &[Config], args: &FetchArgs) -> u8 {
+pub(crate) async fn run_fetch(archives: &[Config], args: &FetchArgs) -> u8 {
     if check_source(archives, &args.source).is_err() {
         return EXIT_FETCH_USAGE;
     }

@@ -7,7 +7,7 @@ use super::{label, open_all, say_no_archive};
 use crate::args::GenerationsArgs;
 use crate::output::{fail, print_json, print_table, EXIT_CANNOT_RUN, EXIT_FILES_FAILED, EXIT_OK};
 
-pub async fn run_generations(archives: &[Config], args: &GenerationsArgs) -> u8 {
+pub(crate) async fn run_generations(archives: &[Config], args: &GenerationsArgs) -> u8 {
     let opened = match open_all(archives) {
         Ok(o) => o,
         Err(code) => return code,

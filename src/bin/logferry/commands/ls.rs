@@ -7,7 +7,7 @@ use super::{holds_source, index_at, open_all, say_failed};
 use crate::args::LsArgs;
 use crate::output::{fail, print_json, print_table, EXIT_CANNOT_RUN, EXIT_OK, EXIT_USAGE};
 
-pub async fn ls(config: &Config, archives: &[Config], args: &LsArgs) -> u8 {
+pub(crate) async fn ls(config: &Config, archives: &[Config], args: &LsArgs) -> u8 {
     let opened = match open_all(archives) {
         Ok(o) => o,
         Err(code) => return code,

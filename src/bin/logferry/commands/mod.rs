@@ -1,16 +1,16 @@
 //! One file per command; here, what several of them share: opening every archive's
 //! store, labelling an archive's lines, and finding the generation a read asks for.
 
-pub mod archived;
-pub mod check_config;
-pub mod daemon;
-pub mod fetch;
-pub mod generations;
-pub mod ls;
-pub mod restore;
-pub mod run;
-pub mod status;
-pub mod verify;
+pub(crate) mod archived;
+pub(crate) mod check_config;
+pub(crate) mod daemon;
+pub(crate) mod fetch;
+pub(crate) mod generations;
+pub(crate) mod ls;
+pub(crate) mod restore;
+pub(crate) mod run;
+pub(crate) mod status;
+pub(crate) mod verify;
 
 use logferry::{
     generation_exists, list_generations, load_at, load_latest, no_archive, open_store, Config,
@@ -20,7 +20,7 @@ use logferry::{
 use crate::output::{error_text, fail, EXIT_USAGE};
 
 /// Opens the store of every archive, or says why one cannot be opened.
-pub fn open_all(archives: &[Config]) -> Result<Vec<(Config, Store)>, u8> {
+pub(crate) fn open_all(archives: &[Config]) -> Result<Vec<(Config, Store)>, u8> {
     archives
         .iter()
         .map(|a| {
@@ -32,7 +32,7 @@ pub fn open_all(archives: &[Config]) -> Result<Vec<(Config, Store)>, u8> {
 }
 
 /// Label for an archive's lines when there are several (`{source}` in the URL).
-pub fn label(archives: &[Config], a: &Config) -> String {
+pub(crate) fn label(archives: &[Config], a: &Config) -> String {
     if archives.len() > 1 {
         format!("[{}] ", a.sources[0].name)
     } else {
@@ -41,7 +41,7 @@ pub fn label(archives: &[Config], a: &Config) -> String {
 }
 
 /// The metrics label of an archive: its source with `{source}` archives, else `main`.
-pub fn archive_name(archives: &[Config], a: &Config) -> String {
+pub(crate) fn archive_name(archives: &[Config], a: &Config) -> String {
     if archives.len() > 1 {
         a.sources[0].name.clone()
     } else {
@@ -50,7 +50,7 @@ pub fn archive_name(archives: &[Config], a: &Config) -> String {
 }
 
 /// `destination URL: ` before a storage error, which names only the key.
-pub fn destination_label(a: &Config, e: &Error) -> String {
+pub(crate) fn destination_label(a: &Config, e: &Error) -> String {
     match e {
         Error::Store { .. } => format!("destination {}: ", a.destination.url),
         _ => String::new(),
@@ -58,24 +58,24 @@ pub fn destination_label(a: &Config, e: &Error) -> String {
 }
 
 /// Says on stderr that `e` stopped archive `a` (labelled when there are several).
-pub fn say_failed(archives: &[Config], a: &Config, e: &Error) {
+pub(crate) fn say_failed(archives: &[Config], a: &Config, e: &Error) {
     eprintln!("logferry: {}{}", label(archives, a), error_text(e));
 }
 
 /// Says on stderr that `a` holds no generation, naming its URL (and other hosts' archives).
-pub async fn say_no_archive(archives: &[Config], a: &Config) {
+pub(crate) async fn say_no_archive(archives: &[Config], a: &Config) {
     eprintln!("logferry: {}{}", label(archives, a), no_archive(a).await);
 }
 
 /// Whether archive `a` holds `source` (every archive does when none is asked for).
-pub fn holds_source(a: &Config, source: &Option<String>) -> bool {
+pub(crate) fn holds_source(a: &Config, source: &Option<String>) -> bool {
     source
         .as_ref()
         .is_none_or(|s| a.sources.iter().any(|c| &c.name == s))
 }
 
 /// A `--source` that no archive holds is a usage error naming the configured ones.
-pub fn check_source(archives: &[Config], source: &Option<String>) -> Result<(), u8> {
+pub(crate) fn check_source(archives: &[Config], source: &Option<String>) -> Result<(), u8> {
     if let Some(s) = source {
         if !archives
             .iter()
@@ -97,7 +97,7 @@ pub fn check_source(archives: &[Config], source: &Option<String>) -> Result<(), 
 
 /// The index as of `generation`, or the latest; an archive without any generation is
 /// an error naming its URL (and the hosts that have one, with `{hostname}`).
-pub async fn index_at(a: &Config, store: &Store, generation: Option<u64>) -> Result<Index> {
+pub(crate) async fn index_at(a: &Config, store: &Store, generation: Option<u64>) -> Result<Index> {
     match generation {
         None => {
             let index = load_latest(store).await?;

@@ -28,7 +28,7 @@ enum Skip {
 }
 
 /// `logferry restore`.
-pub async fn run_restore(archives: &[Config], args: &RestoreArgs) -> u8 {
+pub(crate) async fn run_restore(archives: &[Config], args: &RestoreArgs) -> u8 {
     if let Err(code) = check_source(archives, &args.source) {
         return code;
     }

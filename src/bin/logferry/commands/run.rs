@@ -9,7 +9,7 @@ use logferry::{
 use super::{archive_name, destination_label, label, open_all};
 use crate::output::{error_text, exit_code, fail, EXIT_FILES_FAILED, EXIT_OK};
 
-pub async fn run(config: &Config, archives: &[Config], once: bool) -> u8 {
+pub(crate) async fn run(config: &Config, archives: &[Config], once: bool) -> u8 {
     // The agent lives by its schedule; --run-once does not use it.
     if !once {
         if let Err(e) = check_future_tick(config, SystemClock.now()) {
@@ -80,7 +80,7 @@ fn write_textfile(
     }
     // The passes stand (their generations are committed): the exit code says how they
     // went, and a textfile that cannot be written is a warning.
-    if let Err(e) = metrics.write_textfile(path, std::time::SystemTime::now()) {
+    if let Err(e) = metrics.write_textfile(path, logferry::Clock::now(&logferry::SystemClock)) {
         let error = error_text(&e);
         tracing::warn!(
             %error,

@@ -7,7 +7,7 @@ use super::label;
 use crate::args::StatusArgs;
 use crate::output::{fail, print_json, print_table, EXIT_OK};
 
-pub fn status(archives: &[Config], args: &StatusArgs) -> u8 {
+pub(crate) fn status(archives: &[Config], args: &StatusArgs) -> u8 {
     if args.json {
         return status_json(archives, args);
     }

@@ -17,7 +17,7 @@ mod print;
 
 use print::print_findings;
 
-pub async fn run_verify(archives: &[Config], args: &VerifyArgs) -> u8 {
+pub(crate) async fn run_verify(archives: &[Config], args: &VerifyArgs) -> u8 {
     let opened = match open_all(archives) {
         Ok(o) => o,
         Err(code) => return code,
@@ -126,7 +126,7 @@ async fn prune(
     report: &mut VerifyReport,
     args: &VerifyArgs,
 ) -> Result<()> {
-    let now = std::time::SystemTime::now();
+    let now = logferry::Clock::now(&logferry::SystemClock);
     let p = prune_orphans(a, store, report, args.grace, now).await?;
     if !args.json {
         for k in &p.deleted {

@@ -5,7 +5,7 @@ use logferry::{human_bytes, Config, VerifyReport};
 use crate::commands::label;
 
 /// The findings of one archive, its summary line and what to run.
-pub fn print_findings(archives: &[Config], a: &Config, report: &VerifyReport) {
+pub(super) fn print_findings(archives: &[Config], a: &Config, report: &VerifyReport) {
     print_generation_findings(report);
     for (kind, list) in [
         ("MISSING", &report.missing),
