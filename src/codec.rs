@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 /// How an object's bytes relate to the file's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Compression {
     /// The object holds the original bytes.
     None,

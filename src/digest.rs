@@ -77,6 +77,7 @@ impl<'de> Deserialize<'de> for ContentHash {
 
 /// Why a file could not be hashed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum DigestError {
     /// Size, mtime or inode moved between the scan and the last byte: not closed yet.
     #[error("changed while read (was {expected:?}, now {actual:?})")]

@@ -18,6 +18,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Everything that can stop logferry from doing what it was asked.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// A config file could not be read or parsed, or a key holds a bad value.
     #[error("config {}: {}{}", file_label(.file), key_label(.key), .message)]

@@ -12,6 +12,7 @@ pub(crate) const MAX_FAILURES_KEPT: usize = 20;
 /// How a pass ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Outcome {
     /// Everything closed was archived.
     #[default]
@@ -20,6 +21,17 @@ pub enum Outcome {
     Partial,
     /// Could not run or commit.
     Failed,
+}
+
+impl Outcome {
+    /// The word for it, the same in logs, tables and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Partial => "partial",
+            Outcome::Failed => "failed",
+        }
+    }
 }
 
 /// One file that could not be archived, and why.
@@ -64,6 +76,7 @@ impl NameConflict {
 /// Counts and timings of one pass.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
+#[non_exhaustive]
 pub struct RunReport {
     /// When the pass began.
     pub started_at: Timestamp,

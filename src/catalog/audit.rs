@@ -11,6 +11,7 @@ use crate::digest::ContentHash;
 
 /// A problem found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Finding {
     /// Object key.
     pub key: String,
@@ -31,6 +32,7 @@ pub struct Finding {
 
 /// What `verify` found.
 #[derive(Debug, Clone, Default, Serialize)]
+#[non_exhaustive]
 pub struct VerifyReport {
     /// Generations read.
     pub generations: u64,

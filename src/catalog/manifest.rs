@@ -117,11 +117,22 @@ impl Entry {
 /// Whether a generation holds every entry or only the change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Kind {
     /// Every entry of the archive.
     Full,
     /// Entries added or replaced since the previous generation.
     Delta,
+}
+
+impl Kind {
+    /// The word for it, as the manifest writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Full => "full",
+            Kind::Delta => "delta",
+        }
+    }
 }
 
 /// One committed manifest object.

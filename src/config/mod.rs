@@ -120,6 +120,7 @@ pub struct Config {
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum LogFormat {
     /// Human-readable lines.
     Text,

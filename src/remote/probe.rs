@@ -18,6 +18,7 @@ pub(crate) const PROBE_PREFIX: &str = "logferry-probe";
 
 /// The outcome of one check.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Check {
     /// `write`, `read`, `list`, `conditional create` or `delete`.
     pub name: &'static str,

@@ -90,8 +90,16 @@ pub(crate) async fn decode_into<W: Write, P: Fn(u64) + ?Sized>(
 /// why it could not be read.
 pub(crate) type ReadResult = std::result::Result<(u64, Option<(u64, ContentHash)>), String>;
 
+/// How many times a body that breaks after its GET was answered is read from the start.
+const BODY_ATTEMPTS: u32 = 3;
+
 /// Streams the object at `key`, decoding it as `compression`, reporting bytes read to
 /// `progress`; every byte is read and counted even when the object does not decode.
+///
+/// A body that breaks once the GET was answered (a reset mid-body, or object_store's
+/// ranged resume of one refused, e.g. with 416 when the cut came after the last byte)
+/// is read again from the start, up to [`BODY_ATTEMPTS`] times: the object answered a
+/// moment ago, so calling it missing or unreadable would be wrong.
 pub(crate) async fn read_hash(
     store: &Store,
     key: &str,
@@ -99,19 +107,31 @@ pub(crate) async fn read_hash(
     progress: &(dyn Fn(u64) + Sync),
 ) -> ReadResult {
     let path = object_store::path::Path::parse(key).map_err(|e| format!("bad key: {e}"))?;
-    let got = store
-        .get(&path)
+    let mut attempt = 1;
+    let read = loop {
+        let got = store
+            .get(&path)
+            .await
+            .map_err(|e| Error::store("get", key, e).to_string())?;
+        match decode_into(
+            got,
+            compression,
+            std::io::sink(),
+            OnUndecodable::Drain,
+            progress,
+        )
         .await
-        .map_err(|e| Error::store("get", key, e).to_string())?;
-    let read = decode_into(
-        got,
-        compression,
-        std::io::sink(),
-        OnUndecodable::Drain,
-        progress,
-    )
-    .await
-    .map_err(|e| Error::store("get", key, e).to_string())?;
+        {
+            Ok(read) => break read,
+            Err(e) if attempt < BODY_ATTEMPTS => {
+                tracing::info!(key, attempt, error = %e, "the body broke mid-read; reading it again");
+                tokio::time::sleep(std::time::Duration::from_millis(100 * u64::from(attempt)))
+                    .await;
+                attempt += 1;
+            }
+            Err(e) => return Err(Error::store("get", key, e).to_string()),
+        }
+    };
     // Bytes that do not decompress stand for no content the manifest names.
     Ok((
         read.stored,

@@ -30,6 +30,7 @@ fn conflict(config: &Config, name: &str) -> Option<String> {
 
 /// The answer for one name.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Ack {
     /// In a committed generation with the file's current size and content.
     Archived,

@@ -27,6 +27,7 @@ const MAX_PATH: usize = 4096;
 
 /// What `restore` is asked to do.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct RestoreOptions {
     /// The directory files are restored under, as `<to>/<source>/<path>`.
     pub to: PathBuf,
@@ -42,9 +43,24 @@ pub struct RestoreOptions {
     pub concurrency: usize,
 }
 
+impl RestoreOptions {
+    /// Everything under `to`, never replacing a file, four downloads at once.
+    pub fn new(to: impl Into<PathBuf>) -> Self {
+        RestoreOptions {
+            to: to.into(),
+            source: None,
+            include: None,
+            force: false,
+            dry_run: false,
+            concurrency: 4,
+        }
+    }
+}
+
 /// What happened to one archived file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum FileResult {
     /// Written (or, with `--dry-run`, would be).
     Restored,
@@ -85,6 +101,7 @@ pub struct FileReport {
 
 /// The whole restore.
 #[derive(Debug, Clone, Default, Serialize)]
+#[non_exhaustive]
 pub struct RestoreReport {
     /// Generation restored.
     pub generation: GenerationNo,

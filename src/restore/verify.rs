@@ -44,6 +44,7 @@ struct Cursor {
 
 /// How much data to read back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ReadData {
     /// Sizes only, from a listing.
     No,

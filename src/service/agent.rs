@@ -37,6 +37,7 @@ pub struct Archive {
 
 /// What the outside world asks of the agent.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Event {
     /// Run a pass now (SIGUSR1, a file event); coalesced with one already running.
     RunNow(&'static str),
@@ -70,6 +71,7 @@ impl Hooks for NoHooks {}
 
 /// How the agent is tuned from outside the config.
 #[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
 pub struct Options {
     /// How often [`Hooks::alive`] may be called (half systemd's `WatchdogSec`).
     pub alive_every: Duration,

@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::stream::BoxStream;
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use logferry::{
     config_from_toml, load_latest, open_store, run_once, Config, Decoder, Hashing, Index, Result,
     RunReport, Store, SystemClock,
@@ -21,8 +21,8 @@ use logferry::{
 
 use object_store::path::Path;
 use object_store::{
-    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
-    ObjectStoreExt, PutMultipartOptions, PutOptions, PutPayload, PutResult,
+    CopyOptions, GetOptions, GetResult, GetResultPayload, ListResult, MultipartUpload, ObjectMeta,
+    ObjectStore, ObjectStoreExt, PutMultipartOptions, PutOptions, PutPayload, PutResult,
 };
 use sha2::{Digest, Sha256};
 
@@ -313,6 +313,9 @@ pub(crate) struct FaultStore {
     /// Data puts to keys containing this fail every time, as a connection reset does.
     pub failing_data_puts: Mutex<Option<String>>,
     pub data_puts: AtomicUsize,
+    /// This many reads of a data object return a body that breaks after its first chunk,
+    /// as a connection reset mid-body (or object_store's failed resume of one) does.
+    pub cut_data_bodies: AtomicUsize,
     /// Every request, and the writing ones.
     pub requests: AtomicUsize,
     pub writes: AtomicUsize,
@@ -340,6 +343,7 @@ impl FaultStore {
             before_first_manifest_put: Mutex::new(None),
             failing_data_puts: Mutex::new(None),
             data_puts: AtomicUsize::new(0),
+            cut_data_bodies: AtomicUsize::new(0),
             requests: AtomicUsize::new(0),
             writes: AtomicUsize::new(0),
         })
@@ -454,7 +458,27 @@ impl ObjectStore for FaultStore {
                 f();
             }
         }
-        self.inner.get_opts(location, options).await
+        let cut = !options.head
+            && !Self::is_manifest(location)
+            && self
+                .cut_data_bodies
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok();
+        let mut got = self.inner.get_opts(location, options).await?;
+        if cut {
+            let GetResultPayload::Stream(body) = got.payload else {
+                panic!("cut_data_bodies needs a store that streams its bodies (memory, S3)");
+            };
+            let first = body.take(1);
+            let reset = futures::stream::once(async {
+                Err(object_store::Error::Generic {
+                    store: "fault",
+                    source: "connection reset by peer mid-body".into(),
+                })
+            });
+            got.payload = GetResultPayload::Stream(Box::pin(first.chain(reset)));
+        }
+        Ok(got)
     }
 
     fn delete_stream(

@@ -59,14 +59,7 @@ mod azure {
 }
 
 fn opts(to: &Path) -> RestoreOptions {
-    RestoreOptions {
-        to: to.to_path_buf(),
-        source: None,
-        include: None,
-        force: false,
-        dry_run: false,
-        concurrency: 4,
-    }
+    RestoreOptions::new(to)
 }
 
 /// sha256 and mtime of every file under `dir`, by relative path.

@@ -135,7 +135,7 @@ fn init_logging(daemon: bool, format: LogFormat) {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     match format {
         LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.init(),
+        _ => builder.init(),
     }
 }
 

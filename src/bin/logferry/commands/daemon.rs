@@ -112,10 +112,9 @@ pub(crate) async fn daemon(config: &Config, opened: Vec<(Config, Store)>) -> u8 
         .into_iter()
         .map(|(config, store)| Archive { config, store })
         .collect();
-    let options = AgentOptions {
-        alive_every,
-        jitter_seed: host_seed(),
-    };
+    let mut options = AgentOptions::default();
+    options.alive_every = alive_every;
+    options.jitter_seed = host_seed();
     match run_agent(agent_archives, &SystemClock, rx, &hooks, options).await {
         Ok(()) => EXIT_OK,
         Err(e) => fail(&e),

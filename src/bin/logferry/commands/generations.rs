@@ -1,7 +1,7 @@
 //! `logferry generations`: the committed generations of each archive, with what each
 //! pass changed, as a table or JSON. Absent or damaged ones are said on stderr.
 
-use logferry::{human_bytes, readable_generations, Config, Generation, Kind, Store};
+use logferry::{human_bytes, readable_generations, Config, Generation, Store};
 
 use super::{label, open_all, say_no_archive};
 use crate::args::GenerationsArgs;
@@ -80,10 +80,7 @@ async fn readable(
 }
 
 fn kind(g: &Generation) -> &'static str {
-    match g.kind {
-        Kind::Full => "full",
-        Kind::Delta => "delta",
-    }
+    g.kind.as_str()
 }
 
 fn row(archives: &[Config], a: &Config, g: &Generation) -> Vec<String> {

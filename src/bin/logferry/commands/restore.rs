@@ -135,14 +135,12 @@ async fn restore_one(
         }
         Err(e) => return Err(Skip::Fatal(e)),
     };
-    let opts = RestoreOptions {
-        to: args.to.clone(),
-        source: args.source.clone(),
-        include: asked.include.clone(),
-        force: args.force,
-        dry_run: args.dry_run,
-        concurrency: a.upload_concurrency,
-    };
+    let mut opts = RestoreOptions::new(args.to.clone());
+    opts.source = args.source.clone();
+    opts.include = asked.include.clone();
+    opts.force = args.force;
+    opts.dry_run = args.dry_run;
+    opts.concurrency = a.upload_concurrency;
     let total = index.entries().map(|e| e.size).sum();
     let bar = progress_bar(total, args.json || args.dry_run);
     let report = restore(store, &index, &opts, &|n| bar.inc(n)).await;

@@ -1,7 +1,7 @@
 //! `logferry status`: the recorded passes of each archive, newest first, as a table or
 //! JSON. Reads the state dir only; never the destination.
 
-use logferry::{human_bytes, read_status, Config, Outcome, RunReport};
+use logferry::{human_bytes, read_status, Config, RunReport};
 
 use super::label;
 use crate::args::StatusArgs;
@@ -79,11 +79,7 @@ fn status_table(config: &Config, args: &StatusArgs) -> u8 {
 }
 
 fn row(r: &RunReport) -> Vec<String> {
-    let outcome = match r.outcome {
-        Outcome::Ok => "ok",
-        Outcome::Partial => "partial",
-        Outcome::Failed => "failed",
-    };
+    let outcome = r.outcome.as_str();
     vec![
         r.started_at.to_string(),
         outcome.into(),
