@@ -208,7 +208,7 @@ impl Error {
     }
 
     /// True when retrying the same operation later may succeed: a destination request that
-    /// failed in transport or with a server-side error (see [`transient`]), or a local
+    /// failed in transport or with a server-side error (see `transient`), or a local
     /// I/O call that was interrupted or timed out. Never a refusal (4xx, credentials), a
     /// missing object, or a conditional write that met an existing object.
     pub fn is_transient(&self) -> bool {

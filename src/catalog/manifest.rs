@@ -139,7 +139,7 @@ impl Kind {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Generation {
-    /// Format version; always [`FORMAT_VERSION`] when written by this build.
+    /// Format version; always the current format version when written by this build.
     pub version: u32,
     /// Generation number, from 1.
     pub generation: GenerationNo,
