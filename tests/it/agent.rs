@@ -97,45 +97,16 @@ fn starts(rec: &Recorder, clock_base: SystemTime) -> Vec<(f64, f64)> {
         .collect()
 }
 
-#[tokio::test(start_paused = true)]
-async fn passes_run_on_each_tick() {
-    let env = env_every_10s();
-    env.write("a.log", b"a\n");
-    let clock = Arc::new(TokioClock::new());
-    let rec = Arc::new(Recorder::default());
-    let (tx, rx) = mpsc::channel(4);
-    let archives = vec![Archive {
-        config: env.config.clone(),
-        store: Arc::clone(&env.store),
-    }];
-    let (c, r) = (Arc::clone(&clock), Arc::clone(&rec));
-    let task = tokio::spawn(async move {
-        run_agent(
-            archives,
-            c.as_ref(),
-            rx,
-            r.as_ref(),
-            AgentOptions::default(),
-        )
-        .await
-    });
-    tokio::time::sleep(Duration::from_secs(35)).await;
-    tx.send(Event::Stop).await.unwrap();
-    task.await.unwrap().unwrap();
-    let s = starts(&rec, clock.base);
-    let at: Vec<i64> = s.iter().map(|(a, _)| a.round() as i64).collect();
-    // At once (never ran before), then on the ticks at :10, :20, :30.
-    assert_eq!(at, [0, 8, 18, 28], "{s:?}");
-    assert!(*rec.stopped.lock().unwrap());
+/// An agent running `env`'s archive against `store`, on the test's clock and hooks.
+pub(crate) struct Running {
+    pub(crate) clock: Arc<TokioClock>,
+    pub(crate) rec: Arc<Recorder>,
+    pub(crate) tx: mpsc::Sender<Event>,
+    pub(crate) task: tokio::task::JoinHandle<Result<()>>,
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_long_pass_is_followed_by_one_catch_up_and_never_overlaps() {
-    let env = env_every_10s();
-    env.write("a.log", b"a\n");
-    let slow = FaultStore::wrap(&env.store);
-    *slow.list_delay.lock().unwrap() = Some(Duration::from_secs(25));
-    let store: Store = slow;
+/// Starts the agent loop on one archive: `env`'s config with `store`.
+pub(crate) fn start(env: &Env, store: Store) -> Running {
     let clock = Arc::new(TokioClock::new());
     let rec = Arc::new(Recorder::default());
     let (tx, rx) = mpsc::channel(4);
@@ -154,6 +125,47 @@ async fn a_long_pass_is_followed_by_one_catch_up_and_never_overlaps() {
         )
         .await
     });
+    Running {
+        clock,
+        rec,
+        tx,
+        task,
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn passes_run_on_each_tick() {
+    let env = env_every_10s();
+    env.write("a.log", b"a\n");
+    let Running {
+        clock,
+        rec,
+        tx,
+        task,
+    } = start(&env, Arc::clone(&env.store));
+    tokio::time::sleep(Duration::from_secs(35)).await;
+    tx.send(Event::Stop).await.unwrap();
+    task.await.unwrap().unwrap();
+    let s = starts(&rec, clock.base);
+    let at: Vec<i64> = s.iter().map(|(a, _)| a.round() as i64).collect();
+    // At once (never ran before), then on the ticks at :10, :20, :30.
+    assert_eq!(at, [0, 8, 18, 28], "{s:?}");
+    assert!(*rec.stopped.lock().unwrap());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_long_pass_is_followed_by_one_catch_up_and_never_overlaps() {
+    let env = env_every_10s();
+    env.write("a.log", b"a\n");
+    let slow = FaultStore::wrap(&env.store);
+    *slow.list_delay.lock().unwrap() = Some(Duration::from_secs(25));
+    let store: Store = slow;
+    let Running {
+        clock,
+        rec,
+        tx,
+        task,
+    } = start(&env, store);
     tokio::time::sleep(Duration::from_secs(100)).await;
     tx.send(Event::Stop).await.unwrap();
     task.await.unwrap().unwrap();
@@ -180,24 +192,12 @@ async fn a_nudge_runs_a_pass_between_ticks_and_stop_waits_for_the_running_pass()
     env.write("a.log", b"a\n");
     let slow = FaultStore::wrap(&env.store);
     let store: Store = Arc::<FaultStore>::clone(&slow);
-    let clock = Arc::new(TokioClock::new());
-    let rec = Arc::new(Recorder::default());
-    let (tx, rx) = mpsc::channel(4);
-    let archives = vec![Archive {
-        config: env.config.clone(),
-        store,
-    }];
-    let (c, r) = (Arc::clone(&clock), Arc::clone(&rec));
-    let task = tokio::spawn(async move {
-        run_agent(
-            archives,
-            c.as_ref(),
-            rx,
-            r.as_ref(),
-            AgentOptions::default(),
-        )
-        .await
-    });
+    let Running {
+        clock: _,
+        rec,
+        tx,
+        task,
+    } = start(&env, store);
     tokio::time::sleep(Duration::from_secs(5)).await;
     assert_eq!(
         rec.passes.lock().unwrap().len(),

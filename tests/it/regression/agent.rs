@@ -4,10 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use logferry::{run_agent, AgentOptions, Archive, Event, Store};
-use tokio::sync::mpsc;
+use logferry::{Event, Store};
 
-use crate::agent::{env_every_10s, env_with, Recorder, TokioClock};
+use crate::agent::{env_every_10s, env_with, start, Running};
 use crate::common::FaultStore;
 
 // Pins: with no future tick, a stop after a nudged pass was ignored.
@@ -15,24 +14,12 @@ use crate::common::FaultStore;
 async fn a_schedule_without_future_ticks_still_takes_nudges_and_stops() {
     let env = env_with("schedule = \"0 0 0 1 1 * 2020\"\ntimezone = \"UTC\"");
     env.write("a.log", b"a\n");
-    let clock = Arc::new(TokioClock::new());
-    let rec = Arc::new(Recorder::default());
-    let (tx, rx) = mpsc::channel(4);
-    let archives = vec![Archive {
-        config: env.config.clone(),
-        store: Arc::clone(&env.store),
-    }];
-    let (c, r) = (Arc::clone(&clock), Arc::clone(&rec));
-    let task = tokio::spawn(async move {
-        run_agent(
-            archives,
-            c.as_ref(),
-            rx,
-            r.as_ref(),
-            AgentOptions::default(),
-        )
-        .await
-    });
+    let Running {
+        clock: _,
+        rec,
+        tx,
+        task,
+    } = start(&env, Arc::clone(&env.store));
     tokio::time::sleep(Duration::from_secs(5)).await;
     tx.send(Event::RunNow("test")).await.unwrap();
     tokio::time::sleep(Duration::from_secs(5)).await;
@@ -61,24 +48,12 @@ async fn a_destination_down_at_start_is_retried_with_backoff_until_it_answers() 
         .failing_lists
         .store(4, std::sync::atomic::Ordering::SeqCst);
     let store: Store = faulty;
-    let clock = Arc::new(TokioClock::new());
-    let rec = Arc::new(Recorder::default());
-    let (tx, rx) = mpsc::channel(4);
-    let archives = vec![Archive {
-        config: env.config.clone(),
-        store,
-    }];
-    let (c, r) = (Arc::clone(&clock), Arc::clone(&rec));
-    let task = tokio::spawn(async move {
-        run_agent(
-            archives,
-            c.as_ref(),
-            rx,
-            r.as_ref(),
-            AgentOptions::default(),
-        )
-        .await
-    });
+    let Running {
+        clock: _,
+        rec,
+        tx,
+        task,
+    } = start(&env, store);
     tokio::time::sleep(Duration::from_secs(14)).await;
     assert!(
         !*rec.ready.lock().unwrap(),
