@@ -102,6 +102,7 @@ pub use crate::archive::{
 };
 pub use crate::catalog::{
     audit::{Finding, VerifyReport},
+    history::{restorable as restorable_versions, version_path, Window},
     index::Index,
     manifest::{Entry, Generation, GenerationNo, Kind},
     remote::{
@@ -134,6 +135,7 @@ pub use crate::restore::{
         download_verified, find as find_entry, restore, FileResult, RestoreOptions, RestoreReport,
     },
     verify::{all_generations, readable_generations, verify, ReadData},
+    versions::all_versions,
 };
 pub use crate::retention::prune::{parse_grace, prune_orphans, DEFAULT_GRACE};
 pub use crate::service::{

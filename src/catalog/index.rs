@@ -77,6 +77,20 @@ mod entries_as_list {
 }
 
 impl Index {
+    /// An index holding `entries` (the last one wins for a path), at no generation: a
+    /// view to restore from, never one to commit on.
+    pub fn from_entries(entries: impl IntoIterator<Item = Entry>) -> Self {
+        let mut index = Index {
+            entries: entries
+                .into_iter()
+                .map(|e| ((e.source.clone(), e.path.clone()), e))
+                .collect(),
+            ..Index::default()
+        };
+        index.reindex();
+        index
+    }
+
     /// Rebuilds the hash lookup after deserializing.
     pub fn reindex(&mut self) {
         self.by_hash.clear();

@@ -1,10 +1,11 @@
 //! The catalog: the archive's record of what it holds. The manifest format (pure,
 //! [`manifest`]), the index it folds into (pure, [`index`]), the generations in the
 //! bucket ([`remote`]: list, load, create-only commit), their local copy in the state
-//! dir ([`local`]), and what a check of the record against the bucket found
-//! ([`audit`]).
+//! dir ([`local`]), what a check of the record against the bucket found
+//! ([`audit`]), and every version ever archived under a path ([`history`]).
 
 pub(crate) mod audit;
+pub(crate) mod history;
 pub(crate) mod index;
 pub(crate) mod local;
 pub(crate) mod manifest;

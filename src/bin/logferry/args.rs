@@ -204,12 +204,20 @@ pub(crate) struct RestoreArgs {
     #[arg(long, value_name = "GLOB")]
     pub include: Vec<String>,
     /// Restore as of this generation.
-    #[arg(long, value_name = "N", conflicts_with = "at")]
+    #[arg(long, value_name = "N", conflicts_with_all = ["at", "all_versions"])]
     pub generation: Option<u64>,
     /// Restore as of this time (RFC 3339, e.g. 2026-11-21T10:00:00Z): the newest
     /// generation committed by then.
-    #[arg(long, value_name = "TIME")]
+    #[arg(long, value_name = "TIME", conflicts_with = "all_versions")]
     pub at: Option<String>,
+    /// Restore every content ever archived under each path: the current one under its
+    /// path, each older one beside it as `<path>@<archived_at>` (e.g.
+    /// `app.log.1@2026-11-03T10:05:00.000Z`).
+    #[arg(long)]
+    pub all_versions: bool,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub window: WindowArgs,
     /// Replace existing files whose content differs.
     #[arg(long)]
     pub force: bool,
@@ -222,6 +230,39 @@ pub(crate) struct RestoreArgs {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub host: HostArgs,
+}
+
+/// The time window of `--all-versions`.
+#[derive(Debug, Args)]
+pub(crate) struct WindowArgs {
+    /// With --all-versions: only versions archived at or after this time (RFC 3339,
+    /// e.g. 2026-11-03T00:00:00Z).
+    #[arg(long, value_name = "TIME", requires = "all_versions")]
+    pub since: Option<String>,
+    /// With --all-versions: only versions archived before this time (RFC 3339).
+    #[arg(long, value_name = "TIME", requires = "all_versions")]
+    pub until: Option<String>,
+}
+
+impl WindowArgs {
+    /// The window, or a usage error naming the flag.
+    pub(crate) fn parse(&self) -> Result<logferry::Window, String> {
+        let time = |flag: &str, t: &Option<String>| match t {
+            None => Ok(None),
+            Some(t) => humantime::parse_rfc3339_weak(t)
+                .map(Some)
+                .map_err(|e| format!("--{flag} `{t}`: {e}; write e.g. 2026-11-03T00:00:00Z")),
+        };
+        let mut w = logferry::Window::default();
+        w.since = time("since", &self.since)?;
+        w.until = time("until", &self.until)?;
+        if let (Some(s), Some(u)) = (w.since, w.until) {
+            if u <= s {
+                return Err("--until must be later than --since".into());
+            }
+        }
+        Ok(w)
+    }
 }
 
 /// Options of `archived`.
@@ -281,11 +322,18 @@ pub(crate) struct VerifyArgs {
 #[derive(Debug, Args)]
 pub(crate) struct LsArgs {
     /// List this generation instead of the latest.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", conflicts_with = "all_versions")]
     pub generation: Option<u64>,
     /// Only files of this source.
     #[arg(long, value_name = "NAME")]
     pub source: Option<String>,
+    /// List every content ever archived under each path (rotated names take new content
+    /// at every rotation), oldest first, not only the current one.
+    #[arg(long)]
+    pub all_versions: bool,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub window: WindowArgs,
 
     /// Print JSON (an array of entries).
     #[arg(long)]

@@ -1,7 +1,8 @@
 //! `logferry ls`: the files an archive holds as of a generation (the latest by default),
-//! as a table or JSON.
+//! or with `--all-versions` every content ever archived under each path, as a table or
+//! JSON.
 
-use logferry::{Config, Error, Index};
+use logferry::{all_versions, list_generations, no_archive, Config, Entry, Error, Index, Store};
 
 use super::{holds_source, index_at, open_all, say_failed};
 use crate::args::LsArgs;
@@ -12,6 +13,9 @@ pub(crate) async fn ls(config: &Config, archives: &[Config], args: &LsArgs) -> u
         Ok(o) => o,
         Err(code) => return code,
     };
+    if args.all_versions {
+        return ls_versions(archives, &opened, args).await;
+    }
     let mut indexes = Vec::new();
     let mut code = EXIT_OK;
     for (a, store) in &opened {
@@ -50,22 +54,63 @@ fn is_known(config: &Config, indexes: &[Index], source: &str) -> bool {
             .any(|i| i.entries().any(|e| e.source == source))
 }
 
+/// `ls --all-versions`: every version in the window, oldest first per path.
+async fn ls_versions(archives: &[Config], opened: &[(Config, Store)], args: &LsArgs) -> u8 {
+    let window = match args.window.parse() {
+        Ok(w) => w,
+        Err(why) => {
+            eprintln!("logferry: {why}");
+            return EXIT_USAGE;
+        }
+    };
+    let mut versions = Vec::new();
+    let mut code = EXIT_OK;
+    for (a, store) in opened {
+        // An archive without any generation is reported as plain `ls` reports it.
+        match list_generations(store, None).await {
+            Ok(g) if g.is_empty() => {
+                if holds_source(a, &args.source) {
+                    say_failed(archives, a, &no_archive(a).await);
+                    code = EXIT_CANNOT_RUN;
+                }
+                continue;
+            }
+            Ok(_) => {}
+            Err(e) => return fail(&e),
+        }
+        match all_versions(store, &window).await {
+            Ok(v) => versions.extend(v),
+            Err(e) => return fail(&e),
+        }
+    }
+    let entries: Vec<&Entry> = versions
+        .iter()
+        .filter(|e| args.source.as_ref().is_none_or(|s| &e.source == s))
+        .collect();
+    print_rows(&entries, args);
+    code
+}
+
 fn print_entries(indexes: &[Index], args: &LsArgs) {
     let entries: Vec<_> = indexes
         .iter()
         .flat_map(|i| i.entries())
         .filter(|e| args.source.as_ref().is_none_or(|s| &e.source == s))
         .collect();
-    if args.json {
-        print_json(&entries);
-        return;
-    }
-    if entries.is_empty() && !indexes.is_empty() {
+    if !args.json && entries.is_empty() && !indexes.is_empty() {
         let generations: Vec<String> = indexes.iter().map(|i| i.generation.to_string()).collect();
         out!(
             "nothing archived yet (generation {})",
             generations.join(", ")
         );
+        return;
+    }
+    print_rows(&entries, args);
+}
+
+fn print_rows(entries: &[&Entry], args: &LsArgs) {
+    if args.json {
+        print_json(&entries);
         return;
     }
     let mut rows = vec![["SOURCE", "PATH", "SIZE", "SHA256", "KEY", "ARCHIVED_AT"]

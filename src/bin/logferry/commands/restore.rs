@@ -1,11 +1,12 @@
 //! `logferry restore`: every file of a generation (the latest, one by number, or the one
-//! current at `--at`) written back under a directory, each verified against its hash.
+//! current at `--at`) written back under a directory, each verified against its hash;
+//! with `--all-versions`, every content ever archived, older ones beside the current.
 
 use std::time::SystemTime;
 
 use logferry::{
-    generation_at, human_bytes, list_generations, restore, Config, Error, FileResult, Matcher,
-    RestoreOptions, RestoreReport, Store,
+    all_versions, generation_at, human_bytes, list_generations, restorable_versions, restore,
+    Config, Error, FileResult, Matcher, RestoreOptions, RestoreReport, Store, Window,
 };
 
 use super::{check_source, holds_source, index_at, label, open_all, say_failed, say_no_archive};
@@ -18,6 +19,8 @@ use crate::output::{
 struct Asked {
     include: Option<Matcher>,
     at: Option<SystemTime>,
+    /// With `--all-versions`: the versions' window.
+    window: Option<Window>,
 }
 
 /// What stopped one archive from being restored: an exit code, or a failure that ends
@@ -85,7 +88,19 @@ fn parse(args: &RestoreArgs) -> Result<Asked, u8> {
             }
         },
     };
-    Ok(Asked { include, at })
+    let window = match args.all_versions.then(|| args.window.parse()) {
+        None => None,
+        Some(Ok(w)) => Some(w),
+        Some(Err(why)) => {
+            eprintln!("logferry: {why}");
+            return Err(EXIT_USAGE);
+        }
+    };
+    Ok(Asked {
+        include,
+        at,
+        window,
+    })
 }
 
 /// The generation asked for: by number, or the one current at `--at`.
@@ -138,6 +153,20 @@ async fn restore_one(
     let mut opts = RestoreOptions::new(args.to.clone());
     opts.source = args.source.clone();
     opts.include = asked.include.clone();
+    let index = match &asked.window {
+        None => index,
+        Some(window) => {
+            // Globs match the archived path, not the name an older version gets.
+            let versions: Vec<_> = all_versions(store, window)
+                .await
+                .map_err(Skip::Fatal)?
+                .into_iter()
+                .filter(|e| opts.include.as_ref().is_none_or(|m| m.matches(&e.path)))
+                .collect();
+            opts.include = None;
+            restorable_versions(&index, &versions)
+        }
+    };
     opts.force = args.force;
     opts.dry_run = args.dry_run;
     opts.concurrency = a.upload_concurrency;

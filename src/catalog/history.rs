@@ -1,0 +1,162 @@
+//! History as a view of the catalog: every content ever archived under a path, not only
+//! the newest. logrotate's numbered names (`app.log.1` … `app.log.N`) take new content at
+//! every rotation, so the older batches live only in older generations; this folds the
+//! generations into one list of versions, optionally inside a time window, and names the
+//! older versions so that a restore can write them beside the current one. Pure.
+
+use std::collections::BTreeSet;
+use std::time::SystemTime;
+
+use super::index::Index;
+use super::manifest::{Entry, Generation};
+
+/// Versions archived in `[since, until)` (either end open when `None`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Window {
+    /// Archived at or after this time.
+    pub since: Option<SystemTime>,
+    /// Archived before this time.
+    pub until: Option<SystemTime>,
+}
+
+impl Window {
+    /// Whether `e` was archived inside the window.
+    pub fn holds(&self, e: &Entry) -> bool {
+        let t = e.archived_at.time();
+        self.since.is_none_or(|s| t >= s) && self.until.is_none_or(|u| t < u)
+    }
+}
+
+/// Every version the generations record, each once, ordered by source, path and then
+/// archive time (oldest first). A version is an entry in the generation that first
+/// recorded it (a full checkpoint repeats older entries with their own generation, so
+/// they are counted once).
+pub(crate) fn versions<'a>(
+    generations: impl IntoIterator<Item = &'a Generation>,
+    window: &Window,
+) -> Vec<Entry> {
+    let mut seen = BTreeSet::new();
+    let mut out: Vec<Entry> = generations
+        .into_iter()
+        .flat_map(|g| g.entries.iter())
+        .filter(|e| window.holds(e))
+        .filter(|e| seen.insert((e.source.clone(), e.path.clone(), e.sha256, e.generation)))
+        .cloned()
+        .collect();
+    out.sort_by(|a, b| {
+        (&a.source, &a.path, a.archived_at, a.generation).cmp(&(
+            &b.source,
+            &b.path,
+            b.archived_at,
+            b.generation,
+        ))
+    });
+    out
+}
+
+/// The name an older version is restored under, beside the current file:
+/// `<path>@<archived_at>` (e.g. `app.log.1@2026-11-03T10:05:00.000Z`).
+pub fn version_path(e: &Entry) -> String {
+    format!("{}@{}", e.path, e.archived_at)
+}
+
+/// What a restore of `versions` writes: the version that is `latest`'s current content
+/// of its path under the path itself, every other version under [`version_path`]. The
+/// view carries `latest`'s generation number (the newest it holds).
+pub fn restorable(latest: &Index, versions: &[Entry]) -> Index {
+    let entries = versions.iter().map(|v| {
+        let current = latest
+            .get(&v.source, &v.path)
+            .is_some_and(|c| c.sha256 == v.sha256 && c.generation == v.generation);
+        let mut e = v.clone();
+        if !current {
+            e.path = version_path(v);
+        }
+        e
+    });
+    let mut index = Index::from_entries(entries);
+    index.generation = latest.generation;
+    index
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::manifest::{GenerationNo, Kind, FORMAT_VERSION};
+    use crate::digest::ContentHash;
+
+    fn entry(path: &str, body: &[u8], at: &str, generation: u64) -> Entry {
+        let h = ContentHash::of(body);
+        Entry {
+            source: "app".into(),
+            path: path.into(),
+            size: body.len() as u64,
+            mtime_ns: 0,
+            sha256: h,
+            key: format!("data/app/{path}-{h}"),
+            compression: crate::codec::Compression::None,
+            stored_size: None,
+            archived_at: at.parse().unwrap(),
+            generation: GenerationNo(generation),
+        }
+    }
+
+    fn generation(n: u64, kind: Kind, entries: Vec<Entry>) -> Generation {
+        Generation {
+            version: FORMAT_VERSION,
+            generation: GenerationNo(n),
+            kind,
+            base: GenerationNo(1),
+            created_at: Default::default(),
+            report: None,
+            entries,
+        }
+    }
+
+    #[test]
+    fn every_content_of_a_rotated_name_is_a_version_once() {
+        let v1 = entry("app.log.1", b"batch 1", "2026-11-02T23:00:00.000Z", 1);
+        let v2 = entry("app.log.1", b"batch 2", "2026-11-03T10:00:00.000Z", 2);
+        let v3 = entry("app.log.1", b"batch 3", "2026-11-04T10:00:00.000Z", 3);
+        let gens = [
+            generation(1, Kind::Full, vec![v1.clone()]),
+            generation(2, Kind::Delta, vec![v2.clone()]),
+            // A checkpoint repeats what it holds with the generation that recorded it.
+            generation(3, Kind::Full, vec![v3.clone()]),
+            generation(4, Kind::Full, vec![v3.clone()]),
+        ];
+        let all = versions(&gens, &Window::default());
+        assert_eq!(all, vec![v1.clone(), v2.clone(), v3.clone()]);
+
+        let day = Window {
+            since: Some(
+                "2026-11-03T00:00:00.000Z"
+                    .parse::<crate::time::Timestamp>()
+                    .unwrap()
+                    .time(),
+            ),
+            until: Some(
+                "2026-11-04T00:00:00.000Z"
+                    .parse::<crate::time::Timestamp>()
+                    .unwrap()
+                    .time(),
+            ),
+        };
+        assert_eq!(versions(&gens, &day), vec![v2.clone()]);
+
+        let mut latest = Index::default();
+        latest.apply(&gens[3]).unwrap();
+        let out = restorable(&latest, &all);
+        let paths: Vec<&str> = out.entries().map(|e| e.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "app.log.1",
+                "app.log.1@2026-11-02T23:00:00.000Z",
+                "app.log.1@2026-11-03T10:00:00.000Z"
+            ]
+        );
+        assert_eq!(out.get("app", "app.log.1").unwrap().sha256, v3.sha256);
+    }
+}
