@@ -87,7 +87,7 @@ pub(crate) enum Command {
 
     /// Restore archived files as they were at a generation (default: the latest).
     #[command(
-        after_help = "Files land at DIR/<source>/<path>, every byte re-hashed against the manifest,\nmtimes restored. Exit 1 when anything was missing, corrupt, refused or kept;\n3 when no archive is at the URL (with {hostname} in it, the message names the hosts\nthat have one; --hostname NAME reads theirs).\n\nExamples:\n  logferry restore --to /srv/restore\n  logferry restore --to /srv/restore --hostname db-1   # a replacement host reads db-1's\n  logferry restore --to /srv/restore --source app --include '*.log.2*'\n  logferry restore --to /srv/restore --at '2026-11-21T10:00:00Z' --dry-run"
+        after_help = "Files land at DIR/<source>/<path>, every byte re-hashed against the manifest,\nmtimes restored. Exit 1 when anything was missing, corrupt, refused or kept;\n3 when no archive is at the URL (with {hostname} in it, the message names the hosts\nthat have one; --hostname NAME reads theirs).\n\nExamples:\n  logferry restore --to /srv/restore\n  logferry restore --to /srv/restore --hostname db-1   # a replacement host reads db-1's\n  logferry restore --to /srv/restore --source app --include '*.log.2*'\n  logferry restore --to /srv/restore --at '2026-11-21T10:00:00Z' --dry-run\n  logferry restore --to /srv/nov3 --all-versions --since 2026-11-03T00:00:00Z --until 2026-11-04T00:00:00Z\n\nWith --all-versions every content ever archived under a path comes back: the current\none under the path, each older one beside it as <path>@<archived_at>."
     )]
     Restore(RestoreArgs),
 
@@ -117,7 +117,7 @@ pub(crate) enum Command {
 
     /// List archived files from the current manifest generation.
     #[command(
-        after_help = "Exit 3 when no archive is at the URL.\n\nExamples:\n  logferry ls\n  logferry ls --source app --json\n  logferry ls --hostname db-1   # another host's archive, with {hostname} in the URL"
+        after_help = "Exit 3 when no archive is at the URL.\n\nExamples:\n  logferry ls\n  logferry ls --source app --json\n  logferry ls --hostname db-1   # another host's archive, with {hostname} in the URL\n  logferry ls --all-versions --since 2026-11-03T00:00:00Z   # every content since then"
     )]
     Ls(LsArgs),
 }
