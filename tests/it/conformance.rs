@@ -5,8 +5,9 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use logferry::{
-    data_key, fetch_generation, load_at, manifest_key, run_once, Compression, ContentHash, Error,
-    GenerationNo, Kind, Store, SystemClock,
+    all_versions, data_key, fetch_generation, load_at, manifest_key, restorable_versions, restore,
+    run_once, version_path, Compression, ContentHash, Error, GenerationNo, Kind, RestoreOptions,
+    Store, SystemClock, Window,
 };
 
 use object_store::ObjectStoreExt;
@@ -45,6 +46,7 @@ macro_rules! conformance_suite {
             a_second_state_dir_catches_up_with_the_first,
             a_damaged_local_chain_is_reloaded_from_the_remote,
             foreign_object_at_a_content_key_is_left_alone,
+            every_version_of_a_rotated_name_is_listed_and_restorable,
         );
     };
 }
@@ -513,4 +515,27 @@ async fn a_damaged_local_chain_is_reloaded_from_the_remote(b: Backend) {
     let r = env.pass().await;
     assert_eq!((r.files_new, r.generation), (1, Some(3)));
     assert_eq!(env.index().await.len(), 3);
+}
+
+async fn every_version_of_a_rotated_name_is_listed_and_restorable(b: Backend) {
+    let env = Env::new(b);
+    for batch in ["batch 1\n", "batch 2\n", "batch 3\n"] {
+        env.write("app.log.1", batch.as_bytes());
+        env.pass().await;
+    }
+    let versions = all_versions(&env.store, &Window::default()).await.unwrap();
+    let bodies: Vec<String> = versions.iter().map(|e| e.sha256.to_string()).collect();
+    assert_eq!(
+        bodies,
+        ["batch 1\n", "batch 2\n", "batch 3\n"].map(|b| crate::common::sha(b.as_bytes())),
+        "oldest first, each once"
+    );
+    let to = env.dir.path().join("versions");
+    let view = restorable_versions(&env.index().await, &versions);
+    let report = restore(&env.store, &view, &RestoreOptions::new(&to), &|_| {}).await;
+    assert!(!report.has_problems(), "{:?}", report.results);
+    let read = |rel: &str| std::fs::read_to_string(to.join("app").join(rel)).unwrap();
+    assert_eq!(read("app.log.1"), "batch 3\n");
+    assert_eq!(read(&version_path(&versions[0])), "batch 1\n");
+    assert_eq!(read(&version_path(&versions[1])), "batch 2\n");
 }
