@@ -65,6 +65,7 @@ pub fn version_path(e: &Entry) -> String {
 /// of its path under the path itself, every other version under [`version_path`]. The
 /// view carries `latest`'s generation number (the newest it holds).
 pub fn restorable(latest: &Index, versions: &[Entry]) -> Index {
+    let mut taken = BTreeSet::new();
     let entries = versions.iter().map(|v| {
         let current = latest
             .get(&v.source, &v.path)
@@ -72,6 +73,11 @@ pub fn restorable(latest: &Index, versions: &[Entry]) -> Index {
         let mut e = v.clone();
         if !current {
             e.path = version_path(v);
+            // Two versions archived in the same millisecond: the later one also names
+            // its generation, so neither overwrites the other.
+            if !taken.insert((e.source.clone(), e.path.clone())) {
+                e.path = format!("{}.g{}", e.path, v.generation);
+            }
         }
         e
     });
@@ -158,5 +164,27 @@ mod tests {
             ]
         );
         assert_eq!(out.get("app", "app.log.1").unwrap().sha256, v3.sha256);
+    }
+
+    #[test]
+    fn versions_archived_in_the_same_millisecond_keep_apart() {
+        let at = "2026-11-03T10:00:00.000Z";
+        let a = entry("app.log.1", b"a", at, 1);
+        let b = entry("app.log.1", b"b", at, 2);
+        let c = entry("app.log.1", b"c", "2026-11-03T11:00:00.000Z", 3);
+        let mut latest = Index::default();
+        latest
+            .apply(&generation(3, Kind::Full, vec![c.clone()]))
+            .unwrap();
+        let out = restorable(&latest, &[a, b, c]);
+        let paths: Vec<&str> = out.entries().map(|e| e.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "app.log.1",
+                "app.log.1@2026-11-03T10:00:00.000Z",
+                "app.log.1@2026-11-03T10:00:00.000Z.g2"
+            ]
+        );
     }
 }
