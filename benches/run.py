@@ -17,12 +17,19 @@ small log files stay 1-4 KiB each, which is what makes them "small"):
            documented bound 64 MiB + upload_concurrency x part_size
   history  an archive history of 1,000,000 entries: rebuild of the state from the
            remote, no-op pass, a pass adding 10 files (size of the manifest it writes)
+  fetch    `fetch` of one file and `restore --include` of it with an empty state dir, as
+           the deltas after the last checkpoint grow (10, 100 and 999, the most before a
+           pass checkpoints, at 1,000 entries; 1,000 deltas at 100,000 and 1,000,000
+           entries; synthetic manifests, one entry per delta): requests
+           per command and time, direct and through a proxy adding 20 ms per request, to
+           a read-only S3 endpoint in the bench serving a local mirror
 
 Needs: python3 (stdlib only), cargo, and root for apt-get (rsync, rclone, zstd) and for
 dropping the page cache. Everything happens in a scratch dir that is removed at the end
 (--keep keeps it); S3 objects written under bench-* prefixes are deleted afterwards.
 
-At scale 1 expect roughly 15 minutes on 2 cores (estimated from smaller scales), about
+At scale 1 expect roughly 15 minutes on 2 cores (estimated from smaller scales; fetch adds
+about 3.5 minutes and 2 GiB of RAM for its 1,000,000-entry checkpoint), about
 12 GiB free in the scratch dir's file system, and SeaweedFS's data dir (.testbed/) growing
 by up to ~12 GiB until it compacts deleted objects. Do not run scripts/test meanwhile: it
 stops the test servers when it ends.
@@ -33,7 +40,11 @@ measured in one run, not absolute times across runs.
 """
 
 import argparse
+import asyncio
 import datetime
+import email.utils
+import hashlib
+import http.server
 import json
 import math
 import multiprocessing
@@ -43,17 +54,21 @@ import random
 import re
 import shlex
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.parse
 import uuid
+from xml.sax.saxutils import escape as xml_escape
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(REPO, "target", "release", "logferry")
 KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
-SECTIONS = ["noop", "first", "bulk", "s3", "rss", "history"]
+SECTIONS = ["noop", "first", "bulk", "s3", "rss", "history", "fetch"]
 T0 = time.monotonic()
 
 # The defaults whose memory bound the rss section checks (README: "Big files").
@@ -205,6 +220,10 @@ class Section:
     def __init__(self, name, title):
         self.name, self.title = name, title
         self.rows, self.ratios, self.facts, self.notes = {}, [], [], []
+        self.tables = []  # (title, headers, rows, align): side-by-side views of the rows
+
+    def table(self, title, headers, rows, align):
+        self.tables.append((title, headers, rows, align))
 
     def row(self, label, **kw):
         if label not in self.rows:
@@ -228,6 +247,9 @@ class Section:
             print("\nratios (of medians, same run):")
             print(text_table(["ratio", "value", "meaning"],
                              [(n, fmt_num(v) if v is not None else "n/a", m) for n, v, m in self.ratios]))
+        for title, headers, rows, _ in self.tables:
+            print(f"\n{title}:")
+            print(text_table(headers, rows))
         if self.facts:
             print()
             for n, v in self.facts:
@@ -243,11 +265,268 @@ class Section:
             out += ["", md_table(["ratio", "value", "meaning"],
                                  [(n, fmt_num(v) if v is not None else "n/a", m)
                                   for n, v, m in self.ratios], ["l", "r", "l"])]
+        for title, headers, rows, align in self.tables:
+            out += ["", f"{title}:", "", md_table(headers, rows, align)]
         if self.facts:
             out += [""] + [f"- {n}: {v}" for n, v in self.facts]
         if self.notes:
             out += [""] + [f"- Note: {n}" for n in self.notes]
         return "\n".join(out)
+
+
+# ------------------------------------------------------------------ S3 reader and delay proxy
+#
+# The fetch section reads an archive over HTTP without the shared SeaweedFS: a read-only
+# S3 endpoint (path style: ListObjectsV2, GET with Range, HEAD) serving a local mirror
+# directory, and a TCP forwarder in front of it that waits before passing on each request.
+
+
+class S3Reader:
+    """Serves dirpath as bucket `bucket` on 127.0.0.1 (a free port), read-only; counts the
+    requests it answers by kind (list, get, head, other). Signatures are not checked."""
+
+    PAGE = 1000  # keys per ListObjectsV2 page, as S3's default max-keys
+
+    def __init__(self, dirpath, bucket="bench"):
+        self.dir, self.bucket = dirpath, bucket
+        self.counts = {}
+        self.lock = threading.Lock()
+        reader = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as a real endpoint
+
+            def setup(self):
+                super().setup()
+                # Headers and body go out in separate writes: without this, Nagle's
+                # algorithm and the client's delayed ACK add ~40 ms to every response.
+                self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                reader.answer(self, head=False)
+
+            def do_HEAD(self):
+                reader.answer(self, head=True)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def endpoint(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def take_counts(self):
+        with self.lock:
+            c, self.counts = self.counts, {}
+        return c
+
+    def count(self, kind):
+        with self.lock:
+            self.counts[kind] = self.counts.get(kind, 0) + 1
+
+    @staticmethod
+    def reply(h, code, body=b"", headers=(), head=False):
+        h.send_response(code)
+        for k, v in headers:
+            h.send_header(k, v)
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        if not head:
+            h.wfile.write(body)
+
+    def answer(self, h, head):
+        u = urllib.parse.urlsplit(h.path)
+        q = dict(urllib.parse.parse_qsl(u.query, keep_blank_values=True))
+        parts = urllib.parse.unquote(u.path).lstrip("/").split("/", 1)
+        if parts[0] != self.bucket:
+            self.count("other")
+            return self.reply(h, 404, b"<Error><Code>NoSuchBucket</Code></Error>", head=head)
+        key = parts[1] if len(parts) > 1 else ""
+        if not key and q.get("list-type") == "2":
+            self.count("list")
+            return self.list(h, q)
+        self.count("head" if head else "get")
+        path = os.path.join(self.dir, key)
+        if not key or ".." in key.split("/") or not os.path.isfile(path):
+            return self.reply(h, 404, b"<Error><Code>NoSuchKey</Code></Error>",
+                              [("Content-Type", "application/xml")], head=head)
+        st = os.stat(path)
+        size = st.st_size
+        meta = [("ETag", f'"{st.st_ino:x}-{st.st_mtime_ns:x}-{size:x}"'),
+                ("Last-Modified", email.utils.formatdate(st.st_mtime, usegmt=True)),
+                ("Accept-Ranges", "bytes")]
+        start, end, code = 0, size, 200
+        m = re.match(r"bytes=(\d*)-(\d*)$", h.headers.get("Range", "") or "")
+        if m and size:
+            if m.group(1):
+                start = int(m.group(1))
+                end = min(size, int(m.group(2)) + 1) if m.group(2) else size
+            else:
+                start = max(0, size - int(m.group(2)))
+            code = 206
+            meta.append(("Content-Range", f"bytes {start}-{end - 1}/{size}"))
+        h.send_response(code)
+        for k, v in meta:
+            h.send_header(k, v)
+        h.send_header("Content-Length", str(end - start))
+        h.end_headers()
+        if head:
+            return
+        with open(path, "rb") as f:
+            f.seek(start)
+            left = end - start
+            while left:
+                b = f.read(min(left, MiB))
+                if not b:
+                    break
+                h.wfile.write(b)
+                left -= len(b)
+
+    def keys(self, prefix):
+        """Every key under prefix, sorted (walks only the prefix's directory)."""
+        top = os.path.join(self.dir, prefix.rsplit("/", 1)[0]) if "/" in prefix else self.dir
+        out = []
+        for d, _, files in os.walk(top):
+            for f in files:
+                k = os.path.relpath(os.path.join(d, f), self.dir).replace(os.sep, "/")
+                if k.startswith(prefix):
+                    out.append(k)
+        return sorted(out)
+
+    def list(self, h, q):
+        prefix, delim = q.get("prefix", ""), q.get("delimiter", "")
+        after = max(q.get("start-after", ""), q.get("continuation-token", ""))
+        limit = min(self.PAGE, int(q.get("max-keys", self.PAGE)))
+        contents, prefixes, last, truncated = [], [], None, False
+        for k in self.keys(prefix):
+            if k <= after:
+                continue
+            cp = None
+            if delim:
+                i = k.find(delim, len(prefix))
+                cp = k[: i + len(delim)] if i >= 0 else None
+            if cp is not None and prefixes and prefixes[-1] == cp:
+                continue
+            if len(contents) + len(prefixes) >= limit:
+                truncated = True
+                break
+            if cp is not None:
+                prefixes.append(cp)
+                last = cp + "\uffff"
+            else:
+                st = os.stat(os.path.join(self.dir, k))
+                contents.append((k, st))
+                last = k
+        x = ['<?xml version="1.0" encoding="UTF-8"?>',
+             '<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">',
+             f"<Name>{self.bucket}</Name><Prefix>{xml_escape(prefix)}</Prefix>",
+             f"<KeyCount>{len(contents) + len(prefixes)}</KeyCount><MaxKeys>{limit}</MaxKeys>",
+             f"<IsTruncated>{'true' if truncated else 'false'}</IsTruncated>"]
+        if truncated:
+            x.append(f"<NextContinuationToken>{xml_escape(last)}</NextContinuationToken>")
+        for k, st in contents:
+            lm = datetime.datetime.fromtimestamp(st.st_mtime, datetime.timezone.utc)
+            x.append(f"<Contents><Key>{xml_escape(k)}</Key><LastModified>"
+                     f"{lm.strftime('%Y-%m-%dT%H:%M:%S.')}{lm.microsecond // 1000:03d}Z</LastModified>"
+                     f'<ETag>"{st.st_ino:x}-{st.st_mtime_ns:x}-{st.st_size:x}"</ETag>'
+                     f"<Size>{st.st_size}</Size><StorageClass>STANDARD</StorageClass></Contents>")
+        for p in prefixes:
+            x.append(f"<CommonPrefixes><Prefix>{xml_escape(p)}</Prefix></CommonPrefixes>")
+        x.append("</ListBucketResult>")
+        self.reply(h, 200, "".join(x).encode(), [("Content-Type", "application/xml")])
+
+
+class DelayProxy:
+    """A TCP forwarder on 127.0.0.1 (a free port) to upstream_port that waits `delay`
+    seconds before passing on each HTTP request it sees on a client connection (request
+    line and headers parsed, Content-Length body passed with it); responses flow back
+    at once. Connections stay open as the client pools them; `requests` counts the
+    request lines seen."""
+
+    def __init__(self, upstream_port, delay):
+        self.upstream, self.delay = upstream_port, delay
+        self.requests = 0
+        self.loop = asyncio.new_event_loop()
+        ready = threading.Event()
+
+        async def start():
+            self.server = await asyncio.start_server(self.client, "127.0.0.1", 0)
+            self.port = self.server.sockets[0].getsockname()[1]
+            ready.set()
+
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        asyncio.run_coroutine_threadsafe(start(), self.loop)
+        if not ready.wait(10):
+            raise BenchError("the delay proxy did not start")
+
+    @property
+    def endpoint(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def close(self):
+        async def stop():
+            self.server.close()
+            await self.server.wait_closed()
+        asyncio.run_coroutine_threadsafe(stop(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+    def take_requests(self):
+        n, self.requests = self.requests, 0
+        return n
+
+    async def client(self, creader, cwriter):
+        try:
+            ureader, uwriter = await asyncio.open_connection("127.0.0.1", self.upstream)
+        except OSError:
+            cwriter.close()
+            return
+
+        async def requests_up():
+            try:
+                while True:
+                    try:
+                        head = await creader.readuntil(b"\r\n\r\n")
+                    except asyncio.IncompleteReadError as e:
+                        if e.partial:
+                            uwriter.write(e.partial)
+                        break
+                    m = re.search(rb"\r\ncontent-length:\s*(\d+)", head, re.I)
+                    body = await creader.readexactly(int(m.group(1))) if m else b""
+                    self.requests += 1
+                    await asyncio.sleep(self.delay)
+                    uwriter.write(head + body)
+                    await uwriter.drain()
+            except (OSError, asyncio.IncompleteReadError):
+                pass
+            finally:
+                uwriter.close()
+
+        async def responses_down():
+            try:
+                while True:
+                    b = await ureader.read(256 * KiB)
+                    if not b:
+                        break
+                    cwriter.write(b)
+                    await cwriter.drain()
+            except OSError:
+                pass
+            finally:
+                cwriter.close()
+
+        await asyncio.gather(requests_up(), responses_down())
 
 
 # ------------------------------------------------------------------ log text generation
@@ -516,6 +795,8 @@ class Bench:
 
     def ensure_tools(self):
         want = {"rsync": "rsync", "rclone": "rclone", "zstd": "zstd"}
+        if not set(self.only) & {"noop", "first", "bulk", "s3"}:
+            want = {}  # rss, history and fetch compare with no other tool
         if not os.path.exists("/usr/bin/time"):
             want["/usr/bin/time"] = "time"
         for tool in ("openssl", "sha256sum", "find"):
@@ -1003,6 +1284,150 @@ class Bench:
         self.rm(base)
         return sec
 
+    def section_fetch(self):
+        sec = Section("fetch", "fetch and restore of one file, fresh host, as the delta chain "
+                               "grows; direct and with 20 ms per request")
+        delay = 0.020
+        base = os.path.join(self.work, "fetch")
+        src = os.path.join(base, "src")
+        name = "000000010000000000000001"  # a WAL segment name; the one real file
+        os.makedirs(src)
+        with open(os.path.join(src, name), "w") as f:
+            f.write(_exact_text(random.Random(13), 1.8e9, 16 * KiB))
+        mt = (int(time.time()) - 3600) * 1_000_000_000
+        os.utime(os.path.join(src, name), ns=(mt, mt))
+        with open(os.path.join(src, name), "rb") as f:
+            want_sha = hashlib.sha256(f.read()).hexdigest()
+        sizes = sorted({self.n(1000, 100), self.n(100_000, 1000), self.n(1_000_000, 10_000)})
+        ds = sorted({self.n(10), self.n(100), self.n(1000)})
+        # Every delta count at the smallest archive; the longest chain at the larger ones. A
+        # pass writes a checkpoint once the deltas hold max(entries, 1,000) entries, so one
+        # file per delta caps the chain at max(entries, 1,000) - 1 deltas.
+        cases = {n: sorted({min(d, max(n, 1000) - 1) for d in (ds if n == sizes[0] else ds[-1:])})
+                 for n in sizes}
+        env = {k: v for k, v in self.env.items()
+               if k.lower() not in ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+               and not k.startswith("AWS_")}
+        env["NO_PROXY"] = env["no_proxy"] = "*"
+        table = []
+        for n in sizes:
+            mirror = os.path.join(base, f"mirror-{n}")
+            state = os.path.join(base, "state")
+            log(f"fetch: archive of {n:,} entries")
+            cfg = self.lf_config(f"fetch-mirror-{n}", state=state, url=mirror, src=src)
+            self.logferry(cfg, r"^archived 1 files", "logferry first archive")
+            self.rm(state)
+            mdir = os.path.join(mirror, "manifests")
+            names = sorted(os.listdir(mdir))
+            if names != ["00000000000000000001.json"]:
+                raise BenchError(f"expected one manifest 00000000000000000001.json in {mdir}, found "
+                                 f"{names} (manifest layout changed? update benches/run.py)")
+            with open(os.path.join(mdir, names[0])) as f:
+                g1 = json.load(f)
+            t = time.monotonic()
+            cpath = os.path.join(mdir, "00000000000000000002.json")
+            write_synthetic_checkpoint(cpath, g1, n - 1)
+            csize = os.path.getsize(cpath)
+            log(f"  wrote the checkpoint (generation 2): {n:,} entries, {human_bytes(csize)} "
+                f"({time.monotonic() - t:.1f} s)")
+            reader = S3Reader(mirror)
+            proxy = DelayProxy(reader.port, delay)
+            try:
+                written = 0
+                for d in cases[n]:
+                    write_synthetic_deltas(mdir, g1, written, d - written)
+                    written = d
+                    table.append(self.fetch_case(sec, n, d, csize, name, want_sha, reader, proxy,
+                                                 base, src, env))
+            finally:
+                proxy.close()
+                reader.close()
+            self.rm(mirror)
+        sec.table("side by side (requests counted per command; times are medians)",
+                  ["deltas", "entries", "checkpoint", "fetch requests", "fetch direct s",
+                   "fetch +20 ms/req s", "fetch ms added/req", "restore requests",
+                   "restore direct s", "restore +20 ms/req s", "restore ms added/req"],
+                  table, ["r"] * 11)
+        sec.fact("ms added/req", "(time with 20 ms per request - direct time) / requests: 20 when "
+                                 "the requests go one after another, less when they overlap")
+        sec.fact("archive", "one real file (16 KiB) archived by a pass (generation 1), a synthetic "
+                            "full checkpoint of N entries written directly (generation 2, the real "
+                            "entry and N-1 entries of objects that do not exist), then D synthetic "
+                            "deltas of one entry each (one per WAL segment, as `archived --wait` "
+                            "makes them)")
+        sec.fact("commands", f"`logferry fetch {name} DEST` and `logferry restore --to DIR "
+                             f"--include {name}`, each with an empty state dir (a fresh host); "
+                             "the fetched bytes are checked against the file's sha256")
+        sec.fact("endpoint", "a read-only S3 endpoint in the bench (Python http.server, path style: "
+                             "ListObjectsV2 in pages of 1,000 keys, GET with Range, HEAD) serving the "
+                             "mirror directory, because the shared SeaweedFS belongs to other work; "
+                             "its own cost is in the direct times")
+        sec.fact("20 ms per request", "a TCP forwarder in the bench between logferry and that "
+                                      "endpoint: it parses the HTTP requests on each client "
+                                      "connection and waits 20 ms before passing each one on "
+                                      "(connections stay pooled); requests are counted by the "
+                                      "endpoint (list/get/head) and by the forwarder (request lines), "
+                                      "and the two counts must agree; the forwarder's own "
+                                      "hop and timer add a little over 20 ms (ms added/req)")
+        self.rm(base)
+        return sec
+
+    def fetch_case(self, sec, n, d, csize, name, want_sha, reader, proxy, base, src, env):
+        label = f"{d:,} delta{'s' if d != 1 else ''}, {n:,} entries"
+        rows = {(cmd, via): sec.row(f"{cmd} {'+20 ms/req' if via else 'direct'}, {label}")
+                for cmd in ("fetch", "restore") for via in (False, True)}
+        reqs = {}
+        for i in range(self.runs):
+            for cmd in ("fetch", "restore"):
+                for via in (False, True):
+                    ep = proxy.endpoint if via else reader.endpoint
+                    state = os.path.join(base, "state-empty")
+                    out = os.path.join(base, "out")
+                    self.rm(state, out)
+                    cfg = self.lf_config("fetch-s3", state=state, url="s3://bench", src=src, options={
+                        "aws_endpoint": ep, "aws_access_key_id": "bench",
+                        "aws_secret_access_key": "bench-secret", "aws_region": "us-east-1",
+                        "aws_allow_http": True, "aws_virtual_hosted_style_request": False})
+                    if cmd == "fetch":
+                        argv = [BIN, "--config", cfg, "fetch", name, out]
+                        got = out
+                    else:
+                        argv = [BIN, "--config", cfg, "restore", "--to", out, "--include", name]
+                        got = None
+                    reader.take_counts()
+                    proxy.take_requests()
+                    res = self.run(argv, env=env)
+                    counts, seen = reader.take_counts(), proxy.take_requests()
+                    total = sum(counts.values())
+                    if via and seen != total:
+                        raise BenchError(f"{cmd}: the proxy saw {seen} requests, the endpoint "
+                                         f"answered {total}")
+                    if cmd == "restore":  # wherever restore puts it (<dir>/<source>/...)
+                        found = [os.path.join(dp, f) for dp, _, fs in os.walk(out) for f in fs]
+                        got = found[0] if len(found) == 1 else got
+                    try:
+                        with open(got, "rb") as f:
+                            ok = hashlib.sha256(f.read()).hexdigest() == want_sha
+                    except OSError:
+                        ok = False
+                    if not ok:
+                        raise CommandFailed(argv, 0, res.out, res.err,
+                                            why=f"{cmd} did not write {name} with its content")
+                    rows[(cmd, via)].add(res)
+                    brk = ", ".join(f"{counts[k]} {k}" for k in ("list", "get", "head", "other")
+                                    if counts.get(k))
+                    rows[(cmd, via)].note = f"{total} requests ({brk})"
+                    reqs[cmd] = total
+                    log(f"    {cmd} {'+20 ms' if via else 'direct'}, {label}: {res.brief()}, "
+                        f"{total} requests ({brk})")
+        self.rm(os.path.join(base, "state-empty"), os.path.join(base, "out"))
+        per = lambda cmd: fmt_num(1000 * (rows[(cmd, True)].median - rows[(cmd, False)].median)  # noqa: E731
+                                  / reqs[cmd], 2)
+        return [f"{d:,}", f"{n:,}", human_bytes(csize), reqs["fetch"],
+                fmt_s(rows[("fetch", False)].median), fmt_s(rows[("fetch", True)].median),
+                per("fetch"), reqs["restore"], fmt_s(rows[("restore", False)].median),
+                fmt_s(rows[("restore", True)].median), per("restore")]
+
     # ---- driver
 
     def header(self):
@@ -1129,6 +1554,26 @@ def write_synthetic_checkpoint(path, g1, nsynth):
         f.write(",".join(parts))
         f.write("]}")
     os.rename(tmp, path)
+
+
+def write_synthetic_deltas(mdir, g1, done, count):
+    """Generations 3 + done .. 2 + done + count as deltas on the checkpoint at generation 2,
+    one entry each (a new WAL segment under wal/; its object does not exist)."""
+    source = g1["entries"][0]["source"]
+    t0 = time.time()
+    for k in range(done, done + count):
+        gen = 3 + k
+        now = t0 + k * 0.001
+        created = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
+        path_ = f"wal/00000002{k >> 8:08X}{k & 255:08X}"  # timeline 2: no name clash
+        sha = hashlib.sha256(path_.encode()).hexdigest()
+        entry = {"source": source, "path": path_, "size": 16 * MiB,
+                 "mtime_ns": 1_800_000_000_000_000_000 + k * 60_000_000_000, "sha256": sha,
+                 "key": f"data/{source}/{path_}-{sha}", "archived_at": created, "generation": gen}
+        g = {"version": g1["version"], "generation": gen, "kind": "delta", "base": 2,
+             "created_at": created, "report": None, "entries": [entry]}
+        with open(os.path.join(mdir, f"{gen:020d}.json"), "w") as f:
+            f.write(json.dumps(g, separators=(",", ":")))
 
 
 def parse_args(argv):
