@@ -4,11 +4,11 @@
 //! generations into one list of versions, optionally inside a time window, and names the
 //! older versions so that a restore can write them beside the current one. Pure.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::SystemTime;
 
 use super::index::Index;
-use super::manifest::{Entry, Generation};
+use super::manifest::{Entry, Generation, GenerationNo};
 
 /// Versions archived in `[since, until)` (either end open when `None`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -32,15 +32,11 @@ impl Window {
 /// archive time (oldest first). A version is an entry in the generation that first
 /// recorded it (a full checkpoint repeats older entries with their own generation, so
 /// they are counted once).
-pub(crate) fn versions<'a>(
-    generations: impl IntoIterator<Item = &'a Generation>,
-    window: &Window,
-) -> Vec<Entry> {
+pub(crate) fn versions<'a>(generations: impl IntoIterator<Item = &'a Generation>) -> Vec<Entry> {
     let mut seen = BTreeSet::new();
     let mut out: Vec<Entry> = generations
         .into_iter()
         .flat_map(|g| g.entries.iter())
-        .filter(|e| window.holds(e))
         .filter(|e| seen.insert((e.source.clone(), e.path.clone(), e.sha256, e.generation)))
         .cloned()
         .collect();
@@ -61,17 +57,22 @@ pub fn version_path(e: &Entry) -> String {
     format!("{}@{}", e.path, e.archived_at)
 }
 
-/// What a restore of `versions` writes: the version that is `latest`'s current content
-/// of its path under the path itself, every other version under [`version_path`]. The
-/// view carries `latest`'s generation number (the newest it holds).
-pub fn restorable(latest: &Index, versions: &[Entry]) -> Index {
+/// What a restore of the `versions` inside `window` writes (`versions` as
+/// [`versions`] orders them, every version of a path, so that the current one is known
+/// whatever the window): a path's current content (the one its newest generation
+/// recorded) under the path itself, every other version under [`version_path`]. The
+/// view carries the newest generation number it holds.
+pub fn restorable(versions: &[Entry], window: &Window) -> Index {
+    let current: BTreeMap<(&str, &str), GenerationNo> =
+        versions.iter().fold(BTreeMap::new(), |mut m, v| {
+            let g = m.entry((v.source.as_str(), v.path.as_str())).or_default();
+            *g = (*g).max(v.generation);
+            m
+        });
     let mut taken = BTreeSet::new();
-    let entries = versions.iter().map(|v| {
-        let current = latest
-            .get(&v.source, &v.path)
-            .is_some_and(|c| c.sha256 == v.sha256 && c.generation == v.generation);
+    let entries = versions.iter().filter(|v| window.holds(v)).map(|v| {
         let mut e = v.clone();
-        if !current {
+        if current.get(&(v.source.as_str(), v.path.as_str())) != Some(&v.generation) {
             e.path = version_path(v);
             // Two versions archived in the same millisecond: the later one also names
             // its generation, so neither overwrites the other.
@@ -82,14 +83,14 @@ pub fn restorable(latest: &Index, versions: &[Entry]) -> Index {
         e
     });
     let mut index = Index::from_entries(entries);
-    index.generation = latest.generation;
+    index.generation = current.values().copied().max().unwrap_or_default();
     index
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::manifest::{GenerationNo, Kind, FORMAT_VERSION};
+    use crate::catalog::manifest::{Kind, FORMAT_VERSION};
     use crate::digest::ContentHash;
 
     fn entry(path: &str, body: &[u8], at: &str, generation: u64) -> Entry {
@@ -132,7 +133,7 @@ mod tests {
             generation(3, Kind::Full, vec![v3.clone()]),
             generation(4, Kind::Full, vec![v3.clone()]),
         ];
-        let all = versions(&gens, &Window::default());
+        let all = versions(&gens);
         assert_eq!(all, vec![v1.clone(), v2.clone(), v3.clone()]);
 
         let day = Window {
@@ -149,11 +150,18 @@ mod tests {
                     .time(),
             ),
         };
-        assert_eq!(versions(&gens, &day), vec![v2.clone()]);
+        let in_day: Vec<_> = all.iter().filter(|e| day.holds(e)).cloned().collect();
+        assert_eq!(in_day, vec![v2.clone()]);
+        let out = restorable(&all, &day);
+        let paths: Vec<&str> = out.entries().map(|e| e.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            ["app.log.1@2026-11-03T10:00:00.000Z"],
+            "named as an older version"
+        );
 
-        let mut latest = Index::default();
-        latest.apply(&gens[3]).unwrap();
-        let out = restorable(&latest, &all);
+        let out = restorable(&all, &Window::default());
+        assert_eq!(out.generation, GenerationNo(3));
         let paths: Vec<&str> = out.entries().map(|e| e.path.as_str()).collect();
         assert_eq!(
             paths,
@@ -172,11 +180,7 @@ mod tests {
         let a = entry("app.log.1", b"a", at, 1);
         let b = entry("app.log.1", b"b", at, 2);
         let c = entry("app.log.1", b"c", "2026-11-03T11:00:00.000Z", 3);
-        let mut latest = Index::default();
-        latest
-            .apply(&generation(3, Kind::Full, vec![c.clone()]))
-            .unwrap();
-        let out = restorable(&latest, &[a, b, c]);
+        let out = restorable(&[a, b, c], &Window::default());
         let paths: Vec<&str> = out.entries().map(|e| e.path.as_str()).collect();
         assert_eq!(
             paths,

@@ -523,7 +523,7 @@ async fn every_version_of_a_rotated_name_is_listed_and_restorable(b: Backend) {
         env.write("app.log.1", batch.as_bytes());
         env.pass().await;
     }
-    let versions = all_versions(&env.store, &Window::default()).await.unwrap();
+    let versions = all_versions(&env.store).await.unwrap().expect("an archive");
     let bodies: Vec<String> = versions.iter().map(|e| e.sha256.to_string()).collect();
     assert_eq!(
         bodies,
@@ -531,7 +531,7 @@ async fn every_version_of_a_rotated_name_is_listed_and_restorable(b: Backend) {
         "oldest first, each once"
     );
     let to = env.dir.path().join("versions");
-    let view = restorable_versions(&env.index().await, &versions);
+    let view = restorable_versions(&versions, &Window::default());
     let report = restore(&env.store, &view, &RestoreOptions::new(&to), &|_| {}).await;
     assert!(!report.has_problems(), "{:?}", report.results);
     let read = |rel: &str| std::fs::read_to_string(to.join("app").join(rel)).unwrap();

@@ -2,7 +2,7 @@
 //! or with `--all-versions` every content ever archived under each path, as a table or
 //! JSON.
 
-use logferry::{all_versions, list_generations, no_archive, Config, Entry, Error, Index, Store};
+use logferry::{all_versions, no_archive, Config, Entry, Error, Index, Store};
 
 use super::{holds_source, index_at, open_all, say_failed};
 use crate::args::LsArgs;
@@ -66,20 +66,15 @@ async fn ls_versions(archives: &[Config], opened: &[(Config, Store)], args: &LsA
     let mut versions = Vec::new();
     let mut code = EXIT_OK;
     for (a, store) in opened {
-        // An archive without any generation is reported as plain `ls` reports it.
-        match list_generations(store, None).await {
-            Ok(g) if g.is_empty() => {
+        match all_versions(store).await {
+            Ok(Some(v)) => versions.extend(v.into_iter().filter(|e| window.holds(e))),
+            // An archive without any generation is reported as plain `ls` reports it.
+            Ok(None) => {
                 if holds_source(a, &args.source) {
                     say_failed(archives, a, &no_archive(a).await);
                     code = EXIT_CANNOT_RUN;
                 }
-                continue;
             }
-            Ok(_) => {}
-            Err(e) => return fail(&e),
-        }
-        match all_versions(store, &window).await {
-            Ok(v) => versions.extend(v),
             Err(e) => return fail(&e),
         }
     }

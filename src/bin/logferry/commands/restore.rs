@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use logferry::{
     all_versions, generation_at, human_bytes, list_generations, restorable_versions, restore,
-    Config, Error, FileResult, Matcher, RestoreOptions, RestoreReport, Store, Window,
+    Config, Error, FileResult, Index, Matcher, RestoreOptions, RestoreReport, Store, Window,
 };
 
 use super::{check_source, holds_source, index_at, label, open_all, say_failed, say_no_archive};
@@ -132,6 +132,26 @@ async fn generation(
     }
 }
 
+/// The index of the generation asked for (the latest by default).
+async fn generation_index(
+    archives: &[Config],
+    a: &Config,
+    store: &Store,
+    asked: &Asked,
+    args: &RestoreArgs,
+) -> Result<Index, Skip> {
+    let generation = generation(archives, a, store, asked, args).await?;
+    match index_at(a, store, generation).await {
+        Ok(i) => Ok(i),
+        // Another archive (with `{source}`) may still restore; this one is reported.
+        Err(e @ Error::NoArchive { .. }) => {
+            say_failed(archives, a, &e);
+            Err(Skip::Code(EXIT_CANNOT_RUN))
+        }
+        Err(e) => Err(Skip::Fatal(e)),
+    }
+}
+
 /// Restores one archive and prints what happened; the exit code it earns and its report.
 async fn restore_one(
     archives: &[Config],
@@ -140,31 +160,23 @@ async fn restore_one(
     asked: &Asked,
     args: &RestoreArgs,
 ) -> Result<(u8, RestoreReport), Skip> {
-    let generation = generation(archives, a, store, asked, args).await?;
-    let index = match index_at(a, store, generation).await {
-        Ok(i) => i,
-        // Another archive (with `{source}`) may still restore; this one is reported.
-        Err(e @ Error::NoArchive { .. }) => {
-            say_failed(archives, a, &e);
-            return Err(Skip::Code(EXIT_CANNOT_RUN));
-        }
-        Err(e) => return Err(Skip::Fatal(e)),
-    };
     let mut opts = RestoreOptions::new(args.to.clone());
     opts.source = args.source.clone();
     opts.include = asked.include.clone();
     let index = match &asked.window {
-        None => index,
+        None => generation_index(archives, a, store, asked, args).await?,
         Some(window) => {
+            let Some(versions) = all_versions(store).await.map_err(Skip::Fatal)? else {
+                say_no_archive(archives, a).await;
+                return Err(Skip::Code(EXIT_CANNOT_RUN));
+            };
             // Globs match the archived path, not the name an older version gets.
-            let versions: Vec<_> = all_versions(store, window)
-                .await
-                .map_err(Skip::Fatal)?
+            let versions: Vec<_> = versions
                 .into_iter()
                 .filter(|e| opts.include.as_ref().is_none_or(|m| m.matches(&e.path)))
                 .collect();
             opts.include = None;
-            restorable_versions(&index, &versions)
+            restorable_versions(&versions, window)
         }
     };
     opts.force = args.force;
