@@ -105,6 +105,7 @@ pub use crate::catalog::{
     history::{restorable as restorable_versions, version_path, Window},
     index::Index,
     manifest::{Entry, Generation, GenerationNo, Kind},
+    records::{find as find_archived, Lookup},
     remote::{
         commit as commit_generation, exists as generation_exists, fetch as fetch_generation,
         generation_at, list_generations, load_at, load_latest,

@@ -28,12 +28,13 @@ pub(crate) struct SeenFiles {
 
 /// Records the stored files in the next generation and commits it (when it records
 /// anything), then saves the seen records. The failed files stay pending in the report.
+/// Returns the index as of the generation the pass ends at.
 pub(crate) async fn commit(
     p: &Pass<'_>,
     done: Done,
     mut seen: SeenFiles,
     report: &mut RunReport,
-) -> Result<()> {
+) -> Result<Index> {
     let Done {
         mut index,
         stored,
@@ -54,7 +55,7 @@ pub(crate) async fn commit(
         report.add_pending(r.stat.mtime_ns);
     }
     save_seen(p, &seen.old, &seen.new);
-    Ok(())
+    Ok(index)
 }
 
 /// Saves the seen records when the pass changed them.
@@ -119,12 +120,15 @@ async fn commit_generation(
     }
     embedded.peak_rss_bytes = crate::report::peak_rss_bytes();
     scrub_report(&mut embedded, &p.config.destination.secrets());
-    let generation = index.next_generation(entries, archived_at, embedded);
-    let committed = catalog::commit(
-        p.store,
-        &generation,
-        &Policy::for_destination(&p.config.destination),
-    )
+    let (generation, folds) = index.next_generation(entries, archived_at, embedded);
+    let policy = Policy::for_destination(&p.config.destination);
+    let committed = async {
+        // Data first, manifest last: the folds the generation names are stored first.
+        for fold in &folds {
+            catalog::write_fold(p.store, fold, &policy).await?;
+        }
+        catalog::commit(p.store, &generation, &policy).await
+    }
     .await
     .inspect_err(|_| {
         report.generation = None;

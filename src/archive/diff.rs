@@ -176,6 +176,7 @@ mod tests {
                 base: GenerationNo(1),
                 created_at: Default::default(),
                 report: None,
+                runs: Vec::new(),
                 entries,
             })
             .unwrap();

@@ -1,7 +1,8 @@
 //! One pass of the archive: [`worker`] is the only orchestrator and sequences the
 //! stages: [`sync`] catches the local state up with the remote, [`scan`] finds closed
 //! files, [`diff`] decides what is new, [`files`] hashes each candidate and has
-//! [`upload`] store its content, and [`commit`] records the next generation. [`pass`]
+//! [`upload`] store its content, [`commit`] records the next generation and [`publish`]
+//! writes its version records. [`pass`]
 //! holds what they share. [`control`] lets the agent steer a running pass; [`leftovers`]
 //! cleans what killed passes left; [`repair`] re-uploads and re-commits what
 //! verification found missing.
@@ -12,6 +13,7 @@ pub(crate) mod diff;
 pub(crate) mod files;
 pub(crate) mod leftovers;
 pub(crate) mod pass;
+pub(crate) mod publish;
 pub(crate) mod repair;
 pub(crate) mod scan;
 pub(crate) mod sync;

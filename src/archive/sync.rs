@@ -204,8 +204,14 @@ async fn rebuild(p: &Pass<'_>) -> Result<Known> {
     // copy stays for `verify --repair`. A stale cache must not survive (its seen records
     // would skip files the remote lacks), so failing to forget it stops the pass;
     // failing to save the new one does not.
-    let index = catalog::load_latest(p.store).await?;
+    let (index, published) = catalog::remote::load_latest_marked(p.store).await?;
     state_dir.reset()?;
+    if let Some(g) = published {
+        cached(
+            "published mark",
+            state_dir.save_published(&p.destination, g),
+        );
+    }
     if cached("manifest chain", state_dir.save_snapshot(&index)) {
         cached(
             "cache header",

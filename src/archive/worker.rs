@@ -2,8 +2,8 @@
 //!
 //! catch up with the remote ([`sync`]) → 1. scan the sources ([`scan`]) → 2. quick-check
 //! them against what was seen ([`diff`]) → 3–4. hash the candidates and upload new
-//! content ([`files`], over [`upload`]) → 5. commit the next generation ([`commit`]) →
-//! 6. record the report in the state dir and the log. Data objects are always stored
+//! content ([`files`], over [`upload`]) → 5. commit the next generation ([`commit`]),
+//! then write its version records ([`publish`]) → 6. record the report in the state dir and the log. Data objects are always stored
 //! before the generation naming them is committed, so an interruption at any point
 //! leaves the previous generation valid and the next pass finishes the work.
 //!
@@ -13,13 +13,14 @@
 //! [`files`]: crate::archive::files
 //! [`upload`]: crate::archive::upload
 //! [`commit`]: crate::archive::commit
+//! [`publish`]: crate::archive::publish
 
 use std::collections::BTreeMap;
 
 use crate::archive::commit::{self, SeenFiles};
 use crate::archive::control::Control;
 use crate::archive::pass::{scrub_report, Pass};
-use crate::archive::{diff, files, leftovers, scan, sync};
+use crate::archive::{diff, files, leftovers, publish, scan, sync};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::fsstat::FileId;
@@ -113,6 +114,13 @@ async fn pass(p: &Pass<'_>, report: &mut RunReport) -> Result<()> {
         if unchanged.len() != old_seen.len() {
             commit::save_seen(p, &old_seen, &seen_of_unchanged());
         }
+        if publish::lags(p, known.generation) {
+            let index = match known.index.take() {
+                Some(i) => i,
+                None => sync::local_index(p, known.generation).await?,
+            };
+            publish::records(p, &index).await;
+        }
         return Ok(());
     }
     let index = match known.index.take() {
@@ -131,7 +139,11 @@ async fn pass(p: &Pass<'_>, report: &mut RunReport) -> Result<()> {
         new,
         seen_at_ns: crate::fsstat::nanos(now),
     };
-    commit::commit(p, done, seen, report).await
+    let index = commit::commit(p, done, seen, report).await?;
+
+    // 5b. the version records of what is now committed (the commit stands without them)
+    publish::records(p, &index).await;
+    Ok(())
 }
 
 fn log_summary(r: &RunReport) {

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
+use crate::catalog::manifest::{Fold, Run};
 use crate::catalog::{Entry, Generation, GenerationNo, Kind, FORMAT_VERSION};
 use crate::codec::Compression;
 use crate::digest::ContentHash;
@@ -17,9 +18,13 @@ use crate::time::Timestamp;
 /// A full checkpoint is written once the deltas since the last one hold at least this many
 /// entries (or as many as the checkpoint itself, whichever is more).
 pub(crate) const CHECKPOINT_MIN_ENTRIES: u64 = 1000;
-/// A full checkpoint is also written after this many deltas, so a fresh host never reads
-/// more than this many objects to rebuild its state.
-pub(crate) const CHECKPOINT_MAX_DELTAS: u64 = 10_000;
+/// A full checkpoint is also written after this many deltas.
+pub(crate) const CHECKPOINT_MAX_DELTAS: u64 = 4096;
+/// This many runs of one level at the end of the list fold into one run of the next
+/// level, so the runs between a checkpoint and a generation are at most
+/// `(FOLD_WIDTH - 1) × levels`: with 4096 deltas at most, 28 objects, and a reader loads
+/// the archive from at most 30 (the generation, its checkpoint and its runs).
+pub(crate) const FOLD_WIDTH: usize = 8;
 
 /// A stored object, as entries refer to it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +53,13 @@ pub struct Index {
     pub delta_entries: u64,
     /// Deltas written since it.
     pub deltas: u64,
+    /// The format the checkpoint was written in: deltas on a checkpoint older than format
+    /// 3 (0 when unknown) are a chain, so the next generation is a checkpoint.
+    #[serde(default)]
+    pub base_format: u32,
+    /// The runs from the checkpoint to this generation (format 3).
+    #[serde(default)]
+    pub runs: Vec<Run>,
     #[serde(with = "entries_as_list")]
     entries: BTreeMap<FileId, Entry>,
     #[serde(skip)]
@@ -151,8 +163,10 @@ impl Index {
                 self.entries.clear();
                 self.base = g.generation;
                 self.base_entries = g.entries.len() as u64;
+                self.base_format = g.version;
                 self.delta_entries = 0;
                 self.deltas = 0;
+                self.runs.clear();
             }
             Kind::Delta => {
                 if g.generation != expected {
@@ -169,6 +183,15 @@ impl Index {
                 }
                 self.delta_entries += g.entries.len() as u64;
                 self.deltas += 1;
+                if g.version >= 3 {
+                    self.runs = g.runs.clone();
+                }
+                self.runs.push(Run {
+                    from: self.generation,
+                    to: g.generation,
+                    level: 0,
+                    entries: g.entries.len() as u64,
+                });
             }
         }
         for e in &g.entries {
@@ -186,9 +209,31 @@ impl Index {
         Ok(())
     }
 
+    /// Applies one run of a format 3 generation's list (loaded from its object): its
+    /// entries on top, and the index moves to the run's last generation.
+    pub fn apply_run(&mut self, run: &Run, entries: &[Entry]) -> Result<(), String> {
+        if run.from != self.generation {
+            return Err(format!(
+                "the run {}..{} does not follow {}",
+                run.from, run.to, self.generation
+            ));
+        }
+        for e in entries {
+            self.entries
+                .insert((e.source.clone(), e.path.clone()), e.clone());
+            self.remember_object(e);
+        }
+        self.delta_entries += run.entries;
+        self.deltas += run.to.get() - run.from.get();
+        self.generation = run.to;
+        self.runs.push(*run);
+        Ok(())
+    }
+
     /// Whether a generation adding `added` entries should be a full checkpoint.
     pub fn next_is_full(&self, added: u64) -> bool {
         self.generation == GenerationNo(0)
+            || self.base_format < 3
             || self.delta_entries + added >= self.base_entries.max(CHECKPOINT_MIN_ENTRIES)
             || self.deltas + 1 >= CHECKPOINT_MAX_DELTAS
     }
@@ -204,19 +249,67 @@ impl Index {
             base: generation,
             created_at,
             report: Some(report),
+            runs: Vec::new(),
             entries: self.entries.values().cloned().collect(),
         }
     }
 
-    /// The generation that records `added` on top of this index.
+    /// The runs a delta after this generation names, the last ones folded while
+    /// `FOLD_WIDTH` of one level end the list, and the folds to write first.
+    fn folded_runs(&self) -> (Vec<Run>, Vec<Fold>) {
+        let mut runs = self.runs.clone();
+        let mut folds = Vec::new();
+        loop {
+            let n = runs.len();
+            if n < FOLD_WIDTH {
+                break;
+            }
+            let tail = &runs[n - FOLD_WIDTH..];
+            let level = tail[FOLD_WIDTH - 1].level;
+            if tail.iter().any(|r| r.level != level) {
+                break;
+            }
+            let run = Run {
+                from: tail[0].from,
+                to: tail[FOLD_WIDTH - 1].to,
+                level: level + 1,
+                entries: tail.iter().map(|r| r.entries).sum(),
+            };
+            // Entries record the generation that recorded them, so the run's current
+            // entries are the ones recorded inside it; a path it recorded and a later
+            // generation replaced is in a later run, which wins.
+            let entries = self
+                .entries
+                .values()
+                .filter(|e| e.generation > run.from && e.generation <= run.to)
+                .cloned()
+                .collect();
+            folds.push(Fold {
+                version: FORMAT_VERSION,
+                run,
+                entries,
+            });
+            runs.truncate(n - FOLD_WIDTH);
+            runs.push(run);
+        }
+        (runs, folds)
+    }
+
+    /// The generation that records `added` on top of this index, and the folds its
+    /// runs name, which are written before it.
     pub fn next_generation(
         &self,
         added: Vec<Entry>,
         created_at: Timestamp,
         report: RunReport,
-    ) -> Generation {
+    ) -> (Generation, Vec<Fold>) {
         let generation = self.generation.next();
         let full = self.next_is_full(added.len() as u64);
+        let (runs, folds) = if full {
+            (Vec::new(), Vec::new())
+        } else {
+            self.folded_runs()
+        };
         let entries = if full {
             let mut all = self.entries.clone();
             for e in added {
@@ -226,15 +319,17 @@ impl Index {
         } else {
             added
         };
-        Generation {
+        let g = Generation {
             version: FORMAT_VERSION,
             generation,
             kind: if full { Kind::Full } else { Kind::Delta },
             base: if full { generation } else { self.base },
             created_at,
             report: Some(report),
+            runs,
             entries,
-        }
+        };
+        (g, folds)
     }
 }
 
@@ -261,14 +356,14 @@ mod tests {
     #[test]
     fn first_generation_is_full_then_deltas() {
         let mut idx = Index::default();
-        let g1 = idx.next_generation(
+        let (g1, _) = idx.next_generation(
             vec![entry("a", b"a", 1)],
             Timestamp::default(),
             RunReport::default(),
         );
         assert_eq!(g1.kind, Kind::Full);
         idx.apply(&g1).unwrap();
-        let g2 = idx.next_generation(
+        let (g2, _) = idx.next_generation(
             vec![entry("b", b"b", 2)],
             Timestamp::default(),
             RunReport::default(),
@@ -288,7 +383,7 @@ mod tests {
         let first: Vec<Entry> = (0..10)
             .map(|i| entry(&format!("f{i}"), format!("{i}").as_bytes(), 1))
             .collect();
-        let g = idx.next_generation(first, Timestamp::default(), RunReport::default());
+        let (g, _) = idx.next_generation(first, Timestamp::default(), RunReport::default());
         idx.apply(&g).unwrap();
         let mut fulls = 0;
         for n in 0..CHECKPOINT_MIN_ENTRIES + 5 {
@@ -297,7 +392,7 @@ mod tests {
                 format!("g{n}").as_bytes(),
                 idx.generation.get() + 1,
             );
-            let g = idx.next_generation(vec![e], Timestamp::default(), RunReport::default());
+            let (g, _) = idx.next_generation(vec![e], Timestamp::default(), RunReport::default());
             if g.kind == Kind::Full {
                 fulls += 1;
             } else {
@@ -311,13 +406,13 @@ mod tests {
     #[test]
     fn out_of_order_delta_is_refused() {
         let mut idx = Index::default();
-        let g1 = idx.next_generation(
+        let (g1, _) = idx.next_generation(
             vec![entry("a", b"a", 1)],
             Timestamp::default(),
             RunReport::default(),
         );
         idx.apply(&g1).unwrap();
-        let mut g3 = idx.next_generation(
+        let (mut g3, _) = idx.next_generation(
             vec![entry("b", b"b", 3)],
             Timestamp::default(),
             RunReport::default(),

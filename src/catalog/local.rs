@@ -17,6 +17,15 @@ pub(crate) const CACHE_FILE: &str = "state.json";
 /// index and the delta generations after it.
 pub(crate) const CHAIN_DIR: &str = "chain";
 const SNAPSHOT_FILE: &str = "snapshot.json";
+/// Through which generation this host wrote (or found) the version records.
+const PUBLISHED_FILE: &str = "published.json";
+
+/// What `published.json` holds.
+#[derive(Debug, Serialize, Deserialize)]
+struct Published {
+    destination: String,
+    generation: GenerationNo,
+}
 /// Version 1 kept the whole index in `state.json`; version 2 keeps a header there, the
 /// stats in `seen.json` and the manifest chain in `chain/`, so a pass with nothing new
 /// reads only what is proportional to the local files.
@@ -163,12 +172,35 @@ impl StateDir {
         (index.generation == generation).then_some(index)
     }
 
+    /// The generation through which the destination's version records are written, as
+    /// this host knows it (0: none, or unknown).
+    pub fn published(&self, destination: &str) -> GenerationNo {
+        std::fs::read(self.path().join(PUBLISHED_FILE))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Published>(&b).ok())
+            .filter(|p| p.destination == destination)
+            .map_or(GenerationNo(0), |p| p.generation)
+    }
+
+    /// Records that the version records are written through `generation`.
+    pub fn save_published(&self, destination: &str, generation: GenerationNo) -> Result<()> {
+        let p = Published {
+            destination: destination.to_string(),
+            generation,
+        };
+        write_atomic(
+            &self.path().join(PUBLISHED_FILE),
+            &serde_json::to_vec(&p).expect("mark serializes"),
+        )
+    }
+
     /// Forgets the local chain and stats (the remote no longer matches them).
     pub fn reset(&self) -> Result<()> {
         for p in [
             self.path().join(CHAIN_DIR),
             self.path().join(SEEN_FILE),
             self.path().join(CACHE_FILE),
+            self.path().join(PUBLISHED_FILE),
         ] {
             let r = if p.is_dir() {
                 std::fs::remove_dir_all(&p)

@@ -12,9 +12,11 @@ use crate::error::{Error, Result};
 use crate::report::RunReport;
 use crate::time::Timestamp;
 
-/// The manifest format this build writes. Version 2 added `compression` and
-/// `stored_size` to entries; version 1 (no compression) is still read.
-pub(crate) const FORMAT_VERSION: u32 = 2;
+/// The manifest format this build writes. Version 3 added `runs` (a delta names the
+/// objects its state is loaded from, so a reader never follows a chain of thousands),
+/// folds and version records; version 2 added `compression` and `stored_size` to
+/// entries; versions 1 and 2 are still read.
+pub(crate) const FORMAT_VERSION: u32 = 3;
 /// The oldest manifest format this build reads.
 pub(crate) const OLDEST_READABLE_VERSION: u32 = 1;
 
@@ -152,8 +154,106 @@ pub struct Generation {
     /// The pass that made it.
     #[serde(default)]
     pub report: Option<RunReport>,
+    /// Format 3 deltas: the runs of generations between `base` and this one, in order,
+    /// whose entries (applied on top of the checkpoint, then this generation's own) make
+    /// the archive as of this generation. Empty in a full checkpoint and before format 3,
+    /// whose deltas are read as a chain.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub runs: Vec<Run>,
     /// Entries (all of them when full, the change when a delta).
     pub entries: Vec<Entry>,
+}
+
+/// A run of consecutive delta generations, `from` (exclusive) to `to`: one generation's
+/// own object at level 0, a fold of runs below it otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Run {
+    /// The generation before the first one of the run.
+    pub from: GenerationNo,
+    /// The last generation of the run.
+    pub to: GenerationNo,
+    /// 0 for one generation, n + 1 for a fold of level-n runs.
+    pub level: u8,
+    /// The entries the run's generations recorded (a fold holds fewer when a path
+    /// changed twice), for the checkpoint rule.
+    pub entries: u64,
+}
+
+/// A fold: the entries that the generations of a run recorded and that were still
+/// current when it was made, so a reader loads one object for the run. Written before
+/// the generation naming it; the same run always folds to the same entries.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fold {
+    /// Format version.
+    pub version: u32,
+    /// The run it folds.
+    pub run: Run,
+    /// Its entries, ordered by source then path.
+    pub entries: Vec<Entry>,
+}
+
+/// One version record: the entry a generation recorded for a path, found by the path's
+/// file name in one listing (see `remote::layout::name_key`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NameRecord {
+    /// Format version.
+    pub version: u32,
+    /// The entry.
+    pub entry: Entry,
+}
+
+/// Checks the version field of a catalog object before its fields are read, so that an
+/// unknown version gets a clear message rather than a field error.
+fn decode_versioned<T: serde::de::DeserializeOwned>(
+    what: &'static str,
+    location: &str,
+    bytes: &[u8],
+    oldest: u32,
+) -> Result<T> {
+    let bad = |message: String| Error::Format {
+        what,
+        location: location.to_string(),
+        message,
+    };
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| bad(format!("not valid JSON: {e}")))?;
+    match value.get("version").and_then(serde_json::Value::as_u64) {
+        Some(v) if (u64::from(oldest)..=u64::from(FORMAT_VERSION)).contains(&v) => {}
+        Some(v) => {
+            return Err(bad(format!(
+                "format version {v} is not supported; this logferry reads versions {oldest} to {FORMAT_VERSION} — upgrade logferry"
+            )))
+        }
+        None => return Err(bad(format!("no format version; not a logferry {what}"))),
+    }
+    serde_json::from_value(value).map_err(|e| bad(e.to_string()))
+}
+
+impl Fold {
+    /// Serialized form.
+    pub fn encode(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("fold serializes")
+    }
+
+    /// Parses a fold object.
+    pub fn decode(location: &str, bytes: &[u8]) -> Result<Self> {
+        decode_versioned("fold", location, bytes, 3)
+    }
+}
+
+impl NameRecord {
+    /// Serialized form.
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("record serializes")
+    }
+
+    /// Parses a version record.
+    pub(crate) fn decode(location: &str, bytes: &[u8]) -> Result<Self> {
+        decode_versioned("version record", location, bytes, 3)
+    }
 }
 
 impl Generation {
@@ -165,27 +265,35 @@ impl Generation {
     /// Parses a manifest object, checking its version first so an unknown version gets a
     /// clear message rather than a field error.
     pub fn decode(location: &str, bytes: &[u8]) -> Result<Self> {
+        let g: Generation = decode_versioned("manifest", location, bytes, OLDEST_READABLE_VERSION)?;
         let bad = |message: String| Error::Format {
             what: "manifest",
             location: location.to_string(),
             message,
         };
-        let value: serde_json::Value =
-            serde_json::from_slice(bytes).map_err(|e| bad(format!("not valid JSON: {e}")))?;
-        match value.get("version").and_then(serde_json::Value::as_u64) {
-            Some(v) if (u64::from(OLDEST_READABLE_VERSION)..=u64::from(FORMAT_VERSION)).contains(&v) => {}
-            Some(v) => {
-                return Err(bad(format!(
-                    "format version {v} is not supported; this logferry reads versions {OLDEST_READABLE_VERSION} to {FORMAT_VERSION} — upgrade logferry"
-                )))
-            }
-            None => return Err(bad("no format version; not a logferry manifest".into())),
-        }
-        let g: Generation = serde_json::from_value(value).map_err(|e| bad(e.to_string()))?;
         if g.kind == Kind::Full && g.base != g.generation {
             return Err(bad(format!(
                 "full generation {} names base {}",
                 g.generation, g.base
+            )));
+        }
+        if g.kind == Kind::Full && !g.runs.is_empty() {
+            return Err(bad(format!("full generation {} names runs", g.generation)));
+        }
+        let mut at = g.base;
+        for r in &g.runs {
+            if r.from != at || r.to <= r.from || r.to >= g.generation {
+                return Err(bad(format!(
+                    "generation {} names the run {}..{} after {at}",
+                    g.generation, r.from, r.to
+                )));
+            }
+            at = r.to;
+        }
+        if !g.runs.is_empty() && at.next() != g.generation {
+            return Err(bad(format!(
+                "the runs of generation {} end at {at}",
+                g.generation
             )));
         }
         Ok(g)
@@ -249,6 +357,7 @@ mod tests {
             base: GenerationNo(1),
             created_at: "2026-11-21T10:00:00Z".parse().unwrap(),
             report: Some(RunReport::default()),
+            runs: Vec::new(),
             entries: vec![Entry {
                 source: "app".into(),
                 path: "a.log".into(),
@@ -272,11 +381,11 @@ mod tests {
 
     #[test]
     fn unknown_version_is_named() {
-        let err = Generation::decode("manifests/x.json", br#"{"version": 3}"#)
+        let err = Generation::decode("manifests/x.json", br#"{"version": 4}"#)
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("manifests/x.json") && err.contains("version 3"),
+            err.contains("manifests/x.json") && err.contains("version 4"),
             "{err}"
         );
         let err = Generation::decode("k", b"{}").unwrap_err().to_string();

@@ -2,16 +2,18 @@
 //! [`manifest`]), the index it folds into (pure, [`index`]), the generations in the
 //! bucket ([`remote`]: list, load, create-only commit), their local copy in the state
 //! dir ([`local`]), what a check of the record against the bucket found
-//! ([`audit`]), and every version ever archived under a path ([`history`]).
+//! ([`audit`]), every version ever archived under a path ([`history`]), and the
+//! version records that find one file in a few requests ([`records`]).
 
 pub(crate) mod audit;
 pub(crate) mod history;
 pub(crate) mod index;
 pub(crate) mod local;
 pub(crate) mod manifest;
+pub(crate) mod records;
 pub(crate) mod remote;
 
 pub(crate) use manifest::{Entry, Generation, GenerationNo, Kind, FORMAT_VERSION};
 pub(crate) use remote::{
-    commit, fetch, fetch_committed, fetch_raw, list_generations, list_metas, load_at, load_latest,
+    commit, fetch, fetch_committed, fetch_raw, list_generations, list_metas, load_at, write_fold,
 };

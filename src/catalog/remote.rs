@@ -6,12 +6,12 @@
 //! they wrote generation N (invariants 2 and 3).
 
 use bytes::Bytes;
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload};
 
 use super::index::Index;
-use super::manifest::{Committed, Generation, GenerationNo, Kind};
+use super::manifest::{Committed, Entry, Fold, Generation, GenerationNo, Kind, Run};
 use crate::error::{Error, Result};
 use crate::remote::retry::{self, Policy};
 use crate::remote::{layout, Store};
@@ -103,14 +103,46 @@ pub async fn exists(store: &Store, generation: GenerationNo) -> Result<bool> {
     }
 }
 
-/// Builds the index of the latest generation from the remote alone: the newest
-/// generation names its checkpoint, which is read with the deltas after it.
-pub async fn load_latest(store: &Store) -> Result<Index> {
-    let gens = list_generations(store, None).await?;
-    let Some(&newest) = gens.last() else {
-        return Ok(Index::default());
+/// How many objects a load reads at once.
+const LOAD_CONCURRENCY: usize = 8;
+
+/// The newest generation and the newest published mark, in two listings however many
+/// generations there are: the mark (the first key of its listing), then the
+/// generations after it. An archive without marks (written before format 3) is listed
+/// whole.
+pub(crate) async fn newest_generation(
+    store: &Store,
+) -> Result<(Option<GenerationNo>, Option<GenerationNo>)> {
+    let mark = published(store).await?;
+    // Listed from the marked generation itself: a mark whose generation is gone (the
+    // generations were deleted, the marks left) is not believed.
+    let listed = list_metas(store, mark.and_then(GenerationNo::previous)).await?;
+    let (listed, mark) = match mark {
+        Some(m) if !listed.first().is_some_and(|(g, _)| *g == m) => {
+            tracing::warn!(
+                generation = m.get(),
+                "the newest published mark names a generation the destination lacks; listing every generation"
+            );
+            (list_metas(store, None).await?, None)
+        }
+        _ => (listed, mark),
     };
-    load_at(store, newest).await
+    Ok((listed.last().map(|(g, _)| *g), mark))
+}
+
+/// Builds the index of the latest generation from the remote alone: the newest
+/// generation names its checkpoint and runs (format 3), read with it.
+pub async fn load_latest(store: &Store) -> Result<Index> {
+    load_latest_marked(store).await.map(|(index, _)| index)
+}
+
+/// [`load_latest`], and the newest published mark.
+pub(crate) async fn load_latest_marked(store: &Store) -> Result<(Index, Option<GenerationNo>)> {
+    let (newest, mark) = newest_generation(store).await?;
+    let Some(newest) = newest else {
+        return Ok((Index::default(), mark));
+    };
+    Ok((load_at(store, newest).await?, mark))
 }
 
 /// Builds the index as of `generation`.
@@ -121,6 +153,9 @@ pub async fn load_at(store: &Store, generation: GenerationNo) -> Result<Index> {
         apply(&mut index, &head)?;
         return Ok(index);
     }
+    if head.version >= 3 {
+        return load_runs(store, head).await;
+    }
     index.generation = GenerationNo(head.base.get() - 1);
     for g in (head.base.get()..generation.get()).map(GenerationNo) {
         let gen = fetch(store, g).await?;
@@ -128,6 +163,99 @@ pub async fn load_at(store: &Store, generation: GenerationNo) -> Result<Index> {
     }
     apply(&mut index, &head)?;
     Ok(index)
+}
+
+/// A format 3 delta's state: its checkpoint, its runs (read at once, applied in order),
+/// then its own entries.
+async fn load_runs(store: &Store, head: Generation) -> Result<Index> {
+    let mut index = Index::default();
+    let base = fetch(store, head.base).await?;
+    if base.kind != Kind::Full {
+        return Err(Error::Format {
+            what: "manifest",
+            location: layout::manifest_key(head.generation).to_string(),
+            message: format!("its checkpoint {} is not a full generation", head.base),
+        });
+    }
+    apply(&mut index, &base)?;
+    let mut loaded = futures::stream::iter(head.runs.clone())
+        .map(|run| async move { load_run(store, run).await.map(|e| (run, e)) })
+        .buffered(LOAD_CONCURRENCY);
+    while let Some(next) = loaded.next().await {
+        let (run, entries) = next?;
+        index
+            .apply_run(&run, &entries)
+            .map_err(|message| Error::Format {
+                what: "manifest",
+                location: layout::manifest_key(head.generation).to_string(),
+                message,
+            })?;
+    }
+    apply(&mut index, &head)?;
+    Ok(index)
+}
+
+/// The entries of one run: a generation's own, or a fold's.
+async fn load_run(store: &Store, run: Run) -> Result<Vec<Entry>> {
+    if run.level == 0 {
+        let g = fetch(store, run.to).await?;
+        return Ok(g.entries);
+    }
+    let key = layout::fold_key(run.from, run.to);
+    let (bytes, _) = read_whole(store, &key, &Policy::bodies()).await?;
+    let fold = Fold::decode(key.as_ref(), &bytes)?;
+    if fold.run != run {
+        return Err(Error::Format {
+            what: "fold",
+            location: key.to_string(),
+            message: format!("holds the run {:?}, {run:?} was named", fold.run),
+        });
+    }
+    Ok(fold.entries)
+}
+
+/// Writes a fold before the generation naming it.
+pub(crate) async fn write_fold(store: &Store, fold: &Fold, policy: &Policy) -> Result<()> {
+    let key = layout::fold_key(fold.run.from, fold.run.to);
+    put_derived(store, &key, fold.encode(), policy).await
+}
+
+/// Writes an object the catalog derives from committed generations (a fold, a version
+/// record, a mark). Whoever writes it writes the same bytes for the same committed
+/// history, so it is overwritten rather than put create-only: a copy left by an archive
+/// since wiped must not stand.
+pub(crate) async fn put_derived(
+    store: &Store,
+    key: &Path,
+    body: Vec<u8>,
+    policy: &Policy,
+) -> Result<()> {
+    let body = Bytes::from(body);
+    retry::run(policy, "put", || {
+        store.put(key, PutPayload::from(body.clone()))
+    })
+    .await
+    .result
+    .map(|_| ())
+    .map_err(|e| Error::store("put", key, e))
+}
+
+/// The newest generation whose records are complete, from the first key of one listing.
+pub(crate) async fn published(store: &Store) -> Result<Option<GenerationNo>> {
+    let prefix = layout::published_prefix();
+    let first = retry::run(&Policy::bodies(), "list", || async {
+        let mut listing = store.list(Some(&prefix));
+        while let Some(meta) = listing.try_next().await? {
+            if let Some(g) = layout::parse_published_key(&meta.location) {
+                return Ok(Some(g));
+            }
+        }
+        Ok(None)
+    })
+    .await
+    .result
+    .map_err(|e| Error::store("list", &prefix, e))?;
+    Ok(first)
 }
 
 /// The newest generation committed at or before `t` (binary search over the generations'

@@ -11,8 +11,32 @@ use crate::digest::ContentHash;
 pub(crate) const DATA_PREFIX: &str = "data";
 /// Top-level folder of manifest generations.
 pub(crate) const MANIFEST_PREFIX: &str = "manifests";
+/// Top-level folder of the catalog's lookup objects (format 3): the folds of delta
+/// runs, one record per archived version keyed by file name, and the marks saying
+/// through which generation those records are complete. Never the truth (the
+/// generations are), only the way to the answer in a few requests.
+pub(crate) const CATALOG_PREFIX: &str = "catalog";
 /// Digits of a zero-padded generation number, so keys sort in generation order.
 const GENERATION_DIGITS: usize = 20;
+
+/// A generation counted down from the largest number, so that an ascending listing (the
+/// only order object stores list in) gives the newest first: its first page answers
+/// "which is the newest" in one request, however many there are.
+fn newest_first(generation: GenerationNo) -> String {
+    format!(
+        "{:0width$}",
+        u64::MAX - generation.get(),
+        width = GENERATION_DIGITS
+    )
+}
+
+fn parse_newest_first(digits: &str) -> Option<GenerationNo> {
+    if digits.len() != GENERATION_DIGITS || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let n: u64 = digits.parse().ok()?;
+    Some(GenerationNo(u64::MAX - n))
+}
 
 /// `data/<source>/<relative path>-<sha256 hex>`: keeps the file name for people, the hash
 /// for idempotent retries.
@@ -62,6 +86,60 @@ pub(crate) fn parse_manifest_key(key: &Path) -> Option<GenerationNo> {
     digits.parse().ok()
 }
 
+/// `catalog/folds/<from>-<to>.json`: the entries the generations after `from` up to
+/// `to` recorded that were still current when the fold was made, so a reader loads one
+/// object for the whole run.
+pub(crate) fn fold_key(from: GenerationNo, to: GenerationNo) -> Path {
+    Path::from_iter([
+        PathPart::from(CATALOG_PREFIX),
+        PathPart::from("folds"),
+        PathPart::from(format!(
+            "{from:0width$}-{to:0width$}.json",
+            width = GENERATION_DIGITS
+        )),
+    ])
+}
+
+/// The folder of the version records of every file called `file_name` (the last segment
+/// of its path), newest first.
+pub(crate) fn name_prefix(file_name: &str) -> Path {
+    Path::from_iter([
+        PathPart::from(CATALOG_PREFIX),
+        PathPart::from("names"),
+        PathPart::from(file_name.to_string()),
+    ])
+}
+
+/// `catalog/names/<file name>/<generation, newest first>-<file id>.json`: the record of
+/// the version `generation` archived under one path. The file id tells apart paths that
+/// share a file name (`a/x.log`, `b/x.log`) without reading the records.
+pub(crate) fn name_key(file_name: &str, generation: GenerationNo, file_id: &str) -> Path {
+    name_prefix(file_name).join(format!("{}-{file_id}.json", newest_first(generation)))
+}
+
+/// The generation and file id a version record's key names.
+pub(crate) fn parse_name_key(key: &Path) -> Option<(GenerationNo, String)> {
+    let name = key.filename()?.strip_suffix(".json")?;
+    let (digits, id) = name.split_once('-')?;
+    Some((parse_newest_first(digits)?, id.to_string()))
+}
+
+/// The folder of the marks of published generations, newest first.
+pub(crate) fn published_prefix() -> Path {
+    Path::from_iter([PathPart::from(CATALOG_PREFIX), PathPart::from("published")])
+}
+
+/// `catalog/published/<generation, newest first>.json`: the version records of every
+/// generation up to this one are written.
+pub(crate) fn published_key(generation: GenerationNo) -> Path {
+    published_prefix().join(format!("{}.json", newest_first(generation)))
+}
+
+/// The generation a published mark names.
+pub(crate) fn parse_published_key(key: &Path) -> Option<GenerationNo> {
+    parse_newest_first(key.filename()?.strip_suffix(".json")?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,6 +157,29 @@ mod tests {
         assert!(manifest_key(GenerationNo(9)).as_ref() < manifest_key(GenerationNo(10)).as_ref());
         assert_eq!(parse_manifest_key(&Path::from("manifests/7.json")), None);
         assert_eq!(parse_manifest_key(&Path::from("manifests/tmp")), None);
+    }
+
+    #[test]
+    fn catalog_keys_list_newest_first_and_round_trip() {
+        let (old, new) = (GenerationNo(9), GenerationNo(10));
+        assert!(published_key(new).as_ref() < published_key(old).as_ref());
+        assert_eq!(parse_published_key(&published_key(new)), Some(new));
+        assert_eq!(
+            published_key(GenerationNo(1)).as_ref(),
+            "catalog/published/18446744073709551614.json"
+        );
+        let k = name_key("app.log.1", new, "0123abcd");
+        assert!(k.as_ref().starts_with("catalog/names/app.log.1/"));
+        assert!(k.as_ref() < name_key("app.log.1", old, "0123abcd").as_ref());
+        assert_eq!(parse_name_key(&k), Some((new, "0123abcd".to_string())));
+        assert_eq!(
+            parse_name_key(&Path::from("catalog/names/x/junk.json")),
+            None
+        );
+        assert_eq!(
+            fold_key(GenerationNo(3), GenerationNo(10)).as_ref(),
+            "catalog/folds/00000000000000000003-00000000000000000010.json"
+        );
     }
 
     #[test]

@@ -215,7 +215,22 @@ min_age = "0s"
         load_latest(&self.store).await.unwrap()
     }
 
+    /// The archive's data objects and generations: the keys that are the truth, without
+    /// the lookup objects under `catalog/` (see [`Env::catalog_keys`]).
     pub(crate) async fn keys(&self) -> Vec<String> {
+        let mut keys = self.all_keys().await;
+        keys.retain(|k| !k.starts_with("catalog/"));
+        keys
+    }
+
+    /// The lookup objects: folds, version records and published marks.
+    pub(crate) async fn catalog_keys(&self) -> Vec<String> {
+        let mut keys = self.all_keys().await;
+        keys.retain(|k| k.starts_with("catalog/"));
+        keys
+    }
+
+    async fn all_keys(&self) -> Vec<String> {
         let mut keys: Vec<String> = self
             .store
             .list(None)
@@ -415,7 +430,7 @@ impl ObjectStore for FaultStore {
                     source: "injected crash before commit".into(),
                 });
             }
-        } else {
+        } else if location.as_ref().starts_with("data/") {
             let pending = self.before_first_data_put.lock().unwrap().take();
             if let Some((p, b)) = pending {
                 self.inner.put(&p, b.into()).await?;

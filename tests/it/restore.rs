@@ -307,6 +307,7 @@ async fn a_hostile_manifest_writes_nothing_outside_the_target() {
         base: GenerationNo(1),
         created_at: "2026-11-21T10:00:00.000Z".parse().unwrap(),
         report: None,
+        runs: Vec::new(),
         entries,
     };
     commit_generation(&env.store, &g, &Default::default())

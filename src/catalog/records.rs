@@ -1,0 +1,187 @@
+//! Version records: one small object per version archived under a path, keyed by the
+//! path's file name, so that "the archived file called NAME" is answered by one listing
+//! and one read however many generations and entries the archive holds (a PostgreSQL
+//! recovery asks once per WAL segment, from a host that may have no state at all).
+//!
+//! The records are written after the generation recording them is committed, and a
+//! published mark says through which generation they are complete; the generations
+//! stay the truth. So a record found names a committed version, and "never archived" is
+//! said only once the generations after the newest mark are read too.
+
+use futures::{StreamExt, TryStreamExt};
+use object_store::path::Path;
+use object_store::ObjectStoreExt;
+
+use super::manifest::{Entry, GenerationNo, NameRecord, FORMAT_VERSION};
+use crate::digest::ContentHash;
+use crate::error::{Error, Result};
+use crate::remote::retry::{self, Policy};
+use crate::remote::{layout, Store};
+
+/// How many records are written at once.
+const PUBLISH_CONCURRENCY: usize = 16;
+
+/// What the records say of a name.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Lookup {
+    /// The newest version archived under the name.
+    Found(Entry),
+    /// Never archived, as of this generation (the newest one).
+    NotArchived(GenerationNo),
+    /// The archive has no records (written before format 3, or not yet published): the
+    /// caller reads the generations instead.
+    Unindexed,
+}
+
+/// Tells apart paths that share a file name, in a record's key.
+fn file_id(source: &str, path: &str) -> String {
+    let h = ContentHash::of(format!("{source}\0{path}").as_bytes()).to_string();
+    h[..16].to_string()
+}
+
+fn file_name(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+/// Whether `e` is the file `name` (its path, or its file name) of `source` (any when
+/// `None`): the same rule as a lookup in a loaded index.
+pub(crate) fn names(e: &Entry, name: &str, source: Option<&str>) -> bool {
+    source.is_none_or(|s| e.source == s) && (e.path == name || file_name(&e.path) == name)
+}
+
+/// Writes a record for each of `entries`, then the mark saying records are complete
+/// through `through`.
+pub(crate) async fn publish(
+    store: &Store,
+    entries: Vec<Entry>,
+    through: GenerationNo,
+    policy: &Policy,
+) -> Result<()> {
+    futures::stream::iter(entries)
+        .map(|e| async move {
+            let key = layout::name_key(
+                file_name(&e.path),
+                e.generation,
+                &file_id(&e.source, &e.path),
+            );
+            let body = NameRecord {
+                version: FORMAT_VERSION,
+                entry: e,
+            }
+            .encode();
+            super::remote::put_derived(store, &key, body, policy).await
+        })
+        .buffer_unordered(PUBLISH_CONCURRENCY)
+        .try_collect::<()>()
+        .await?;
+    let mark = format!("{{\"version\":{FORMAT_VERSION},\"generation\":{through}}}");
+    super::remote::put_derived(
+        store,
+        &layout::published_key(through),
+        mark.into_bytes(),
+        policy,
+    )
+    .await
+}
+
+/// The archived file called `name` (its path or its file name) in `source` (any when
+/// `None`), from its records: one listing and one read when it is archived; when it is
+/// not, the mark and the generations after it (normally none) are read as well, so that
+/// a version committed but not yet published is found too.
+pub async fn find(store: &Store, name: &str, source: Option<&str>) -> Result<Lookup> {
+    let found = from_records(store, name, source).await?;
+    if let Some(e) = found {
+        return Ok(Lookup::Found(e));
+    }
+    let (newest, mark) = super::remote::newest_generation(store).await?;
+    let (Some(newest), Some(mark)) = (newest, mark) else {
+        return Ok(Lookup::Unindexed);
+    };
+    let mut g = newest;
+    while g > mark {
+        let generation = super::remote::fetch(store, g).await?;
+        if let Some(e) = generation
+            .entries
+            .into_iter()
+            .filter(|e| e.generation == g)
+            .find(|e| names(e, name, source))
+        {
+            return Ok(Lookup::Found(e));
+        }
+        g = GenerationNo(g.get() - 1);
+    }
+    Ok(Lookup::NotArchived(newest))
+}
+
+/// The newest version of `name` its records hold, read from the newest record of each
+/// path called so (one, unless paths share the file name).
+async fn from_records(store: &Store, name: &str, source: Option<&str>) -> Result<Option<Entry>> {
+    if file_name(name).is_empty() {
+        return Ok(None);
+    }
+    let prefix = layout::name_prefix(file_name(name));
+    let metas: Vec<object_store::ObjectMeta> = retry::run(&Policy::bodies(), "list", || {
+        store.list(Some(&prefix)).try_collect::<Vec<_>>()
+    })
+    .await
+    .result
+    .map_err(|e| Error::store("list", &prefix, e))?;
+    // Keys list newest first: the first key of each file id is its newest version.
+    let mut newest: Vec<(GenerationNo, Path)> = Vec::new();
+    let mut ids: Vec<String> = Vec::new();
+    for m in metas {
+        let Some((g, id)) = layout::parse_name_key(&m.location) else {
+            continue;
+        };
+        if m.location
+            .prefix_match(&prefix)
+            .is_some_and(|mut p| p.nth(1).is_none())
+            && !ids.contains(&id)
+        {
+            ids.push(id);
+            newest.push((g, m.location));
+        }
+    }
+    newest.sort_by(|a, b| b.0.cmp(&a.0));
+    let mut matches: Vec<Entry> = Vec::new();
+    for (_, key) in newest {
+        let bytes = retry::run(&Policy::bodies(), "get", || async {
+            store.get(&key).await?.bytes().await
+        })
+        .await
+        .result
+        .map_err(|e| Error::store("get", &key, e))?;
+        let entry = NameRecord::decode(key.as_ref(), &bytes)?.entry;
+        if names(&entry, name, source) {
+            matches.push(entry);
+        }
+    }
+    let Some(first) = matches.first() else {
+        return Ok(None);
+    };
+    if matches.iter().any(|e| e.sha256 != first.sha256) {
+        let all: Vec<String> = matches
+            .iter()
+            .map(|e| format!("{}/{}", e.source, e.path))
+            .collect();
+        return Err(Error::Ambiguous {
+            name: name.to_string(),
+            candidates: all.join(", "),
+        });
+    }
+    Ok(matches.into_iter().next())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_ids_tell_paths_apart_and_stay_put() {
+        assert_eq!(file_id("app", "a/x.log"), file_id("app", "a/x.log"));
+        assert_ne!(file_id("app", "a/x.log"), file_id("app", "b/x.log"));
+        assert_ne!(file_id("a", "pp/x"), file_id("ap", "p/x"));
+        assert_eq!(file_id("app", "x").len(), 16);
+    }
+}
