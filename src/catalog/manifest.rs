@@ -205,6 +205,29 @@ pub(crate) struct NameRecord {
     pub entry: Entry,
 }
 
+/// The published mark: the version records of every generation up to this one are
+/// written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Mark {
+    /// Format version.
+    pub version: u32,
+    /// The generation.
+    pub generation: GenerationNo,
+}
+
+impl Mark {
+    /// Serialized form.
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("mark serializes")
+    }
+
+    /// Parses a mark.
+    pub(crate) fn decode(location: &str, bytes: &[u8]) -> Result<Self> {
+        decode_versioned("published mark", location, bytes, 3)
+    }
+}
+
 /// Checks the version field of a catalog object before its fields are read, so that an
 /// unknown version gets a clear message rather than a field error.
 fn decode_versioned<T: serde::de::DeserializeOwned>(

@@ -12,7 +12,7 @@ use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::ObjectStoreExt;
 
-use super::manifest::{Entry, GenerationNo, NameRecord, FORMAT_VERSION};
+use super::manifest::{Entry, GenerationNo, Mark, NameRecord, FORMAT_VERSION};
 use crate::digest::ContentHash;
 use crate::error::{Error, Result};
 use crate::remote::retry::{self, Policy};
@@ -75,14 +75,11 @@ pub(crate) async fn publish(
         .buffer_unordered(PUBLISH_CONCURRENCY)
         .try_collect::<()>()
         .await?;
-    let mark = format!("{{\"version\":{FORMAT_VERSION},\"generation\":{through}}}");
-    super::remote::put_derived(
-        store,
-        &layout::published_key(through),
-        mark.into_bytes(),
-        policy,
-    )
-    .await
+    let mark = Mark {
+        version: FORMAT_VERSION,
+        generation: through,
+    };
+    super::remote::put_derived(store, &layout::published_key(), mark.encode(), policy).await
 }
 
 /// The archived file called `name` (its path or its file name) in `source` (any when
@@ -127,25 +124,28 @@ async fn from_records(store: &Store, name: &str, source: Option<&str>) -> Result
     .await
     .result
     .map_err(|e| Error::store("list", &prefix, e))?;
-    // Keys list newest first: the first key of each file id is its newest version.
-    let mut newest: Vec<(GenerationNo, Path)> = Vec::new();
-    let mut ids: Vec<String> = Vec::new();
+    // The newest version of each file id (not every store lists in key order).
+    let mut newest: Vec<(GenerationNo, String, Path)> = Vec::new();
     for m in metas {
         let Some((g, id)) = layout::parse_name_key(&m.location) else {
             continue;
         };
-        if m.location
+        if !m
+            .location
             .prefix_match(&prefix)
             .is_some_and(|mut p| p.nth(1).is_none())
-            && !ids.contains(&id)
         {
-            ids.push(id);
-            newest.push((g, m.location));
+            continue;
+        }
+        match newest.iter_mut().find(|(_, i, _)| *i == id) {
+            Some(n) if n.0 >= g => {}
+            Some(n) => *n = (g, id, m.location),
+            None => newest.push((g, id, m.location)),
         }
     }
     newest.sort_by(|a, b| b.0.cmp(&a.0));
     let mut matches: Vec<Entry> = Vec::new();
-    for (_, key) in newest {
+    for (_, _, key) in newest {
         let bytes = retry::run(&Policy::bodies(), "get", || async {
             store.get(&key).await?.bytes().await
         })
