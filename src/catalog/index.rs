@@ -486,6 +486,6 @@ mod tests {
             assert_eq!(loaded.runs, idx.runs, "generation {n}");
         }
         assert!(checkpoints >= 2, "{checkpoints} checkpoints");
-        assert!(most_runs >= 8 && most_runs <= 28, "{most_runs} runs");
+        assert!((8..=28).contains(&most_runs), "{most_runs} runs");
     }
 }

@@ -130,10 +130,9 @@ async fn from_records(store: &Store, name: &str, source: Option<&str>) -> Result
         let Some((g, id)) = layout::parse_name_key(&m.location) else {
             continue;
         };
-        if !m
-            .location
+        if m.location
             .prefix_match(&prefix)
-            .is_some_and(|mut p| p.nth(1).is_none())
+            .is_none_or(|mut p| p.nth(1).is_some())
         {
             continue;
         }
@@ -143,7 +142,7 @@ async fn from_records(store: &Store, name: &str, source: Option<&str>) -> Result
             None => newest.push((g, id, m.location)),
         }
     }
-    newest.sort_by(|a, b| b.0.cmp(&a.0));
+    newest.sort_by_key(|n| std::cmp::Reverse(n.0));
     let mut matches: Vec<Entry> = Vec::new();
     for (_, _, key) in newest {
         let bytes = retry::run(&Policy::bodies(), "get", || async {

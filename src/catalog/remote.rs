@@ -118,7 +118,7 @@ pub(crate) async fn newest_generation(
     // generations were deleted, the marks left) is not believed.
     let listed = list_metas(store, mark.and_then(GenerationNo::previous)).await?;
     let (listed, mark) = match mark {
-        Some(m) if !listed.first().is_some_and(|(g, _)| *g == m) => {
+        Some(m) if listed.first().is_none_or(|(g, _)| *g != m) => {
             tracing::warn!(
                 generation = m.get(),
                 "the newest published mark names a generation the destination lacks; listing every generation"
