@@ -110,6 +110,13 @@ fn is_none(c: &Compression) -> bool {
 }
 
 impl Entry {
+    /// Whether this is the file `name` of `source` (any source when `None`): its path,
+    /// or its file name, which is how `fetch`, `ls NAME` and `restore NAME` name a file.
+    pub fn answers_to(&self, name: &str, source: Option<&str>) -> bool {
+        source.is_none_or(|s| self.source == s)
+            && (self.path == name || self.path.rsplit('/').next() == Some(name))
+    }
+
     /// The object's size in the destination.
     pub fn object_size(&self) -> u64 {
         self.stored_size.unwrap_or(self.size)

@@ -44,12 +44,6 @@ fn file_name(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
 }
 
-/// Whether `e` is the file `name` (its path, or its file name) of `source` (any when
-/// `None`): the same rule as a lookup in a loaded index.
-pub(crate) fn names(e: &Entry, name: &str, source: Option<&str>) -> bool {
-    source.is_none_or(|s| e.source == s) && (e.path == name || file_name(&e.path) == name)
-}
-
 /// Writes a record for each of `entries`, then the mark saying records are complete
 /// through `through`.
 pub(crate) async fn publish(
@@ -102,7 +96,7 @@ pub async fn find(store: &Store, name: &str, source: Option<&str>) -> Result<Loo
             .entries
             .into_iter()
             .filter(|e| e.generation == g)
-            .find(|e| names(e, name, source))
+            .find(|e| e.answers_to(name, source))
         {
             return Ok(Lookup::Found(e));
         }
@@ -152,7 +146,7 @@ async fn from_records(store: &Store, name: &str, source: Option<&str>) -> Result
         .result
         .map_err(|e| Error::store("get", &key, e))?;
         let entry = NameRecord::decode(key.as_ref(), &bytes)?.entry;
-        if names(&entry, name, source) {
+        if entry.answers_to(name, source) {
             matches.push(entry);
         }
     }
