@@ -288,7 +288,7 @@ fn the_format_2_archive_reads_as_it_is() {
     // generations: one full checkpoint, three deltas, as written.
     let o = run_ok(&ws, &["generations", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
-    let gens: Vec<(u64, String, u64, u64)> = v
+    let mut gens: Vec<(u64, String, u64, u64)> = v
         .as_array()
         .unwrap()
         .iter()
@@ -301,7 +301,6 @@ fn the_format_2_archive_reads_as_it_is() {
             )
         })
         .collect();
-    let mut gens = gens;
     gens.sort();
     assert_eq!(
         gens,
