@@ -109,6 +109,15 @@ pub enum Error {
         message: String,
     },
 
+    /// The local index in the state dir cannot be read or written.
+    #[error("local index {}: {message} (it is a copy: remove it and the next pass rebuilds it from the destination)", path.display())]
+    LocalIndex {
+        /// The database file.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+
     /// No committed generation names this file.
     #[error("`{name}` was never archived (not in generation {generation})")]
     NotArchived {

@@ -104,11 +104,12 @@ pub use crate::catalog::{
     audit::{Finding, VerifyReport},
     history::{restorable as restorable_versions, version_path, Window},
     index::Index,
+    load::{fetch_inline, load_at, load_latest},
     manifest::{Entry, Generation, GenerationNo, Kind},
     records::{find as find_archived, Lookup},
     remote::{
         commit as commit_generation, exists as generation_exists, fetch as fetch_generation,
-        generation_at, list_generations, load_at, load_latest,
+        generation_at, list_generations,
     },
 };
 pub use crate::codec::{Codec, Compression, Decoder};

@@ -1,13 +1,13 @@
 //! Step 5 of a pass, the commit point: the stored files become the entries of the next
-//! manifest generation, committed create-only, and only then is the local cache (chain,
-//! header, seen records) moved along. Until the commit, nothing this pass did is visible.
+//! manifest generation (built by `catalog::build`), committed create-only, and only then is the
+//! local index (and the seen records) moved along. Until the commit, nothing this pass
+//! did is visible.
 
 use std::collections::BTreeMap;
 
 use crate::archive::pass::{cached, scrub_report, Class, Done, Object, Pass, Resolved};
-use crate::catalog::index::Index;
-use crate::catalog::manifest::Committed;
-use crate::catalog::{self, Entry, Generation, GenerationNo, Kind};
+use crate::catalog::db::LocalIndex;
+use crate::catalog::{self, Entry, GenerationNo};
 use crate::error::{Error, Result};
 use crate::fsstat::{FileId, ScannedFile};
 use crate::remote::retry::Policy;
@@ -28,34 +28,31 @@ pub(crate) struct SeenFiles {
 
 /// Records the stored files in the next generation and commits it (when it records
 /// anything), then saves the seen records. The failed files stay pending in the report.
-/// Returns the index as of the generation the pass ends at.
 pub(crate) async fn commit(
     p: &Pass<'_>,
+    index: &LocalIndex,
     done: Done,
     mut seen: SeenFiles,
     report: &mut RunReport,
-) -> Result<Index> {
-    let Done {
-        mut index,
-        stored,
-        failed,
-    } = done;
+) -> Result<()> {
+    let Done { stored, failed } = done;
     let archived_at = Timestamp::from(p.clock.now());
-    let next = index.generation.next();
+    let next = index.generation()?.next();
     let entries = record(&stored, &mut seen, archived_at, next, report);
+    drop(stored);
     if report.files_failed > 0 {
         report.outcome = Outcome::Partial;
     }
     if !entries.is_empty() {
-        commit_generation(p, &mut index, entries, archived_at, &failed, report).await?;
+        commit_generation(p, index, entries, archived_at, &failed, report).await?;
     }
-    report.current_generation = index.generation.get();
+    report.current_generation = index.generation()?.get();
     report.clear_pending();
     for r in &failed {
         report.add_pending(r.stat.mtime_ns);
     }
     save_seen(p, &seen.old, &seen.new);
-    Ok(index)
+    Ok(())
 }
 
 /// Saves the seen records when the pass changed them.
@@ -99,17 +96,17 @@ fn record(
     entries
 }
 
-/// Commits `entries` as the generation after `index`'s and applies it to `index`; the
+/// Commits `entries` as the generation after `index`'s and moves `index` to it; the
 /// report embedded in it states the figures `status` will show once it is committed.
 async fn commit_generation(
     p: &Pass<'_>,
-    index: &mut Index,
+    index: &LocalIndex,
     entries: Vec<Entry>,
     archived_at: Timestamp,
     failed: &[ScannedFile],
     report: &mut RunReport,
 ) -> Result<()> {
-    let (before, next) = (report.current_generation, index.generation.next());
+    let (before, next) = (report.current_generation, index.generation()?.next());
     report.duration_ms = p.started.elapsed().as_millis() as u64;
     report.generation = Some(next.get());
     report.current_generation = next.get();
@@ -120,48 +117,34 @@ async fn commit_generation(
     }
     embedded.peak_rss_bytes = crate::report::peak_rss_bytes();
     scrub_report(&mut embedded, &p.config.destination.secrets());
-    let (generation, folds) = index.next_generation(entries, archived_at, embedded);
+    index.clear_pending()?;
+    index.put_pending(&entries)?;
+    drop(entries);
     let policy = Policy::for_destination(&p.config.destination);
-    let committed = async {
-        // Data first, manifest last: the folds the generation names are stored first.
-        for fold in &folds {
-            catalog::write_fold(p.store, fold, &policy).await?;
+    let written = async {
+        let generation =
+            catalog::build::next_generation(p.store, index, archived_at, embedded, false, &policy)
+                .await?;
+        let committed = catalog::commit(p.store, &generation, &policy).await?;
+        Ok::<_, Error>((generation, committed))
+    }
+    .await;
+    let (generation, committed) = match written {
+        Ok(x) => x,
+        Err(e) => {
+            report.generation = None;
+            report.current_generation = before;
+            cached("pending entries", index.clear_pending());
+            return Err(e);
         }
-        catalog::commit(p.store, &generation, &policy).await
-    }
-    .await
-    .inspect_err(|_| {
-        report.generation = None;
-        report.current_generation = before;
-    })?;
-    index.apply(&generation).map_err(|message| Error::Format {
-        what: "manifest",
-        location: format!("generation {next}"),
-        message,
-    })?;
-    save_chain(p, index, &generation, committed);
-    Ok(())
-}
-
-/// Committed: the pass succeeded. The local cache is only a copy of the remote; if it
-/// cannot follow, the next pass catches up from the destination.
-fn save_chain(p: &Pass<'_>, index: &Index, generation: &Generation, committed: Committed) {
-    let chain = match generation.kind {
-        Kind::Full => p.state_dir.save_snapshot(index),
-        Kind::Delta => p.state_dir.save_delta(generation),
     };
-    // The header moves only with the chain, so it never names a generation the chain
-    // lacks.
-    if cached("manifest chain", chain) {
-        cached(
-            "cache header",
-            p.state_dir.save_header_committed(
-                &p.destination,
-                generation.generation,
-                Some(committed),
-            ),
-        );
-    }
+    // Committed: the pass succeeded. The local index is only a copy of the remote; if it
+    // cannot follow, the next pass catches up from the destination.
+    cached(
+        "local index",
+        catalog::build::settle(index, &generation, committed),
+    );
+    Ok(())
 }
 
 fn entry_for(r: &Resolved, archived_at: Timestamp, generation: GenerationNo) -> Entry {

@@ -7,10 +7,11 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::archive::pass::{Class, Object, Resolved};
-use crate::catalog::index::{Index, ObjectRef};
+use crate::catalog::index::{Lookup, ObjectRef};
 use crate::codec::Codec;
 use crate::config::Names;
 use crate::digest::ContentHash;
+use crate::error::Result;
 use crate::fsstat::FileId;
 use crate::fsstat::{FileStat, ScannedFile};
 use crate::remote;
@@ -43,7 +44,11 @@ pub(crate) fn quick_check(
 }
 
 /// Sorts `files` into unchanged, renamed-by-inode and to-hash.
-pub(crate) fn plan(files: Vec<ScannedFile>, index: &Index, seen: &BTreeMap<FileId, Seen>) -> Plan {
+pub(crate) fn plan(
+    files: Vec<ScannedFile>,
+    index: &dyn Lookup,
+    seen: &BTreeMap<FileId, Seen>,
+) -> Result<Plan> {
     // The whole stat, ctime included: a rename moves the ctime on the usual Linux
     // filesystems, so a renamed file is hashed (and found stored by its content, so not
     // uploaded); an inode, size and mtime alone would let a rewrite with the mtime put
@@ -60,13 +65,16 @@ pub(crate) fn plan(files: Vec<ScannedFile>, index: &Index, seen: &BTreeMap<FileI
     };
     let mut present = out.unchanged.len();
     for f in rest {
-        let archived = index.get(&f.source, &f.rel);
+        let archived = index.entry(&f.source, &f.rel)?;
         if archived.is_some() {
             present += 1;
         }
-        let moved = by_stat.get(&f.stat).filter(|s| {
-            index.object_for(&s.sha256).is_some() && archived.is_none_or(|e| e.sha256 != s.sha256)
-        });
+        let moved = match by_stat.get(&f.stat) {
+            Some(s) if archived.as_ref().is_none_or(|e| e.sha256 != s.sha256) => {
+                index.object(&s.sha256)?.map(|_| *s)
+            }
+            _ => None,
+        };
         match moved {
             Some(s) => {
                 let hash = s.sha256;
@@ -75,8 +83,8 @@ pub(crate) fn plan(files: Vec<ScannedFile>, index: &Index, seen: &BTreeMap<FileI
             None => out.candidates.push(f),
         }
     }
-    out.missing_locally = index.len().saturating_sub(present);
-    out
+    out.missing_locally = (index.count()? as usize).saturating_sub(present);
+    Ok(out)
 }
 
 /// Classifies one hashed file against the archive; new content is to be stored with
@@ -84,11 +92,11 @@ pub(crate) fn plan(files: Vec<ScannedFile>, index: &Index, seen: &BTreeMap<FileI
 pub(crate) fn resolve(
     file: ScannedFile,
     hash: ContentHash,
-    index: &Index,
+    index: &dyn Lookup,
     codec: Codec,
     names: Names,
-) -> Resolved {
-    let archived = index.get(&file.source, &file.rel);
+) -> Result<Resolved> {
+    let archived = index.entry(&file.source, &file.rel)?;
     let upload = |file: &ScannedFile| {
         Object::Upload(
             remote::data_key(&file.source, &file.rel, &hash, codec.compression),
@@ -102,26 +110,41 @@ pub(crate) fn resolve(
             stored_size: e.stored_size,
         })
     };
-    let (class, object) = match (archived, index.object_for(&hash)) {
+    let (class, object) = match (&archived, index.object(&hash)?) {
         (Some(e), _) if e.sha256 == hash => (Class::Touched, existing(e)),
         (Some(e), _) if names == Names::Immutable => {
             (Class::Conflict { archived: e.sha256 }, existing(e))
         }
-        (_, Some(obj)) => (Class::Renamed, Object::Existing(obj.clone())),
+        (_, Some(obj)) => (Class::Renamed, Object::Existing(obj)),
         (Some(_), None) => (Class::Changed, upload(&file)),
         (None, None) => (Class::New, upload(&file)),
     };
-    Resolved {
+    Ok(Resolved {
         file,
         hash,
         class,
         object,
-    }
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::catalog::index::Index;
+
+    fn plan(files: Vec<ScannedFile>, index: &Index, seen: &BTreeMap<FileId, Seen>) -> Plan {
+        super::plan(files, index, seen).unwrap()
+    }
+
+    fn resolve(
+        file: ScannedFile,
+        hash: ContentHash,
+        index: &Index,
+        codec: Codec,
+        names: Names,
+    ) -> Resolved {
+        super::resolve(file, hash, index, codec, names).unwrap()
+    }
     use crate::catalog::{Entry, Generation, GenerationNo, Kind};
     use crate::codec::Compression;
     use crate::fsstat::FileStat;
@@ -177,6 +200,7 @@ mod tests {
                 created_at: Default::default(),
                 report: None,
                 runs: Vec::new(),
+                parts: Vec::new(),
                 entries,
             })
             .unwrap();

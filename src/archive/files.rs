@@ -12,7 +12,7 @@ use crate::archive::control::Control;
 use crate::archive::diff::{self, Plan};
 use crate::archive::pass::{label, rules_for, Class, Done, Object, Pass, Resolved};
 use crate::archive::upload::{self, Content, Stored, Target, UploadError};
-use crate::catalog::index::{Index, ObjectRef};
+use crate::catalog::index::{Lookup, ObjectRef};
 use crate::codec::{Codec, Compression};
 use crate::config::Config;
 use crate::digest::{self, ContentHash, DigestError};
@@ -28,7 +28,7 @@ use crate::report::RunReport;
 pub(crate) async fn hash_and_store(
     p: &Pass<'_>,
     plan: Plan,
-    index: Index,
+    index: Arc<dyn Lookup>,
     rebuilt: bool,
     report: &mut RunReport,
 ) -> Result<Done> {
@@ -46,13 +46,11 @@ pub(crate) async fn hash_and_store(
         .into_iter()
         .map(|(file, hash)| {
             let (codec, names) = p.rules_for(&file.source);
-            diff::resolve(file, hash, &index, codec, names)
+            diff::resolve(file, hash, &*index, codec, names)
         })
-        .collect();
+        .collect::<Result<_>>()?;
     p.control.check()?;
-    let shared = Arc::new(index);
-    let processed = process_all(p, plan.candidates, &shared, rebuilt).await;
-    let index = Arc::try_unwrap(shared).unwrap_or_else(|still_shared| (*still_shared).clone());
+    let processed = process_all(p, plan.candidates, &index, rebuilt).await;
     let mut tally = Tally {
         stored: decided,
         ..Tally::default()
@@ -81,11 +79,10 @@ pub(crate) async fn hash_and_store(
         }
         failed.push(r.file);
     }
-    Ok(Done {
-        index,
-        stored,
-        failed,
-    })
+    if let Some(e) = tally.index_error {
+        return Err(e);
+    }
+    Ok(Done { stored, failed })
 }
 
 /// The outcomes of the file tasks, as they come in.
@@ -97,6 +94,7 @@ struct Tally {
     first_store_error: Option<Error>,
     uploads: usize,
     uploads_failed: usize,
+    index_error: Option<Error>,
 }
 
 impl Tally {
@@ -105,6 +103,10 @@ impl Tally {
             self.uploads += 1;
         }
         match outcome {
+            Processed::IndexFailed(e) => {
+                self.failed.push(file);
+                self.index_error.get_or_insert(e);
+            }
             Processed::Unreadable(e) => {
                 if skip(report, &file, e) {
                     self.failed.push(file);
@@ -233,13 +235,16 @@ enum Processed {
     Known(Resolved),
     /// It was stored, or storing it failed.
     Stored(Box<Resolved>, std::result::Result<Stored, UploadError>),
+    /// The local index could not be read: the pass stops, since a file decided without
+    /// it might be recorded as what it is not.
+    IndexFailed(Error),
 }
 
 /// What every file task needs, owned, since each runs as its own task.
 struct Shared {
     store: Store,
     retry: Policy,
-    index: Arc<Index>,
+    index: Arc<dyn Lookup>,
     config: Config,
     control: Control,
     /// Rebuilt from the remote: archived objects are checked for before being trusted.
@@ -250,7 +255,7 @@ struct Shared {
 async fn process_all(
     p: &Pass<'_>,
     files: Vec<ScannedFile>,
-    index: &Arc<Index>,
+    index: &Arc<dyn Lookup>,
     rebuilt: bool,
 ) -> Vec<(ScannedFile, Processed)> {
     let shared = Arc::new(Shared {
@@ -294,7 +299,10 @@ async fn process_one(s: &Shared, f: ScannedFile) -> (ScannedFile, Processed) {
         Err(e) => return (f, Processed::Unreadable(e)),
     };
     let (codec, names) = rules_for(&s.config, &f.source);
-    let r = diff::resolve(f.clone(), hash, &s.index, codec, names);
+    let r = match diff::resolve(f.clone(), hash, &*s.index, codec, names) {
+        Ok(r) => r,
+        Err(e) => return (f, Processed::IndexFailed(e)),
+    };
     let target = match &r.object {
         Object::Upload(key, codec) => Some((key.clone(), *codec)),
         Object::Existing(o) if s.rebuilt && matches!(r.class, Class::Touched | Class::Renamed) => {

@@ -56,12 +56,7 @@ fn swept_within(marker: &Path, now: SystemTime, grace: Duration) -> bool {
 
 /// Removes the leftovers; a failure is a warning, never a failed pass.
 pub(crate) fn sweep(config: &Config, state_dir: &Path, now: SystemTime) {
-    for dir in [
-        state_dir.to_path_buf(),
-        state_dir.join(crate::catalog::local::CHAIN_DIR),
-    ] {
-        remove_dead_temp_files(&dir);
-    }
+    remove_dead_temp_files(state_dir);
     let DestinationUrl::Local(mirror) = &config.destination.url else {
         return;
     };

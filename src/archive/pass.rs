@@ -5,7 +5,7 @@
 use std::time::Instant;
 
 use crate::archive::control::Control;
-use crate::catalog::index::{Index, ObjectRef};
+use crate::catalog::index::ObjectRef;
 use crate::codec::Codec;
 use crate::config::{Config, Names};
 use crate::digest::ContentHash;
@@ -94,8 +94,6 @@ pub(crate) struct Resolved {
 
 /// What hashing and storing left for the commit.
 pub(crate) struct Done {
-    /// The index the files were decided against.
-    pub index: Index,
     /// Files whose content is stored, with their decision (no conflicts among them).
     pub stored: Vec<Resolved>,
     /// Files to retry next pass (pending until a committed generation names them).

@@ -5,49 +5,53 @@
 //! the newest mark, so a record late is a slower read, never a wrong one.
 
 use crate::archive::pass::{cached, Pass};
-use crate::catalog::index::Index;
+use crate::catalog::db::{LocalIndex, Select};
+use crate::catalog::load::PART_ENTRIES;
 use crate::catalog::records;
 use crate::catalog::GenerationNo;
+use crate::error::Result;
 use crate::remote::retry::Policy;
 
-/// Whether generations up to `generation` still lack their records.
-pub(crate) fn lags(p: &Pass<'_>, generation: GenerationNo) -> bool {
-    generation > p.state_dir.published(&p.destination)
+/// Whether generations up to the index's still lack their records.
+pub(crate) fn lags(index: &LocalIndex) -> Result<bool> {
+    Ok(index.generation()? > index.published()?)
 }
 
 /// Writes the records of every current entry recorded after the newest published
-/// generation, then marks `index`'s generation published. A failure is a warning: the
-/// next pass writes them.
-pub(crate) async fn records(p: &Pass<'_>, index: &Index) {
-    let through = p.state_dir.published(&p.destination);
-    if index.generation <= through {
-        return;
-    }
-    let entries: Vec<_> = index
-        .entries()
-        .filter(|e| e.generation > through)
-        .cloned()
-        .collect();
-    let count = entries.len();
-    let policy = Policy::for_destination(&p.config.destination);
-    match records::publish(p.store, entries, index.generation, &policy).await {
-        Ok(()) => {
-            if through == GenerationNo(0) && count > 1 {
-                tracing::info!(
-                    records = count,
-                    generation = index.generation.get(),
-                    "wrote the version records of the archive"
-                );
-            }
-            cached(
-                "published mark",
-                p.state_dir.save_published(&p.destination, index.generation),
-            );
-        }
-        Err(e) => tracing::warn!(
+/// generation, a page at a time, then marks the index's generation published. A
+/// failure is a warning: the next pass writes them.
+pub(crate) async fn records(p: &Pass<'_>, index: &LocalIndex) {
+    if let Err(e) = publish(p, index).await {
+        tracing::warn!(
             error = %e.chain(),
-            generation = index.generation.get(),
             "could not write the version records; the commit stands and the next pass writes them"
-        ),
+        );
     }
+}
+
+async fn publish(p: &Pass<'_>, index: &LocalIndex) -> Result<()> {
+    let (through, newest) = (index.published()?, index.generation()?);
+    if newest <= through {
+        return Ok(());
+    }
+    let policy = Policy::for_destination(&p.config.destination);
+    let select = Select::RecordedIn(through, newest);
+    let (mut after, mut count) = (None, 0usize);
+    loop {
+        let page = index.page(select, after.as_ref(), PART_ENTRIES)?;
+        let Some(last) = page.last() else { break };
+        after = Some((last.source.clone(), last.path.clone()));
+        count += page.len();
+        records::write_records(p.store, page, &policy).await?;
+    }
+    records::write_mark(p.store, newest, &policy).await?;
+    if through == GenerationNo(0) && count > 1 {
+        tracing::info!(
+            records = count,
+            generation = newest.get(),
+            "wrote the version records of the archive"
+        );
+    }
+    cached("published mark", index.set_published(newest));
+    Ok(())
 }

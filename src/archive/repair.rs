@@ -12,7 +12,6 @@ use object_store::ObjectStoreExt;
 use crate::archive::control::Control;
 use crate::archive::upload;
 use crate::catalog::audit::{Finding, VerifyReport};
-use crate::catalog::index::Index;
 use crate::catalog::{self, GenerationNo};
 use crate::codec::Codec;
 use crate::config::Config;
@@ -36,65 +35,55 @@ pub async fn recommit_checkpoint(
     clock: &dyn Clock,
 ) -> Result<Option<GenerationNo>> {
     let state = StateDir::lock(&config.state_dir)?;
-    let ahead = state
-        .header(&config.destination.url.to_string())
-        .map(|h| h.generation)
-        .filter(|g| *g > report.newest);
+    let destination = config.destination.url.to_string();
+    let index = state.open_index(&destination)?;
+    let local = match index.destination()? {
+        Some(d) if d == destination => Some(index.generation()?),
+        _ => None,
+    };
+    let ahead = local.filter(|g| *g > report.newest);
     let broken = report.broken_chain().iter().map(|g| g.generation).min();
     let Some(first) = broken.or(ahead.map(|_| report.newest.next())) else {
         return Ok(None);
     };
-    let mut index = good_index(config, &state, report, first)?;
-    let g = index.checkpoint(Timestamp::from(clock.now()), RunReport::default());
-    let committed =
-        catalog::commit(store, &g, &Policy::for_destination(&config.destination)).await?;
-    index.apply(&g).map_err(|message| Error::Format {
-        what: "manifest",
-        location: format!("generation {}", g.generation),
-        message,
-    })?;
-    state.save_snapshot(&index)?;
-    state.save_header_committed(
-        &config.destination.url.to_string(),
-        g.generation,
-        Some(committed),
-    )?;
+    good_index(config, local, report, first)?;
+    let policy = Policy::for_destination(&config.destination);
+    index.clear_pending()?;
+    let at = Timestamp::from(clock.now());
+    let g = catalog::build::next_generation(store, &index, at, RunReport::default(), true, &policy)
+        .await?;
+    let committed = catalog::commit(store, &g, &policy).await?;
+    catalog::build::settle(&index, &g, committed)?;
     Ok(Some(g.generation))
 }
 
-/// The index this host last committed or read, if it reaches the archive's newest
-/// generation: only then does it hold everything the damaged generations recorded.
+/// Whether the index this host last committed or read (at `local`) reaches the
+/// archive's newest generation: only then does it hold everything the damaged
+/// generations recorded.
 fn good_index(
     config: &Config,
-    state: &StateDir,
+    local: Option<GenerationNo>,
     report: &VerifyReport,
     first: GenerationNo,
-) -> Result<Index> {
+) -> Result<()> {
     let fail = |message: String| Error::Repair {
         generation: first.get(),
         message,
     };
     let dir = config.state_dir.display();
-    let header = state
-        .header(&config.destination.url.to_string())
-        .ok_or_else(|| {
-            fail(format!(
-                "the state dir {dir} holds no copy of this archive; run the repair on the host whose agent archives here, with its config and state dir — if none holds one, restore with --generation {} (the last generation before the damage)",
-                first.get().saturating_sub(1)
-            ))
-        })?;
-    if header.generation < report.newest {
+    let Some(local) = local.filter(|g| *g > GenerationNo(0)) else {
         return Err(fail(format!(
-            "the state dir {dir} is at generation {}, the archive at {}: run the repair on the host that committed generation {}",
-            header.generation, report.newest, report.newest
+            "the state dir {dir} holds no copy of this archive; run the repair on the host whose agent archives here, with its config and state dir — if none holds one, restore with --generation {} (the last generation before the damage)",
+            first.get().saturating_sub(1)
+        )));
+    };
+    if local < report.newest {
+        return Err(fail(format!(
+            "the state dir {dir} is at generation {local}, the archive at {}: run the repair on the host that committed generation {}",
+            report.newest, report.newest
         )));
     }
-    state.load_index(header.generation).ok_or_else(|| {
-        fail(format!(
-            "the state dir {dir} does not hold the chain up to generation {}",
-            header.generation
-        ))
-    })
+    Ok(())
 }
 
 /// Puts back every missing or corrupt object of `report` whose content a local file

@@ -16,11 +16,14 @@
 //! [`publish`]: crate::archive::publish
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::archive::commit::{self, SeenFiles};
 use crate::archive::control::Control;
 use crate::archive::pass::{scrub_report, Pass};
 use crate::archive::{diff, files, leftovers, publish, scan, sync};
+use crate::catalog::db::LocalIndex;
+use crate::catalog::index::Lookup;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::fsstat::FileId;
@@ -114,23 +117,17 @@ async fn pass(p: &Pass<'_>, report: &mut RunReport) -> Result<()> {
         if unchanged.len() != old_seen.len() {
             commit::save_seen(p, &old_seen, &seen_of_unchanged());
         }
-        if publish::lags(p, known.generation) {
-            let index = match known.index.take() {
-                Some(i) => i,
-                None => sync::local_index(p, known.generation).await?,
-            };
-            publish::records(p, &index).await;
+        if publish::lags(&known.index)? {
+            publish::records(p, &known.index).await;
         }
         return Ok(());
     }
-    let index = match known.index.take() {
-        Some(i) => i,
-        None => sync::local_index(p, known.generation).await?,
-    };
-    let plan = diff::plan(rest, &index, &old_seen);
+    let index = Arc::clone(&known.index);
+    let plan = diff::plan(rest, &*index, &old_seen)?;
 
     // 3–4. digest and upload
-    let done = files::hash_and_store(p, plan, index, known.rebuilt, report).await?;
+    let lookup: Arc<dyn Lookup> = Arc::<LocalIndex>::clone(&index);
+    let done = files::hash_and_store(p, plan, lookup, known.rebuilt, report).await?;
 
     // 5. commit
     let new = seen_of_unchanged();
@@ -139,7 +136,7 @@ async fn pass(p: &Pass<'_>, report: &mut RunReport) -> Result<()> {
         new,
         seen_at_ns: crate::fsstat::nanos(now),
     };
-    let index = commit::commit(p, done, seen, report).await?;
+    commit::commit(p, &index, done, seen, report).await?;
 
     // 5b. the version records of what is now committed (the commit stands without them)
     publish::records(p, &index).await;

@@ -118,6 +118,7 @@ mod tests {
             created_at: Default::default(),
             report: None,
             runs: Vec::new(),
+            parts: Vec::new(),
             entries,
         }
     }

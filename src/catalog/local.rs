@@ -1,219 +1,144 @@
-//! The catalog's local copy in the state dir: a header naming the archive and the
-//! generation it describes (`state.json`), and the manifest chain (`chain/`: a snapshot
-//! of the index and the delta generations after it), so a pass that finds nothing new
-//! downloads no manifest and loads no index. Only ever a copy: a missing, corrupt or
-//! foreign one is rebuilt from the remote.
+//! The catalog's local copy in the state dir: the local index (`catalog.db`, see
+//! [`super::db`]), opened, migrated from what state format 2 kept (`state.json`, a
+//! header naming the destination and generation, and `chain/`, a snapshot of the index
+//! with the delta generations after it), and forgotten when it no longer matches the
+//! remote. Only ever a copy: a missing, corrupt or foreign one is rebuilt from the
+//! remote.
 
-use serde::{Deserialize, Serialize};
+use std::path::Path;
 
+use serde::Deserialize;
+
+use super::chain::Chain;
+use super::db::{LocalIndex, DB_FILE};
 use super::index::Index;
 use super::manifest::{Committed, Generation, GenerationNo};
+use crate::digest::ContentHash;
 use crate::error::{Error, Result};
-use crate::state::{write_atomic, StateDir, SEEN_FILE};
+use crate::state::{StateDir, SEEN_FILE};
 
-/// Name of the cache header in the state dir.
-pub(crate) const CACHE_FILE: &str = "state.json";
-/// Folder of the local copy of the manifest chain in the state dir: a snapshot of the
-/// index and the delta generations after it.
-pub(crate) const CHAIN_DIR: &str = "chain";
-const SNAPSHOT_FILE: &str = "snapshot.json";
-/// Through which generation this host wrote (or found) the version records.
-const PUBLISHED_FILE: &str = "published.json";
+/// State format 2's header file.
+const V2_HEADER: &str = "state.json";
+/// State format 2's copy of the manifest chain.
+const V2_CHAIN: &str = "chain";
+const V2_SNAPSHOT: &str = "snapshot.json";
 
-/// What `published.json` holds.
-#[derive(Debug, Serialize, Deserialize)]
-struct Published {
+/// State format 2's header.
+#[derive(Debug, Deserialize)]
+struct V2Header {
+    version: u32,
     destination: String,
     generation: GenerationNo,
+    #[serde(default)]
+    committed: Option<Committed>,
 }
-/// Version 1 kept the whole index in `state.json`; version 2 keeps a header there, the
-/// stats in `seen.json` and the manifest chain in `chain/`, so a pass with nothing new
-/// reads only what is proportional to the local files.
-const CACHE_VERSION: u32 = 2;
 
-/// The cache header: which archive and which generation the cached files describe.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Header {
-    version: u32,
-    /// The destination URL (credentials removed) the cache belongs to.
-    pub destination: String,
-    /// The newest generation in the local chain.
-    pub generation: GenerationNo,
-    /// What that generation's object looked like when this host committed or read it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub committed: Option<Committed>,
+fn remove(path: &Path) -> Result<()> {
+    let r = if path.is_dir() {
+        std::fs::remove_dir_all(path)
+    } else {
+        std::fs::remove_file(path)
+    };
+    match r {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io("remove", path, e)),
+        _ => Ok(()),
+    }
 }
 
 impl StateDir {
-    /// The cache header for `destination`, or `None` when there is none usable (absent,
-    /// corrupt, another version — such as version 1's single file — or written for a
-    /// different destination). The caller then rebuilds from the remote.
-    pub fn header(&self, destination: &str) -> Option<Header> {
-        let path = self.path().join(CACHE_FILE);
-        let bytes = match std::fs::read(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+    /// The local index, opened; one that is no database is removed and started afresh
+    /// (the caller rebuilds it from the remote), and the files of state format 2 for
+    /// `destination` are moved into a new one.
+    pub(crate) fn open_index(&self, destination: &str) -> Result<LocalIndex> {
+        let db = LocalIndex::open_or_reset(&self.path().join(DB_FILE))?;
+        if db.destination()?.is_none() && self.path().join(V2_HEADER).exists() {
+            self.migrate_v2(&db, destination)?;
+        }
+        Ok(db)
+    }
+
+    /// Moves state format 2's header and chain into `db`: the snapshot, then each delta
+    /// after it, with the size and hash of each delta's bytes as they were committed or
+    /// read. Unusable files (another destination, a broken chain) are dropped, and the
+    /// next pass rebuilds from the remote; either way they are removed.
+    fn migrate_v2(&self, db: &LocalIndex, destination: &str) -> Result<()> {
+        match self.import_v2(db, destination) {
+            Ok(Some(g)) => tracing::info!(
+                generation = g.get(),
+                "moved the state dir's catalog into catalog.db"
+            ),
+            Ok(None) => {}
             Err(e) => {
-                tracing::warn!(path = %path.display(), error = %e, "cannot read the state cache; rebuilding from the destination");
-                return None;
+                db.abandon();
+                tracing::warn!(error = %e.chain(), "the state dir's old catalog cannot be moved; rebuilding from the destination");
             }
+        }
+        remove(&self.path().join(V2_CHAIN))?;
+        remove(&self.path().join(V2_HEADER))
+    }
+
+    fn import_v2(&self, db: &LocalIndex, destination: &str) -> Result<Option<GenerationNo>> {
+        let dir = self.path();
+        let bad = |path: &Path, message: String| Error::Format {
+            what: "state file",
+            location: path.display().to_string(),
+            message,
         };
-        let header: Option<Header> = serde_json::from_slice::<serde_json::Value>(&bytes)
+        let header_path = dir.join(V2_HEADER);
+        let header: V2Header = match std::fs::read(&header_path)
             .ok()
-            .filter(|v| {
-                v.get("version").and_then(serde_json::Value::as_u64)
-                    == Some(u64::from(CACHE_VERSION))
-            })
-            .and_then(|v| serde_json::from_value(v).ok());
-        let Some(header) = header else {
-            tracing::warn!(path = %path.display(), "the state cache is from another version or unreadable; rebuilding from the destination");
-            return None;
+            .and_then(|b| serde_json::from_slice(&b).ok())
+        {
+            Some(h) => h,
+            None => return Ok(None),
         };
-        if header.destination != destination {
-            tracing::info!(cached = %header.destination, configured = %destination, "the state cache is for another destination; rebuilding");
-            return None;
+        if header.version != 2 || header.destination != destination {
+            return Ok(None);
         }
-        Some(header)
-    }
-
-    /// Records which archive and generation the cache describes.
-    pub fn save_header(&self, destination: &str, generation: GenerationNo) -> Result<()> {
-        self.save_header_committed(destination, generation, None)
-    }
-
-    /// [`StateDir::save_header`], with what the generation's object looked like.
-    pub fn save_header_committed(
-        &self,
-        destination: &str,
-        generation: GenerationNo,
-        committed: Option<Committed>,
-    ) -> Result<()> {
-        let h = Header {
-            version: CACHE_VERSION,
-            destination: destination.to_string(),
-            generation,
-            committed,
-        };
-        write_atomic(
-            &self.path().join(CACHE_FILE),
-            &serde_json::to_vec(&h).expect("header serializes"),
-        )
-    }
-
-    /// Replaces the local chain with a snapshot of `index` (after a rebuild from the
-    /// remote, or a full checkpoint).
-    pub fn save_snapshot(&self, index: &Index) -> Result<()> {
-        let dir = self.path().join(CHAIN_DIR);
-        if dir.exists() {
-            std::fs::remove_dir_all(&dir).map_err(|e| Error::io("remove", &dir, e))?;
-        }
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io("create", &dir, e))?;
-        write_atomic(
-            &dir.join(SNAPSHOT_FILE),
-            &serde_json::to_vec(index).expect("index serializes"),
-        )
-    }
-
-    /// The delta generations of the local chain and their sizes: the exact bytes this
-    /// host committed or read, so a listing tells whether the remote still holds them.
-    pub fn chain_deltas(&self) -> Vec<(GenerationNo, u64)> {
-        let Ok(dir) = std::fs::read_dir(self.path().join(CHAIN_DIR)) else {
-            return Vec::new();
-        };
-        let mut out: Vec<(GenerationNo, u64)> = dir
-            .filter_map(|e| e.ok())
-            .filter_map(|e| {
-                let name = e.file_name().into_string().ok()?;
-                let g = name.strip_suffix(".json")?.parse().ok()?;
-                Some((g, e.metadata().ok()?.len()))
-            })
-            .collect();
-        out.sort_unstable();
-        out
-    }
-
-    /// Appends a delta generation to the local chain.
-    pub fn save_delta(&self, g: &Generation) -> Result<()> {
-        self.save_delta_bytes(g.generation, &g.encode())
-    }
-
-    /// A delta generation of the local chain, when it is there and decodes.
-    pub fn load_delta(&self, generation: GenerationNo) -> Option<Generation> {
-        let path = self
-            .path()
-            .join(CHAIN_DIR)
-            .join(format!("{generation:020}.json"));
-        let bytes = std::fs::read(&path).ok()?;
-        Generation::decode(&path.display().to_string(), &bytes).ok()
-    }
-
-    /// Appends a delta generation read from the destination, as its bytes were there.
-    pub fn save_delta_bytes(&self, generation: GenerationNo, bytes: &[u8]) -> Result<()> {
-        let dir = self.path().join(CHAIN_DIR);
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io("create", &dir, e))?;
-        write_atomic(&dir.join(format!("{generation:020}.json")), bytes)
-    }
-
-    /// The index as of `generation`, from the local snapshot and the deltas after it;
-    /// `None` when the chain does not reach it (the caller rebuilds from the remote).
-    pub fn load_index(&self, generation: GenerationNo) -> Option<Index> {
-        let dir = self.path().join(CHAIN_DIR);
-        let bytes = std::fs::read(dir.join(SNAPSHOT_FILE)).ok()?;
-        let mut index: Index = serde_json::from_slice(&bytes).ok()?;
-        index.reindex();
-        while index.generation < generation {
-            let next = index.generation.next();
-            let path = dir.join(format!("{next:020}.json"));
-            let g = std::fs::read(&path)
-                .ok()
-                .and_then(|b| Generation::decode(&path.display().to_string(), &b).ok())?;
-            index.apply(&g).ok()?;
-        }
-        (index.generation == generation).then_some(index)
-    }
-
-    /// The generation through which the destination's version records are written, as
-    /// this host knows it (0: none, or unknown).
-    pub fn published(&self, destination: &str) -> GenerationNo {
-        std::fs::read(self.path().join(PUBLISHED_FILE))
-            .ok()
-            .and_then(|b| serde_json::from_slice::<Published>(&b).ok())
-            .filter(|p| p.destination == destination)
-            .map_or(GenerationNo(0), |p| p.generation)
-    }
-
-    /// Records that the version records are written through `generation`.
-    pub fn save_published(&self, destination: &str, generation: GenerationNo) -> Result<()> {
-        let p = Published {
-            destination: destination.to_string(),
-            generation,
-        };
-        write_atomic(
-            &self.path().join(PUBLISHED_FILE),
-            &serde_json::to_vec(&p).expect("mark serializes"),
-        )
-    }
-
-    /// Forgets the local chain and stats (the remote no longer matches them).
-    pub fn reset(&self) -> Result<()> {
-        for p in [
-            self.path().join(CHAIN_DIR),
-            self.path().join(SEEN_FILE),
-            self.path().join(CACHE_FILE),
-            self.path().join(PUBLISHED_FILE),
-        ] {
-            let r = if p.is_dir() {
-                std::fs::remove_dir_all(&p)
-            } else {
-                std::fs::remove_file(&p)
+        let chain_dir = dir.join(V2_CHAIN);
+        let snapshot_path = chain_dir.join(V2_SNAPSHOT);
+        let bytes =
+            std::fs::read(&snapshot_path).map_err(|e| Error::io("read", &snapshot_path, e))?;
+        let snapshot: Index =
+            serde_json::from_slice(&bytes).map_err(|e| bad(&snapshot_path, e.to_string()))?;
+        db.reset(destination)?;
+        db.begin()?;
+        db.put(&snapshot.entries().cloned().collect::<Vec<_>>())?;
+        let mut chain: Chain = snapshot.chain();
+        while chain.generation < header.generation {
+            let next = chain.generation.next();
+            let path = chain_dir.join(format!("{next:020}.json"));
+            let bytes = std::fs::read(&path).map_err(|e| Error::io("read", &path, e))?;
+            let g = Generation::decode(&path.display().to_string(), &bytes)?;
+            chain = chain.after(&g).map_err(|m| bad(&path, m))?;
+            db.put(&g.entries)?;
+            let committed = match (&header.committed, next == header.generation) {
+                (Some(c), true) => c.clone(),
+                _ => Committed {
+                    size: bytes.len() as u64,
+                    e_tag: None,
+                },
             };
-            match r {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(Error::io("remove", &p, e)),
-            }
+            db.remember(next, &committed, &ContentHash::of(&bytes), false)?;
         }
-        Ok(())
+        if chain.generation != header.generation {
+            return Err(bad(
+                &snapshot_path,
+                format!(
+                    "ends at generation {}, not {}",
+                    chain.generation, header.generation
+                ),
+            ));
+        }
+        db.finish(&chain)?;
+        Ok(Some(chain.generation))
+    }
+
+    /// Forgets the local index and the stats (the remote no longer matches them), and
+    /// starts describing `destination` afresh.
+    pub(crate) fn reset_catalog(&self, db: &LocalIndex, destination: &str) -> Result<()> {
+        db.reset(destination)?;
+        remove(&self.path().join(SEEN_FILE))
     }
 }
 
@@ -222,30 +147,86 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cache_for_another_destination_is_ignored() {
+    fn a_format_2_state_dir_moves_into_the_local_index() {
         let dir = tempfile::tempdir().unwrap();
+        let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/state-v2");
+        copy_dir(Path::new(fixture), dir.path());
+        let header: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.path().join(V2_HEADER)).unwrap()).unwrap();
+        let destination = header["destination"].as_str().unwrap().to_string();
         let sd = StateDir::lock(dir.path()).unwrap();
-        sd.save_header("file:///a", GenerationNo(3)).unwrap();
+        let db = sd.open_index(&destination).unwrap();
         assert_eq!(
-            sd.header("file:///a").map(|h| h.generation),
-            Some(GenerationNo(3))
+            db.destination().unwrap().as_deref(),
+            Some(destination.as_str())
         );
-        assert!(sd.header("file:///b").is_none());
-        std::fs::write(dir.path().join(CACHE_FILE), b"garbage").unwrap();
-        assert!(sd.header("file:///a").is_none());
+        assert_eq!(db.generation().unwrap(), GenerationNo(4));
+        assert_eq!(db.len().unwrap(), 10, "every current entry of the fixture");
+        let remembered = db.remembered().unwrap();
+        assert_eq!(
+            remembered
+                .iter()
+                .map(|r| r.generation.get())
+                .collect::<Vec<_>>(),
+            [2, 3, 4],
+            "the deltas after the snapshot"
+        );
+        assert!(
+            remembered[2].committed.e_tag.is_some(),
+            "the head's ETag is kept"
+        );
+        assert!(!dir.path().join(V2_CHAIN).exists() && !dir.path().join(V2_HEADER).exists());
+        assert!(dir.path().join(SEEN_FILE).exists(), "the stat cache stays");
+        // Opened again: nothing more to move.
+        drop(db);
+        assert_eq!(sd.open_index(&destination).unwrap().len().unwrap(), 10);
     }
 
     #[test]
-    fn v1_fixture_is_recognised_and_rebuilt() {
-        // Version 1 kept the whole index in state.json: it reads as "no usable cache",
-        // so the next pass rebuilds from the destination instead of misreading it.
+    fn a_format_2_state_dir_of_another_destination_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/state-v2");
+        copy_dir(Path::new(fixture), dir.path());
+        let sd = StateDir::lock(dir.path()).unwrap();
+        let db = sd.open_index("file:///elsewhere").unwrap();
+        assert_eq!((db.destination().unwrap(), db.len().unwrap()), (None, 0));
+        assert!(!dir.path().join(V2_CHAIN).exists());
+    }
+
+    #[test]
+    fn a_state_v1_file_is_dropped_and_rebuilt() {
+        // Version 1 kept the whole index in state.json: it is no usable copy.
         let dir = tempfile::tempdir().unwrap();
         std::fs::copy(
             concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/state-v1.json"),
-            dir.path().join(CACHE_FILE),
+            dir.path().join(V2_HEADER),
         )
         .unwrap();
         let sd = StateDir::lock(dir.path()).unwrap();
-        assert!(sd.header("memory://").is_none());
+        let db = sd.open_index("memory://").unwrap();
+        assert_eq!(db.generation().unwrap(), GenerationNo(0));
+        assert!(!dir.path().join(V2_HEADER).exists());
+    }
+
+    #[test]
+    fn an_unreadable_local_index_is_started_afresh() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(DB_FILE), vec![7u8; 8192]).unwrap();
+        let sd = StateDir::lock(dir.path()).unwrap();
+        let db = sd.open_index("memory://").unwrap();
+        assert_eq!(db.len().unwrap(), 0);
+    }
+
+    fn copy_dir(from: &Path, to: &Path) {
+        for e in std::fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            let target = to.join(e.file_name());
+            if e.file_type().unwrap().is_dir() {
+                std::fs::create_dir_all(&target).unwrap();
+                copy_dir(&e.path(), &target);
+            } else {
+                std::fs::copy(e.path(), target).unwrap();
+            }
+        }
     }
 }

@@ -167,13 +167,18 @@ pub struct Generation {
     /// whose deltas are read as a chain.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub runs: Vec<Run>,
-    /// Entries (all of them when full, the change when a delta).
+    /// Format 3: entries kept in part objects (a generation with many entries holds
+    /// them there, not inline), read after `entries`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<Part>,
+    /// Entries (all of them when full, the change when a delta), or the first of them
+    /// when there are `parts`.
     pub entries: Vec<Entry>,
 }
 
 /// A run of consecutive delta generations, `from` (exclusive) to `to`: one generation's
 /// own object at level 0, a fold of runs below it otherwise.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Run {
     /// The generation before the first one of the run.
@@ -185,18 +190,31 @@ pub struct Run {
     /// The entries the run's generations recorded (a fold holds fewer when a path
     /// changed twice), for the checkpoint rule.
     pub entries: u64,
+    /// A fold's entries: those the run's generations recorded that were still current
+    /// when it was made (a later run holds the rest), in parts. Empty at level 0, whose
+    /// entries are the generation's own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<Part>,
 }
 
-/// A fold: the entries that the generations of a run recorded and that were still
-/// current when it was made, so a reader loads one object for the run. Written before
-/// the generation naming it; the same run always folds to the same entries.
+/// A slice of a generation's (or a fold's) entries in an object of its own, named by
+/// the sha256 of its bytes: written before the generation naming it, read (and checked
+/// against that hash) one at a time, so no writer or reader holds a whole checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Part {
+    /// sha256 of the part object's bytes; its key is `catalog/parts/<sha256>.json`.
+    pub sha256: ContentHash,
+    /// How many entries it holds.
+    pub entries: u64,
+}
+
+/// The object a [`Part`] names.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Fold {
+pub(crate) struct PartObject {
     /// Format version.
     pub version: u32,
-    /// The run it folds.
-    pub run: Run,
     /// Its entries, ordered by source then path.
     pub entries: Vec<Entry>,
 }
@@ -262,15 +280,15 @@ fn decode_versioned<T: serde::de::DeserializeOwned>(
     serde_json::from_value(value).map_err(|e| bad(e.to_string()))
 }
 
-impl Fold {
+impl PartObject {
     /// Serialized form.
-    pub fn encode(&self) -> Vec<u8> {
-        serde_json::to_vec(self).expect("fold serializes")
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("part serializes")
     }
 
-    /// Parses a fold object.
-    pub fn decode(location: &str, bytes: &[u8]) -> Result<Self> {
-        decode_versioned("fold", location, bytes, 3)
+    /// Parses a part object.
+    pub(crate) fn decode(location: &str, bytes: &[u8]) -> Result<Self> {
+        decode_versioned("manifest part", location, bytes, 3)
     }
 }
 
@@ -287,6 +305,11 @@ impl NameRecord {
 }
 
 impl Generation {
+    /// How many entries it records, inline and in parts.
+    pub fn entry_count(&self) -> u64 {
+        self.entries.len() as u64 + self.parts.iter().map(|p| p.entries).sum::<u64>()
+    }
+
     /// Serialized form.
     pub fn encode(&self) -> Vec<u8> {
         serde_json::to_vec(self).expect("manifest serializes")
@@ -312,6 +335,16 @@ impl Generation {
         }
         let mut at = g.base;
         for r in &g.runs {
+            if r.level == 0 && !r.parts.is_empty() {
+                return Err(bad(format!(
+                    "generation {} names the run {}..{} at level {} with {} parts",
+                    g.generation,
+                    r.from,
+                    r.to,
+                    r.level,
+                    r.parts.len()
+                )));
+            }
             if r.from != at || r.to <= r.from || r.to >= g.generation {
                 return Err(bad(format!(
                     "generation {} names the run {}..{} after {at}",
@@ -388,6 +421,7 @@ mod tests {
             created_at: "2026-11-21T10:00:00Z".parse().unwrap(),
             report: Some(RunReport::default()),
             runs: Vec::new(),
+            parts: Vec::new(),
             entries: vec![Entry {
                 source: "app".into(),
                 path: "a.log".into(),

@@ -6,14 +6,17 @@
 //! version records that find one file in a few requests ([`records`]).
 
 pub(crate) mod audit;
+pub(crate) mod build;
+pub(crate) mod chain;
+pub(crate) mod db;
 pub(crate) mod history;
 pub(crate) mod index;
+pub(crate) mod load;
 pub(crate) mod local;
 pub(crate) mod manifest;
 pub(crate) mod records;
 pub(crate) mod remote;
 
-pub(crate) use manifest::{Entry, Generation, GenerationNo, Kind, FORMAT_VERSION};
-pub(crate) use remote::{
-    commit, fetch, fetch_committed, fetch_raw, list_generations, list_metas, load_at, write_fold,
-};
+pub(crate) use load::fetch_inline;
+pub(crate) use manifest::{Entry, Generation, GenerationNo, Kind};
+pub(crate) use remote::{commit, fetch_raw, list_generations, list_metas};

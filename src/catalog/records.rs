@@ -44,12 +44,10 @@ fn file_name(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
 }
 
-/// Writes a record for each of `entries`, then the mark saying records are complete
-/// through `through`.
-pub(crate) async fn publish(
+/// Writes a record for each of `entries`.
+pub(crate) async fn write_records(
     store: &Store,
     entries: Vec<Entry>,
-    through: GenerationNo,
     policy: &Policy,
 ) -> Result<()> {
     futures::stream::iter(entries)
@@ -68,7 +66,15 @@ pub(crate) async fn publish(
         })
         .buffer_unordered(PUBLISH_CONCURRENCY)
         .try_collect::<()>()
-        .await?;
+        .await
+}
+
+/// Writes the mark saying the records of every generation up to `through` are written.
+pub(crate) async fn write_mark(
+    store: &Store,
+    through: GenerationNo,
+    policy: &Policy,
+) -> Result<()> {
     let mark = Mark {
         version: FORMAT_VERSION,
         generation: through,
@@ -91,7 +97,7 @@ pub async fn find(store: &Store, name: &str, source: Option<&str>) -> Result<Loo
     };
     let mut g = newest;
     while g > mark {
-        let generation = super::remote::fetch(store, g).await?;
+        let generation = super::load::fetch_inline(store, g).await?;
         if let Some(e) = generation
             .entries
             .into_iter()

@@ -1,17 +1,17 @@
-//! The catalog in the bucket: list the generations, load one or the index as of one,
-//! find the generation in force at a time, and commit the next one create-only.
+//! The catalog in the bucket: list the generations, read one, find the generation in
+//! force at a time, and commit the next one create-only (loading the state as of a
+//! generation is `super::load`'s job).
 //!
 //! A file counts as archived only once a generation naming it is committed, and a
 //! generation is committed with a create-only put, so two writers can never both believe
 //! they wrote generation N (invariants 2 and 3).
 
 use bytes::Bytes;
-use futures::{StreamExt, TryStreamExt};
+use futures::TryStreamExt;
 use object_store::path::Path;
 use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload};
 
-use super::index::Index;
-use super::manifest::{Committed, Entry, Fold, Generation, GenerationNo, Kind, Mark, Run};
+use super::manifest::{Committed, Generation, GenerationNo, Mark};
 use crate::error::{Error, Result};
 use crate::remote::retry::{self, Policy};
 use crate::remote::{layout, Store};
@@ -103,9 +103,6 @@ pub async fn exists(store: &Store, generation: GenerationNo) -> Result<bool> {
     }
 }
 
-/// How many objects a load reads at once.
-const LOAD_CONCURRENCY: usize = 8;
-
 /// The newest generation and the newest published mark, in two listings however many
 /// generations there are: the mark (the first key of its listing), then the
 /// generations after it. An archive without marks (written before format 3) is listed
@@ -128,96 +125,6 @@ pub(crate) async fn newest_generation(
         _ => (listed, mark),
     };
     Ok((listed.last().map(|(g, _)| *g), mark))
-}
-
-/// Builds the index of the latest generation from the remote alone: the newest
-/// generation names its checkpoint and runs (format 3), read with it.
-pub async fn load_latest(store: &Store) -> Result<Index> {
-    load_latest_marked(store).await.map(|(index, _)| index)
-}
-
-/// [`load_latest`], and the newest published mark.
-pub(crate) async fn load_latest_marked(store: &Store) -> Result<(Index, Option<GenerationNo>)> {
-    let (newest, mark) = newest_generation(store).await?;
-    let Some(newest) = newest else {
-        return Ok((Index::default(), mark));
-    };
-    Ok((load_at(store, newest).await?, mark))
-}
-
-/// Builds the index as of `generation`.
-pub async fn load_at(store: &Store, generation: GenerationNo) -> Result<Index> {
-    let head = fetch(store, generation).await?;
-    let mut index = Index::default();
-    if head.kind == Kind::Full {
-        apply(&mut index, &head)?;
-        return Ok(index);
-    }
-    if head.version >= 3 {
-        return load_runs(store, head).await;
-    }
-    index.generation = GenerationNo(head.base.get() - 1);
-    for g in (head.base.get()..generation.get()).map(GenerationNo) {
-        let gen = fetch(store, g).await?;
-        apply(&mut index, &gen)?;
-    }
-    apply(&mut index, &head)?;
-    Ok(index)
-}
-
-/// A format 3 delta's state: its checkpoint, its runs (read at once, applied in order),
-/// then its own entries.
-async fn load_runs(store: &Store, head: Generation) -> Result<Index> {
-    let mut index = Index::default();
-    let base = fetch(store, head.base).await?;
-    if base.kind != Kind::Full {
-        return Err(Error::Format {
-            what: "manifest",
-            location: layout::manifest_key(head.generation).to_string(),
-            message: format!("its checkpoint {} is not a full generation", head.base),
-        });
-    }
-    apply(&mut index, &base)?;
-    let mut loaded = futures::stream::iter(head.runs.clone())
-        .map(|run| async move { load_run(store, run).await.map(|e| (run, e)) })
-        .buffered(LOAD_CONCURRENCY);
-    while let Some(next) = loaded.next().await {
-        let (run, entries) = next?;
-        index
-            .apply_run(&run, &entries)
-            .map_err(|message| Error::Format {
-                what: "manifest",
-                location: layout::manifest_key(head.generation).to_string(),
-                message,
-            })?;
-    }
-    apply(&mut index, &head)?;
-    Ok(index)
-}
-
-/// The entries of one run: a generation's own, or a fold's.
-async fn load_run(store: &Store, run: Run) -> Result<Vec<Entry>> {
-    if run.level == 0 {
-        let g = fetch(store, run.to).await?;
-        return Ok(g.entries);
-    }
-    let key = layout::fold_key(run.from, run.to);
-    let (bytes, _) = read_whole(store, &key, &Policy::bodies()).await?;
-    let fold = Fold::decode(key.as_ref(), &bytes)?;
-    if fold.run != run {
-        return Err(Error::Format {
-            what: "fold",
-            location: key.to_string(),
-            message: format!("holds the run {:?}, {run:?} was named", fold.run),
-        });
-    }
-    Ok(fold.entries)
-}
-
-/// Writes a fold before the generation naming it.
-pub(crate) async fn write_fold(store: &Store, fold: &Fold, policy: &Policy) -> Result<()> {
-    let key = layout::fold_key(fold.run.from, fold.run.to);
-    put_derived(store, &key, fold.encode(), policy).await
 }
 
 /// Writes an object the catalog derives from committed generations (a fold, a version
@@ -293,16 +200,12 @@ pub async fn generation_at(
     Ok(lo.checked_sub(1).map(|i| gens[i]))
 }
 
-fn apply(index: &mut Index, g: &Generation) -> Result<()> {
-    index.apply(g).map_err(|message| Error::Format {
-        what: "manifest",
-        location: layout::manifest_key(g.generation).to_string(),
-        message,
-    })
-}
-
 /// One object's bytes and ETag, the request and its body retried as a whole.
-async fn read_whole(store: &Store, key: &Path, policy: &Policy) -> Result<(Bytes, Option<String>)> {
+pub(crate) async fn read_whole(
+    store: &Store,
+    key: &Path,
+    policy: &Policy,
+) -> Result<(Bytes, Option<String>)> {
     retry::run(policy, "get", || async {
         let got = store.get(key).await?;
         let e_tag = got.meta.e_tag.clone();

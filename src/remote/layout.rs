@@ -85,17 +85,13 @@ pub(crate) fn parse_manifest_key(key: &Path) -> Option<GenerationNo> {
     digits.parse().ok()
 }
 
-/// `catalog/folds/<from>-<to>.json`: the entries the generations after `from` up to
-/// `to` recorded that were still current when the fold was made, so a reader loads one
-/// object for the whole run.
-pub(crate) fn fold_key(from: GenerationNo, to: GenerationNo) -> Path {
+/// `catalog/parts/<sha256>.json`: a slice of a generation's or a fold's entries, named
+/// by the hash of its bytes, so a part is never replaced by other bytes.
+pub(crate) fn part_key(sha256: &ContentHash) -> Path {
     Path::from_iter([
         PathPart::from(CATALOG_PREFIX),
-        PathPart::from("folds"),
-        PathPart::from(format!(
-            "{from:0width$}-{to:0width$}.json",
-            width = GENERATION_DIGITS
-        )),
+        PathPart::from("parts"),
+        PathPart::from(format!("{sha256}.json")),
     ])
 }
 
@@ -167,10 +163,8 @@ mod tests {
             parse_name_key(&Path::from("catalog/names/x/junk.json")),
             None
         );
-        assert_eq!(
-            fold_key(GenerationNo(3), GenerationNo(10)).as_ref(),
-            "catalog/folds/00000000000000000003-00000000000000000010.json"
-        );
+        let h = ContentHash::of(b"part");
+        assert_eq!(part_key(&h).as_ref(), format!("catalog/parts/{h}.json"));
     }
 
     #[test]

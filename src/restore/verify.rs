@@ -58,7 +58,7 @@ pub enum ReadData {
 pub async fn all_generations(store: &Store) -> Result<Vec<Generation>> {
     let mut out = Vec::new();
     for g in catalog::list_generations(store, None).await? {
-        out.push(catalog::fetch(store, g).await?);
+        out.push(catalog::fetch_inline(store, g).await?);
     }
     Ok(out)
 }
@@ -78,7 +78,7 @@ pub async fn readable_generations(
     let mut good = Vec::new();
     let mut damaged = Vec::new();
     for &g in &listed {
-        match catalog::fetch(store, g).await {
+        match catalog::fetch_inline(store, g).await {
             Ok(gen) => good.push(gen),
             Err(e @ Error::Format { .. }) => damaged.push(GenerationFinding {
                 generation: g,

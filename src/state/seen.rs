@@ -141,10 +141,12 @@ mod tests {
             },
         );
         sd.save_seen(&seen).unwrap();
-        sd.save_header("memory://", Default::default()).unwrap();
+        let db = sd.open_index("memory://").unwrap();
+        db.reset("memory://").unwrap();
         assert_eq!(sd.seen(), seen);
-        sd.reset().unwrap();
-        assert!(sd.seen().is_empty() && sd.header("memory://").is_none());
+        sd.reset_catalog(&db, "memory://").unwrap();
+        assert!(sd.seen().is_empty());
+        assert_eq!(db.destination().unwrap().as_deref(), Some("memory://"));
     }
 
     #[test]

@@ -44,7 +44,7 @@ macro_rules! conformance_suite {
             large_file_goes_up_in_parts,
             requests_follow_the_change_not_the_history,
             a_second_state_dir_catches_up_with_the_first,
-            a_damaged_local_chain_is_reloaded_from_the_remote,
+            a_damaged_local_index_is_reloaded_from_the_remote,
             foreign_object_at_a_content_key_is_left_alone,
             every_version_of_a_rotated_name_is_listed_and_restorable,
             a_file_is_found_in_three_requests_at_any_age,
@@ -512,13 +512,17 @@ async fn a_second_state_dir_catches_up_with_the_first(b: Backend) {
     assert_eq!(env.index().await.len(), 3);
 }
 
-async fn a_damaged_local_chain_is_reloaded_from_the_remote(b: Backend) {
+async fn a_damaged_local_index_is_reloaded_from_the_remote(b: Backend) {
     let env = Env::new(b);
     env.write("a.log", b"a\n");
     env.pass().await;
     env.write("b.log", b"b\n");
     env.pass().await;
-    std::fs::remove_dir_all(env.config.state_dir.join("chain")).unwrap();
+    let db = env.config.state_dir.join("catalog.db");
+    for p in ["catalog.db-wal", "catalog.db-shm"] {
+        let _ = std::fs::remove_file(env.config.state_dir.join(p));
+    }
+    std::fs::write(&db, vec![0x5a; 8192]).unwrap();
     env.write("c.log", b"c\n");
     let r = env.pass().await;
     assert_eq!((r.files_new, r.generation), (1, Some(3)));
@@ -619,18 +623,25 @@ async fn the_latest_state_loads_from_a_bounded_number_of_objects(b: Backend) {
     );
     env.assert_objects_match(&index).await;
     // 69 deltas after the checkpoint read as 8 folds and 5 generations, not 69 objects:
-    // two listings, the head, the checkpoint and the runs.
+    // the mark and one listing, the head, the checkpoint and the runs.
     let requests = counting.requests.load(Ordering::SeqCst);
     assert!(
         requests <= 2 + 2 + newest.runs.len() && newest.runs.len() <= 13,
         "{requests} requests, {} runs",
         newest.runs.len()
     );
+    assert!(
+        newest
+            .runs
+            .iter()
+            .any(|r| r.level > 0 && r.parts.len() == 1),
+        "folds, each in one part"
+    );
     assert!(env
         .catalog_keys()
         .await
         .iter()
-        .any(|k| k.starts_with("catalog/folds/")));
+        .any(|k| k.starts_with("catalog/parts/")));
 }
 
 async fn a_version_committed_but_not_yet_published_is_found(b: Backend) {

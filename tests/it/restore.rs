@@ -308,6 +308,7 @@ async fn a_hostile_manifest_writes_nothing_outside_the_target() {
         created_at: "2026-11-21T10:00:00.000Z".parse().unwrap(),
         report: None,
         runs: Vec::new(),
+        parts: Vec::new(),
         entries,
     };
     commit_generation(&env.store, &g, &Default::default())

@@ -100,20 +100,23 @@ fn a_committed_pass_whose_metrics_textfile_cannot_be_written_exits_0_with_a_warn
     assert!(generation_exists(&ws, 1));
 }
 
-/// The local manifest chain and the cache header unwritable (a full state disk): every
-/// pass used to fail after its commit. Each pass now commits and exits 0; the next one
-/// catches up from the destination, and once the state dir is writable again the cache
-/// is rebuilt and a pass with nothing new writes nothing remote.
+/// The local manifest cache broken (it was unwritable: a full state disk): every pass
+/// used to fail after its commit. The cache is now a database; one that is no longer
+/// a database (overwritten, truncated) is rebuilt from the destination, each pass
+/// commits and exits 0, and a pass with nothing new then writes nothing remote.
 // Pins: with the local manifest cache unwritable, every pass failed after its commit.
 #[test]
-fn passes_with_an_unwritable_manifest_cache_commit_and_catch_up_from_the_destination() {
+fn passes_with_a_broken_local_index_commit_and_catch_up_from_the_destination() {
     let ws = Workspace::new();
     ws.config(CONFIG);
     assert_eq!(code(&ws.run(&["--run-once"])), 0);
-    // The chain and the header can no longer be written.
-    std::fs::remove_dir_all(ws.path("state/chain")).unwrap();
-    std::fs::write(ws.path("state/chain"), b"not a directory").unwrap();
-
+    let broken = || {
+        for p in ["state/catalog.db-wal", "state/catalog.db-shm"] {
+            let _ = std::fs::remove_file(ws.path(p));
+        }
+        std::fs::write(ws.path("state/catalog.db"), vec![0x5a; 8192]).unwrap();
+    };
+    broken();
     std::fs::write(ws.path("logs/b.log.1"), b"three\n").unwrap();
     let second = ws.run(&["--run-once"]);
     assert_eq!(code(&second), 0, "{}", stderr(&second));
@@ -124,17 +127,15 @@ fn passes_with_an_unwritable_manifest_cache_commit_and_catch_up_from_the_destina
     );
     assert!(generation_exists(&ws, 2));
 
+    broken();
     std::fs::write(ws.path("logs/b.log.2"), b"four\n").unwrap();
     let third = ws.run(&["--run-once"]);
     assert_eq!(code(&third), 0, "{}", stderr(&third));
     assert!(
         stdout(&third).starts_with("archived 1 file") && stdout(&third).contains("generation 3"),
-        "caught up with generation 2 from the destination: {}",
+        "rebuilt with generation 2 from the destination: {}",
         stdout(&third)
     );
-
-    // The rebuild of the third pass may already have cleared the blocker.
-    let _ = std::fs::remove_file(ws.path("state/chain"));
     for _ in 0..2 {
         let again = ws.run(&["--run-once"]);
         assert_eq!(code(&again), 0, "{}", stderr(&again));

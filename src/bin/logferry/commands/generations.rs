@@ -89,7 +89,7 @@ fn row(archives: &[Config], a: &Config, g: &Generation) -> Vec<String> {
         format!("{}{}", label(archives, a), g.generation),
         kind(g).into(),
         g.created_at.to_string(),
-        g.entries.len().to_string(),
+        g.entry_count().to_string(),
         r.files_new.to_string(),
         r.files_changed.to_string(),
         r.files_renamed.to_string(),
@@ -105,7 +105,7 @@ fn json_of(a: &Config, g: &Generation) -> serde_json::Value {
         "kind": kind(g),
         "base": g.base,
         "created_at": g.created_at,
-        "entries": g.entries.len(),
+        "entries": g.entry_count(),
         "report": g.report,
     })
 }
