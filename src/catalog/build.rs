@@ -121,3 +121,86 @@ pub(crate) fn settle(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::catalog::load::load_at;
+    use crate::catalog::manifest::GenerationNo;
+    use crate::codec::Compression;
+
+    fn entry(path: &str, content: &str, generation: u64) -> Entry {
+        let h = ContentHash::of(content.as_bytes());
+        Entry {
+            source: "app".into(),
+            path: path.into(),
+            size: content.len() as u64,
+            mtime_ns: 0,
+            sha256: h,
+            key: format!("data/app/{path}-{h}"),
+            compression: Compression::None,
+            stored_size: None,
+            archived_at: "2026-01-01T00:00:00Z".parse().unwrap(),
+            generation: GenerationNo(generation),
+        }
+    }
+
+    /// Commits generations the way a pass does (pending entries, the next generation
+    /// with its folds and parts, the create-only commit, the index moved on) and loads
+    /// each one back as a reader would: the same entries as the local index holds,
+    /// through checkpoints, folds of folds, and parts.
+    #[tokio::test]
+    async fn every_generation_loads_back_as_the_local_index_holds_it() {
+        let store: Store = Arc::new(object_store::memory::InMemory::new());
+        let dir = tempfile::tempdir().unwrap();
+        let index = LocalIndex::open(&dir.path().join("catalog.db")).unwrap();
+        index.reset("memory://").unwrap();
+        let policy = Policy::default();
+        let (mut most_runs, mut checkpoints, mut with_parts) = (0, 0, 0);
+        for n in 1..=700u64 {
+            let added: Vec<Entry> = match n {
+                // Enough for parts in the first checkpoint and in one big delta.
+                1 | 300 => (0..(PART_ENTRIES as u64 + 7))
+                    .map(|i| entry(&format!("bulk-{n}-{i}"), &format!("{n} {i}"), n))
+                    .collect(),
+                // A name reused every few generations (logrotate) and a new one.
+                _ => vec![
+                    entry(&format!("app.log.{}", n % 5), &format!("{n}"), n),
+                    entry(&format!("wal-{n:04}"), &format!("w{n}"), n),
+                ],
+            };
+            index.put_pending(&added).unwrap();
+            let g = next_generation(
+                &store,
+                &index,
+                Timestamp::default(),
+                RunReport::default(),
+                false,
+                &policy,
+            )
+            .await
+            .unwrap();
+            let committed = crate::catalog::commit(&store, &g, &policy).await.unwrap();
+            settle(&index, &g, committed).unwrap();
+            checkpoints += usize::from(g.kind == Kind::Full);
+            with_parts += usize::from(!g.parts.is_empty());
+            most_runs = most_runs.max(g.runs.len());
+            if n < 12 || n % 97 == 0 || n == 300 || n == 700 || g.kind == Kind::Full {
+                let loaded = load_at(&store, g.generation).await.unwrap();
+                let local = index
+                    .page(Select::AllWithPending, None, usize::MAX)
+                    .unwrap();
+                assert!(
+                    loaded.entries().eq(local.iter()),
+                    "generation {n} loads otherwise than the local index holds it"
+                );
+                assert_eq!(loaded.chain(), index.chain().unwrap(), "generation {n}");
+            }
+        }
+        assert!(checkpoints >= 2, "{checkpoints} checkpoints");
+        assert_eq!(with_parts, 2, "the first checkpoint and the big delta");
+        assert!((8..=28).contains(&most_runs), "{most_runs} runs");
+    }
+}
