@@ -38,8 +38,7 @@ pub(crate) async fn commit(
     let Done { stored, failed } = done;
     let archived_at = Timestamp::from(p.clock.now());
     let next = index.generation()?.next();
-    let entries = record(&stored, &mut seen, archived_at, next, report);
-    drop(stored);
+    let entries = record(stored, &mut seen, archived_at, next, report);
     if report.files_failed > 0 {
         report.outcome = Outcome::Partial;
     }
@@ -65,7 +64,7 @@ pub(crate) fn save_seen(p: &Pass<'_>, old: &BTreeMap<FileId, Seen>, new: &BTreeM
 /// Counts each stored file in the report and remembers it as seen; returns the entries
 /// the next generation records (a touched file needs none), sorted.
 fn record(
-    stored: &[Resolved],
+    stored: Vec<Resolved>,
     seen: &mut SeenFiles,
     archived_at: Timestamp,
     next: GenerationNo,
@@ -89,7 +88,7 @@ fn record(
             Class::Conflict { .. } => unreachable!("conflicts were set apart"),
         }
         if r.class != Class::Touched {
-            entries.push(entry_for(r, archived_at, next));
+            entries.push(entry_for(&r, archived_at, next));
         }
     }
     entries.sort_by(|a, b| (&a.source, &a.path).cmp(&(&b.source, &b.path)));

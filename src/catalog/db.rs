@@ -112,6 +112,22 @@ fn compression_text(c: Compression) -> &'static str {
 }
 
 fn insert(conn: &Connection, table: &str, entries: &[Entry]) -> rusqlite::Result<()> {
+    // One transaction for the batch, unless the caller holds one.
+    let own = conn.is_autocommit();
+    if own {
+        conn.execute_batch("BEGIN")?;
+    }
+    let done = insert_rows(conn, table, entries);
+    if own {
+        match &done {
+            Ok(()) => conn.execute_batch("COMMIT")?,
+            Err(_) => conn.execute_batch("ROLLBACK")?,
+        }
+    }
+    done
+}
+
+fn insert_rows(conn: &Connection, table: &str, entries: &[Entry]) -> rusqlite::Result<()> {
     let mut stmt = conn.prepare_cached(&format!(
         "INSERT OR REPLACE INTO {table} ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
     ))?;

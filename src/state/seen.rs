@@ -6,7 +6,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{read_cache, write_atomic, StateDir};
+use std::io::Write;
+
+use super::atomic::AtomicFile;
+use super::{read_cache, StateDir};
 use crate::digest::ContentHash;
 use crate::error::Result;
 use crate::fsstat::{FileId, FileStat};
@@ -94,30 +97,60 @@ impl StateDir {
             .collect()
     }
 
-    /// Replaces the stat cache.
+    /// Replaces the stat cache, streamed to the file record by record (100k files are
+    /// 24 MB of JSON, never held whole).
     pub fn save_seen(&self, seen: &BTreeMap<FileId, Seen>) -> Result<()> {
-        let file = SeenFile {
-            version: SEEN_VERSION,
-            seen: seen
-                .iter()
-                .map(|((source, path), s)| SeenRecord {
+        let path = self.path().join(SEEN_FILE);
+        let written = AtomicFile::create(&path).and_then(|mut f| {
+            let mut out = std::io::BufWriter::new(&mut f);
+            serde_json::to_writer(
+                &mut out,
+                &SeenOut {
+                    version: SEEN_VERSION,
+                    seen,
+                },
+            )?;
+            out.flush()?;
+            drop(out);
+            f.commit().map_err(|(_, e)| e)
+        });
+        written.map_err(|e| crate::error::Error::io("write", &path, e))
+    }
+}
+
+/// What `save_seen` writes: a [`SeenFile`], made record by record.
+struct SeenOut<'a> {
+    version: u32,
+    seen: &'a BTreeMap<FileId, Seen>,
+}
+
+impl Serialize for SeenOut<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        struct Records<'a>(&'a BTreeMap<FileId, Seen>);
+        impl Serialize for Records<'_> {
+            fn serialize<S: serde::Serializer>(
+                &self,
+                s: S,
+            ) -> std::result::Result<S::Ok, S::Error> {
+                s.collect_seq(self.0.iter().map(|((source, path), r)| SeenRecord {
                     source: source.clone(),
                     path: path.clone(),
-                    dev: s.stat.dev,
-                    ino: s.stat.ino,
-                    size: s.stat.size,
-                    mtime_ns: s.stat.mtime_ns,
-                    ctime_ns: s.stat.ctime_ns,
-                    btime_ns: s.stat.btime_ns,
-                    sha256: s.sha256,
-                    seen_at_ns: s.seen_at_ns,
-                })
-                .collect(),
-        };
-        write_atomic(
-            &self.path().join(SEEN_FILE),
-            &serde_json::to_vec(&file).expect("seen serializes"),
-        )
+                    dev: r.stat.dev,
+                    ino: r.stat.ino,
+                    size: r.stat.size,
+                    mtime_ns: r.stat.mtime_ns,
+                    ctime_ns: r.stat.ctime_ns,
+                    btime_ns: r.stat.btime_ns,
+                    sha256: r.sha256,
+                    seen_at_ns: r.seen_at_ns,
+                }))
+            }
+        }
+        let mut st = s.serialize_struct("SeenFile", 2)?;
+        st.serialize_field("version", &self.version)?;
+        st.serialize_field("seen", &Records(self.seen))?;
+        st.end()
     }
 }
 
