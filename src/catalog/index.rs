@@ -258,7 +258,6 @@ impl Index {
     /// `FOLD_WIDTH` of one level end the list, and the folds to write first.
     fn folded_runs(&self) -> (Vec<Run>, Vec<Fold>) {
         let mut runs = self.runs.clone();
-        let mut folds = Vec::new();
         loop {
             let n = runs.len();
             if n < FOLD_WIDTH {
@@ -275,23 +274,27 @@ impl Index {
                 level: level + 1,
                 entries: tail.iter().map(|r| r.entries).sum(),
             };
-            // Entries record the generation that recorded them, so the run's current
-            // entries are the ones recorded inside it; a path it recorded and a later
-            // generation replaced is in a later run, which wins.
-            let entries = self
-                .entries
-                .values()
-                .filter(|e| e.generation > run.from && e.generation <= run.to)
-                .cloned()
-                .collect();
-            folds.push(Fold {
-                version: FORMAT_VERSION,
-                run,
-                entries,
-            });
             runs.truncate(n - FOLD_WIDTH);
             runs.push(run);
         }
+        // Only the folds the list ends with are written (a cascade makes one); entries
+        // record the generation that recorded them, so a run's current entries are the
+        // ones recorded inside it, and a path a later generation replaced is in a later
+        // run, which wins.
+        let folds = runs
+            .iter()
+            .filter(|r| r.level > 0 && !self.runs.contains(r))
+            .map(|run| Fold {
+                version: FORMAT_VERSION,
+                run: *run,
+                entries: self
+                    .entries
+                    .values()
+                    .filter(|e| e.generation > run.from && e.generation <= run.to)
+                    .cloned()
+                    .collect(),
+            })
+            .collect();
         (runs, folds)
     }
 
@@ -419,5 +422,70 @@ mod tests {
         );
         g3.generation = GenerationNo(3);
         assert!(idx.apply(&g3).is_err());
+    }
+
+    /// What a reader does: the head, its checkpoint and its runs.
+    fn load(
+        gens: &BTreeMap<GenerationNo, Generation>,
+        folds: &BTreeMap<(GenerationNo, GenerationNo), Fold>,
+        head: &Generation,
+    ) -> Index {
+        let mut r = Index::default();
+        if head.kind == Kind::Full {
+            r.apply(head).unwrap();
+            return r;
+        }
+        r.apply(&gens[&head.base]).unwrap();
+        for run in &head.runs {
+            let entries = if run.level == 0 {
+                gens[&run.to].entries.clone()
+            } else {
+                let f = &folds[&(run.from, run.to)];
+                assert_eq!(f.run, *run);
+                f.entries.clone()
+            };
+            r.apply_run(run, &entries).unwrap();
+        }
+        r.apply(head).unwrap();
+        r
+    }
+
+    #[test]
+    fn a_state_loaded_from_the_runs_is_the_state_the_chain_gives() {
+        let mut idx = Index::default();
+        let (mut gens, mut folds) = (BTreeMap::new(), BTreeMap::new());
+        let mut most_runs = 0;
+        let mut checkpoints = 0;
+        for n in 1..=1100u64 {
+            let added: Vec<Entry> = if n == 1 {
+                (0..10)
+                    .map(|i| entry(&format!("f{i}"), format!("{i}").as_bytes(), 1))
+                    .collect()
+            } else {
+                // A name reused every few generations (logrotate) and a new one.
+                vec![
+                    entry(&format!("app.log.{}", n % 5), format!("{n}").as_bytes(), n),
+                    entry(&format!("wal-{n}"), format!("w{n}").as_bytes(), n),
+                ]
+            };
+            let (g, new_folds) =
+                idx.next_generation(added, Timestamp::default(), RunReport::default());
+            for f in new_folds {
+                assert_eq!(g.runs.iter().filter(|r| **r == f.run).count(), 1);
+                folds.insert((f.run.from, f.run.to), f);
+            }
+            checkpoints += usize::from(g.kind == Kind::Full);
+            most_runs = most_runs.max(g.runs.len());
+            idx.apply(&g).unwrap();
+            gens.insert(g.generation, g.clone());
+            let loaded = load(&gens, &folds, &g);
+            assert!(
+                loaded.entries().eq(idx.entries()),
+                "generation {n} loads otherwise than the chain"
+            );
+            assert_eq!(loaded.runs, idx.runs, "generation {n}");
+        }
+        assert!(checkpoints >= 2, "{checkpoints} checkpoints");
+        assert!((8..=28).contains(&most_runs), "{most_runs} runs");
     }
 }

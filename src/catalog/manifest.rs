@@ -110,6 +110,13 @@ fn is_none(c: &Compression) -> bool {
 }
 
 impl Entry {
+    /// Whether this is the file `name` of `source` (any source when `None`): its path,
+    /// or its file name, which is how `fetch`, `ls NAME` and `restore NAME` name a file.
+    pub fn answers_to(&self, name: &str, source: Option<&str>) -> bool {
+        source.is_none_or(|s| self.source == s)
+            && (self.path == name || self.path.rsplit('/').next() == Some(name))
+    }
+
     /// The object's size in the destination.
     pub fn object_size(&self) -> u64 {
         self.stored_size.unwrap_or(self.size)
@@ -203,6 +210,29 @@ pub(crate) struct NameRecord {
     pub version: u32,
     /// The entry.
     pub entry: Entry,
+}
+
+/// The published mark: the version records of every generation up to this one are
+/// written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Mark {
+    /// Format version.
+    pub version: u32,
+    /// The generation.
+    pub generation: GenerationNo,
+}
+
+impl Mark {
+    /// Serialized form.
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("mark serializes")
+    }
+
+    /// Parses a mark.
+    pub(crate) fn decode(location: &str, bytes: &[u8]) -> Result<Self> {
+        decode_versioned("published mark", location, bytes, 3)
+    }
 }
 
 /// Checks the version field of a catalog object before its fields are read, so that an

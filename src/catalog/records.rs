@@ -12,7 +12,7 @@ use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::ObjectStoreExt;
 
-use super::manifest::{Entry, GenerationNo, NameRecord, FORMAT_VERSION};
+use super::manifest::{Entry, GenerationNo, Mark, NameRecord, FORMAT_VERSION};
 use crate::digest::ContentHash;
 use crate::error::{Error, Result};
 use crate::remote::retry::{self, Policy};
@@ -44,12 +44,6 @@ fn file_name(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
 }
 
-/// Whether `e` is the file `name` (its path, or its file name) of `source` (any when
-/// `None`): the same rule as a lookup in a loaded index.
-pub(crate) fn names(e: &Entry, name: &str, source: Option<&str>) -> bool {
-    source.is_none_or(|s| e.source == s) && (e.path == name || file_name(&e.path) == name)
-}
-
 /// Writes a record for each of `entries`, then the mark saying records are complete
 /// through `through`.
 pub(crate) async fn publish(
@@ -75,14 +69,11 @@ pub(crate) async fn publish(
         .buffer_unordered(PUBLISH_CONCURRENCY)
         .try_collect::<()>()
         .await?;
-    let mark = format!("{{\"version\":{FORMAT_VERSION},\"generation\":{through}}}");
-    super::remote::put_derived(
-        store,
-        &layout::published_key(through),
-        mark.into_bytes(),
-        policy,
-    )
-    .await
+    let mark = Mark {
+        version: FORMAT_VERSION,
+        generation: through,
+    };
+    super::remote::put_derived(store, &layout::published_key(), mark.encode(), policy).await
 }
 
 /// The archived file called `name` (its path or its file name) in `source` (any when
@@ -105,7 +96,7 @@ pub async fn find(store: &Store, name: &str, source: Option<&str>) -> Result<Loo
             .entries
             .into_iter()
             .filter(|e| e.generation == g)
-            .find(|e| names(e, name, source))
+            .find(|e| e.answers_to(name, source))
         {
             return Ok(Lookup::Found(e));
         }
@@ -127,25 +118,27 @@ async fn from_records(store: &Store, name: &str, source: Option<&str>) -> Result
     .await
     .result
     .map_err(|e| Error::store("list", &prefix, e))?;
-    // Keys list newest first: the first key of each file id is its newest version.
-    let mut newest: Vec<(GenerationNo, Path)> = Vec::new();
-    let mut ids: Vec<String> = Vec::new();
+    // The newest version of each file id (not every store lists in key order).
+    let mut newest: Vec<(GenerationNo, String, Path)> = Vec::new();
     for m in metas {
         let Some((g, id)) = layout::parse_name_key(&m.location) else {
             continue;
         };
         if m.location
             .prefix_match(&prefix)
-            .is_some_and(|mut p| p.nth(1).is_none())
-            && !ids.contains(&id)
+            .is_none_or(|mut p| p.nth(1).is_some())
         {
-            ids.push(id);
-            newest.push((g, m.location));
+            continue;
+        }
+        match newest.iter_mut().find(|(_, i, _)| *i == id) {
+            Some(n) if n.0 >= g => {}
+            Some(n) => *n = (g, id, m.location),
+            None => newest.push((g, id, m.location)),
         }
     }
-    newest.sort_by(|a, b| b.0.cmp(&a.0));
+    newest.sort_by_key(|n| std::cmp::Reverse(n.0));
     let mut matches: Vec<Entry> = Vec::new();
-    for (_, key) in newest {
+    for (_, _, key) in newest {
         let bytes = retry::run(&Policy::bodies(), "get", || async {
             store.get(&key).await?.bytes().await
         })
@@ -153,7 +146,7 @@ async fn from_records(store: &Store, name: &str, source: Option<&str>) -> Result
         .result
         .map_err(|e| Error::store("get", &key, e))?;
         let entry = NameRecord::decode(key.as_ref(), &bytes)?.entry;
-        if names(&entry, name, source) {
+        if entry.answers_to(name, source) {
             matches.push(entry);
         }
     }

@@ -11,7 +11,7 @@ use object_store::path::Path;
 use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload};
 
 use super::index::Index;
-use super::manifest::{Committed, Entry, Fold, Generation, GenerationNo, Kind, Run};
+use super::manifest::{Committed, Entry, Fold, Generation, GenerationNo, Kind, Mark, Run};
 use crate::error::{Error, Result};
 use crate::remote::retry::{self, Policy};
 use crate::remote::{layout, Store};
@@ -118,7 +118,7 @@ pub(crate) async fn newest_generation(
     // generations were deleted, the marks left) is not believed.
     let listed = list_metas(store, mark.and_then(GenerationNo::previous)).await?;
     let (listed, mark) = match mark {
-        Some(m) if !listed.first().is_some_and(|(g, _)| *g == m) => {
+        Some(m) if listed.first().is_none_or(|(g, _)| *g != m) => {
             tracing::warn!(
                 generation = m.get(),
                 "the newest published mark names a generation the destination lacks; listing every generation"
@@ -240,22 +240,30 @@ pub(crate) async fn put_derived(
     .map_err(|e| Error::store("put", key, e))
 }
 
-/// The newest generation whose records are complete, from the first key of one listing.
+/// The newest generation whose records are complete, from the published mark (one
+/// read); `None` when there is no mark, or one this build cannot read.
 pub(crate) async fn published(store: &Store) -> Result<Option<GenerationNo>> {
-    let prefix = layout::published_prefix();
-    let first = retry::run(&Policy::bodies(), "list", || async {
-        let mut listing = store.list(Some(&prefix));
-        while let Some(meta) = listing.try_next().await? {
-            if let Some(g) = layout::parse_published_key(&meta.location) {
-                return Ok(Some(g));
-            }
+    let key = layout::published_key();
+    let got = retry::run(&Policy::bodies(), "get", || async {
+        match store.get(&key).await {
+            Ok(r) => r.bytes().await.map(Some),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
         }
-        Ok(None)
     })
     .await
     .result
-    .map_err(|e| Error::store("list", &prefix, e))?;
-    Ok(first)
+    .map_err(|e| Error::store("get", &key, e))?;
+    let Some(bytes) = got else {
+        return Ok(None);
+    };
+    match Mark::decode(key.as_ref(), &bytes) {
+        Ok(m) => Ok(Some(m.generation)),
+        Err(e) => {
+            tracing::warn!(error = %e.chain(), "the published mark is unreadable; reading the generations instead");
+            Ok(None)
+        }
+    }
 }
 
 /// The newest generation committed at or before `t` (binary search over the generations'

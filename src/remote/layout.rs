@@ -12,16 +12,15 @@ pub(crate) const DATA_PREFIX: &str = "data";
 /// Top-level folder of manifest generations.
 pub(crate) const MANIFEST_PREFIX: &str = "manifests";
 /// Top-level folder of the catalog's lookup objects (format 3): the folds of delta
-/// runs, one record per archived version keyed by file name, and the marks saying
+/// runs, one record per archived version keyed by file name, and the mark saying
 /// through which generation those records are complete. Never the truth (the
 /// generations are), only the way to the answer in a few requests.
 pub(crate) const CATALOG_PREFIX: &str = "catalog";
 /// Digits of a zero-padded generation number, so keys sort in generation order.
 const GENERATION_DIGITS: usize = 20;
 
-/// A generation counted down from the largest number, so that an ascending listing (the
-/// only order object stores list in) gives the newest first: its first page answers
-/// "which is the newest" in one request, however many there are.
+/// A generation counted down from the largest number, so that a listing in key order
+/// (what S3, GCS and Azure give) shows the newest version first.
 fn newest_first(generation: GenerationNo) -> String {
     format!(
         "{:0width$}",
@@ -124,20 +123,14 @@ pub(crate) fn parse_name_key(key: &Path) -> Option<(GenerationNo, String)> {
     Some((parse_newest_first(digits)?, id.to_string()))
 }
 
-/// The folder of the marks of published generations, newest first.
-pub(crate) fn published_prefix() -> Path {
-    Path::from_iter([PathPart::from(CATALOG_PREFIX), PathPart::from("published")])
-}
-
-/// `catalog/published/<generation, newest first>.json`: the version records of every
-/// generation up to this one are written.
-pub(crate) fn published_key(generation: GenerationNo) -> Path {
-    published_prefix().join(format!("{}.json", newest_first(generation)))
-}
-
-/// The generation a published mark names.
-pub(crate) fn parse_published_key(key: &Path) -> Option<GenerationNo> {
-    parse_newest_first(key.filename()?.strip_suffix(".json")?)
+/// `catalog/published.json`: the version records of every generation up to the one it
+/// names are written. One object, overwritten as records are written: a reader that
+/// finds an older number than the truth only reads more generations.
+pub(crate) fn published_key() -> Path {
+    Path::from_iter([
+        PathPart::from(CATALOG_PREFIX),
+        PathPart::from("published.json"),
+    ])
 }
 
 #[cfg(test)]
@@ -162,11 +155,9 @@ mod tests {
     #[test]
     fn catalog_keys_list_newest_first_and_round_trip() {
         let (old, new) = (GenerationNo(9), GenerationNo(10));
-        assert!(published_key(new).as_ref() < published_key(old).as_ref());
-        assert_eq!(parse_published_key(&published_key(new)), Some(new));
         assert_eq!(
-            published_key(GenerationNo(1)).as_ref(),
-            "catalog/published/18446744073709551614.json"
+            name_key("x", GenerationNo(1), "id").as_ref(),
+            "catalog/names/x/18446744073709551614-id.json"
         );
         let k = name_key("app.log.1", new, "0123abcd");
         assert!(k.as_ref().starts_with("catalog/names/app.log.1/"));

@@ -391,8 +391,7 @@ pub async fn restore(
 pub fn find<'a>(index: &'a Index, name: &str, source: Option<&str>) -> Result<&'a Entry> {
     let matches: Vec<&Entry> = index
         .entries()
-        .filter(|e| source.is_none_or(|s| e.source == s))
-        .filter(|e| e.path == name || e.path.rsplit('/').next() == Some(name))
+        .filter(|e| e.answers_to(name, source))
         .collect();
     let not_found = || Error::NotArchived {
         name: name.to_string(),

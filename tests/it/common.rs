@@ -314,6 +314,8 @@ pub(crate) fn sha(b: &[u8]) -> String {
 pub(crate) struct FaultStore {
     inner: Store,
     pub fail_manifest_puts: AtomicBool,
+    /// Puts to keys under this prefix fail, as an outage right after a commit does.
+    pub failing_puts_under: Mutex<Option<String>>,
     /// Every LIST waits this long first (a slow store, on tokio's clock).
     pub list_delay: Mutex<Option<Duration>>,
     /// This many LISTs fail (a store that does not answer).
@@ -349,6 +351,7 @@ impl FaultStore {
         Arc::new(FaultStore {
             inner: Arc::clone(inner),
             fail_manifest_puts: AtomicBool::new(false),
+            failing_puts_under: Mutex::new(None),
             list_delay: Mutex::new(None),
             failing_lists: AtomicUsize::new(0),
             ignore_create_mode: AtomicBool::new(false),
@@ -419,6 +422,10 @@ impl ObjectStore for FaultStore {
         opts: PutOptions,
     ) -> object_store::Result<PutResult> {
         self.count(true);
+        let under = self.failing_puts_under.lock().unwrap().clone();
+        if under.is_some_and(|p| location.as_ref().starts_with(&p)) {
+            return Err(reset_error());
+        }
         if Self::is_manifest(location) {
             let hook = self.before_first_manifest_put.lock().unwrap().take();
             if let Some(Hook(f)) = hook {

@@ -5,9 +5,9 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use logferry::{
-    all_versions, data_key, fetch_generation, load_at, manifest_key, restorable_versions, restore,
-    run_once, version_path, Compression, ContentHash, Error, GenerationNo, Kind, RestoreOptions,
-    Store, SystemClock, Window,
+    all_versions, data_key, download_verified, fetch_generation, find_archived, load_at,
+    load_latest, manifest_key, restorable_versions, restore, run_once, version_path, Compression,
+    ContentHash, Error, GenerationNo, Kind, Lookup, RestoreOptions, Store, SystemClock, Window,
 };
 
 use object_store::ObjectStoreExt;
@@ -47,6 +47,9 @@ macro_rules! conformance_suite {
             a_damaged_local_chain_is_reloaded_from_the_remote,
             foreign_object_at_a_content_key_is_left_alone,
             every_version_of_a_rotated_name_is_listed_and_restorable,
+            a_file_is_found_in_three_requests_at_any_age,
+            the_latest_state_loads_from_a_bounded_number_of_objects,
+            a_version_committed_but_not_yet_published_is_found,
         );
     };
 }
@@ -543,4 +546,130 @@ async fn every_version_of_a_rotated_name_is_listed_and_restorable(b: Backend) {
     assert_eq!(read("app.log.1"), "batch 3\n");
     assert_eq!(read(&version_path(&versions[0])), "batch 1\n");
     assert_eq!(read(&version_path(&versions[1])), "batch 2\n");
+}
+
+/// An archive of `n` generations, one WAL-like segment each (`seg-001` …), and a
+/// rotated name (`app.log.1`) that takes new content every 10th.
+async fn aged(env: &Env, n: usize) {
+    for i in 1..=n {
+        env.write(&format!("seg-{i:03}"), format!("segment {i}\n").as_bytes());
+        if i % 10 == 0 {
+            env.write("app.log.1", format!("rotated at {i}\n").as_bytes());
+        }
+        let r = env.pass().await;
+        assert_eq!(r.generation, Some(i as u64));
+    }
+}
+
+/// Counts the requests of finding `name` and downloading it, as `fetch` does.
+async fn fetch_counted(env: &Env, name: &str) -> (Option<Vec<u8>>, usize) {
+    let counting = FaultStore::wrap(&env.store);
+    let store: Store = Arc::<FaultStore>::clone(&counting);
+    let found = match find_archived(&store, name, None).await.unwrap() {
+        Lookup::Found(e) => {
+            let dir = tempfile::tempdir().unwrap();
+            let to = dir.path().join("out");
+            download_verified(&store, &e, &to, &|_| {}).await.unwrap();
+            Some(std::fs::read(&to).unwrap())
+        }
+        Lookup::NotArchived(g) => {
+            assert_eq!(g.get(), 40, "as of the newest generation");
+            None
+        }
+        other => panic!("{name}: {other:?}"),
+    };
+    (found, counting.requests.load(Ordering::SeqCst))
+}
+
+async fn a_file_is_found_in_three_requests_at_any_age(b: Backend) {
+    let env = Env::new(b);
+    aged(&env, 40).await;
+    for (name, content) in [
+        ("seg-001", "segment 1\n"),
+        ("seg-023", "segment 23\n"),
+        ("seg-040", "segment 40\n"),
+        ("app.log.1", "rotated at 40\n"),
+    ] {
+        let (got, requests) = fetch_counted(&env, name).await;
+        assert_eq!(got.as_deref(), Some(content.as_bytes()), "{name}");
+        assert!(requests <= 3, "fetch {name} made {requests} requests");
+    }
+    let (got, requests) = fetch_counted(&env, "seg-041").await;
+    assert_eq!(got, None, "never archived");
+    assert!(
+        requests <= 3,
+        "a name never archived took {requests} requests"
+    );
+}
+
+async fn the_latest_state_loads_from_a_bounded_number_of_objects(b: Backend) {
+    let env = Env::new(b);
+    aged(&env, 70).await;
+    let newest = fetch_generation(&env.store, GenerationNo(70))
+        .await
+        .unwrap();
+    assert_eq!(newest.kind, Kind::Delta);
+    let counting = FaultStore::wrap(&env.store);
+    let store: Store = Arc::<FaultStore>::clone(&counting);
+    let index = load_latest(&store).await.unwrap();
+    assert_eq!(index.len(), 71, "70 segments and app.log.1");
+    assert_eq!(
+        index.get("app", "app.log.1").map(|e| e.size),
+        Some("rotated at 70\n".len() as u64)
+    );
+    env.assert_objects_match(&index).await;
+    // 69 deltas after the checkpoint read as 8 folds and 5 generations, not 69 objects:
+    // two listings, the head, the checkpoint and the runs.
+    let requests = counting.requests.load(Ordering::SeqCst);
+    assert!(
+        requests <= 2 + 2 + newest.runs.len() && newest.runs.len() <= 13,
+        "{requests} requests, {} runs",
+        newest.runs.len()
+    );
+    assert!(env
+        .catalog_keys()
+        .await
+        .iter()
+        .any(|k| k.starts_with("catalog/folds/")));
+}
+
+async fn a_version_committed_but_not_yet_published_is_found(b: Backend) {
+    let env = Env::new(b);
+    aged(&env, 2).await;
+    // The destination stops taking the catalog's objects right after commit 3.
+    env.write("seg-003", b"segment 3\n");
+    let faulty = FaultStore::wrap(&env.store);
+    *faulty.failing_puts_under.lock().unwrap() = Some("catalog/".into());
+    let store: Store = Arc::<FaultStore>::clone(&faulty);
+    let r = env.pass_with(&store).await.unwrap();
+    assert_eq!(
+        r.generation,
+        Some(3),
+        "the commit stands without its records"
+    );
+    let Lookup::Found(e) = find_archived(&env.store, "seg-003", None).await.unwrap() else {
+        panic!("seg-003 is committed");
+    };
+    assert_eq!(e.generation, GenerationNo(3));
+    // The next pass writes what was missing.
+    env.write("seg-004", b"segment 4\n");
+    env.pass().await;
+    let (got, requests) = fetch_counted_at(&env, "seg-003").await;
+    assert_eq!(got.as_deref(), Some(&b"segment 3\n"[..]));
+    assert!(requests <= 3, "{requests}");
+}
+
+async fn fetch_counted_at(env: &Env, name: &str) -> (Option<Vec<u8>>, usize) {
+    let counting = FaultStore::wrap(&env.store);
+    let store: Store = Arc::<FaultStore>::clone(&counting);
+    let Lookup::Found(e) = find_archived(&store, name, None).await.unwrap() else {
+        return (None, counting.requests.load(Ordering::SeqCst));
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let to = dir.path().join("out");
+    download_verified(&store, &e, &to, &|_| {}).await.unwrap();
+    (
+        Some(std::fs::read(&to).unwrap()),
+        counting.requests.load(Ordering::SeqCst),
+    )
 }

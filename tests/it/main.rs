@@ -12,6 +12,7 @@ mod history;
 mod layers;
 mod mariadb;
 mod model;
+mod named;
 mod postgres;
 mod proxy;
 mod regression;

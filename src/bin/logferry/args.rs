@@ -194,6 +194,10 @@ pub(crate) struct GenerationsArgs {
 /// Options of `restore`.
 #[derive(Debug, Args)]
 pub(crate) struct RestoreArgs {
+    /// Only the file with this path or file name (without --generation, --at or
+    /// --all-versions: found from its version records, in three requests however old the
+    /// archive).
+    pub name: Option<String>,
     /// Directory to restore into (created if missing).
     #[arg(long, value_name = "DIR")]
     pub to: PathBuf,
@@ -321,6 +325,10 @@ pub(crate) struct VerifyArgs {
 /// Options of `ls`.
 #[derive(Debug, Args)]
 pub(crate) struct LsArgs {
+    /// Only the file with this path or file name (without --generation or
+    /// --all-versions: found from its version records, in two requests however old the
+    /// archive).
+    pub name: Option<String>,
     /// List this generation instead of the latest.
     #[arg(long, value_name = "N", conflicts_with = "all_versions")]
     pub generation: Option<u64>,

@@ -2,12 +2,9 @@
 //! restore_command, so every exit but 0 and 1 ("never archived", from an archive that
 //! was read and holds a generation) is above 125 (see `EXIT_FETCH_*`).
 
-use logferry::{
-    download_verified, find_archived, find_entry, load_latest, no_archive, Config, Entry, Error,
-    FileResult, Lookup, Store,
-};
+use logferry::{download_verified, no_archive, Config, Error, FileResult};
 
-use super::{check_source, destination_label, holds_source, open_all};
+use super::{check_source, destination_label, find_named, holds_source, open_all};
 use crate::args::FetchArgs;
 use crate::output::{
     error_text, exit_code, fetch_code, EXIT_FETCH_CANNOT_RUN, EXIT_FETCH_OBJECT, EXIT_FETCH_USAGE,
@@ -25,7 +22,7 @@ pub(crate) async fn run_fetch(archives: &[Config], args: &FetchArgs) -> u8 {
     let mut not_found = None;
     let mut empty = None;
     for (a, store) in opened.iter().filter(|(a, _)| holds_source(a, &args.source)) {
-        let entry = match lookup(store, args).await {
+        let entry = match find_named(store, &args.name, args.source.as_deref()).await {
             Ok(Some(e)) => e,
             Ok(None) => {
                 empty.get_or_insert(a);
@@ -64,27 +61,6 @@ pub(crate) async fn run_fetch(archives: &[Config], args: &FetchArgs) -> u8 {
         };
     }
     not_fetched(args, not_found, empty).await
-}
-
-/// The entry `args` names in one archive, from its version records (a listing and a
-/// read), or from the whole latest index when the archive has none (written before
-/// format 3); `None` when the archive holds no generation.
-async fn lookup(store: &Store, args: &FetchArgs) -> Result<Option<Entry>, Error> {
-    let source = args.source.as_deref();
-    match find_archived(store, &args.name, source).await? {
-        Lookup::Found(e) => Ok(Some(e)),
-        Lookup::NotArchived(g) => Err(Error::NotArchived {
-            name: args.name.clone(),
-            generation: g.get(),
-        }),
-        _ => {
-            let index = load_latest(store).await?;
-            if index.generation.get() == 0 {
-                return Ok(None);
-            }
-            find_entry(&index, &args.name, source).cloned().map(Some)
-        }
-    }
 }
 
 /// Why nothing was fetched: never archived (1), or no archive to read at all.

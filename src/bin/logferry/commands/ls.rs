@@ -4,9 +4,14 @@
 
 use logferry::{all_versions, no_archive, Config, Entry, Error, Index, Store};
 
-use super::{holds_source, index_at, open_all, say_failed};
+use super::{
+    check_source, find_named, holds_source, index_at, open_all, say_failed, say_no_archive,
+};
 use crate::args::LsArgs;
-use crate::output::{fail, print_json, print_table, EXIT_CANNOT_RUN, EXIT_OK, EXIT_USAGE};
+use crate::output::{
+    error_text, fail, print_json, print_table, EXIT_CANNOT_RUN, EXIT_FILES_FAILED, EXIT_OK,
+    EXIT_USAGE,
+};
 
 pub(crate) async fn ls(config: &Config, archives: &[Config], args: &LsArgs) -> u8 {
     let opened = match open_all(archives) {
@@ -15,6 +20,9 @@ pub(crate) async fn ls(config: &Config, archives: &[Config], args: &LsArgs) -> u
     };
     if args.all_versions {
         return ls_versions(archives, &opened, args).await;
+    }
+    if let (Some(name), None) = (&args.name, args.generation) {
+        return ls_named(archives, &opened, name, args).await;
     }
     let mut indexes = Vec::new();
     let mut code = EXIT_OK;
@@ -41,8 +49,7 @@ pub(crate) async fn ls(config: &Config, archives: &[Config], args: &LsArgs) -> u
             return EXIT_USAGE;
         }
     }
-    print_entries(&indexes, args);
-    code
+    print_entries(&indexes, args).max(code)
 }
 
 /// A source is known when configured, or when an archive holds files of it (one
@@ -78,29 +85,83 @@ async fn ls_versions(archives: &[Config], opened: &[(Config, Store)], args: &LsA
             Err(e) => return fail(&e),
         }
     }
-    let entries: Vec<&Entry> = versions
-        .iter()
-        .filter(|e| args.source.as_ref().is_none_or(|s| &e.source == s))
-        .collect();
+    let entries: Vec<&Entry> = versions.iter().filter(|e| asked(e, args)).collect();
     print_rows(&entries, args);
     code
 }
 
-fn print_entries(indexes: &[Index], args: &LsArgs) {
+/// Whether `e` is one of the files `args` asks for (`--source`, `NAME`).
+fn asked(e: &Entry, args: &LsArgs) -> bool {
+    args.source.as_ref().is_none_or(|s| &e.source == s)
+        && args.name.as_ref().is_none_or(|n| e.answers_to(n, None))
+}
+
+/// `ls NAME`: the one file, from its version records.
+async fn ls_named(
+    archives: &[Config],
+    opened: &[(Config, Store)],
+    name: &str,
+    args: &LsArgs,
+) -> u8 {
+    if let Err(code) = check_source(archives, &args.source) {
+        return code;
+    }
+    let (mut found, mut never, mut empty) = (Vec::new(), None, None);
+    for (a, store) in opened.iter().filter(|(a, _)| holds_source(a, &args.source)) {
+        match find_named(store, name, args.source.as_deref()).await {
+            Ok(Some(e)) => found.push(e),
+            Ok(None) => {
+                empty.get_or_insert(a);
+            }
+            Err(e @ Error::NotArchived { .. }) => never = Some(e),
+            Err(e @ Error::Ambiguous { .. }) => {
+                eprintln!("logferry: {}", error_text(&e));
+                return EXIT_USAGE;
+            }
+            Err(e) => return fail(&e),
+        }
+    }
+    match (found.is_empty(), never, empty) {
+        (false, _, _) => {
+            print_rows(&found.iter().collect::<Vec<_>>(), args);
+            EXIT_OK
+        }
+        (true, Some(e), _) => {
+            eprintln!("logferry: {}", error_text(&e));
+            EXIT_FILES_FAILED
+        }
+        (true, None, Some(a)) => {
+            say_no_archive(archives, a).await;
+            EXIT_CANNOT_RUN
+        }
+        (true, None, None) => EXIT_CANNOT_RUN,
+    }
+}
+
+/// Prints the files asked for; exit 1 when `NAME` is not among them.
+fn print_entries(indexes: &[Index], args: &LsArgs) -> u8 {
     let entries: Vec<_> = indexes
         .iter()
         .flat_map(|i| i.entries())
-        .filter(|e| args.source.as_ref().is_none_or(|s| &e.source == s))
+        .filter(|e| asked(e, args))
         .collect();
+    let generations: Vec<String> = indexes.iter().map(|i| i.generation.to_string()).collect();
+    if let (Some(name), true) = (&args.name, entries.is_empty()) {
+        eprintln!(
+            "logferry: `{name}` is not archived in generation {}",
+            generations.join(", ")
+        );
+        return EXIT_FILES_FAILED;
+    }
     if !args.json && entries.is_empty() && !indexes.is_empty() {
-        let generations: Vec<String> = indexes.iter().map(|i| i.generation.to_string()).collect();
         out!(
             "nothing archived yet (generation {})",
             generations.join(", ")
         );
-        return;
+        return EXIT_OK;
     }
     print_rows(&entries, args);
+    EXIT_OK
 }
 
 fn print_rows(entries: &[&Entry], args: &LsArgs) {

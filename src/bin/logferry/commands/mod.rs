@@ -13,8 +13,8 @@ pub(crate) mod status;
 pub(crate) mod verify;
 
 use logferry::{
-    generation_exists, list_generations, load_at, load_latest, no_archive, open_store, Config,
-    Error, GenerationNo, Index, Result, Store,
+    find_archived, find_entry, generation_exists, list_generations, load_at, load_latest,
+    no_archive, open_store, Config, Entry, Error, GenerationNo, Index, Lookup, Result, Store,
 };
 
 use crate::output::{error_text, fail, EXIT_USAGE};
@@ -118,6 +118,31 @@ pub(crate) async fn index_at(a: &Config, store: &Store, generation: Option<u64>)
                 });
             }
             load_at(store, g).await
+        }
+    }
+}
+
+/// The archived file `name` (its path or file name) of `source` in one archive, from its
+/// version records (a listing and a read), or from the whole latest index when the
+/// archive has none (written before format 3). `None` when the archive holds no
+/// generation; [`Error::NotArchived`] when it never held the file.
+pub(crate) async fn find_named(
+    store: &Store,
+    name: &str,
+    source: Option<&str>,
+) -> Result<Option<Entry>> {
+    match find_archived(store, name, source).await? {
+        Lookup::Found(e) => Ok(Some(e)),
+        Lookup::NotArchived(g) => Err(Error::NotArchived {
+            name: name.to_string(),
+            generation: g.get(),
+        }),
+        _ => {
+            let index = load_latest(store).await?;
+            if index.generation.get() == 0 {
+                return Ok(None);
+            }
+            find_entry(&index, name, source).cloned().map(Some)
         }
     }
 }

@@ -9,7 +9,9 @@ use logferry::{
     Config, Error, FileResult, Index, Matcher, RestoreOptions, RestoreReport, Store, Window,
 };
 
-use super::{check_source, holds_source, index_at, label, open_all, say_failed, say_no_archive};
+use super::{
+    check_source, find_named, holds_source, index_at, label, open_all, say_failed, say_no_archive,
+};
 use crate::args::RestoreArgs;
 use crate::output::{
     fail, print_json, progress_bar, EXIT_CANNOT_RUN, EXIT_FILES_FAILED, EXIT_OK, EXIT_USAGE,
@@ -152,6 +154,58 @@ async fn generation_index(
     }
 }
 
+/// `restore NAME`: the one file, from its version records.
+async fn named_index(
+    archives: &[Config],
+    a: &Config,
+    store: &Store,
+    args: &RestoreArgs,
+) -> Result<Index, Skip> {
+    let name = args.name.as_deref().unwrap_or_default();
+    match find_named(store, name, args.source.as_deref()).await {
+        Ok(Some(e)) => {
+            let recorded = e.generation;
+            let mut index = Index::from_entries([e]);
+            index.generation = recorded;
+            Ok(index)
+        }
+        Ok(None) => {
+            say_no_archive(archives, a).await;
+            Err(Skip::Code(EXIT_CANNOT_RUN))
+        }
+        Err(e @ (Error::NotArchived { .. } | Error::Ambiguous { .. })) => {
+            say_failed(archives, a, &e);
+            let ambiguous = matches!(e, Error::Ambiguous { .. });
+            Err(Skip::Code(if ambiguous {
+                EXIT_USAGE
+            } else {
+                EXIT_FILES_FAILED
+            }))
+        }
+        Err(e) => Err(Skip::Fatal(e)),
+    }
+}
+
+/// With `NAME`, only that file of a generation's index; not there is exit 1.
+fn only_named(index: Index, args: &RestoreArgs) -> Result<Index, Skip> {
+    let Some(name) = &args.name else {
+        return Ok(index);
+    };
+    let named: Vec<_> = index
+        .entries()
+        .filter(|e| e.answers_to(name, args.source.as_deref()))
+        .cloned()
+        .collect();
+    if named.is_empty() {
+        eprintln!(
+            "logferry: `{name}` is not archived in generation {}",
+            index.generation
+        );
+        return Err(Skip::Code(EXIT_FILES_FAILED));
+    }
+    Ok(Index::from_entries(named))
+}
+
 /// Restores one archive and prints what happened; the exit code it earns and its report.
 async fn restore_one(
     archives: &[Config],
@@ -164,7 +218,13 @@ async fn restore_one(
     opts.source = args.source.clone();
     opts.include = asked.include.clone();
     let index = match &asked.window {
-        None => generation_index(archives, a, store, asked, args).await?,
+        None if args.name.is_some() && args.generation.is_none() && asked.at.is_none() => {
+            named_index(archives, a, store, args).await?
+        }
+        None => only_named(
+            generation_index(archives, a, store, asked, args).await?,
+            args,
+        )?,
         Some(window) => {
             let Some(versions) = all_versions(store).await.map_err(Skip::Fatal)? else {
                 say_no_archive(archives, a).await;
@@ -174,6 +234,7 @@ async fn restore_one(
             let versions: Vec<_> = versions
                 .into_iter()
                 .filter(|e| opts.include.as_ref().is_none_or(|m| m.matches(&e.path)))
+                .filter(|e| args.name.as_ref().is_none_or(|n| e.answers_to(n, None)))
                 .collect();
             opts.include = None;
             restorable_versions(&versions, window)
