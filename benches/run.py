@@ -20,9 +20,10 @@ small log files stay 1-4 KiB each, which is what makes them "small"):
   history  the catalog at any age, side by side at 1,000, 100,000 and 1,000,000 entries,
            each archive followed by 50 real passes of 4 new files (generations, runs and
            folds): rebuild of an empty state dir from the remote, no-op pass and a pass
-           adding 10 files (time, peak RSS), and `fetch` and `restore --include` of an old
-           and a recent file with an empty state dir (requests, time, direct and with
-           20 ms per request, as in fetch). Up to 100,000 entries the archive is made by
+           adding 10 files (time, peak RSS), and `fetch NAME`, `restore NAME` (when the
+           build has it) and `restore --include NAME` of an old and a recent file with an
+           empty state dir (requests, time, peak RSS, direct and with 20 ms per request,
+           as in fetch). Up to 100,000 entries the archive is made by
            real passes (the bulk pass: first archive of N small files, peak RSS against
            the bound; then the files are deleted locally); at 1,000,000 it is a synthetic
            format-2 archive, migrated by the first real pass on it (measured apart: it
@@ -1242,11 +1243,11 @@ class Bench:
                     med(p["add10"]), mib(p["add10"]), p["state"]]
                    for p in passes], ["r", "l"] + ["r"] * 12)
         sec.table("reads with an empty state dir, side by side (requests per command; "
-                  "median s; ms added/req = (time +20 ms/req - direct) / requests)",
-                  ["entries", "file", "fetch requests", "fetch direct s", "fetch +20 ms/req s",
-                   "fetch ms added/req", "restore requests", "restore direct s",
-                   "restore +20 ms/req s", "restore ms added/req", "restore RSS MiB"],
-                  reads, ["r", "l"] + ["r"] * 9)
+                  "median s; ms added/req = (time +20 ms/req - direct) / requests; peak RSS "
+                  "max of runs)",
+                  ["entries", "file", "command", "requests", "direct s", "+20 ms/req s",
+                   "ms added/req", "peak RSS MiB"],
+                  reads, ["r", "l", "l"] + ["r"] * 5)
         bound = RSS_CONSTANT + UPLOAD_CONCURRENCY * PART_SIZE
         sec.fact("bound", f"64 MiB + upload_concurrency {UPLOAD_CONCURRENCY} x part_size "
                           f"{PART_SIZE // MiB} MiB = {human_bytes(bound)} (README \"Big files\"; it "
@@ -1267,9 +1268,12 @@ class Bench:
                                  "the archive from the mirror and rehashes the "
                                  f"{HISTORY_PASSES * HISTORY_PASS_FILES} recent local files); "
                                  "no-op: the same with the state warm; +10 files: a pass archiving "
-                                 "10 new files (a new generation each run); fetch and restore: "
-                                 "`logferry fetch NAME DEST` and `logferry restore --to DIR "
-                                 "--include NAME` with an empty state dir, through the bench's "
+                                 "10 new files (a new generation each run); reads: "
+                                 "`logferry fetch NAME DEST`, `logferry restore NAME --to DIR` "
+                                 "(when the build has it: from the version records) and "
+                                 "`logferry restore --to DIR --include NAME` (a glob on the "
+                                 "latest index, which it loads whole) with an empty state dir, "
+                                 "through the bench's "
                                  "read-only S3 endpoint serving the mirror, direct and through the "
                                  "proxy adding 20 ms per request (see the fetch section), of an old "
                                  "file (archived by the bulk pass / generation 1, in the checkpoint) "
@@ -1363,22 +1367,8 @@ class Bench:
         first_pass = 0
         if synthetic:
             fig["how"] = "synthetic + migration"
-            names = sorted(os.listdir(mdir))
-            if names != ["00000000000000000001.json"]:
-                raise BenchError(f"expected one manifest 00000000000000000001.json in {mdir}, "
-                                 f"found {names} (manifest layout changed? update benches/run.py)")
-            g1path = os.path.join(mdir, names[0])
-            with open(g1path) as f:
-                g1 = json.load(f)
-            if g1.get("kind") != "full" or len(g1.get("entries", [])) != nbulk:
-                raise BenchError(f"unexpected generation 1: kind {g1.get('kind')}, "
-                                 f"{len(g1.get('entries', []))} entries")
-            # As an archive written before format 3: version 2, no catalog/ objects.
-            g1["version"] = 2
-            g1.pop("runs", None)
-            with open(g1path, "w") as f:
-                json.dump(g1, f, separators=(",", ":"))
-            self.rm(os.path.join(mirror, "catalog"), state)
+            g1 = self.as_format2(mirror, nbulk)
+            self.rm(state)
             t = time.monotonic()
             cpath = os.path.join(mdir, "00000000000000000002.json")
             write_synthetic_checkpoint(cpath, g1, n - nbulk)
@@ -1394,12 +1384,11 @@ class Bench:
             newest = sorted(os.listdir(mdir))[-1]
             desc = manifest_desc(os.path.join(mdir, newest))
             nrec = count_files(os.path.join(mirror, "catalog", "names"))
-            nmarks = count_files(os.path.join(mirror, "catalog", "published"))
             total = n + HISTORY_V2_DELTAS + HISTORY_PASS_FILES
-            row.note = f"wrote {newest}: {desc}; {nrec:,} version records, {nmarks} marks"
+            row.note = f"wrote {newest}: {desc}; {nrec:,} version records"
             sec.fact(f"{tag}: migration pass", f"{res.brief()}; wrote {newest} ({desc}), "
-                                               f"{nrec:,} version records for {total:,} entries, "
-                                               f"{nmarks} published mark(s)")
+                                               f"{nrec:,} version records for {total:,} entries; "
+                                               f"catalog/: {catalog_desc(os.path.join(mirror, 'catalog'))}")
             if nrec != total:
                 sec.notes.append(f"{tag}: the migration pass left {nrec:,} version records for "
                                  f"{total:,} entries")
@@ -1443,32 +1432,33 @@ class Bench:
         fig["add10"] = add10
         entries += 10 * self.runs
         gens = len([x for x in os.listdir(mdir) if x.split(".")[0].isdigit()])
-        folds = count_files(os.path.join(mirror, "catalog", "folds"))
         ckpts = sum(1 for x in sorted(os.listdir(mdir))
                     if x.endswith(".json") and manifest_kind(os.path.join(mdir, x)) == "full")
         sec.fact(f"{tag}: archive measured", f"{entries - 10 * self.runs:,} entries before the "
-                 f"+10 runs; after them {gens} generations ({ckpts} full), {folds} folds, "
-                 f"{count_files(os.path.join(mirror, 'catalog', 'names')):,} version records, "
-                 f"{count_files(os.path.join(mirror, 'catalog', 'published'))} published marks; "
+                 f"+10 runs; after them {gens} generations ({ckpts} full); catalog/: "
+                 f"{catalog_desc(os.path.join(mirror, 'catalog'))}; "
                  f"state dir after a rebuild {human_bytes(ssize)}")
 
         reader = S3Reader(mirror)
         proxy = DelayProxy(reader.port, 0.020)
+        cmds = ("fetch", "restore-name", "restore") if self.restore_takes_name() \
+            else ("fetch", "restore")
+        titles = {"fetch": "fetch NAME", "restore": "restore --include NAME",
+                  "restore-name": "restore NAME"}
         try:
             for which, name, sha in targets:
                 r = self.read_case(sec, f"{tag}, {which} file {name}", name, sha, reader, proxy,
-                                   base, src, env)
-                rss = max(r["rows"][("restore", False)].rss + r["rows"][("restore", True)].rss)
-                reads.append([f"{n:,}", f"{which} ({name})", r["reqs"]["fetch"],
-                              fmt_s(r["rows"][("fetch", False)].median),
-                              fmt_s(r["rows"][("fetch", True)].median), r["per"]("fetch"),
-                              r["reqs"]["restore"], fmt_s(r["rows"][("restore", False)].median),
-                              fmt_s(r["rows"][("restore", True)].median), r["per"]("restore"),
-                              f"{rss / 1024:.0f}"])
-                if r["reqs"]["fetch"] > 3:
-                    sec.notes.append(f"{tag}: `fetch` of the {which} file made "
-                                     f"{r['reqs']['fetch']} requests ({r['brk']['fetch']}), "
-                                     "more than the 3 the catalog design aims at")
+                                   base, src, env, cmds=cmds)
+                for cmd in cmds:
+                    rows = (r["rows"][(cmd, False)], r["rows"][(cmd, True)])
+                    reads.append([f"{n:,}", f"{which} ({name})", titles[cmd],
+                                  f"{r['reqs'][cmd]} ({r['brk'][cmd]})", fmt_s(rows[0].median),
+                                  fmt_s(rows[1].median), r["per"](cmd),
+                                  f"{max(rows[0].rss + rows[1].rss) / 1024:.0f}"])
+                    if cmd != "restore" and r["reqs"][cmd] > 3:
+                        sec.notes.append(f"{tag}: `{titles[cmd]}` of the {which} file made "
+                                         f"{r['reqs'][cmd]} requests ({r['brk'][cmd]}), more "
+                                         "than the 3 the catalog design aims at")
         finally:
             t = time.monotonic()
             proxy.close()
@@ -1514,12 +1504,7 @@ class Bench:
             self.logferry(cfg, r"^archived 1 files", "logferry first archive")
             self.rm(state)
             mdir = os.path.join(mirror, "manifests")
-            names = sorted(os.listdir(mdir))
-            if names != ["00000000000000000001.json"]:
-                raise BenchError(f"expected one manifest 00000000000000000001.json in {mdir}, found "
-                                 f"{names} (manifest layout changed? update benches/run.py)")
-            with open(os.path.join(mdir, names[0])) as f:
-                g1 = json.load(f)
+            g1 = self.as_format2(mirror, 1)
             t = time.monotonic()
             cpath = os.path.join(mdir, "00000000000000000002.json")
             write_synthetic_checkpoint(cpath, g1, n - 1)
@@ -1546,7 +1531,10 @@ class Bench:
                   table, ["r"] * 11)
         sec.fact("ms added/req", "(time with 20 ms per request - direct time) / requests: 20 when "
                                  "the requests go one after another, less when they overlap")
-        sec.fact("archive", "one real file (16 KiB) archived by a pass (generation 1), a synthetic "
+        sec.fact("archive", "format 2, as written before format 3 (no version records, no "
+                            "runs: the deltas are a chain): "
+                            "one real file (16 KiB) archived by a pass (generation 1, rewritten as "
+                            "format 2 and its catalog/ objects removed), a synthetic "
                             "full checkpoint of N entries written directly (generation 2, the real "
                             "entry and N-1 entries of objects that do not exist), then D synthetic "
                             "deltas of one entry each (one per WAL segment, as `archived --wait` "
@@ -1576,6 +1564,28 @@ class Bench:
         env["NO_PROXY"] = env["no_proxy"] = "*"
         return env
 
+    def as_format2(self, mirror, nentries):
+        """Makes the archive of one real pass (generation 1, a full checkpoint of nentries)
+        look written before format 3: version 2, no catalog/ objects; returns generation 1
+        (for write_synthetic_checkpoint / write_synthetic_deltas, which write its version)."""
+        mdir = os.path.join(mirror, "manifests")
+        names = sorted(os.listdir(mdir))
+        if names != ["00000000000000000001.json"]:
+            raise BenchError(f"expected one manifest 00000000000000000001.json in {mdir}, "
+                             f"found {names} (manifest layout changed? update benches/run.py)")
+        g1path = os.path.join(mdir, names[0])
+        with open(g1path) as f:
+            g1 = json.load(f)
+        if g1.get("kind") != "full" or len(g1.get("entries", [])) != nentries:
+            raise BenchError(f"unexpected generation 1: kind {g1.get('kind')}, "
+                             f"{len(g1.get('entries', []))} entries")
+        g1["version"] = 2
+        g1.pop("runs", None)
+        with open(g1path, "w") as f:
+            json.dump(g1, f, separators=(",", ":"))
+        self.rm(os.path.join(mirror, "catalog"))
+        return g1
+
     def fetch_case(self, sec, n, d, csize, name, want_sha, reader, proxy, base, src, env):
         label = f"{d:,} delta{'s' if d != 1 else ''}, {n:,} entries"
         r = self.read_case(sec, label, name, want_sha, reader, proxy, base, src, env)
@@ -1585,15 +1595,27 @@ class Bench:
                 per("fetch"), reqs["restore"], fmt_s(rows[("restore", False)].median),
                 fmt_s(rows[("restore", True)].median), per("restore")]
 
-    def read_case(self, sec, label, name, want_sha, reader, proxy, base, src, env):
-        """`fetch NAME` and `restore --include NAME` with an empty state dir, direct and
-        through the delay proxy, --runs times each; returns the rows, the requests per
-        command (of the last run), their breakdown and the ms added per request."""
-        rows = {(cmd, via): sec.row(f"{cmd} {'+20 ms/req' if via else 'direct'}, {label}")
-                for cmd in ("fetch", "restore") for via in (False, True)}
+    def restore_takes_name(self):
+        """Whether this build has `restore NAME` (one file from its version records)."""
+        if not hasattr(self, "_restore_name"):
+            p = subprocess.run([BIN, "restore", "--help"], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, env=self.env)
+            self._restore_name = "[NAME]" in p.stdout.decode(errors="replace")
+        return self._restore_name
+
+    def read_case(self, sec, label, name, want_sha, reader, proxy, base, src, env,
+                  cmds=("fetch", "restore")):
+        """`fetch NAME`, `restore --include NAME` ("restore") and `restore NAME`
+        ("restore-name"), those of cmds, with an empty state dir, direct and through the
+        delay proxy, --runs times each; returns the rows, the requests per command (of
+        the last run), their breakdown and the ms added per request."""
+        titles = {"fetch": "fetch", "restore": "restore --include",
+                  "restore-name": "restore NAME"}
+        rows = {(cmd, via): sec.row(f"{titles[cmd]} {'+20 ms/req' if via else 'direct'}, {label}")
+                for cmd in cmds for via in (False, True)}
         reqs, brks = {}, {}
         for i in range(self.runs):
-            for cmd in ("fetch", "restore"):
+            for cmd in cmds:
                 for via in (False, True):
                     ep = proxy.endpoint if via else reader.endpoint
                     state = os.path.join(base, "state-empty")
@@ -1606,8 +1628,11 @@ class Bench:
                     if cmd == "fetch":
                         argv = [BIN, "--config", cfg, "fetch", name, out]
                         got = out
-                    else:
+                    elif cmd == "restore":
                         argv = [BIN, "--config", cfg, "restore", "--to", out, "--include", name]
+                        got = None
+                    else:
+                        argv = [BIN, "--config", cfg, "restore", name, "--to", out]
                         got = None
                     reader.take_counts()
                     proxy.take_requests()
@@ -1617,7 +1642,7 @@ class Bench:
                     if via and seen != total:
                         raise BenchError(f"{cmd}: the proxy saw {seen} requests, the endpoint "
                                          f"answered {total}")
-                    if cmd == "restore":  # wherever restore puts it (<dir>/<source>/...)
+                    if cmd != "fetch":  # wherever restore puts it (<dir>/<source>/...)
                         found = [os.path.join(dp, f) for dp, _, fs in os.walk(out) for f in fs]
                         got = found[0] if len(found) == 1 else got
                     try:
@@ -1633,7 +1658,7 @@ class Bench:
                                     if counts.get(k))
                     rows[(cmd, via)].note = f"{total} requests ({brk})"
                     reqs[cmd], brks[cmd] = total, brk
-                    log(f"    {cmd} {'+20 ms' if via else 'direct'}, {label}: {res.brief()}, "
+                    log(f"    {titles[cmd]} {'+20 ms' if via else 'direct'}, {label}: {res.brief()}, "
                         f"{total} requests ({brk})")
         self.rm(os.path.join(base, "state-empty"), os.path.join(base, "out"))
         per = lambda cmd: fmt_num(1000 * (rows[(cmd, True)].median - rows[(cmd, False)].median)  # noqa: E731
@@ -1742,6 +1767,17 @@ def read_time_file(path, cmd):
 def count_files(top):
     """Files under top (0 when it does not exist)."""
     return sum(len(fs) for _, _, fs in os.walk(top))
+
+
+def catalog_desc(top):
+    """What a mirror's catalog/ holds: each folder's object count, and its files."""
+    if not os.path.isdir(top):
+        return "absent"
+    out = []
+    for x in sorted(os.listdir(top)):
+        p = os.path.join(top, x)
+        out.append(f"{x}/ {count_files(p):,} objects" if os.path.isdir(p) else x)
+    return ", ".join(out) or "empty"
 
 
 def manifest_kind(path):
