@@ -8,6 +8,7 @@ mod agent;
 mod cli;
 mod common;
 mod conformance;
+mod format;
 mod history;
 mod layers;
 mod mariadb;
