@@ -2,6 +2,7 @@
 """logferry benchmark: speed and memory next to the tools an operator would compare with.
 
     python3 benches/run.py [--scale 1.0] [--runs 3] [--only noop,first,...] [--workdir DIR]
+                           [--history-dir DIR] [--keep] [--no-build]
 
 Sections (sizes at --scale 1; --scale multiplies file counts and big-file sizes, while
 small log files stay 1-4 KiB each, which is what makes them "small"):
@@ -31,7 +32,8 @@ small log files stay 1-4 KiB each, which is what makes them "small"):
   fetch    `fetch` of one file and `restore --include` of it with an empty state dir, as
            the deltas after the last checkpoint grow (10, 100 and 999, the most before a
            pass checkpoints, at 1,000 entries; 1,000 deltas at 100,000 and 1,000,000
-           entries; synthetic manifests, one entry per delta): requests
+           entries; synthetic format-2 manifests, as written before format 3: no version
+           records, the deltas a chain; one entry per delta): requests
            per command and time, direct and through a proxy adding 20 ms per request, to
            a read-only S3 endpoint in the bench serving a local mirror
 
