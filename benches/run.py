@@ -2,25 +2,38 @@
 """logferry benchmark: speed and memory next to the tools an operator would compare with.
 
     python3 benches/run.py [--scale 1.0] [--runs 3] [--only noop,first,...] [--workdir DIR]
+                           [--history-dir DIR] [--keep] [--no-build]
 
 Sections (sizes at --scale 1; --scale multiplies file counts and big-file sizes, while
 small log files stay 1-4 KiB each, which is what makes them "small"):
 
   noop     no-op pass over 100,000 small files already archived, against rsync -a,
            rclone copy (local) and the stat-walk floor (find -printf)
-  first    first archive of those files into an empty destination, against rsync, rclone
+  first    first archive of those files into an empty destination, against rsync, rclone;
+           logferry's peak RSS against the documented bound (64 MiB + upload_concurrency x
+           part_size)
   bulk     2 GiB of new log text in 16 files, plain and zstd-3, against sha256sum,
            openssl, Python's hashlib and the zstd CLI
   s3       10,000 small files and 4 x 512 MiB to SeaweedFS (scripts/testbed), against
            rclone copy to the same server
   rss      peak RSS archiving one 4 GiB file and one 4 KiB file, against the
            documented bound 64 MiB + upload_concurrency x part_size
-  history  an archive history of 1,000,000 entries: rebuild of the state from the
-           remote, no-op pass, a pass adding 10 files (size of the manifest it writes)
+  history  the catalog at any age, side by side at 1,000, 100,000 and 1,000,000 entries,
+           each archive followed by 50 real passes of 4 new files (generations, runs and
+           folds): rebuild of an empty state dir from the remote, no-op pass and a pass
+           adding 10 files (time, peak RSS), and `fetch NAME`, `restore NAME` (when the
+           build has it) and `restore --include NAME` of an old and a recent file with an
+           empty state dir (requests, time, peak RSS, direct and with 20 ms per request,
+           as in fetch). Up to 100,000 entries the archive is made by
+           real passes (the bulk pass: first archive of N small files, peak RSS against
+           the bound; then the files are deleted locally); at 1,000,000 it is a synthetic
+           format-2 archive, migrated by the first real pass on it (measured apart: it
+           writes a format-3 checkpoint and the version record of every entry)
   fetch    `fetch` of one file and `restore --include` of it with an empty state dir, as
            the deltas after the last checkpoint grow (10, 100 and 999, the most before a
            pass checkpoints, at 1,000 entries; 1,000 deltas at 100,000 and 1,000,000
-           entries; synthetic manifests, one entry per delta): requests
+           entries; synthetic format-2 manifests, as written before format 3: no version
+           records, the deltas a chain; one entry per delta): requests
            per command and time, direct and through a proxy adding 20 ms per request, to
            a read-only S3 endpoint in the bench serving a local mirror
 
@@ -28,8 +41,11 @@ Needs: python3 (stdlib only), cargo, and root for apt-get (rsync, rclone, zstd) 
 dropping the page cache. Everything happens in a scratch dir that is removed at the end
 (--keep keeps it); S3 objects written under bench-* prefixes are deleted afterwards.
 
-At scale 1 expect roughly 15 minutes on 2 cores (estimated from smaller scales; fetch adds
-about 3.5 minutes and 2 GiB of RAM for its 1,000,000-entry checkpoint), about
+At scale 1 expect roughly 25 minutes on 2 cores (estimated from smaller scales; fetch adds
+about 3.5 minutes and 2 GiB of RAM for its 1,000,000-entry checkpoint; history takes about
+10 minutes, 8 of them at 1,000,000 entries, whose migration pass and reads peak at about
+2.2 GiB of RAM, and up to ~5 GiB in /dev/shm, where it works when that is a tmpfs with room:
+--history-dir elsewhere), about
 12 GiB free in the scratch dir's file system, and SeaweedFS's data dir (.testbed/) growing
 by up to ~12 GiB until it compacts deleted objects. Do not run scripts/test meanwhile: it
 stops the test servers when it ends.
@@ -75,6 +91,14 @@ T0 = time.monotonic()
 UPLOAD_CONCURRENCY = 4
 PART_SIZE = 8 * MiB
 RSS_CONSTANT = 64 * MiB
+
+# The history section's archive: after its N entries, this many real passes of this many
+# new small files each (one generation each, so runs fold); above the real sizes, a real
+# generation 1 of a few files, a synthetic format-2 checkpoint and format-2 deltas before.
+HISTORY_PASSES = 50
+HISTORY_PASS_FILES = 4
+HISTORY_SEED_FILES = 10
+HISTORY_V2_DELTAS = 20
 
 
 # ------------------------------------------------------------------ output helpers
@@ -622,6 +646,7 @@ class Bench:
         base = args.workdir or tempfile.gettempdir()
         os.makedirs(base, exist_ok=True)
         self.work = tempfile.mkdtemp(prefix="logferry-bench-", dir=base)
+        self.history_work = None  # the history section's dir, on a tmpfs when one fits
         self.timefile = os.path.join(self.work, ".time")
         self.env = {k: v for k, v in os.environ.items()
                     if not k.startswith("LOGFERRY_") and k != "RUST_LOG"}
@@ -961,6 +986,12 @@ class Bench:
             reset()
             log(f"    deleted the destinations, synced, dropped caches, rewarmed the source "
                 f"({time.monotonic() - t:.1f} s, untimed)")
+        bound = RSS_CONSTANT + UPLOAD_CONCURRENCY * PART_SIZE
+        peak = max(rows["lf"].rss) * KiB
+        sec.ratio("logferry peak RSS / bound (max of runs)", peak, bound,
+                  f"{human_bytes(peak)} vs 64 MiB + upload_concurrency {UPLOAD_CONCURRENCY} x "
+                  f"part_size {PART_SIZE // MiB} MiB = {human_bytes(bound)}: "
+                  f"{'within' if peak <= bound else 'OVER'} the bound")
         sec.ratio("logferry / rsync", rows["lf"], rows["rsync"], "lower is better")
         sec.ratio("rclone / logferry", rows["rclone"], rows["lf"], "higher: logferry faster")
         sec.fact("tree", f"{nfiles:,} files, {human_bytes(nbytes)}")
@@ -1194,95 +1225,258 @@ class Bench:
         return sec
 
     def section_history(self):
-        sec = Section("history", "a long archive history: rebuild, no-op and small pass")
-        base = os.path.join(self.work, "history")
+        sec = Section("history", "the catalog at any age: rebuild, passes, fetch and restore "
+                                 "as the archive grows")
+        sizes = sorted({self.n(1000, 100), self.n(100_000, 1000), self.n(1_000_000, 10_000)})
+        real_max = self.n(100_000, 1000)  # larger archives are written synthetically
+        env = self.s3_env()
+        passes, reads = [], []
+        for n in sizes:
+            t = time.monotonic()
+            self.history_size(sec, n, n > real_max, env, passes, reads)
+            log(f"history: {n:,} entries done in {time.monotonic() - t:.0f} s")
+        mib = lambda row: f"{max(row.rss) / 1024:.0f}" if row and row.rss else ""  # noqa: E731
+        med = lambda row: fmt_s(row.median) if row else ""  # noqa: E731
+        sec.table("passes, side by side (median s; peak RSS in MiB, max of runs)",
+                  ["entries", "made by", "bulk pass s", "bulk RSS", "migration s",
+                   "migration RSS", f"pass +{HISTORY_PASS_FILES} s (build)", "rebuild s",
+                   "rebuild RSS", "no-op s", "no-op RSS", "+10 files s", "+10 files RSS",
+                   "state dir"],
+                  [[f"{p['entries']:,}", p["how"], med(p["bulk"]), mib(p["bulk"]),
+                    med(p["migration"]), mib(p["migration"]), med(p["build"]),
+                    med(p["rebuild"]), mib(p["rebuild"]), med(p["noop"]), mib(p["noop"]),
+                    med(p["add10"]), mib(p["add10"]), p["state"]]
+                   for p in passes], ["r", "l"] + ["r"] * 12)
+        sec.table("reads with an empty state dir, side by side (requests per command; "
+                  "median s; ms added/req = (time +20 ms/req - direct) / requests; peak RSS "
+                  "max of runs)",
+                  ["entries", "file", "command", "requests", "direct s", "+20 ms/req s",
+                   "ms added/req", "peak RSS MiB"],
+                  reads, ["r", "l", "l"] + ["r"] * 5)
+        bound = RSS_CONSTANT + UPLOAD_CONCURRENCY * PART_SIZE
+        sec.fact("bound", f"64 MiB + upload_concurrency {UPLOAD_CONCURRENCY} x part_size "
+                          f"{PART_SIZE // MiB} MiB = {human_bytes(bound)} (README \"Big files\"; it "
+                          "covers files in flight, the index is extra)")
+        sec.fact("archive", f"N entries, then {HISTORY_PASSES} real passes of "
+                            f"{HISTORY_PASS_FILES} new small files each (each a generation; the "
+                            "runs fold 8 at a time, so folds exist). Up to "
+                            f"{real_max:,} entries the N files are made and archived by one real "
+                            "pass (the bulk pass: empty state, empty mirror), then deleted "
+                            "locally as logrotate would; above, generation 1 is a real pass of "
+                            f"{HISTORY_SEED_FILES} files, rewritten as format 2, then a synthetic "
+                            f"format-2 full checkpoint (generation 2) and {HISTORY_V2_DELTAS} "
+                            "synthetic format-2 deltas (entries whose objects do not exist), and the "
+                            "first real pass on that (the migration pass, empty state dir) writes a "
+                            "format-3 checkpoint and the version record of every entry; the other "
+                            "figures are measured after it")
+        sec.fact("measurements", "rebuild: state dir deleted, a pass with nothing new (it loads "
+                                 "the archive from the mirror and rehashes the "
+                                 f"{HISTORY_PASSES * HISTORY_PASS_FILES} recent local files); "
+                                 "no-op: the same with the state warm; +10 files: a pass archiving "
+                                 "10 new files (a new generation each run); reads: "
+                                 "`logferry fetch NAME DEST`, `logferry restore NAME --to DIR` "
+                                 "(when the build has it: from the version records) and "
+                                 "`logferry restore --to DIR --include NAME` (a glob on the "
+                                 "latest index, which it loads whole) with an empty state dir, "
+                                 "through the bench's "
+                                 "read-only S3 endpoint serving the mirror, direct and through the "
+                                 "proxy adding 20 ms per request (see the fetch section), of an old "
+                                 "file (archived by the bulk pass / generation 1, in the checkpoint) "
+                                 "and a recent one (archived by the middle one of the real passes, "
+                                 "in a run); the fetched bytes are checked against the file's sha256")
+        tmpfs = self.history_work and self.history_work.startswith("/dev/shm")
+        sec.fact("file system", "mirror, sources and state dirs on a tmpfs (/dev/shm), so that "
+                 "the figures are logferry's work, not this disk's (ext4 with `discard`: "
+                 "deleting the archives' small files takes ~4 ms each)" if tmpfs else
+                 f"mirror, sources and state dirs in {self.history_work}")
+        return sec
+
+    def history_base(self):
+        """Where the history section works: --history-dir, else /dev/shm when it is a tmpfs
+        with room for the largest archive (its mirror holds one version record per entry,
+        and deleting a million small files that were written back to this machine's ext4,
+        mounted with `discard`, takes about 4 ms each), else the scratch dir."""
+        if self.history_work:
+            return self.history_work
+        need = max(256 * MiB, 8 * GiB * self.n(1_000_000, 10_000) / 1_000_000)
+        where = self.args.history_dir
+        if where is None:
+            try:
+                st = os.statvfs("/dev/shm")
+                with open("/proc/mounts") as f:
+                    tmpfs = any(ln.split()[1:3] == ["/dev/shm", "tmpfs"] for ln in f)
+                if tmpfs and st.f_bavail * st.f_frsize >= need:
+                    where = "/dev/shm"
+            except OSError:
+                pass
+        if where is None:
+            self.history_work = os.path.join(self.work, "history")
+            os.makedirs(self.history_work)
+            log(f"  history: working in the scratch dir (no tmpfs with {human_bytes(need)} free)")
+        else:
+            os.makedirs(where, exist_ok=True)
+            self.history_work = tempfile.mkdtemp(prefix="logferry-bench-history-", dir=where)
+            log(f"  history: working in {self.history_work}")
+        return self.history_work
+
+    def history_size(self, sec, n, synthetic, env, passes, reads):
+        """One archive size of the history section: builds it, measures, removes it."""
+        base = os.path.join(self.history_base(), f"n{n}")
         src = os.path.join(base, "src")
         mirror, state = os.path.join(base, "mirror"), os.path.join(base, "state")
-        nreal = self.n(1000, 10)
-        nsynth = self.n(1_000_000, 1000)
-        log(f"history: {nreal:,} real files, {nsynth:,} synthetic entries")
-        self.gen_small_tree(src, nreal, max(1, min(10, nreal // 100)), seed=21)
-        cfg = self.lf_config("history", state=state, url=mirror, src=src)
-        self.logferry(cfg, rf"^archived {nreal} files", "logferry first archive")
-        self.logferry(cfg, r"^nothing new", "logferry warm-up")
-        small_noop = sec.row(f"no-op pass, history of {nreal:,} entries (before the synthetic one)",
-                             nfiles=nreal)
-        find_row = sec.row(f"find src -printf (stat-walk floor, {nreal:,} files)", nfiles=nreal)
-        for i in range(self.runs):
-            small_noop.add(self.logferry(cfg, rf"^nothing new: {nreal} files",
-                                         "logferry no-op (small history)"))
-            find_row.add(self.run(["find", src, "-printf", "%s %T@ %i\\n"], stdout=subprocess.DEVNULL))
-
-        # The synthetic history: a full checkpoint at generation 2 holding the real entries and
-        # nsynth entries of files that no longer exist locally.
         mdir = os.path.join(mirror, "manifests")
-        names = sorted(os.listdir(mdir))
-        if names != ["00000000000000000001.json"]:
-            raise BenchError(f"expected one manifest 00000000000000000001.json in {mdir}, found "
-                             f"{names} (manifest layout changed? update benches/run.py)")
-        with open(os.path.join(mdir, names[0])) as f:
-            g1 = json.load(f)
-        if g1.get("version") not in (1, 2) or g1.get("kind") != "full" or len(g1["entries"]) != nreal:
-            raise BenchError(f"unexpected generation 1: version {g1.get('version')}, kind "
-                             f"{g1.get('kind')}, {len(g1.get('entries', []))} entries")
-        t = time.monotonic()
-        mpath = os.path.join(mdir, "00000000000000000002.json")
-        write_synthetic_checkpoint(mpath, g1, nsynth)
-        full_size = os.path.getsize(mpath)
-        log(f"  wrote {mpath}: {nsynth + nreal:,} entries, {human_bytes(full_size)} "
-            f"({time.monotonic() - t:.1f} s)")
-        sec.fact("synthetic full checkpoint (generation 2)",
-                 f"{nsynth + nreal:,} entries, {full_size:,} bytes ({human_bytes(full_size)})")
+        cfg = self.lf_config(f"history-{n}", state=state, url=mirror, src=src)
+        tag = f"{n:,} entries"
+        rng = random.Random(n)
+        fig = {"entries": None, "how": "", "bulk": None, "build": None, "migration": None,
+               "rebuild": None, "noop": None, "add10": None, "state": ""}
+        targets = []  # (label, name, sha256)
+        bound = RSS_CONSTANT + UPLOAD_CONCURRENCY * PART_SIZE
 
-        rebuild = sec.row(f"rebuild: state dir deleted, pass reads the {nsynth + nreal:,}-entry "
-                          f"checkpoint and rehashes {nreal:,} files", nfiles=nreal)
-        noop = sec.row(f"no-op pass, history of {nsynth + nreal:,} entries (state warm)", nfiles=nreal)
-        add10 = sec.row("pass adding 10 new files", nfiles=10)
+        def sha_of(path):
+            with open(path, "rb") as f:
+                return hashlib.sha256(f.read()).hexdigest()
+
+        bulk = os.path.join(src, "bulk")
+        nbulk = HISTORY_SEED_FILES if synthetic else n
+        log(f"history: {tag} ({'synthetic, migrated' if synthetic else 'real passes'})")
+        self.gen_small_tree(bulk, nbulk, max(1, min(100, nbulk // 1000)), seed=21 + n)
+        old = os.path.join(bulk, "svc-000", "app-000.log.00000")
+        targets.append(("old", os.path.basename(old), sha_of(old)))
+        row = sec.row(f"{tag}: bulk pass, {nbulk:,} small files into an empty mirror "
+                      f"(empty state)", nfiles=nbulk)
+        row.add(self.logferry(cfg, rf"^archived {nbulk} files", f"bulk pass ({nbulk:,} files)"))
+        if not synthetic:
+            fig["bulk"] = row
+            fig["how"] = "real passes"
+            peak = max(row.rss) * KiB
+            sec.ratio(f"{tag}: peak RSS of the bulk pass / bound", peak, bound,
+                      f"first archive of {nbulk:,} small files: {human_bytes(peak)} vs "
+                      f"{human_bytes(bound)}: {'within' if peak <= bound else 'OVER'} the bound")
+        self.rm(bulk)  # rotated away locally; the archive keeps them
+
+        def add_files(d, count, what):
+            os.makedirs(d)
+            mt = (int(time.time()) - 3600) * 1_000_000_000
+            shas = {}
+            for k in range(count):
+                nm = f"{os.path.basename(d)}-{k}.log"
+                p = os.path.join(d, nm)
+                with open(p, "w") as f:
+                    f.write(_exact_text(rng, 1.8e9 + rng.random() * 1e7, rng.randint(KiB, 4 * KiB)))
+                os.utime(p, ns=(mt, mt))
+                shas[nm] = sha_of(p)
+            res = self.logferry(cfg, rf"^archived {count} files", what)
+            return res, shas
+
+        first_pass = 0
+        if synthetic:
+            fig["how"] = "synthetic + migration"
+            g1 = self.as_format2(mirror, nbulk)
+            self.rm(state)
+            t = time.monotonic()
+            cpath = os.path.join(mdir, "00000000000000000002.json")
+            write_synthetic_checkpoint(cpath, g1, n - nbulk)
+            write_synthetic_deltas(mdir, g1, 0, HISTORY_V2_DELTAS)
+            log(f"  wrote a format-2 checkpoint of {n:,} entries ({human_bytes(os.path.getsize(cpath))}) "
+                f"and {HISTORY_V2_DELTAS} format-2 deltas ({time.monotonic() - t:.1f} s)")
+            row = sec.row(f"{tag}: migration pass, first on the format-2 archive (empty state), "
+                          f"+{HISTORY_PASS_FILES} files", nfiles=HISTORY_PASS_FILES)
+            res, shas = add_files(os.path.join(src, "recent", "p00"), HISTORY_PASS_FILES,
+                                  "migration pass")
+            row.add(res)
+            fig["migration"] = row
+            newest = sorted(os.listdir(mdir))[-1]
+            desc = manifest_desc(os.path.join(mdir, newest))
+            nrec = count_files(os.path.join(mirror, "catalog", "names"))
+            total = n + HISTORY_V2_DELTAS + HISTORY_PASS_FILES
+            row.note = f"wrote {newest}: {desc}; {nrec:,} version records"
+            sec.fact(f"{tag}: migration pass", f"{res.brief()}; wrote {newest} ({desc}), "
+                                               f"{nrec:,} version records for {total:,} entries; "
+                                               f"catalog/: {catalog_desc(os.path.join(mirror, 'catalog'))}")
+            if nrec != total:
+                sec.notes.append(f"{tag}: the migration pass left {nrec:,} version records for "
+                                 f"{total:,} entries")
+            first_pass = 1
+        build = sec.row(f"{tag}: pass adding {HISTORY_PASS_FILES} files (the build's "
+                        f"{HISTORY_PASSES - first_pass} passes)", nfiles=HISTORY_PASS_FILES)
+        t = time.monotonic()
+        mid = HISTORY_PASSES // 2
+        for i in range(first_pass, HISTORY_PASSES):
+            res, shas = add_files(os.path.join(src, "recent", f"p{i:02d}"), HISTORY_PASS_FILES,
+                                  f"build pass {i + 1}/{HISTORY_PASSES}")
+            build.add(res)
+            if i == mid:
+                nm = sorted(shas)[0]
+                targets.append(("recent", nm, shas[nm]))
+        fig["build"] = build
+        log(f"  {HISTORY_PASSES - first_pass} build passes in {time.monotonic() - t:.1f} s")
+        entries = n + HISTORY_PASSES * HISTORY_PASS_FILES + (HISTORY_V2_DELTAS if synthetic else 0)
+        fig["entries"] = entries
+
+        rebuild = sec.row(f"{tag}: rebuild (state dir deleted; nothing new)",
+                          nfiles=HISTORY_PASSES * HISTORY_PASS_FILES)
         for i in range(self.runs):
-            log(f"history: rebuild run {i + 1}/{self.runs}")
             self.rm(state)
             self.sh(["sync"])
-            rebuild.add(self.logferry(cfg, rf"^nothing new: {nreal} files", "logferry rebuild"))
-        self.logferry(cfg, r"^nothing new", "logferry warm-up")
-        state_size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(state) for f in fs)
-        sec.fact("state dir after the rebuild", f"{state_size:,} bytes ({human_bytes(state_size)})")
+            rebuild.add(self.logferry(cfg, r"^nothing new", f"rebuild {i + 1}/{self.runs}"))
+        fig["rebuild"] = rebuild
+        ssize = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(state) for f in fs)
+        fig["state"] = human_bytes(ssize)
+        noop = sec.row(f"{tag}: no-op pass (state warm)", nfiles=HISTORY_PASSES * HISTORY_PASS_FILES)
+        self.logferry(cfg, r"^nothing new", "warm-up")
         for i in range(self.runs):
-            log(f"history: no-op run {i + 1}/{self.runs}")
-            noop.add(self.logferry(cfg, rf"^nothing new: {nreal} files", "logferry no-op (big history)"))
-        mt = (int(time.time()) - 3600) * 1_000_000_000
-        rng = random.Random(99)
+            noop.add(self.logferry(cfg, r"^nothing new", f"no-op {i + 1}/{self.runs}"))
+        fig["noop"] = noop
+        add10 = sec.row(f"{tag}: pass adding 10 files", nfiles=10)
         for i in range(self.runs):
-            log(f"history: add-10 run {i + 1}/{self.runs}")
-            d = os.path.join(src, f"new-{i}")
-            os.makedirs(d)
-            for k in range(10):
-                p = os.path.join(d, f"app.log.{k}")
-                with open(p, "w") as f:
-                    f.write(_exact_text(rng, 1.8e9 + i * 1e4 + k * 100, rng.randint(KiB, 4 * KiB)))
-                os.utime(p, ns=(mt, mt))
-            add10.add(self.logferry(cfg, r"^archived 10 files", "logferry add 10"))
+            res, _ = add_files(os.path.join(src, f"new-{i}"), 10, f"+10 files {i + 1}/{self.runs}")
+            add10.add(res)
             newest = sorted(os.listdir(mdir))[-1]
-            npath = os.path.join(mdir, newest)
-            if newest.endswith(".json"):
-                with open(npath) as f:
-                    g = json.load(f)
-                desc = f"{os.path.getsize(npath):,} bytes, {len(g['entries'])} entries, kind {g['kind']}"
-            else:
-                desc = f"{os.path.getsize(npath):,} bytes (compressed: {newest})"
-            if i == 0:
-                sec.fact(f"manifest written by the pass adding 10 files ({newest})", desc)
-            log(f"    {newest}: {desc}")
-        bound = RSS_CONSTANT + UPLOAD_CONCURRENCY * PART_SIZE
-        sec.fact("peak RSS against the memory bound of the rss section",
-                 "; ".join(f"{name} {human_bytes(max(row.rss) * KiB)}"
-                           for name, row in (("rebuild", rebuild), ("no-op", noop), ("add 10", add10)))
-                 + f" (bound {human_bytes(bound)}, which covers files in flight, not the index)")
-        sec.ratio("no-op / find (big history)", noop, find_row, "lower is better")
-        sec.ratio("no-op big history / no-op small history", noop, small_noop,
-                  "1 = the no-op cost does not grow with the history")
-        sec.ratio("rebuild / no-op (big history)", rebuild, noop, "one-off cost of an empty state dir")
+            add10.note = f"wrote {newest}: {manifest_desc(os.path.join(mdir, newest))}"
+        fig["add10"] = add10
+        entries += 10 * self.runs
+        gens = len([x for x in os.listdir(mdir) if x.split(".")[0].isdigit()])
+        ckpts = sum(1 for x in sorted(os.listdir(mdir))
+                    if x.endswith(".json") and manifest_kind(os.path.join(mdir, x)) == "full")
+        sec.fact(f"{tag}: archive measured", f"{entries - 10 * self.runs:,} entries before the "
+                 f"+10 runs; after them {gens} generations ({ckpts} full); catalog/: "
+                 f"{catalog_desc(os.path.join(mirror, 'catalog'))}; "
+                 f"state dir after a rebuild {human_bytes(ssize)}")
+
+        reader = S3Reader(mirror)
+        proxy = DelayProxy(reader.port, 0.020)
+        cmds = ("fetch", "restore-name", "restore") if self.restore_takes_name() \
+            else ("fetch", "restore")
+        titles = {"fetch": "fetch NAME", "restore": "restore --include NAME",
+                  "restore-name": "restore NAME"}
+        try:
+            for which, name, sha in targets:
+                r = self.read_case(sec, f"{tag}, {which} file {name}", name, sha, reader, proxy,
+                                   base, src, env, cmds=cmds)
+                for cmd in cmds:
+                    rows = (r["rows"][(cmd, False)], r["rows"][(cmd, True)])
+                    reads.append([f"{n:,}", f"{which} ({name})", titles[cmd],
+                                  f"{r['reqs'][cmd]} ({r['brk'][cmd]})", fmt_s(rows[0].median),
+                                  fmt_s(rows[1].median), r["per"](cmd),
+                                  f"{max(rows[0].rss + rows[1].rss) / 1024:.0f}"])
+                    if cmd != "restore" and r["reqs"][cmd] > 3:
+                        sec.notes.append(f"{tag}: `{titles[cmd]}` of the {which} file made "
+                                         f"{r['reqs'][cmd]} requests ({r['brk'][cmd]}), more "
+                                         "than the 3 the catalog design aims at")
+        finally:
+            t = time.monotonic()
+            proxy.close()
+            reader.close()
+            log(f"  closed the endpoint and proxy ({time.monotonic() - t:.1f} s)")
+        if fig["migration"] is not None:
+            m = fig["migration"]
+            sec.fact(f"{tag}: migration pass peak RSS", f"{human_bytes(max(m.rss) * KiB)} "
+                     f"({fmt_s(m.median)} s)")
+        passes.append(fig)
+        t = time.monotonic()
         self.rm(base)
-        return sec
+        log(f"  removed {base} ({time.monotonic() - t:.1f} s)")
 
     def section_fetch(self):
         sec = Section("fetch", "fetch and restore of one file, fresh host, as the delta chain "
@@ -1305,10 +1499,7 @@ class Bench:
         # file per delta caps the chain at max(entries, 1,000) - 1 deltas.
         cases = {n: sorted({min(d, max(n, 1000) - 1) for d in (ds if n == sizes[0] else ds[-1:])})
                  for n in sizes}
-        env = {k: v for k, v in self.env.items()
-               if k.lower() not in ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
-               and not k.startswith("AWS_")}
-        env["NO_PROXY"] = env["no_proxy"] = "*"
+        env = self.s3_env()
         table = []
         for n in sizes:
             mirror = os.path.join(base, f"mirror-{n}")
@@ -1318,12 +1509,7 @@ class Bench:
             self.logferry(cfg, r"^archived 1 files", "logferry first archive")
             self.rm(state)
             mdir = os.path.join(mirror, "manifests")
-            names = sorted(os.listdir(mdir))
-            if names != ["00000000000000000001.json"]:
-                raise BenchError(f"expected one manifest 00000000000000000001.json in {mdir}, found "
-                                 f"{names} (manifest layout changed? update benches/run.py)")
-            with open(os.path.join(mdir, names[0])) as f:
-                g1 = json.load(f)
+            g1 = self.as_format2(mirror, 1)
             t = time.monotonic()
             cpath = os.path.join(mdir, "00000000000000000002.json")
             write_synthetic_checkpoint(cpath, g1, n - 1)
@@ -1350,7 +1536,10 @@ class Bench:
                   table, ["r"] * 11)
         sec.fact("ms added/req", "(time with 20 ms per request - direct time) / requests: 20 when "
                                  "the requests go one after another, less when they overlap")
-        sec.fact("archive", "one real file (16 KiB) archived by a pass (generation 1), a synthetic "
+        sec.fact("archive", "format 2, as written before format 3 (no version records, no "
+                            "runs: the deltas are a chain): "
+                            "one real file (16 KiB) archived by a pass (generation 1, rewritten as "
+                            "format 2 and its catalog/ objects removed), a synthetic "
                             "full checkpoint of N entries written directly (generation 2, the real "
                             "entry and N-1 entries of objects that do not exist), then D synthetic "
                             "deltas of one entry each (one per WAL segment, as `archived --wait` "
@@ -1372,13 +1561,66 @@ class Bench:
         self.rm(base)
         return sec
 
+    def s3_env(self):
+        """The environment for logferry against the bench's own endpoint: no proxies."""
+        env = {k: v for k, v in self.env.items()
+               if k.lower() not in ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+               and not k.startswith("AWS_")}
+        env["NO_PROXY"] = env["no_proxy"] = "*"
+        return env
+
+    def as_format2(self, mirror, nentries):
+        """Makes the archive of one real pass (generation 1, a full checkpoint of nentries)
+        look written before format 3: version 2, no catalog/ objects; returns generation 1
+        (for write_synthetic_checkpoint / write_synthetic_deltas, which write its version)."""
+        mdir = os.path.join(mirror, "manifests")
+        names = sorted(os.listdir(mdir))
+        if names != ["00000000000000000001.json"]:
+            raise BenchError(f"expected one manifest 00000000000000000001.json in {mdir}, "
+                             f"found {names} (manifest layout changed? update benches/run.py)")
+        g1path = os.path.join(mdir, names[0])
+        with open(g1path) as f:
+            g1 = json.load(f)
+        if g1.get("kind") != "full" or len(g1.get("entries", [])) != nentries:
+            raise BenchError(f"unexpected generation 1: kind {g1.get('kind')}, "
+                             f"{len(g1.get('entries', []))} entries")
+        g1["version"] = 2
+        g1.pop("runs", None)
+        with open(g1path, "w") as f:
+            json.dump(g1, f, separators=(",", ":"))
+        self.rm(os.path.join(mirror, "catalog"))
+        return g1
+
     def fetch_case(self, sec, n, d, csize, name, want_sha, reader, proxy, base, src, env):
         label = f"{d:,} delta{'s' if d != 1 else ''}, {n:,} entries"
-        rows = {(cmd, via): sec.row(f"{cmd} {'+20 ms/req' if via else 'direct'}, {label}")
-                for cmd in ("fetch", "restore") for via in (False, True)}
-        reqs = {}
+        r = self.read_case(sec, label, name, want_sha, reader, proxy, base, src, env)
+        rows, reqs, per = r["rows"], r["reqs"], r["per"]
+        return [f"{d:,}", f"{n:,}", human_bytes(csize), reqs["fetch"],
+                fmt_s(rows[("fetch", False)].median), fmt_s(rows[("fetch", True)].median),
+                per("fetch"), reqs["restore"], fmt_s(rows[("restore", False)].median),
+                fmt_s(rows[("restore", True)].median), per("restore")]
+
+    def restore_takes_name(self):
+        """Whether this build has `restore NAME` (one file from its version records)."""
+        if not hasattr(self, "_restore_name"):
+            p = subprocess.run([BIN, "restore", "--help"], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, env=self.env)
+            self._restore_name = "[NAME]" in p.stdout.decode(errors="replace")
+        return self._restore_name
+
+    def read_case(self, sec, label, name, want_sha, reader, proxy, base, src, env,
+                  cmds=("fetch", "restore")):
+        """`fetch NAME`, `restore --include NAME` ("restore") and `restore NAME`
+        ("restore-name"), those of cmds, with an empty state dir, direct and through the
+        delay proxy, --runs times each; returns the rows, the requests per command (of
+        the last run), their breakdown and the ms added per request."""
+        titles = {"fetch": "fetch", "restore": "restore --include",
+                  "restore-name": "restore NAME"}
+        rows = {(cmd, via): sec.row(f"{titles[cmd]} {'+20 ms/req' if via else 'direct'}, {label}")
+                for cmd in cmds for via in (False, True)}
+        reqs, brks = {}, {}
         for i in range(self.runs):
-            for cmd in ("fetch", "restore"):
+            for cmd in cmds:
                 for via in (False, True):
                     ep = proxy.endpoint if via else reader.endpoint
                     state = os.path.join(base, "state-empty")
@@ -1391,8 +1633,11 @@ class Bench:
                     if cmd == "fetch":
                         argv = [BIN, "--config", cfg, "fetch", name, out]
                         got = out
-                    else:
+                    elif cmd == "restore":
                         argv = [BIN, "--config", cfg, "restore", "--to", out, "--include", name]
+                        got = None
+                    else:
+                        argv = [BIN, "--config", cfg, "restore", name, "--to", out]
                         got = None
                     reader.take_counts()
                     proxy.take_requests()
@@ -1402,13 +1647,13 @@ class Bench:
                     if via and seen != total:
                         raise BenchError(f"{cmd}: the proxy saw {seen} requests, the endpoint "
                                          f"answered {total}")
-                    if cmd == "restore":  # wherever restore puts it (<dir>/<source>/...)
+                    if cmd != "fetch":  # wherever restore puts it (<dir>/<source>/...)
                         found = [os.path.join(dp, f) for dp, _, fs in os.walk(out) for f in fs]
                         got = found[0] if len(found) == 1 else got
                     try:
                         with open(got, "rb") as f:
                             ok = hashlib.sha256(f.read()).hexdigest() == want_sha
-                    except OSError:
+                    except (OSError, TypeError):
                         ok = False
                     if not ok:
                         raise CommandFailed(argv, 0, res.out, res.err,
@@ -1417,16 +1662,21 @@ class Bench:
                     brk = ", ".join(f"{counts[k]} {k}" for k in ("list", "get", "head", "other")
                                     if counts.get(k))
                     rows[(cmd, via)].note = f"{total} requests ({brk})"
-                    reqs[cmd] = total
-                    log(f"    {cmd} {'+20 ms' if via else 'direct'}, {label}: {res.brief()}, "
+                    reqs[cmd], brks[cmd] = total, brk
+                    log(f"    {titles[cmd]} {'+20 ms' if via else 'direct'}, {label}: {res.brief()}, "
                         f"{total} requests ({brk})")
         self.rm(os.path.join(base, "state-empty"), os.path.join(base, "out"))
-        per = lambda cmd: fmt_num(1000 * (rows[(cmd, True)].median - rows[(cmd, False)].median)  # noqa: E731
-                                  / reqs[cmd], 2)
-        return [f"{d:,}", f"{n:,}", human_bytes(csize), reqs["fetch"],
-                fmt_s(rows[("fetch", False)].median), fmt_s(rows[("fetch", True)].median),
-                per("fetch"), reqs["restore"], fmt_s(rows[("restore", False)].median),
-                fmt_s(rows[("restore", True)].median), per("restore")]
+        def per(cmd):
+            """ms added per request, or "noise" when the direct times alone spread wider
+            than what the delay added (a long load, where 20 ms per request is lost)."""
+            direct, delayed = rows[(cmd, False)], rows[(cmd, True)]
+            added = delayed.median - direct.median
+            if not reqs[cmd]:
+                return ""
+            if added < 0 or (len(direct.secs) > 1 and max(direct.secs) - min(direct.secs) > added):
+                return "noise"
+            return fmt_num(1000 * added / reqs[cmd], 2)
+        return {"rows": rows, "reqs": reqs, "brk": brks, "per": per}
 
     # ---- driver
 
@@ -1503,11 +1753,14 @@ class Bench:
                 self.s3_cleanup()
             except BenchError as e:
                 log(f"WARNING: could not delete S3 prefixes {self.s3_prefixes}: {e}")
-        if self.args.keep:
-            log(f"kept the scratch dir {self.work} (--keep)")
-        elif os.path.isdir(self.work):
-            log(f"removing the scratch dir {self.work}")
-            subprocess.run(["rm", "-rf", "--one-file-system", self.work])
+        extra = [self.history_work] if self.history_work and \
+            not self.history_work.startswith(self.work + os.sep) else []
+        for d in [self.work] + extra:
+            if self.args.keep:
+                log(f"kept the scratch dir {d} (--keep)")
+            elif os.path.isdir(d):
+                log(f"removing the scratch dir {d}")
+                subprocess.run(["rm", "-rf", "--one-file-system", d])
 
 
 TIME_FORMAT = "%M %U %S"
@@ -1522,6 +1775,44 @@ def read_time_file(path, cmd):
         return int(rss), float(user) + float(sys_)
     except (IndexError, ValueError):
         raise BenchError(f"/usr/bin/time wrote no usage for {shlex.join(cmd)}: {lines}") from None
+
+
+def count_files(top):
+    """Files under top (0 when it does not exist)."""
+    return sum(len(fs) for _, _, fs in os.walk(top))
+
+
+def catalog_desc(top):
+    """What a mirror's catalog/ holds: each folder's object count, and its files."""
+    if not os.path.isdir(top):
+        return "absent"
+    out = []
+    for x in sorted(os.listdir(top)):
+        p = os.path.join(top, x)
+        out.append(f"{x}/ {count_files(p):,} objects" if os.path.isdir(p) else x)
+    return ", ".join(out) or "empty"
+
+
+def manifest_kind(path):
+    """A manifest's kind, reading only its start (the fields before the entries)."""
+    with open(path, "rb") as f:
+        head = f.read(4096).decode(errors="replace")
+    m = re.search(r'"kind":"(\w+)"', head)
+    return m.group(1) if m else None
+
+
+def manifest_desc(path):
+    """Size, format, kind, runs and entries of a manifest file, for a note."""
+    size = os.path.getsize(path)
+    if not path.endswith(".json"):
+        return f"{size:,} bytes (not JSON: {os.path.basename(path)})"
+    with open(path) as f:
+        g = json.load(f)
+    runs = g.get("runs") or []
+    return (f"{human_bytes(size)}, format {g.get('version')}, {g.get('kind')}, "
+            f"{len(g.get('entries', []))} entries"
+            + (f", {len(runs)} runs (levels {','.join(str(r.get('level')) for r in runs)})"
+               if runs else ""))
 
 
 def write_synthetic_checkpoint(path, g1, nsynth):
@@ -1588,6 +1879,9 @@ def parse_args(argv):
                     help="comma-separated sections to run (default: all)")
     ap.add_argument("--workdir", help="where to make the scratch dir (default: the temp dir)")
     ap.add_argument("--keep", action="store_true", help="keep the scratch dir")
+    ap.add_argument("--history-dir",
+                    help="where the history section works (default: /dev/shm when it is a "
+                         "tmpfs with room, else the scratch dir)")
     ap.add_argument("--no-build", action="store_true",
                     help="use the existing target/release/logferry instead of building it")
     a = ap.parse_args(argv)
