@@ -26,28 +26,52 @@ pub(crate) struct SeenFiles {
     pub seen_at_ns: i64,
 }
 
-/// Records the stored files in the next generation and commits it (when it records
-/// anything), then saves the seen records. The failed files stay pending in the report.
+/// What the pass's batches of files staged for the next generation.
+pub(crate) struct Staged {
+    /// When the pass started recording: every entry's `archived_at`.
+    pub archived_at: Timestamp,
+    /// Entries staged in the local index's pending table.
+    pub entries: u64,
+    /// Files to retry next pass.
+    pub failed: Vec<ScannedFile>,
+}
+
+/// Counts a batch's stored files in the report, remembers them as seen, and stages
+/// the entries the next generation records (a touched file needs none) in the local
+/// index, so a pass of 100k files never holds them all.
+pub(crate) fn stage(
+    index: &LocalIndex,
+    done: Done,
+    seen: &mut SeenFiles,
+    staged: &mut Staged,
+    report: &mut RunReport,
+) -> Result<()> {
+    let next = index.generation()?.next();
+    let entries = record(done.stored, seen, staged.archived_at, next, report);
+    index.put_pending(&entries)?;
+    staged.entries += entries.len() as u64;
+    staged.failed.extend(done.failed);
+    Ok(())
+}
+
+/// Commits the staged entries as the next generation (when there are any), then saves
+/// the seen records. The failed files stay pending in the report.
 pub(crate) async fn commit(
     p: &Pass<'_>,
     index: &LocalIndex,
-    done: Done,
-    mut seen: SeenFiles,
+    staged: Staged,
+    seen: SeenFiles,
     report: &mut RunReport,
 ) -> Result<()> {
-    let Done { stored, failed } = done;
-    let archived_at = Timestamp::from(p.clock.now());
-    let next = index.generation()?.next();
-    let entries = record(stored, &mut seen, archived_at, next, report);
     if report.files_failed > 0 {
         report.outcome = Outcome::Partial;
     }
-    if !entries.is_empty() {
-        commit_generation(p, index, entries, archived_at, &failed, report).await?;
+    if staged.entries > 0 {
+        commit_generation(p, index, staged.archived_at, &staged.failed, report).await?;
     }
     report.current_generation = index.generation()?.get();
     report.clear_pending();
-    for r in &failed {
+    for r in &staged.failed {
         report.add_pending(r.stat.mtime_ns);
     }
     save_seen(p, &seen.old, &seen.new);
@@ -95,12 +119,11 @@ fn record(
     entries
 }
 
-/// Commits `entries` as the generation after `index`'s and moves `index` to it; the
+/// Commits the pending entries as the generation after `index`'s and moves `index` to it; the
 /// report embedded in it states the figures `status` will show once it is committed.
 async fn commit_generation(
     p: &Pass<'_>,
     index: &LocalIndex,
-    entries: Vec<Entry>,
     archived_at: Timestamp,
     failed: &[ScannedFile],
     report: &mut RunReport,
@@ -116,9 +139,6 @@ async fn commit_generation(
     }
     embedded.peak_rss_bytes = crate::report::peak_rss_bytes();
     scrub_report(&mut embedded, &p.config.destination.secrets());
-    index.clear_pending()?;
-    index.put_pending(&entries)?;
-    drop(entries);
     let policy = Policy::for_destination(&p.config.destination);
     let written = async {
         let generation =

@@ -31,6 +31,27 @@ pub(crate) struct Plan {
     pub missing_locally: usize,
 }
 
+impl Plan {
+    /// The renamed files and candidates in batches of at most `size` (the renamed ones
+    /// first), each a plan of its own.
+    pub(crate) fn into_batches(self, size: usize) -> Vec<Plan> {
+        let mut out = Vec::new();
+        let mut renamed = self.renamed;
+        let mut candidates = self.candidates;
+        while !renamed.is_empty() || !candidates.is_empty() || out.is_empty() {
+            let r: Vec<_> = renamed.drain(..renamed.len().min(size)).collect();
+            let room = size - r.len();
+            let c: Vec<_> = candidates.drain(..candidates.len().min(room)).collect();
+            out.push(Plan {
+                renamed: r,
+                candidates: c,
+                ..Plan::default()
+            });
+        }
+        out
+    }
+}
+
 /// Splits `files` into those whose stat matches a trusted record of archived content
 /// (nothing to do — and no index needed to know it) and the rest.
 pub(crate) fn quick_check(

@@ -18,7 +18,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::archive::commit::{self, SeenFiles};
+use crate::archive::commit::{self, SeenFiles, Staged};
 use crate::archive::control::Control;
 use crate::archive::pass::{scrub_report, Pass};
 use crate::archive::{diff, files, leftovers, publish, scan, sync};
@@ -31,6 +31,9 @@ use crate::remote::Store;
 use crate::report::{Outcome, RunReport};
 use crate::state::{Seen, StateDir};
 use crate::time::{Clock, Timestamp};
+
+/// Files hashed and stored per batch of a pass.
+const PASS_BATCH: usize = 4096;
 
 /// Runs one pass: archives every closed file not yet archived as it is, and returns what
 /// it did. File-level problems are counted in the report (outcome `partial`); an error is
@@ -125,18 +128,30 @@ async fn pass(p: &Pass<'_>, report: &mut RunReport) -> Result<()> {
     let index = Arc::clone(&known.index);
     let plan = diff::plan(rest, &*index, &old_seen)?;
 
-    // 3–4. digest and upload
+    // 3–4. digest and upload, a batch of files at a time, each batch's entries staged
+    // in the local index: memory does not grow with the number of files.
+    index.clear_pending()?;
     let lookup: Arc<dyn Lookup> = Arc::<LocalIndex>::clone(&index);
-    let done = files::hash_and_store(p, plan, lookup, known.rebuilt, report).await?;
-
-    // 5. commit
     let new = seen_of_unchanged();
-    let seen = SeenFiles {
+    drop(unchanged);
+    let mut seen = SeenFiles {
         old: old_seen,
         new,
         seen_at_ns: crate::fsstat::nanos(now),
     };
-    commit::commit(p, &index, done, seen, report).await?;
+    let mut staged = Staged {
+        archived_at: Timestamp::from(p.clock.now()),
+        entries: 0,
+        failed: Vec::new(),
+    };
+    for batch in plan.into_batches(PASS_BATCH) {
+        let done =
+            files::hash_and_store(p, batch, Arc::clone(&lookup), known.rebuilt, report).await?;
+        commit::stage(&index, done, &mut seen, &mut staged, report)?;
+    }
+
+    // 5. commit
+    commit::commit(p, &index, staged, seen, report).await?;
 
     // 5b. the version records of what is now committed (the commit stands without them)
     publish::records(p, &index).await;

@@ -1,9 +1,12 @@
 //! The catalog: the archive's record of what it holds. The manifest format (pure,
-//! [`manifest`]), the index it folds into (pure, [`index`]), the generations in the
-//! bucket ([`remote`]: list, load, create-only commit), their local copy in the state
-//! dir ([`local`]), what a check of the record against the bucket found
-//! ([`audit`]), every version ever archived under a path ([`history`]), and the
-//! version records that find one file in a few requests ([`records`]).
+//! [`manifest`]); where the chain of generations stands and which runs it folds
+//! (pure, [`chain`]); the index a reader loads (pure, [`index`]); the generations in
+//! the bucket ([`remote`]: list, read, create-only commit); loading the state as of a
+//! generation part by part ([`load`]); building the next generation from the local
+//! index ([`build`]); the local index itself, an SQLite database in the state dir
+//! ([`db`], opened and migrated by [`local`]); the version records that find one file
+//! in a few requests ([`records`]); what a check of the record against the bucket found
+//! ([`audit`]); and every version ever archived under a path ([`history`]).
 
 pub(crate) mod audit;
 pub(crate) mod build;
@@ -16,6 +19,7 @@ pub(crate) mod local;
 pub(crate) mod manifest;
 pub(crate) mod records;
 pub(crate) mod remote;
+pub(crate) mod rows;
 
 pub(crate) use load::fetch_inline;
 pub(crate) use manifest::{Entry, Generation, GenerationNo, Kind};
