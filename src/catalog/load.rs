@@ -246,6 +246,18 @@ pub async fn fetch_inline(store: &Store, generation: GenerationNo) -> Result<Gen
     inline(store, g).await
 }
 
+/// Reads every part of the folds `g` names, so that a damaged or missing one (which
+/// would stop every load of `g`) is found: what `verify` checks of the newest
+/// generation.
+pub(crate) async fn check_folds(store: &Store, g: &Generation) -> Result<()> {
+    for run in g.runs.iter().filter(|r| r.level > 0) {
+        for part in &run.parts {
+            read_part(store, part).await?;
+        }
+    }
+    Ok(())
+}
+
 /// Writes `entries` as one part, before the generation naming it. Named by its hash, so
 /// whoever writes it writes the same bytes.
 pub(crate) async fn write_part(

@@ -78,7 +78,14 @@ pub async fn readable_generations(
     let mut good = Vec::new();
     let mut damaged = Vec::new();
     for &g in &listed {
-        match catalog::fetch_inline(store, g).await {
+        let read = match catalog::fetch_inline(store, g).await {
+            // Every load of the newest generation reads its folds too.
+            Ok(gen) if g == newest => crate::catalog::load::check_folds(store, &gen)
+                .await
+                .map(|()| gen),
+            other => other,
+        };
+        match read {
             Ok(gen) => good.push(gen),
             Err(e @ Error::Format { .. }) => damaged.push(GenerationFinding {
                 generation: g,
