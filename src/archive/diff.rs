@@ -27,8 +27,6 @@ pub(crate) struct Plan {
     pub renamed: Vec<(ScannedFile, ContentHash)>,
     /// Must be hashed before deciding.
     pub candidates: Vec<ScannedFile>,
-    /// Archived files no longer present locally (kept in the archive; informational).
-    pub missing_locally: usize,
 }
 
 impl Plan {
@@ -84,12 +82,8 @@ pub(crate) fn plan(
         unchanged,
         ..Plan::default()
     };
-    let mut present = out.unchanged.len();
     for f in rest {
         let archived = index.entry(&f.source, &f.rel)?;
-        if archived.is_some() {
-            present += 1;
-        }
         let moved = match by_stat.get(&f.stat) {
             Some(s) if archived.as_ref().is_none_or(|e| e.sha256 != s.sha256) => {
                 index.object(&s.sha256)?.map(|_| *s)
@@ -104,7 +98,6 @@ pub(crate) fn plan(
             None => out.candidates.push(f),
         }
     }
-    out.missing_locally = (index.count()? as usize).saturating_sub(present);
     Ok(out)
 }
 
@@ -406,7 +399,6 @@ mod tests {
             ("b.log", b"b", stat(2, 1, 10)),
         ]);
         let p = plan(vec![file("a.log", stat(1, 3, 10))], &index, &seen);
-        assert_eq!(p.missing_locally, 1);
         assert_eq!(p.unchanged.len(), 1);
         assert!(p.candidates.is_empty() && p.renamed.is_empty());
     }

@@ -12,6 +12,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::config::DEFAULT_GRACE;
 use crate::config::{Config, DestinationUrl};
+use crate::remote::DATA_PREFIX;
 
 /// Marks in the state dir when the local mirror was last swept: walking the mirror costs
 /// O(archive), so it is done once per grace period, not every pass.
@@ -109,32 +110,39 @@ fn remove_dead_temp_files(dir: &Path) {
 
 /// The staging files object_store's local store writes a multipart upload into
 /// (`<key>#<n>`, renamed to `<key>` on completion) that are older than `grace`; returns
-/// how many were removed.
+/// how many were removed. Only data objects go up in parts, so only `data/` is walked
+/// (the catalog's version records are a directory per file name: a million of them at
+/// a million entries), depth first with one open directory per level, so memory
+/// follows the depth of the tree, not its size.
 pub(crate) fn remove_staging_files(mirror: &Path, now: SystemTime, grace: Duration) -> usize {
     let mut removed = 0;
-    let mut dirs = vec![mirror.to_path_buf()];
-    while let Some(dir) = dirs.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
+    let mut open: Vec<std::fs::ReadDir> = std::fs::read_dir(mirror.join(DATA_PREFIX))
+        .into_iter()
+        .collect();
+    while let Some(dir) = open.last_mut() {
+        let Some(e) = dir.next() else {
+            open.pop();
             continue;
         };
-        for e in entries.flatten() {
-            // Symlinks are never followed: only the mirror's own files are touched.
-            let Ok(kind) = e.file_type() else { continue };
-            if kind.is_dir() {
-                dirs.push(e.path());
-                continue;
+        let Ok(e) = e else { continue };
+        // Symlinks are never followed: only the mirror's own files are touched.
+        let Ok(kind) = e.file_type() else { continue };
+        if kind.is_dir() {
+            if let Ok(sub) = std::fs::read_dir(e.path()) {
+                open.push(sub);
             }
-            if !kind.is_file() || !is_staging(&e.file_name().to_string_lossy()) {
-                continue;
-            }
-            let old = e
-                .metadata()
-                .ok()
-                .and_then(|m| m.modified().ok())
-                .is_some_and(|t| now.duration_since(t).unwrap_or_default() >= grace);
-            if old && std::fs::remove_file(e.path()).is_ok() {
-                removed += 1;
-            }
+            continue;
+        }
+        if !kind.is_file() || !is_staging(&e.file_name().to_string_lossy()) {
+            continue;
+        }
+        let old = e
+            .metadata()
+            .ok()
+            .and_then(|m| m.modified().ok())
+            .is_some_and(|t| now.duration_since(t).unwrap_or_default() >= grace);
+        if old && std::fs::remove_file(e.path()).is_ok() {
+            removed += 1;
         }
     }
     removed

@@ -353,6 +353,7 @@ impl LocalIndex {
     }
 
     /// Number of current entries.
+    #[cfg(test)]
     pub(crate) fn len(&self) -> Result<u64> {
         self.with(|c| c.query_row("SELECT count(*) FROM entries", [], |r| r.get::<_, i64>(0)))
             .map(|n| n as u64)
@@ -426,10 +427,6 @@ impl super::index::Lookup for LocalIndex {
 
     fn object(&self, hash: &crate::digest::ContentHash) -> Result<Option<ObjectRef>> {
         self.object_for(hash)
-    }
-
-    fn count(&self) -> Result<u64> {
-        self.len()
     }
 }
 

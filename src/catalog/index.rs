@@ -26,15 +26,13 @@ pub struct ObjectRef {
 }
 
 /// What a pass asks of an index while it decides what files are: the entry at a path,
-/// a stored object with some content, how many entries there are. The pass's database
+/// and a stored object with some content. The pass's database
 /// and a reader's index in memory both answer.
 pub(crate) trait Lookup: Send + Sync {
     /// The entry at a path.
     fn entry(&self, source: &str, path: &str) -> crate::error::Result<Option<Entry>>;
     /// A stored object with this content.
     fn object(&self, hash: &ContentHash) -> crate::error::Result<Option<ObjectRef>>;
-    /// How many entries there are.
-    fn count(&self) -> crate::error::Result<u64>;
 }
 
 impl Lookup for Index {
@@ -44,10 +42,6 @@ impl Lookup for Index {
 
     fn object(&self, hash: &ContentHash) -> crate::error::Result<Option<ObjectRef>> {
         Ok(self.object_for(hash).cloned())
-    }
-
-    fn count(&self) -> crate::error::Result<u64> {
-        Ok(self.len() as u64)
     }
 }
 
