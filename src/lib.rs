@@ -102,6 +102,7 @@ pub use crate::archive::{
 };
 pub use crate::catalog::{
     audit::{Finding, VerifyReport},
+    chain::Chain as GenerationChain,
     history::{restorable as restorable_versions, version_path, Window},
     index::Index,
     load::{fetch_inline, load_at, load_latest},

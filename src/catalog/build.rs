@@ -196,7 +196,7 @@ mod tests {
                     loaded.entries().eq(local.iter()),
                     "generation {n} loads otherwise than the local index holds it"
                 );
-                assert_eq!(loaded.chain(), index.chain().unwrap(), "generation {n}");
+                assert_eq!(loaded.chain, index.chain().unwrap(), "generation {n}");
             }
         }
         assert!(checkpoints >= 2, "{checkpoints} checkpoints");

@@ -83,7 +83,7 @@ pub fn restorable(versions: &[Entry], window: &Window) -> Index {
         e
     });
     let mut index = Index::from_entries(entries);
-    index.generation = current.values().copied().max().unwrap_or_default();
+    index.chain.generation = current.values().copied().max().unwrap_or_default();
     index
 }
 
@@ -163,7 +163,7 @@ mod tests {
         );
 
         let out = restorable(&all, &Window::default());
-        assert_eq!(out.generation, GenerationNo(3));
+        assert_eq!(out.generation(), GenerationNo(3));
         let paths: Vec<&str> = out.entries().map(|e| e.path.as_str()).collect();
         assert_eq!(
             paths,

@@ -9,7 +9,6 @@ use std::collections::{BTreeMap, HashMap};
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::chain::Chain;
-use crate::catalog::manifest::Run;
 use crate::catalog::{Entry, Generation, GenerationNo, Kind};
 use crate::codec::Compression;
 use crate::digest::ContentHash;
@@ -51,22 +50,10 @@ pub(crate) type FileId = (String, String);
 /// The archive as of one committed generation.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Index {
-    /// Last committed generation (0: nothing committed yet).
-    pub generation: GenerationNo,
-    /// The full checkpoint the current chain starts from.
-    pub base: GenerationNo,
-    /// Entries in that checkpoint.
-    pub base_entries: u64,
-    /// Entries written in deltas since it.
-    pub delta_entries: u64,
-    /// Deltas written since it.
-    pub deltas: u64,
-    /// The format the checkpoint was written in.
-    #[serde(default)]
-    pub base_format: u32,
-    /// The runs from the checkpoint to this generation (format 3).
-    #[serde(default)]
-    pub runs: Vec<Run>,
+    /// Where the chain of generations stands: the last committed generation (0: none
+    /// yet), its checkpoint and the runs between them.
+    #[serde(flatten)]
+    pub chain: Chain,
     #[serde(with = "entries_as_list")]
     entries: BTreeMap<FileId, Entry>,
     #[serde(skip)]
@@ -131,28 +118,9 @@ impl Index {
         }
     }
 
-    /// The chain this index stands at.
-    pub fn chain(&self) -> Chain {
-        Chain {
-            generation: self.generation,
-            base: self.base,
-            base_entries: self.base_entries,
-            delta_entries: self.delta_entries,
-            deltas: self.deltas,
-            base_format: self.base_format,
-            runs: self.runs.clone(),
-        }
-    }
-
-    /// Moves the index to `c` (its entries are the caller's to put).
-    pub fn set_chain(&mut self, c: Chain) {
-        self.generation = c.generation;
-        self.base = c.base;
-        self.base_entries = c.base_entries;
-        self.delta_entries = c.delta_entries;
-        self.deltas = c.deltas;
-        self.base_format = c.base_format;
-        self.runs = c.runs;
+    /// The last committed generation (0: nothing committed yet).
+    pub fn generation(&self) -> GenerationNo {
+        self.chain.generation
     }
 
     /// Forgets every entry (a full checkpoint starts).
@@ -203,12 +171,12 @@ impl Index {
                 g.generation
             ));
         }
-        let chain = self.chain().after(g)?;
+        let chain = self.chain.after(g)?;
         if g.kind == Kind::Full {
             self.clear();
         }
         self.put(g.entries.iter().cloned());
-        self.set_chain(chain);
+        self.chain = chain;
         Ok(())
     }
 }
@@ -258,7 +226,7 @@ mod tests {
         assert_eq!(idx.len(), 2);
         assert!(idx.object_for(&ContentHash::of(b"b")).is_some());
         assert_eq!(
-            (idx.generation, idx.deltas, idx.runs.len()),
+            (idx.generation(), idx.chain.deltas, idx.chain.runs.len()),
             (GenerationNo(2), 1, 1)
         );
         idx.apply(&generation(3, Kind::Full, 3, vec![entry("c", b"c", 3)]))

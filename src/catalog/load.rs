@@ -41,7 +41,7 @@ pub(crate) trait Sink {
 
 impl Sink for Index {
     fn chain(&self) -> Result<Chain> {
-        Ok(Index::chain(self))
+        Ok(self.chain.clone())
     }
 
     fn clear(&mut self) -> Result<()> {
@@ -55,7 +55,7 @@ impl Sink for Index {
     }
 
     fn set_chain(&mut self, chain: Chain) -> Result<()> {
-        Index::set_chain(self, chain);
+        self.chain = chain;
         Ok(())
     }
 }

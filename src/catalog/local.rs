@@ -104,7 +104,7 @@ impl StateDir {
         db.reset(destination)?;
         db.begin()?;
         db.put(&snapshot.entries().cloned().collect::<Vec<_>>())?;
-        let mut chain: Chain = snapshot.chain();
+        let mut chain: Chain = snapshot.chain.clone();
         while chain.generation < header.generation {
             let next = chain.generation.next();
             let path = chain_dir.join(format!("{next:020}.json"));

@@ -8,6 +8,8 @@
 //! stay the truth. So a record found names a committed version, and "never archived" is
 //! said only once the generations after the newest mark are read too.
 
+use std::borrow::Borrow;
+
 use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::ObjectStoreExt;
@@ -156,20 +158,29 @@ async fn from_records(store: &Store, name: &str, source: Option<&str>) -> Result
             matches.push(entry);
         }
     }
-    let Some(first) = matches.first() else {
+    Ok(one_content(name, &matches)?.cloned())
+}
+
+/// The one content `matches` (the archived files answering to `name`) hold: the first,
+/// when they all hold the same; [`Error::Ambiguous`] naming them when not.
+pub(crate) fn one_content<'a, E: std::borrow::Borrow<Entry>>(
+    name: &str,
+    matches: &'a [E],
+) -> Result<Option<&'a Entry>> {
+    let Some(first) = matches.first().map(Borrow::borrow) else {
         return Ok(None);
     };
-    if matches.iter().any(|e| e.sha256 != first.sha256) {
+    if matches.iter().any(|e| e.borrow().sha256 != first.sha256) {
         let all: Vec<String> = matches
             .iter()
-            .map(|e| format!("{}/{}", e.source, e.path))
+            .map(|e| format!("{}/{}", e.borrow().source, e.borrow().path))
             .collect();
         return Err(Error::Ambiguous {
             name: name.to_string(),
             candidates: all.join(", "),
         });
     }
-    Ok(matches.into_iter().next())
+    Ok(Some(first))
 }
 
 #[cfg(test)]

@@ -376,7 +376,7 @@ pub async fn restore(
         .await;
     results.sort_by(|a, b| (&a.0.source, &a.0.path).cmp(&(&b.0.source, &b.0.path)));
     RestoreReport {
-        generation: index.generation,
+        generation: index.generation(),
         files: results.len() as u64,
         bytes: results
             .iter()
@@ -395,18 +395,10 @@ pub fn find<'a>(index: &'a Index, name: &str, source: Option<&str>) -> Result<&'
         .collect();
     let not_found = || Error::NotArchived {
         name: name.to_string(),
-        generation: index.generation.get(),
+        generation: index.generation().get(),
     };
-    let first = *matches.first().ok_or_else(not_found)?;
-    if matches.iter().any(|e| e.sha256 != first.sha256) {
-        let all: Vec<String> = matches
-            .iter()
-            .map(|e| format!("{}/{}", e.source, e.path))
-            .collect();
-        return Err(Error::Ambiguous {
-            name: name.to_string(),
-            candidates: all.join(", "),
-        });
+    match crate::catalog::records::one_content(name, &matches)? {
+        Some(_) => Ok(matches[0]),
+        None => Err(not_found()),
     }
-    Ok(first)
 }

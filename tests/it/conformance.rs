@@ -268,7 +268,7 @@ async fn crash_between_upload_and_commit_loses_nothing(b: Backend) {
 
     let index = env.index().await;
     assert_eq!(
-        (index.generation.get(), index.len()),
+        (index.generation().get(), index.len()),
         (1, 3),
         "the previous generation is intact"
     );
@@ -281,7 +281,7 @@ async fn crash_between_upload_and_commit_loses_nothing(b: Backend) {
         "orphans adopted"
     );
     let index = env.index().await;
-    assert_eq!((index.generation.get(), index.len()), (2, 5));
+    assert_eq!((index.generation().get(), index.len()), (2, 5));
     env.assert_objects_match(&index).await;
 }
 

@@ -135,7 +135,7 @@ async fn run_sequence(backend: Backend, seed: u64) {
                         sha(content),
                         "seed {seed}: {path}; {log:?}"
                     );
-                    promises.push((index.generation.get(), path.clone(), sha(content)));
+                    promises.push((index.generation().get(), path.clone(), sha(content)));
                 }
             }
         }

@@ -91,3 +91,36 @@ fn restore_name_writes_that_file_only() {
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert!(stderr(&o).contains("`nope.log`"), "{}", stderr(&o));
 }
+
+#[test]
+fn a_file_name_two_sources_hold_with_other_content_asks_for_the_source() {
+    let ws = Workspace::new();
+    for (dir, content) in [("a", "from a\n"), ("b", "from b\n")] {
+        std::fs::create_dir_all(ws.path(&format!("logs2/{dir}"))).unwrap();
+        std::fs::write(ws.path(&format!("logs2/{dir}/x.log")), content).unwrap();
+    }
+    ws.config(
+        "state_dir = \"state\"\n[destination]\nurl = \"mirror\"\n\
+         [[sources]]\nname = \"a\"\npath = \"logs2/a\"\nmin_age = \"0s\"\n\
+         [[sources]]\nname = \"b\"\npath = \"logs2/b\"\nmin_age = \"0s\"\n",
+    );
+    let o = ws.run(&["--run-once"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let dest = ws.path("x.out");
+    for args in [
+        &["ls", "x.log"][..],
+        &["fetch", "x.log", dest.to_str().unwrap()],
+    ] {
+        let o = ws.run(args);
+        assert_ne!(code(&o), 0, "{args:?}");
+        assert!(
+            stderr(&o).contains("pass --source"),
+            "{args:?}: {}",
+            stderr(&o)
+        );
+    }
+    assert_eq!(listed(&ws, &["x.log", "--source", "b"]), [sha(b"from b\n")]);
+    let o = ws.run(&["fetch", "x.log", dest.to_str().unwrap(), "--source", "a"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(std::fs::read(&dest).unwrap(), b"from a\n");
+}

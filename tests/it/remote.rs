@@ -531,7 +531,7 @@ async fn gcs_reads_an_archive_seeded_through_its_json_api() {
     let toml = format!("state_dir = \"state\"\n{gcs_dest}{SOURCES}");
     let env = Env::from_toml(dir, &toml);
     let index = env.index().await;
-    assert_eq!((index.generation.get(), index.len()), (2, 3));
+    assert_eq!((index.generation().get(), index.len()), (2, 3));
     assert_eq!(
         index.get("app", "app.log.3").unwrap().sha256.to_string(),
         sha(b"third\n")

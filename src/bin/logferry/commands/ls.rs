@@ -145,7 +145,7 @@ fn print_entries(indexes: &[Index], args: &LsArgs) -> u8 {
         .flat_map(|i| i.entries())
         .filter(|e| asked(e, args))
         .collect();
-    let generations: Vec<String> = indexes.iter().map(|i| i.generation.to_string()).collect();
+    let generations: Vec<String> = indexes.iter().map(|i| i.generation().to_string()).collect();
     if let (Some(name), true) = (&args.name, entries.is_empty()) {
         eprintln!(
             "logferry: `{name}` is not archived in generation {}",

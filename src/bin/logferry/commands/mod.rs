@@ -101,7 +101,7 @@ pub(crate) async fn index_at(a: &Config, store: &Store, generation: Option<u64>)
     match generation {
         None => {
             let index = load_latest(store).await?;
-            if index.generation.get() == 0 {
+            if index.generation().get() == 0 {
                 return Err(no_archive(a).await);
             }
             Ok(index)
@@ -139,7 +139,7 @@ pub(crate) async fn find_named(
         }),
         _ => {
             let index = load_latest(store).await?;
-            if index.generation.get() == 0 {
+            if index.generation().get() == 0 {
                 return Ok(None);
             }
             find_entry(&index, name, source).cloned().map(Some)

@@ -166,7 +166,7 @@ async fn named_index(
         Ok(Some(e)) => {
             let recorded = e.generation;
             let mut index = Index::from_entries([e]);
-            index.generation = recorded;
+            index.chain.generation = recorded;
             Ok(index)
         }
         Ok(None) => {
@@ -199,7 +199,7 @@ fn only_named(index: Index, args: &RestoreArgs) -> Result<Index, Skip> {
     if named.is_empty() {
         eprintln!(
             "logferry: `{name}` is not archived in generation {}",
-            index.generation
+            index.generation()
         );
         return Err(Skip::Code(EXIT_FILES_FAILED));
     }
