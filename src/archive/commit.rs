@@ -144,11 +144,11 @@ async fn commit_generation(
         let generation =
             catalog::build::next_generation(p.store, index, archived_at, embedded, false, &policy)
                 .await?;
-        let committed = catalog::commit(p.store, &generation, &policy).await?;
-        Ok::<_, Error>((generation, committed))
+        let landed = catalog::build::land(p.store, &generation, &policy).await?;
+        Ok::<_, Error>((generation, landed))
     }
     .await;
-    let (generation, committed) = match written {
+    let (generation, landed) = match written {
         Ok(x) => x,
         Err(e) => {
             report.generation = None;
@@ -161,7 +161,7 @@ async fn commit_generation(
     // cannot follow, the next pass catches up from the destination.
     cached(
         "local index",
-        catalog::build::settle(index, &generation, committed),
+        catalog::build::settle(index, &generation, landed),
     );
     Ok(())
 }

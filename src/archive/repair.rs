@@ -52,8 +52,8 @@ pub async fn recommit_checkpoint(
     let at = Timestamp::from(clock.now());
     let g = catalog::build::next_generation(store, &index, at, RunReport::default(), true, &policy)
         .await?;
-    let committed = catalog::commit(store, &g, &policy).await?;
-    catalog::build::settle(&index, &g, committed)?;
+    let landed = catalog::build::land(store, &g, &policy).await?;
+    catalog::build::settle(&index, &g, landed)?;
     Ok(Some(g.generation))
 }
 

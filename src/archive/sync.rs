@@ -37,11 +37,14 @@ pub(crate) struct Known {
 /// commit on top of a chain readers cannot load.
 pub(crate) async fn open_state(p: &Pass<'_>) -> Result<Known> {
     let db = Arc::new(p.state_dir.open_index(&p.destination)?);
-    if db.destination()?.as_deref() != Some(p.destination.as_str()) {
-        if let Some(other) = db.destination()? {
-            tracing::info!(cached = %other, configured = %p.destination, "the local index is for another destination; rebuilding");
+    match db.destination()? {
+        Some(d) if d == p.destination => {}
+        other => {
+            if let Some(other) = other {
+                tracing::info!(cached = %other, configured = %p.destination, "the local index is for another destination; rebuilding");
+            }
+            return rebuild(p, db).await;
         }
-        return rebuild(p, db).await;
     }
     let generation = db.generation()?;
     let remembered: Vec<Remembered> = db

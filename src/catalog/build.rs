@@ -90,12 +90,25 @@ async fn write_parts(
     }
 }
 
+/// A generation committed: what its object looks like in the destination, and the
+/// sha256 of its bytes (what the local index remembers of it).
+pub(crate) struct Landed {
+    /// Its size and ETag.
+    pub committed: Committed,
+    /// The sha256 of the bytes committed.
+    pub sha256: ContentHash,
+}
+
+/// Commits `g` create-only (see [`super::remote::commit`]), encoding it once.
+pub(crate) async fn land(store: &Store, g: &Generation, policy: &Policy) -> Result<Landed> {
+    let bytes = bytes::Bytes::from(g.encode());
+    let sha256 = ContentHash::of(&bytes);
+    let committed = super::remote::commit_encoded(store, g.generation, bytes, policy).await?;
+    Ok(Landed { committed, sha256 })
+}
+
 /// Moves the local index to the generation just committed.
-pub(crate) fn settle(
-    index: &LocalIndex,
-    generation: &Generation,
-    committed: Committed,
-) -> Result<()> {
+pub(crate) fn settle(index: &LocalIndex, generation: &Generation, landed: Landed) -> Result<()> {
     let next = index
         .chain()?
         .after(generation)
@@ -108,8 +121,8 @@ pub(crate) fn settle(
     let moved = index.settle_pending().and_then(|()| {
         index.remember(
             generation.generation,
-            &committed,
-            &ContentHash::of(&generation.encode()),
+            &landed.committed,
+            &landed.sha256,
             generation.kind == Kind::Full,
         )
     });
@@ -128,23 +141,9 @@ mod tests {
 
     use super::*;
     use crate::catalog::load::load_at;
-    use crate::catalog::manifest::GenerationNo;
-    use crate::codec::Compression;
 
     fn entry(path: &str, content: &str, generation: u64) -> Entry {
-        let h = ContentHash::of(content.as_bytes());
-        Entry {
-            source: "app".into(),
-            path: path.into(),
-            size: content.len() as u64,
-            mtime_ns: 0,
-            sha256: h,
-            key: format!("data/app/{path}-{h}"),
-            compression: Compression::None,
-            stored_size: None,
-            archived_at: "2026-01-01T00:00:00Z".parse().unwrap(),
-            generation: GenerationNo(generation),
-        }
+        Entry::sample(path, content.as_bytes(), generation)
     }
 
     /// Commits generations the way a pass does (pending entries, the next generation
@@ -182,8 +181,8 @@ mod tests {
             )
             .await
             .unwrap();
-            let committed = crate::catalog::commit(&store, &g, &policy).await.unwrap();
-            settle(&index, &g, committed).unwrap();
+            let landed = land(&store, &g, &policy).await.unwrap();
+            settle(&index, &g, landed).unwrap();
             checkpoints += usize::from(g.kind == Kind::Full);
             with_parts += usize::from(!g.parts.is_empty());
             most_runs = most_runs.max(g.runs.len());

@@ -434,21 +434,13 @@ impl super::index::Lookup for LocalIndex {
 mod tests {
     use super::*;
     use crate::codec::Compression;
-    use crate::digest::ContentHash;
 
     fn entry(path: &str, content: &[u8], generation: u64) -> Entry {
-        let h = ContentHash::of(content);
         Entry {
-            source: "app".into(),
-            path: path.into(),
-            size: content.len() as u64,
             mtime_ns: 7,
-            sha256: h,
-            key: format!("data/app/{path}-{h}"),
             compression: Compression::Zstd,
             stored_size: Some(3),
-            archived_at: "2026-01-01T00:00:00Z".parse().unwrap(),
-            generation: GenerationNo(generation),
+            ..Entry::sample(path, content, generation)
         }
     }
 

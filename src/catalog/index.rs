@@ -187,19 +187,7 @@ mod tests {
     use crate::catalog::manifest::FORMAT_VERSION;
 
     fn entry(path: &str, content: &[u8], generation: u64) -> Entry {
-        let h = ContentHash::of(content);
-        Entry {
-            source: "app".into(),
-            path: path.into(),
-            size: content.len() as u64,
-            mtime_ns: 0,
-            sha256: h,
-            key: format!("data/app/{path}-{h}"),
-            compression: crate::codec::Compression::None,
-            stored_size: None,
-            archived_at: "2026-01-01T00:00:00Z".parse().unwrap(),
-            generation: GenerationNo(generation),
-        }
+        Entry::sample(path, content, generation)
     }
 
     fn generation(n: u64, kind: Kind, base: u64, entries: Vec<Entry>) -> Generation {

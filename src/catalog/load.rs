@@ -130,13 +130,21 @@ async fn read_part(store: &Store, part: &Part) -> Result<Vec<Entry>> {
 
 /// Puts `parts`' entries into `sink`, in order, a few read at once.
 async fn put_parts(store: &Store, parts: &[Part], sink: &mut (dyn Sink + Send)) -> Result<()> {
-    let mut read = futures::stream::iter(parts.to_vec())
-        .map(|p| async move { read_part(store, &p).await })
-        .buffered(LOAD_CONCURRENCY);
+    let mut read = read_parts(store, parts.to_vec());
     while let Some(entries) = read.try_next().await? {
         sink.put(entries)?;
     }
     Ok(())
+}
+
+/// `parts`' entries, in order, a few parts read at once.
+fn read_parts(
+    store: &Store,
+    parts: Vec<Part>,
+) -> impl futures::Stream<Item = Result<Vec<Entry>>> + Send + '_ {
+    futures::stream::iter(parts)
+        .map(move |p| async move { read_part(store, &p).await })
+        .buffered(LOAD_CONCURRENCY)
 }
 
 /// Applies one generation (a checkpoint replaces everything) to `sink`.
@@ -228,15 +236,10 @@ pub async fn load_latest(store: &Store) -> Result<Index> {
 /// A generation with the entries of its parts inline: what readers that look at every
 /// generation (verify, history) work on.
 pub(crate) async fn inline(store: &Store, mut g: Generation) -> Result<Generation> {
-    let mut read = futures::stream::iter(std::mem::take(&mut g.parts))
-        .map(|p| async move { read_part(store, &p).await })
-        .buffered(LOAD_CONCURRENCY);
-    let mut entries = Vec::new();
-    while let Some(part) = read.try_next().await? {
-        entries.extend(part);
-    }
-    drop(read);
-    g.entries.extend(entries);
+    let parts: Vec<Vec<Entry>> = read_parts(store, std::mem::take(&mut g.parts))
+        .try_collect()
+        .await?;
+    g.entries.extend(parts.into_iter().flatten());
     Ok(g)
 }
 

@@ -109,6 +109,26 @@ fn is_none(c: &Compression) -> bool {
     *c == Compression::None
 }
 
+#[cfg(test)]
+impl Entry {
+    /// An entry of source `app` recording `content` at `path` in `generation`, for tests.
+    pub(crate) fn sample(path: &str, content: &[u8], generation: u64) -> Entry {
+        let h = ContentHash::of(content);
+        Entry {
+            source: "app".into(),
+            path: path.into(),
+            size: content.len() as u64,
+            mtime_ns: 0,
+            sha256: h,
+            key: format!("data/app/{path}-{h}"),
+            compression: Compression::None,
+            stored_size: None,
+            archived_at: "2026-01-01T00:00:00Z".parse().unwrap(),
+            generation: GenerationNo(generation),
+        }
+    }
+}
+
 impl Entry {
     /// Whether this is the file `name` of `source` (any source when `None`): its path,
     /// or its file name, which is how `fetch`, `ls NAME` and `restore NAME` name a file.

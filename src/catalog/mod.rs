@@ -23,4 +23,4 @@ pub(crate) mod rows;
 
 pub(crate) use load::fetch_inline;
 pub(crate) use manifest::{Entry, Generation, GenerationNo, Kind};
-pub(crate) use remote::{commit, fetch_raw, list_generations, list_metas};
+pub(crate) use remote::{fetch_raw, list_generations, list_metas};

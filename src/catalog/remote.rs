@@ -222,19 +222,28 @@ pub(crate) async fn read_whole(
 /// is read back: our own bytes mean the earlier attempt landed and the commit stands,
 /// anything else is a lost race. Returns the size and ETag of what was committed.
 pub async fn commit(store: &Store, g: &Generation, policy: &Policy) -> Result<Committed> {
-    let key = layout::manifest_key(g.generation);
+    commit_encoded(store, g.generation, Bytes::from(g.encode()), policy).await
+}
+
+/// [`commit`] of a generation already encoded (a writer that also hashes the bytes).
+pub(crate) async fn commit_encoded(
+    store: &Store,
+    generation: GenerationNo,
+    bytes: Bytes,
+    policy: &Policy,
+) -> Result<Committed> {
+    let key = layout::manifest_key(generation);
     let opts = PutOptions {
         mode: PutMode::Create,
         ..Default::default()
     };
-    let bytes = Bytes::from(g.encode());
     let size = bytes.len() as u64;
     let out = retry::run(policy, "commit", || {
         store.put_opts(&key, PutPayload::from(bytes.clone()), opts.clone())
     })
     .await;
     let conflict = || Error::CommitConflict {
-        generation: g.generation.get(),
+        generation: generation.get(),
         key: key.to_string(),
     };
     match out.result {
@@ -249,7 +258,7 @@ pub async fn commit(store: &Store, g: &Generation, policy: &Policy) -> Result<Co
             let (there, e_tag) = read_whole(store, &key, policy).await?;
             if there == bytes {
                 tracing::info!(
-                    generation = g.generation.get(),
+                    generation = generation.get(),
                     "an earlier attempt of the commit landed"
                 );
                 Ok(Committed { size, e_tag })
