@@ -152,6 +152,17 @@ pub enum Error {
         detail: String,
     },
 
+    /// A point-in-time read from before the retention window.
+    #[error("{asked} is outside the retention window: expiry took out older versions; point-in-time reads are promised from {window_start} (the oldest generation kept is {floor})")]
+    OutsideRetention {
+        /// The time or generation asked for.
+        asked: String,
+        /// Where the window starts.
+        window_start: String,
+        /// The oldest generation kept.
+        floor: u64,
+    },
+
     /// `verify --repair` cannot re-commit the chain from this host.
     #[error("cannot repair generation {generation}: {message}")]
     Repair {

@@ -103,6 +103,7 @@ pub use crate::archive::{
 pub use crate::catalog::{
     audit::{Finding, VerifyReport},
     chain::Chain as GenerationChain,
+    expiry::Expiry,
     history::{restorable as restorable_versions, version_path, Window},
     index::Index,
     load::{fetch_inline, load_at, load_latest},
@@ -119,7 +120,8 @@ pub use crate::config::{
     error::HostnameError,
     from_toml_str as config_from_toml,
     hostname::{check_hostname, system_hostname},
-    load as load_config, load_as as load_config_as, Config, LogFormat, DEFAULT_CONFIG_PATH,
+    load as load_config, load_as as load_config_as, Config, Keep, LogFormat, Retention,
+    DEFAULT_CONFIG_PATH, DEFAULT_RETENTION_INTERVAL,
 };
 pub use crate::digest::{hash_file, ContentHash, DigestError, Hashing};
 pub use crate::error::{Chain, Error, Result};
@@ -139,7 +141,10 @@ pub use crate::restore::{
     },
     verify::{all_generations, readable_generations, verify, ReadData},
     versions::all_versions,
+    window::{check_at, load_kept},
 };
+pub use crate::retention::expire::{expire, ExpireOptions, ExpireReport, Locked};
+pub use crate::retention::ledger::{read_status as read_retention_status, RetentionStatus};
 pub use crate::retention::prune::{parse_grace, prune_orphans, DEFAULT_GRACE};
 pub use crate::service::{
     agent::{run as run_agent, Archive, Event, Hooks, NoHooks, Options as AgentOptions},

@@ -216,6 +216,7 @@ mod tests {
                 runs: Vec::new(),
                 parts: Vec::new(),
                 entries,
+                expiry: None,
             })
             .unwrap();
         let seen = files

@@ -58,6 +58,7 @@ pub(crate) async fn next_generation(
         runs,
         parts,
         entries,
+        expiry: None,
     })
 }
 

@@ -294,6 +294,28 @@ impl LocalIndex {
         self.with(|c| insert(c, "entries", entries))
     }
 
+    /// Takes out the current entries that are these versions (expiry): same path, same
+    /// content, first recorded in the same generation.
+    pub(crate) fn remove(&self, entries: &[Entry]) -> Result<()> {
+        self.with(|c| {
+            let tx = c.unchecked_transaction()?;
+            {
+                let mut stmt = tx.prepare_cached(
+                    "DELETE FROM entries WHERE source = ?1 AND path = ?2 AND sha256 = ?3 AND generation = ?4",
+                )?;
+                for e in entries {
+                    stmt.execute(params![
+                        e.source,
+                        e.path,
+                        e.sha256.to_string(),
+                        e.generation.get() as i64
+                    ])?;
+                }
+            }
+            tx.commit()
+        })
+    }
+
     /// Adds entries the running pass will record.
     pub(crate) fn put_pending(&self, entries: &[Entry]) -> Result<()> {
         self.with(|c| insert(c, "pending", entries))

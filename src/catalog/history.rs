@@ -120,6 +120,7 @@ mod tests {
             runs: Vec::new(),
             parts: Vec::new(),
             entries,
+            expiry: None,
         }
     }
 

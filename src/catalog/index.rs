@@ -201,6 +201,7 @@ mod tests {
             runs: Vec::new(),
             parts: Vec::new(),
             entries,
+            expiry: None,
         }
     }
 

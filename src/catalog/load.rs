@@ -233,13 +233,19 @@ pub async fn load_latest(store: &Store) -> Result<Index> {
     }
 }
 
-/// A generation with the entries of its parts inline: what readers that look at every
-/// generation (verify, history) work on.
+/// A generation with the entries of its parts inline (and the versions its expiry took
+/// out): what readers that look at every generation (verify, history) work on.
 pub(crate) async fn inline(store: &Store, mut g: Generation) -> Result<Generation> {
     let parts: Vec<Vec<Entry>> = read_parts(store, std::mem::take(&mut g.parts))
         .try_collect()
         .await?;
     g.entries.extend(parts.into_iter().flatten());
+    if let Some(x) = g.expiry.as_mut() {
+        let parts: Vec<Vec<Entry>> = read_parts(store, std::mem::take(&mut x.parts))
+            .try_collect()
+            .await?;
+        x.versions.extend(parts.into_iter().flatten());
+    }
     Ok(g)
 }
 

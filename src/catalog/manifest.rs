@@ -12,11 +12,12 @@ use crate::error::{Error, Result};
 use crate::report::RunReport;
 use crate::time::Timestamp;
 
-/// The manifest format this build writes. Version 3 added `runs` (a delta names the
+/// The manifest format this build writes. Version 4 added `expiry` (a checkpoint that
+/// retention committed says what it took out); version 3 added `runs` (a delta names the
 /// objects its state is loaded from, so a reader never follows a chain of thousands),
 /// folds and version records; version 2 added `compression` and `stored_size` to
 /// entries; versions 1 and 2 are still read.
-pub(crate) const FORMAT_VERSION: u32 = 3;
+pub(crate) const FORMAT_VERSION: u32 = 4;
 /// The oldest manifest format this build reads.
 pub(crate) const OLDEST_READABLE_VERSION: u32 = 1;
 
@@ -194,6 +195,9 @@ pub struct Generation {
     /// Entries (all of them when full, the change when a delta), or the first of them
     /// when there are `parts`.
     pub entries: Vec<Entry>,
+    /// Format 4: what the expiry that committed this checkpoint took out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiry: Option<super::expiry::Expiry>,
 }
 
 /// A run of consecutive delta generations, `from` (exclusive) to `to`: one generation's
@@ -350,6 +354,12 @@ impl Generation {
                 g.generation, g.base
             )));
         }
+        if g.kind != Kind::Full && g.expiry.is_some() {
+            return Err(bad(format!(
+                "delta generation {} carries an expiry",
+                g.generation
+            )));
+        }
         if g.kind == Kind::Full && !g.runs.is_empty() {
             return Err(bad(format!("full generation {} names runs", g.generation)));
         }
@@ -454,6 +464,7 @@ mod tests {
                 archived_at: "2026-11-21T10:00:00Z".parse().unwrap(),
                 generation: GenerationNo(1),
             }],
+            expiry: None,
         }
     }
 
@@ -465,11 +476,11 @@ mod tests {
 
     #[test]
     fn unknown_version_is_named() {
-        let err = Generation::decode("manifests/x.json", br#"{"version": 4}"#)
+        let err = Generation::decode("manifests/x.json", br#"{"version": 5}"#)
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("manifests/x.json") && err.contains("version 4"),
+            err.contains("manifests/x.json") && err.contains("version 5"),
             "{err}"
         );
         let err = Generation::decode("k", b"{}").unwrap_err().to_string();

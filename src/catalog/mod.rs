@@ -12,6 +12,7 @@ pub(crate) mod audit;
 pub(crate) mod build;
 pub(crate) mod chain;
 pub(crate) mod db;
+pub(crate) mod expiry;
 pub(crate) mod history;
 pub(crate) mod index;
 pub(crate) mod load;

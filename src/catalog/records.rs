@@ -42,6 +42,11 @@ fn file_id(source: &str, path: &str) -> String {
     h[..16].to_string()
 }
 
+/// The key of the version record of `e` (as the generation that first recorded it).
+pub(crate) fn record_key(e: &Entry) -> object_store::path::Path {
+    layout::name_key(file_name(&e.path), e.generation, &file_id(&e.source, &e.path))
+}
+
 fn file_name(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
 }
@@ -54,11 +59,7 @@ pub(crate) async fn write_records(
 ) -> Result<()> {
     futures::stream::iter(entries)
         .map(|e| async move {
-            let key = layout::name_key(
-                file_name(&e.path),
-                e.generation,
-                &file_id(&e.source, &e.path),
-            );
+            let key = record_key(&e);
             let body = NameRecord {
                 version: FORMAT_VERSION,
                 entry: e,

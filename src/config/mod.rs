@@ -21,6 +21,7 @@ mod env;
 pub(crate) mod error;
 pub(crate) mod hostname;
 mod raw;
+pub(crate) mod retention;
 mod source;
 #[cfg(test)]
 mod tests;
@@ -36,6 +37,7 @@ pub(crate) use destination::{
 pub(crate) use error::Invalid;
 pub(crate) use hostname::check_hostname;
 use hostname::expand_hostname_as;
+pub use retention::{Keep, Retention, DEFAULT_RETENTION_INTERVAL};
 pub(crate) use values::parse_schedule;
 
 /// Where the agent looks for its config file when `--config` is not given.
@@ -110,6 +112,8 @@ pub struct Config {
     pub destination: Destination,
     /// What gets archived.
     pub sources: Vec<Source>,
+    /// What expiry keeps, and how it runs.
+    pub retention: Retention,
     /// Things the operator should hear about that did not stop the load: one line each
     /// (e.g. an ignored `LOGFERRY_*` variable). The caller prints or logs them.
     pub warnings: Vec<String>,
@@ -207,6 +211,8 @@ pub struct Source {
     pub watch: bool,
     /// How new objects of this source are stored.
     pub codec: Codec,
+    /// When its archived versions may expire.
+    pub keep: Keep,
 }
 
 /// Reads `file` (required) and the `LOGFERRY_*` entries of `env`, then validates.

@@ -27,6 +27,7 @@ pub(super) struct RawConfig {
     pub part_size: Option<Scalar>,
     pub destination: Option<RawDestination>,
     pub sources: Option<Vec<RawSource>>,
+    pub retention: Option<super::retention::RawRetention>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -58,6 +59,7 @@ pub(super) struct RawSource {
     pub watch: Option<bool>,
     pub compression: Option<String>,
     pub compression_level: Option<i64>,
+    pub retention: Option<super::retention::RawRetention>,
 }
 
 /// A TOML or environment scalar that is used as text.

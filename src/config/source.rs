@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::error::{Checked, KeyError};
 use super::raw::RawSource;
+use super::retention::{source_keep, Keep};
 use super::values::{parse_codec, resolve, validate_source_name};
 use super::{
     ClosedBy, Matcher, Names, Source, DEFAULT_MARKER_DIR, DEFAULT_MARKER_SUFFIXES, DEFAULT_MIN_AGE,
@@ -17,12 +18,13 @@ use crate::codec::Codec;
 pub(super) fn validate_sources(
     raw_sources: Vec<RawSource>,
     default_codec: Codec,
+    keep: Keep,
     base: &Path,
 ) -> Checked<Vec<Source>> {
     let mut sources: Vec<Source> = Vec::with_capacity(raw_sources.len());
     for (i, mut rs) in raw_sources.into_iter().enumerate() {
         let name = source_name(i, rs.name.take(), &sources)?;
-        sources.push(validate_source(i, name, rs, default_codec, base)?);
+        sources.push(validate_source(i, name, rs, default_codec, keep, base)?);
     }
     Ok(sources)
 }
@@ -47,6 +49,7 @@ fn validate_source(
     name: String,
     mut rs: RawSource,
     default_codec: Codec,
+    keep: Keep,
     base: &Path,
 ) -> Checked<Source> {
     let key = |k: &str| format!("sources[{i}].{k}");
@@ -86,8 +89,10 @@ fn validate_source(
         &key("compression"),
         &key("compression_level"),
     )?;
+    let keep = source_keep(rs.retention.take(), keep, &key("retention"))?;
     Ok(Source {
         name,
+        keep,
         names,
         path,
         include,

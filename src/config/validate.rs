@@ -79,7 +79,8 @@ fn fields(raw: RawConfig, base: &Path, host: Option<&str>) -> Checked<Config> {
             "no sources; add at least one [[sources]] table with name and path",
         ));
     }
-    let sources = validate_sources(raw_sources, default_codec, base)?;
+    let retention = super::retention::archive_retention(raw.retention)?;
+    let sources = validate_sources(raw_sources, default_codec, retention.keep, base)?;
     Ok(Config {
         file: None,
         base_dir: base.to_path_buf(),
@@ -94,6 +95,7 @@ fn fields(raw: RawConfig, base: &Path, host: Option<&str>) -> Checked<Config> {
         part_size,
         destination,
         sources,
+        retention,
         warnings: Vec::new(),
         overridden: Vec::new(),
     })

@@ -95,6 +95,30 @@ pub(crate) fn part_key(sha256: &ContentHash) -> Path {
     ])
 }
 
+/// The folder holding every part.
+pub(crate) fn parts_prefix() -> Path {
+    Path::from_iter([PathPart::from(CATALOG_PREFIX), PathPart::from("parts")])
+}
+
+/// The folder of the expiry marks: one per generation an expiry committed.
+pub(crate) fn expiries_prefix() -> Path {
+    Path::from_iter([PathPart::from(CATALOG_PREFIX), PathPart::from("expiries")])
+}
+
+/// `catalog/expiries/<generation>`: says that an expiry committed this generation.
+pub(crate) fn expiry_key(generation: GenerationNo) -> Path {
+    expiries_prefix().join(format!("{:0width$}.json", generation.get(), width = GENERATION_DIGITS))
+}
+
+/// The generation an expiry mark names.
+pub(crate) fn parse_expiry_key(key: &Path) -> Option<GenerationNo> {
+    let digits = key.filename()?.strip_suffix(".json")?;
+    if digits.len() != GENERATION_DIGITS || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
 /// The folder of the version records of every file called `file_name` (the last segment
 /// of its path), newest first.
 pub(crate) fn name_prefix(file_name: &str) -> Path {

@@ -14,6 +14,7 @@ use futures::{stream, StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 
 pub(crate) use crate::catalog::audit::{Finding, GenerationFinding, VerifyReport};
+use crate::catalog::expiry::Expired;
 use crate::catalog::{self, Generation, GenerationNo};
 use crate::codec::Compression;
 use crate::digest::ContentHash;
@@ -64,7 +65,8 @@ pub async fn all_generations(store: &Store) -> Result<Vec<Generation>> {
 }
 
 /// Every generation that reads, and the ones that are absent or do not decode. Only a
-/// storage failure (not an unreadable manifest) is an error.
+/// storage failure (not an unreadable manifest) is an error. Generations below an
+/// expiry's floor are neither returned nor called missing: expiry removed them.
 pub async fn readable_generations(
     store: &Store,
 ) -> Result<(
@@ -75,6 +77,7 @@ pub async fn readable_generations(
 )> {
     let listed = catalog::list_generations(store, None).await?;
     let newest = listed.last().copied().unwrap_or_default();
+    let mut floor = GenerationNo(0);
     let mut good = Vec::new();
     let mut damaged = Vec::new();
     for &g in &listed {
@@ -86,7 +89,12 @@ pub async fn readable_generations(
             other => other,
         };
         match read {
-            Ok(gen) => good.push(gen),
+            Ok(gen) => {
+                if let Some(x) = &gen.expiry {
+                    floor = floor.max(x.floor);
+                }
+                good.push(gen)
+            }
             Err(e @ Error::Format { .. }) => damaged.push(GenerationFinding {
                 generation: g,
                 key: remote::manifest_key(g).to_string(),
@@ -97,7 +105,10 @@ pub async fn readable_generations(
         }
     }
     let present: std::collections::HashSet<GenerationNo> = listed.iter().copied().collect();
-    let mut missing: Vec<GenerationFinding> = (1..newest.get())
+    // Expiry removed the generations below its floor on purpose.
+    good.retain(|g| g.generation >= floor);
+    damaged.retain(|g| g.generation >= floor);
+    let mut missing: Vec<GenerationFinding> = (floor.get().max(1)..newest.get())
         .map(GenerationNo)
         .filter(|g| !present.contains(g))
         .map(|g| GenerationFinding {
@@ -157,11 +168,13 @@ pub async fn verify(
     Ok(report)
 }
 
-/// Every object the readable generations name, as the first one to name it says.
+/// Every object the readable generations name, as the first one to name it says, less
+/// what a later expiry took out.
 fn expected_objects(generations: &[Generation]) -> BTreeMap<String, Expected> {
+    let expired = Expired::of(generations);
     let mut expected: BTreeMap<String, Expected> = BTreeMap::new();
     for g in generations {
-        for e in &g.entries {
+        for e in g.entries.iter().filter(|e| !expired.holds(e, g.generation)) {
             expected.entry(e.key.clone()).or_insert_with(|| Expected {
                 size: e.size,
                 stored_size: e.object_size(),

@@ -1,4 +1,11 @@
-//! Removing what the archive no longer needs: objects no generation names
+//! Removing what the archive no longer needs: versions past their retention
+//! ([`plan`] decides, over PostgreSQL's WAL names in [`wal`]; [`expire`] commits and
+//! [`sweep`] deletes; [`ledger`] remembers), and objects no generation names
 //! ([`prune`]).
 
+pub(crate) mod expire;
+pub(crate) mod ledger;
+pub(crate) mod plan;
 pub(crate) mod prune;
+pub(crate) mod sweep;
+pub(crate) mod wal;

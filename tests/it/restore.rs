@@ -310,6 +310,7 @@ async fn a_hostile_manifest_writes_nothing_outside_the_target() {
         runs: Vec::new(),
         parts: Vec::new(),
         entries,
+        expiry: None,
     };
     commit_generation(&env.store, &g, &Default::default())
         .await

@@ -13,7 +13,7 @@ pub(crate) mod status;
 pub(crate) mod verify;
 
 use logferry::{
-    find_archived, find_entry, generation_exists, list_generations, load_at, load_latest,
+    find_archived, find_entry, generation_exists, list_generations, load_latest,
     no_archive, open_store, Config, Entry, Error, GenerationNo, Index, Lookup, Result, Store,
 };
 
@@ -117,7 +117,7 @@ pub(crate) async fn index_at(a: &Config, store: &Store, generation: Option<u64>)
                     generation: last.get(),
                 });
             }
-            load_at(store, g).await
+            logferry::load_kept(store, g).await
         }
     }
 }

@@ -116,6 +116,10 @@ async fn generation(
     let Some(t) = asked.at else {
         return Ok(args.generation);
     };
+    if let Err(e) = logferry::check_at(store, t).await {
+        say_failed(archives, a, &e);
+        return Err(Skip::Code(EXIT_FILES_FAILED));
+    }
     match generation_at(store, t).await {
         Ok(Some(g)) => Ok(Some(g.get())),
         Ok(None) if matches!(list_generations(store, None).await, Ok(g) if g.is_empty()) => {

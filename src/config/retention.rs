@@ -1,0 +1,133 @@
+//! The `[retention]` tables: how long archived versions are kept, for the archive and
+//! per source. Nothing is ever deleted unless a rule is configured here (or `expire
+//! --before` is given by hand), so every key is optional and the default keeps all.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::error::{Checked, KeyError};
+use super::DEFAULT_GRACE;
+
+/// How often the agent expires by default.
+pub const DEFAULT_RETENTION_INTERVAL: Duration = Duration::from_secs(24 * 3600);
+
+/// `[retention]` or `[sources.retention]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRetention {
+    pub keep_for: Option<String>,
+    pub keep_base_backups: Option<i64>,
+    pub interval: Option<String>,
+    pub grace: Option<String>,
+}
+
+/// What decides that a version may go: both unset keeps every version.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Keep {
+    /// Versions archived less than this long ago are kept.
+    pub keep_for: Option<Duration>,
+    /// PostgreSQL WAL: keep what the N newest base backups need, and everything after.
+    pub keep_base_backups: Option<u32>,
+}
+
+impl Keep {
+    /// Whether any rule lets a version expire.
+    pub fn expires(&self) -> bool {
+        self.keep_for.is_some() || self.keep_base_backups.is_some()
+    }
+}
+
+/// The archive's retention: its default rules (sources may override them), and how
+/// expiry runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// The rules of sources that set none of their own.
+    pub keep: Keep,
+    /// The agent expires at most this often.
+    pub interval: Duration,
+    /// Objects younger than this are never deleted (an upload of a pass in flight).
+    pub grace: Duration,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            keep: Keep::default(),
+            interval: DEFAULT_RETENTION_INTERVAL,
+            grace: DEFAULT_GRACE,
+        }
+    }
+}
+
+/// The top-level `[retention]` table.
+pub(super) fn archive_retention(raw: Option<RawRetention>) -> Checked<Retention> {
+    let Some(raw) = raw else {
+        return Ok(Retention::default());
+    };
+    let keep = keep(&raw, "retention")?;
+    let interval = at_least_a_second("retention.interval", raw.interval)?
+        .unwrap_or(DEFAULT_RETENTION_INTERVAL);
+    let grace = at_least_a_second("retention.grace", raw.grace)?.unwrap_or(DEFAULT_GRACE);
+    Ok(Retention {
+        keep,
+        interval,
+        grace,
+    })
+}
+
+/// A source's `[sources.retention]` table over the archive's rules: a key it sets wins.
+pub(super) fn source_keep(raw: Option<RawRetention>, archive: Keep, prefix: &str) -> Checked<Keep> {
+    let Some(raw) = raw else { return Ok(archive) };
+    for (name, set) in [
+        ("interval", raw.interval.is_some()),
+        ("grace", raw.grace.is_some()),
+    ] {
+        if set {
+            return Err(KeyError::new(
+                format!("{prefix}.{name}"),
+                "applies to the whole archive; set it in the top-level [retention] table",
+            ));
+        }
+    }
+    let own = keep(&raw, prefix)?;
+    Ok(Keep {
+        keep_for: own.keep_for.or(archive.keep_for),
+        keep_base_backups: own.keep_base_backups.or(archive.keep_base_backups),
+    })
+}
+
+fn keep(raw: &RawRetention, prefix: &str) -> Checked<Keep> {
+    let keep_for = at_least_a_second(&format!("{prefix}.keep_for"), raw.keep_for.clone())?;
+    let keep_base_backups = match raw.keep_base_backups {
+        None => None,
+        Some(n) if (1..=i64::from(u32::MAX)).contains(&n) => Some(n as u32),
+        Some(n) => {
+            return Err(KeyError::new(
+                format!("{prefix}.keep_base_backups"),
+                format!("{n} is not a number of base backups; write 1 or more (leave it out to keep all WAL)"),
+            ))
+        }
+    };
+    Ok(Keep {
+        keep_for,
+        keep_base_backups,
+    })
+}
+
+fn at_least_a_second(key: &str, v: Option<String>) -> Checked<Option<Duration>> {
+    let Some(t) = v else { return Ok(None) };
+    let d = humantime::parse_duration(&t).map_err(|e| {
+        KeyError::new(
+            key,
+            format!("`{t}` is not a duration ({e}); write e.g. \"90d\""),
+        )
+    })?;
+    if d < Duration::from_secs(1) {
+        return Err(KeyError::new(
+            key,
+            format!("`{t}` is shorter than 1s; leave the key out to keep every version"),
+        ));
+    }
+    Ok(Some(d))
+}

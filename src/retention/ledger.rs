@@ -1,0 +1,100 @@
+//! What this host remembers of its expiries, in the state dir (`retention.json`): when
+//! the last one ran (the agent runs one at most once per `retention.interval`), what it
+//! did (for `status` and the metrics), through which expiry the version records are
+//! deleted, and which objects Object Lock keeps until when (not asked again before
+//! then). Losing it costs a repeated delete or an early run, never an object.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::expire::ExpireReport;
+use crate::catalog::GenerationNo;
+use crate::error::Result;
+use crate::state::write_atomic;
+use crate::time::Timestamp;
+
+/// The file in the state dir.
+pub(crate) const LEDGER_FILE: &str = "retention.json";
+const LEDGER_VERSION: u32 = 1;
+
+/// The state dir's record of expiry.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub(crate) struct Ledger {
+    /// Format version.
+    #[serde(default)]
+    pub version: u32,
+    /// When the last expiry finished.
+    pub last_run: Option<Timestamp>,
+    /// The version records of every expiry up to this generation are deleted.
+    #[serde(default)]
+    pub finished_through: GenerationNo,
+    /// Objects Object Lock keeps, until when.
+    #[serde(default)]
+    pub locked: BTreeMap<String, Timestamp>,
+    /// What the last expiry did.
+    #[serde(default, skip_deserializing)]
+    pub last: Option<ExpireReport>,
+}
+
+impl Ledger {
+    /// The ledger in `state_dir`; an absent or unreadable one is empty (with a warning
+    /// for the unreadable: the next expiry only repeats some deletes).
+    pub(crate) fn read(state_dir: &Path) -> Self {
+        let path = state_dir.join(LEDGER_FILE);
+        match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+                tracing::warn!(path = %path.display(), error = %e, "the retention ledger is unreadable; starting a new one");
+                Ledger::default()
+            }),
+            Err(_) => Ledger::default(),
+        }
+    }
+
+    /// Writes it atomically.
+    pub(crate) fn write(&mut self, state_dir: &Path) -> Result<()> {
+        self.version = LEDGER_VERSION;
+        let bytes = serde_json::to_vec_pretty(self).expect("ledger serializes");
+        write_atomic(&state_dir.join(LEDGER_FILE), &bytes)
+    }
+}
+
+/// What `status` shows of expiry: the last run and what it did, as the ledger says.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct RetentionStatus {
+    /// When the last expiry finished.
+    pub last_run: Option<Timestamp>,
+    /// Data objects it deleted.
+    pub objects_deleted: u64,
+    /// Their bytes.
+    pub bytes_deleted: u64,
+    /// Generations it removed.
+    pub generations_removed: u64,
+    /// Objects Object Lock kept.
+    pub locked: u64,
+    /// Bytes of data objects left.
+    pub archive_bytes: u64,
+}
+
+/// The retention status recorded in `state_dir`, `None` when no expiry ran there.
+pub fn read_status(state_dir: &Path) -> Option<RetentionStatus> {
+    let bytes = std::fs::read(state_dir.join(LEDGER_FILE)).ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    let last = v.get("last").cloned().unwrap_or_default();
+    let n = |k: &str| last.get(k).and_then(serde_json::Value::as_u64).unwrap_or(0);
+    Some(RetentionStatus {
+        last_run: v
+            .get("last_run")
+            .and_then(|t| serde_json::from_value(t.clone()).ok()),
+        objects_deleted: n("objects_deleted"),
+        bytes_deleted: n("bytes_deleted"),
+        generations_removed: n("generations_removed"),
+        locked: last
+            .get("locked")
+            .and_then(serde_json::Value::as_array)
+            .map_or(0, |a| a.len() as u64),
+        archive_bytes: n("archive_bytes"),
+    })
+}
