@@ -143,7 +143,7 @@ pub use crate::restore::{
     versions::all_versions,
     window::{check_at, load_kept},
 };
-pub use crate::retention::expire::{expire, ExpireOptions, ExpireReport, Locked};
+pub use crate::retention::expire::{expire, expire_if_due, ExpireOptions, ExpireReport, Locked};
 pub use crate::retention::ledger::{read_status as read_retention_status, RetentionStatus};
 pub use crate::retention::prune::{parse_grace, prune_orphans, DEFAULT_GRACE};
 pub use crate::service::{

@@ -44,7 +44,11 @@ fn file_id(source: &str, path: &str) -> String {
 
 /// The key of the version record of `e` (as the generation that first recorded it).
 pub(crate) fn record_key(e: &Entry) -> object_store::path::Path {
-    layout::name_key(file_name(&e.path), e.generation, &file_id(&e.source, &e.path))
+    layout::name_key(
+        file_name(&e.path),
+        e.generation,
+        &file_id(&e.source, &e.path),
+    )
 }
 
 fn file_name(path: &str) -> &str {

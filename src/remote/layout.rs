@@ -107,7 +107,11 @@ pub(crate) fn expiries_prefix() -> Path {
 
 /// `catalog/expiries/<generation>`: says that an expiry committed this generation.
 pub(crate) fn expiry_key(generation: GenerationNo) -> Path {
-    expiries_prefix().join(format!("{:0width$}.json", generation.get(), width = GENERATION_DIGITS))
+    expiries_prefix().join(format!(
+        "{:0width$}.json",
+        generation.get(),
+        width = GENERATION_DIGITS
+    ))
 }
 
 /// The generation an expiry mark names.

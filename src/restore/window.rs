@@ -49,10 +49,7 @@ pub(crate) async fn expired_after(store: &Store, generation: GenerationNo) -> Re
 pub async fn load_kept(store: &Store, generation: GenerationNo) -> Result<Index> {
     let expired = expired_after(store, GenerationNo(0)).await?;
     if generation < expired.floor() {
-        return Err(outside(
-            format!("generation {generation}"),
-            &expired,
-        ));
+        return Err(outside(format!("generation {generation}"), &expired));
     }
     let mut index = load_at(store, generation).await?;
     let after = expired_after(store, generation).await?;
@@ -73,10 +70,7 @@ pub async fn load_kept(store: &Store, generation: GenerationNo) -> Result<Index>
 pub async fn check_at(store: &Store, t: SystemTime) -> Result<()> {
     let expired = expired_after(store, GenerationNo(0)).await?;
     match expired.window_start() {
-        Some(start) if t < start.time() => Err(outside(
-            Timestamp::from(t).to_string(),
-            &expired,
-        )),
+        Some(start) if t < start.time() => Err(outside(Timestamp::from(t).to_string(), &expired)),
         _ => Ok(()),
     }
 }

@@ -97,6 +97,23 @@ pub async fn expire(
     expire_locked(config, store, clock, &state_dir, opts).await
 }
 
+/// After a `--run-once` pass: an expiry when one is due (see `retention.interval`),
+/// `None` when not.
+pub async fn expire_if_due(
+    config: &Config,
+    store: &Store,
+    clock: &dyn Clock,
+) -> Result<Option<ExpireReport>> {
+    let state_dir = StateDir::lock(&config.state_dir)?;
+    if !super::ledger::due(config, state_dir.path(), clock.now()) {
+        return Ok(None);
+    }
+    super::ledger::attempt(state_dir.path(), clock.now());
+    expire_locked(config, store, clock, &state_dir, ExpireOptions::default())
+        .await
+        .map(Some)
+}
+
 /// [`expire`] for a caller that holds the state dir (the agent, after a pass).
 pub(crate) async fn expire_locked(
     config: &Config,
@@ -135,7 +152,11 @@ pub(crate) async fn expire_locked(
     let mut planned = plan::plan(&kept, &versions, &present, &rules);
     planned.floor = planned.floor.max(expired.floor());
     report.versions_expired = planned.expired.len() as u64;
-    report.window_start = planned.window_start.map(Timestamp::from);
+    report.window_start = if planned.expired.is_empty() {
+        expired.window_start()
+    } else {
+        planned.window_start.map(Timestamp::from)
+    };
     report.floor = planned.floor;
     if opts.dry_run {
         sweep::preview(store, config, &kept, &planned, now, &mut report).await?;
@@ -216,7 +237,9 @@ async fn wal_floors(
             let text = read_small(store, v).await?;
             match wal::backup_start(&text) {
                 Some(p) => starts.push(p),
-                None => tracing::warn!(source = %s.name, path = %v.path, "a backup history file names no START WAL LOCATION; not counted as a base backup"),
+                None => {
+                    tracing::warn!(source = %s.name, path = %v.path, "a backup history file names no START WAL LOCATION; not counted as a base backup")
+                }
             }
         }
         if let Some(from) = wal::keep_from(starts, n) {

@@ -27,6 +27,9 @@ pub(crate) struct Ledger {
     pub version: u32,
     /// When the last expiry finished.
     pub last_run: Option<Timestamp>,
+    /// When the agent last began one (finished or not).
+    #[serde(default)]
+    pub last_attempt: Option<Timestamp>,
     /// The version records of every expiry up to this generation are deleted.
     #[serde(default)]
     pub finished_through: GenerationNo,
@@ -57,6 +60,30 @@ impl Ledger {
         self.version = LEDGER_VERSION;
         let bytes = serde_json::to_vec_pretty(self).expect("ledger serializes");
         write_atomic(&state_dir.join(LEDGER_FILE), &bytes)
+    }
+}
+
+/// Whether the archive's retention rules let anything go and its last expiry began at
+/// least `retention.interval` ago (a failed one too: it is tried again an interval
+/// later, never after every pass).
+pub(crate) fn due(
+    config: &crate::config::Config,
+    state_dir: &Path,
+    now: std::time::SystemTime,
+) -> bool {
+    let rules = config.retention.keep.expires() || config.sources.iter().any(|s| s.keep.expires());
+    rules
+        && Ledger::read(state_dir).last_attempt.is_none_or(|t| {
+            now.duration_since(t.time()).unwrap_or_default() >= config.retention.interval
+        })
+}
+
+/// Records that an expiry begins now.
+pub(crate) fn attempt(state_dir: &Path, now: std::time::SystemTime) {
+    let mut ledger = Ledger::read(state_dir);
+    ledger.last_attempt = Some(now.into());
+    if let Err(e) = ledger.write(state_dir) {
+        tracing::warn!(error = %e, "cannot record the expiry's start; expiring anyway");
     }
 }
 

@@ -14,7 +14,7 @@ use crate::config::Keep;
 /// The rules as they stand for this run.
 pub(crate) struct Rules<'a> {
     /// A source's rules (sources no longer configured get the archive's).
-    pub keep: &'a dyn Fn(&str) -> Keep,
+    pub keep: &'a (dyn Fn(&str) -> Keep + Sync),
     /// `expire --before TIME`: versions archived before it may go, whatever `keep_for`.
     pub before: Option<SystemTime>,
     /// Now, from the injected clock.
@@ -74,7 +74,7 @@ pub(crate) fn file_name(path: &str) -> &str {
 pub(crate) fn plan(
     generations: &[Generation],
     versions: &[Entry],
-    present: &dyn Fn(&Entry) -> bool,
+    present: &(dyn Fn(&Entry) -> bool + Sync),
     rules: &Rules<'_>,
 ) -> Plan {
     let current: BTreeMap<(&str, &str), GenerationNo> =
@@ -83,7 +83,8 @@ pub(crate) fn plan(
             *g = (*g).max(v.generation);
             m
         });
-    let is_current = |v: &Entry| current.get(&(v.source.as_str(), v.path.as_str())) == Some(&v.generation);
+    let is_current =
+        |v: &Entry| current.get(&(v.source.as_str(), v.path.as_str())) == Some(&v.generation);
     let (expired, kept): (Vec<&Entry>, Vec<&Entry>) = versions
         .iter()
         .partition(|v| rules.lets_go(v) && !(is_current(v) && present(v)));
@@ -118,7 +119,9 @@ fn window_start(
         versions
             .iter()
             .filter(|v| v.source == source && wal::is_backup_file(file_name(&v.path)))
-            .filter(|v| wal::position(file_name(&v.path)).is_some_and(|p| (p.0, p.1) >= (from.0, from.1)))
+            .filter(|v| {
+                wal::position(file_name(&v.path)).is_some_and(|p| (p.0, p.1) >= (from.0, from.1))
+            })
             .map(|v| v.archived_at.time())
             .min()
     };
@@ -150,7 +153,9 @@ fn floor(
     is_current: &dyn Fn(&Entry) -> bool,
     window_start: Option<SystemTime>,
 ) -> GenerationNo {
-    let first = generations.first().map_or(GenerationNo(0), |g| g.generation);
+    let first = generations
+        .first()
+        .map_or(GenerationNo(0), |g| g.generation);
     let Some(start) = window_start else {
         return first;
     };

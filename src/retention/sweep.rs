@@ -73,7 +73,11 @@ pub(super) async fn finish(
     let (generations, missing, damaged, newest) = readable_generations(store).await?;
     let expired = Expired::of(&generations);
     let floor = expired.floor();
-    if missing.iter().chain(&damaged).any(|g| g.generation >= floor) {
+    if missing
+        .iter()
+        .chain(&damaged)
+        .any(|g| g.generation >= floor)
+    {
         return Err(Error::Repair {
             generation: newest.get(),
             message: "a generation became unreadable while expiring; nothing more is deleted: run `logferry verify`".into(),
@@ -93,8 +97,12 @@ pub(super) async fn finish(
     if report.generations_removed > 0 || report.committed.is_some() {
         parts(store, floor, now, config.retention.grace, report).await?;
     }
-    match crate::remote::multipart::abort_abandoned(&config.destination, now, config.retention.grace)
-        .await
+    match crate::remote::multipart::abort_abandoned(
+        &config.destination,
+        now,
+        config.retention.grace,
+    )
+    .await
     {
         Ok(n) => report.uploads_aborted = n as u64,
         Err(e) => tracing::warn!(error = %e, "cannot look for abandoned multipart uploads"),
@@ -298,7 +306,10 @@ async fn parts(
             .duration_since(SystemTime::from(m.last_modified))
             .unwrap_or_default()
             < grace;
-        if !young && !named.contains(m.location.as_ref()) && delete(store, &m.location).await?.is_some() {
+        if !young
+            && !named.contains(m.location.as_ref())
+            && delete(store, &m.location).await?.is_some()
+        {
             report.catalog_objects_deleted += 1;
         }
     }

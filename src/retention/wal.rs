@@ -78,7 +78,10 @@ mod tests {
     #[test]
     fn wal_names_are_read_as_positions() {
         assert_eq!(position("00000001000000000000000C"), Some((0, 12, 1)));
-        assert_eq!(position("00000002000000010000000A.partial"), Some((1, 10, 2)));
+        assert_eq!(
+            position("00000002000000010000000A.partial"),
+            Some((1, 10, 2))
+        );
         assert_eq!(
             position("00000001000000000000000C.00000028.backup"),
             Some((0, 12, 1))
@@ -104,7 +107,10 @@ mod tests {
                     CHECKPOINT LOCATION: 0/C000060\nLABEL: base\n";
         assert_eq!(backup_start(text), Some((0, 12, 1)));
         assert_eq!(backup_start("LABEL: nothing\n"), None);
-        assert_eq!(backup_start("START WAL LOCATION: 0/C000028 (file bogus)"), None);
+        assert_eq!(
+            backup_start("START WAL LOCATION: 0/C000028 (file bogus)"),
+            None
+        );
     }
 
     #[test]
@@ -112,7 +118,11 @@ mod tests {
         let starts = vec![(0, 12, 1), (0, 3, 1), (0, 30, 2)];
         assert_eq!(keep_from(starts.clone(), 2), Some((0, 12, 1)));
         assert_eq!(keep_from(starts.clone(), 3), Some((0, 3, 1)));
-        assert_eq!(keep_from(starts, 4), None, "fewer backups than asked: keep all");
+        assert_eq!(
+            keep_from(starts, 4),
+            None,
+            "fewer backups than asked: keep all"
+        );
         let from = Some((0, 12, 1));
         assert!(released("00000001000000000000000B", from));
         assert!(released("000000010000000000000003.00000028.backup", from));

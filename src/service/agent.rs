@@ -14,6 +14,8 @@ use crate::config::Config;
 use crate::error::Result;
 use crate::remote::Store;
 use crate::report::RunReport;
+use crate::retention::expire::{expire_locked, ExpireOptions, ExpireReport};
+use crate::retention::ledger;
 use crate::service::schedule::Planner;
 use crate::state::StateDir;
 use crate::time::{rfc3339, Clock};
@@ -62,6 +64,8 @@ pub trait Hooks: Send + Sync {
     fn reloaded(&self) {}
     /// A pass of `archive` ended.
     fn pass_done(&self, _archive: &Config, _result: &Result<RunReport>) {}
+    /// An expiry of `archive` (after a pass, once per `retention.interval`) ended.
+    fn expired(&self, _archive: &Config, _result: &Result<ExpireReport>) {}
 }
 
 /// Hooks that do nothing.
@@ -415,6 +419,61 @@ async fn run_passes(
         if matches!(after, After::Stop) {
             return Ok(After::Stop);
         }
+        if result.is_ok() && ledger::due(&archive.config, lock.path(), clock.now()) {
+            match expire_now(archive, lock, clock, events, hooks, alive).await {
+                Some(After::Stop) => return Ok(After::Stop),
+                Some(other) => after = other,
+                None => {}
+            }
+        }
     }
     Ok(after)
+}
+
+/// Runs an expiry of `archive`, pinging the watchdog meanwhile. A stop abandons it
+/// (the next one finishes what it began) and is returned; a failure is logged.
+async fn expire_now(
+    archive: &Archive,
+    lock: &StateDir,
+    clock: &dyn Clock,
+    events: &mut mpsc::Receiver<Event>,
+    hooks: &dyn Hooks,
+    alive: &mut tokio::time::Interval,
+) -> Option<After> {
+    ledger::attempt(lock.path(), clock.now());
+    let run = expire_locked(
+        &archive.config,
+        &archive.store,
+        clock,
+        lock,
+        ExpireOptions::default(),
+    );
+    tokio::pin!(run);
+    let mut after = None;
+    let result = loop {
+        tokio::select! {
+            r = &mut run => break r,
+            _ = alive.tick() => hooks.alive(),
+            ev = events.recv(), if after.is_none() => match ev {
+                Some(Event::Stop) | None => {
+                    tracing::info!("stop requested; the expiry stops here and the next one finishes it");
+                    return Some(After::Stop);
+                }
+                Some(Event::Reload(new)) => after = Some(After::Reload(new)),
+                Some(Event::RunNow(_)) => after = Some(After::Again),
+            },
+        }
+    };
+    match &result {
+        Ok(r) => tracing::info!(
+            objects = r.objects_deleted,
+            bytes = r.bytes_deleted,
+            generations = r.generations_removed,
+            locked = r.locked.len(),
+            "expiry done"
+        ),
+        Err(e) => tracing::error!(error = %e.chain(), "expiry failed; the next pass tries again"),
+    }
+    hooks.expired(&archive.config, &result);
+    after
 }

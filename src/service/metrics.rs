@@ -38,6 +38,7 @@ type Getter = fn(&ArchiveMetrics) -> u64;
 #[derive(Debug, Default)]
 struct Inner {
     archives: BTreeMap<String, ArchiveMetrics>,
+    expiry: BTreeMap<String, super::expiry_metrics::ExpiryMetrics>,
     ready: bool,
     last_alive: Option<Instant>,
 }
@@ -87,6 +88,19 @@ impl Metrics {
         m.oldest_pending_mtime_ns = r.oldest_pending_mtime_ns;
     }
 
+    /// Accounts one expiry of `archive` (`None`: it failed), finished at `now`.
+    pub fn record_expiry(&self, archive: &str, r: Option<&crate::ExpireReport>, now: SystemTime) {
+        let secs = now
+            .duration_since(UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        let mut inner = self.inner.lock().expect("metrics lock");
+        inner
+            .expiry
+            .entry(archive.to_string())
+            .or_default()
+            .record(r, secs);
+    }
+
     /// The agent holds its state and waits for passes.
     pub fn set_ready(&self) {
         self.inner.lock().expect("metrics lock").ready = true;
@@ -117,6 +131,7 @@ impl Metrics {
         render_counters(&mut out, archives);
         render_durations(&mut out, archives);
         render_gauges(&mut out, archives, now, inner.ready);
+        super::expiry_metrics::render(&mut out, &inner.expiry);
         out
     }
 

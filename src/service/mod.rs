@@ -1,9 +1,10 @@
 //! The service around the pass: the agent loop ([`agent`]), when passes run
 //! ([`schedule`], pure), file events ([`watch`]), metrics and their HTTP endpoint
-//! ([`metrics`]), and systemd's notify protocol ([`systemd`]). Nothing in the library
+//! ([`metrics`], the expiry's in [`expiry_metrics`]), and systemd's notify protocol ([`systemd`]). Nothing in the library
 //! imports this layer.
 
 pub(crate) mod agent;
+pub(crate) mod expiry_metrics;
 pub(crate) mod metrics;
 pub(crate) mod schedule;
 pub(crate) mod systemd;

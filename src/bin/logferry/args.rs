@@ -109,6 +109,12 @@ pub(crate) enum Command {
     )]
     Verify(VerifyArgs),
 
+    /// Remove the archived versions the [retention] rules let go, now.
+    #[command(
+        after_help = "A version expires once every rule of its source lets it go (keep_for: archived\nlonger ago; keep_base_backups: WAL older than the N newest base backups need) and it is\nnot the current content of a file still in its source. Expiry commits a checkpoint\nsaying what it took out (create-only, like a pass: a writer that commits first wins\nand nothing is deleted), then deletes those objects, orphans and manifests older than\nthe window. Nothing younger than retention.grace (default 24h) is deleted. Exit 0 when\ndone, 3 when the archive cannot be read or a generation is missing or damaged.\n\nExamples:\n  logferry expire --dry-run\n  logferry expire\n  logferry expire --before 2026-09-01T00:00:00Z --json"
+    )]
+    Expire(ExpireArgs),
+
     /// List committed manifest generations with their time and pass stats.
     #[command(
         after_help = "Exit 3 when no archive is at the URL.\n\nExamples:\n  logferry generations\n  logferry generations --json --hostname db-1"
@@ -189,6 +195,20 @@ pub(crate) struct GenerationsArgs {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub host: HostArgs,
+}
+
+/// Options of `expire`.
+#[derive(Debug, Args)]
+pub(crate) struct ExpireArgs {
+    /// Print what would be removed; remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Versions archived before TIME (RFC 3339) expire, whatever keep_for says.
+    #[arg(long, value_name = "TIME")]
+    pub before: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Options of `restore`.

@@ -3,8 +3,8 @@
 
 use logferry::{
     check_future_tick, load_config, open_store, read_status, run_agent, spawn_watches,
-    watchdog_interval, AgentOptions, Archive, Clock, Config, Error, Event, Hooks, Metrics,
-    Notifier, Result, RunReport, Store, SystemClock,
+    watchdog_interval, AgentOptions, Archive, Clock, Config, Error, Event, ExpireReport, Hooks,
+    Metrics, Notifier, Result, RunReport, Store, SystemClock,
 };
 
 use super::archive_name;
@@ -67,6 +67,13 @@ impl Hooks for ServiceHooks {
             self.notifier
                 .send(&scrub(&format!("STATUS={}", r.summary())));
         }
+    }
+    fn expired(&self, archive: &Config, result: &Result<ExpireReport>) {
+        self.metrics.record_expiry(
+            &self.name_of(archive),
+            result.as_ref().ok(),
+            SystemClock.now(),
+        );
     }
 }
 

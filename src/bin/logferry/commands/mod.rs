@@ -4,6 +4,7 @@
 pub(crate) mod archived;
 pub(crate) mod check_config;
 pub(crate) mod daemon;
+pub(crate) mod expire;
 pub(crate) mod fetch;
 pub(crate) mod generations;
 pub(crate) mod ls;
@@ -13,8 +14,8 @@ pub(crate) mod status;
 pub(crate) mod verify;
 
 use logferry::{
-    find_archived, find_entry, generation_exists, list_generations, load_latest,
-    no_archive, open_store, Config, Entry, Error, GenerationNo, Index, Lookup, Result, Store,
+    find_archived, find_entry, generation_exists, list_generations, load_latest, no_archive,
+    open_store, Config, Entry, Error, GenerationNo, Index, Lookup, Result, Store,
 };
 
 use crate::output::{error_text, fail, EXIT_USAGE};

@@ -2,8 +2,8 @@
 //! its summary on stdout and, when configured, the node_exporter textfile.
 
 use logferry::{
-    check_future_tick, read_status, run_once, Clock, Config, Metrics, Outcome, RunReport, Store,
-    SystemClock,
+    check_future_tick, expire_if_due, read_status, run_once, Clock, Config, ExpireReport, Metrics,
+    Outcome, RunReport, Store, SystemClock,
 };
 
 use super::{archive_name, destination_label, label, open_all};
@@ -25,15 +25,50 @@ pub(crate) async fn run(config: &Config, archives: &[Config], once: bool) -> u8 
     }
     let mut code = EXIT_OK;
     let mut reports = Vec::new();
+    let mut expiries = Vec::new();
     for (a, store) in &opened {
         let (this, report) = pass(archives, a, store).await;
         code = code.max(this);
+        if report.is_some() {
+            expiries.push((a, expire_due(archives, a, store).await));
+        }
         reports.push((a, report));
     }
     if let Some(path) = &config.metrics_textfile {
-        write_textfile(archives, path, reports);
+        write_textfile(archives, path, reports, expiries);
     }
     code
+}
+
+/// The expiry a pass is followed by once per `retention.interval`, said on stdout;
+/// `Some(None)` when it failed (the pass stands: a warning, not the exit code).
+async fn expire_due(
+    archives: &[Config],
+    a: &Config,
+    store: &Store,
+) -> Option<Option<ExpireReport>> {
+    match expire_if_due(a, store, &SystemClock).await {
+        Ok(None) => None,
+        Ok(Some(r)) => {
+            out!(
+                "{}expired {} versions: removed {} objects ({}), {} generations",
+                label(archives, a),
+                r.versions_expired,
+                r.objects_deleted,
+                logferry::human_bytes(r.bytes_deleted),
+                r.generations_removed
+            );
+            Some(Some(r))
+        }
+        Err(e) => {
+            eprintln!(
+                "logferry: {}expiry failed (tried again after retention.interval): {}",
+                label(archives, a),
+                error_text(&e)
+            );
+            Some(None)
+        }
+    }
 }
 
 /// One pass of one archive, said on stdout (or stderr when it failed).
@@ -64,8 +99,14 @@ fn write_textfile(
     archives: &[Config],
     path: &std::path::Path,
     reports: Vec<(&Config, Option<RunReport>)>,
+    expiries: Vec<(&Config, Option<Option<ExpireReport>>)>,
 ) {
     let metrics = Metrics::default();
+    for (a, e) in expiries {
+        if let Some(e) = e {
+            metrics.record_expiry(&archive_name(archives, a), e.as_ref(), SystemClock.now());
+        }
+    }
     for (a, report) in reports {
         // This pass's own report: the status file may be the one that could not be
         // written. A failed pass was recorded there by the worker.

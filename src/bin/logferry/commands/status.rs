@@ -1,7 +1,7 @@
 //! `logferry status`: the recorded passes of each archive, newest first, as a table or
 //! JSON. Reads the state dir only; never the destination.
 
-use logferry::{human_bytes, read_status, Config, RunReport};
+use logferry::{human_bytes, read_retention_status, read_status, Config, RunReport};
 
 use super::label;
 use crate::args::StatusArgs;
@@ -75,7 +75,29 @@ fn status_table(config: &Config, args: &StatusArgs) -> u8 {
     if let Some(e) = runs.first().and_then(|r| r.error.as_ref()) {
         out!("\nlast pass failed: {e}");
     }
+    retention_line(config);
     EXIT_OK
+}
+
+/// The last expiry, when the archive has retention rules or one ran.
+fn retention_line(config: &Config) {
+    let rules = config.retention.keep.expires() || config.sources.iter().any(|s| s.keep.expires());
+    match read_retention_status(&config.state_dir) {
+        Some(r) => out!(
+            "\nretention: last expiry {}: removed {} objects ({}), {} generations; {} locked; archive holds {}",
+            r.last_run.map_or_else(|| "never finished".to_string(), |t| t.to_string()),
+            r.objects_deleted,
+            human_bytes(r.bytes_deleted),
+            r.generations_removed,
+            r.locked,
+            human_bytes(r.archive_bytes)
+        ),
+        None if rules => out!(
+            "\nretention: no expiry yet; the agent runs one after a pass every {}",
+            humantime::format_duration(config.retention.interval)
+        ),
+        None => {}
+    }
 }
 
 fn row(r: &RunReport) -> Vec<String> {
