@@ -103,11 +103,10 @@ pub use crate::archive::{
 pub use crate::catalog::{
     audit::{Finding, VerifyReport},
     chain::Chain as GenerationChain,
-    expiry::Expiry,
     history::{restorable as restorable_versions, version_path, Window},
     index::Index,
     load::{fetch_inline, load_at, load_latest},
-    manifest::{Entry, Generation, GenerationNo, Kind},
+    manifest::{Entry, Expiry, Generation, GenerationNo, Kind},
     records::{find as find_archived, Lookup},
     remote::{
         commit as commit_generation, exists as generation_exists, fetch as fetch_generation,

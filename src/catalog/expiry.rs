@@ -1,6 +1,6 @@
 //! What retention took out of the archive, as the generations record it (pure).
 //!
-//! Expiry commits a full checkpoint that carries an [`Expiry`]: the versions it
+//! Expiry commits a full checkpoint that carries an `Expiry` (in `manifest.rs`): the versions it
 //! expired (their objects are then deleted), the oldest generation it keeps (older
 //! manifests are deleted) and where the point-in-time window now starts. Manifests
 //! are immutable, so an older generation still names what was expired after it; every
@@ -10,29 +10,10 @@
 
 use std::collections::HashMap;
 
-use serde::{Deserialize, Serialize};
-
-use super::manifest::{Entry, Generation, GenerationNo, Part};
+#[cfg(test)]
+use super::manifest::Expiry;
+use super::manifest::{Entry, Generation, GenerationNo};
 use crate::time::Timestamp;
-
-/// The retention record of the generation an expiry committed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Expiry {
-    /// Point-in-time reads (`--at`, `--generation`) of a state older than this are no
-    /// longer promised: versions archived before it may be gone.
-    pub window_start: Timestamp,
-    /// The oldest generation kept; older manifests are removed.
-    pub floor: GenerationNo,
-    /// How many versions this expiry took out.
-    pub count: u64,
-    /// The versions taken out (inline, or the first of them when there are parts).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub versions: Vec<Entry>,
-    /// The rest of them, in parts (`catalog/parts/<sha256>.json`).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub parts: Vec<Part>,
-}
 
 /// Every expiry the readable generations record, to tell an expired version from a
 /// missing one.

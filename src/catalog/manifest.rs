@@ -197,7 +197,26 @@ pub struct Generation {
     pub entries: Vec<Entry>,
     /// Format 4: what the expiry that committed this checkpoint took out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expiry: Option<super::expiry::Expiry>,
+    pub expiry: Option<Expiry>,
+}
+
+/// The retention record of the generation an expiry committed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expiry {
+    /// Point-in-time reads (`--at`, `--generation`) of a state older than this are no
+    /// longer promised: versions archived before it may be gone.
+    pub window_start: Timestamp,
+    /// The oldest generation kept; older manifests are removed.
+    pub floor: GenerationNo,
+    /// How many versions this expiry took out.
+    pub count: u64,
+    /// The versions taken out (inline, or the first of them when there are parts).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub versions: Vec<Entry>,
+    /// The rest of them, in parts (`catalog/parts/<sha256>.json`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<Part>,
 }
 
 /// A run of consecutive delta generations, `from` (exclusive) to `to`: one generation's

@@ -7,16 +7,15 @@
 use std::collections::HashMap;
 use std::time::SystemTime;
 
-use object_store::ObjectStoreExt;
-use serde::Serialize;
-
 use super::plan::{self, file_name, Plan, Rules};
+pub use super::report::{ExpireReport, Locked};
 use super::sweep;
 use super::wal::{self, Position};
 use crate::catalog::build::{land, next_generation};
 use crate::catalog::db::LocalIndex;
-use crate::catalog::expiry::{Expired, Expiry};
+use crate::catalog::expiry::Expired;
 use crate::catalog::load::{load_into, write_part, DbSink, PART_ENTRIES};
+use crate::catalog::manifest::Expiry;
 use crate::catalog::{history, Entry, Generation, GenerationNo};
 use crate::config::{Config, Keep};
 use crate::error::{Error, Result};
@@ -27,6 +26,7 @@ use crate::report::RunReport;
 use crate::restore::verify::readable_generations;
 use crate::state::StateDir;
 use crate::time::{Clock, Timestamp};
+use object_store::ObjectStoreExt;
 
 /// How expiry runs.
 #[derive(Debug, Clone, Copy, Default)]
@@ -43,47 +43,6 @@ impl ExpireOptions {
     pub fn new(dry_run: bool, before: Option<SystemTime>) -> Self {
         ExpireOptions { dry_run, before }
     }
-}
-
-/// What an expiry did (or, in a dry run, would do).
-#[derive(Debug, Clone, Default, Serialize)]
-#[non_exhaustive]
-pub struct ExpireReport {
-    /// Nothing was removed.
-    pub dry_run: bool,
-    /// The checkpoint that records this expiry, when one was committed.
-    pub committed: Option<GenerationNo>,
-    /// Versions that expired in this run.
-    pub versions_expired: u64,
-    /// Where point-in-time reads are promised from now.
-    pub window_start: Option<Timestamp>,
-    /// The oldest generation kept.
-    pub floor: GenerationNo,
-    /// Data objects deleted (expired, or orphans past the grace period).
-    pub objects_deleted: u64,
-    /// Their bytes.
-    pub bytes_deleted: u64,
-    /// Manifest generations removed.
-    pub generations_removed: u64,
-    /// Catalog objects (parts, version records) removed.
-    pub catalog_objects_deleted: u64,
-    /// Abandoned multipart uploads aborted.
-    pub uploads_aborted: u64,
-    /// Objects to delete that are younger than the grace period, left for a later run.
-    pub kept_young: u64,
-    /// Objects the bucket's Object Lock keeps, and until when (when known).
-    pub locked: Vec<Locked>,
-    /// Bytes of data objects left in the archive.
-    pub archive_bytes: u64,
-}
-
-/// An object Object Lock keeps.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Locked {
-    /// Its key.
-    pub key: String,
-    /// Until when, when the store says.
-    pub until: Option<Timestamp>,
 }
 
 /// Runs expiry over the archive of `config`, holding its state dir.
@@ -172,6 +131,13 @@ pub(crate) async fn expire_locked(
         );
     }
     sweep::finish(config, store, state_dir, now, &mut report).await?;
+    tracing::info!(
+        objects = report.objects_deleted,
+        bytes = report.bytes_deleted,
+        generations = report.generations_removed,
+        locked = report.locked.len(),
+        "expiry done"
+    );
     Ok(report)
 }
 

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::expire::ExpireReport;
+use super::report::ExpireReport;
 use crate::catalog::GenerationNo;
 use crate::error::Result;
 use crate::state::write_atomic;

@@ -12,9 +12,9 @@ use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::ObjectStoreExt;
 
-use super::expire::{ExpireReport, Locked};
 use super::ledger::Ledger;
 use super::plan::Plan;
+use super::report::{ExpireReport, Locked};
 use crate::catalog::expiry::Expired;
 use crate::catalog::records::record_key;
 use crate::catalog::{self, Generation, GenerationNo};

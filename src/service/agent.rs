@@ -464,15 +464,8 @@ async fn expire_now(
             },
         }
     };
-    match &result {
-        Ok(r) => tracing::info!(
-            objects = r.objects_deleted,
-            bytes = r.bytes_deleted,
-            generations = r.generations_removed,
-            locked = r.locked.len(),
-            "expiry done"
-        ),
-        Err(e) => tracing::error!(error = %e.chain(), "expiry failed; the next pass tries again"),
+    if let Err(e) = &result {
+        tracing::error!(error = %e.chain(), "expiry failed; tried again after retention.interval");
     }
     hooks.expired(&archive.config, &result);
     after
