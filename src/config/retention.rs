@@ -131,3 +131,121 @@ fn at_least_a_second(key: &str, v: Option<String>) -> Checked<Option<Duration>> 
     }
     Ok(Some(d))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::time::Duration;
+
+    use crate::config::{from_toml_str, Config, Keep};
+
+    const DAY: Duration = Duration::from_secs(86_400);
+
+    fn parse(retention: &str, source: &str) -> crate::error::Result<Config> {
+        let text = format!(
+            "[destination]\nurl = \"mirror\"\n{retention}\n[[sources]]\nname = \"app\"\npath = \"logs\"\n{source}\n[[sources]]\nname = \"wal\"\npath = \"wal\"\n"
+        );
+        from_toml_str(&text, Path::new("/etc/lf"), std::iter::empty())
+    }
+
+    fn bad(retention: &str, source: &str, key: &str, words: &str) {
+        let e = parse(retention, source).unwrap_err().to_string();
+        assert!(
+            e.contains(&format!("key `{key}`")),
+            "should name `{key}`: {e}"
+        );
+        assert!(e.contains(words), "`{words}` missing from: {e}");
+    }
+
+    #[test]
+    fn no_retention_keeps_everything_by_default() {
+        let c = parse("", "").unwrap();
+        assert!(!c.retention.keep.expires());
+        assert!(c.sources.iter().all(|s| !s.keep.expires()));
+        assert_eq!(c.retention.interval, super::DEFAULT_RETENTION_INTERVAL);
+        assert_eq!(c.retention.grace, crate::config::DEFAULT_GRACE);
+    }
+
+    #[test]
+    fn a_source_overrides_the_archive_rules_key_by_key() {
+        let c = parse(
+            "[retention]\nkeep_for = \"90d\"\ninterval = \"6h\"\ngrace = \"2d\"",
+            "[sources.retention]\nkeep_base_backups = 2",
+        )
+        .unwrap();
+        assert_eq!(
+            c.sources[0].keep,
+            Keep {
+                keep_for: Some(90 * DAY),
+                keep_base_backups: Some(2)
+            }
+        );
+        assert_eq!(c.sources[1].keep, c.retention.keep, "the archive's rules");
+        assert_eq!(c.retention.interval, Duration::from_secs(6 * 3600));
+        assert_eq!(c.retention.grace, 2 * DAY);
+        let c = parse(
+            "[retention]\nkeep_for = \"90d\"",
+            "[sources.retention]\nkeep_for = \"7d\"",
+        )
+        .unwrap();
+        assert_eq!(c.sources[0].keep.keep_for, Some(7 * DAY));
+    }
+
+    #[test]
+    fn bad_retention_values_name_their_key() {
+        bad(
+            "[retention]\nkeep_for = \"soon\"",
+            "",
+            "retention.keep_for",
+            "not a duration",
+        );
+        bad(
+            "[retention]\nkeep_for = \"0s\"",
+            "",
+            "retention.keep_for",
+            "shorter than 1s",
+        );
+        bad(
+            "[retention]\nkeep_base_backups = 0",
+            "",
+            "retention.keep_base_backups",
+            "1 or more",
+        );
+        bad(
+            "[retention]\ninterval = \"daily\"",
+            "",
+            "retention.interval",
+            "not a duration",
+        );
+        bad(
+            "[retention]\ngrace = \"0s\"",
+            "",
+            "retention.grace",
+            "shorter than 1s",
+        );
+        bad(
+            "",
+            "[sources.retention]\nkeep_for = \"1x\"",
+            "sources[0].retention.keep_for",
+            "not a duration",
+        );
+        bad(
+            "",
+            "[sources.retention]\ninterval = \"1h\"",
+            "sources[0].retention.interval",
+            "whole archive",
+        );
+        bad(
+            "",
+            "[sources.retention]\ngrace = \"1h\"",
+            "sources[0].retention.grace",
+            "whole archive",
+        );
+        bad(
+            "[retention]\nkeep = \"90d\"",
+            "",
+            "retention.keep",
+            "unknown field",
+        );
+    }
+}

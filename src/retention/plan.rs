@@ -170,3 +170,244 @@ fn floor(
         .fold(at_start, GenerationNo::min)
         .max(first)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::catalog::history;
+    use crate::catalog::manifest::{Kind, FORMAT_VERSION};
+    use crate::time::Timestamp;
+
+    const DAY: Duration = Duration::from_secs(86_400);
+
+    fn t(day: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000) + DAY * day as u32
+    }
+
+    /// An entry of `source` archived on `day` in generation `g`.
+    fn v(source: &str, path: &str, content: &str, g: u64, day: u64) -> Entry {
+        let mut e = Entry::sample(path, content.as_bytes(), g);
+        e.source = source.into();
+        e.key = format!("data/{source}/{path}-{}", e.sha256);
+        e.archived_at = Timestamp::from(t(day));
+        e
+    }
+
+    fn generation(n: u64, day: u64, kind: Kind, base: u64, entries: Vec<Entry>) -> Generation {
+        Generation {
+            version: FORMAT_VERSION,
+            generation: GenerationNo(n),
+            kind,
+            base: GenerationNo(base),
+            created_at: Timestamp::from(t(day)),
+            report: None,
+            runs: Vec::new(),
+            parts: Vec::new(),
+            entries,
+            expiry: None,
+        }
+    }
+
+    fn run(
+        gens: &[Generation],
+        keep: Keep,
+        before: Option<SystemTime>,
+        now_day: u64,
+        present: &[&str],
+    ) -> Plan {
+        let versions = history::versions(gens);
+        let wal_from = HashMap::new();
+        let keep_of = move |_: &str| keep;
+        let rules = Rules {
+            keep: &keep_of,
+            before,
+            now: t(now_day),
+            wal_from: &wal_from,
+        };
+        let present: Vec<String> = present.iter().map(|s| s.to_string()).collect();
+        let is_present = move |e: &Entry| present.contains(&e.path);
+        plan(gens, &versions, &is_present, &rules)
+    }
+
+    fn paths(p: &Plan) -> Vec<String> {
+        let mut out: Vec<String> = p
+            .expired
+            .iter()
+            .map(|e| format!("{}@{}", e.path, e.generation))
+            .collect();
+        out.sort();
+        out
+    }
+
+    fn history() -> Vec<Generation> {
+        vec![
+            generation(
+                1,
+                0,
+                Kind::Full,
+                1,
+                vec![
+                    v("app", "app.log.1", "A", 1, 0),
+                    v("app", "gone.log", "g", 1, 0),
+                    v("app", "here.log", "h", 1, 0),
+                ],
+            ),
+            generation(
+                2,
+                10,
+                Kind::Delta,
+                1,
+                vec![v("app", "app.log.1", "B", 2, 10)],
+            ),
+            generation(
+                3,
+                50,
+                Kind::Delta,
+                1,
+                vec![v("app", "app.log.1", "A", 3, 50)],
+            ),
+        ]
+    }
+
+    #[test]
+    fn a_version_expires_when_old_and_not_what_a_present_file_holds() {
+        let keep = Keep {
+            keep_for: Some(30 * DAY),
+            keep_base_backups: None,
+        };
+        let p = run(&history(), keep, None, 60, &["app.log.1", "here.log"]);
+        assert_eq!(paths(&p), ["app.log.1@1", "app.log.1@2", "gone.log@1"]);
+        // `A` came back in generation 3 and is kept there: its object stays.
+        let a = v("app", "app.log.1", "A", 1, 0).key;
+        assert!(!p.keys.contains(&a), "{:?}", p.keys);
+        assert_eq!(p.keys.len(), 2);
+        assert_eq!(p.window_start, Some(t(30)));
+        assert_eq!(
+            p.floor,
+            GenerationNo(1),
+            "a read at day 30 loads from the checkpoint"
+        );
+    }
+
+    #[test]
+    fn no_rule_keeps_everything_and_before_overrides_keep_for() {
+        let p = run(&history(), Keep::default(), None, 600, &[]);
+        assert!(p.expired.is_empty() && p.window_start.is_none());
+        let keep = Keep {
+            keep_for: Some(3000 * DAY),
+            keep_base_backups: None,
+        };
+        let p = run(&history(), keep, Some(t(20)), 60, &[]);
+        assert_eq!(
+            paths(&p),
+            ["app.log.1@1", "app.log.1@2", "gone.log@1", "here.log@1"]
+        );
+    }
+
+    #[test]
+    fn the_floor_moves_to_the_checkpoint_a_read_at_the_window_start_needs() {
+        let mut gens = history();
+        gens.push(generation(
+            4,
+            60,
+            Kind::Full,
+            4,
+            vec![
+                v("app", "app.log.1", "A", 3, 50),
+                v("app", "here.log", "h", 1, 0),
+            ],
+        ));
+        gens.push(generation(
+            5,
+            90,
+            Kind::Delta,
+            4,
+            vec![v("app", "app.log.1", "C", 5, 90)],
+        ));
+        let keep = Keep {
+            keep_for: Some(30 * DAY),
+            keep_base_backups: None,
+        };
+        let p = run(&gens, keep, None, 100, &["app.log.1", "here.log"]);
+        assert_eq!(p.window_start, Some(t(70)));
+        assert_eq!(p.floor, GenerationNo(4));
+        assert!(paths(&p).contains(&"app.log.1@3".to_string()));
+    }
+
+    #[test]
+    fn base_backups_keep_the_wal_they_need_and_every_history_file() {
+        let gens = vec![generation(
+            1,
+            1,
+            Kind::Full,
+            1,
+            vec![
+                v("wal", "000000010000000000000001", "1", 1, 0),
+                v("wal", "000000010000000000000002", "2", 1, 0),
+                v(
+                    "wal",
+                    "000000010000000000000002.00000028.backup",
+                    "b2",
+                    1,
+                    0,
+                ),
+                v("wal", "000000010000000000000003", "3", 1, 0),
+                v(
+                    "wal",
+                    "000000010000000000000004.00000028.backup",
+                    "b4",
+                    1,
+                    1,
+                ),
+                v("wal", "000000010000000000000004", "4", 1, 1),
+                v("wal", "00000002.history", "h", 1, 0),
+            ],
+        )];
+        let versions = history::versions(&gens);
+        let wal_from: HashMap<String, Position> = [("wal".to_string(), (0, 4, 1))].into();
+        let keep_of = |_: &str| Keep {
+            keep_for: None,
+            keep_base_backups: Some(1),
+        };
+        let rules = Rules {
+            keep: &keep_of,
+            before: None,
+            now: t(5),
+            wal_from: &wal_from,
+        };
+        let p = plan(&gens, &versions, &|_| false, &rules);
+        assert_eq!(
+            paths(&p),
+            [
+                "000000010000000000000001@1",
+                "000000010000000000000002.00000028.backup@1",
+                "000000010000000000000002@1",
+                "000000010000000000000003@1"
+            ]
+        );
+        assert_eq!(p.window_start, Some(t(1)), "from the oldest backup kept");
+        // keep_for as well: the union of what either rule keeps.
+        let keep_of = |_: &str| Keep {
+            keep_for: Some(DAY * 5 - Duration::from_secs(1)),
+            keep_base_backups: Some(1),
+        };
+        let rules = Rules {
+            keep: &keep_of,
+            before: None,
+            now: t(5),
+            wal_from: &wal_from,
+        };
+        assert!(plan(&gens, &versions, &|_| false, &rules).expired.len() == 4);
+        let rules = Rules {
+            keep: &keep_of,
+            before: None,
+            now: t(4),
+            wal_from: &wal_from,
+        };
+        assert!(plan(&gens, &versions, &|_| false, &rules)
+            .expired
+            .is_empty());
+    }
+}
