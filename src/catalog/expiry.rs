@@ -19,8 +19,9 @@ use crate::time::Timestamp;
 /// missing one.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Expired {
-    /// For each expired object key, the generations whose expiry took it out.
-    by_key: HashMap<String, Vec<GenerationNo>>,
+    /// For each expired object key, the versions taken out (the generation that first
+    /// recorded each) and the generation whose expiry took it out.
+    by_key: HashMap<String, Vec<(GenerationNo, GenerationNo)>>,
     /// The highest floor recorded: generations below it were removed on purpose.
     floor: GenerationNo,
     /// The window start of the newest expiry.
@@ -43,7 +44,7 @@ impl Expired {
                 out.by_key
                     .entry(v.key.clone())
                     .or_default()
-                    .push(g.generation);
+                    .push((v.generation, g.generation));
             }
         }
         out
@@ -54,12 +55,14 @@ impl Expired {
         self.window_start.is_none()
     }
 
-    /// Whether the entry `e`, as generation `named_in` names it, was expired by a later
-    /// expiry (a key expired once may be archived again later, and then it counts).
+    /// Whether the entry `e`, as generation `named_in` names it, is a version a later
+    /// expiry took out. The same content archived again under the path later is another
+    /// version (its own first generation), and it counts.
     pub(crate) fn holds(&self, e: &Entry, named_in: GenerationNo) -> bool {
-        self.by_key
-            .get(&e.key)
-            .is_some_and(|gs| gs.iter().any(|&c| c > named_in))
+        self.by_key.get(&e.key).is_some_and(|vs| {
+            vs.iter()
+                .any(|&(first, by)| first == e.generation && by > named_in)
+        })
     }
 
     /// Generations below this were removed by expiry, not lost.
@@ -109,7 +112,12 @@ mod tests {
         assert!(expired.holds(&old, GenerationNo(4)));
         assert!(
             !expired.holds(&old, GenerationNo(5)),
-            "archived again at or after the expiry"
+            "named at or after the expiry"
+        );
+        let again = Entry::sample("a.log", b"a", 3);
+        assert!(
+            !expired.holds(&again, GenerationNo(3)),
+            "the same content archived again is another version"
         );
         assert!(!expired.holds(&Entry::sample("b.log", b"b", 1), GenerationNo(1)));
         assert_eq!(expired.floor(), GenerationNo(2));

@@ -91,7 +91,7 @@ pub(super) async fn finish(
     let mut keep = named_keys(&kept, &expired);
     keep.extend(newer_keys(store, newest).await?);
     marks(config, store, &kept, floor, &ledger).await?;
-    records(store, &kept, &keep, &ledger, report).await?;
+    records(store, &kept, &ledger, report).await?;
     data(store, &keep, now, config, &ledger, false, report).await?;
     manifests(store, floor, report).await?;
     if report.generations_removed > 0 || report.committed.is_some() {
@@ -172,7 +172,6 @@ async fn newer_keys(store: &Store, newest: GenerationNo) -> Result<Vec<String>> 
 async fn records(
     store: &Store,
     kept: &[Generation],
-    keep: &HashSet<String>,
     ledger: &Ledger,
     report: &mut ExpireReport,
 ) -> Result<()> {
@@ -181,7 +180,6 @@ async fn records(
         .filter(|g| g.generation > ledger.finished_through)
         .filter_map(|g| g.expiry.as_ref())
         .flat_map(|x| x.versions.iter())
-        .filter(|v| !keep.contains(&v.key))
         .map(record_key)
         .collect();
     let deleted = futures::stream::iter(keys)

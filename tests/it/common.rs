@@ -333,6 +333,11 @@ pub(crate) struct FaultStore {
     /// This many reads of a data object return a body that breaks after its first chunk,
     /// as a connection reset mid-body (or object_store's failed resume of one) does.
     pub cut_data_bodies: AtomicUsize,
+    /// When set, this many more writes (puts, deletes) go through and every later one
+    /// fails: the process killed at that instant.
+    pub writes_left: Arc<Mutex<Option<usize>>>,
+    /// Put just before the first manifest put: another writer's generation.
+    pub before_first_manifest_put_object: Mutex<Option<(Path, Bytes)>>,
     /// Every request, and the writing ones.
     pub requests: AtomicUsize,
     pub writes: AtomicUsize,
@@ -362,6 +367,8 @@ impl FaultStore {
             failing_data_puts: Mutex::new(None),
             data_puts: AtomicUsize::new(0),
             cut_data_bodies: AtomicUsize::new(0),
+            writes_left: Arc::new(Mutex::new(None)),
+            before_first_manifest_put_object: Mutex::new(None),
             requests: AtomicUsize::new(0),
             writes: AtomicUsize::new(0),
         })
@@ -402,6 +409,25 @@ impl FaultStore {
         }
     }
 
+    /// Whether one more write may go through (see `writes_left`).
+    fn spend(left: &Mutex<Option<usize>>) -> bool {
+        match &mut *left.lock().unwrap() {
+            None => true,
+            Some(0) => false,
+            Some(n) => {
+                *n -= 1;
+                true
+            }
+        }
+    }
+
+    fn killed() -> object_store::Error {
+        object_store::Error::Generic {
+            store: "fault",
+            source: "injected kill: no more writes".into(),
+        }
+    }
+
     fn is_manifest(p: &Path) -> bool {
         p.as_ref().starts_with("manifests/")
     }
@@ -422,11 +448,18 @@ impl ObjectStore for FaultStore {
         opts: PutOptions,
     ) -> object_store::Result<PutResult> {
         self.count(true);
+        if !Self::spend(&self.writes_left) {
+            return Err(Self::killed());
+        }
         let under = self.failing_puts_under.lock().unwrap().clone();
         if under.is_some_and(|p| location.as_ref().starts_with(&p)) {
             return Err(reset_error());
         }
         if Self::is_manifest(location) {
+            let other = self.before_first_manifest_put_object.lock().unwrap().take();
+            if let Some((p, b)) = other {
+                self.inner.put(&p, b.into()).await?;
+            }
             let hook = self.before_first_manifest_put.lock().unwrap().take();
             if let Some(Hook(f)) = hook {
                 f();
@@ -508,7 +541,21 @@ impl ObjectStore for FaultStore {
         locations: BoxStream<'static, object_store::Result<Path>>,
     ) -> BoxStream<'static, object_store::Result<Path>> {
         self.count(true);
-        self.inner.delete_stream(locations)
+        let inner = Arc::clone(&self.inner);
+        let left = Arc::clone(&self.writes_left);
+        locations
+            .then(move |loc| {
+                let inner = Arc::clone(&inner);
+                let left = Arc::clone(&left);
+                async move {
+                    let loc = loc?;
+                    if !Self::spend(&left) {
+                        return Err(Self::killed());
+                    }
+                    inner.delete(&loc).await.map(|()| loc)
+                }
+            })
+            .boxed()
     }
 
     fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {

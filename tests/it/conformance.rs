@@ -13,6 +13,10 @@ use logferry::{
 use object_store::ObjectStoreExt;
 
 use crate::common::{sha, Backend, Env, FaultStore, Hook};
+use crate::retention::{
+    expiry_removes_generations_older_than_the_window, expiry_takes_out_what_the_rules_let_go,
+    nothing_younger_than_the_grace_period_is_deleted,
+};
 
 macro_rules! cases {
     ($backend:expr; $($case:ident),* $(,)?) => {
@@ -50,6 +54,9 @@ macro_rules! conformance_suite {
             a_file_is_found_in_three_requests_at_any_age,
             the_latest_state_loads_from_a_bounded_number_of_objects,
             a_version_committed_but_not_yet_published_is_found,
+            expiry_takes_out_what_the_rules_let_go,
+            expiry_removes_generations_older_than_the_window,
+            nothing_younger_than_the_grace_period_is_deleted,
         );
     };
 }

@@ -19,5 +19,6 @@ mod proxy;
 mod regression;
 mod remote;
 mod restore;
+mod retention;
 mod service;
 mod sources;
