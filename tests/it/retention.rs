@@ -224,7 +224,7 @@ async fn a_writer_that_commits_first_wins_and_expiry_deletes_nothing() {
     let faults = FaultStore::wrap(&env.store);
     *faults.before_first_manifest_put_object.lock().unwrap() =
         Some((manifest_key(other.generation), Bytes::from(other.encode())));
-    let store: Store = faults.clone();
+    let store: Store = faults;
     let before = env.keys().await;
     let e = expire_at(&env, &store, 60.0).await.unwrap_err();
     assert!(matches!(e, Error::CommitConflict { .. }), "{e}");
@@ -252,7 +252,7 @@ async fn an_expiry_killed_at_any_write_is_finished_by_the_next() {
         history(&env).await;
         let faults = FaultStore::wrap(&env.store);
         *faults.writes_left.lock().unwrap() = Some(k);
-        let store: Store = faults.clone();
+        let store: Store = faults;
         let killed = expire_at(&env, &store, 60.0).await;
         // The state dir's scratch index and ledger are what a killed process leaves.
         let r = expire_at(&env, &env.store, 60.5).await.unwrap();
