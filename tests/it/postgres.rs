@@ -495,3 +495,155 @@ fn a_second_cluster_cannot_overwrite_wal_the_first_one_archived() {
     let bytes = std::fs::read(&fetched).unwrap();
     assert_eq!(crate::common::sha(&bytes), archived_sha);
 }
+
+/// `keep_base_backups = 2` over three base backups: `expire` takes out the WAL only the
+/// oldest backup needed (and its `.backup` file), a recovery from the oldest backup kept
+/// still replays to the end, and the oldest WAL is gone (`fetch` says not archived).
+#[test]
+fn keep_base_backups_expires_the_wal_of_older_backups_and_the_kept_ones_recover() {
+    let dir = pg_workspace();
+    let root = dir.path();
+    let (primary, cfg_s) = archiving_cluster(
+        root,
+        "primary",
+        "state_dir = \"state\"\ninterval = \"5s\"\n[destination]\nurl = \"mirror\"\n[retention]\nkeep_base_backups = 2\ngrace = \"1s\"\n",
+        "60s",
+    );
+    let agent = Agent(
+        Command::new("runuser")
+            .args(["-u", "postgres", "--", BIN, "--config", &cfg_s, "run"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    primary.ctl("start");
+    primary.psql("CREATE TABLE t (id int, phase text)");
+    let mut backups = Vec::new();
+    for n in 1..=3 {
+        primary.psql(&format!(
+            "INSERT INTO t SELECT g, 'b{n}' FROM generate_series(1, 1000) g"
+        ));
+        primary.psql("SELECT pg_switch_wal()");
+        let backup = root.join(format!("backup{n}"));
+        as_postgres(&[
+            pg_bin("pg_basebackup").to_str().unwrap(),
+            "-D",
+            backup.to_str().unwrap(),
+            "-h",
+            primary.sock.to_str().unwrap(),
+            "-p",
+            &primary.port.to_string(),
+            "-X",
+            "none",
+            "-c",
+            "fast",
+        ]);
+        backups.push(backup);
+    }
+    primary.psql("INSERT INTO t SELECT g, 'last' FROM generate_series(1, 500) g");
+    primary.psql("SELECT pg_switch_wal()");
+    // Old segments leave pg_wal at a checkpoint: a file still there is kept anyway.
+    primary.psql("CHECKPOINT");
+    primary.psql("SELECT pg_switch_wal()");
+    primary.psql("CHECKPOINT");
+    wait_archived(&primary);
+    primary.ctl("stop");
+    // A clean stop (runuser hands SIGTERM on), so the state dir is free for `expire`.
+    let mut agent = agent;
+    assert!(Command::new("kill")
+        .args(["-TERM", &agent.0.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    agent.0.wait().unwrap();
+    let first_segment = "000000010000000000000001";
+    let fetched = root.join("lf/fetched");
+    let fetch = |name: &str| {
+        let _ = std::fs::remove_file(&fetched);
+        postgres_command(&[
+            BIN,
+            "--config",
+            &cfg_s,
+            "fetch",
+            name,
+            fetched.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap()
+    };
+    let before = fetch(first_segment);
+    assert!(
+        before.status.success(),
+        "archived before expiry: {}{}",
+        String::from_utf8_lossy(&before.stderr),
+        as_postgres(&[BIN, "--config", &cfg_s, "ls"])
+    );
+
+    // Past the 1s grace period, by hand as an operator would.
+    std::thread::sleep(Duration::from_millis(1500));
+    let out = postgres_command(&[BIN, "--config", &cfg_s, "expire"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("versions expired"), "{text}");
+    let gone = fetch(first_segment);
+    assert_eq!(
+        gone.status.code(),
+        Some(1),
+        "the oldest WAL is gone: {gone:?}"
+    );
+    let listed = as_postgres(&[BIN, "--config", &cfg_s, "ls"]);
+    let backup_files: Vec<&str> = listed.lines().filter(|l| l.contains(".backup")).collect();
+    assert_eq!(
+        backup_files.len(),
+        2,
+        "the two newest backups' files: {listed}"
+    );
+    let verify = postgres_command(&[BIN, "--config", &cfg_s, "verify"])
+        .output()
+        .unwrap();
+    assert!(verify.status.success(), "{verify:?}");
+
+    // The oldest backup kept recovers to the end of the archived WAL.
+    let backup = backups[1].clone();
+    let replica = Pg {
+        data: backup.clone(),
+        sock: primary.sock.clone(),
+        port: free_port(),
+    };
+    let mut conf = std::fs::OpenOptions::new()
+        .append(true)
+        .open(backup.join("postgresql.conf"))
+        .unwrap();
+    writeln!(
+        conf,
+        "port = {}\narchive_mode = off\nrestore_command = '{BIN} --config {cfg_s} fetch %f %p'\nrecovery_target_action = 'promote'",
+        replica.port
+    )
+    .unwrap();
+    drop(conf);
+    std::fs::write(backup.join("recovery.signal"), b"").unwrap();
+    chown(&backup);
+    replica.ctl("start");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while replica.psql("SELECT pg_is_in_recovery()") == "t" {
+        assert!(
+            Instant::now() < deadline,
+            "recovery did not finish: {}",
+            replica.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(
+        replica.psql("SELECT count(*) FROM t"),
+        "3500",
+        "{}",
+        replica.log()
+    );
+}
