@@ -142,7 +142,7 @@ fn fixture_mtime(source: &str, path: &str) -> SystemTime {
 }
 
 /// Copies `from` into `to`, recursively.
-fn copy_tree(from: &Path, to: &Path) {
+pub(crate) fn copy_tree(from: &Path, to: &Path) {
     for e in walkdir::WalkDir::new(from).into_iter().map(Result::unwrap) {
         let target = to.join(e.path().strip_prefix(from).unwrap());
         if e.file_type().is_dir() {
@@ -154,7 +154,7 @@ fn copy_tree(from: &Path, to: &Path) {
 }
 
 /// Every file under `dir`, by `/`-separated relative path, with its bytes.
-fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+pub(crate) fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     walkdir::WalkDir::new(dir)
         .into_iter()
         .map(Result::unwrap)
@@ -198,7 +198,7 @@ fn install(dir: &Path, with_state: bool) -> PathBuf {
     config
 }
 
-fn run_ok(ws: &Workspace, args: &[&str]) -> Output {
+pub(crate) fn run_ok(ws: &Workspace, args: &[&str]) -> Output {
     let o = ws.run(args);
     assert_eq!(code(&o), 0, "{args:?}: {}", stderr(&o));
     o
@@ -227,7 +227,7 @@ fn as_rows(m: &BTreeMap<(String, String), Vec<u8>>) -> Vec<(String, String, Stri
 }
 
 /// `restore --to <dir>/<name>` plus `extra`; what it wrote, as `source/path` → bytes.
-fn restore(ws: &Workspace, name: &str, extra: &[&str]) -> BTreeMap<String, Vec<u8>> {
+pub(crate) fn restore(ws: &Workspace, name: &str, extra: &[&str]) -> BTreeMap<String, Vec<u8>> {
     let to = ws.path(name);
     let mut args = vec!["restore", "--to", to.to_str().unwrap()];
     args.extend(extra);

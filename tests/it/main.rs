@@ -9,6 +9,7 @@ mod cli;
 mod common;
 mod conformance;
 mod format;
+mod format_v3;
 mod history;
 mod layers;
 mod mariadb;
