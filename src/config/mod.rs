@@ -207,6 +207,8 @@ pub struct Source {
     pub watch: bool,
     /// How new objects of this source are stored.
     pub codec: Codec,
+    /// A local file archived as it is for this long is deleted (`None`: never).
+    pub delete_after_archive: Option<Duration>,
 }
 
 /// Reads `file` (required) and the `LOGFERRY_*` entries of `env`, then validates.

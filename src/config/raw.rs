@@ -58,6 +58,7 @@ pub(super) struct RawSource {
     pub watch: Option<bool>,
     pub compression: Option<String>,
     pub compression_level: Option<i64>,
+    pub delete_after_archive: Option<String>,
 }
 
 /// A TOML or environment scalar that is used as text.
