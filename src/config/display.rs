@@ -244,7 +244,8 @@ fn source_json(s: &Source) -> Value {
     if !matches!(s.closed_by, ClosedBy::ReadyMarker { .. }) {
         v["delete_after_archive"] = json!(s
             .delete_after_archive
-            .map_or("never".to_string(), |d| humantime::format_duration(d).to_string()));
+            .map_or("never".to_string(), |d| humantime::format_duration(d)
+                .to_string()));
     }
     v
 }

@@ -79,7 +79,8 @@ fn validate_source(
     let closed_by = closed_by(&rs, &key)?;
     let min_age = min_age(rs.min_age, &closed_by, &key)?;
     let names = names(rs.names.as_deref(), &closed_by, &key)?;
-    let delete_after_archive = delete_after_archive(rs.delete_after_archive.take(), &closed_by, &key)?;
+    let delete_after_archive =
+        delete_after_archive(rs.delete_after_archive.take(), &closed_by, &key)?;
     let codec = parse_codec(
         rs.compression,
         rs.compression_level,

@@ -678,13 +678,22 @@ fn delete_after_archive_is_a_duration_and_never_for_ready_marker() {
     let src = |extra: &str| {
         format!("[destination]\nurl = \"m\"\n[[sources]]\nname = \"a\"\npath = \"l\"\n{extra}")
     };
-    assert_eq!(parse(&src("")).unwrap().sources[0].delete_after_archive, None);
     assert_eq!(
-        parse(&src("delete_after_archive = \"never\"")).unwrap().sources[0].delete_after_archive,
+        parse(&src("")).unwrap().sources[0].delete_after_archive,
         None
     );
     assert_eq!(
-        parse(&src("delete_after_archive = \"3days\"")).unwrap().sources[0].delete_after_archive,
+        parse(&src("delete_after_archive = \"never\""))
+            .unwrap()
+            .sources[0]
+            .delete_after_archive,
+        None
+    );
+    assert_eq!(
+        parse(&src("delete_after_archive = \"3days\""))
+            .unwrap()
+            .sources[0]
+            .delete_after_archive,
         Some(Duration::from_secs(3 * 86400))
     );
     bad(
@@ -702,8 +711,14 @@ fn delete_after_archive_is_a_duration_and_never_for_ready_marker() {
         "sources[0].delete_after_archive",
         "PostgreSQL owns its WAL files",
     );
-    let c = parse(&src("closed_by = \"not-newest\"\ndelete_after_archive = \"12h\"")).unwrap();
+    let c = parse(&src(
+        "closed_by = \"not-newest\"\ndelete_after_archive = \"12h\"",
+    ))
+    .unwrap();
     let shown = c.to_string();
     assert!(shown.contains("delete_after_archive = \"12h\""), "{shown}");
-    assert!(parse(GOOD).unwrap().to_string().contains("delete_after_archive = \"never\""));
+    assert!(parse(GOOD)
+        .unwrap()
+        .to_string()
+        .contains("delete_after_archive = \"never\""));
 }
