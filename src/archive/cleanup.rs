@@ -107,3 +107,95 @@ pub(crate) fn delete_archived(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::index::Index;
+    use crate::catalog::Entry;
+    use crate::digest::ContentHash;
+    use crate::time::Timestamp;
+
+    const DAY: Duration = Duration::from_secs(86_400);
+
+    /// The real clock: the files' times are real, so is the clock they are judged by.
+    fn real_now() -> SystemTime {
+        crate::time::Clock::now(&crate::time::SystemClock)
+    }
+
+    /// A file on disk, as a scan found it, with the seen record of its content.
+    fn candidate(dir: &std::path::Path, rel: &str, content: &[u8]) -> Candidate {
+        let abs = dir.join(rel);
+        std::fs::write(&abs, content).unwrap();
+        // An hour old, as a closed log is: a rewrite now moves its mtime.
+        let f = std::fs::File::options().write(true).open(&abs).unwrap();
+        f.set_modified(real_now() - Duration::from_secs(3600))
+            .unwrap();
+        let stat = FileStat::of_path(&abs).unwrap();
+        Candidate {
+            file: ScannedFile {
+                source: "app".into(),
+                rel: rel.into(),
+                abs,
+                stat,
+            },
+            seen: Seen {
+                stat,
+                sha256: ContentHash::of(content),
+                seen_at_ns: stat.mtime_ns + 10_000_000_000,
+            },
+            after: DAY,
+        }
+    }
+
+    fn archived(rel: &str, content: &[u8], at: SystemTime) -> Entry {
+        Entry {
+            archived_at: Timestamp::from(at),
+            ..Entry::sample(rel, content, 1)
+        }
+    }
+
+    #[test]
+    fn only_due_files_whose_archived_content_is_still_on_disk_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = real_now();
+        let due = candidate(dir.path(), "due.log", b"due");
+        let young = candidate(dir.path(), "young.log", b"young");
+        let other = candidate(dir.path(), "other.log", b"mine");
+        let rewritten = candidate(dir.path(), "rewritten.log", b"old!");
+        let unknown = candidate(dir.path(), "unknown.log", b"never archived");
+        let index = Index::from_entries([
+            archived("due.log", b"due", now - 2 * DAY),
+            archived("young.log", b"young", now - DAY / 2),
+            archived("other.log", b"else", now - 2 * DAY),
+            archived("rewritten.log", b"old!", now - 2 * DAY),
+        ]);
+        // Rewritten after the scan with bytes of the same size.
+        std::fs::write(&rewritten.file.abs, b"new!").unwrap();
+        let all = vec![due, young, other, rewritten, unknown];
+        let mut report = RunReport::default();
+        delete_archived(all, &index, now, &mut report).unwrap();
+        assert_eq!((report.deleted_local, report.deleted_local_bytes), (1, 3));
+        assert!(!dir.path().join("due.log").exists());
+        for kept in ["young.log", "other.log", "rewritten.log", "unknown.log"] {
+            assert!(dir.path().join(kept).exists(), "{kept}");
+        }
+    }
+
+    #[test]
+    fn no_source_that_deletes_means_no_candidates() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = candidate(dir.path(), "a.log", b"a");
+        let seen = [(("app".to_string(), "a.log".to_string()), c.seen)].into();
+        let text = format!(
+            "[destination]\nurl = \"m\"\n[[sources]]\nname = \"app\"\npath = {:?}\n",
+            dir.path().display().to_string()
+        );
+        let mut config =
+            crate::config::from_toml_str(&text, dir.path(), std::iter::empty()).unwrap();
+        let files = [c.file.clone()];
+        assert!(candidates(&config.sources, &files, &seen).is_empty());
+        config.sources[0].delete_after_archive = Some(DAY);
+        assert_eq!(candidates(&config.sources, &files, &seen).len(), 1);
+    }
+}

@@ -103,7 +103,7 @@ mod tests {
         m.record("main", &r);
         r.sources.clear();
         m.record("main", &r);
-        let text = m.render(std::time::SystemTime::now());
+        let text = m.render(std::time::UNIX_EPOCH);
         for line in [
             "logferry_local_files_deleted_total{archive=\"main\"} 4",
             "logferry_local_bytes_deleted_total{archive=\"main\"} 600",
