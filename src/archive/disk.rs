@@ -22,6 +22,10 @@ pub(crate) fn measure(sources: &[Source], report: &mut RunReport) {
             }
         }
     }
+    // In the config's order, whatever order the pass found pending files in.
+    report
+        .sources
+        .sort_by_key(|d| sources.iter().position(|s| s.name == d.source));
 }
 
 #[cfg(test)]
@@ -38,6 +42,7 @@ mod tests {
         );
         let config = crate::config::from_toml_str(&text, dir.path(), std::iter::empty()).unwrap();
         let mut report = RunReport::default();
+        report.add_pending("gone", 0, 0);
         report.add_pending("a", 10, 0);
         measure(&config.sources, &mut report);
         let a = &report.sources[0];
@@ -45,6 +50,6 @@ mod tests {
         assert!(a.fs_size_bytes.unwrap() > 0);
         assert!(a.fs_free_bytes.unwrap() <= a.fs_size_bytes.unwrap());
         let gone = &report.sources[1];
-        assert_eq!((gone.fs_free_bytes, gone.pending_bytes), (None, 0));
+        assert_eq!((gone.source.as_str(), gone.fs_free_bytes), ("gone", None));
     }
 }

@@ -164,7 +164,9 @@ async fn pass(p: &Pass<'_>, report: &mut RunReport) -> Result<()> {
     clean(p, to_clean, &*index, report)
 }
 
-/// 5c. local cleanup, once what the pass found is committed.
+/// 5c. local cleanup, once what the pass found is committed. The commit stands whatever
+/// happens here: an unreadable local index stops the cleanup with a warning, and the
+/// next pass tries again.
 fn clean(
     p: &Pass<'_>,
     to_clean: Vec<cleanup::Candidate>,
@@ -174,7 +176,10 @@ fn clean(
     if to_clean.is_empty() {
         return Ok(());
     }
-    cleanup::delete_archived(to_clean, index, p.clock.now(), report)
+    if let Err(e) = cleanup::delete_archived(to_clean, index, p.clock.now(), report) {
+        tracing::warn!(error = %e.chain(), "local cleanup stopped; the pass stands and the next one tries again");
+    }
+    Ok(())
 }
 
 fn log_summary(r: &RunReport) {
