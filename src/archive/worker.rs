@@ -94,7 +94,8 @@ pub(crate) async fn run_locked(
     result.map(|()| report)
 }
 
-/// Steps 1 to 5; the caller records the report whatever they come to.
+/// Steps 1 to 5c; the caller measures the disks and records the report whatever they
+/// come to.
 async fn pass(p: &Pass<'_>, report: &mut RunReport) -> Result<()> {
     leftovers::sweep(p.config, p.state_dir.path(), p.clock.now());
     leftovers::sweep_multipart(p.config, p.state_dir.path(), p.clock.now()).await;
@@ -129,7 +130,8 @@ async fn pass(p: &Pass<'_>, report: &mut RunReport) -> Result<()> {
         if publish::lags(&known.index)? {
             publish::records(p, &known.index).await;
         }
-        return clean(p, to_clean, &*known.index, report);
+        clean(p, to_clean, &*known.index, report);
+        return Ok(());
     }
     let index = Arc::clone(&known.index);
     let plan = diff::plan(rest, &*index, &old_seen)?;
@@ -161,7 +163,8 @@ async fn pass(p: &Pass<'_>, report: &mut RunReport) -> Result<()> {
 
     // 5b. the version records of what is now committed (the commit stands without them)
     publish::records(p, &index).await;
-    clean(p, to_clean, &*index, report)
+    clean(p, to_clean, &*index, report);
+    Ok(())
 }
 
 /// 5c. local cleanup, once what the pass found is committed. The commit stands whatever
@@ -172,14 +175,13 @@ fn clean(
     to_clean: Vec<cleanup::Candidate>,
     index: &dyn Lookup,
     report: &mut RunReport,
-) -> Result<()> {
+) {
     if to_clean.is_empty() {
-        return Ok(());
+        return;
     }
     if let Err(e) = cleanup::delete_archived(to_clean, index, p.clock.now(), report) {
         tracing::warn!(error = %e.chain(), "local cleanup stopped; the pass stands and the next one tries again");
     }
-    Ok(())
 }
 
 fn log_summary(r: &RunReport) {
