@@ -717,6 +717,7 @@ fn delete_after_archive_is_a_duration_and_never_for_ready_marker() {
     .unwrap();
     let shown = c.to_string();
     assert!(shown.contains("delete_after_archive = \"12h\""), "{shown}");
+    assert_eq!(c.to_json()["sources"][0]["delete_after_archive"], "12h");
     assert!(parse(GOOD)
         .unwrap()
         .to_string()
