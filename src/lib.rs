@@ -55,7 +55,7 @@
 //! | L2 | `remote/` | the destination as an `Arc<dyn ObjectStore>` ([`Store`]), the remote layout (the one place keys are built), reading an object back, retries, the probe |
 //! | L2 | `catalog/` | the archive's record: manifest format, the chain and its folds, the index a reader loads, generations in the bucket (list, read, create-only commit), loading a state part by part, building the next generation, version records, the local index (SQLite), audit findings, history |
 //! | L2 | `state/` | the state dir: its lock, the stat cache, the status history, the one atomic writer; never talks to the remote |
-//! | L3 | `archive/` | one pass: `worker.rs` is the only orchestrator and sequences the stages (`sync`, `scan`, `diff`, `upload`, `commit`), which never import each other |
+//! | L3 | `archive/` | one pass: `worker.rs` is the only orchestrator and sequences the stages (`sync`, `scan`, `diff`, `upload`, `commit`, `cleanup`, `disk`), which never import each other |
 //! | L3 | `restore/` | the read side: restore, fetch, verify, `archived`; never writes the archive |
 //! | L3 | `retention/` | removing what no generation needs (orphans) |
 //! | L4 | `service/` | the agent loop, the schedule (pure), file events, metrics and their HTTP endpoint, systemd; nothing in the library imports it |
@@ -132,7 +132,7 @@ pub use crate::remote::{
     probe::{probe, Check as ProbeCheck},
     store::{open as open_store, s3_builder, Store},
 };
-pub use crate::report::{human_bytes, Outcome, RunReport};
+pub use crate::report::{human_bytes, Outcome, RunReport, SourceDisk};
 pub use crate::restore::{
     ack::{check as check_archived, Ack},
     files::{

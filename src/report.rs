@@ -133,6 +133,32 @@ pub struct RunReport {
     pub conflicts: Vec<NameConflict>,
     /// Why the pass failed, when it did.
     pub error: Option<String>,
+    /// Local files deleted after the pass, archived as they are for their source's
+    /// `delete_after_archive`.
+    pub deleted_local: u64,
+    /// Their size in bytes.
+    pub deleted_local_bytes: u64,
+    /// Per source: the bytes waiting to be archived and the free space of its filesystem
+    /// (the disk guard). Kept in the status history, not in committed generations.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<SourceDisk>,
+}
+
+/// One source's disk figures after a pass.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct SourceDisk {
+    /// The source's name.
+    pub source: String,
+    /// Closed files of the source not archived as they are when the pass ended.
+    pub pending_files: u64,
+    /// Their size in bytes.
+    pub pending_bytes: u64,
+    /// Bytes free to unprivileged users on the source's filesystem, when known.
+    pub fs_free_bytes: Option<u64>,
+    /// Size of that filesystem in bytes, when known.
+    pub fs_size_bytes: Option<u64>,
 }
 
 impl RunReport {
@@ -154,19 +180,41 @@ impl RunReport {
         self.outcome = Outcome::Partial;
     }
 
-    /// Counts a closed file not (yet) archived.
-    pub fn add_pending(&mut self, mtime_ns: i64) {
+    /// Counts a closed file of `source` not (yet) archived, of `size` bytes.
+    pub fn add_pending(&mut self, source: &str, size: u64, mtime_ns: i64) {
         self.files_pending += 1;
         self.oldest_pending_mtime_ns = Some(
             self.oldest_pending_mtime_ns
                 .map_or(mtime_ns, |o| o.min(mtime_ns)),
         );
+        let disk = self.source_disk(source);
+        disk.pending_files += 1;
+        disk.pending_bytes += size;
     }
 
     /// Forgets pending files (after a commit recorded them).
     pub fn clear_pending(&mut self) {
         self.files_pending = 0;
         self.oldest_pending_mtime_ns = None;
+        for d in &mut self.sources {
+            d.pending_files = 0;
+            d.pending_bytes = 0;
+        }
+    }
+
+    /// The disk figures of `source`, added when absent.
+    pub fn source_disk(&mut self, source: &str) -> &mut SourceDisk {
+        let i = match self.sources.iter().position(|d| d.source == source) {
+            Some(i) => i,
+            None => {
+                self.sources.push(SourceDisk {
+                    source: source.to_string(),
+                    ..SourceDisk::default()
+                });
+                self.sources.len() - 1
+            }
+        };
+        &mut self.sources[i]
     }
 
     /// Files recorded in the committed generation.
@@ -206,6 +254,13 @@ impl RunReport {
             s.push_str(&format!(
                 "; {} vanished before they were read",
                 self.files_vanished
+            ));
+        }
+        if self.deleted_local > 0 {
+            s.push_str(&format!(
+                "; deleted {} local files ({}) archived for delete_after_archive",
+                self.deleted_local,
+                human_bytes(self.deleted_local_bytes)
             ));
         }
         if self.name_conflicts > 0 {

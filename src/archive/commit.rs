@@ -72,7 +72,7 @@ pub(crate) async fn commit(
     report.current_generation = index.generation()?.get();
     report.clear_pending();
     for r in &staged.failed {
-        report.add_pending(r.stat.mtime_ns);
+        report.add_pending(&r.source, r.stat.size, r.stat.mtime_ns);
     }
     save_seen(p, &seen.old, &seen.new);
     Ok(())
@@ -135,8 +135,9 @@ async fn commit_generation(
     let mut embedded = report.clone();
     embedded.clear_pending();
     for r in failed {
-        embedded.add_pending(r.stat.mtime_ns);
+        embedded.add_pending(&r.source, r.stat.size, r.stat.mtime_ns);
     }
+    embedded.sources.clear();
     embedded.peak_rss_bytes = crate::report::peak_rss_bytes();
     scrub_report(&mut embedded, &p.config.destination.secrets());
     let policy = Policy::for_destination(&p.config.destination);

@@ -38,7 +38,7 @@ pub(crate) async fn hash_and_store(
         .iter()
         .chain(plan.renamed.iter().map(|(f, _)| f))
     {
-        report.add_pending(f.stat.mtime_ns);
+        report.add_pending(&f.source, f.stat.size, f.stat.mtime_ns);
     }
     // Renamed by inode: content already stored, nothing to read.
     let decided: Vec<Resolved> = plan

@@ -2,14 +2,17 @@
 //! stages: [`sync`] catches the local state up with the remote, [`scan`] finds closed
 //! files, [`diff`] decides what is new, [`files`] hashes each candidate and has
 //! [`upload`] store its content, [`commit`] records the next generation and [`publish`]
-//! writes its version records. [`pass`]
+//! writes its version records; [`cleanup`] then deletes local files archived long
+//! enough and [`disk`] measures the sources' filesystems. [`pass`]
 //! holds what they share. [`control`] lets the agent steer a running pass; [`leftovers`]
 //! cleans what killed passes left; [`repair`] re-uploads and re-commits what
 //! verification found missing.
 
+pub(crate) mod cleanup;
 pub(crate) mod commit;
 pub(crate) mod control;
 pub(crate) mod diff;
+pub(crate) mod disk;
 pub(crate) mod files;
 pub(crate) mod leftovers;
 pub(crate) mod pass;

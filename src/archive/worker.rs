@@ -3,7 +3,9 @@
 //! catch up with the remote ([`sync`]) → 1. scan the sources ([`scan`]) → 2. quick-check
 //! them against what was seen ([`diff`]) → 3–4. hash the candidates and upload new
 //! content ([`files`], over [`upload`]) → 5. commit the next generation ([`commit`]),
-//! then write its version records ([`publish`]) → 6. record the report in the state dir and the log. Data objects are always stored
+//! then write its version records ([`publish`]), delete local files archived long enough
+//! ([`cleanup`]) → 6. measure the sources' disks ([`disk`]) and record the report in the
+//! state dir and the log. Data objects are always stored
 //! before the generation naming them is committed, so an interruption at any point
 //! leaves the previous generation valid and the next pass finishes the work.
 //!
@@ -14,6 +16,8 @@
 //! [`upload`]: crate::archive::upload
 //! [`commit`]: crate::archive::commit
 //! [`publish`]: crate::archive::publish
+//! [`cleanup`]: crate::archive::cleanup
+//! [`disk`]: crate::archive::disk
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -21,7 +25,7 @@ use std::sync::Arc;
 use crate::archive::commit::{self, SeenFiles, Staged};
 use crate::archive::control::Control;
 use crate::archive::pass::{scrub_report, Pass};
-use crate::archive::{diff, files, leftovers, publish, scan, sync};
+use crate::archive::{cleanup, diff, disk, files, leftovers, publish, scan, sync};
 use crate::catalog::db::LocalIndex;
 use crate::catalog::index::Lookup;
 use crate::config::Config;
@@ -74,6 +78,7 @@ pub(crate) async fn run_locked(
         ..Default::default()
     };
     let result = pass(&p, &mut report).await;
+    disk::measure(&config.sources, &mut report);
     // 6. stats: the report goes to the state dir and the log, failed or not.
     report.duration_ms = p.started.elapsed().as_millis() as u64;
     report.peak_rss_bytes = crate::report::peak_rss_bytes();
@@ -89,7 +94,8 @@ pub(crate) async fn run_locked(
     result.map(|()| report)
 }
 
-/// Steps 1 to 5; the caller records the report whatever they come to.
+/// Steps 1 to 5c; the caller measures the disks and records the report whatever they
+/// come to.
 async fn pass(p: &Pass<'_>, report: &mut RunReport) -> Result<()> {
     leftovers::sweep(p.config, p.state_dir.path(), p.clock.now());
     leftovers::sweep_multipart(p.config, p.state_dir.path(), p.clock.now()).await;
@@ -105,6 +111,7 @@ async fn pass(p: &Pass<'_>, report: &mut RunReport) -> Result<()> {
     let (unchanged, rest) = diff::quick_check(files, &old_seen);
     report.files_unchanged = unchanged.len() as u64;
     report.current_generation = known.generation.get();
+    let to_clean = cleanup::candidates(&p.config.sources, &unchanged, &old_seen);
     // Every unchanged file has a record in old_seen, so equal counts mean equal maps.
     let seen_of_unchanged = || -> BTreeMap<FileId, Seen> {
         unchanged
@@ -123,6 +130,7 @@ async fn pass(p: &Pass<'_>, report: &mut RunReport) -> Result<()> {
         if publish::lags(&known.index)? {
             publish::records(p, &known.index).await;
         }
+        clean(p, to_clean, &*known.index, report);
         return Ok(());
     }
     let index = Arc::clone(&known.index);
@@ -155,7 +163,25 @@ async fn pass(p: &Pass<'_>, report: &mut RunReport) -> Result<()> {
 
     // 5b. the version records of what is now committed (the commit stands without them)
     publish::records(p, &index).await;
+    clean(p, to_clean, &*index, report);
     Ok(())
+}
+
+/// 5c. local cleanup, once what the pass found is committed. The commit stands whatever
+/// happens here: an unreadable local index stops the cleanup with a warning, and the
+/// next pass tries again.
+fn clean(
+    p: &Pass<'_>,
+    to_clean: Vec<cleanup::Candidate>,
+    index: &dyn Lookup,
+    report: &mut RunReport,
+) {
+    if to_clean.is_empty() {
+        return;
+    }
+    if let Err(e) = cleanup::delete_archived(to_clean, index, p.clock.now(), report) {
+        tracing::warn!(error = %e.chain(), "local cleanup stopped; the pass stands and the next one tries again");
+    }
 }
 
 fn log_summary(r: &RunReport) {
@@ -181,6 +207,8 @@ fn log_summary(r: &RunReport) {
             files_failed = r.files_failed,
             bytes_read = r.bytes_read,
             bytes_uploaded = r.bytes_uploaded,
+            deleted_local = r.deleted_local,
+            deleted_local_bytes = r.deleted_local_bytes,
             generation = r.current_generation,
             committed = r.generation.is_some(),
             "pass finished"

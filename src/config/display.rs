@@ -125,6 +125,13 @@ fn fmt_source(f: &mut fmt::Formatter<'_>, s: &Source) -> fmt::Result {
     }
     writeln!(f, "names = {}", q(s.names.as_str()))?;
     writeln!(f, "watch = {}", s.watch)?;
+    if !matches!(s.closed_by, ClosedBy::ReadyMarker { .. }) {
+        writeln!(
+            f,
+            "delete_after_archive = {}",
+            s.delete_after_archive.map_or_else(|| q("never"), dur)
+        )?;
+    }
     match s.codec.compression {
         Compression::None => writeln!(f, "compression = \"none\""),
         Compression::Zstd => writeln!(
@@ -233,6 +240,12 @@ fn source_json(s: &Source) -> Value {
             v["compression"] = json!("zstd");
             v["compression_level"] = json!(s.codec.level);
         }
+    }
+    if !matches!(s.closed_by, ClosedBy::ReadyMarker { .. }) {
+        v["delete_after_archive"] = json!(s
+            .delete_after_archive
+            .map_or("never".to_string(), |d| humantime::format_duration(d)
+                .to_string()));
     }
     v
 }

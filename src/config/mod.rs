@@ -213,6 +213,8 @@ pub struct Source {
     pub codec: Codec,
     /// When its archived versions may expire.
     pub keep: Keep,
+    /// A local file archived as it is for this long is deleted (`None`: never).
+    pub delete_after_archive: Option<Duration>,
 }
 
 /// Reads `file` (required) and the `LOGFERRY_*` entries of `env`, then validates.

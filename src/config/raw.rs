@@ -60,6 +60,7 @@ pub(super) struct RawSource {
     pub compression: Option<String>,
     pub compression_level: Option<i64>,
     pub retention: Option<super::retention::RawRetention>,
+    pub delete_after_archive: Option<String>,
 }
 
 /// A TOML or environment scalar that is used as text.

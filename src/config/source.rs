@@ -82,6 +82,8 @@ fn validate_source(
     let closed_by = closed_by(&rs, &key)?;
     let min_age = min_age(rs.min_age, &closed_by, &key)?;
     let names = names(rs.names.as_deref(), &closed_by, &key)?;
+    let delete_after_archive =
+        delete_after_archive(rs.delete_after_archive.take(), &closed_by, &key)?;
     let codec = parse_codec(
         rs.compression,
         rs.compression_level,
@@ -101,6 +103,7 @@ fn validate_source(
         closed_by,
         watch: rs.watch.unwrap_or(false),
         codec,
+        delete_after_archive,
     })
 }
 
@@ -186,4 +189,29 @@ fn names(v: Option<&str>, closed_by: &ClosedBy, key: &dyn Fn(&str) -> String) ->
             format!("`{other}` is not a choice; use \"immutable\" (a name keeps its first content: WAL, binlogs) or \"reused\" (names come back with new content: logrotate)"),
         )),
     }
+}
+
+/// `delete_after_archive`, which a `ready-marker` source never takes: PostgreSQL
+/// recycles and removes its own WAL segments once `archive_command` reported them done.
+fn delete_after_archive(
+    v: Option<String>,
+    closed_by: &ClosedBy,
+    key: &dyn Fn(&str) -> String,
+) -> Checked<Option<Duration>> {
+    let Some(t) = v else { return Ok(None) };
+    if matches!(closed_by, ClosedBy::ReadyMarker { .. }) {
+        return Err(KeyError::new(
+            key("delete_after_archive"),
+            "cannot be used with closed_by = \"ready-marker\": PostgreSQL owns its WAL files and removes them itself once archived; remove delete_after_archive",
+        ));
+    }
+    if t == "never" {
+        return Ok(None);
+    }
+    humantime::parse_duration(&t).map(Some).map_err(|e| {
+        KeyError::new(
+            key("delete_after_archive"),
+            format!("`{t}` is not a duration ({e}); write e.g. \"3days\", \"12h\" or \"never\""),
+        )
+    })
 }

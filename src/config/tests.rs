@@ -672,3 +672,54 @@ fn for_hostname_reads_another_hosts_prefix_and_needs_the_placeholder() {
     }
     assert!(check_hostname("db-1.example.com").is_ok());
 }
+
+#[test]
+fn delete_after_archive_is_a_duration_and_never_for_ready_marker() {
+    let src = |extra: &str| {
+        format!("[destination]\nurl = \"m\"\n[[sources]]\nname = \"a\"\npath = \"l\"\n{extra}")
+    };
+    assert_eq!(
+        parse(&src("")).unwrap().sources[0].delete_after_archive,
+        None
+    );
+    assert_eq!(
+        parse(&src("delete_after_archive = \"never\""))
+            .unwrap()
+            .sources[0]
+            .delete_after_archive,
+        None
+    );
+    assert_eq!(
+        parse(&src("delete_after_archive = \"3days\""))
+            .unwrap()
+            .sources[0]
+            .delete_after_archive,
+        Some(Duration::from_secs(3 * 86400))
+    );
+    bad(
+        &src("delete_after_archive = \"soon\""),
+        "sources[0].delete_after_archive",
+        "`soon` is not a duration",
+    );
+    bad(
+        &src("delete_after_archive = \"-1d\""),
+        "sources[0].delete_after_archive",
+        "not a duration",
+    );
+    bad(
+        &src("closed_by = \"ready-marker\"\ndelete_after_archive = \"1d\""),
+        "sources[0].delete_after_archive",
+        "PostgreSQL owns its WAL files",
+    );
+    let c = parse(&src(
+        "closed_by = \"not-newest\"\ndelete_after_archive = \"12h\"",
+    ))
+    .unwrap();
+    let shown = c.to_string();
+    assert!(shown.contains("delete_after_archive = \"12h\""), "{shown}");
+    assert_eq!(c.to_json()["sources"][0]["delete_after_archive"], "12h");
+    assert!(parse(GOOD)
+        .unwrap()
+        .to_string()
+        .contains("delete_after_archive = \"never\""));
+}

@@ -13,6 +13,8 @@ use crate::error::{Error, Result};
 use crate::report::{Outcome, RunReport};
 use crate::state::write_atomic;
 
+mod local;
+
 /// Upper bounds of the pass duration histogram, in seconds.
 pub(crate) const DURATION_BUCKETS: [f64; 10] =
     [0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0];
@@ -31,6 +33,7 @@ struct ArchiveMetrics {
     pending: u64,
     oldest_pending_mtime_ns: Option<i64>,
     generation: u64,
+    local: local::LocalMetrics,
 }
 
 type Getter = fn(&ArchiveMetrics) -> u64;
@@ -86,6 +89,7 @@ impl Metrics {
         }
         m.pending = r.files_pending;
         m.oldest_pending_mtime_ns = r.oldest_pending_mtime_ns;
+        m.local.record(r);
     }
 
     /// Accounts one expiry of `archive` (`None`: it failed), finished at `now`.
@@ -131,6 +135,7 @@ impl Metrics {
         render_counters(&mut out, archives);
         render_durations(&mut out, archives);
         render_gauges(&mut out, archives, now, inner.ready);
+        local::render(&mut out, archives);
         super::expiry_metrics::render(&mut out, &inner.expiry);
         out
     }

@@ -394,13 +394,13 @@ async fn migrates(with_state: bool) {
     // One object, the generation, a record for each of the 11 entries, the mark.
     assert_eq!(counting.writes.load(Ordering::SeqCst), 1 + 1 + 11 + 1);
 
-    // The new generation is a format-3 full checkpoint holding every entry, the old ones
+    // The new generation is a full checkpoint of the current format holding every entry, the old ones
     // as recorded (their generation and object).
     let raw: serde_json::Value =
         serde_json::from_slice(&env.get("manifests/00000000000000000005.json").await).unwrap();
     assert_eq!(
         (&raw["version"], &raw["kind"], &raw["base"]),
-        (&json!(3), &json!("full"), &json!(5)),
+        (&json!(4), &json!("full"), &json!(5)),
         "{raw}"
     );
     let old = load_at(&env.store, GenerationNo(4)).await.unwrap();

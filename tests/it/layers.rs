@@ -54,7 +54,9 @@ const L0: &[&str] = &[
 /// pass started as a timestamp.
 const L0_BELOW: &[(&str, &str)] = &[("digest", "fsstat"), ("report", "time")];
 /// The archive stage files: none imports another; `worker.rs` (or `mod.rs`) sequences them.
-const ARCHIVE_STAGES: &[&str] = &["scan", "diff", "upload", "sync", "commit"];
+const ARCHIVE_STAGES: &[&str] = &[
+    "scan", "diff", "upload", "sync", "commit", "cleanup", "disk",
+];
 
 // ---------------------------------------------------------------------------------------
 // Lexing

@@ -5,6 +5,7 @@
 #![allow(clippy::disallowed_methods)]
 
 mod agent;
+mod cleanup;
 mod cli;
 mod common;
 mod conformance;

@@ -64,6 +64,7 @@ fn status_table(config: &Config, args: &StatusArgs) -> u8 {
         "UNCHANGED",
         "UPLOADED",
         "FAILED",
+        "DELETED",
         "READ",
         "UPLOADED_BYTES",
         "GENERATION",
@@ -113,6 +114,7 @@ fn row(r: &RunReport) -> Vec<String> {
         r.files_unchanged.to_string(),
         r.files_uploaded.to_string(),
         r.files_failed.to_string(),
+        r.deleted_local.to_string(),
         human_bytes(r.bytes_read),
         human_bytes(r.bytes_uploaded),
         match r.generation {
