@@ -126,10 +126,12 @@ pub use crate::error::{Chain, Error, Result};
 pub use crate::fsstat::FileStat;
 pub use crate::glob::Matcher;
 pub use crate::remote::{
+    delete as delete_object,
     hosts::no_archive,
     layout::{data_key, manifest_key},
     probe::{probe, Check as ProbeCheck},
     store::{open as open_store, s3_builder, Store},
+    Deletion,
 };
 pub use crate::report::{human_bytes, Outcome, RunReport};
 pub use crate::restore::{

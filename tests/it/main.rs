@@ -21,3 +21,4 @@ mod remote;
 mod restore;
 mod service;
 mod sources;
+mod worm;
