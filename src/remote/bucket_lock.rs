@@ -7,7 +7,6 @@
 use serde::Deserialize;
 
 use crate::config::{Destination, DestinationUrl, UploadChecksum, CHECKSUM_OPTIONS};
-use crate::remote::probe::Check;
 use crate::remote::signed::SignedS3;
 
 /// A bucket's `ObjectLockConfiguration`.
@@ -39,17 +38,16 @@ pub(crate) fn is_s3(dest: &Destination) -> bool {
 
 /// The upload checksum the destination's puts carry, as the probe reports it after a
 /// put worked.
-pub(crate) fn checksum_check(dest: &Destination) -> Check {
+pub(crate) fn checksum_detail(dest: &Destination) -> String {
     let option = dest
         .options
         .iter()
         .find(|(k, _)| CHECKSUM_OPTIONS.contains(&k.to_ascii_lowercase().as_str()));
-    let detail = match (option, dest.checksum) {
+    match (option, dest.checksum) {
         (Some((k, v)), _) => format!("puts carry the {v} checksum that destination.options.{k} asks for, and the store accepted them"),
         (None, UploadChecksum::Sha256) => "puts carry x-amz-checksum-sha256 and the store accepted them: it verifies every byte it stores".into(),
         (None, _) => "off (destination.checksum = \"none\"): the store does not verify uploads, and an Object Lock bucket refuses them".into(),
-    };
-    Check::pass("checksum", detail)
+    }
 }
 
 /// The hint for a failed put on S3 whose error is about a checksum header.
@@ -64,22 +62,20 @@ pub(crate) fn checksum_hint(dest: &Destination, error: &str) -> Option<String> {
     })
 }
 
-/// The bucket's Object Lock and default retention; `None` when not on S3.
-pub(crate) async fn object_lock_check(dest: &Destination) -> Option<Check> {
-    const NAME: &str = "object lock";
+/// The bucket's Object Lock and default retention in words; `None` when not on S3.
+pub(crate) async fn object_lock_detail(dest: &Destination) -> Option<String> {
     let signed = match SignedS3::for_destination(dest) {
         Ok(Some(s)) => s,
         Ok(None) => return None,
-        Err(e) => return Some(Check::pass(NAME, format!("unknown ({e})"))),
+        Err(e) => return Some(format!("unknown ({e})")),
     };
-    let detail = match signed
+    let answer = signed
         .get_bucket(&[("object-lock", "")], "get object lock")
-        .await
-    {
+        .await;
+    Some(match answer {
         Ok((status, body)) => describe(status, &body),
         Err(e) => format!("unknown ({e})"),
-    };
-    Some(Check::pass(NAME, detail))
+    })
 }
 
 /// The answer to `GET ?object-lock` in words.

@@ -12,7 +12,7 @@ use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload};
 
 use crate::config::Destination;
 use crate::error::hint_for;
-use crate::remote::bucket_lock::{checksum_check, checksum_hint, is_s3, object_lock_check};
+use crate::remote::bucket_lock::{checksum_detail, checksum_hint, is_s3, object_lock_detail};
 use crate::remote::Store;
 
 /// Folder of scratch keys under the destination prefix.
@@ -34,7 +34,7 @@ pub struct Check {
 }
 
 impl Check {
-    pub(crate) fn pass(name: &'static str, detail: impl Into<String>) -> Self {
+    fn pass(name: &'static str, detail: impl Into<String>) -> Self {
         Check {
             name,
             ok: true,
@@ -92,9 +92,11 @@ pub async fn probe(store: &Store, dest: &Destination) -> Vec<Check> {
         delete(store, &plain, &guarded).await,
     ];
     if is_s3(dest) {
-        checks.push(checksum_check(dest));
+        checks.push(Check::pass("checksum", checksum_detail(dest)));
     }
-    checks.extend(object_lock_check(dest).await);
+    if let Some(detail) = object_lock_detail(dest).await {
+        checks.push(Check::pass("object lock", detail));
+    }
     checks
 }
 

@@ -55,7 +55,7 @@ fn s3_curl(
 
 /// A new bucket with Object Lock on and a default COMPLIANCE retention of one day.
 fn lock_bucket() -> String {
-    let bucket = format!("worm-{}", unique_prefix().replace('t', "").replace('-', ""));
+    let bucket = format!("worm-{}", unique_prefix().replace(['t', '-'], ""));
     let bucket = bucket[..bucket.len().min(40)].to_string();
     let (code, body) = s3_curl(
         "PUT",
