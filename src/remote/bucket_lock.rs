@@ -123,6 +123,33 @@ mod tests {
     use super::*;
     use http::StatusCode;
 
+    fn s3(extra: &str) -> Destination {
+        let text = format!(
+            "[destination]\nurl = \"s3://b/p\"\n{extra}[[sources]]\nname = \"a\"\npath = \"l\"\n"
+        );
+        crate::config::from_toml_str(&text, std::path::Path::new("/"), std::iter::empty())
+            .unwrap()
+            .destination
+    }
+
+    #[test]
+    fn a_put_refused_over_its_checksum_gets_the_setting_that_fixes_it() {
+        let refused = "Client error with status 400 Bad Request: <Code>InvalidRequest</Code><Message>x-amz-checksum-sha256 is not supported</Message>";
+        let hint = checksum_hint(&s3(""), refused).unwrap();
+        assert!(
+            hint.contains("set destination.checksum = \"none\""),
+            "{hint}"
+        );
+        let wanted = "<Message>Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests with Object Lock parameters</Message>";
+        let hint = checksum_hint(&s3("checksum = \"none\"\n"), wanted).unwrap();
+        assert!(
+            hint.contains("remove destination.checksum = \"none\""),
+            "{hint}"
+        );
+        assert_eq!(checksum_hint(&s3(""), "403 AccessDenied"), None);
+        assert!(checksum_detail(&s3("")).starts_with("puts carry x-amz-checksum-sha256"));
+    }
+
     #[test]
     fn the_object_lock_answer_is_said_in_words() {
         let xml = |inner: &str| {

@@ -147,6 +147,11 @@ async fn data_keys(store: &logferry::Store) -> Vec<Path> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_object_lock_bucket_takes_checksummed_puts_and_keeps_what_they_wrote() {
     let bucket = lock_bucket();
+    // The server checks the checksum it is sent: a wrong one is refused.
+    let wrong = "x-amz-checksum-sha256: 47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";
+    let (code, body) = s3_curl("PUT", &format!("{bucket}/wrong"), &[wrong], Some("hello"));
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("BadDigest"), "{body}");
     let (addr, sent) = recording_proxy().await;
     let env = env_in(&bucket, &format!("http://{addr}"), "");
     env.write("small.log", b"one line\n");
@@ -164,8 +169,15 @@ async fn an_object_lock_bucket_takes_checksummed_puts_and_keeps_what_they_wrote(
     assert!(checksummed >= 4, "{checksummed} checksum headers");
     assert_eq!(checksummed, puts, "every PUT carries its checksum");
 
+    // The catalog's derived objects (the published mark) are overwritten each pass: on
+    // a versioned, locked bucket that adds a version beside the retained one.
+    env.write("next.log", b"another line\n");
+    let r = env.pass().await;
+    assert_eq!(r.files_uploaded, 1, "{r:?}");
+    env.assert_objects_match_decoded().await;
+
     let keys = data_keys(&env.store).await;
-    assert_eq!(keys.len(), 2);
+    assert_eq!(keys.len(), 3);
     let soon = SystemTime::now() + Duration::from_secs(23 * 3600);
     for key in &keys {
         match delete_object(&env.store, key).await.unwrap() {
