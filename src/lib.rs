@@ -52,7 +52,7 @@
 //! | L0 | `glob.rs` | [`Matcher`]: gitignore-style include and exclude over globset |
 //! | L0 | `report.rs` | [`RunReport`] and [`Outcome`]: what a pass did |
 //! | L1 | `config/` | TOML and `LOGFERRY_*` in, a validated [`Config`] out: raw reading, validation by concern, destination and source rules, display |
-//! | L2 | `remote/` | the destination as an `Arc<dyn ObjectStore>` ([`Store`]), the remote layout (the one place keys are built), reading an object back, retries, the probe |
+//! | L2 | `remote/` | the destination as an `Arc<dyn ObjectStore>` ([`Store`]), the remote layout (the one place keys are built), reading an object back, retries, the probe, deleting an object that S3 Object Lock may keep ([`delete_object`]) |
 //! | L2 | `catalog/` | the archive's record: manifest format, the chain and its folds, the index a reader loads, generations in the bucket (list, read, create-only commit), loading a state part by part, building the next generation, version records, the local index (SQLite), audit findings, history |
 //! | L2 | `state/` | the state dir: its lock, the stat cache, the status history, the one atomic writer; never talks to the remote |
 //! | L3 | `archive/` | one pass: `worker.rs` is the only orchestrator and sequences the stages (`sync`, `scan`, `diff`, `upload`, `commit`, `cleanup`, `disk`), which never import each other |
@@ -127,10 +127,12 @@ pub use crate::error::{Chain, Error, Result};
 pub use crate::fsstat::FileStat;
 pub use crate::glob::Matcher;
 pub use crate::remote::{
+    delete as delete_object,
     hosts::no_archive,
     layout::{data_key, manifest_key},
     probe::{probe, Check as ProbeCheck},
     store::{open as open_store, s3_builder, Store},
+    Deletion,
 };
 pub use crate::report::{human_bytes, Outcome, RunReport, SourceDisk};
 pub use crate::restore::{

@@ -46,6 +46,72 @@ pub struct Destination {
     pub max_retries: usize,
     /// Time one request may keep being retried.
     pub retry_timeout: std::time::Duration,
+    /// The checksum S3 puts carry so the server verifies what it stores.
+    pub checksum: UploadChecksum,
+}
+
+/// `destination.checksum`: whether S3 uploads carry `x-amz-checksum-sha256`. Object Lock
+/// buckets refuse a put without a checksum, and with one the server verifies every
+/// byte it stores; a store that rejects the header needs `none`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UploadChecksum {
+    /// Every put and part carries its SHA-256 (the default).
+    #[default]
+    Sha256,
+    /// No checksum header: for stores that reject it.
+    None,
+}
+
+impl UploadChecksum {
+    /// The value as written in the config.
+    pub fn name(self) -> &'static str {
+        match self {
+            UploadChecksum::Sha256 => "sha256",
+            UploadChecksum::None => "none",
+        }
+    }
+}
+
+/// The option names with which object_store takes the checksum algorithm itself.
+pub(crate) const CHECKSUM_OPTIONS: &[&str] = &["aws_checksum_algorithm", "checksum_algorithm"];
+
+/// `destination.checksum` as written, checked against the URL and the options: it
+/// applies to S3 only, and `none` cannot stand beside an option that asks for one.
+pub(super) fn parse_checksum(
+    written: Option<&str>,
+    url: &DestinationUrl,
+    options: &BTreeMap<String, String>,
+) -> Result<UploadChecksum, Invalid> {
+    let Some(text) = written else {
+        return Ok(UploadChecksum::Sha256);
+    };
+    let s3 = matches!(url, DestinationUrl::Remote(u) if matches!(u.scheme(), "s3" | "s3a"));
+    if !s3 {
+        return Err(
+            "applies to s3:// destinations only (the gs:// and az:// clients choose their own integrity checks); remove it"
+                .into(),
+        );
+    }
+    let checksum = match text {
+        "sha256" => UploadChecksum::Sha256,
+        "none" => UploadChecksum::None,
+        other => {
+            return Err(format!(
+                "`{other}` is not a checksum; use \"sha256\" (the default) or \"none\" for a store that rejects x-amz-checksum-* headers"
+            )
+            .into())
+        }
+    };
+    let asked = options
+        .keys()
+        .find(|k| CHECKSUM_OPTIONS.contains(&k.to_ascii_lowercase().as_str()));
+    match (checksum, asked) {
+        (UploadChecksum::None, Some(k)) => {
+            Err(format!("\"none\" contradicts destination.options.{k}; remove one of them").into())
+        }
+        _ => Ok(checksum),
+    }
 }
 
 impl fmt::Debug for Destination {
@@ -65,6 +131,7 @@ impl fmt::Debug for Destination {
             .field("request_timeout", &self.request_timeout)
             .field("max_retries", &self.max_retries)
             .field("retry_timeout", &self.retry_timeout)
+            .field("checksum", &self.checksum)
             .finish()
     }
 }
@@ -381,6 +448,7 @@ mod tests {
             request_timeout: std::time::Duration::from_secs(1),
             max_retries: 0,
             retry_timeout: std::time::Duration::from_secs(1),
+            checksum: UploadChecksum::Sha256,
         };
         let secrets = d.secrets();
         assert_eq!(secrets, ["p%40ss-word", "p@ss-word"]);

@@ -93,6 +93,9 @@ impl Config {
             writeln!(f, "max_retries = {}", d.max_retries)?;
             writeln!(f, "retry_timeout = {}", dur(d.retry_timeout))?;
         }
+        if is_s3(&d.url) {
+            writeln!(f, "checksum = {}", q(d.checksum.name()))?;
+        }
         if !d.options.is_empty() {
             writeln!(f, "\n[destination.options]")?;
             for (k, v) in &d.options {
@@ -198,6 +201,9 @@ impl Config {
             dest.insert("max_retries".into(), json!(d.max_retries));
             dest.insert("retry_timeout".into(), dur(d.retry_timeout));
         }
+        if is_s3(&d.url) {
+            dest.insert("checksum".into(), json!(d.checksum.name()));
+        }
         let options: Map<String, Value> = d
             .options
             .iter()
@@ -248,4 +254,8 @@ fn source_json(s: &Source) -> Value {
                 .to_string()));
     }
     v
+}
+
+fn is_s3(url: &DestinationUrl) -> bool {
+    matches!(url, DestinationUrl::Remote(u) if matches!(u.scheme(), "s3" | "s3a"))
 }

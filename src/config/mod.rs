@@ -32,7 +32,7 @@ pub(crate) use crate::glob::Matcher;
 pub(crate) use crontab::Cron;
 pub(crate) use destination::{
     is_secret_option, parse_destination_url, redact_url, scrub, shown_option, Destination,
-    DestinationUrl, HOSTNAME_VAR, SOURCE_VAR,
+    DestinationUrl, UploadChecksum, CHECKSUM_OPTIONS, HOSTNAME_VAR, SOURCE_VAR,
 };
 pub(crate) use error::Invalid;
 pub(crate) use hostname::check_hostname;

@@ -39,6 +39,7 @@ pub(super) struct RawDestination {
     pub request_timeout: Option<String>,
     pub max_retries: Option<i64>,
     pub retry_timeout: Option<String>,
+    pub checksum: Option<String>,
     pub compression: Option<String>,
     pub compression_level: Option<i64>,
 }

@@ -444,6 +444,52 @@ fn destination_timeouts_and_retries_are_validated() {
 }
 
 #[test]
+fn the_upload_checksum_is_sha256_unless_turned_off_on_s3() {
+    const S3: &str = "[[sources]]\nname = \"a\"\npath = \"l\"\n[destination]\nurl = \"s3://b/p\"\n";
+    assert_eq!(
+        parse(S3).unwrap().destination.checksum,
+        UploadChecksum::Sha256
+    );
+    let off = parse(&format!("{S3}checksum = \"none\"")).unwrap();
+    assert_eq!(off.destination.checksum, UploadChecksum::None);
+    assert!(off.to_string().contains("checksum = \"none\""), "{off}");
+    let env = [(
+        "LOGFERRY_DESTINATION__CHECKSUM".to_string(),
+        "none".to_string(),
+    )];
+    let from_env = from_toml_str(S3, Path::new("/etc/lf"), env).unwrap();
+    assert_eq!(from_env.destination.checksum, UploadChecksum::None);
+    bad(
+        &format!("{S3}checksum = \"md5\""),
+        "destination.checksum",
+        "`md5` is not a checksum; use \"sha256\" (the default) or \"none\"",
+    );
+    bad(
+        &format!("{S3}checksum = \"none\"\n[destination.options]\naws_checksum_algorithm = \"crc64nvme\""),
+        "destination.checksum",
+        "\"none\" contradicts destination.options.aws_checksum_algorithm",
+    );
+    bad(
+        "[destination]\nurl = \"az://c/p\"\nchecksum = \"sha256\"\n[[sources]]\nname = \"a\"\npath = \"l\"",
+        "destination.checksum",
+        "applies to s3:// destinations only",
+    );
+    bad(
+        "[destination]\nurl = \"mirror\"\nchecksum = \"none\"\n[[sources]]\nname = \"a\"\npath = \"l\"",
+        "destination.checksum",
+        "applies to s3:// destinations only",
+    );
+    let chosen = parse(&format!(
+        "{S3}[destination.options]\naws_checksum_algorithm = \"crc64nvme\""
+    ))
+    .unwrap();
+    assert_eq!(
+        chosen.destination.options["aws_checksum_algorithm"],
+        "crc64nvme"
+    );
+}
+
+#[test]
 fn url_templates_expand_hostname_and_split_by_source() {
     let host = system_hostname().unwrap();
     let text = "[destination]\nurl = \"s3://b/fleet/{hostname}/{source}\"\n[[sources]]\nname = \"app\"\npath = \"l\"\n[[sources]]\nname = \"db\"\npath = \"d\"";

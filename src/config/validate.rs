@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::destination::{check_option, HOSTNAME_VAR, SOURCE_VAR};
+use super::destination::{check_option, parse_checksum, HOSTNAME_VAR, SOURCE_VAR};
 use super::error::{Checked, Invalid, KeyError};
 use super::hostname::{check_hostname, expand_hostname_as, system_hostname};
 use super::raw::{RawConfig, RawDestination, Scalar};
@@ -267,6 +267,8 @@ fn destination(
     let url =
         parse_destination_url(&url_text.replace(SOURCE_VAR, first_source), base).map_err(at_url)?;
     let options = options(&url, raw.options.unwrap_or_default())?;
+    let checksum = parse_checksum(raw.checksum.as_deref(), &url, &options)
+        .map_err(|m| m.at("destination.checksum"))?;
     let remote_only = [
         ("connect_timeout", raw.connect_timeout.is_some()),
         ("request_timeout", raw.request_timeout.is_some()),
@@ -309,6 +311,7 @@ fn destination(
         request_timeout,
         max_retries,
         retry_timeout,
+        checksum,
     };
     Ok((destination, codec))
 }

@@ -1,15 +1,21 @@
 //! The remote: the destination opened as an `Arc<dyn ObjectStore>` ([`store`]), the one
 //! place object keys are built ([`layout`]), reading an object back ([`read_back`]),
 //! retries ([`retry`]), the reachability probe ([`probe`]), S3 multipart leftovers
-//! ([`multipart`]) and the host prefixes of a shared bucket ([`hosts`]).
+//! ([`multipart`]), the host prefixes of a shared bucket ([`hosts`]), and deleting an
+//! object that S3 Object Lock may keep ([`delete`], with [`lock`] and [`signed`]).
 
+pub(crate) mod bucket_lock;
+pub(crate) mod delete;
 pub(crate) mod hosts;
 pub(crate) mod layout;
+pub(crate) mod lock;
 pub(crate) mod multipart;
 pub(crate) mod probe;
 pub(crate) mod read_back;
 pub(crate) mod retry;
+pub(crate) mod signed;
 pub(crate) mod store;
 
+pub use delete::{delete, Deletion};
 pub(crate) use layout::{data_key, manifest_key, manifest_prefix, DATA_PREFIX};
 pub(crate) use store::{open, s3_builder, Store};

@@ -7,13 +7,11 @@
 
 use std::time::{Duration, SystemTime};
 
-use object_store::aws::{AmazonS3ConfigKey, AwsAuthorizer};
-use object_store::client::{HttpClient, HttpConnector, HttpRequestBody, ReqwestConnector};
 use object_store::multipart::MultipartStore;
-use object_store::ClientOptions;
 use serde::Deserialize;
 
 use crate::config::Destination;
+use crate::remote::signed::SignedS3;
 use crate::time::parse_rfc3339;
 
 #[derive(Debug, Deserialize)]
@@ -67,117 +65,31 @@ pub(crate) async fn abort_abandoned(
     }
 }
 
-/// What listing and aborting a bucket's multipart uploads takes: the S3 client (for its
-/// credentials and the abort), a plain HTTP client for the signed listing, and where.
-struct Lister {
-    s3: object_store::aws::AmazonS3,
-    client: HttpClient,
-    /// The bucket's URL (path style unless the endpoint is virtual-hosted).
-    base: String,
-    region: String,
-    /// The archive's prefix, ending in `/` unless empty.
-    prefix: String,
-}
+/// What listing and aborting a bucket's multipart uploads takes: the destination's
+/// signed S3 access.
+struct Lister(SignedS3);
 
 impl Lister {
     /// `None` when the destination is not on S3.
     fn for_destination(dest: &Destination) -> Result<Option<Self>, String> {
-        let Some(builder) = crate::remote::s3_builder(dest) else {
-            return Ok(None);
-        };
-        let builder = builder.map_err(|e| e.to_string())?;
-        let get = |k| builder.get_config_value(&k);
-        let url = match &dest.url {
-            crate::config::DestinationUrl::Remote(u) => u.clone(),
-            _ => return Ok(None),
-        };
-        // `s3://bucket/prefix`: the builder parses the URL only when it builds.
-        let bucket = get(AmazonS3ConfigKey::Bucket)
-            .or_else(|| url.host_str().map(str::to_string))
-            .unwrap_or_default();
-        let region = get(AmazonS3ConfigKey::Region).unwrap_or_else(|| "us-east-1".into());
-        let virtual_hosted =
-            get(AmazonS3ConfigKey::VirtualHostedStyleRequest).as_deref() == Some("true");
-        let base = match get(AmazonS3ConfigKey::Endpoint) {
-            Some(e) if virtual_hosted => e.trim_end_matches('/').to_string(),
-            Some(e) => format!("{}/{bucket}", e.trim_end_matches('/')),
-            None => format!("https://s3.{region}.amazonaws.com/{bucket}"),
-        };
-        let allow_http = get(AmazonS3ConfigKey::Client(
-            object_store::ClientConfigKey::AllowHttp,
-        ))
-        .as_deref()
-            == Some("true");
-        let prefix = url.path().trim_start_matches('/').to_string();
-        let prefix = if prefix.is_empty() || prefix.ends_with('/') {
-            prefix
-        } else {
-            format!("{prefix}/")
-        };
-        let s3 = builder.build().map_err(|e| e.to_string())?;
-        let client = ReqwestConnector::default()
-            .connect(
-                &ClientOptions::new()
-                    .with_allow_http(allow_http)
-                    .with_timeout(dest.request_timeout)
-                    .with_connect_timeout(dest.connect_timeout),
-            )
-            .map_err(|e| e.to_string())?;
-        Ok(Some(Lister {
-            s3,
-            client,
-            base,
-            region,
-            prefix,
-        }))
+        Ok(SignedS3::for_destination(dest)?.map(Lister))
     }
 
     /// One page of `ListMultipartUploads`, from `markers` on.
     async fn list(&self, markers: Option<&(String, String)>) -> Result<ListResult, String> {
-        let base = &self.base;
-        let mut list_url = url::Url::parse(base).map_err(|e| format!("endpoint {base}: {e}"))?;
-        list_url
-            .query_pairs_mut()
-            .append_pair("uploads", "")
-            .append_pair("prefix", &self.prefix);
+        let mut query = vec![("uploads", ""), ("prefix", self.0.prefix.as_str())];
         if let Some((k, u)) = markers {
-            list_url
-                .query_pairs_mut()
-                .append_pair("key-marker", k)
-                .append_pair("upload-id-marker", u);
+            query.push(("key-marker", k));
+            query.push(("upload-id-marker", u));
         }
-        let mut req = http::Request::builder()
-            .method("GET")
-            .uri(list_url.as_str())
-            .body(HttpRequestBody::from(bytes::Bytes::new()))
-            .map_err(|e| e.to_string())?;
-        let credential = self
-            .s3
-            .credentials()
-            .get_credential()
-            .await
-            .map_err(|e| e.to_string())?;
-        AwsAuthorizer::new(&credential, "s3", &self.region)
-            .try_authorize(&mut req, None)
-            .map_err(|e| format!("sign list multipart uploads: {e}"))?;
-        let resp = self
-            .client
-            .execute(req)
-            .await
-            .map_err(|e| format!("list multipart uploads: {e}"))?;
-        let status = resp.status();
-        let body = resp
-            .into_body()
-            .bytes()
-            .await
-            .map_err(|e| format!("list multipart uploads: {e}"))?;
+        let (status, body) = self.0.get_bucket(&query, "list multipart uploads").await?;
         parse_list(status, &body)
     }
 
     /// Aborts one upload; a failure is a warning, the sweep goes on.
     async fn abort(&self, u: &Upload) -> bool {
         let path = object_store::path::Path::from(u.key.as_str());
-        match self.s3.abort_multipart(&path, &u.upload_id).await {
+        match self.0.s3.abort_multipart(&path, &u.upload_id).await {
             Ok(()) => true,
             Err(e) => {
                 tracing::warn!(key = %u.key, error = %e, "cannot abort an abandoned multipart upload");

@@ -10,7 +10,9 @@ use futures::TryStreamExt;
 use object_store::path::Path;
 use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload};
 
+use crate::config::Destination;
 use crate::error::hint_for;
+use crate::remote::bucket_lock::{checksum_detail, checksum_hint, is_s3, object_lock_detail};
 use crate::remote::Store;
 
 /// Folder of scratch keys under the destination prefix.
@@ -20,7 +22,8 @@ pub(crate) const PROBE_PREFIX: &str = "logferry-probe";
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Check {
-    /// `write`, `read`, `list`, `conditional create` or `delete`.
+    /// `write`, `read`, `list`, `conditional create`, `delete`, and on S3 `checksum`
+    /// and `object lock`.
     pub name: &'static str,
     /// Whether it worked.
     pub ok: bool,
@@ -56,8 +59,9 @@ fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// Runs every check against `store`, cleaning up after itself.
-pub async fn probe(store: &Store) -> Vec<Check> {
+/// Runs every check against `store`, the destination `dest` opened, cleaning up after
+/// itself; on S3 it also reports the upload checksum and the bucket's Object Lock.
+pub async fn probe(store: &Store, dest: &Destination) -> Vec<Check> {
     let nonce = crate::time::Clock::now(&crate::time::SystemClock)
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
@@ -72,15 +76,28 @@ pub async fn probe(store: &Store) -> Vec<Check> {
     {
         Ok(_) => {}
         // Nothing else can work without a write; say so once rather than five times.
-        Err(e) => return vec![Check::fail("write", &e)],
+        Err(e) => {
+            let mut failed = Check::fail("write", &e);
+            if let Some(h) = checksum_hint(dest, &e.to_string()) {
+                failed.hint = Some(h);
+            }
+            return vec![failed];
+        }
     }
-    vec![
+    let mut checks = vec![
         Check::pass("write", format!("put {plain}")),
         read(store, &plain, &body).await,
         list(store, &dir, &plain).await,
         conditional_create(store, &guarded).await,
         delete(store, &plain, &guarded).await,
-    ]
+    ];
+    if is_s3(dest) {
+        checks.push(Check::pass("checksum", checksum_detail(dest)));
+    }
+    if let Some(detail) = object_lock_detail(dest).await {
+        checks.push(Check::pass("object lock", detail));
+    }
+    checks
 }
 
 /// Reads back what was written.

@@ -8,8 +8,11 @@ use object_store::memory::InMemory;
 use object_store::prefix::PrefixStore;
 use object_store::{BackoffConfig, ClientConfigKey, ObjectStore, ObjectStoreScheme, RetryConfig};
 
-use crate::config::{Destination, DestinationUrl};
+use object_store::aws::Checksum;
+
+use crate::config::{Destination, DestinationUrl, UploadChecksum, CHECKSUM_OPTIONS};
 use crate::error::{Error, Result};
+use crate::remote::lock::LockAwareConnector;
 
 /// The storage every stage talks to; keys are relative to the destination's prefix.
 pub type Store = Arc<dyn ObjectStore>;
@@ -100,7 +103,8 @@ macro_rules! build {
 }
 
 /// The S3 builder of an `s3://` destination, for the calls `ObjectStore` does not have
-/// (listing multipart uploads); `None` for other destinations.
+/// (listing multipart uploads, the bucket's Object Lock); `None` for other destinations.
+/// Uploads carry a SHA-256 checksum unless `destination.checksum = "none"`.
 pub fn s3_builder(
     dest: &Destination,
 ) -> Option<object_store::Result<object_store::aws::AmazonS3Builder>> {
@@ -114,12 +118,22 @@ fn s3_builder_of(
     url: &url::Url,
     dest: &Destination,
 ) -> object_store::Result<object_store::aws::AmazonS3Builder> {
-    Ok(build!(
+    let builder = build!(
         object_store::aws::AmazonS3Builder,
         object_store::aws::AmazonS3ConfigKey,
         url,
         dest
-    ))
+    )
+    .with_http_connector(LockAwareConnector::default());
+    // An `aws_checksum_algorithm` option chooses the algorithm itself, and wins.
+    let chosen = dest
+        .options
+        .keys()
+        .any(|k| CHECKSUM_OPTIONS.contains(&k.to_ascii_lowercase().as_str()));
+    Ok(match dest.checksum {
+        UploadChecksum::Sha256 if !chosen => builder.with_checksum_algorithm(Checksum::SHA256),
+        _ => builder,
+    })
 }
 
 fn build_s3(

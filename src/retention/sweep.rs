@@ -10,7 +10,6 @@ use std::time::SystemTime;
 
 use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
-use object_store::ObjectStoreExt;
 
 use super::ledger::Ledger;
 use super::plan::Plan;
@@ -20,7 +19,7 @@ use crate::catalog::records::record_key;
 use crate::catalog::{self, Generation, GenerationNo};
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::remote::{layout, Store, DATA_PREFIX};
+use crate::remote::{layout, Deletion, Store, DATA_PREFIX};
 use crate::restore::verify::readable_generations;
 use crate::state::StateDir;
 use crate::time::Timestamp;
@@ -314,30 +313,10 @@ async fn parts(
     Ok(())
 }
 
-/// What deleting one object came to.
-#[derive(Debug)]
-pub(crate) enum Deletion {
-    /// It is gone.
-    Deleted,
-    /// The bucket's Object Lock keeps it.
-    Locked {
-        /// Until when, when the store says.
-        until: Option<Timestamp>,
-    },
-}
-
 /// Deletes one object: `Some` of what happened, `None` when it was not there.
 async fn delete(store: &Store, key: &Path) -> Result<Option<Deletion>> {
-    match store.delete(key).await {
-        Ok(()) => Ok(Some(Deletion::Deleted)),
-        Err(object_store::Error::NotFound { .. }) => Ok(None),
-        Err(e) if locked(&e) => Ok(Some(Deletion::Locked { until: None })),
-        Err(e) => Err(Error::store("delete", key, e)),
+    match crate::remote::delete(store, key).await? {
+        Deletion::Absent => Ok(None),
+        other => Ok(Some(other)),
     }
-}
-
-/// Whether a refused delete is Object Lock keeping the object.
-fn locked(e: &object_store::Error) -> bool {
-    let text = e.to_string().to_ascii_lowercase();
-    text.contains("object lock") || text.contains("objectlock") || text.contains("retention")
 }

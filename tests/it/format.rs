@@ -542,7 +542,7 @@ async fn migrates(with_state: bool) {
         serde_json::from_slice(&env.get("manifests/00000000000000000006.json").await).unwrap();
     assert_eq!(
         (&raw["version"], &raw["kind"], &raw["base"]),
-        (&json!(3), &json!("delta"), &json!(5)),
+        (&json!(4), &json!("delta"), &json!(5)),
         "{raw}"
     );
     let counting = FaultStore::wrap(&fresh);

@@ -24,3 +24,4 @@ mod restore;
 mod retention;
 mod service;
 mod sources;
+mod worm;

@@ -35,7 +35,7 @@ pub(crate) async fn check_config(
     let mut code = EXIT_OK;
     if args.probe {
         for (a, store) in &opened {
-            let checks = probe(store).await;
+            let checks = probe(store, &a.destination).await;
             if !checks.iter().all(|c| c.ok) {
                 code = EXIT_CANNOT_RUN;
             }
