@@ -51,7 +51,7 @@ pub(super) async fn preview(
     let expired = Expired::of(kept);
     let mut keep = named_keys(kept, &expired);
     keep.retain(|k| !planned.keys.contains(k));
-    data(store, &keep, now, config, &Ledger::default(), true, report).await?;
+    data(store, &keep, now, config, &Ledger::default(), None, report).await?;
     report.generations_removed = catalog::list_generations(store, None)
         .await?
         .iter()
@@ -87,11 +87,10 @@ pub(super) async fn finish(
         .into_iter()
         .filter(|g| g.generation >= floor)
         .collect();
-    let mut keep = named_keys(&kept, &expired);
-    keep.extend(newer_keys(store, newest).await?);
+    let keep = named_keys(&kept, &expired);
     marks(config, store, &kept, floor, &ledger).await?;
     records(store, &kept, &ledger, report).await?;
-    data(store, &keep, now, config, &ledger, false, report).await?;
+    data(store, &keep, now, config, &ledger, Some(newest), report).await?;
     manifests(store, floor, report).await?;
     if report.generations_removed > 0 || report.committed.is_some() {
         parts(store, floor, now, config.retention.grace, report).await?;
@@ -190,14 +189,16 @@ async fn records(
     Ok(())
 }
 
-/// Deletes every data object not in `keep` and past the grace period; counts what stays.
+/// Deletes every data object not in `keep` and past the grace period, and not named by a
+/// generation committed after `read` (the newest one read; `None`: a dry run, which
+/// deletes nothing); counts what stays.
 async fn data(
     store: &Store,
     keep: &HashSet<String>,
     now: SystemTime,
     config: &Config,
     ledger: &Ledger,
-    dry_run: bool,
+    read: Option<GenerationNo>,
     report: &mut ExpireReport,
 ) -> Result<()> {
     let prefix = Path::from(DATA_PREFIX);
@@ -206,10 +207,16 @@ async fn data(
         .try_collect()
         .await
         .map_err(|e| Error::store("list", &prefix, e))?;
+    // A writer that committed since the generations were read (after the listing, so
+    // an upload it named is seen either way) keeps what it names.
+    let newer: HashSet<String> = match read {
+        Some(g) => newer_keys(store, g).await?.into_iter().collect(),
+        None => HashSet::new(),
+    };
     let mut doomed = Vec::new();
     for m in listed {
         let key = m.location.to_string();
-        if keep.contains(&key) {
+        if keep.contains(&key) || newer.contains(&key) {
             report.archive_bytes += m.size;
             continue;
         }
@@ -229,7 +236,7 @@ async fn data(
             doomed.push(m);
         }
     }
-    if dry_run {
+    if read.is_none() {
         report.objects_deleted = doomed.len() as u64;
         report.bytes_deleted = doomed.iter().map(|m| m.size).sum();
         return Ok(());

@@ -109,6 +109,9 @@ pub(crate) fn fetch_code(code: u8) -> u8 {
 pub(crate) fn exit_code(e: &Error) -> u8 {
     if e.is_usage() {
         EXIT_USAGE
+    } else if matches!(e, Error::OutsideRetention { .. }) {
+        // Nothing is wrong: what was asked for is no longer kept, as promised.
+        EXIT_FILES_FAILED
     } else {
         EXIT_CANNOT_RUN
     }
