@@ -338,3 +338,73 @@ async fn without_rules_nothing_expires_and_a_dry_run_removes_nothing() {
     assert_eq!((r.versions_expired, r.objects_deleted), (3, 2), "{r:?}");
     assert_verify_clean(&env).await;
 }
+
+/// `logferry expire` as an operator meets it: no rule says so, a dry run says what
+/// would go, a real run commits the expiry, a read before the window exits 1 naming it,
+/// and a bad `--before` exits 2.
+#[test]
+fn expire_on_the_command_line() {
+    use crate::cli::{code, stderr, stdout, Workspace};
+    let ws = Workspace::new();
+    let o = ws.run(&["--run-once"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    std::fs::remove_file(ws.path("logs/a.log.1")).unwrap();
+    let o = ws.run(&["expire"]);
+    assert_eq!(code(&o), 0);
+    assert!(
+        stderr(&o).contains("no retention is configured"),
+        "{}",
+        stderr(&o)
+    );
+    let o = ws.run(&["expire", "--before", "yesterday"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--before `yesterday`"),
+        "{}",
+        stderr(&o)
+    );
+    let future = logferry::rfc3339(SystemTime::now() + DAY);
+    let o = ws.run(&["expire", "--dry-run", "--before", &future]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stdout(&o).starts_with("1 versions expired; would remove 0 objects"),
+        "the object is younger than the grace period: {}",
+        stdout(&o)
+    );
+    let o = ws.run(&["expire", "--before", &future, "--json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r[0]["versions_expired"], 1, "{r}");
+    assert_eq!(r[0]["kept_young"], 1, "{r}");
+    assert!(r[0]["committed"].is_u64(), "{r}");
+    let o = ws.run(&["ls"]);
+    assert!(
+        !stdout(&o).contains("a.log.1") && stdout(&o).contains("a.log.2"),
+        "{}",
+        stdout(&o)
+    );
+    let past = logferry::rfc3339(SystemTime::now() - DAY);
+    let to = ws.path("restored");
+    let o = ws.run(&["restore", "--to", to.to_str().unwrap(), "--at", &past]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("outside the retention window"),
+        "{}",
+        stderr(&o)
+    );
+    let o = ws.run(&["ls", "--generation", "1"]);
+    assert_eq!(
+        code(&o),
+        0,
+        "generation 1 is inside the window: {}",
+        stderr(&o)
+    );
+    let o = ws.run(&["status"]);
+    assert!(
+        stdout(&o).contains("retention: last expiry"),
+        "{}",
+        stdout(&o)
+    );
+    let o = ws.run(&["verify"]);
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+}
