@@ -20,6 +20,7 @@ impl fmt::Display for Config {
         }
         self.fmt_top(f)?;
         self.fmt_destination(f)?;
+        write!(f, "\n[retention]\n{}", super::retention::retention_toml(&self.retention))?;
         for s in &self.sources {
             fmt_source(f, s)?;
         }
@@ -136,13 +137,14 @@ fn fmt_source(f: &mut fmt::Formatter<'_>, s: &Source) -> fmt::Result {
         )?;
     }
     match s.codec.compression {
-        Compression::None => writeln!(f, "compression = \"none\""),
+        Compression::None => writeln!(f, "compression = \"none\"")?,
         Compression::Zstd => writeln!(
             f,
             "compression = \"zstd\"\ncompression_level = {}",
             s.codec.level
-        ),
+        )?,
     }
+    write!(f, "[sources.retention]\n{}", super::retention::keep_toml(&s.keep))
 }
 
 impl Config {
@@ -212,6 +214,10 @@ impl Config {
         dest.insert("options".into(), Value::Object(options));
         top.insert("destination".into(), Value::Object(dest));
         top.insert(
+            "retention".into(),
+            super::retention::retention_json(&self.retention),
+        );
+        top.insert(
             "sources".into(),
             self.sources.iter().map(source_json).collect(),
         );
@@ -253,6 +259,7 @@ fn source_json(s: &Source) -> Value {
             .map_or("never".to_string(), |d| humantime::format_duration(d)
                 .to_string()));
     }
+    v["retention"] = super::retention::keep_json(&s.keep);
     v
 }
 

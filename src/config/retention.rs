@@ -97,6 +97,46 @@ pub(super) fn source_keep(raw: Option<RawRetention>, archive: Keep, prefix: &str
     })
 }
 
+/// `keep`'s lines as TOML, an unset rule as a comment saying what it means.
+pub(super) fn keep_toml(keep: &Keep) -> String {
+    let mut out = String::new();
+    match keep.keep_for {
+        Some(d) => out.push_str(&format!("keep_for = \"{}\"\n", humantime::format_duration(d))),
+        None => out.push_str("# keep_for: not set (no version expires by age)\n"),
+    }
+    match keep.keep_base_backups {
+        Some(n) => out.push_str(&format!("keep_base_backups = {n}\n")),
+        None => out.push_str("# keep_base_backups: not set\n"),
+    }
+    out
+}
+
+/// The `[retention]` table as TOML.
+pub(super) fn retention_toml(r: &Retention) -> String {
+    format!(
+        "{}interval = \"{}\"\ngrace = \"{}\"\n",
+        keep_toml(&r.keep),
+        humantime::format_duration(r.interval),
+        humantime::format_duration(r.grace)
+    )
+}
+
+/// `keep` as JSON (an unset rule as null).
+pub(super) fn keep_json(keep: &Keep) -> serde_json::Value {
+    serde_json::json!({
+        "keep_for": keep.keep_for.map(|d| humantime::format_duration(d).to_string()),
+        "keep_base_backups": keep.keep_base_backups,
+    })
+}
+
+/// The `[retention]` table as JSON.
+pub(super) fn retention_json(r: &Retention) -> serde_json::Value {
+    let mut v = keep_json(&r.keep);
+    v["interval"] = humantime::format_duration(r.interval).to_string().into();
+    v["grace"] = humantime::format_duration(r.grace).to_string().into();
+    v
+}
+
 fn keep(raw: &RawRetention, prefix: &str) -> Checked<Keep> {
     let keep_for = at_least_a_second(&format!("{prefix}.keep_for"), raw.keep_for.clone())?;
     let keep_base_backups = match raw.keep_base_backups {

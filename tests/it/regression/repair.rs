@@ -200,7 +200,7 @@ async fn a_pass_stops_on_a_replaced_head_generation(b: Backend) {
     let (env, cfg) = workspace(b);
     three_generations(&env).await;
     let whole = String::from_utf8(env.get(manifest(3).as_ref()).await.to_vec()).unwrap();
-    let wrong = whole.replacen("\"version\":3", "\"version\":9", 1);
+    let wrong = whole.replacen("\"version\":4", "\"version\":9", 1);
     assert_ne!(whole, wrong);
     env.store
         .put(&manifest(3), wrong.into_bytes().into())

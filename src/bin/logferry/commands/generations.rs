@@ -79,8 +79,12 @@ async fn readable(
     Ok((gens, code))
 }
 
+/// The kind, with `expiry` for the checkpoint an expiry committed.
 fn kind(g: &Generation) -> &'static str {
-    g.kind.as_str()
+    match &g.expiry {
+        Some(_) => "expiry",
+        None => g.kind.as_str(),
+    }
 }
 
 fn row(archives: &[Config], a: &Config, g: &Generation) -> Vec<String> {
@@ -106,6 +110,7 @@ fn json_of(a: &Config, g: &Generation) -> serde_json::Value {
         "base": g.base,
         "created_at": g.created_at,
         "entries": g.entry_count(),
+        "expired_versions": g.expiry.as_ref().map(|x| x.count),
         "report": g.report,
     })
 }
