@@ -20,7 +20,11 @@ impl fmt::Display for Config {
         }
         self.fmt_top(f)?;
         self.fmt_destination(f)?;
-        write!(f, "\n[retention]\n{}", super::retention::retention_toml(&self.retention))?;
+        write!(
+            f,
+            "\n[retention]\n{}",
+            super::retention::retention_toml(&self.retention)
+        )?;
         for s in &self.sources {
             fmt_source(f, s)?;
         }
@@ -144,7 +148,11 @@ fn fmt_source(f: &mut fmt::Formatter<'_>, s: &Source) -> fmt::Result {
             s.codec.level
         )?,
     }
-    write!(f, "[sources.retention]\n{}", super::retention::keep_toml(&s.keep))
+    write!(
+        f,
+        "[sources.retention]\n{}",
+        super::retention::keep_toml(&s.keep)
+    )
 }
 
 impl Config {

@@ -101,7 +101,10 @@ pub(super) fn source_keep(raw: Option<RawRetention>, archive: Keep, prefix: &str
 pub(super) fn keep_toml(keep: &Keep) -> String {
     let mut out = String::new();
     match keep.keep_for {
-        Some(d) => out.push_str(&format!("keep_for = \"{}\"\n", humantime::format_duration(d))),
+        Some(d) => out.push_str(&format!(
+            "keep_for = \"{}\"\n",
+            humantime::format_duration(d)
+        )),
         None => out.push_str("# keep_for: not set (no version expires by age)\n"),
     }
     match keep.keep_base_backups {
