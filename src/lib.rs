@@ -57,7 +57,7 @@
 //! | L2 | `state/` | the state dir: its lock, the stat cache, the status history, the one atomic writer; never talks to the remote |
 //! | L3 | `archive/` | one pass: `worker.rs` is the only orchestrator and sequences the stages (`sync`, `scan`, `diff`, `upload`, `commit`, `cleanup`, `disk`), which never import each other |
 //! | L3 | `restore/` | the read side: restore, fetch, verify, `archived`; never writes the archive |
-//! | L3 | `retention/` | removing what no generation needs (orphans) |
+//! | L3 | `retention/` | expiry of what the retention rules let go; orphans no generation names |
 //! | L4 | `service/` | the agent loop, the schedule (pure), file events, metrics and their HTTP endpoint, systemd; nothing in the library imports it |
 //! | L5 | `src/bin/logferry/` | the binary: clap arguments, one file per command, output and exit codes, signals |
 //!

@@ -9,7 +9,6 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::report::ExpireReport;
 use crate::catalog::GenerationNo;
 use crate::error::Result;
 use crate::state::write_atomic;
@@ -36,9 +35,9 @@ pub(crate) struct Ledger {
     /// Objects Object Lock keeps, until when.
     #[serde(default)]
     pub locked: BTreeMap<String, Timestamp>,
-    /// What the last expiry did.
-    #[serde(default, skip_deserializing)]
-    pub last: Option<ExpireReport>,
+    /// What the last expiry did (as `expire --json` prints it).
+    #[serde(default)]
+    pub last: Option<serde_json::Value>,
 }
 
 impl Ledger {
@@ -124,4 +123,35 @@ pub fn read_status(state_dir: &Path) -> Option<RetentionStatus> {
             .map_or(0, |a| a.len() as u64),
         archive_bytes: n("archive_bytes"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::retention::report::ExpireReport;
+
+    #[test]
+    fn an_attempt_keeps_what_the_last_expiry_did() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(read_status(dir.path()).is_none());
+        let mut ledger = Ledger::read(dir.path());
+        ledger.last_run = Some(Timestamp::from(std::time::SystemTime::UNIX_EPOCH));
+        let report = ExpireReport {
+            objects_deleted: 3,
+            bytes_deleted: 30,
+            archive_bytes: 7,
+            ..Default::default()
+        };
+        ledger.last = Some(serde_json::to_value(&report).unwrap());
+        ledger.write(dir.path()).unwrap();
+        attempt(dir.path(), std::time::SystemTime::UNIX_EPOCH);
+        let s = read_status(dir.path()).unwrap();
+        assert_eq!(
+            (s.objects_deleted, s.bytes_deleted, s.archive_bytes),
+            (3, 30, 7)
+        );
+        assert!(Ledger::read(dir.path()).last_attempt.is_some());
+        std::fs::write(dir.path().join(LEDGER_FILE), b"garbage").unwrap();
+        assert_eq!(Ledger::read(dir.path()).finished_through, GenerationNo(0));
+    }
 }

@@ -117,7 +117,7 @@ pub(super) async fn finish(
         .iter()
         .filter_map(|l| l.until.map(|u| (l.key.clone(), u)))
         .collect();
-    ledger.last = Some(report.clone());
+    ledger.last = Some(serde_json::to_value(&*report).expect("a report serializes"));
     ledger.write(state_dir.path())
 }
 
