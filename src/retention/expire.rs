@@ -111,6 +111,7 @@ pub(crate) async fn expire_locked(
     let mut planned = plan::plan(&kept, &versions, &present, &rules);
     planned.floor = planned.floor.max(expired.floor());
     report.versions_expired = planned.expired.len() as u64;
+    report.kept_present = planned.kept_present;
     report.window_start = if planned.expired.is_empty() {
         expired.window_start()
     } else {

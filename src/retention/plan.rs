@@ -55,6 +55,8 @@ pub(crate) struct Plan {
     pub expired: Vec<Entry>,
     /// Their objects, less those a kept version also names.
     pub keys: HashSet<String>,
+    /// Versions the rules let go that stay because a file in a source holds them.
+    pub kept_present: u64,
     /// Point-in-time reads of an older state are no longer promised.
     pub window_start: Option<SystemTime>,
     /// The oldest generation still needed: a point-in-time read at the window start
@@ -85,9 +87,13 @@ pub(crate) fn plan(
         });
     let is_current =
         |v: &Entry| current.get(&(v.source.as_str(), v.path.as_str())) == Some(&v.generation);
-    let (expired, kept): (Vec<&Entry>, Vec<&Entry>) = versions
-        .iter()
-        .partition(|v| rules.lets_go(v) && !(is_current(v) && present(v)));
+    let mut kept_present = 0;
+    let (expired, kept): (Vec<&Entry>, Vec<&Entry>) = versions.iter().partition(|v| {
+        let go = rules.lets_go(v);
+        let held = go && is_current(v) && present(v);
+        kept_present += u64::from(held);
+        go && !held
+    });
     let kept_keys: HashSet<&str> = kept.iter().map(|v| v.key.as_str()).collect();
     let keys = expired
         .iter()
@@ -99,6 +105,7 @@ pub(crate) fn plan(
     Plan {
         expired: expired.into_iter().cloned().collect(),
         keys,
+        kept_present,
         window_start,
         floor,
     }

@@ -16,6 +16,8 @@ pub struct ExpireReport {
     pub committed: Option<GenerationNo>,
     /// Versions that expired in this run.
     pub versions_expired: u64,
+    /// Versions the rules let go that stay: a file in a source still holds them.
+    pub kept_present: u64,
     /// Where point-in-time reads are promised from now.
     pub window_start: Option<Timestamp>,
     /// The oldest generation kept.

@@ -114,6 +114,7 @@ pub(crate) async fn expiry_takes_out_what_the_rules_let_go(b: Backend) {
     let before = env.keys().await;
     let r = expire_at(&env, &env.store, 60.0).await.unwrap();
     assert_eq!(r.versions_expired, 3, "{r:?}");
+    assert_eq!(r.kept_present, 1, "here.log: {r:?}");
     assert_eq!((r.objects_deleted, r.generations_removed), (2, 0), "{r:?}");
     let committed = r.committed.expect("an expiry commits a checkpoint");
     let g = fetch_inline(&env.store, committed).await.unwrap();

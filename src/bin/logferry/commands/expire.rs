@@ -66,6 +66,12 @@ fn print_report(label: &str, r: &ExpireReport) {
         r.generations_removed,
         r.catalog_objects_deleted,
     );
+    if r.kept_present > 0 {
+        println!(
+            "{label}{} versions old enough to go are kept: their files are still in the sources as archived",
+            r.kept_present
+        );
+    }
     if let Some(g) = r.committed {
         println!("{label}committed generation {g} recording the expiry");
     }
