@@ -5,7 +5,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use logferry::{
-    run_agent, AgentOptions, Archive, Clock, Config, Error, Event, Hooks, Result, RunReport, Store,
+    run_agent, AgentOptions, Archive, Clock, Config, Error, Event, ExpireReport, Hooks, Result,
+    RunReport, Store,
 };
 
 use tokio::sync::mpsc;
@@ -47,6 +48,7 @@ pub(crate) struct Recorder {
     stopped: Mutex<bool>,
     pub(crate) ready: Mutex<bool>,
     pub(crate) retries: Mutex<Vec<Duration>>,
+    pub(crate) expiries: Mutex<Vec<ExpireReport>>,
 }
 
 impl Hooks for Recorder {
@@ -63,6 +65,10 @@ impl Hooks for Recorder {
     }
     fn stopping(&self) {
         *self.stopped.lock().unwrap() = true;
+    }
+    fn expired(&self, _archive: &Config, result: &Result<ExpireReport>) {
+        let r = result.as_ref().expect("expiry runs");
+        self.expiries.lock().unwrap().push(r.clone());
     }
 }
 
@@ -220,4 +226,43 @@ async fn a_nudge_runs_a_pass_between_ticks_and_stop_waits_for_the_running_pass()
     task.await.unwrap().unwrap();
     let passes = rec.passes.lock().unwrap();
     assert_eq!(passes.len(), 3, "the running pass was allowed to finish");
+}
+
+/// The agent expires after a pass, at most once per `retention.interval`: at its first
+/// pass, then after the pass two hours on, which takes out what is past `keep_for`.
+#[tokio::test(start_paused = true)]
+async fn the_agent_expires_after_a_pass_once_per_retention_interval() {
+    let env = env_with(
+        "interval = \"1h\"\n[retention]\nkeep_for = \"90m\"\ninterval = \"2h\"\ngrace = \"1s\"",
+    );
+    env.write("gone.log", b"g\n");
+    env.write("here.log", b"h\n");
+    let Running { rec, tx, task, .. } = start(&env, Arc::clone(&env.store));
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    env.remove("gone.log");
+    tokio::time::sleep(Duration::from_secs(3 * 3600 - 60 + 30)).await;
+    tx.send(Event::Stop).await.unwrap();
+    task.await.unwrap().unwrap();
+    let passes = rec.passes.lock().unwrap().len();
+    assert_eq!(passes, 4, "at 0, 1h, 2h and 3h");
+    let expiries = rec.expiries.lock().unwrap();
+    let done: Vec<(u64, u64)> = expiries
+        .iter()
+        .map(|r| (r.versions_expired, r.objects_deleted))
+        .collect();
+    assert_eq!(
+        done,
+        [(0, 0), (1, 1)],
+        "after the first pass and the 2h one"
+    );
+    assert_eq!(versions_left(&env).await, ["here.log"]);
+}
+
+async fn versions_left(env: &Env) -> Vec<String> {
+    logferry::load_latest(&env.store)
+        .await
+        .unwrap()
+        .entries()
+        .map(|e| e.path.clone())
+        .collect()
 }
