@@ -245,8 +245,10 @@ async fn the_agent_expires_after_a_pass_once_per_retention_interval() {
     task.await.unwrap().unwrap();
     let passes = rec.passes.lock().unwrap().len();
     assert_eq!(passes, 4, "at 0, 1h, 2h and 3h");
-    let expiries = rec.expiries.lock().unwrap();
-    let done: Vec<(u64, u64)> = expiries
+    let done: Vec<(u64, u64)> = rec
+        .expiries
+        .lock()
+        .unwrap()
         .iter()
         .map(|r| (r.versions_expired, r.objects_deleted))
         .collect();
