@@ -154,7 +154,7 @@ pub use crate::service::{
     systemd::{watchdog_interval, Notifier},
     watch::spawn as spawn_watches,
 };
-pub use crate::state::{history::read_status, StateDir};
+pub use crate::state::{history::read_status, LockHolder, StateDir};
 pub use crate::time::{
     monotonic, parse_rfc3339, rfc3339, BadTimestamp, Clock, SystemClock, Timestamp,
 };

@@ -95,10 +95,33 @@ impl StateDir {
 
     /// The pid written by the agent holding the lock, when one does.
     pub fn holder(path: &Path) -> Option<u32> {
-        // One attempt: a probe has no reason to wait for a holder letting go.
-        match StateDir::lock_within(path, std::time::Duration::ZERO) {
-            Err(Error::Locked { holder, .. }) => holder?.trim().parse().ok(),
+        match StateDir::probe(path) {
+            Ok(LockHolder::Agent { pid }) => pid,
             _ => None,
+        }
+    }
+
+    /// Whether an agent holds the state dir's lock right now, without disturbing it:
+    /// the lock file is opened for reading only (never created or written) and tried
+    /// once with a shared lock, released at once. An agent starting in that instant
+    /// waits out the moment (its lock has patience).
+    pub fn probe(path: &Path) -> Result<LockHolder> {
+        let lock_path = path.join(LOCK_FILE);
+        let mut file = match File::open(&lock_path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(LockHolder::Nobody),
+            Err(e) => return Err(Error::io("open lock file", &lock_path, e)),
+        };
+        match file.try_lock_shared() {
+            Ok(()) => Ok(LockHolder::Nobody),
+            Err(TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                Ok(LockHolder::Agent {
+                    pid: holder.trim().parse().ok(),
+                })
+            }
+            Err(TryLockError::Error(e)) => Err(Error::io("lock", &lock_path, e)),
         }
     }
 
@@ -106,6 +129,20 @@ impl StateDir {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// Who holds a state dir's lock, as [`StateDir::probe`] finds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LockHolder {
+    /// No process holds the lock.
+    Nobody,
+    /// An agent holds it; its pid when the lock file names one (an agent that has just
+    /// taken the lock may not have written it yet).
+    Agent {
+        /// The pid the lock file records.
+        pid: Option<u32>,
+    },
 }
 
 /// A JSON cache file of the state dir: `None` when absent, and also (with a warning that
@@ -139,6 +176,25 @@ mod tests {
             err.to_string().contains(&std::process::id().to_string()),
             "{err}"
         );
+    }
+
+    #[test]
+    fn probe_sees_the_holder_without_taking_the_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state");
+        assert_eq!(StateDir::probe(&state).unwrap(), LockHolder::Nobody);
+        assert!(!state.exists(), "a probe creates nothing");
+        let held = StateDir::lock(&state).unwrap();
+        assert_eq!(
+            StateDir::probe(&state).unwrap(),
+            LockHolder::Agent {
+                pid: Some(std::process::id())
+            }
+        );
+        assert_eq!(StateDir::holder(&state), Some(std::process::id()));
+        drop(held);
+        assert_eq!(StateDir::probe(&state).unwrap(), LockHolder::Nobody);
+        let _again = StateDir::lock(&state).unwrap();
     }
 
     /// A stat with every field set.
