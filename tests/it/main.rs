@@ -24,4 +24,5 @@ mod restore;
 mod retention;
 mod service;
 mod sources;
+mod status;
 mod worm;

@@ -79,9 +79,10 @@ pub(crate) enum Command {
     )]
     CheckConfig(CheckConfigArgs),
 
-    /// Show the last passes recorded in the state dir.
+    /// Show the last passes recorded in the state dir, whether an agent is running, and
+    /// the archive lag.
     #[command(
-        after_help = "Examples:\n  logferry status\n  logferry status --json | jq '.[0].files_failed'"
+        after_help = "Examples:\n  logferry status\n  logferry status --json | jq '.[0].files_failed'\n  logferry status --check --max-lag 1h   # for Nagios, cron or a Kubernetes exec probe\n\nBelow the table: whether an agent holds the state dir now, the last pass that did\nnot fail, the files pending after the last pass and the age of the oldest (the\narchive lag). --json prints the passes only.\n\nWith --check, one line and an exit code: 0 when the last pass did not fail (a\npartial pass counts: its failed files are pending and show in the lag) and the lag\nis within --max-lag; 1 when no pass is recorded, the last pass failed, or the lag\nexceeds --max-lag; 2 for bad usage (a --max-lag that is not a duration)."
     )]
     Status(StatusArgs),
 
@@ -184,6 +185,16 @@ pub(crate) struct StatusArgs {
     /// How many passes to show.
     #[arg(short = 'n', long, default_value_t = 10, value_name = "N")]
     pub limit: usize,
+
+    /// Print one line and exit 1 when no pass is recorded, the last pass failed, or the
+    /// lag exceeds --max-lag.
+    #[arg(long, conflicts_with = "json")]
+    pub check: bool,
+
+    /// With --check: the longest archive lag (age of the oldest pending file) that is
+    /// still ok, e.g. 30m or 1h.
+    #[arg(long, value_name = "DURATION", requires = "check", value_parser = humantime::parse_duration)]
+    pub max_lag: Option<std::time::Duration>,
 }
 
 /// Options of `generations`.

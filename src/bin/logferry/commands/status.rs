@@ -1,7 +1,13 @@
 //! `logferry status`: the recorded passes of each archive, newest first, as a table or
-//! JSON. Reads the state dir only; never the destination.
+//! JSON, with the archive's health under the table; `status --check` gives that health
+//! as one line and an exit code ([`health`]). Reads the state dir only; never the
+//! destination.
 
-use logferry::{human_bytes, read_retention_status, read_status, Config, RunReport};
+mod health;
+
+use logferry::{
+    human_bytes, read_retention_status, read_status, Clock, Config, RunReport, SystemClock,
+};
 
 use super::label;
 use crate::args::StatusArgs;
@@ -10,6 +16,9 @@ use crate::output::{fail, print_json, print_table, EXIT_OK};
 pub(crate) fn status(archives: &[Config], args: &StatusArgs) -> u8 {
     if args.json {
         return status_json(archives, args);
+    }
+    if args.check {
+        return status_check(archives, args);
     }
     let mut code = EXIT_OK;
     for a in archives {
@@ -40,6 +49,20 @@ fn status_json(archives: &[Config], args: &StatusArgs) -> u8 {
     EXIT_OK
 }
 
+fn status_check(archives: &[Config], args: &StatusArgs) -> u8 {
+    let mut code = EXIT_OK;
+    for a in archives {
+        let runs = match read_status(&a.state_dir) {
+            Ok(r) => r,
+            Err(e) => return fail(&e),
+        };
+        let (c, line) = health::check(&runs, args.max_lag, SystemClock.now());
+        out!("{}{line}", label(archives, a));
+        code = code.max(c);
+    }
+    code
+}
+
 fn status_table(config: &Config, args: &StatusArgs) -> u8 {
     let runs = match read_status(&config.state_dir) {
         Ok(r) => r,
@@ -51,6 +74,7 @@ fn status_table(config: &Config, args: &StatusArgs) -> u8 {
             "no passes recorded in {} yet; run `logferry --run-once`",
             config.state_dir.display()
         );
+        out!("{}", health::agent_line(config));
         return EXIT_OK;
     }
     let mut rows = vec![[
@@ -75,6 +99,10 @@ fn status_table(config: &Config, args: &StatusArgs) -> u8 {
     print_table(&rows);
     if let Some(e) = runs.first().and_then(|r| r.error.as_ref()) {
         out!("\nlast pass failed: {e}");
+    }
+    out!("\n{}", health::agent_line(config));
+    for line in health::summary_lines(&runs, SystemClock.now()) {
+        out!("{line}");
     }
     retention_line(config);
     EXIT_OK
