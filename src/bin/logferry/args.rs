@@ -121,6 +121,18 @@ pub(crate) enum Command {
     )]
     Generations(GenerationsArgs),
 
+    /// Print the shell completion script for SHELL on stdout.
+    #[command(
+        after_help = "Needs no config file.\n\nExamples:\n  logferry completions bash > /etc/bash_completion.d/logferry\n  logferry completions zsh > \"${fpath[1]}/_logferry\"\n  logferry completions fish > ~/.config/fish/completions/logferry.fish"
+    )]
+    Completions(CompletionsArgs),
+
+    /// Print the man page (roff) on stdout.
+    #[command(
+        after_help = "Needs no config file.\n\nExamples:\n  logferry man > /usr/local/share/man/man1/logferry.1\n  logferry man | man -l -"
+    )]
+    Man,
+
     /// List archived files from the current manifest generation.
     #[command(
         after_help = "Exit 3 when no archive is at the URL.\n\nExamples:\n  logferry ls\n  logferry ls --source app --json\n  logferry ls --hostname db-1   # another host's archive, with {hostname} in the URL\n  logferry ls --all-versions --since 2026-11-03T00:00:00Z   # every content since then"
@@ -150,6 +162,14 @@ pub(crate) struct HostArgs {
     /// in destination.url (a replacement host reading the one it replaces).
     #[arg(long, value_name = "NAME")]
     pub hostname: Option<String>,
+}
+
+/// Options of `completions`.
+#[derive(Debug, Args)]
+pub(crate) struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// Options of `run`.

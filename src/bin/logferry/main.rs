@@ -32,6 +32,15 @@ fn main() -> ExitCode {
         }
         Err(e) => e.exit(),
     };
+    // Like --help, these describe the command line itself: no config, no logging.
+    match &cli.command {
+        _ if cli.run_once => {}
+        Some(Command::Completions(a)) => {
+            return ExitCode::from(commands::completions::completions(a))
+        }
+        Some(Command::Man) => return ExitCode::from(commands::man::man()),
+        _ => {}
+    }
     let fetch = matches!(cli.command, Some(Command::Fetch(_)));
     if fetch {
         // A panic exits 101, which PostgreSQL would read as "not in the archive".
@@ -106,6 +115,8 @@ fn dispatch(command: Command, config: &Config, archives: &[Config]) -> u8 {
         Command::Expire(a) => rt.block_on(expire::run_expire(archives, &a)),
         Command::Archived(a) => rt.block_on(archived::run_archived(archives, &a)),
         Command::Run(a) => rt.block_on(run::run(config, archives, a.once)),
+        Command::Completions(a) => completions::completions(&a),
+        Command::Man => man::man(),
     }
 }
 

@@ -1,0 +1,63 @@
+//! The binary's installation aids as an operator meets them: shell completions and the
+//! man page, which need no config.
+
+use crate::cli::{code, stderr, stdout, Workspace};
+
+/// A workspace whose config file does not exist.
+fn without_config() -> Workspace {
+    let ws = Workspace::new();
+    std::fs::remove_file(ws.path("logferry.toml")).unwrap();
+    ws
+}
+
+#[test]
+fn bash_completions_name_the_subcommands_without_a_config() {
+    let ws = without_config();
+    let o = ws.run(&["completions", "bash"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let script = stdout(&o);
+    for word in [
+        "logferry",
+        "restore",
+        "expire",
+        "check-config",
+        "--hostname",
+    ] {
+        assert!(script.contains(word), "no {word} in: {script}");
+    }
+    for shell in ["zsh", "fish"] {
+        let o = ws.run(&["completions", shell]);
+        assert_eq!(code(&o), 0, "{shell}: {}", stderr(&o));
+        assert!(stdout(&o).contains("restore"), "{shell}");
+    }
+}
+
+#[test]
+fn completions_for_an_unknown_shell_exit_2() {
+    let o = without_config().run(&["completions", "tcsh"]);
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("tcsh"), "{}", stderr(&o));
+}
+
+#[test]
+fn man_prints_a_roff_page_without_a_config() {
+    let o = without_config().run(&["man"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let page = stdout(&o);
+    // clap_mangen opens with two lines defining the quote character, then the title.
+    let title = page.lines().find(|l| !l.starts_with(".ie") && !l.starts_with(".el"));
+    assert!(title.is_some_and(|l| l.starts_with(".TH logferry 1")), "{page}");
+    assert!(page.contains("restore"), "{page}");
+}
+
+#[test]
+fn completions_and_man_have_help_with_an_example() {
+    let ws = without_config();
+    for args in [&["completions", "--help"][..], &["man", "--help"][..]] {
+        let o = ws.run(args);
+        assert_eq!(code(&o), 0, "{args:?}");
+        let text = stdout(&o);
+        assert!(text.contains("Example"), "{args:?} has no example: {text}");
+        assert!(text.contains("logferry"), "{args:?}");
+    }
+}
