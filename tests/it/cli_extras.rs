@@ -1,5 +1,7 @@
 //! The binary's installation aids as an operator meets them: shell completions and the
-//! man page, which need no config.
+//! man page, which need no config, and `--version` naming the commit.
+
+use std::process::Command;
 
 use crate::cli::{code, stderr, stdout, Workspace};
 
@@ -45,8 +47,13 @@ fn man_prints_a_roff_page_without_a_config() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let page = stdout(&o);
     // clap_mangen opens with two lines defining the quote character, then the title.
-    let title = page.lines().find(|l| !l.starts_with(".ie") && !l.starts_with(".el"));
-    assert!(title.is_some_and(|l| l.starts_with(".TH logferry 1")), "{page}");
+    let title = page
+        .lines()
+        .find(|l| !l.starts_with(".ie") && !l.starts_with(".el"));
+    assert!(
+        title.is_some_and(|l| l.starts_with(".TH logferry 1")),
+        "{page}"
+    );
     assert!(page.contains("restore"), "{page}");
 }
 
@@ -60,4 +67,31 @@ fn completions_and_man_have_help_with_an_example() {
         assert!(text.contains("Example"), "{args:?} has no example: {text}");
         assert!(text.contains("logferry"), "{args:?}");
     }
+}
+
+#[test]
+fn version_names_the_commit_when_built_from_a_checkout() {
+    let o = without_config().run(&["--version"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let text = stdout(&o);
+    let want = format!("logferry {}", env!("CARGO_PKG_VERSION"));
+    assert!(text.starts_with(&want), "{text}");
+    let head = Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|h| h.status.success());
+    let Some(head) = head else {
+        return; // not a checkout, or no git: the version alone
+    };
+    let head = String::from_utf8_lossy(&head.stdout).trim().to_string();
+    let shown = text
+        .split_once('(')
+        .and_then(|(_, rest)| rest.split(&['-', ')'][..]).next())
+        .unwrap_or_else(|| panic!("no commit in {text}"));
+    assert!(
+        shown.len() >= 7 && head.starts_with(shown),
+        "{text} vs {head}"
+    );
 }
