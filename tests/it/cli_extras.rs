@@ -1,5 +1,6 @@
 //! The binary's installation aids as an operator meets them: shell completions and the
-//! man page, which need no config, and `--version` naming the commit.
+//! man page (no config needed), `--version` naming the commit, and `-v`/`-q` as a short
+//! form of `RUST_LOG`.
 
 use std::process::Command;
 
@@ -94,4 +95,46 @@ fn version_names_the_commit_when_built_from_a_checkout() {
         shown.len() >= 7 && head.starts_with(shown),
         "{text} vs {head}"
     );
+}
+
+#[test]
+fn quiet_hides_warnings_that_show_by_default() {
+    let ws = Workspace::new();
+    let env = [("LOGFERRY_NO_SUCH_KEY", "1")];
+    let o = ws.run_env(&["status"], &env);
+    assert!(
+        stderr(&o).contains("LOGFERRY_NO_SUCH_KEY"),
+        "{}",
+        stderr(&o)
+    );
+    let o = ws.run_env(&["-q", "status"], &env);
+    assert!(
+        !stderr(&o).contains("LOGFERRY_NO_SUCH_KEY"),
+        "{}",
+        stderr(&o)
+    );
+    let o = ws.run_env(&["status", "--quiet"], &env);
+    assert!(
+        !stderr(&o).contains("LOGFERRY_NO_SUCH_KEY"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn verbose_shows_info_lines_and_rust_log_wins_over_it() {
+    let ws = Workspace::new();
+    let o = ws.run(&["--run-once"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(!stderr(&o).contains("INFO"), "{}", stderr(&o));
+    let o = ws.run(&["-v", "--run-once"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stderr(&o).contains("INFO"), "{}", stderr(&o));
+    let o = ws.run_env(&["-v", "--run-once"], &[("RUST_LOG", "error")]);
+    assert!(!stderr(&o).contains("INFO"), "{}", stderr(&o));
+}
+
+#[test]
+fn verbose_and_quiet_together_are_a_usage_error() {
+    assert_eq!(code(&Workspace::new().run(&["-v", "-q", "status"])), 2);
 }

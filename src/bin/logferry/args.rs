@@ -18,7 +18,7 @@ Exit codes: 0 ok; 1 pass finished with file-level failures; 2 bad usage or confi
 the URL). fetch has its own, for PostgreSQL: see `logferry fetch --help`.
 Environment: LOGFERRY_<KEY> and LOGFERRY_<SECTION>__<KEY> override config keys
 (e.g. LOGFERRY_DESTINATION__URL); a LOGFERRY_* variable that names no key is ignored
-with a warning. RUST_LOG sets log filtering.";
+with a warning. RUST_LOG sets log filtering, and wins over -v/-q.";
 
 const FETCH_HELP: &str = "\
 NAME is the archived path or just its file name. DEST appears only once complete
@@ -58,9 +58,31 @@ pub(crate) struct Cli {
     #[arg(long)]
     pub run_once: bool,
 
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub verbosity: clap_verbosity_flag::Verbosity<Logging>,
+
     /// What to do; `run` when omitted.
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// `-v`/`-q`: a short form of RUST_LOG, counted from `warn` (`-v` info, `-vv` debug,
+/// `-vvv` trace, `-q` errors only). Without either, the agent logs at info and the
+/// other commands at warn.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Logging;
+
+impl clap_verbosity_flag::LogLevel for Logging {
+    fn default_filter() -> clap_verbosity_flag::VerbosityFilter {
+        clap_verbosity_flag::VerbosityFilter::Warn
+    }
+    fn verbose_help() -> Option<&'static str> {
+        Some("Log more: -v info, -vv debug, -vvv trace (RUST_LOG, when set, wins)")
+    }
+    fn quiet_help() -> Option<&'static str> {
+        Some("Log errors only (RUST_LOG, when set, wins)")
+    }
 }
 
 /// The subcommands.
