@@ -59,6 +59,19 @@ fn man_prints_a_roff_page_without_a_config() {
 }
 
 #[test]
+fn man_dir_writes_a_page_per_command() {
+    let ws = without_config();
+    let dir = ws.path("man/man1");
+    let o = ws.run(&["man", "--dir", dir.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    for page in ["logferry.1", "logferry-restore.1", "logferry-completions.1"] {
+        let text = std::fs::read_to_string(dir.join(page)).unwrap();
+        assert!(text.contains(".TH"), "{page}: {text}");
+    }
+    assert!(!dir.join("logferry-help.1").exists());
+}
+
+#[test]
 fn completions_and_man_have_help_with_an_example() {
     let ws = without_config();
     for args in [&["completions", "--help"][..], &["man", "--help"][..]] {

@@ -149,11 +149,11 @@ pub(crate) enum Command {
     )]
     Completions(CompletionsArgs),
 
-    /// Print the man page (roff) on stdout.
+    /// Print the man page (roff) on stdout, or write one page per command into DIR.
     #[command(
-        after_help = "Needs no config file.\n\nExamples:\n  logferry man > /usr/local/share/man/man1/logferry.1\n  logferry man | man -l -"
+        after_help = "Needs no config file.\n\nExamples:\n  logferry man > /usr/local/share/man/man1/logferry.1\n  logferry man | man -l -\n  logferry man --dir /usr/local/share/man/man1   # logferry.1, logferry-restore.1, ..."
     )]
-    Man,
+    Man(ManArgs),
 
     /// List archived files from the current manifest generation.
     #[command(
@@ -192,6 +192,15 @@ pub(crate) struct CompletionsArgs {
     /// The shell to complete for.
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
+}
+
+/// Options of `man`.
+#[derive(Debug, Args)]
+pub(crate) struct ManArgs {
+    /// Write logferry.1 and a logferry-<command>.1 for every command into DIR (created
+    /// if missing) instead of printing logferry.1.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 /// Options of `run`.

@@ -39,7 +39,7 @@ fn main() -> ExitCode {
         Some(Command::Completions(a)) => {
             return ExitCode::from(commands::completions::completions(a))
         }
-        Some(Command::Man) => return ExitCode::from(commands::man::man()),
+        Some(Command::Man(a)) => return ExitCode::from(commands::man::man(a)),
         _ => {}
     }
     let fetch = matches!(cli.command, Some(Command::Fetch(_)));
@@ -116,7 +116,7 @@ fn dispatch(command: Command, config: &Config, archives: &[Config]) -> u8 {
         Command::Archived(a) => rt.block_on(archived::run_archived(archives, &a)),
         Command::Run(a) => rt.block_on(run::run(config, archives, a.once)),
         Command::Completions(a) => completions::completions(&a),
-        Command::Man => man::man(),
+        Command::Man(a) => man::man(&a),
     }
 }
 
