@@ -7,6 +7,7 @@
 mod agent;
 mod cleanup;
 mod cli;
+mod cli_extras;
 mod common;
 mod conformance;
 mod format;

@@ -18,7 +18,7 @@ Exit codes: 0 ok; 1 pass finished with file-level failures; 2 bad usage or confi
 the URL). fetch has its own, for PostgreSQL: see `logferry fetch --help`.
 Environment: LOGFERRY_<KEY> and LOGFERRY_<SECTION>__<KEY> override config keys
 (e.g. LOGFERRY_DESTINATION__URL); a LOGFERRY_* variable that names no key is ignored
-with a warning. RUST_LOG sets log filtering.";
+with a warning. RUST_LOG sets log filtering, and wins over -v/-q.";
 
 const FETCH_HELP: &str = "\
 NAME is the archived path or just its file name. DEST appears only once complete
@@ -48,7 +48,7 @@ Examples:
 /// Without a command, runs the agent: a pass at every tick of the configured schedule
 /// (or one pass with --run-once).
 #[derive(Debug, Parser)]
-#[command(name = "logferry", version, after_help = AFTER_HELP)]
+#[command(name = "logferry", version = env!("LOGFERRY_VERSION"), after_help = AFTER_HELP)]
 pub(crate) struct Cli {
     /// Config file (TOML); relative paths in it resolve against its directory.
     #[arg(short, long, global = true, value_name = "FILE", default_value = DEFAULT_CONFIG_PATH)]
@@ -58,9 +58,31 @@ pub(crate) struct Cli {
     #[arg(long)]
     pub run_once: bool,
 
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub verbosity: clap_verbosity_flag::Verbosity<Logging>,
+
     /// What to do; `run` when omitted.
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// `-v`/`-q`: a short form of RUST_LOG, counted from `warn` (`-v` info, `-vv` debug,
+/// `-vvv` trace, `-q` errors only). Without either, the agent logs at info and the
+/// other commands at warn.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Logging;
+
+impl clap_verbosity_flag::LogLevel for Logging {
+    fn default_filter() -> clap_verbosity_flag::VerbosityFilter {
+        clap_verbosity_flag::VerbosityFilter::Warn
+    }
+    fn verbose_help() -> Option<&'static str> {
+        Some("Log more: -v info, -vv debug, -vvv trace (RUST_LOG, when set, wins)")
+    }
+    fn quiet_help() -> Option<&'static str> {
+        Some("Log errors only (RUST_LOG, when set, wins)")
+    }
 }
 
 /// The subcommands.
@@ -122,6 +144,18 @@ pub(crate) enum Command {
     )]
     Generations(GenerationsArgs),
 
+    /// Print the shell completion script for SHELL on stdout.
+    #[command(
+        after_help = "Needs no config file.\n\nExamples:\n  logferry completions bash > /etc/bash_completion.d/logferry\n  logferry completions zsh > \"${fpath[1]}/_logferry\"\n  logferry completions fish > ~/.config/fish/completions/logferry.fish"
+    )]
+    Completions(CompletionsArgs),
+
+    /// Print the man page (roff) on stdout, or write one page per command into DIR.
+    #[command(
+        after_help = "Needs no config file.\n\nExamples:\n  logferry man > /usr/local/share/man/man1/logferry.1\n  logferry man | man -l -\n  logferry man --dir /usr/local/share/man/man1   # logferry.1, logferry-restore.1, ..."
+    )]
+    Man(ManArgs),
+
     /// List archived files from the current manifest generation.
     #[command(
         after_help = "Exit 3 when no archive is at the URL.\n\nExamples:\n  logferry ls\n  logferry ls --source app --json\n  logferry ls --hostname db-1   # another host's archive, with {hostname} in the URL\n  logferry ls --all-versions --since 2026-11-03T00:00:00Z   # every content since then"
@@ -151,6 +185,23 @@ pub(crate) struct HostArgs {
     /// in destination.url (a replacement host reading the one it replaces).
     #[arg(long, value_name = "NAME")]
     pub hostname: Option<String>,
+}
+
+/// Options of `completions`.
+#[derive(Debug, Args)]
+pub(crate) struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// Options of `man`.
+#[derive(Debug, Args)]
+pub(crate) struct ManArgs {
+    /// Write logferry.1 and a logferry-<command>.1 for every command into DIR (created
+    /// if missing) instead of printing logferry.1.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 /// Options of `run`.

@@ -4,8 +4,9 @@
 
 use std::process::ExitCode;
 
-use crate::args::{Cli, Command, RunArgs};
+use crate::args::{Cli, Command, Logging, RunArgs};
 use clap::Parser;
+use clap_verbosity_flag::Verbosity;
 use logferry::{check_hostname, system_hostname, Config, LogFormat};
 
 // First: its `out!` and `eprintln!` macros serve the modules declared after it.
@@ -32,6 +33,15 @@ fn main() -> ExitCode {
         }
         Err(e) => e.exit(),
     };
+    // Like --help, these describe the command line itself: no config, no logging.
+    match &cli.command {
+        _ if cli.run_once => {}
+        Some(Command::Completions(a)) => {
+            return ExitCode::from(commands::completions::completions(a))
+        }
+        Some(Command::Man(a)) => return ExitCode::from(commands::man::man(a)),
+        _ => {}
+    }
     let fetch = matches!(cli.command, Some(Command::Fetch(_)));
     if fetch {
         // A panic exits 101, which PostgreSQL would read as "not in the archive".
@@ -43,14 +53,13 @@ fn main() -> ExitCode {
     }
     // Failures before the command runs, in the command's own terms.
     let early = |code: u8| ExitCode::from(if fetch { fetch_code(code) } else { code });
+    let verbosity = cli.verbosity;
     let (command, config) = match prepare(cli) {
         Ok(c) => c,
         Err(code) => return early(code),
     };
-    init_logging(
-        matches!(command, Command::Run(RunArgs { once: false })),
-        config.log_format,
-    );
+    let daemon = matches!(command, Command::Run(RunArgs { once: false }));
+    init_logging(&log_filter(daemon, &verbosity), config.log_format);
     // After logging is up, so they follow `log_format`; on stderr, so `archived` and
     // `fetch` (run by PostgreSQL) keep a clean stdout and their exit codes.
     for w in &config.warnings {
@@ -106,6 +115,8 @@ fn dispatch(command: Command, config: &Config, archives: &[Config]) -> u8 {
         Command::Expire(a) => rt.block_on(expire::run_expire(archives, &a)),
         Command::Archived(a) => rt.block_on(archived::run_archived(archives, &a)),
         Command::Run(a) => rt.block_on(run::run(config, archives, a.once)),
+        Command::Completions(a) => completions::completions(&a),
+        Command::Man(a) => man::man(&a),
     }
 }
 
@@ -125,8 +136,19 @@ pub(crate) fn env_vars() -> Vec<(String, String)> {
         .collect()
 }
 
-fn init_logging(daemon: bool, format: LogFormat) {
-    let default = if daemon { "info" } else { "warn" };
+/// The log filter when RUST_LOG is not set: `-v`/`-q` when given, else info for the
+/// agent and warn for the other commands. Debug and trace are for logferry's own lines;
+/// its dependencies stay at info (RUST_LOG reaches theirs).
+fn log_filter(daemon: bool, verbosity: &Verbosity<Logging>) -> String {
+    use clap_verbosity_flag::VerbosityFilter as F;
+    match verbosity.filter() {
+        _ if !verbosity.is_present() && daemon => "info".into(),
+        level @ (F::Debug | F::Trace) => format!("info,logferry={level}"),
+        level => level.to_string(),
+    }
+}
+
+fn init_logging(default: &str, format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
@@ -185,5 +207,19 @@ mod tests {
         );
         assert_eq!(sub(&["--config=x.toml", "fetch"]).as_deref(), Some("fetch"));
         assert_eq!(sub(&["--run-once", "--bogus"]), None);
+    }
+
+    #[test]
+    fn verbose_and_quiet_flags_pick_the_log_filter() {
+        let f = |v, q, daemon| log_filter(daemon, &Verbosity::new(v, q));
+        assert_eq!(f(0, 0, false), "warn");
+        assert_eq!(f(0, 0, true), "info");
+        assert_eq!(f(1, 0, false), "info");
+        assert_eq!(f(1, 0, true), "info");
+        assert_eq!(f(2, 0, false), "info,logferry=debug");
+        assert_eq!(f(3, 0, true), "info,logferry=trace");
+        assert_eq!(f(5, 0, false), "info,logferry=trace");
+        assert_eq!(f(0, 1, true), "error");
+        assert_eq!(f(0, 2, false), "off");
     }
 }

@@ -166,6 +166,14 @@ pub(crate) fn print_json(value: &impl serde::Serialize) {
     );
 }
 
+/// Text generated from the command-line definitions (a completion script, the man page)
+/// on stdout as it is, stopping quietly when stdout is closed. Nothing is scrubbed: no
+/// config, so no secret, is loaded for these.
+pub(crate) fn print_generated(text: &[u8]) {
+    use std::io::Write as _;
+    let _ = std::io::stdout().lock().write_all(text);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

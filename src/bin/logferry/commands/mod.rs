@@ -3,11 +3,13 @@
 
 pub(crate) mod archived;
 pub(crate) mod check_config;
+pub(crate) mod completions;
 pub(crate) mod daemon;
 pub(crate) mod expire;
 pub(crate) mod fetch;
 pub(crate) mod generations;
 pub(crate) mod ls;
+pub(crate) mod man;
 pub(crate) mod restore;
 pub(crate) mod run;
 pub(crate) mod status;
