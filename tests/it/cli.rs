@@ -359,6 +359,8 @@ fn every_command_has_help_with_an_example() {
         &["fetch", "--help"][..],
         &["verify", "--help"][..],
         &["generations", "--help"][..],
+        &["archived", "--help"][..],
+        &["expire", "--help"][..],
     ] {
         let o = Command::new(BIN).args(args).output().unwrap();
         assert_eq!(code(&o), 0, "{args:?}");
