@@ -119,8 +119,9 @@ pub use crate::config::{
     error::HostnameError,
     from_toml_str as config_from_toml,
     hostname::{check_hostname, system_hostname},
-    load as load_config, load_as as load_config_as, Config, Keep, LogFormat, Retention,
-    DEFAULT_CONFIG_PATH, DEFAULT_RETENTION_INTERVAL,
+    load as load_config, load_as as load_config_as,
+    preflight::{preflight as preflight_config, Finding as ConfigFinding, Severity},
+    Config, Keep, LogFormat, Retention, DEFAULT_CONFIG_PATH, DEFAULT_RETENTION_INTERVAL,
 };
 pub use crate::digest::{hash_file, ContentHash, DigestError, Hashing};
 pub use crate::error::{Chain, Error, Result};
