@@ -189,3 +189,40 @@ fn user() -> String {
         None => format!("uid {uid}"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(dir: &Path, extra: &str, path: &str) -> Config {
+        let text = format!("state_dir = \"state\"\n{extra}[destination]\nurl = \"m\"\n[[sources]]\nname = \"a\"\npath = \"{path}\"\n");
+        crate::config::from_toml_str(&text, dir, std::iter::empty()).unwrap()
+    }
+
+    #[test]
+    fn a_ready_config_has_no_findings() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("logs")).unwrap();
+        let c = config(dir.path(), "metrics_textfile = \"m.prom\"\n", "logs");
+        assert_eq!(preflight(&c), Vec::new(), "state is created on first use");
+    }
+
+    #[test]
+    fn findings_name_their_key_and_severity() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("state"), b"").unwrap();
+        let c = config(dir.path(), "metrics_textfile = \"no/m.prom\"\n", "logs");
+        let found: Vec<(Severity, String)> = preflight(&c)
+            .into_iter()
+            .map(|f| (f.severity, f.key))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (Severity::Warning, "sources[0].path".to_string()),
+                (Severity::Error, "state_dir".to_string()),
+                (Severity::Error, "metrics_textfile".to_string()),
+            ]
+        );
+    }
+}
