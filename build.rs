@@ -1,5 +1,6 @@
 //! Names the commit in `--version` when the crate is built from a git checkout, so a
-//! binary on a host can be traced to its source. Sets `LOGFERRY_VERSION` to the crate
+//! binary on a host can be traced to its source. (Not a `LOGFERRY_*` name: cargo also
+//! sets it when running tests, and the binary would warn about it as an unknown key.) Sets `BUILD_VERSION_WITH_COMMIT` to the crate
 //! version, followed by ` (<short commit>)` (`-dirty` when the tree has changes) when
 //! the manifest dir is a checkout and git runs; the version alone otherwise (a crate
 //! tarball, no git).
@@ -18,7 +19,7 @@ fn main() {
         false => None,
     };
     println!(
-        "cargo:rustc-env=LOGFERRY_VERSION={}",
+        "cargo:rustc-env=BUILD_VERSION_WITH_COMMIT={}",
         shown.unwrap_or(version)
     );
 }

@@ -51,7 +51,7 @@
 //! | L0 | `codec.rs` | [`Compression`]: streaming zstd encode and decode |
 //! | L0 | `glob.rs` | [`Matcher`]: gitignore-style include and exclude over globset |
 //! | L0 | `report.rs` | [`RunReport`] and [`Outcome`]: what a pass did |
-//! | L1 | `config/` | TOML and `LOGFERRY_*` in, a validated [`Config`] out: raw reading, validation by concern, destination and source rules, display |
+//! | L1 | `config/` | TOML and `LOGFERRY_*` in, a validated [`Config`] out: raw reading, validation by concern, destination and source rules, checks of values that would do nothing, display; preflight of the paths on disk (for `check-config`) |
 //! | L2 | `remote/` | the destination as an `Arc<dyn ObjectStore>` ([`Store`]), the remote layout (the one place keys are built), reading an object back, retries, the probe, deleting an object that S3 Object Lock may keep ([`delete_object`]) |
 //! | L2 | `catalog/` | the archive's record: manifest format, the chain and its folds, the index a reader loads, generations in the bucket (list, read, create-only commit), loading a state part by part, building the next generation, version records, the local index (SQLite), audit findings, history |
 //! | L2 | `state/` | the state dir: its lock, the stat cache, the status history, the one atomic writer; never talks to the remote |
@@ -119,8 +119,9 @@ pub use crate::config::{
     error::HostnameError,
     from_toml_str as config_from_toml,
     hostname::{check_hostname, system_hostname},
-    load as load_config, load_as as load_config_as, Config, Keep, LogFormat, Retention,
-    DEFAULT_CONFIG_PATH, DEFAULT_RETENTION_INTERVAL,
+    load as load_config, load_as as load_config_as,
+    preflight::{preflight as preflight_config, Finding as ConfigFinding, Severity},
+    Config, Keep, LogFormat, Retention, DEFAULT_CONFIG_PATH, DEFAULT_RETENTION_INTERVAL,
 };
 pub use crate::digest::{hash_file, ContentHash, DigestError, Hashing};
 pub use crate::error::{Chain, Error, Result};

@@ -18,10 +18,11 @@ pub struct Cron {
 }
 
 impl Cron {
-    /// Parses 5 fields (minute hour day-of-month month weekday) or 6/7 fields (seconds
-    /// first, optional year last); the message says what is wrong and how to write it.
+    /// Parses 5 fields (minute hour day-of-month month weekday), 6/7 fields (seconds
+    /// first, optional year last) or one of crontab's shorthands (`@hourly`); the message says what is wrong and how to write it.
     pub fn parse(text: &str) -> Result<Cron, Invalid> {
-        let mut fields: Vec<&str> = text.split_whitespace().collect();
+        let expanded = expand_macro(text)?;
+        let mut fields: Vec<&str> = expanded.split_whitespace().collect();
         match fields.len() {
             5 => fields.insert(0, "0"),
             6 | 7 => {}
@@ -58,6 +59,25 @@ impl Cron {
     pub fn next_after<Z: TimeZone>(&self, t: &DateTime<Z>) -> Option<DateTime<Z>> {
         self.parts.iter().filter_map(|s| s.after(t).next()).min()
     }
+}
+
+/// crontab's `@hourly`-style shorthands as the 5 fields they stand for; any other
+/// text as it is.
+fn expand_macro(text: &str) -> Result<String, Invalid> {
+    let t = text.trim();
+    if !t.starts_with('@') {
+        return Ok(text.to_string());
+    }
+    let fields = match t.to_ascii_lowercase().as_str() {
+        "@yearly" | "@annually" => "0 0 1 1 *",
+        "@monthly" => "0 0 1 * *",
+        "@weekly" => "0 0 * * 0",
+        "@daily" | "@midnight" => "0 0 * * *",
+        "@hourly" => "0 * * * *",
+        "@reboot" => return Err(format!("`{t}` is not supported: the agent runs a pass at start when its state dir records none; write a schedule such as \"@daily\" or \"*/5 * * * *\"").into()),
+        _ => return Err(format!("`{t}` is not a shorthand; use @yearly, @annually, @monthly, @weekly, @daily, @midnight or @hourly, or write 5 fields").into()),
+    };
+    Ok(fields.to_string())
 }
 
 /// As in crontab, a field that starts with `*` does not restrict the day (so `*/2` in
@@ -216,6 +236,31 @@ mod tests {
                 assert_eq!(got, want, "{text}");
             }
         }
+    }
+
+    #[test]
+    fn shorthands_mean_what_crontab_means() {
+        let t = Utc.with_ymd_and_hms(2026, 11, 25, 10, 30, 0).unwrap(); // a Wednesday
+        for (text, next) in [
+            ("@hourly", "2026-11-25 11:00:00"),
+            ("@daily", "2026-11-26 00:00:00"),
+            ("@midnight", "2026-11-26 00:00:00"),
+            ("@weekly", "2026-11-29 00:00:00"),
+            ("@monthly", "2026-12-01 00:00:00"),
+            ("@yearly", "2027-01-01 00:00:00"),
+            ("@annually", "2027-01-01 00:00:00"),
+        ] {
+            let cron = Cron::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            let got = cron.next_after(&t).unwrap();
+            assert_eq!(got.format("%Y-%m-%d %H:%M:%S").to_string(), next, "{text}");
+        }
+        let e = Cron::parse("@fortnightly").unwrap_err().to_string();
+        assert!(
+            e.contains("`@fortnightly` is not a shorthand; use @yearly"),
+            "{e}"
+        );
+        let e = Cron::parse("@reboot").unwrap_err().to_string();
+        assert!(e.contains("`@reboot` is not supported"), "{e}");
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! Configuration: what logferry archives, where to, and when. A TOML file and
 //! `LOGFERRY_*` environment overrides are read into a raw, loosely typed form
 //! (`raw.rs`, `env.rs`), then every key is validated into the typed [`Config`]
-//! (`validate.rs`, `source.rs`, `values.rs`, `crontab.rs`, `destination.rs`,
-//! `hostname.rs`) and printed back by `check-config` (`display.rs`).
+//! (`validate.rs`, `source.rs`, `values.rs`, `checks.rs`, `crontab.rs`,
+//! `destination.rs`, `hostname.rs`) and printed back by `check-config` (`display.rs`).
+//! `preflight.rs` asks the file system about a valid config's paths, apart from
+//! validation, for `check-config` and the agent's start.
 //!
 //! This file holds the typed config and its entry points: loading, reading another
 //! host's archive, one config per archive, and errors about a key found after loading.
@@ -14,12 +16,14 @@ use std::time::Duration;
 use crate::codec::Codec;
 use crate::error::{Error, Result};
 
+mod checks;
 mod crontab;
 pub(crate) mod destination;
 mod display;
 mod env;
 pub(crate) mod error;
 pub(crate) mod hostname;
+pub(crate) mod preflight;
 mod raw;
 pub(crate) mod retention;
 mod source;
@@ -288,7 +292,9 @@ fn finish(
 ) -> Result<Config> {
     match validate::validate(raw, file, base, host) {
         Ok(mut config) => {
-            config.warnings = overrides.warnings;
+            let mut warnings = overrides.warnings;
+            warnings.append(&mut config.warnings);
+            config.warnings = warnings;
             config.overridden = overrides.set;
             Ok(config)
         }

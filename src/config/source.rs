@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use super::checks;
 use super::error::{Checked, KeyError};
 use super::raw::RawSource;
 use super::retention::{source_keep, Keep};
@@ -20,11 +21,13 @@ pub(super) fn validate_sources(
     default_codec: Codec,
     keep: Keep,
     base: &Path,
+    warnings: &mut Vec<String>,
 ) -> Checked<Vec<Source>> {
     let mut sources: Vec<Source> = Vec::with_capacity(raw_sources.len());
     for (i, mut rs) in raw_sources.into_iter().enumerate() {
         let name = source_name(i, rs.name.take(), &sources)?;
-        sources.push(validate_source(i, name, rs, default_codec, keep, base)?);
+        let source = validate_source(i, name, rs, default_codec, keep, base, warnings)?;
+        sources.push(source);
     }
     Ok(sources)
 }
@@ -51,6 +54,7 @@ fn validate_source(
     default_codec: Codec,
     keep: Keep,
     base: &Path,
+    warnings: &mut Vec<String>,
 ) -> Checked<Source> {
     let key = |k: &str| format!("sources[{i}].{k}");
     let path = match rs.path.as_deref() {
@@ -61,8 +65,12 @@ fn validate_source(
             ))
         }
         Some("") => return Err(KeyError::new(key("path"), "must not be empty")),
-        Some(p) => resolve(base, p),
+        Some(p) => {
+            checks::no_tilde(&key("path"), p)?;
+            resolve(base, p)
+        }
     };
+    globs_can_match(i, &rs, &path, warnings)?;
     let globs = |list: Option<Vec<String>>, what: &str| {
         Matcher::new(&list.unwrap_or_default()).map_err(|(j, m)| {
             KeyError::new(
@@ -91,6 +99,13 @@ fn validate_source(
         &key("compression"),
         &key("compression_level"),
     )?;
+    checks::level_without_zstd(
+        &key("compression_level"),
+        &key("compression"),
+        rs.compression_level,
+        codec,
+        warnings,
+    );
     let keep = source_keep(rs.retention.take(), keep, &key("retention"))?;
     Ok(Source {
         name,
@@ -105,6 +120,23 @@ fn validate_source(
         codec,
         delete_after_archive,
     })
+}
+
+/// `include` and `exclude` can take a file: not an empty include list, no pattern that
+/// repeats the source's path, no include an exclude cancels.
+fn globs_can_match(
+    i: usize,
+    rs: &RawSource,
+    path: &Path,
+    warnings: &mut Vec<String>,
+) -> Checked<()> {
+    checks::include_not_empty(&format!("sources[{i}].include"), rs.include.as_deref())?;
+    let include = rs.include.as_deref().unwrap_or_default();
+    let exclude = rs.exclude.as_deref().unwrap_or_default();
+    checks::anchored_like_absolute(&format!("sources[{i}].include"), include, path, warnings)?;
+    checks::anchored_like_absolute(&format!("sources[{i}].exclude"), exclude, path, warnings)?;
+    checks::cancelled_includes(i, include, exclude, warnings);
+    Ok(())
 }
 
 /// `closed_by`, with the marker keys that only `ready-marker` takes.

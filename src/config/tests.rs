@@ -44,24 +44,25 @@ fn defaults_are_documented_values() {
 }
 
 #[test]
-fn schedules_with_five_six_and_seven_fields_parse() {
+fn schedules_with_five_six_and_seven_fields_and_shorthands_parse() {
     for ok in [
         "*/5 * * * *",
         "0 */5 * * * *",
         "0 0 3 * * * 2030",
         "@hourly",
+        "@daily",
+        "@weekly",
     ] {
         let text = format!("schedule = \"{ok}\"\n{GOOD}");
         let r = parse(&text);
-        if ok == "@hourly" {
-            assert!(
-                r.is_err(),
-                "one-field shorthands are refused with the field count"
-            );
-        } else {
-            assert!(r.is_ok(), "{ok}: {:?}", r.err());
-        }
+        assert!(r.is_ok(), "{ok}: {:?}", r.err());
+        assert_eq!(r.unwrap().schedule.text, ok, "shown as written");
     }
+    bad(
+        &format!("schedule = \"@sometimes\"\n{GOOD}"),
+        "schedule",
+        "`@sometimes` is not a shorthand; use @yearly, @annually, @monthly, @weekly, @daily, @midnight or @hourly",
+    );
 }
 
 #[test]
@@ -768,4 +769,132 @@ fn delete_after_archive_is_a_duration_and_never_for_ready_marker() {
         .unwrap()
         .to_string()
         .contains("delete_after_archive = \"never\""));
+}
+
+fn warnings_of(text: &str) -> Vec<String> {
+    parse(text)
+        .unwrap_or_else(|e| panic!("{text:?}: {e}"))
+        .warnings
+}
+
+fn warns(text: &str, key: &str, words: &str) {
+    let w = warnings_of(text);
+    assert!(
+        w.iter()
+            .any(|w| w.starts_with(&format!("key `{key}`: ")) && w.contains(words)),
+        "{text:?}: no warning about `{key}` with `{words}`: {w:?}"
+    );
+}
+
+const DEST: &str = "[destination]\nurl = \"mirror\"\n";
+
+#[test]
+fn a_path_starting_with_a_tilde_is_refused() {
+    bad(
+        &format!("state_dir = \"~/state\"\n{GOOD}"),
+        "state_dir",
+        "`~/state` starts with `~`, which logferry does not expand (it would name a directory called `~`); write the absolute path, e.g. \"/home/USER/state\"",
+    );
+    bad(
+        &format!("metrics_textfile = \"~/m.prom\"\n{GOOD}"),
+        "metrics_textfile",
+        "starts with `~`",
+    );
+    bad(
+        "[destination]\nurl = \"~/archive\"\n[[sources]]\nname = \"a\"\npath = \"l\"",
+        "destination.url",
+        "write the absolute path, e.g. \"/home/USER/archive\"",
+    );
+    bad(
+        &format!("{DEST}[[sources]]\nname = \"a\"\npath = \"~\""),
+        "sources[0].path",
+        "e.g. \"/home/USER\"",
+    );
+}
+
+#[test]
+fn an_empty_include_list_is_refused() {
+    bad(
+        &format!("{DEST}[[sources]]\nname = \"a\"\npath = \"l\"\ninclude = []"),
+        "sources[0].include",
+        "is an empty list; leave the key out to take every file, or list the patterns to take, e.g. [\"*.log.*\"]",
+    );
+}
+
+#[test]
+fn globs_that_can_never_match_are_reported() {
+    bad(
+        &format!("{DEST}[[sources]]\nname = \"a\"\npath = \"/var/log/app\"\ninclude = [\"/var/log/app/*.log\"]"),
+        "sources[0].include[0]",
+        "`/var/log/app/*.log` is an absolute path, but patterns are relative to `path` (`/var/log/app`) and this one can never match; write \"*.log\"",
+    );
+    bad(
+        &format!("{DEST}[[sources]]\nname = \"a\"\npath = \"/var/log/app\"\nexclude = [\"x\", \"/var/log/app/tmp/*\"]"),
+        "sources[0].exclude[1]",
+        "write \"tmp/*\"",
+    );
+    let src =
+        |globs: &str| format!("{DEST}[[sources]]\nname = \"a\"\npath = \"/var/log/app\"\n{globs}");
+    warns(
+        &src("include = [\"/var/log/*.gz\"]"),
+        "sources[0].include[0]",
+        "`/var/log/*.gz` looks like an absolute path, but patterns are relative to `path` (`/var/log/app`; a leading `/` anchors to its top), so it matches only `/var/log/app/var/log/*.gz`",
+    );
+    warns(
+        &src("include = [\"*.gz\", \"*.log.*\"]\nexclude = [\"*.tmp\", \"*.log.*\"]"),
+        "sources[0].include[1]",
+        "`*.log.*` takes no file: `sources[0].exclude[1]` (`*.log.*`) excludes every file it matches; remove one of them",
+    );
+    warns(
+        &src("exclude = [\"**\"]"),
+        "sources[0].exclude[0]",
+        "`**` excludes every file, so the source archives nothing",
+    );
+    assert!(warnings_of(&src(
+        "include = [\"/current.log\", \"*.gz\"]\nexclude = [\"*.tmp\"]"
+    ))
+    .is_empty());
+    assert!(warnings_of(&format!(
+        "{DEST}[[sources]]\nname = \"a\"\npath = \"/\"\ninclude = [\"/var/log/*.gz\"]"
+    ))
+    .is_empty());
+}
+
+#[test]
+fn a_compression_level_without_zstd_is_a_warning() {
+    warns(
+        "[destination]\nurl = \"m\"\ncompression_level = 9\n[[sources]]\nname = \"a\"\npath = \"l\"",
+        "destination.compression_level",
+        "has no effect: compression is \"none\"; set destination.compression = \"zstd\" to compress, or remove the level",
+    );
+    warns(
+        &format!("{DEST}[[sources]]\nname = \"a\"\npath = \"l\"\ncompression_level = 9"),
+        "sources[0].compression_level",
+        "set sources[0].compression = \"zstd\"",
+    );
+    warns(
+        "[destination]\nurl = \"m\"\ncompression = \"zstd\"\n[[sources]]\nname = \"a\"\npath = \"l\"\ncompression = \"none\"\ncompression_level = 9",
+        "sources[0].compression_level",
+        "has no effect",
+    );
+    let fine = "[destination]\nurl = \"m\"\ncompression = \"zstd\"\ncompression_level = 9\n[[sources]]\nname = \"a\"\npath = \"l\"\ncompression_level = 5";
+    assert!(warnings_of(fine).is_empty(), "{:?}", warnings_of(fine));
+}
+
+#[test]
+fn a_six_field_schedule_every_few_seconds_is_a_warning() {
+    warns(
+        &format!("schedule = \"*/5 * * * * *\"\n{GOOD}"),
+        "schedule",
+        "`*/5 * * * * *` runs a pass every 5 seconds: with 6 fields the first is seconds; for crontab's meaning write the 5 fields \"*/5 * * * *\"",
+    );
+    warns(
+        &format!("schedule = \"* */5 * * * *\"\n{GOOD}"),
+        "schedule",
+        "runs a pass every second",
+    );
+    for quiet in ["0 */5 * * * *", "*/5 * * * *", "30 0 3 * * *"] {
+        let w = warnings_of(&format!("schedule = \"{quiet}\"\n{GOOD}"));
+        assert!(w.is_empty(), "{quiet}: {w:?}");
+    }
 }

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::checks;
 use super::destination::{check_option, parse_checksum, HOSTNAME_VAR, SOURCE_VAR};
 use super::error::{Checked, Invalid, KeyError};
 use super::hostname::{check_hostname, expand_hostname_as, system_hostname};
@@ -44,12 +45,19 @@ pub(super) fn validate(
 }
 
 fn fields(raw: RawConfig, base: &Path, host: Option<&str>) -> Checked<Config> {
+    let mut warnings = Vec::new();
     let state_dir = match raw.state_dir.as_deref() {
         None => PathBuf::from(DEFAULT_STATE_DIR),
         Some("") => return Err(KeyError::new("state_dir", "must not be empty")),
-        Some(s) => resolve(base, s),
+        Some(s) => {
+            checks::no_tilde("state_dir", s)?;
+            resolve(base, s)
+        }
     };
     let schedule = schedule(raw.schedule, raw.interval, raw.timezone)?;
+    if let ScheduleKind::Cron(..) = schedule.kind {
+        warnings.extend(checks::seconds_schedule(&schedule.text));
+    }
     let jitter = duration_or("jitter", raw.jitter, Duration::ZERO)?;
     let shutdown_grace = duration_or("shutdown_grace", raw.shutdown_grace, DEFAULT_SHUTDOWN_GRACE)?;
     let metrics_listen = metrics_listen(raw.metrics_listen)?;
@@ -71,7 +79,8 @@ fn fields(raw: RawConfig, base: &Path, host: Option<&str>) -> Checked<Config> {
             "missing; add a [destination] table with url = \"file:///var/archive\" or \"s3://bucket/prefix\"",
         )
     })?;
-    let (destination, default_codec) = destination(raw_dest, &first_source, base, host)?;
+    let (destination, default_codec) =
+        destination(raw_dest, &first_source, base, host, &mut warnings)?;
     let raw_sources = raw.sources.unwrap_or_default();
     if raw_sources.is_empty() {
         return Err(KeyError::new(
@@ -80,7 +89,13 @@ fn fields(raw: RawConfig, base: &Path, host: Option<&str>) -> Checked<Config> {
         ));
     }
     let retention = super::retention::archive_retention(raw.retention)?;
-    let sources = validate_sources(raw_sources, default_codec, retention.keep, base)?;
+    let sources = validate_sources(
+        raw_sources,
+        default_codec,
+        retention.keep,
+        base,
+        &mut warnings,
+    )?;
     Ok(Config {
         file: None,
         base_dir: base.to_path_buf(),
@@ -96,7 +111,7 @@ fn fields(raw: RawConfig, base: &Path, host: Option<&str>) -> Checked<Config> {
         destination,
         sources,
         retention,
-        warnings: Vec::new(),
+        warnings,
         overridden: Vec::new(),
     })
 }
@@ -195,6 +210,7 @@ fn metrics_textfile(v: Option<&str>, base: &Path) -> Checked<Option<PathBuf>> {
         None => Ok(None),
         Some("") => Err(KeyError::new("metrics_textfile", "must not be empty")),
         Some(p) => {
+            checks::no_tilde("metrics_textfile", p)?;
             let path = resolve(base, p);
             if path.extension().and_then(|e| e.to_str()) != Some("prom") {
                 return Err(KeyError::new(
@@ -253,6 +269,7 @@ fn destination(
     first_source: &str,
     base: &Path,
     host: Option<&str>,
+    warnings: &mut Vec<String>,
 ) -> Checked<(Destination, Codec)> {
     let at_url = |m: Invalid| m.at("destination.url");
     let written = raw.url.clone().ok_or_else(|| {
@@ -261,6 +278,7 @@ fn destination(
             "missing; e.g. url = \"s3://bucket/prefix\"",
         )
     })?;
+    checks::no_tilde("destination.url", &written)?;
     let hostname_template = written.contains(HOSTNAME_VAR).then(|| written.clone());
     let url_text = expand_url(&written, host)?;
     let template = url_text.contains(SOURCE_VAR).then(|| url_text.clone());
@@ -302,6 +320,13 @@ fn destination(
         "destination.compression",
         "destination.compression_level",
     )?;
+    checks::level_without_zstd(
+        "destination.compression_level",
+        "destination.compression",
+        raw.compression_level,
+        codec,
+        warnings,
+    );
     let destination = Destination {
         url,
         options,

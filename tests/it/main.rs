@@ -5,6 +5,7 @@
 #![allow(clippy::disallowed_methods)]
 
 mod agent;
+mod check_config;
 mod cleanup;
 mod cli;
 mod cli_extras;

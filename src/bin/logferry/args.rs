@@ -48,7 +48,7 @@ Examples:
 /// Without a command, runs the agent: a pass at every tick of the configured schedule
 /// (or one pass with --run-once).
 #[derive(Debug, Parser)]
-#[command(name = "logferry", version = env!("LOGFERRY_VERSION"), after_help = AFTER_HELP)]
+#[command(name = "logferry", version = env!("BUILD_VERSION_WITH_COMMIT"), after_help = AFTER_HELP)]
 pub(crate) struct Cli {
     /// Config file (TOML); relative paths in it resolve against its directory.
     #[arg(short, long, global = true, value_name = "FILE", default_value = DEFAULT_CONFIG_PATH)]

@@ -1,9 +1,11 @@
 //! `logferry check-config`: the config as logferry understands it (secrets redacted),
-//! the archives of a `{source}` template, the next passes, and with `--probe` whether
-//! the destination does what a pass needs.
+//! the archives of a `{source}` template, the next passes, what the file system says
+//! about its paths (a missing source directory, a state dir that cannot be written),
+//! and with `--probe` whether the destination does what a pass needs.
 
 use logferry::{
-    check_future_tick, next_passes, probe, rfc3339_in, Clock, Config, ProbeCheck, SystemClock,
+    check_future_tick, next_passes, preflight_config, probe, rfc3339_in, Clock, Config, ProbeCheck,
+    Severity, SystemClock,
 };
 
 use super::{label, open_all};
@@ -19,6 +21,9 @@ pub(crate) async fn check_config(
     let now = SystemClock.now();
     if let Err(e) = check_future_tick(config, now) {
         return fail(&e);
+    }
+    if let Err(code) = check_paths(config) {
+        return code;
     }
     let opened = match open_all(archives) {
         Ok(o) => o,
@@ -50,6 +55,19 @@ pub(crate) async fn check_config(
         out!("{}", serde_json::to_string_pretty(&v).expect("json prints"));
     }
     code
+}
+
+/// The file system's findings about the config's paths: a warning as a log line, an
+/// error as the one a bad value gets (exit 2), after every finding is shown.
+fn check_paths(config: &Config) -> Result<(), u8> {
+    let mut code = None;
+    for f in preflight_config(config) {
+        match f.severity {
+            Severity::Error => code = Some(fail(&config.key_error(&f.key, f.message))),
+            _ => tracing::warn!("{f}"),
+        }
+    }
+    code.map_or(Ok(()), Err)
 }
 
 /// `check-config --json`: the effective config, the next passes, the archives of a

@@ -2,8 +2,8 @@
 //! its summary on stdout and, when configured, the node_exporter textfile.
 
 use logferry::{
-    check_future_tick, expire_if_due, read_status, run_once, Clock, Config, ExpireReport, Metrics,
-    Outcome, RunReport, Store, SystemClock,
+    check_future_tick, expire_if_due, preflight_config, read_status, run_once, Clock, Config,
+    ExpireReport, Metrics, Outcome, RunReport, Store, SystemClock,
 };
 
 use super::{archive_name, destination_label, label, open_all};
@@ -14,6 +14,11 @@ pub(crate) async fn run(config: &Config, archives: &[Config], once: bool) -> u8 
     if !once {
         if let Err(e) = check_future_tick(config, SystemClock.now()) {
             return fail(&e);
+        }
+        // What check-config would say about the paths, in the service's log: a missing
+        // source directory may appear later, and a pass names its own failures.
+        for f in preflight_config(config) {
+            tracing::warn!("{f}");
         }
     }
     let opened = match open_all(archives) {
