@@ -476,7 +476,7 @@ fn verify_unit_files(dir: &Path) -> std::process::Output {
         )
         .unwrap();
         // Point ExecStart at the binary under test; verify checks that it exists.
-        std::fs::write(dir.join(n), text.replace("/usr/bin/logferry", BIN)).unwrap();
+        std::fs::write(dir.join(n), text.replace("/usr/local/bin/logferry", BIN)).unwrap();
         n.to_string()
     })
     .collect();
