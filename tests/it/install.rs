@@ -61,13 +61,21 @@ fn dockerfile_builds_in_a_rust_stage_and_runs_as_a_non_root_user() {
             .unwrap_or_else(|| panic!("no {instr}"))
     };
     let user = last("USER");
-    let uid: u32 = user.split(':').next().unwrap().parse().expect("numeric USER");
+    let uid: u32 = user
+        .split(':')
+        .next()
+        .unwrap()
+        .parse()
+        .expect("numeric USER");
     assert_ne!(uid, 0, "USER {user}");
     assert_eq!(last("ENTRYPOINT"), r#"["logferry"]"#);
     assert_eq!(last("CMD"), r#"["run"]"#);
     // The Kubernetes example's runAsUser is the image's user.
     let k8s = read("examples/kubernetes/deployment.yaml");
-    assert!(k8s.contains(&format!("runAsUser: {uid}")), "runAsUser {uid}");
+    assert!(
+        k8s.contains(&format!("runAsUser: {uid}")),
+        "runAsUser {uid}"
+    );
     assert!(k8s.contains(&format!("fsGroup: {uid}")), "fsGroup {uid}");
     for key in [
         "runAsNonRoot: true",
@@ -121,7 +129,8 @@ fn systemd_units_need_no_user_or_directory_created_first() {
             );
         }
         assert!(
-            keys.iter().any(|l| l.starts_with("ExecStart=/usr/local/bin/logferry ")),
+            keys.iter()
+                .any(|l| l.starts_with("ExecStart=/usr/local/bin/logferry ")),
             "{unit}: ExecStart"
         );
     }
