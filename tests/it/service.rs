@@ -476,7 +476,7 @@ fn verify_unit_files(dir: &Path) -> std::process::Output {
         )
         .unwrap();
         // Point ExecStart at the binary under test; verify checks that it exists.
-        std::fs::write(dir.join(n), text.replace("/usr/bin/logferry", BIN)).unwrap();
+        std::fs::write(dir.join(n), text.replace("/usr/local/bin/logferry", BIN)).unwrap();
         n.to_string()
     })
     .collect();
@@ -507,7 +507,8 @@ fn systemd_units_verify_without_warnings() {
         "WatchdogSec=",
         "NoNewPrivileges=true",
         "ProtectSystem=strict",
-        "ReadWritePaths=",
+        "DynamicUser=yes",
+        "StateDirectory=logferry",
         "ReadOnlyPaths=",
         "PrivateTmp=true",
         "ProtectHome=true",
