@@ -131,7 +131,7 @@ pub(crate) async fn expire_locked(
             "committed the expiry"
         );
     }
-    sweep::finish(config, store, state_dir, now, &mut report).await?;
+    sweep::finish(config, store, state_dir, now, kept, &mut report).await?;
     tracing::info!(
         objects = report.objects_deleted,
         bytes = report.bytes_deleted,

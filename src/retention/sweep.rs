@@ -20,7 +20,6 @@ use crate::catalog::{self, Generation, GenerationNo};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::remote::{layout, Deletion, Store, DATA_PREFIX};
-use crate::restore::verify::readable_generations;
 use crate::state::StateDir;
 use crate::time::Timestamp;
 
@@ -61,27 +60,27 @@ pub(super) async fn preview(
 }
 
 /// Deletes what the committed generations say is no longer kept.
+/// `read` holds the generations the run read (in order, every one readable); the ones
+/// committed since (this run's expiry, a racing writer's) are read on top.
 pub(super) async fn finish(
     config: &Config,
     store: &Store,
     state_dir: &StateDir,
     now: SystemTime,
+    read: Vec<Generation>,
     report: &mut ExpireReport,
 ) -> Result<()> {
     let mut ledger = Ledger::read(state_dir.path());
-    let (generations, missing, damaged, newest) = readable_generations(store).await?;
+    let mut generations = read;
+    let last = generations.last().map_or(GenerationNo(0), |g| g.generation);
+    for g in catalog::list_generations(store, None).await? {
+        if g > last {
+            generations.push(catalog::fetch_inline(store, g).await?);
+        }
+    }
+    let newest = generations.last().map_or(last, |g| g.generation);
     let expired = Expired::of(&generations);
     let floor = expired.floor();
-    if missing
-        .iter()
-        .chain(&damaged)
-        .any(|g| g.generation >= floor)
-    {
-        return Err(Error::Repair {
-            generation: newest.get(),
-            message: "a generation became unreadable while expiring; nothing more is deleted: run `logferry verify`".into(),
-        });
-    }
     report.floor = floor;
     let kept: Vec<Generation> = generations
         .into_iter()

@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::report::{Outcome, RunReport};
 use crate::state::write_atomic;
 
+mod expiry;
 mod local;
 
 /// Upper bounds of the pass duration histogram, in seconds.
@@ -41,7 +42,7 @@ type Getter = fn(&ArchiveMetrics) -> u64;
 #[derive(Debug, Default)]
 struct Inner {
     archives: BTreeMap<String, ArchiveMetrics>,
-    expiry: BTreeMap<String, super::expiry_metrics::ExpiryMetrics>,
+    expiry: BTreeMap<String, expiry::ExpiryMetrics>,
     ready: bool,
     last_alive: Option<Instant>,
 }
@@ -136,7 +137,7 @@ impl Metrics {
         render_durations(&mut out, archives);
         render_gauges(&mut out, archives, now, inner.ready);
         local::render(&mut out, archives);
-        super::expiry_metrics::render(&mut out, &inner.expiry);
+        expiry::render(&mut out, &inner.expiry);
         out
     }
 
@@ -222,11 +223,11 @@ fn family(out: &mut String, name: &str, kind: &str, help: &str) {
 }
 
 /// A family with one sample per archive, labelled by it.
-fn per_archive(
+fn per_archive<M>(
     out: &mut String,
-    archives: &Archives,
+    archives: &BTreeMap<String, M>,
     (name, kind, help): (&str, &str, &str),
-    value: impl Fn(&ArchiveMetrics) -> String,
+    value: impl Fn(&M) -> String,
 ) {
     family(out, name, kind, help);
     for (a, m) in archives {

@@ -1,10 +1,9 @@
 //! The expiry's Prometheus metrics: what expiries removed, and how big the archive is
-//! after the last one. Kept apart from the pass's metrics in `metrics.rs`, which
-//! renders them beside its own.
+//! after the last one. Fed by each expiry's report, rendered beside the passes'.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
+use super::per_archive;
 use crate::retention::expire::ExpireReport;
 
 /// One archive's expiry figures.
@@ -86,10 +85,6 @@ pub(crate) fn render(out: &mut String, archives: &BTreeMap<String, ExpiryMetrics
         ),
     ];
     for (name, kind, help, get) in families {
-        let _ = writeln!(out, "# HELP {name} {help}");
-        let _ = writeln!(out, "# TYPE {name} {kind}");
-        for (a, m) in archives {
-            let _ = writeln!(out, "{name}{{archive=\"{a}\"}} {}", get(m));
-        }
+        per_archive(out, archives, (name, kind, help), get);
     }
 }
