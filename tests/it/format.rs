@@ -20,9 +20,9 @@ use serde_json::json;
 use crate::cli::{code, stderr, stdout, Workspace};
 use crate::common::{sha, Env, FaultStore};
 
-/// The config the fixture was written with (make-fixture.sh), paths relative to the
-/// workspace.
-const CONFIG: &str = r#"state_dir = "state"
+/// The config both fixtures were written with (archive-v2's make-fixture.sh, archive-v3's
+/// make.sh), paths relative to the workspace.
+pub(crate) const CONFIG: &str = r#"state_dir = "state"
 
 [destination]
 url = "mirror"
@@ -48,23 +48,23 @@ min_age = "0s"
 
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
 
-fn app(batch: u32) -> Vec<u8> {
+pub(crate) fn app(batch: u32) -> Vec<u8> {
     format!("app batch {batch}: started\napp batch {batch}: ok\n").into_bytes()
 }
 
-fn worker(batch: u32) -> Vec<u8> {
+pub(crate) fn worker(batch: u32) -> Vec<u8> {
     format!("worker batch {batch}\n").into_bytes()
 }
 
-fn wal(n: u32) -> Vec<u8> {
+pub(crate) fn wal(n: u32) -> Vec<u8> {
     format!("wal segment {n}\n").into_bytes()
 }
 
-fn wal_name(n: u32) -> String {
+pub(crate) fn wal_name(n: u32) -> String {
     format!("0000000100000000000000{n:02}")
 }
 
-fn audit(batch: u32) -> Vec<u8> {
+pub(crate) fn audit(batch: u32) -> Vec<u8> {
     let (user, action) = if batch == 1 {
         ("alice", "login")
     } else {

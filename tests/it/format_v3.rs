@@ -14,32 +14,7 @@ use logferry::{config_from_toml, find_archived, load_at, open_store, GenerationN
 
 use crate::cli::{code, stderr, stdout, Workspace};
 use crate::common::{sha, FaultStore};
-use crate::format::{copy_tree, files, restore, run_ok};
-
-/// The config the fixture was written with (make.sh), paths relative to the workspace.
-const CONFIG: &str = r#"state_dir = "state"
-
-[destination]
-url = "mirror"
-
-[[sources]]
-name = "app"
-path = "logs/app"
-include = ["app.log.*", "worker.log.*"]
-min_age = "0s"
-
-[[sources]]
-name = "wal"
-path = "logs/wal"
-closed_by = "not-newest"
-
-[[sources]]
-name = "audit"
-path = "logs/audit"
-include = ["audit.log.*"]
-compression = "zstd"
-min_age = "0s"
-"#;
+use crate::format::{app, audit, copy_tree, files, restore, run_ok, wal, wal_name, worker, CONFIG};
 
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/archive-v3");
 
@@ -52,35 +27,6 @@ type Files = BTreeMap<String, (Vec<u8>, SystemTime)>;
 /// 2026-11-10T10:00:00Z plus `day` days and `second` seconds, as make.sh's `put`.
 fn at(day: u64, second: u64) -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_secs(1_794_304_800 + day * 86_400 + second)
-}
-
-fn app(batch: u32) -> Vec<u8> {
-    format!("app batch {batch}: started\napp batch {batch}: ok\n").into_bytes()
-}
-
-fn worker(batch: u32) -> Vec<u8> {
-    format!("worker batch {batch}\n").into_bytes()
-}
-
-fn wal(n: u32) -> Vec<u8> {
-    format!("wal segment {n}\n").into_bytes()
-}
-
-fn wal_name(n: u32) -> String {
-    format!("0000000100000000000000{n:02}")
-}
-
-fn audit(batch: u32) -> Vec<u8> {
-    let (user, action) = if batch == 1 {
-        ("alice", "login")
-    } else {
-        ("bob", "logout")
-    };
-    let mut s: String = (1..=8)
-        .map(|i| format!("audit batch {batch}: event {i} user={user} action={action}\n"))
-        .collect();
-    s.push('\n');
-    s.into_bytes()
 }
 
 /// The log dirs as make.sh left them after pass `n` (1 to 11; pass 12 changed nothing).
