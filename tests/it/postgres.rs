@@ -143,6 +143,61 @@ impl Drop for Agent {
     }
 }
 
+/// `logferry run` as `postgres` with this config, its output dropped.
+fn start_agent(cfg_s: &str) -> Agent {
+    Agent(
+        Command::new("runuser")
+            .args(["-u", "postgres", "--", BIN, "--config", cfg_s, "run"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
+}
+
+impl Pg {
+    /// `pg_basebackup` of this server into `dest`, with `-X wal` (`none`: the archive
+    /// must supply the WAL; `stream`: the backup carries its own).
+    fn base_backup(&self, dest: &Path, wal: &str) {
+        as_postgres(&[
+            pg_bin("pg_basebackup").to_str().unwrap(),
+            "-D",
+            dest.to_str().unwrap(),
+            "-h",
+            self.sock.to_str().unwrap(),
+            "-p",
+            &self.port.to_string(),
+            "-X",
+            wal,
+            "-c",
+            "fast",
+        ]);
+    }
+}
+
+/// The base backup in `backup` set up to recover through `logferry fetch` with
+/// `cfg_s` (plus `extra` settings) on a port of its own; the caller chowns and starts it.
+fn recovering(backup: &Path, sock: &Path, cfg_s: &str, extra: &str) -> Pg {
+    let replica = Pg {
+        data: backup.to_path_buf(),
+        sock: sock.to_path_buf(),
+        port: free_port(),
+    };
+    let mut conf = std::fs::OpenOptions::new()
+        .append(true)
+        .open(backup.join("postgresql.conf"))
+        .unwrap();
+    writeln!(
+        conf,
+        "port = {}\narchive_mode = off\nrestore_command = '{BIN} --config {cfg_s} fetch %f %p'{extra}",
+        replica.port
+    )
+    .unwrap();
+    drop(conf);
+    std::fs::write(backup.join("recovery.signal"), b"").unwrap();
+    replica
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -162,33 +217,14 @@ fn postgresql_archives_through_logferry_and_recovers_to_a_point_in_time() {
         "state_dir = \"state\"\ninterval = \"5s\"\n[destination]\nurl = \"mirror\"\n",
         "60s",
     );
-    let agent = Agent(
-        Command::new("runuser")
-            .args(["-u", "postgres", "--", BIN, "--config", &cfg_s, "run"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let agent = start_agent(&cfg_s);
     primary.ctl("start");
 
     primary.psql("CREATE TABLE t (id int, phase text)");
     primary.psql("INSERT INTO t SELECT g, 'before' FROM generate_series(1, 1000) g");
     primary.psql("SELECT pg_switch_wal()");
     let backup = root.join("backup");
-    as_postgres(&[
-        pg_bin("pg_basebackup").to_str().unwrap(),
-        "-D",
-        backup.to_str().unwrap(),
-        "-h",
-        primary.sock.to_str().unwrap(),
-        "-p",
-        &primary.port.to_string(),
-        "-X",
-        "none",
-        "-c",
-        "fast",
-    ]);
+    primary.base_backup(&backup, "none");
     primary.psql("INSERT INTO t SELECT g, 'before' FROM generate_series(1001, 2000) g");
     primary.psql("SELECT pg_switch_wal()");
     std::thread::sleep(Duration::from_millis(1100));
@@ -207,23 +243,12 @@ fn postgresql_archives_through_logferry_and_recovers_to_a_point_in_time() {
     drop(agent);
 
     // Recover the base backup to the recorded time, with WAL fetched by logferry.
-    let replica = Pg {
-        data: backup.clone(),
-        sock: primary.sock.clone(),
-        port: free_port(),
-    };
-    let mut conf = std::fs::OpenOptions::new()
-        .append(true)
-        .open(backup.join("postgresql.conf"))
-        .unwrap();
-    writeln!(
-        conf,
-        "port = {}\narchive_mode = off\nrestore_command = '{BIN} --config {cfg_s} fetch %f %p'\nrecovery_target_time = '{target}'\nrecovery_target_action = 'promote'",
-        replica.port
-    )
-    .unwrap();
-    drop(conf);
-    std::fs::write(backup.join("recovery.signal"), b"").unwrap();
+    let replica = recovering(
+        &backup,
+        &primary.sock,
+        &cfg_s,
+        &format!("\nrecovery_target_time = '{target}'\nrecovery_target_action = 'promote'"),
+    );
     chown(&backup);
     replica.ctl("start");
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -292,41 +317,13 @@ fn recovery_stops_while_the_destination_is_down_and_completes_once_it_is_back() 
     // The backup carries its own WAL: it can come up consistent without the archive,
     // which is how an unreachable archive used to go unnoticed.
     let backup = root.join("backup");
-    as_postgres(&[
-        pg_bin("pg_basebackup").to_str().unwrap(),
-        "-D",
-        backup.to_str().unwrap(),
-        "-h",
-        primary.sock.to_str().unwrap(),
-        "-p",
-        &primary.port.to_string(),
-        "-X",
-        "stream",
-        "-c",
-        "fast",
-    ]);
+    primary.base_backup(&backup, "stream");
     primary.psql("INSERT INTO t SELECT g FROM generate_series(1001, 3000) g");
     primary.psql("SELECT pg_switch_wal()");
     wait_archived(&primary);
     primary.ctl("stop");
 
-    let replica = Pg {
-        data: backup.clone(),
-        sock: primary.sock.clone(),
-        port: free_port(),
-    };
-    let mut conf = std::fs::OpenOptions::new()
-        .append(true)
-        .open(backup.join("postgresql.conf"))
-        .unwrap();
-    writeln!(
-        conf,
-        "port = {}\narchive_mode = off\nrestore_command = '{BIN} --config {cfg_s} fetch %f %p'",
-        replica.port
-    )
-    .unwrap();
-    drop(conf);
-    std::fs::write(backup.join("recovery.signal"), b"").unwrap();
+    let replica = recovering(&backup, &primary.sock, &cfg_s, "");
     // pg_basebackup copied the primary's log; the replica's own starts empty.
     std::fs::write(backup.join("server.log"), b"").unwrap();
     chown(&backup);
@@ -509,14 +506,7 @@ fn keep_base_backups_expires_the_wal_of_older_backups_and_the_kept_ones_recover(
         "state_dir = \"state\"\ninterval = \"5s\"\n[destination]\nurl = \"mirror\"\n[retention]\nkeep_base_backups = 2\ngrace = \"1s\"\n",
         "60s",
     );
-    let agent = Agent(
-        Command::new("runuser")
-            .args(["-u", "postgres", "--", BIN, "--config", &cfg_s, "run"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let agent = start_agent(&cfg_s);
     primary.ctl("start");
     primary.psql("CREATE TABLE t (id int, phase text)");
     let mut backups = Vec::new();
@@ -526,19 +516,7 @@ fn keep_base_backups_expires_the_wal_of_older_backups_and_the_kept_ones_recover(
         ));
         primary.psql("SELECT pg_switch_wal()");
         let backup = root.join(format!("backup{n}"));
-        as_postgres(&[
-            pg_bin("pg_basebackup").to_str().unwrap(),
-            "-D",
-            backup.to_str().unwrap(),
-            "-h",
-            primary.sock.to_str().unwrap(),
-            "-p",
-            &primary.port.to_string(),
-            "-X",
-            "none",
-            "-c",
-            "fast",
-        ]);
+        primary.base_backup(&backup, "none");
         backups.push(backup);
     }
     primary.psql("INSERT INTO t SELECT g, 'last' FROM generate_series(1, 500) g");
@@ -612,23 +590,12 @@ fn keep_base_backups_expires_the_wal_of_older_backups_and_the_kept_ones_recover(
 
     // The oldest backup kept recovers to the end of the archived WAL.
     let backup = backups[1].clone();
-    let replica = Pg {
-        data: backup.clone(),
-        sock: primary.sock.clone(),
-        port: free_port(),
-    };
-    let mut conf = std::fs::OpenOptions::new()
-        .append(true)
-        .open(backup.join("postgresql.conf"))
-        .unwrap();
-    writeln!(
-        conf,
-        "port = {}\narchive_mode = off\nrestore_command = '{BIN} --config {cfg_s} fetch %f %p'\nrecovery_target_action = 'promote'",
-        replica.port
-    )
-    .unwrap();
-    drop(conf);
-    std::fs::write(backup.join("recovery.signal"), b"").unwrap();
+    let replica = recovering(
+        &backup,
+        &primary.sock,
+        &cfg_s,
+        "\nrecovery_target_action = 'promote'",
+    );
     chown(&backup);
     replica.ctl("start");
     let deadline = Instant::now() + Duration::from_secs(60);
