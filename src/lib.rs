@@ -97,8 +97,9 @@ mod service;
 
 pub use crate::archive::{
     control::Control,
+    preview::{Preview, PreviewFile},
     repair::{recommit_checkpoint, reupload_objects},
-    worker::run_once,
+    worker::{preview_once, run_once},
 };
 pub use crate::catalog::{
     audit::{Finding, VerifyReport},

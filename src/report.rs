@@ -138,6 +138,10 @@ pub struct RunReport {
     pub deleted_local: u64,
     /// Their size in bytes.
     pub deleted_local_bytes: u64,
+    /// Sources whose path holds no file their globs select (closed or not): most
+    /// likely a wrong `path`, `include` or `exclude`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub empty_sources: Vec<String>,
     /// Per source: the bytes waiting to be archived and the free space of its filesystem
     /// (the disk guard). Kept in the status history, not in committed generations.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -268,6 +272,11 @@ impl RunReport {
             if let Some(c) = self.conflicts.first() {
                 s.push_str(&format!(" (first: {})", c.message()));
             }
+        }
+        for name in &self.empty_sources {
+            s.push_str(&format!(
+                "; source `{name}` matched no files (check its path, include and exclude)"
+            ));
         }
         if self.files_failed > 0 {
             s.push_str(&format!("; {} FAILED", self.files_failed));

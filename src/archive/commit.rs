@@ -138,6 +138,7 @@ async fn commit_generation(
         embedded.add_pending(&r.source, r.stat.size, r.stat.mtime_ns);
     }
     embedded.sources.clear();
+    embedded.empty_sources.clear();
     embedded.peak_rss_bytes = crate::report::peak_rss_bytes();
     scrub_report(&mut embedded, &p.config.destination.secrets());
     let policy = Policy::for_destination(&p.config.destination);

@@ -151,7 +151,7 @@ impl Tally {
                 } else {
                     tracing::error!(file = %r.file.abs.display(), error = %e, "upload refused by the destination; retried next pass");
                 }
-                report.fail(label(&r.file), e.to_string());
+                report.fail(label(&r.file), e.chain().to_string());
                 self.failed.push(r.file);
                 self.uploads_failed += 1;
                 self.first_store_error.get_or_insert(e);

@@ -16,6 +16,7 @@ pub(crate) mod disk;
 pub(crate) mod files;
 pub(crate) mod leftovers;
 pub(crate) mod pass;
+pub(crate) mod preview;
 pub(crate) mod publish;
 pub(crate) mod repair;
 pub(crate) mod scan;

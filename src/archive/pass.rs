@@ -32,6 +32,8 @@ pub(crate) struct Pass<'a> {
     pub destination: String,
     /// When the pass started, for the report's duration.
     pub started: Instant,
+    /// Only finding what the pass would do (`--dry-run`): no cache is updated either.
+    pub dry_run: bool,
 }
 
 impl Pass<'_> {

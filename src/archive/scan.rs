@@ -32,6 +32,8 @@ pub(crate) struct ScanOutcome {
     /// Matching files whose mtime is ahead of the clock (closed or not), to remember
     /// for the next pass.
     pub ahead: AheadMap,
+    /// Regular files the globs selected, closed or not.
+    pub matched: u64,
 }
 
 /// Walks `source.path` and returns its closed files as of `now`. Directories in `skip`
@@ -56,6 +58,7 @@ pub(crate) fn scan(
         _ => {}
     }
     let matching = walk(source, skip, &mut out);
+    out.matched = matching.len() as u64;
     match &source.closed_by {
         ClosedBy::Quiet => quiet(source, matching, now, ahead, &mut out),
         ClosedBy::NotNewest => not_newest(matching, &mut out),
@@ -236,9 +239,14 @@ pub(crate) fn scan_sources(
     let mut files = Vec::new();
     for source in &config.sources {
         let found = scan(source, now, &own_dirs, &ahead_before);
+        let empty = found.matched == 0 && found.problems.is_empty() && found.vanished == 0;
         for (path, why) in found.problems {
             tracing::warn!(source = %source.name, path = %path.display(), error = %why, "cannot scan");
             report.fail(format!("{}/{}", source.name, path.display()), why);
+        }
+        if empty {
+            tracing::warn!(source = %source.name, path = %source.path.display(), "source matched no files: check its path, include and exclude");
+            report.empty_sources.push(source.name.clone());
         }
         report.files_waiting += found.too_young + found.held_newest;
         report.files_vanished += found.vanished;
@@ -247,7 +255,7 @@ pub(crate) fn scan_sources(
         ahead.extend(found.ahead);
         files.extend(found.files);
     }
-    if ahead != ahead_before {
+    if ahead != ahead_before && !p.dry_run {
         cached("files ahead of the clock", state_dir.save_ahead(&ahead));
     }
     files

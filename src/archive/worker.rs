@@ -25,6 +25,7 @@ use std::sync::Arc;
 use crate::archive::commit::{self, SeenFiles, Staged};
 use crate::archive::control::Control;
 use crate::archive::pass::{scrub_report, Pass};
+use crate::archive::preview::{self, Preview, PreviewFile};
 use crate::archive::{cleanup, diff, disk, files, leftovers, publish, scan, sync};
 use crate::catalog::db::LocalIndex;
 use crate::catalog::index::Lookup;
@@ -72,6 +73,7 @@ pub(crate) async fn run_locked(
         control,
         destination: config.destination.url.to_string(),
         started: crate::time::monotonic(),
+        dry_run: false,
     };
     let mut report = RunReport {
         started_at: Timestamp::from(clock.now()),
@@ -92,6 +94,49 @@ pub(crate) async fn run_locked(
     }
     log_summary(&report);
     result.map(|()| report)
+}
+
+/// What a pass of `config` would do now (`--run-once --dry-run`): the pass's own catch-up
+/// with the destination (which may bring the local index, a cache of the destination's
+/// catalog, up to date), scan, quick check and hashing, and nothing else: no upload, no
+/// commit, no status entry, no update of what was seen, no local deletion.
+pub async fn preview_once(config: &Config, store: &Store, clock: &dyn Clock) -> Result<Preview> {
+    if config.destination.template.is_some() {
+        return Err(Error::config(
+            config.file.clone(),
+            "destination.url",
+            "holds {source}: preview each of Config::archives()",
+        ));
+    }
+    let state_dir = StateDir::lock(&config.state_dir)?;
+    let p = Pass {
+        config,
+        store,
+        clock,
+        state_dir: &state_dir,
+        control: &Control::default(),
+        destination: config.destination.url.to_string(),
+        started: crate::time::monotonic(),
+        dry_run: true,
+    };
+    let known = sync::open_state(&p).await?;
+    let mut report = RunReport::default();
+    let files = scan::scan_sources(&p, clock.now(), &mut report);
+    let (unchanged, rest) = diff::quick_check(files, &known.seen);
+    let mut out = Preview {
+        files_scanned: report.files_scanned + unchanged.len() as u64 + rest.len() as u64,
+        files_waiting: report.files_waiting,
+        files_unchanged: unchanged.len() as u64,
+        empty_sources: report.empty_sources,
+        ..Preview::default()
+    };
+    for f in &report.failures {
+        out.unreadable.push(PreviewFile::failed(f));
+    }
+    let plan = diff::plan(rest, &*known.index, &known.seen)?;
+    let lookup: Arc<dyn Lookup> = Arc::<LocalIndex>::clone(&known.index);
+    preview::preview(&p, plan, lookup, &mut out).await?;
+    Ok(out)
 }
 
 /// Steps 1 to 5c; the caller measures the disks and records the report whatever they

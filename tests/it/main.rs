@@ -19,6 +19,7 @@ mod layers;
 mod mariadb;
 mod model;
 mod named;
+mod pass_output;
 mod postgres;
 mod proxy;
 mod regression;

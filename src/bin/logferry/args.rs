@@ -58,6 +58,11 @@ pub(crate) struct Cli {
     #[arg(long)]
     pub run_once: bool,
 
+    /// With --run-once: show what the pass would upload (files, bytes) and write
+    /// nothing (same as `logferry run --once --dry-run`).
+    #[arg(long)]
+    pub dry_run: bool,
+
     #[command(flatten)]
     #[allow(missing_docs)]
     pub verbosity: clap_verbosity_flag::Verbosity<Logging>,
@@ -90,7 +95,7 @@ impl clap_verbosity_flag::LogLevel for Logging {
 pub(crate) enum Command {
     /// Run the agent: a pass at every schedule tick, or one pass with --once.
     #[command(
-        after_help = "Examples:\n  logferry run --once --config examples/local-mirror.toml\n  logferry run            # until SIGINT/SIGTERM"
+        after_help = "Examples:\n  logferry run --once --config examples/local-mirror.toml\n  logferry run --once --dry-run   # what a pass would upload; writes nothing\n  logferry run            # until SIGINT/SIGTERM\n\nWith --dry-run the pass still catches its local index (a cache of the\ndestination's catalog) up with the destination, so that what it shows is what a\npass would do; it holds the state dir while it runs, and exits 3 when an agent\nholds it."
     )]
     Run(RunArgs),
 
@@ -210,6 +215,11 @@ pub(crate) struct RunArgs {
     /// Run one pass and exit.
     #[arg(long)]
     pub once: bool,
+
+    /// With --once: show what the pass would upload, one line per file and a summary,
+    /// and write nothing: no upload, no commit, no status entry, no local deletion.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// Options of `check-config`.

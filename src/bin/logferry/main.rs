@@ -58,7 +58,7 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(code) => return early(code),
     };
-    let daemon = matches!(command, Command::Run(RunArgs { once: false }));
+    let daemon = matches!(command, Command::Run(RunArgs { once: false, .. }));
     init_logging(&log_filter(daemon, &verbosity), config.log_format);
     // After logging is up, so they follow `log_format`; on stderr, so `archived` and
     // `fetch` (run by PostgreSQL) keep a clean stdout and their exit codes.
@@ -79,14 +79,32 @@ fn prepare(cli: Cli) -> Result<(Command, Config), u8> {
         eprintln!("logferry: --run-once only applies to running the agent; drop it or the command");
         return Err(EXIT_USAGE);
     }
+    if cli.dry_run && !matches!(cli.command, None | Some(Command::Run(_))) {
+        eprintln!("logferry: --dry-run previews a pass: use it with --run-once, or see the command's own options");
+        return Err(EXIT_USAGE);
+    }
     let command = match cli.command {
         Some(Command::Run(mut a)) => {
             a.once |= cli.run_once;
+            a.dry_run |= cli.dry_run;
             Command::Run(a)
         }
         Some(c) => c,
-        None => Command::Run(RunArgs { once: cli.run_once }),
+        None => Command::Run(RunArgs {
+            once: cli.run_once,
+            dry_run: cli.dry_run,
+        }),
     };
+    if let Command::Run(RunArgs {
+        once: false,
+        dry_run: true,
+    }) = command
+    {
+        eprintln!(
+            "logferry: --dry-run previews one pass; add --run-once (the agent has no dry run)"
+        );
+        return Err(EXIT_USAGE);
+    }
     let config = logferry::load_config_as(&cli.config, env_vars(), command.hostname())
         .map_err(|e| fail(&e))?;
     remember_secrets(&config);
@@ -114,6 +132,7 @@ fn dispatch(command: Command, config: &Config, archives: &[Config]) -> u8 {
         Command::Generations(a) => rt.block_on(generations::run_generations(archives, &a)),
         Command::Expire(a) => rt.block_on(expire::run_expire(archives, &a)),
         Command::Archived(a) => rt.block_on(archived::run_archived(archives, &a)),
+        Command::Run(a) if a.dry_run => rt.block_on(dry_run::dry_run(archives)),
         Command::Run(a) => rt.block_on(run::run(config, archives, a.once)),
         Command::Completions(a) => completions::completions(&a),
         Command::Man(a) => man::man(&a),

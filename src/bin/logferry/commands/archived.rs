@@ -43,7 +43,10 @@ pub(crate) async fn run_archived(archives: &[Config], args: &ArchivedArgs) -> u8
         }
         let now = logferry::monotonic();
         if deadline.is_none_or(|d| now >= d) {
-            eprintln!("logferry: {reason}{}", last_pass_failure(archives));
+            eprintln!(
+                "logferry: {reason}{}",
+                last_pass_failure(archives, &args.name)
+            );
             return EXIT_FILES_FAILED;
         }
         if now >= next_nudge {
@@ -54,19 +57,29 @@ pub(crate) async fn run_archived(archives: &[Config], args: &ArchivedArgs) -> u8
     }
 }
 
-/// Why the last pass of an archive failed, when it did: what `archived --wait` adds to
-/// "not archived" so that PostgreSQL's log names the real cause (a destination down).
-fn last_pass_failure(archives: &[Config]) -> String {
+/// Why the last pass of an archive failed, or failed to archive `name`, when it did:
+/// what `archived --wait` adds to "not archived" so that PostgreSQL's log names the real
+/// cause (a destination down, or refusing this one object).
+fn last_pass_failure(archives: &[Config], name: &str) -> String {
     archives
         .iter()
         .filter_map(|a| read_status(&a.state_dir).ok()?.into_iter().next())
-        .filter(|r| r.outcome == Outcome::Failed)
-        .map(|r| {
-            format!(
+        .filter_map(|r| match r.outcome {
+            Outcome::Failed => Some(format!(
                 "; the last pass ({}) failed: {}",
                 r.started_at,
                 r.error.as_deref().unwrap_or("unknown error")
-            )
+            )),
+            _ => r
+                .failures
+                .iter()
+                .find(|f| f.file == name || f.file.ends_with(&format!("/{name}")))
+                .map(|f| {
+                    format!(
+                        "; the last pass ({}) could not archive `{}`: {}",
+                        r.started_at, f.file, f.error
+                    )
+                }),
         })
         .collect()
 }

@@ -5,6 +5,7 @@ pub(crate) mod archived;
 pub(crate) mod check_config;
 pub(crate) mod completions;
 pub(crate) mod daemon;
+pub(crate) mod dry_run;
 pub(crate) mod expire;
 pub(crate) mod fetch;
 pub(crate) mod generations;

@@ -100,6 +100,9 @@ fn status_table(config: &Config, args: &StatusArgs) -> u8 {
     if let Some(e) = runs.first().and_then(|r| r.error.as_ref()) {
         out!("\nlast pass failed: {e}");
     }
+    for name in runs.first().map_or(&[][..], |r| &r.empty_sources[..]) {
+        out!("\nsource `{name}` matched no files in the last pass: check its path, include and exclude");
+    }
     out!("\n{}", health::agent_line(config));
     for line in health::summary_lines(&runs, SystemClock.now()) {
         out!("{line}");
