@@ -185,3 +185,79 @@ fn hosts_exits_3_when_the_destination_cannot_be_listed() {
     );
     assert!(!stderr(&o).contains("hosts-test-secret"), "{}", stderr(&o));
 }
+
+/// On a real S3 server: the hosts come from one delimited LIST, each with its newest
+/// generation, and a prefix with data but no manifest is listed without one.
+#[test]
+fn hosts_lists_a_fleet_writing_one_s3_bucket() {
+    use crate::common::{s3_destination_toml, testbed, unique_prefix};
+    let base = unique_prefix();
+    let bucket = testbed("TESTBED_S3_BUCKET");
+    let at = |state: &str, tail: &str| {
+        let toml = s3_destination_toml(
+            &testbed("TESTBED_S3_ENDPOINT"),
+            &testbed("TESTBED_S3_SECRET_KEY"),
+            "max_retries = 1\nretry_timeout = \"5s\"\n",
+        );
+        let url = format!("url = \"s3://{bucket}/{base}/{tail}\"");
+        let dest: Vec<&str> = toml
+            .lines()
+            .map(|l| if l.starts_with("url = ") { &url } else { l })
+            .collect();
+        format!("state_dir = \"{state}\"\n{}\n{SOURCES}", dest.join("\n"))
+    };
+    let ws = Workspace::new();
+    for host in ["db-b", "db-a", "db-b"] {
+        ws.config(&at(&format!("state-{host}"), host));
+        let o = ws.run(&["--run-once"]);
+        assert_eq!(code(&o), 0, "{host}: {}", stderr(&o));
+        std::fs::write(ws.path("logs/a.log.3"), b"three\n").unwrap();
+    }
+    ws.config(&at("state-stray", "stray"));
+    let o = ws.run(&["--run-once"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    std::fs::remove_dir_all(ws.path("state-stray")).unwrap();
+    // The stray prefix keeps its data but loses its manifests: no archive.
+    let stray = logferry::config_from_toml(
+        &at("state-stray", "stray"),
+        ws.dir.path(),
+        std::iter::empty(),
+    )
+    .unwrap();
+    let store = logferry::open_store(&stray.destination).unwrap();
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        use futures::TryStreamExt;
+        use object_store::ObjectStoreExt;
+        let prefix = object_store::path::Path::from("manifests");
+        let keys: Vec<_> = store.list(Some(&prefix)).try_collect().await.unwrap();
+        for m in keys {
+            store.delete(&m.location).await.unwrap();
+        }
+    });
+    ws.config(&at("state", "{hostname}"));
+    let rows = hosts_json(&ws, &[]);
+    let got: Vec<(String, serde_json::Value)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["host"].as_str().unwrap().to_string(),
+                r["generation"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("db-a".to_string(), serde_json::json!(1)),
+            ("db-b".to_string(), serde_json::json!(2)),
+            ("stray".to_string(), serde_json::Value::Null),
+        ],
+        "{rows:?}"
+    );
+    assert!(rows[1]["committed_at"].is_string() && rows[1]["lag_seconds"].is_u64());
+    assert_eq!(
+        rows[1]["url"],
+        format!("s3://{bucket}/{base}/db-b"),
+        "{rows:?}"
+    );
+}

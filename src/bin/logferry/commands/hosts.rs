@@ -129,8 +129,7 @@ fn print_rows(rows: &[HostRow], with_source: bool) {
         let mut line = vec![
             r.host.clone(),
             r.generation.map_or("-".into(), |g| g.to_string()),
-            r.committed_at
-                .map_or("-".into(), |t| super::to_the_second(t)),
+            r.committed_at.map_or("-".into(), super::to_the_second),
             r.lag_seconds.map_or("-".into(), |s| {
                 humantime::format_duration(Duration::from_secs(s)).to_string()
             }),
