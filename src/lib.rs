@@ -111,7 +111,7 @@ pub use crate::catalog::{
     records::{find as find_archived, Lookup},
     remote::{
         commit as commit_generation, exists as generation_exists, fetch as fetch_generation,
-        generation_at, list_generations,
+        generation_at, latest_commit, list_generations, LatestCommit,
     },
 };
 pub use crate::codec::{Codec, Compression, Decoder};
@@ -130,7 +130,7 @@ pub use crate::fsstat::FileStat;
 pub use crate::glob::Matcher;
 pub use crate::remote::{
     delete as delete_object,
-    hosts::no_archive,
+    hosts::{each_host, no_archive, HostPrefix, HostPrefixes, Unlistable},
     layout::{data_key, manifest_key},
     probe::{probe, Check as ProbeCheck},
     store::{open as open_store, s3_builder, Store},

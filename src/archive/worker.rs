@@ -233,13 +233,13 @@ fn log_summary(r: &RunReport) {
     match r.outcome {
         // The caller reports the error itself (the agent's loop, or `--run-once` on stderr).
         Outcome::Failed => tracing::info!(
-            outcome = ?r.outcome,
+            outcome = r.outcome.as_str(),
             duration_ms = r.duration_ms,
             error = r.error.as_deref().unwrap_or(""),
             "pass failed"
         ),
         _ => tracing::info!(
-            outcome = ?r.outcome,
+            outcome = r.outcome.as_str(),
             duration_ms = r.duration_ms,
             files_scanned = r.files_scanned,
             files_new = r.files_new,

@@ -15,6 +15,7 @@ use super::manifest::{Committed, Generation, GenerationNo, Mark};
 use crate::error::{Error, Result};
 use crate::remote::retry::{self, Policy};
 use crate::remote::{layout, Store};
+use crate::time::Timestamp;
 
 /// Generations present remotely after `after` (all when `None`), in order, with their
 /// listing entries.
@@ -125,6 +126,49 @@ pub(crate) async fn newest_generation(
         _ => (listed, mark),
     };
     Ok((listed.last().map(|(g, _)| *g), mark))
+}
+
+/// The newest generation of an archive and when it was committed: what `logferry
+/// hosts` shows per host. Three requests at most however long the history (the mark,
+/// the listing after it, the generation); a newest generation that does not decode
+/// counts at its object's modification time, with the reason beside it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LatestCommit {
+    /// The newest generation.
+    pub generation: GenerationNo,
+    /// When it was committed: the manifest's `created_at`, or its object's modification
+    /// time when the manifest does not decode.
+    pub committed_at: Timestamp,
+    /// Why the manifest was not read, when it was not.
+    pub unreadable: Option<String>,
+}
+
+/// The archive's [`LatestCommit`], or `None` when it holds no generation.
+pub async fn latest_commit(store: &Store) -> Result<Option<LatestCommit>> {
+    let (Some(generation), _) = newest_generation(store).await? else {
+        return Ok(None);
+    };
+    match fetch(store, generation).await {
+        Ok(g) => Ok(Some(LatestCommit {
+            generation,
+            committed_at: g.created_at,
+            unreadable: None,
+        })),
+        Err(e @ Error::Format { .. }) => {
+            let key = layout::manifest_key(generation);
+            let meta = store
+                .head(&key)
+                .await
+                .map_err(|e| Error::store("head", &key, e))?;
+            Ok(Some(LatestCommit {
+                generation,
+                committed_at: std::time::SystemTime::from(meta.last_modified).into(),
+                unreadable: Some(e.to_string()),
+            }))
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Writes an object the catalog derives from committed generations (a fold, a version

@@ -145,8 +145,13 @@ fn status_and_ls_show_the_passes_and_the_archive() {
     }
     let text = stdout(&ws.run(&["ls", "--source", "app"]));
     assert!(
-        text.contains("a.log.1") && text.contains("data/app/a.log.2-"),
+        text.contains("a.log.1") && !text.contains("data/app/"),
         "{text}"
+    );
+    let text = stdout(&ws.run(&["ls", "--source", "app", "--long"]));
+    assert!(
+        text.contains("data/app/a.log.2-"),
+        "the key with --long: {text}"
     );
     let unknown = ws.run(&["ls", "--source", "nope"]);
     assert_eq!(code(&unknown), 2);
@@ -361,6 +366,7 @@ fn every_command_has_help_with_an_example() {
         &["generations", "--help"][..],
         &["archived", "--help"][..],
         &["expire", "--help"][..],
+        &["hosts", "--help"][..],
     ] {
         let o = Command::new(BIN).args(args).output().unwrap();
         assert_eq!(code(&o), 0, "{args:?}");

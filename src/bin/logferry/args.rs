@@ -43,6 +43,21 @@ Examples:
   logferry fetch --hostname db-1 000000010000000000000003 /tmp/seg   # db-1's archive
   restore_command = 'logferry --config /etc/logferry/logferry.toml fetch %f %p'";
 
+const HOSTS_HELP: &str = "\
+Lists the URL's part before {hostname} once (one LIST with a delimiter), then reads the
+newest generation of each host prefix found, a few at once: one operator sees a fleet
+of agents writing one bucket. LAG is now minus the last commit. A prefix without a
+readable generation is listed with none and a note saying why.
+
+Exit codes: 0 listed (also when no host has an archive there); 2 destination.url has
+no {hostname}, or has it where no listing reaches (the bucket name); 3 the destination
+cannot be listed.
+
+Examples:
+  logferry hosts
+  logferry hosts --json | jq -r '.[] | select(.lag_seconds > 3600) | .host'
+  logferry hosts --limit 500   # a fleet of more than 100 hosts";
+
 /// Archives closed log files to object storage, incrementally.
 ///
 /// Without a command, runs the agent: a pass at every tick of the configured schedule
@@ -145,7 +160,7 @@ pub(crate) enum Command {
 
     /// List committed manifest generations with their time and pass stats.
     #[command(
-        after_help = "Exit 3 when no archive is at the URL.\n\nExamples:\n  logferry generations\n  logferry generations --json --hostname db-1"
+        after_help = "FILES is every file the archive holds as of the generation (not only what its pass\nrecorded; ? when an earlier generation of its chain cannot be read); NEW, CHANGED and\nRENAMED are what its pass recorded. Exit 1 when a generation is missing or damaged\n(said on stderr, the others listed), 3 when no archive is at the URL.\n\nExamples:\n  logferry generations\n  logferry generations --json --hostname db-1"
     )]
     Generations(GenerationsArgs),
 
@@ -163,9 +178,14 @@ pub(crate) enum Command {
 
     /// List archived files from the current manifest generation.
     #[command(
-        after_help = "Exit 3 when no archive is at the URL.\n\nExamples:\n  logferry ls\n  logferry ls --source app --json\n  logferry ls --hostname db-1   # another host's archive, with {hostname} in the URL\n  logferry ls --all-versions --since 2026-11-03T00:00:00Z   # every content since then"
+        after_help = "The table fits a terminal: sizes in KiB/MiB, sha256 cut to 12 hex digits, times to\nthe second. --long shows full values and the object key; --json always does.\nExit 1 when NAME is not archived, 3 when no archive is at the URL.\n\nExamples:\n  logferry ls\n  logferry ls --long\n  logferry ls --source app --json\n  logferry ls --hostname db-1   # another host's archive, with {hostname} in the URL\n  logferry ls --all-versions --since 2026-11-03T00:00:00Z   # every content since then"
     )]
     Ls(LsArgs),
+
+    /// List the hosts archiving under a {hostname} destination URL, with each one's last
+    /// generation, commit time and lag.
+    #[command(after_help = HOSTS_HELP)]
+    Hosts(HostsArgs),
 }
 
 impl Command {
@@ -414,6 +434,18 @@ pub(crate) struct VerifyArgs {
     pub host: HostArgs,
 }
 
+/// Options of `hosts`.
+#[derive(Debug, Args)]
+pub(crate) struct HostsArgs {
+    /// Print JSON (an array, one object per host prefix).
+    #[arg(long)]
+    pub json: bool,
+    /// Read at most N host prefixes (the first N by name); the others are counted on
+    /// stderr, not read.
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
+    pub limit: u64,
+}
+
 /// Options of `ls`.
 #[derive(Debug, Args)]
 pub(crate) struct LsArgs {
@@ -435,7 +467,12 @@ pub(crate) struct LsArgs {
     #[allow(missing_docs)]
     pub window: WindowArgs,
 
-    /// Print JSON (an array of entries).
+    /// Show full values: exact sizes in bytes, the whole sha256, the object key and
+    /// times to the millisecond.
+    #[arg(long, conflicts_with = "json")]
+    pub long: bool,
+
+    /// Print JSON (an array of entries, full values).
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]

@@ -130,6 +130,7 @@ fn dispatch(command: Command, config: &Config, archives: &[Config]) -> u8 {
         Command::Fetch(a) => rt.block_on(fetch::run_fetch(archives, &a)),
         Command::Verify(a) => rt.block_on(verify::run_verify(archives, &a)),
         Command::Generations(a) => rt.block_on(generations::run_generations(archives, &a)),
+        Command::Hosts(a) => rt.block_on(hosts::run_hosts(archives, &a)),
         Command::Expire(a) => rt.block_on(expire::run_expire(archives, &a)),
         Command::Archived(a) => rt.block_on(archived::run_archived(archives, &a)),
         Command::Run(a) if a.dry_run => rt.block_on(dry_run::dry_run(archives)),

@@ -141,7 +141,7 @@ pub(crate) fn print_table(rows: &[Vec<String>]) {
                 }
             })
             .collect();
-        out!("{}", line.join("  "));
+        out!("{}", line.join("  ").trim_end());
     }
 }
 

@@ -1,11 +1,12 @@
 //! `logferry ls`: the files an archive holds as of a generation (the latest by default),
-//! or with `--all-versions` every content ever archived under each path, as a table or
-//! JSON.
+//! or with `--all-versions` every content ever archived under each path, as a table that
+//! fits a terminal, a table of full values (`--long`) or JSON.
 
-use logferry::{all_versions, no_archive, Config, Entry, Error, Index, Store};
+use logferry::{all_versions, human_bytes, no_archive, Config, Entry, Error, Index, Store};
 
 use super::{
     check_source, find_named, holds_source, index_at, open_all, say_failed, say_no_archive,
+    to_the_second,
 };
 use crate::args::LsArgs;
 use crate::output::{
@@ -169,20 +170,85 @@ fn print_rows(entries: &[&Entry], args: &LsArgs) {
         print_json(&entries);
         return;
     }
-    let mut rows = vec![["SOURCE", "PATH", "SIZE", "SHA256", "KEY", "ARCHIVED_AT"]
-        .map(String::from)
-        .to_vec()];
-    for e in entries {
-        rows.push(vec![
-            e.source.clone(),
-            e.path.clone(),
-            e.size.to_string(),
-            e.sha256.to_string(),
-            e.key.clone(),
-            e.archived_at.to_string(),
-        ]);
+    if entries.is_empty() {
+        return;
     }
-    if rows.len() > 1 {
-        print_table(&rows);
+    let mut rows = Vec::with_capacity(entries.len() + 1);
+    if args.long {
+        rows.push(
+            ["SOURCE", "PATH", "SIZE", "SHA256", "KEY", "ARCHIVED_AT"]
+                .map(String::from)
+                .to_vec(),
+        );
+        rows.extend(entries.iter().map(|e| long_row(e)));
+    } else {
+        rows.push(
+            ["SOURCE", "PATH", "SIZE", "SHA256", "ARCHIVED_AT"]
+                .map(String::from)
+                .to_vec(),
+        );
+        rows.extend(entries.iter().map(|e| short_row(e)));
+    }
+    print_table(&rows);
+}
+
+/// Hex digits of the sha256 the table shows: enough to tell contents apart by eye,
+/// short enough to fit a terminal (`--long` and `--json` show all 64).
+const SHORT_HASH: usize = 12;
+
+/// A row that fits a terminal: human sizes, a short hash, times to the second.
+fn short_row(e: &Entry) -> Vec<String> {
+    let hash = e.sha256.to_string();
+    vec![
+        e.source.clone(),
+        e.path.clone(),
+        human_bytes(e.size),
+        hash[..SHORT_HASH.min(hash.len())].to_string(),
+        to_the_second(e.archived_at),
+    ]
+}
+
+/// A row of full values: exact bytes, the whole hash, the object key, milliseconds.
+fn long_row(e: &Entry) -> Vec<String> {
+    vec![
+        e.source.clone(),
+        e.path.clone(),
+        e.size.to_string(),
+        e.sha256.to_string(),
+        e.key.clone(),
+        e.archived_at.to_string(),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry() -> Entry {
+        let text = r#"{"source":"app","path":"a.log.1","size":1536,"mtime_ns":0,
+            "sha256":"2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881",
+            "key":"data/app/a.log.1-2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881",
+            "archived_at":"2026-11-21T10:05:00.123Z","generation":3}"#;
+        serde_json::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn the_short_row_fits_a_terminal_and_the_long_one_keeps_every_value() {
+        let e = entry();
+        assert_eq!(
+            short_row(&e),
+            [
+                "app",
+                "a.log.1",
+                "1.50 KiB",
+                "2d711642b726",
+                "2026-11-21T10:05:00Z"
+            ]
+        );
+        let long = long_row(&e);
+        assert_eq!(long[2], "1536");
+        assert_eq!(long[3], e.sha256.to_string());
+        assert_eq!(long[4], e.key);
+        assert_eq!(long[5], "2026-11-21T10:05:00.123Z");
     }
 }

@@ -9,6 +9,7 @@ pub(crate) mod dry_run;
 pub(crate) mod expire;
 pub(crate) mod fetch;
 pub(crate) mod generations;
+pub(crate) mod hosts;
 pub(crate) mod ls;
 pub(crate) mod man;
 pub(crate) mod restore;
@@ -22,6 +23,12 @@ use logferry::{
 };
 
 use crate::output::{error_text, fail, EXIT_USAGE};
+
+/// A time as a table shows it: RFC 3339 to the second, without the milliseconds the
+/// manifest keeps (`--long` and `--json` show those).
+pub(crate) fn to_the_second(t: logferry::Timestamp) -> String {
+    humantime::format_rfc3339_seconds(t.time()).to_string()
+}
 
 /// Opens the store of every archive, or says why one cannot be opened.
 pub(crate) fn open_all(archives: &[Config]) -> Result<Vec<(Config, Store)>, u8> {
