@@ -20,6 +20,7 @@ mod mariadb;
 mod model;
 mod named;
 mod postgres;
+mod progress;
 mod proxy;
 mod regression;
 mod remote;
