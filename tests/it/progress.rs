@@ -202,9 +202,10 @@ fn no_bar_and_no_escape_sequence_without_a_terminal() {
                 !text.contains('\x1b') && !text.contains('\r'),
                 "escape sequence in {text:?}"
             );
-            for bar in ["archiving", "restoring", "reading back", "scanning", "%"] {
-                assert!(!text.contains(bar), "`{bar}` in {text:?}");
-            }
+        }
+        let err = stderr(o);
+        for bar in ["archiving", "restoring", "reading back", "scanning", "%"] {
+            assert!(!err.contains(bar), "`{bar}` in {err:?}");
         }
     }
 }
