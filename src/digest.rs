@@ -95,6 +95,15 @@ pub enum DigestError {
 /// Streams `path` through sha256, then re-stats it: the hash is returned only if the file
 /// still has the size, mtime and inode the scan recorded and exactly that many bytes were read.
 pub fn hash_file(path: &Path, expected: &FileStat) -> Result<ContentHash, DigestError> {
+    hash_file_counted(path, expected, &|_| {})
+}
+
+/// [`hash_file`], telling `progress` of the bytes as they are read.
+pub(crate) fn hash_file_counted(
+    path: &Path,
+    expected: &FileStat,
+    progress: &dyn Fn(u64),
+) -> Result<ContentHash, DigestError> {
     let mut file = std::fs::File::open(path)?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; READ_BUF];
@@ -106,6 +115,7 @@ pub fn hash_file(path: &Path, expected: &FileStat) -> Result<ContentHash, Digest
         }
         read += n as u64;
         hasher.update(&buf[..n]);
+        progress(n as u64);
     }
     ensure_unchanged(path, expected, read)?;
     Ok(ContentHash::from_hasher(hasher))

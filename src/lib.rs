@@ -96,10 +96,10 @@ mod retention;
 mod service;
 
 pub use crate::archive::{
-    control::Control,
+    control::{Control, PassProgress},
     preview::{Preview, PreviewFile},
     repair::{recommit_checkpoint, reupload_objects},
-    worker::{preview_once, run_once},
+    worker::{preview_once, run_once, run_once_with},
 };
 pub use crate::catalog::{
     audit::{Finding, VerifyReport},
@@ -142,7 +142,7 @@ pub use crate::restore::{
     files::{
         download_verified, find as find_entry, restore, FileResult, RestoreOptions, RestoreReport,
     },
-    verify::{all_generations, readable_generations, verify, ReadData},
+    verify::{all_generations, readable_generations, verify, verify_with, ReadData, ReadProgress},
     versions::all_versions,
     window::{check_at, load_kept},
 };

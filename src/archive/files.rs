@@ -269,7 +269,13 @@ async fn process_all(
     stream::iter(files)
         .map(|f| {
             let shared = Arc::clone(&shared);
-            let task = tokio::spawn(async move { process_one(&shared, f).await });
+            let task = tokio::spawn(async move {
+                let control = shared.control.for_file();
+                let size = f.stat.size;
+                let out = process_one(&shared, &control, f).await;
+                control.file_done(size);
+                out
+            });
             async move { task.await.expect("a file task panicked") }
         })
         .buffer_unordered(p.config.upload_concurrency)
@@ -277,18 +283,23 @@ async fn process_all(
         .await
 }
 
-/// Reads and hashes one file, decides what it is, and stores it if it is new content.
-async fn process_one(s: &Shared, f: ScannedFile) -> (ScannedFile, Processed) {
-    if s.control.is_cancelled() {
+/// Reads and hashes one file, decides what it is, and stores it if it is new content;
+/// `control` is this file's (see [`Control::for_file`]).
+async fn process_one(s: &Shared, control: &Control, f: ScannedFile) -> (ScannedFile, Processed) {
+    if control.is_cancelled() {
         let e = std::io::Error::new(std::io::ErrorKind::Interrupted, "shutdown requested");
         return (f, Processed::Unreadable(DigestError::Io(e)));
     }
-    s.control.beat();
+    control.beat();
     let limit = s.config.part_size;
+    let hashing = control.clone();
     let (f, digested) = spawn_blocking(move || {
+        // A large file is read twice, to hash it and to upload it: each read counts
+        // half its bytes, so the pass's bytes stay the files' sizes.
+        let progress = |n: u64| hashing.advance(n / 2);
         let r = digest::read_small(&f.abs, &f.stat, limit).and_then(|small| match small {
             Some((hash, bytes)) => Ok((hash, Some(bytes))),
-            None => digest::hash_file(&f.abs, &f.stat).map(|h| (h, None)),
+            None => digest::hash_file_counted(&f.abs, &f.stat, &progress).map(|h| (h, None)),
         });
         (f, r)
     })
@@ -327,8 +338,8 @@ async fn process_one(s: &Shared, f: ScannedFile) -> (ScannedFile, Processed) {
         codec,
     };
     let out = match bytes {
-        Some(b) => upload::store_bytes(&to, &c, b, &s.control).await,
-        None => upload::store_file(&to, &c, s.config.part_size, &s.control).await,
+        Some(b) => upload::store_bytes(&to, &c, b, control).await,
+        None => upload::store_file(&to, &c, s.config.part_size, control).await,
     };
     (f, Processed::Stored(Box::new(r), out))
 }

@@ -45,6 +45,17 @@ const PASS_BATCH: usize = 4096;
 /// returned only when the pass as a whole could not run or commit, and then it is also
 /// recorded in the state dir's status.
 pub async fn run_once(config: &Config, store: &Store, clock: &dyn Clock) -> Result<RunReport> {
+    run_once_with(config, store, clock, &Control::default()).await
+}
+
+/// [`run_once`] steered and watched through `control`: cancel it, or read its
+/// [`Control::progress`] while it runs (a progress bar).
+pub async fn run_once_with(
+    config: &Config,
+    store: &Store,
+    clock: &dyn Clock,
+    control: &Control,
+) -> Result<RunReport> {
     if config.destination.template.is_some() {
         return Err(Error::config(
             config.file.clone(),
@@ -53,7 +64,7 @@ pub async fn run_once(config: &Config, store: &Store, clock: &dyn Clock) -> Resu
         ));
     }
     let state_dir = StateDir::lock(&config.state_dir)?;
-    run_locked(config, store, clock, &state_dir, &Control::default()).await
+    run_locked(config, store, clock, &state_dir, control).await
 }
 
 /// [`run_once`] for a caller that already holds the state dir (the long-running agent
@@ -180,6 +191,8 @@ async fn pass(p: &Pass<'_>, report: &mut RunReport) -> Result<()> {
     }
     let index = Arc::clone(&known.index);
     let plan = diff::plan(rest, &*index, &old_seen)?;
+    let to_read = plan.candidates.iter().map(|f| f.stat.size).sum();
+    p.control.plan(plan.candidates.len() as u64, to_read);
 
     // 3–4. digest and upload, a batch of files at a time, each batch's entries staged
     // in the local index: memory does not grow with the number of files.

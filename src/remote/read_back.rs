@@ -86,6 +86,30 @@ pub(crate) async fn decode_into<W: Write, P: Fn(u64) + ?Sized>(
     Ok(ReadBack { stored, decoded })
 }
 
+/// A writer that tells `progress` of each byte written through it: after
+/// [`decode_into`], the original bytes, where its own `progress` counts stored ones.
+pub(crate) struct Counted<'a, W> {
+    pub inner: W,
+    progress: &'a dyn Fn(u64),
+}
+
+impl<'a, W> Counted<'a, W> {
+    pub(crate) fn new(inner: W, progress: &'a dyn Fn(u64)) -> Self {
+        Counted { inner, progress }
+    }
+}
+
+impl<W: Write> Write for Counted<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        (self.progress)(n as u64);
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
 /// Bytes read from the store, and the decoded size and hash when the object decoded, or
 /// why it could not be read.
 pub(crate) type ReadResult = std::result::Result<(u64, Option<(u64, ContentHash)>), String>;

@@ -6,6 +6,7 @@
 //! file is written to a temp file, fsynced and renamed, so no partial file is ever left.
 
 use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures::{stream, StreamExt};
 use object_store::ObjectStoreExt;
@@ -16,7 +17,7 @@ use crate::catalog::{Entry, GenerationNo};
 use crate::config::Matcher;
 use crate::error::{Error, Result};
 use crate::fsstat::FileStat;
-use crate::remote::read_back::{decode_into, OnUndecodable, Undecoded};
+use crate::remote::read_back::{decode_into, Counted, OnUndecodable, Undecoded};
 use crate::remote::{Store, DATA_PREFIX};
 use crate::state::atomic::{beside, AtomicFile, CommitStep};
 
@@ -54,6 +55,13 @@ impl RestoreOptions {
             dry_run: false,
             concurrency: 4,
         }
+    }
+
+    /// Whether `entry` passes the `source` and `include` filters: the files a restore
+    /// of an index considers (and a progress bar's total counts).
+    pub fn selects(&self, entry: &Entry) -> bool {
+        self.source.as_ref().is_none_or(|s| &entry.source == s)
+            && self.include.as_ref().is_none_or(|m| m.matches(&entry.path))
     }
 }
 
@@ -221,6 +229,7 @@ fn prepare_parent(
 
 /// Downloads `entry` into `dest` through a temp file beside it: the bytes are hashed as
 /// they arrive, and `dest` appears (by rename) only when size and sha256 match.
+/// `progress` hears of the original (decoded) bytes as they are written.
 pub async fn download_verified(
     store: &Store,
     entry: &Entry,
@@ -240,7 +249,8 @@ pub async fn download_verified(
     let file = AtomicFile::create_as(dest, tmp.clone())
         .map_err(|e| (FileResult::Failed, format!("create {}: {e}", tmp.display())))?;
     // Original bytes are re-hashed on their way to the file, after decompression.
-    let read = decode_into(got, entry.compression, file, OnUndecodable::Stop, progress)
+    let file = Counted::new(file, progress);
+    let read = decode_into(got, entry.compression, file, OnUndecodable::Stop, &|_| {})
         .await
         .map_err(|e| (FileResult::Failed, Error::store("get", &key, e).to_string()))?;
     let does_not_decompress = |e| {
@@ -249,7 +259,7 @@ pub async fn download_verified(
             format!("object {key} does not decompress: {e}"),
         )
     };
-    let (file, size, hash) = read.decoded.map_err(|e| match e {
+    let (Counted { inner: file, .. }, size, hash) = read.decoded.map_err(|e| match e {
         Undecoded::Chunk(e)
             if matches!(
                 e.kind(),
@@ -353,7 +363,9 @@ async fn restore_one(
     }
 }
 
-/// Restores the entries of `index` that pass the filters (creating `opts.to`).
+/// Restores the entries of `index` that pass the filters (creating `opts.to`);
+/// `progress` hears of the original bytes as they are written, and of the rest of each
+/// file's size once it is done, so it ends at the selected files' total.
 pub async fn restore(
     store: &Store,
     index: &Index,
@@ -364,13 +376,20 @@ pub async fn restore(
         // A failure here shows on every file as a failed directory creation.
         let _ = std::fs::create_dir_all(&opts.to);
     }
-    let selected: Vec<&Entry> = index
-        .entries()
-        .filter(|e| opts.source.as_ref().is_none_or(|s| &e.source == s))
-        .filter(|e| opts.include.as_ref().is_none_or(|m| m.matches(&e.path)))
-        .collect();
+    let selected: Vec<&Entry> = index.entries().filter(|e| opts.selects(e)).collect();
     let mut results: Vec<(FileReport, u64)> = stream::iter(selected)
-        .map(|e| async move { (restore_one(store, e, opts, progress).await, e.size) })
+        .map(|e| async move {
+            let written = AtomicU64::new(0);
+            let counted = |n| {
+                written.fetch_add(n, Ordering::Relaxed);
+                progress(n)
+            };
+            let r = restore_one(store, e, opts, &counted).await;
+            // A file present, kept, refused or failed is done too: the bar reaches its
+            // total, the sum of the selected files' sizes.
+            progress(e.size.saturating_sub(written.load(Ordering::Relaxed)));
+            (r, e.size)
+        })
         .buffer_unordered(opts.concurrency.max(1))
         .collect()
         .await;

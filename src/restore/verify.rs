@@ -129,13 +129,38 @@ pub async fn readable_generations(
     Ok((good, missing, damaged, newest))
 }
 
-/// Verifies the archive; `state_dir` keeps the rolling position for `ReadData::Percent`.
+/// What reading objects back tells as it goes (`verify --read-data`'s progress bar).
+#[derive(Clone, Copy)]
+pub struct ReadProgress<'a> {
+    /// Called once the objects to read are chosen, with their stored bytes in all.
+    pub total: &'a (dyn Fn(u64) + Sync),
+    /// Called with each chunk of stored bytes read.
+    pub read: &'a (dyn Fn(u64) + Sync),
+}
+
+/// Verifies the archive; `state_dir` keeps the rolling position for `ReadData::Percent`;
+/// `progress` hears of each chunk of stored bytes read back.
 pub async fn verify(
     store: &Store,
     read: ReadData,
     state_dir: Option<&Path>,
     concurrency: usize,
     progress: &(dyn Fn(u64) + Sync),
+) -> Result<VerifyReport> {
+    let progress = ReadProgress {
+        total: &|_| {},
+        read: progress,
+    };
+    verify_with(store, read, state_dir, concurrency, progress).await
+}
+
+/// [`verify`], telling `progress` also how many stored bytes it is about to read.
+pub async fn verify_with(
+    store: &Store,
+    read: ReadData,
+    state_dir: Option<&Path>,
+    concurrency: usize,
+    progress: ReadProgress<'_>,
 ) -> Result<VerifyReport> {
     let (generations, missing_generations, damaged_generations, newest) =
         readable_generations(store).await?;
@@ -152,9 +177,10 @@ pub async fn verify(
     };
     let present = check_listing(&mut report, &expected, &listed, chain_complete);
     let to_read = select(&present, read, state_dir)?;
+    (progress.total)(to_read.iter().map(|(_, e)| e.stored_size).sum());
     let results: Vec<(String, Expected, ReadResult)> = stream::iter(to_read)
         .map(|(key, exp)| async move {
-            let r = read_hash(store, &key, exp.compression, progress).await;
+            let r = read_hash(store, &key, exp.compression, progress.read).await;
             (key, exp, r)
         })
         .buffer_unordered(concurrency.max(1))

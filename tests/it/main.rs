@@ -23,6 +23,7 @@ mod model;
 mod named;
 mod pass_output;
 mod postgres;
+mod progress;
 mod proxy;
 mod regression;
 mod remote;

@@ -69,7 +69,8 @@ pub(crate) struct Cli {
     #[arg(short, long, global = true, value_name = "FILE", default_value = DEFAULT_CONFIG_PATH)]
     pub config: PathBuf,
 
-    /// Run one pass and exit (same as `logferry run --once`).
+    /// Run one pass and exit (same as `logferry run --once`); on a terminal, with a
+    /// progress bar on stderr.
     #[arg(long)]
     pub run_once: bool,
 
@@ -232,7 +233,8 @@ pub(crate) struct ManArgs {
 /// Options of `run`.
 #[derive(Debug, Args, Default)]
 pub(crate) struct RunArgs {
-    /// Run one pass and exit.
+    /// Run one pass and exit; on a terminal, a progress bar on stderr shows files and
+    /// bytes done, the rate and the time left.
     #[arg(long)]
     pub once: bool,
 

@@ -14,6 +14,7 @@ use logferry::{check_hostname, system_hostname, Config, LogFormat};
 mod output;
 mod args;
 mod commands;
+mod progress;
 
 use crate::output::{
     fail, fetch_code, remember_secrets, ScrubbedStderr, EXIT_FETCH_CANNOT_RUN, EXIT_FETCH_USAGE,

@@ -86,7 +86,15 @@ impl std::io::Write for ScrubbedStderr {
 impl Drop for ScrubbedStderr {
     fn drop(&mut self) {
         let text = scrub(&String::from_utf8_lossy(&self.0));
-        let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), text.as_bytes());
+        let write = || {
+            let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), text.as_bytes());
+        };
+        // A log line goes above the bar on screen, not through it.
+        let bar = SHOWN.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        match bar {
+            Some(bar) if !bar.is_finished() => bar.suspend(write),
+            _ => write(),
+        }
     }
 }
 
@@ -145,17 +153,41 @@ pub(crate) fn print_table(rows: &[Vec<String>]) {
     }
 }
 
-/// A byte-count progress bar on a terminal; hidden otherwise or with JSON output.
-pub(crate) fn progress_bar(total: u64, json: bool) -> ProgressBar {
+/// The bar on screen, if any, so that log lines are written above it.
+static SHOWN: std::sync::Mutex<Option<ProgressBar>> = std::sync::Mutex::new(None);
+
+/// How a byte-count bar looks: what it does (its prefix), how far, how fast, how long.
+pub(crate) fn bytes_style() -> ProgressStyle {
+    ProgressStyle::with_template(
+        "{prefix} [{bar:30}] {bytes}/{total_bytes} {percent:>3}% {bytes_per_sec} eta {eta}",
+    )
+    .expect("static template")
+    .progress_chars("=> ")
+}
+
+/// A byte-count progress bar on stderr, saying `what` it counts, when stderr is a
+/// terminal; hidden otherwise and with JSON output. The caller finishes it (leaving its
+/// last state on screen) before printing what came of the work.
+pub(crate) fn progress_bar(what: &str, total: u64, json: bool) -> ProgressBar {
     if json || !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
-    let bar = ProgressBar::new(total);
-    bar.set_style(
-        ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
-            .expect("static template"),
-    );
+    let bar = ProgressBar::new(total)
+        .with_style(bytes_style())
+        .with_prefix(what.to_string());
+    *SHOWN.lock().unwrap_or_else(|e| e.into_inner()) = Some(bar.clone());
     bar
+}
+
+/// Leaves `bar`'s last state on screen as it is (indicatif's `finish` would fill it up,
+/// hiding a count that fell short), on a line of its own: the bar pads itself to the
+/// terminal's width, so without the line break what is printed next would continue its
+/// line rather than start below it.
+pub(crate) fn leave_bar(bar: &ProgressBar) {
+    bar.abandon();
+    if !bar.is_hidden() {
+        let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), b"\n");
+    }
 }
 
 /// Pretty JSON on stdout.

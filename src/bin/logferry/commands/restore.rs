@@ -14,7 +14,8 @@ use super::{
 };
 use crate::args::RestoreArgs;
 use crate::output::{
-    fail, print_json, progress_bar, EXIT_CANNOT_RUN, EXIT_FILES_FAILED, EXIT_OK, EXIT_USAGE,
+    fail, leave_bar, print_json, progress_bar, EXIT_CANNOT_RUN, EXIT_FILES_FAILED, EXIT_OK,
+    EXIT_USAGE,
 };
 
 /// The command line, checked before any archive is opened.
@@ -247,10 +248,15 @@ async fn restore_one(
     opts.force = args.force;
     opts.dry_run = args.dry_run;
     opts.concurrency = a.upload_concurrency;
-    let total = index.entries().map(|e| e.size).sum();
-    let bar = progress_bar(total, args.json || args.dry_run);
+    // The files restore considers, counted as they are written (after decompression).
+    let total = index
+        .entries()
+        .filter(|e| opts.selects(e))
+        .map(|e| e.size)
+        .sum();
+    let bar = progress_bar("restoring", total, args.json || args.dry_run);
     let report = restore(store, &index, &opts, &|n| bar.inc(n)).await;
-    bar.finish_and_clear();
+    leave_bar(&bar);
     if !args.json {
         print_report(archives, a, &report, args);
     }

@@ -2,8 +2,8 @@
 //! its summary on stdout and, when configured, the node_exporter textfile.
 
 use logferry::{
-    check_future_tick, expire_if_due, preflight_config, read_status, run_once, Clock, Config,
-    ExpireReport, Metrics, Outcome, RunReport, Store, SystemClock,
+    check_future_tick, expire_if_due, preflight_config, read_status, Clock, Config, ExpireReport,
+    Metrics, Outcome, RunReport, Store, SystemClock,
 };
 
 use super::{archive_name, destination_label, label, open_all};
@@ -78,7 +78,7 @@ async fn expire_due(
 
 /// One pass of one archive, said on stdout (or stderr when it failed).
 async fn pass(archives: &[Config], a: &Config, store: &Store) -> (u8, Option<RunReport>) {
-    match run_once(a, store, &SystemClock).await {
+    match crate::progress::run_once(a, store).await {
         Ok(report) => {
             out!("{}{}", label(archives, a), report.summary());
             let code = if report.outcome == Outcome::Partial {

@@ -3,14 +3,14 @@
 //! local copy can, `--prune-orphans` deletes what interrupted passes left.
 
 use logferry::{
-    prune_orphans, recommit_checkpoint, reupload_objects, verify, Config, Error, Finding, ReadData,
-    Result, Store, SystemClock, VerifyReport,
+    prune_orphans, recommit_checkpoint, reupload_objects, verify, verify_with, Config, Error,
+    Finding, ReadData, ReadProgress, Result, Store, SystemClock, VerifyReport,
 };
 
 use super::{open_all, say_failed, say_no_archive};
 use crate::args::VerifyArgs;
 use crate::output::{
-    exit_code, print_json, progress_bar, EXIT_CANNOT_RUN, EXIT_FILES_FAILED, EXIT_OK,
+    exit_code, leave_bar, print_json, progress_bar, EXIT_CANNOT_RUN, EXIT_FILES_FAILED, EXIT_OK,
 };
 
 mod print;
@@ -98,13 +98,15 @@ async fn first_look(
         Some(100) => ReadData::All,
         Some(p) => ReadData::Percent(p),
     };
-    let bar = progress_bar(0, args.json || read == ReadData::No);
+    let bar = progress_bar("reading back", 0, args.json || read == ReadData::No);
     let state_dir = own.then_some(a.state_dir.as_path());
-    let result = verify(store, read, state_dir, a.upload_concurrency, &|n| {
-        bar.inc(n)
-    })
-    .await;
-    bar.finish_and_clear();
+    // The total is known once the objects to read are chosen (a slice, with a percent).
+    let progress = ReadProgress {
+        total: &|n| bar.set_length(n),
+        read: &|n| bar.inc(n),
+    };
+    let result = verify_with(store, read, state_dir, a.upload_concurrency, progress).await;
+    leave_bar(&bar);
     match result {
         Ok(r) if r.newest.get() == 0 => {
             say_no_archive(archives, a).await;
