@@ -121,7 +121,8 @@ pub use crate::config::{
     hostname::{check_hostname, system_hostname},
     load as load_config, load_as as load_config_as,
     preflight::{preflight as preflight_config, Finding as ConfigFinding, Severity},
-    Config, Keep, LogFormat, Retention, DEFAULT_CONFIG_PATH, DEFAULT_RETENTION_INTERVAL,
+    Config, Heartbeat, Keep, LogFormat, PassHooks, Retention, DEFAULT_CONFIG_PATH,
+    DEFAULT_HOOK_TIMEOUT, DEFAULT_RETENTION_INTERVAL,
 };
 pub use crate::digest::{hash_file, ContentHash, DigestError, Hashing};
 pub use crate::error::{Chain, Error, Result};
@@ -150,6 +151,7 @@ pub use crate::retention::ledger::{read_status as read_retention_status, Retenti
 pub use crate::retention::prune::{parse_grace, prune_orphans, DEFAULT_GRACE};
 pub use crate::service::{
     agent::{run as run_agent, Archive, Event, Hooks, NoHooks, Options as AgentOptions},
+    heartbeat::{ping as ping_heartbeat, round_ok, spawn_ping as spawn_heartbeat},
     metrics::Metrics,
     schedule::{check_future_tick, host_seed, next_passes, rfc3339_in},
     systemd::{watchdog_interval, Notifier},

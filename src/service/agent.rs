@@ -13,9 +13,10 @@ use crate::catalog::{self, GenerationNo};
 use crate::config::Config;
 use crate::error::Result;
 use crate::remote::Store;
-use crate::report::RunReport;
+use crate::report::{Outcome, RunReport};
 use crate::retention::expire::{expire_locked, ExpireOptions, ExpireReport};
 use crate::retention::ledger;
+use crate::service::heartbeat;
 use crate::service::schedule::Planner;
 use crate::state::StateDir;
 use crate::time::{rfc3339, Clock};
@@ -357,8 +358,9 @@ fn apply_reload(
     }
 }
 
-/// One pass of every archive, one after another. A stop during a pass waits for it
-/// within `shutdown_grace`, then cancels it (no commit; multipart uploads aborted).
+/// One pass of every archive, one after another, then one heartbeat for the round. A stop
+/// during a pass waits for it within `shutdown_grace`, then cancels it (no commit;
+/// multipart uploads aborted).
 async fn run_passes(
     archives: &[Archive],
     locks: &[StateDir],
@@ -370,6 +372,12 @@ async fn run_passes(
 ) -> Result<After> {
     planner.started(clock.now());
     let mut after = After::Continue;
+    let mut outcomes = Vec::new();
+    // Sent in its own task, never waited for: the next pass does not wait on a monitor.
+    let ping = |outcomes: &[Option<Outcome>]| {
+        let first = archives.first().and_then(|a| a.config.heartbeat.as_ref());
+        heartbeat::spawn_ping(first, heartbeat::round_ok(outcomes.iter().copied()));
+    };
     for (archive, lock) in archives.iter().zip(locks) {
         let control = Control::default();
         let pass = worker::run_locked(&archive.config, &archive.store, clock, lock, &control);
@@ -414,19 +422,27 @@ async fn run_passes(
         if let Err(e) = &result {
             tracing::error!(error = %e.chain(), "pass failed; the next one will retry");
         }
+        outcomes.push(result.as_ref().ok().map(|r| r.outcome));
         hooks.pass_done(&archive.config, &result);
         hooks.alive();
         if matches!(after, After::Stop) {
+            ping(&outcomes);
             return Ok(After::Stop);
         }
-        if result.is_ok() && ledger::due(&archive.config, lock.path(), clock.now()) {
+        // A skipped pass skips its expiry too: `pre_pass` said the archive is not to run.
+        let ran = result.as_ref().is_ok_and(|r| r.outcome != Outcome::Skipped);
+        if ran && ledger::due(&archive.config, lock.path(), clock.now()) {
             match expire_now(archive, lock, clock, events, hooks, alive).await {
-                Some(After::Stop) => return Ok(After::Stop),
+                Some(After::Stop) => {
+                    ping(&outcomes);
+                    return Ok(After::Stop);
+                }
                 Some(other) => after = other,
                 None => {}
             }
         }
     }
+    ping(&outcomes);
     Ok(after)
 }
 
