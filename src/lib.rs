@@ -55,10 +55,10 @@
 //! | L2 | `remote/` | the destination as an `Arc<dyn ObjectStore>` ([`Store`]), the remote layout (the one place keys are built), reading an object back, retries, the probe, deleting an object that S3 Object Lock may keep ([`delete_object`]) |
 //! | L2 | `catalog/` | the archive's record: manifest format, the chain and its folds, the index a reader loads, generations in the bucket (list, read, create-only commit), loading a state part by part, building the next generation, version records, the local index (SQLite), audit findings, history |
 //! | L2 | `state/` | the state dir: its lock, the stat cache, the status history, the one atomic writer; never talks to the remote |
-//! | L3 | `archive/` | one pass: `worker.rs` is the only orchestrator and sequences the stages (`sync`, `scan`, `diff`, `upload`, `commit`, `cleanup`, `disk`), which never import each other |
+//! | L3 | `archive/` | one pass: `worker.rs` is the only orchestrator and sequences the stages (`sync`, `scan`, `diff`, `upload`, `commit`, `cleanup`, `disk`), which never import each other, and the operator's `pre_pass`/`post_pass` hooks around them (`hooks`) |
 //! | L3 | `restore/` | the read side: restore, fetch, verify, `archived`; never writes the archive |
 //! | L3 | `retention/` | expiry of what the retention rules let go; orphans no generation names |
-//! | L4 | `service/` | the agent loop, the schedule (pure), file events, metrics and their HTTP endpoint, systemd; nothing in the library imports it |
+//! | L4 | `service/` | the agent loop, the schedule (pure), file events, metrics and their HTTP endpoint, the heartbeat ping, systemd; nothing in the library imports it |
 //! | L5 | `src/bin/logferry/` | the binary: clap arguments, one file per command, output and exit codes, signals |
 //!
 //! Where new code goes: a new backend option is a key in `config/destination.rs` read by

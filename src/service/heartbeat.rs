@@ -22,7 +22,7 @@ where
 }
 
 /// Pings in a task of its own and returns it, so that a caller that is about to exit can
-/// wait for it (it ends within [`PING_TIMEOUT`]); `None` without a heartbeat.
+/// wait for it (it ends within 10 s); `None` without a heartbeat.
 pub fn spawn_ping(heartbeat: Option<&Heartbeat>, ok: bool) -> Option<tokio::task::JoinHandle<()>> {
     let heartbeat = heartbeat?.clone();
     Some(tokio::spawn(async move { ping(&heartbeat, ok).await }))
