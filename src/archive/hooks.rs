@@ -118,7 +118,7 @@ async fn run(
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| format!("{hook} `{shown}` could not be started: {e}"))?;
-    let group = Group(child.id());
+    let mut group = Group(child.id());
     let feed = child.stdin.take().zip(stdin).map(|(mut pipe, bytes)| {
         // A hook that does not read its stdin is fine: the write fails, nothing else.
         tokio::spawn(async move {
@@ -128,9 +128,14 @@ async fn run(
     let out = child.stdout.take().map(|s| log_lines(s, hook, false));
     let err = child.stderr.take().map(|s| log_lines(s, hook, true));
     let end = wait(p, &mut child, p.config.hooks.timeout).await;
-    if !matches!(end, End::Exited(_)) {
-        group.kill();
-        let _ = child.wait().await;
+    match end {
+        // What the shell left running in the background is its own business.
+        End::Exited(_) => group.0 = None,
+        _ => {
+            group.kill();
+            group.0 = None;
+            let _ = child.wait().await;
+        }
     }
     if let Some(f) = feed {
         f.abort();
@@ -260,9 +265,16 @@ fn shown_command(command: &str) -> String {
     shown
 }
 
-/// The hook's process group, killed whole when it times out or the pass is stopped, so
-/// no child of the shell outlives it.
+/// The hook's process group (`None` once the shell has exited), killed whole when it
+/// times out, when the pass is stopped, or when the pass is dropped while the hook runs,
+/// so no child of the shell outlives it.
 struct Group(Option<u32>);
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
 
 impl Group {
     fn kill(&self) {
