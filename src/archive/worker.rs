@@ -1,7 +1,8 @@
 //! One archive pass, start to finish: the only place the stages are sequenced.
 //!
-//! the `pre_pass` hook ([`hooks`]; its failure skips the pass) → catch up with the remote ([`sync`]) → 1. scan the sources ([`scan`]) → 2. quick-check
-//! them against what was seen ([`diff`]) → 3–4. hash the candidates and upload new
+//! the `pre_pass` hook ([`hooks`]; its failure skips the pass) → catch up with the
+//! remote ([`sync`]) → 1. scan the sources ([`scan`]) → 2. quick-check them against
+//! what was seen ([`diff`]) → 3–4. hash the candidates and upload new
 //! content ([`files`], over [`upload`]) → 5. commit the next generation ([`commit`]),
 //! then write its version records ([`publish`]), delete local files archived long enough
 //! ([`cleanup`]) → 6. measure the sources' disks ([`disk`]) and record the report in the
