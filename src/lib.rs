@@ -55,10 +55,10 @@
 //! | L2 | `remote/` | the destination as an `Arc<dyn ObjectStore>` ([`Store`]), the remote layout (the one place keys are built), reading an object back, retries, the probe, deleting an object that S3 Object Lock may keep ([`delete_object`]) |
 //! | L2 | `catalog/` | the archive's record: manifest format, the chain and its folds, the index a reader loads, generations in the bucket (list, read, create-only commit), loading a state part by part, building the next generation, version records, the local index (SQLite), audit findings, history |
 //! | L2 | `state/` | the state dir: its lock, the stat cache, the status history, the one atomic writer; never talks to the remote |
-//! | L3 | `archive/` | one pass: `worker.rs` is the only orchestrator and sequences the stages (`sync`, `scan`, `diff`, `upload`, `commit`, `cleanup`, `disk`), which never import each other |
+//! | L3 | `archive/` | one pass: `worker.rs` is the only orchestrator and sequences the stages (`sync`, `scan`, `diff`, `upload`, `commit`, `cleanup`, `disk`), which never import each other, and the operator's `pre_pass`/`post_pass` hooks around them (`hooks`) |
 //! | L3 | `restore/` | the read side: restore, fetch, verify, `archived`; never writes the archive |
 //! | L3 | `retention/` | expiry of what the retention rules let go; orphans no generation names |
-//! | L4 | `service/` | the agent loop, the schedule (pure), file events, metrics and their HTTP endpoint, systemd; nothing in the library imports it |
+//! | L4 | `service/` | the agent loop, the schedule (pure), file events, metrics and their HTTP endpoint, the heartbeat ping, systemd; nothing in the library imports it |
 //! | L5 | `src/bin/logferry/` | the binary: clap arguments, one file per command, output and exit codes, signals |
 //!
 //! Where new code goes: a new backend option is a key in `config/destination.rs` read by
@@ -122,7 +122,8 @@ pub use crate::config::{
     hostname::{check_hostname, system_hostname},
     load as load_config, load_as as load_config_as,
     preflight::{preflight as preflight_config, Finding as ConfigFinding, Severity},
-    Config, Keep, LogFormat, Retention, DEFAULT_CONFIG_PATH, DEFAULT_RETENTION_INTERVAL,
+    Config, Heartbeat, Keep, LogFormat, PassHooks, Retention, DEFAULT_CONFIG_PATH,
+    DEFAULT_HOOK_TIMEOUT, DEFAULT_RETENTION_INTERVAL,
 };
 pub use crate::digest::{hash_file, ContentHash, DigestError, Hashing};
 pub use crate::error::{Chain, Error, Result};
@@ -151,6 +152,7 @@ pub use crate::retention::ledger::{read_status as read_retention_status, Retenti
 pub use crate::retention::prune::{parse_grace, prune_orphans, DEFAULT_GRACE};
 pub use crate::service::{
     agent::{run as run_agent, Archive, Event, Hooks, NoHooks, Options as AgentOptions},
+    heartbeat::{ping as ping_heartbeat, round_ok, spawn_ping as spawn_heartbeat},
     metrics::Metrics,
     schedule::{check_future_tick, host_seed, next_passes, rfc3339_in},
     systemd::{watchdog_interval, Notifier},

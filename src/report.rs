@@ -21,6 +21,8 @@ pub enum Outcome {
     Partial,
     /// Could not run or commit.
     Failed,
+    /// Not run: the `pre_pass` hook failed; nothing was scanned or committed.
+    Skipped,
 }
 
 impl Outcome {
@@ -30,6 +32,7 @@ impl Outcome {
             Outcome::Ok => "ok",
             Outcome::Partial => "partial",
             Outcome::Failed => "failed",
+            Outcome::Skipped => "skipped",
         }
     }
 }
@@ -233,6 +236,10 @@ impl RunReport {
             (Outcome::Failed, _) => format!(
                 "pass failed after {took}: {}",
                 self.error.as_deref().unwrap_or("unknown error")
+            ),
+            (Outcome::Skipped, _) => format!(
+                "pass {} (after {took}); nothing scanned or archived",
+                self.error.as_deref().unwrap_or("skipped")
             ),
             (_, Some(g)) => format!(
                 "archived {} files ({} new, {} changed, {} renamed), uploaded {} objects ({}), in {took}, generation {g}",

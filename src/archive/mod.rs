@@ -5,7 +5,7 @@
 //! writes its version records; [`cleanup`] then deletes local files archived long
 //! enough and [`disk`] measures the sources' filesystems. [`pass`]
 //! holds what they share. [`control`] lets the agent steer a running pass; [`leftovers`]
-//! cleans what killed passes left; [`repair`] re-uploads and re-commits what
+//! cleans what killed passes left; [`hooks`] runs the operator's commands around a pass; [`repair`] re-uploads and re-commits what
 //! verification found missing.
 
 pub(crate) mod cleanup;
@@ -14,6 +14,7 @@ pub(crate) mod control;
 pub(crate) mod diff;
 pub(crate) mod disk;
 pub(crate) mod files;
+pub(crate) mod hooks;
 pub(crate) mod leftovers;
 pub(crate) mod pass;
 pub(crate) mod preview;

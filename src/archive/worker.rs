@@ -1,11 +1,12 @@
 //! One archive pass, start to finish: the only place the stages are sequenced.
 //!
-//! catch up with the remote ([`sync`]) → 1. scan the sources ([`scan`]) → 2. quick-check
-//! them against what was seen ([`diff`]) → 3–4. hash the candidates and upload new
+//! the `pre_pass` hook ([`hooks`]; its failure skips the pass) → catch up with the
+//! remote ([`sync`]) → 1. scan the sources ([`scan`]) → 2. quick-check them against
+//! what was seen ([`diff`]) → 3–4. hash the candidates and upload new
 //! content ([`files`], over [`upload`]) → 5. commit the next generation ([`commit`]),
 //! then write its version records ([`publish`]), delete local files archived long enough
 //! ([`cleanup`]) → 6. measure the sources' disks ([`disk`]) and record the report in the
-//! state dir and the log. Data objects are always stored
+//! state dir and the log → the `post_pass` hook. Data objects are always stored
 //! before the generation naming them is committed, so an interruption at any point
 //! leaves the previous generation valid and the next pass finishes the work.
 //!
@@ -18,6 +19,7 @@
 //! [`publish`]: crate::archive::publish
 //! [`cleanup`]: crate::archive::cleanup
 //! [`disk`]: crate::archive::disk
+//! [`hooks`]: crate::archive::hooks
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -26,7 +28,7 @@ use crate::archive::commit::{self, SeenFiles, Staged};
 use crate::archive::control::Control;
 use crate::archive::pass::{scrub_report, Pass};
 use crate::archive::preview::{self, Preview, PreviewFile};
-use crate::archive::{cleanup, diff, disk, files, leftovers, publish, scan, sync};
+use crate::archive::{cleanup, diff, disk, files, hooks, leftovers, publish, scan, sync};
 use crate::catalog::db::LocalIndex;
 use crate::catalog::index::Lookup;
 use crate::config::Config;
@@ -41,9 +43,10 @@ use crate::time::{Clock, Timestamp};
 const PASS_BATCH: usize = 4096;
 
 /// Runs one pass: archives every closed file not yet archived as it is, and returns what
-/// it did. File-level problems are counted in the report (outcome `partial`); an error is
-/// returned only when the pass as a whole could not run or commit, and then it is also
-/// recorded in the state dir's status.
+/// it did. File-level problems are counted in the report (outcome `partial`); a failed
+/// `pre_pass` hook ends it before the scan (outcome `skipped`); an error is returned only
+/// when the pass as a whole could not run or commit, and then it is also recorded in the
+/// state dir's status.
 pub async fn run_once(config: &Config, store: &Store, clock: &dyn Clock) -> Result<RunReport> {
     run_once_with(config, store, clock, &Control::default()).await
 }
@@ -90,6 +93,9 @@ pub(crate) async fn run_locked(
         started_at: Timestamp::from(clock.now()),
         ..Default::default()
     };
+    if let Some(why) = hooks::pre_pass(&p).await {
+        return Ok(skipped(&p, report, why));
+    }
     let result = pass(&p, &mut report).await;
     disk::measure(&config.sources, &mut report);
     // 6. stats: the report goes to the state dir and the log, failed or not.
@@ -104,6 +110,7 @@ pub(crate) async fn run_locked(
         tracing::warn!(error = %e.chain(), "could not record the pass in the status file");
     }
     log_summary(&report);
+    hooks::post_pass(&p, &report).await;
     result.map(|()| report)
 }
 
@@ -148,6 +155,26 @@ pub async fn preview_once(config: &Config, store: &Store, clock: &dyn Clock) -> 
     let lookup: Arc<dyn Lookup> = Arc::<LocalIndex>::clone(&known.index);
     preview::preview(&p, plan, lookup, &mut out).await?;
     Ok(out)
+}
+
+/// The report of a pass that `pre_pass` stopped before its scan: nothing read, nothing
+/// written remote; recorded in the state dir like any pass.
+fn skipped(p: &Pass<'_>, mut report: RunReport, why: String) -> RunReport {
+    report.outcome = Outcome::Skipped;
+    report.error = Some(format!("skipped: {why}"));
+    report.duration_ms = p.started.elapsed().as_millis() as u64;
+    report.peak_rss_bytes = crate::report::peak_rss_bytes();
+    scrub_report(&mut report, &p.config.destination.secrets());
+    if let Err(e) = crate::state::history::record(p.state_dir.path(), &report) {
+        tracing::warn!(error = %e.chain(), "could not record the pass in the status file");
+    }
+    tracing::warn!(
+        outcome = "skipped",
+        duration_ms = report.duration_ms,
+        error = report.error.as_deref().unwrap_or(""),
+        "pass skipped"
+    );
+    report
 }
 
 /// Steps 1 to 5c; the caller measures the disks and records the report whatever they

@@ -20,6 +20,7 @@ impl fmt::Display for Config {
         }
         self.fmt_top(f)?;
         self.fmt_destination(f)?;
+        self.fmt_hooks(f)?;
         write!(
             f,
             "\n[retention]\n{}",
@@ -85,7 +86,27 @@ impl Config {
         }
         writeln!(f, "log_format = {}", q(log_format_name(self.log_format)))?;
         writeln!(f, "upload_concurrency = {}", self.upload_concurrency)?;
-        writeln!(f, "part_size = {}", self.part_size)
+        writeln!(f, "part_size = {}", self.part_size)?;
+        match &self.heartbeat {
+            Some(h) => writeln!(f, "heartbeat_url = {}", q(&h.shown())),
+            None => writeln!(f, "# heartbeat_url: none"),
+        }
+    }
+
+    /// `[hooks]`: the commands as written (a secret belongs in the hook's environment,
+    /// not in its command line).
+    fn fmt_hooks(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "\n[hooks]")?;
+        for (key, command) in [
+            ("pre_pass", &self.hooks.pre_pass),
+            ("post_pass", &self.hooks.post_pass),
+        ] {
+            match command {
+                Some(c) => writeln!(f, "{key} = {}", q(c))?,
+                None => writeln!(f, "# {key}: none")?,
+            }
+        }
+        writeln!(f, "timeout = {}", dur(self.hooks.timeout))
     }
 
     /// `[destination]` and its options.
@@ -202,6 +223,18 @@ impl Config {
         top.insert("log_format".into(), json!(log_format_name(self.log_format)));
         top.insert("upload_concurrency".into(), json!(self.upload_concurrency));
         top.insert("part_size".into(), json!(self.part_size));
+        top.insert(
+            "heartbeat_url".into(),
+            json!(self.heartbeat.as_ref().map(|h| h.shown())),
+        );
+        top.insert(
+            "hooks".into(),
+            json!({
+                "pre_pass": self.hooks.pre_pass,
+                "post_pass": self.hooks.post_pass,
+                "timeout": humantime::format_duration(self.hooks.timeout).to_string(),
+            }),
+        );
         let d = &self.destination;
         let mut dest = Map::new();
         dest.insert("url".into(), json!(self.shown_url()));

@@ -6,6 +6,10 @@
 //!
 //! Which variables name a key is asked of the raw config type itself (one probe per
 //! variable), so the accepted names never drift from the file's keys.
+//!
+//! `LOGFERRY_PASS_*` is logferry's own: the variables a hook is given about its pass
+//! (see [`super::hooks::PASS_ENV_PREFIX`]). They are neither read as keys nor warned
+//! about, so a hook that runs `logferry status` sees the agent's config unchanged.
 
 use serde_json::{Map, Value};
 
@@ -28,8 +32,10 @@ pub(super) struct Overrides {
 /// echoed: the destination table or its options given as text, anything under the
 /// options, and any secret-named key.
 fn hides_value(segments: &[&str]) -> bool {
-    matches!(segments, ["destination"] | ["destination", "options", ..])
-        || segments.iter().any(|s| super::is_secret_option(s))
+    matches!(
+        segments,
+        ["destination"] | ["destination", "options", ..] | ["heartbeat_url"]
+    ) || segments.iter().any(|s| super::is_secret_option(s))
 }
 
 /// `message` without `value`, as written or as serde quotes it.
@@ -67,7 +73,7 @@ where
     let prefix = format!("{ENV_PREFIX}_");
     let mut vars: Vec<(String, String)> = env
         .into_iter()
-        .filter(|(k, _)| k.starts_with(&prefix))
+        .filter(|(k, _)| k.starts_with(&prefix) && !k.starts_with(super::hooks::PASS_ENV_PREFIX))
         .collect();
     vars.sort();
     let mut overrides = Overrides::default();

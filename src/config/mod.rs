@@ -2,7 +2,8 @@
 //! `LOGFERRY_*` environment overrides are read into a raw, loosely typed form
 //! (`raw.rs`, `env.rs`), then every key is validated into the typed [`Config`]
 //! (`validate.rs`, `source.rs`, `values.rs`, `checks.rs`, `crontab.rs`,
-//! `destination.rs`, `hostname.rs`) and printed back by `check-config` (`display.rs`).
+//! `destination.rs`, `hostname.rs`, `hooks.rs`) and printed back by `check-config`
+//! (`display.rs`).
 //! `preflight.rs` asks the file system about a valid config's paths, apart from
 //! validation, for `check-config` and the agent's start.
 //!
@@ -22,6 +23,7 @@ pub(crate) mod destination;
 mod display;
 mod env;
 pub(crate) mod error;
+pub(crate) mod hooks;
 pub(crate) mod hostname;
 pub(crate) mod preflight;
 mod raw;
@@ -39,6 +41,8 @@ pub(crate) use destination::{
     DestinationUrl, UploadChecksum, CHECKSUM_OPTIONS, HOSTNAME_VAR, SOURCE_VAR,
 };
 pub(crate) use error::Invalid;
+pub(crate) use hooks::PASS_ENV_PREFIX;
+pub use hooks::{Heartbeat, PassHooks, DEFAULT_HOOK_TIMEOUT};
 pub(crate) use hostname::check_hostname;
 use hostname::expand_hostname_as;
 pub use retention::{Keep, Retention, DEFAULT_RETENTION_INTERVAL};
@@ -118,6 +122,10 @@ pub struct Config {
     pub sources: Vec<Source>,
     /// What expiry keeps, and how it runs.
     pub retention: Retention,
+    /// Commands run before and after each pass.
+    pub hooks: PassHooks,
+    /// Pinged after each round of passes (`None`: no heartbeat).
+    pub heartbeat: Option<Heartbeat>,
     /// Things the operator should hear about that did not stop the load: one line each
     /// (e.g. an ignored `LOGFERRY_*` variable). The caller prints or logs them.
     pub warnings: Vec<String>,

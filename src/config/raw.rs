@@ -28,6 +28,8 @@ pub(super) struct RawConfig {
     pub destination: Option<RawDestination>,
     pub sources: Option<Vec<RawSource>>,
     pub retention: Option<super::retention::RawRetention>,
+    pub heartbeat_url: Option<String>,
+    pub hooks: Option<super::hooks::RawHooks>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -898,3 +898,121 @@ fn a_six_field_schedule_every_few_seconds_is_a_warning() {
         assert!(w.is_empty(), "{quiet}: {w:?}");
     }
 }
+
+#[test]
+fn hooks_and_heartbeat_default_to_none_and_are_validated() {
+    let c = parse(GOOD).unwrap();
+    assert_eq!(c.hooks, PassHooks::default());
+    assert_eq!(c.hooks.timeout, DEFAULT_HOOK_TIMEOUT);
+    assert!(c.heartbeat.is_none());
+    let c = parse(&format!(
+        "heartbeat_url = \"https://hc-ping.com/0f2a7c1e-5b7d\"\n[hooks]\npre_pass = \"exit 0\"\npost_pass = \"cat\"\ntimeout = \"30s\"\n{GOOD}"
+    ))
+    .unwrap();
+    assert_eq!(c.hooks.pre_pass.as_deref(), Some("exit 0"));
+    assert_eq!(c.hooks.post_pass.as_deref(), Some("cat"));
+    assert_eq!(c.hooks.timeout, Duration::from_secs(30));
+    assert_eq!(
+        c.heartbeat.as_ref().unwrap().fail_url().as_str(),
+        "https://hc-ping.com/0f2a7c1e-5b7d/fail"
+    );
+    let hooks = |body: &str| format!("[hooks]\n{body}\n{GOOD}");
+    bad(
+        &hooks("pre_pass = \"\""),
+        "hooks.pre_pass",
+        "must not be empty; write a command for /bin/sh -c",
+    );
+    bad(
+        &hooks("post_pass = \"  \""),
+        "hooks.post_pass",
+        "or remove the key",
+    );
+    bad(
+        &hooks("timeout = \"0s\""),
+        "hooks.timeout",
+        "must be more than zero",
+    );
+    bad(
+        &hooks("timeout = \"soon\""),
+        "hooks.timeout",
+        "`soon` is not a duration",
+    );
+    bad(&hooks("pre_pas = \"x\""), "hooks.pre_pas", "unknown field");
+    let hb = |url: &str| format!("heartbeat_url = \"{url}\"\n{GOOD}");
+    bad(
+        &hb("ftp://h/secret-token"),
+        "heartbeat_url",
+        "scheme `ftp` is not supported",
+    );
+    bad(
+        &hb("hc-ping.com/secret-token"),
+        "heartbeat_url",
+        "not a URL",
+    );
+    // The value is never echoed: its path is the monitor's secret.
+    let e = parse(&hb("ftp://h/secret-token")).unwrap_err().to_string();
+    assert!(!e.contains("secret-token"), "{e}");
+}
+
+#[test]
+fn the_heartbeat_url_is_shown_as_scheme_and_host_only() {
+    let c = parse(&format!(
+        "heartbeat_url = \"https://hc-ping.com/0f2a7c1e-5b7d-4e1a\"\n[hooks]\npre_pass = \"exit 0\"\n{GOOD}"
+    ))
+    .unwrap();
+    let text = c.to_string();
+    assert!(
+        text.contains("heartbeat_url = \"https://hc-ping.com/<redacted>\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("[hooks]\npre_pass = \"exit 0\"\n# post_pass: none\ntimeout = \"5m\""),
+        "{text}"
+    );
+    let json = c.to_json().to_string();
+    assert!(
+        !json.contains("0f2a7c1e") && !text.contains("0f2a7c1e"),
+        "{json}"
+    );
+    assert_eq!(c.to_json()["hooks"]["timeout"], "5m");
+    assert_eq!(
+        c.to_json()["heartbeat_url"],
+        "https://hc-ping.com/<redacted>"
+    );
+}
+
+#[test]
+fn hooks_are_set_from_the_environment_and_pass_variables_are_not_config() {
+    let c = with_env(
+        GOOD,
+        &[
+            ("LOGFERRY_HOOKS__PRE_PASS", "test -e /run/primary"),
+            ("LOGFERRY_HOOKS__TIMEOUT", "10s"),
+            ("LOGFERRY_HEARTBEAT_URL", "http://127.0.0.1:8000/ping/abc"),
+            ("LOGFERRY_PASS_OUTCOME", "ok"),
+            ("LOGFERRY_PASS_STATE_DIR", "/elsewhere"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(c.hooks.pre_pass.as_deref(), Some("test -e /run/primary"));
+    assert_eq!(c.hooks.timeout, Duration::from_secs(10));
+    assert!(c.heartbeat.is_some());
+    assert_eq!(c.state_dir, PathBuf::from(DEFAULT_STATE_DIR));
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    // A bad heartbeat URL from the environment names the variable, never its value.
+    let e = with_env(GOOD, &[("LOGFERRY_HEARTBEAT_URL", "gopher://h/tok-123456")])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("environment variable LOGFERRY_HEARTBEAT_URL: "),
+        "{e}"
+    );
+    assert!(!e.contains("tok-123456"), "{e}");
+    // `LOGFERRY_PASS_*` stays the hooks' own only while no key starts with `pass_`.
+    let e = raw::deserialize(serde_json::json!({"zz": 1}), &None)
+        .unwrap_err()
+        .to_string();
+    let keys: Vec<&str> = e.split('`').skip(3).step_by(2).collect();
+    assert!(keys.contains(&"heartbeat_url"), "{e}");
+    assert!(keys.iter().all(|k| !k.starts_with("pass_")), "{keys:?}");
+}

@@ -89,6 +89,8 @@ fn fields(raw: RawConfig, base: &Path, host: Option<&str>) -> Checked<Config> {
         ));
     }
     let retention = super::retention::archive_retention(raw.retention)?;
+    let hooks = super::hooks::pass_hooks(raw.hooks)?;
+    let heartbeat = super::hooks::heartbeat(raw.heartbeat_url)?;
     let sources = validate_sources(
         raw_sources,
         default_codec,
@@ -111,6 +113,8 @@ fn fields(raw: RawConfig, base: &Path, host: Option<&str>) -> Checked<Config> {
         destination,
         sources,
         retention,
+        hooks,
+        heartbeat,
         warnings,
         overridden: Vec::new(),
     })

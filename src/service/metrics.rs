@@ -53,20 +53,12 @@ pub struct Metrics {
     inner: Arc<Mutex<Inner>>,
 }
 
-fn outcome_label(o: Outcome) -> &'static str {
-    match o {
-        Outcome::Ok => "ok",
-        Outcome::Partial => "partial",
-        Outcome::Failed => "failed",
-    }
-}
-
 impl Metrics {
     /// Accounts one pass of `archive`.
     pub fn record(&self, archive: &str, r: &RunReport) {
         let mut inner = self.inner.lock().expect("metrics lock");
         let m = inner.archives.entry(archive.to_string()).or_default();
-        *m.passes.entry(outcome_label(r.outcome)).or_default() += 1;
+        *m.passes.entry(r.outcome.as_str()).or_default() += 1;
         m.files_uploaded += r.files_uploaded;
         m.bytes_uploaded += r.bytes_uploaded;
         m.file_failures += r.files_failed;
@@ -79,6 +71,10 @@ impl Metrics {
         }
         m.duration_count += 1;
         m.duration_sum += secs;
+        // A skipped pass looked at nothing: the gauges keep what the last pass that ran said.
+        if r.outcome == Outcome::Skipped {
+            return;
+        }
         if r.outcome != Outcome::Failed {
             m.last_success = r
                 .started_at
@@ -240,10 +236,10 @@ fn render_passes(out: &mut String, archives: &Archives) {
         out,
         "logferry_passes_total",
         "counter",
-        "Passes by outcome (ok, partial, failed).",
+        "Passes by outcome (ok, partial, failed, skipped: the pre_pass hook failed).",
     );
     for (a, m) in archives {
-        for outcome in ["ok", "partial", "failed"] {
+        for outcome in ["ok", "partial", "failed", "skipped"] {
             let n = m.passes.get(outcome).copied().unwrap_or(0);
             let _ = writeln!(
                 out,
@@ -400,5 +396,39 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("logferry_generation{archive=\"main\"} 7"));
+    }
+
+    #[test]
+    fn a_skipped_pass_is_counted_and_leaves_the_gauges_alone() {
+        let m = Metrics::default();
+        let ran = RunReport {
+            started_at: "2026-11-21T10:00:00.000Z".parse().unwrap(),
+            files_pending: 2,
+            current_generation: 7,
+            ..Default::default()
+        };
+        m.record("main", &ran);
+        let skipped = RunReport {
+            outcome: Outcome::Skipped,
+            ..Default::default()
+        };
+        m.record("main", &skipped);
+        let text = m.render(UNIX_EPOCH + Duration::from_secs(1_763_719_100));
+        assert!(
+            text.contains("logferry_passes_total{archive=\"main\",outcome=\"skipped\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("logferry_generation{archive=\"main\"} 7"),
+            "{text}"
+        );
+        assert!(
+            text.contains("logferry_pending_files{archive=\"main\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("logferry_last_success_timestamp_seconds{archive=\"main\"} 1795255200"),
+            "{text}"
+        );
     }
 }

@@ -14,6 +14,7 @@ mod conformance;
 mod format;
 mod format_v3;
 mod history;
+mod hooks;
 mod hosts;
 mod install;
 mod layers;

@@ -15,7 +15,7 @@ Examples:
 
 Exit codes: 0 ok; 1 pass finished with file-level failures; 2 bad usage or config;
 3 could not run (destination unreachable, lock held, commit conflict, no archive at
-the URL). fetch has its own, for PostgreSQL: see `logferry fetch --help`.
+the URL) or skipped (the pre_pass hook failed). fetch has its own, for PostgreSQL: see `logferry fetch --help`.
 Environment: LOGFERRY_<KEY> and LOGFERRY_<SECTION>__<KEY> override config keys
 (e.g. LOGFERRY_DESTINATION__URL); a LOGFERRY_* variable that names no key is ignored
 with a warning. RUST_LOG sets log filtering, and wins over -v/-q.";
@@ -111,7 +111,7 @@ impl clap_verbosity_flag::LogLevel for Logging {
 pub(crate) enum Command {
     /// Run the agent: a pass at every schedule tick, or one pass with --once.
     #[command(
-        after_help = "Examples:\n  logferry run --once --config examples/local-mirror.toml\n  logferry run --once --dry-run   # what a pass would upload; writes nothing\n  logferry run            # until SIGINT/SIGTERM\n\nWith --dry-run the pass still catches its local index (a cache of the\ndestination's catalog) up with the destination, so that what it shows is what a\npass would do; it holds the state dir while it runs, and exits 3 when an agent\nholds it."
+        after_help = "Examples:\n  logferry run --once --config examples/local-mirror.toml\n  logferry run --once --dry-run   # what a pass would upload; writes nothing\n  logferry run            # until SIGINT/SIGTERM\n\nWith --once, exit 0 when every pass ended ok, 1 when one finished with file-level\nfailures, 3 when one could not run or was skipped (its [hooks] pre_pass failed).\nWith heartbeat_url set, one GET of it follows the passes (of <url>/fail unless all\nended ok).\n\nWith --dry-run the pass still catches its local index (a cache of the\ndestination's catalog) up with the destination, so that what it shows is what a\npass would do; it holds the state dir while it runs, and exits 3 when an agent\nholds it. It runs no hook and sends no heartbeat."
     )]
     Run(RunArgs),
 
@@ -125,7 +125,7 @@ pub(crate) enum Command {
     /// Show the last passes recorded in the state dir, whether an agent is running, and
     /// the archive lag.
     #[command(
-        after_help = "Examples:\n  logferry status\n  logferry status --json | jq '.[0].files_failed'\n  logferry status --check --max-lag 1h   # for Nagios, cron or a Kubernetes exec probe\n\nBelow the table: whether an agent holds the state dir now, the last pass that did\nnot fail, the files pending after the last pass and the age of the oldest (the\narchive lag). --json prints the passes only.\n\nWith --check, one line and an exit code: 0 when the last pass did not fail (a\npartial pass counts: its failed files are pending and show in the lag) and the lag\nis within --max-lag; 1 when no pass is recorded, the last pass failed, or the lag\nexceeds --max-lag; 2 for bad usage (a --max-lag that is not a duration)."
+        after_help = "Examples:\n  logferry status\n  logferry status --json | jq '.[0].files_failed'\n  logferry status --check --max-lag 1h   # for Nagios, cron or a Kubernetes exec probe\n\nBelow the table: whether an agent holds the state dir now, the last pass that did\nnot fail, the files pending after the last pass and the age of the oldest (the\narchive lag). --json prints the passes only.\n\nWith --check, one line and an exit code: 0 when the last pass did not fail (a\npartial pass counts: its failed files are pending and show in the lag) and the lag\nis within --max-lag; 1 when no pass is recorded, the last pass failed or was\nskipped (its pre_pass hook failed), or the lag exceeds --max-lag; 2 for bad usage\n(a --max-lag that is not a duration)."
     )]
     Status(StatusArgs),
 

@@ -14,7 +14,8 @@ pub(crate) const EXIT_OK: u8 = 0;
 pub(crate) const EXIT_FILES_FAILED: u8 = 1;
 /// Bad usage or config.
 pub(crate) const EXIT_USAGE: u8 = 2;
-/// Could not run: destination, lock, commit conflict.
+/// Could not run: destination, lock, commit conflict, or the pass was skipped (its
+/// `pre_pass` hook failed).
 pub(crate) const EXIT_CANNOT_RUN: u8 = 3;
 /// Stopped by a second SIGTERM/SIGINT before the running pass ended.
 pub(crate) const EXIT_KILLED: u8 = 130;
@@ -53,10 +54,12 @@ macro_rules! eprintln {
 /// The secrets of every loaded destination, scrubbed from everything printed.
 static SECRETS: std::sync::RwLock<Vec<String>> = std::sync::RwLock::new(Vec::new());
 
-/// Adds the secrets of `config`'s destination to those scrubbed from output.
+/// Adds the secrets of `config`'s destination and heartbeat URL to those scrubbed from
+/// output.
 pub(crate) fn remember_secrets(config: &Config) {
     let mut all = SECRETS.write().unwrap_or_else(|e| e.into_inner());
-    for s in config.destination.secrets() {
+    let heartbeat = config.heartbeat.iter().flat_map(|h| h.secrets());
+    for s in config.destination.secrets().into_iter().chain(heartbeat) {
         if !all.contains(&s) {
             all.push(s);
         }

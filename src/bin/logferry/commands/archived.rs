@@ -70,6 +70,12 @@ fn last_pass_failure(archives: &[Config], name: &str) -> String {
                 r.started_at,
                 r.error.as_deref().unwrap_or("unknown error")
             )),
+            // Its error reads "skipped: pre_pass `…` exited with status N: …".
+            Outcome::Skipped => Some(format!(
+                "; the last pass ({}) was {}",
+                r.started_at,
+                r.error.as_deref().unwrap_or("skipped")
+            )),
             _ => r
                 .failures
                 .iter()

@@ -2,12 +2,12 @@
 //! its summary on stdout and, when configured, the node_exporter textfile.
 
 use logferry::{
-    check_future_tick, expire_if_due, preflight_config, read_status, Clock, Config, ExpireReport,
-    Metrics, Outcome, RunReport, Store, SystemClock,
+    check_future_tick, expire_if_due, preflight_config, read_status, round_ok, spawn_heartbeat,
+    Clock, Config, ExpireReport, Metrics, Outcome, RunReport, Store, SystemClock,
 };
 
 use super::{archive_name, destination_label, label, open_all};
-use crate::output::{error_text, exit_code, fail, EXIT_FILES_FAILED, EXIT_OK};
+use crate::output::{error_text, exit_code, fail, EXIT_CANNOT_RUN, EXIT_FILES_FAILED, EXIT_OK};
 
 pub(crate) async fn run(config: &Config, archives: &[Config], once: bool) -> u8 {
     // The agent lives by its schedule; --run-once does not use it.
@@ -34,13 +34,22 @@ pub(crate) async fn run(config: &Config, archives: &[Config], once: bool) -> u8 
     for (a, store) in &opened {
         let (this, report) = pass(archives, a, store).await;
         code = code.max(this);
-        if report.is_some() {
+        if report
+            .as_ref()
+            .is_some_and(|r| r.outcome != Outcome::Skipped)
+        {
             expiries.push((a, expire_due(archives, a, store).await));
         }
         reports.push((a, report));
     }
+    // Sent while the textfile is written, waited for (at most its timeout) before exit.
+    let outcomes = reports.iter().map(|(_, r)| r.as_ref().map(|r| r.outcome));
+    let ping = spawn_heartbeat(config.heartbeat.as_ref(), round_ok(outcomes));
     if let Some(path) = &config.metrics_textfile {
         write_textfile(archives, path, reports, expiries);
+    }
+    if let Some(ping) = ping {
+        let _ = ping.await;
     }
     code
 }
@@ -76,15 +85,20 @@ async fn expire_due(
     }
 }
 
-/// One pass of one archive, said on stdout (or stderr when it failed).
+/// One pass of one archive, said on stdout (or stderr when it failed or was skipped).
 async fn pass(archives: &[Config], a: &Config, store: &Store) -> (u8, Option<RunReport>) {
     match crate::progress::run_once(a, store).await {
+        // Skipped: it could not run, so it is said where failures are.
+        Ok(report) if report.outcome == Outcome::Skipped => {
+            eprintln!("logferry: {}{}", label(archives, a), report.summary());
+            (EXIT_CANNOT_RUN, Some(report))
+        }
         Ok(report) => {
             out!("{}{}", label(archives, a), report.summary());
-            let code = if report.outcome == Outcome::Partial {
-                EXIT_FILES_FAILED
-            } else {
-                EXIT_OK
+            let code = match report.outcome {
+                Outcome::Partial => EXIT_FILES_FAILED,
+                Outcome::Skipped => EXIT_CANNOT_RUN,
+                _ => EXIT_OK,
             };
             (code, Some(report))
         }

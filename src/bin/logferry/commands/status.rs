@@ -6,7 +6,7 @@
 mod health;
 
 use logferry::{
-    human_bytes, read_retention_status, read_status, Clock, Config, RunReport, SystemClock,
+    human_bytes, read_retention_status, read_status, Clock, Config, Outcome, RunReport, SystemClock,
 };
 
 use super::label;
@@ -97,8 +97,13 @@ fn status_table(config: &Config, args: &StatusArgs) -> u8 {
     .to_vec()];
     rows.extend(runs.iter().map(row));
     print_table(&rows);
-    if let Some(e) = runs.first().and_then(|r| r.error.as_ref()) {
-        out!("\nlast pass failed: {e}");
+    match runs.first() {
+        // Its error says "skipped: why".
+        Some(r) if r.outcome == Outcome::Skipped => {
+            out!("\nlast pass {}", r.error.as_deref().unwrap_or("skipped"))
+        }
+        Some(RunReport { error: Some(e), .. }) => out!("\nlast pass failed: {e}"),
+        _ => {}
     }
     for name in runs.first().map_or(&[][..], |r| &r.empty_sources[..]) {
         out!("\nsource `{name}` matched no files in the last pass: check its path, include and exclude");
@@ -150,6 +155,8 @@ fn row(r: &RunReport) -> Vec<String> {
         human_bytes(r.bytes_uploaded),
         match r.generation {
             Some(g) => format!("{g} (committed)"),
+            // A skipped pass did not look at the archive.
+            None if r.outcome == Outcome::Skipped => "-".to_string(),
             None => r.current_generation.to_string(),
         },
     ]

@@ -1,6 +1,6 @@
 //! The health of an archive as `logferry status` sums it up under its table, and as
 //! `status --check` answers it in one line and an exit code: whether an agent holds the
-//! state dir now, the last pass that did not fail, and the archive lag (the age of the
+//! state dir now, the last pass that ran and did not fail, and the archive lag (the age of the
 //! oldest closed file the last pass left pending, as `logferry_oldest_pending_age_seconds`
 //! reports it). Reads the state dir only, and never takes its lock.
 
@@ -20,9 +20,11 @@ pub(super) fn agent_line(config: &Config) -> String {
     }
 }
 
-/// The lines under the table: the last pass that did not fail, and what is pending.
+/// The lines under the table: the last pass that ran and did not fail, and what is
+/// pending (as the last pass that ran found it).
 pub(super) fn summary_lines(runs: &[RunReport], now: SystemTime) -> Vec<String> {
-    let last_good = match runs.iter().find(|r| r.outcome != Outcome::Failed) {
+    let good = |r: &&RunReport| !matches!(r.outcome, Outcome::Failed | Outcome::Skipped);
+    let last_good = match runs.iter().find(good) {
         Some(r) => format!(
             "last successful pass: {} ({}, {} ago)",
             r.started_at,
@@ -34,7 +36,7 @@ pub(super) fn summary_lines(runs: &[RunReport], now: SystemTime) -> Vec<String> 
             runs.len()
         ),
     };
-    let pending = match runs.first() {
+    let pending = match runs.iter().find(|r| r.outcome != Outcome::Skipped) {
         Some(r) if r.files_pending > 0 => format!(
             "pending: {} files not archived as they are; archive lag {} (the oldest)",
             r.files_pending,
@@ -54,6 +56,16 @@ pub(super) fn check(
     let Some(last) = runs.first() else {
         return (EXIT_FILES_FAILED, "no pass recorded yet".to_string());
     };
+    if last.outcome == Outcome::Skipped {
+        return (
+            EXIT_FILES_FAILED,
+            format!(
+                "the last pass ({}) was {}",
+                last.started_at,
+                last.error.as_deref().unwrap_or("skipped")
+            ),
+        );
+    }
     if last.outcome == Outcome::Failed {
         return (
             EXIT_FILES_FAILED,
@@ -135,7 +147,17 @@ mod tests {
             "{line}"
         );
         let failed = report(Outcome::Failed, None);
-        assert_eq!(check(&[failed, ok], None, now).0, EXIT_FILES_FAILED);
+        assert_eq!(check(&[failed, ok.clone()], None, now).0, EXIT_FILES_FAILED);
+        let mut skipped = report(Outcome::Skipped, None);
+        skipped.error = Some("skipped: pre_pass `exit 3` exited with status 3".into());
+        let (code, line) = check(&[skipped.clone(), ok.clone()], None, now);
+        assert_eq!(code, EXIT_FILES_FAILED);
+        assert!(
+            line.ends_with("was skipped: pre_pass `exit 3` exited with status 3"),
+            "{line}"
+        );
+        let lines = summary_lines(&[skipped, ok], now);
+        assert!(lines[0].contains("(ok, 10m ago)"), "{lines:?}");
 
         let old = report(Outcome::Partial, Some(now - Duration::from_secs(3600)));
         let (code, line) = check(

@@ -1,22 +1,22 @@
 //! The long-running agent: waits for the next planned start (or a nudge), runs one pass
-//! of every archive at a time, and handles stop, reload and watchdog duties between and
-//! during passes. Signals are turned into [`Event`]s by the binary; this loop never sees
-//! a signal itself.
+//! of every archive at a time ([`round`]), and handles stop, reload and watchdog duties
+//! between and during passes. Signals are turned into [`Event`]s by the binary; this
+//! loop never sees a signal itself.
 
 use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use crate::archive::control::Control;
-use crate::archive::worker;
 use crate::catalog::{self, GenerationNo};
 use crate::config::Config;
 use crate::error::Result;
 use crate::remote::Store;
 use crate::report::RunReport;
-use crate::retention::expire::{expire_locked, ExpireOptions, ExpireReport};
-use crate::retention::ledger;
+use crate::retention::expire::ExpireReport;
 use crate::service::schedule::Planner;
+use round::{run_passes, After};
+
+mod round;
 use crate::state::StateDir;
 use crate::time::{rfc3339, Clock};
 
@@ -305,14 +305,6 @@ async fn wait_for_destinations(
     }
 }
 
-enum After {
-    Continue,
-    /// A nudge came during the pass: its files may have been scanned too early.
-    Again,
-    Stop,
-    Reload(Vec<Archive>),
-}
-
 fn stop(hooks: &dyn Hooks) -> Result<()> {
     hooks.stopping();
     tracing::info!("logferry agent stopped");
@@ -355,118 +347,4 @@ fn apply_reload(
             }
         }
     }
-}
-
-/// One pass of every archive, one after another. A stop during a pass waits for it
-/// within `shutdown_grace`, then cancels it (no commit; multipart uploads aborted).
-async fn run_passes(
-    archives: &[Archive],
-    locks: &[StateDir],
-    planner: &mut Planner,
-    clock: &dyn Clock,
-    events: &mut mpsc::Receiver<Event>,
-    hooks: &dyn Hooks,
-    alive: &mut tokio::time::Interval,
-) -> Result<After> {
-    planner.started(clock.now());
-    let mut after = After::Continue;
-    for (archive, lock) in archives.iter().zip(locks) {
-        let control = Control::default();
-        let pass = worker::run_locked(&archive.config, &archive.store, clock, lock, &control);
-        tokio::pin!(pass);
-        let mut last_beats = control.beats();
-        let mut stopping_since: Option<tokio::time::Instant> = None;
-        let result = loop {
-            let grace_left = stopping_since.map(|t| {
-                (t + archive.config.shutdown_grace)
-                    .saturating_duration_since(tokio::time::Instant::now())
-            });
-            tokio::select! {
-                r = &mut pass => break r,
-                _ = alive.tick() => {
-                    // A stuck pass stops the pings, and systemd's watchdog notices.
-                    let beats = control.beats();
-                    if beats != last_beats {
-                        last_beats = beats;
-                        hooks.alive();
-                    }
-                }
-                _ = tokio::time::sleep(grace_left.unwrap_or(Duration::from_secs(86_400))), if grace_left.is_some() && !control.is_cancelled() => {
-                    tracing::warn!(grace = ?archive.config.shutdown_grace, "pass still running after the shutdown grace period; aborting it");
-                    control.cancel();
-                }
-                ev = events.recv(), if stopping_since.is_none() => match ev {
-                    Some(Event::RunNow(_)) => {
-                        tracing::debug!("nudged during a pass; one more pass follows");
-                        if matches!(after, After::Continue) {
-                            after = After::Again;
-                        }
-                    }
-                    Some(Event::Reload(new)) => after = After::Reload(new),
-                    Some(Event::Stop) | None => {
-                        tracing::info!("stop requested; letting the running pass finish");
-                        stopping_since = Some(tokio::time::Instant::now());
-                        after = After::Stop;
-                    }
-                },
-            }
-        };
-        if let Err(e) = &result {
-            tracing::error!(error = %e.chain(), "pass failed; the next one will retry");
-        }
-        hooks.pass_done(&archive.config, &result);
-        hooks.alive();
-        if matches!(after, After::Stop) {
-            return Ok(After::Stop);
-        }
-        if result.is_ok() && ledger::due(&archive.config, lock.path(), clock.now()) {
-            match expire_now(archive, lock, clock, events, hooks, alive).await {
-                Some(After::Stop) => return Ok(After::Stop),
-                Some(other) => after = other,
-                None => {}
-            }
-        }
-    }
-    Ok(after)
-}
-
-/// Runs an expiry of `archive`, pinging the watchdog meanwhile. A stop abandons it
-/// (the next one finishes what it began) and is returned; a failure is logged.
-async fn expire_now(
-    archive: &Archive,
-    lock: &StateDir,
-    clock: &dyn Clock,
-    events: &mut mpsc::Receiver<Event>,
-    hooks: &dyn Hooks,
-    alive: &mut tokio::time::Interval,
-) -> Option<After> {
-    ledger::attempt(lock.path(), clock.now());
-    let run = expire_locked(
-        &archive.config,
-        &archive.store,
-        clock,
-        lock,
-        ExpireOptions::default(),
-    );
-    tokio::pin!(run);
-    let mut after = None;
-    let result = loop {
-        tokio::select! {
-            r = &mut run => break r,
-            _ = alive.tick() => hooks.alive(),
-            ev = events.recv(), if after.is_none() => match ev {
-                Some(Event::Stop) | None => {
-                    tracing::info!("stop requested; the expiry stops here and the next one finishes it");
-                    return Some(After::Stop);
-                }
-                Some(Event::Reload(new)) => after = Some(After::Reload(new)),
-                Some(Event::RunNow(_)) => after = Some(After::Again),
-            },
-        }
-    };
-    if let Err(e) = &result {
-        tracing::error!(error = %e.chain(), "expiry failed; tried again after retention.interval");
-    }
-    hooks.expired(&archive.config, &result);
-    after
 }
