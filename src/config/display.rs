@@ -137,7 +137,12 @@ fn fmt_source(f: &mut fmt::Formatter<'_>, s: &Source) -> fmt::Result {
     writeln!(f, "\n[[sources]]")?;
     writeln!(f, "name = {}", q(&s.name))?;
     writeln!(f, "path = {}", q(&s.path.display().to_string()))?;
-    writeln!(f, "include = {}", list(s.include.patterns()))?;
+    // `include = []` is refused (it used to take every file): say "every file" so that
+    // the output reads back as the same config.
+    match s.include.patterns() {
+        [] => writeln!(f, "# include: not set (every file)")?,
+        p => writeln!(f, "include = {}", list(p))?,
+    }
     writeln!(f, "exclude = {}", list(s.exclude.patterns()))?;
     if s.closed_by == ClosedBy::Quiet {
         writeln!(f, "min_age = {}", dur(s.min_age))?;

@@ -191,3 +191,31 @@ fn an_hourly_shorthand_is_a_schedule() {
         assert!(t.as_str().unwrap().contains(":00:00"), "on the hour: {t}");
     }
 }
+
+#[test]
+fn check_config_output_reads_back_as_the_same_config() {
+    let ws = Workspace::new();
+    ws.config(&format!(
+        "{DEST}[hooks]\npost_pass = \"true\"\n[[sources]]\nname = \"app\"\npath = \"logs\"\n\
+         [[sources]]\nname = \"wal\"\npath = \"logs\"\ninclude = [\"*.log.*\"]\n"
+    ));
+    let first = ws.run(&["check-config"]);
+    assert_eq!(code(&first), 0, "{}", stderr(&first));
+    // A source without `include` takes every file; `include = []` would be refused.
+    assert!(
+        stdout(&first).contains("# include: not set (every file)"),
+        "{}",
+        stdout(&first)
+    );
+    ws.config(&stdout(&first));
+    let again = ws.run(&["check-config"]);
+    assert_eq!(code(&again), 0, "{}", stderr(&again));
+    let without_header = |o: &std::process::Output| {
+        stdout(o)
+            .lines()
+            .filter(|l| !l.starts_with("# effective config from") && !l.starts_with("#   "))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(without_header(&again), without_header(&first));
+}
