@@ -119,6 +119,8 @@ fn every_json_output_keeps_its_documented_top_level_keys() {
         set(&[
             "destination",
             "file",
+            "heartbeat_url",
+            "hooks",
             "jitter",
             "log_format",
             "metrics_listen",

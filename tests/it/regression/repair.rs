@@ -651,7 +651,7 @@ async fn a_lost_fold_is_named_by_verify_and_repaired(b: Backend) {
     let t = text(&o);
     assert_eq!(o.status.code(), Some(0), "{t}");
     assert!(t.contains("committed full checkpoint 11"), "{t}");
-    let o = logferry(&cfg, &["ls"]).await;
+    let o = logferry(&cfg, &["ls", "--long"]).await;
     let t = text(&o);
     assert_eq!(o.status.code(), Some(0), "{t}");
     assert_eq!(
