@@ -1,8 +1,9 @@
 //! The remote: the destination opened as an `Arc<dyn ObjectStore>` ([`store`]), the one
 //! place object keys are built ([`layout`]), reading an object back ([`read_back`]),
-//! retries ([`retry`]), the reachability probe ([`probe`]), S3 multipart leftovers
-//! ([`multipart`]), the host prefixes of a shared bucket ([`hosts`]), and deleting an
-//! object that S3 Object Lock may keep ([`delete`], with [`lock`] and [`signed`]).
+//! retries ([`retry`]), backing off when the store throttles ([`throttle`]), the
+//! reachability probe ([`probe`]), S3 multipart leftovers ([`multipart`]), the host
+//! prefixes of a shared bucket ([`hosts`]), and deleting an object that S3 Object Lock
+//! may keep ([`delete`], with [`lock`] and [`signed`]).
 
 pub(crate) mod bucket_lock;
 pub(crate) mod delete;
@@ -15,6 +16,7 @@ pub(crate) mod read_back;
 pub(crate) mod retry;
 pub(crate) mod signed;
 pub(crate) mod store;
+pub(crate) mod throttle;
 
 pub use delete::{delete, Deletion};
 pub(crate) use layout::{data_key, manifest_key, manifest_prefix, DATA_PREFIX};

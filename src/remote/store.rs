@@ -9,10 +9,12 @@ use object_store::prefix::PrefixStore;
 use object_store::{BackoffConfig, ClientConfigKey, ObjectStore, ObjectStoreScheme, RetryConfig};
 
 use object_store::aws::Checksum;
+use object_store::client::ReqwestConnector;
 
 use crate::config::{Destination, DestinationUrl, UploadChecksum, CHECKSUM_OPTIONS};
 use crate::error::{Error, Result};
 use crate::remote::lock::LockAwareConnector;
+use crate::remote::throttle::{Limiter, ThrottleConnector};
 
 /// The storage every stage talks to; keys are relative to the destination's prefix.
 pub type Store = Arc<dyn ObjectStore>;
@@ -20,6 +22,21 @@ pub type Store = Arc<dyn ObjectStore>;
 /// Opens the destination. A local mirror directory is created when missing. Remote
 /// destinations make no request here: a bad endpoint shows on first use (or `--probe`).
 pub fn open(dest: &Destination) -> Result<Store> {
+    open_observed(dest, None)
+}
+
+/// Opens the destination with a [`Limiter`] of at most `max_in_flight` requests that
+/// every HTTP answer of an S3, Azure or GCS destination feeds (object_store's retries
+/// included): a `503`/`429` halves it, successes grow it back. A pass takes a permit per
+/// request from it. A local mirror or `memory://` never throttles: its limiter stays at
+/// the maximum.
+pub fn open_with_limiter(dest: &Destination, max_in_flight: usize) -> Result<(Store, Limiter)> {
+    let limiter = Limiter::new(max_in_flight);
+    let store = open_observed(dest, Some(&limiter))?;
+    Ok((store, limiter))
+}
+
+fn open_observed(dest: &Destination, limiter: Option<&Limiter>) -> Result<Store> {
     match &dest.url {
         DestinationUrl::Memory => Ok(Arc::new(InMemory::new())),
         DestinationUrl::Local(dir) => {
@@ -31,37 +48,38 @@ pub fn open(dest: &Destination) -> Result<Store> {
             })?;
             Ok(Arc::new(fs))
         }
-        DestinationUrl::Remote(url) => {
-            let fail = |e: object_store::Error| Error::Destination {
-                url: dest.url.to_string(),
-                message: e.to_string(),
-            };
-            let (scheme, prefix) =
-                ObjectStoreScheme::parse(url).map_err(|e| Error::Destination {
-                    url: dest.url.to_string(),
-                    message: e.to_string(),
-                })?;
-            let store: Store = match scheme {
-                ObjectStoreScheme::AmazonS3 => Arc::new(build_s3(url, dest).map_err(fail)?),
-                ObjectStoreScheme::MicrosoftAzure => {
-                    Arc::new(build_azure(url, dest).map_err(fail)?)
-                }
-                ObjectStoreScheme::GoogleCloudStorage => {
-                    Arc::new(build_gcs(url, dest).map_err(fail)?)
-                }
-                other => {
-                    return Err(Error::Destination {
-                        url: dest.url.to_string(),
-                        message: format!("{other:?} is not a supported destination"),
-                    })
-                }
-            };
-            if prefix.as_ref().is_empty() {
-                Ok(store)
-            } else {
-                Ok(Arc::new(PrefixStore::new(store, prefix)))
-            }
+        DestinationUrl::Remote(url) => open_remote(url, dest, limiter),
+    }
+}
+
+fn open_remote(url: &url::Url, dest: &Destination, limiter: Option<&Limiter>) -> Result<Store> {
+    let fail = |e: object_store::Error| Error::Destination {
+        url: dest.url.to_string(),
+        message: e.to_string(),
+    };
+    let (scheme, prefix) = ObjectStoreScheme::parse(url).map_err(|e| Error::Destination {
+        url: dest.url.to_string(),
+        message: e.to_string(),
+    })?;
+    let store: Store = match scheme {
+        ObjectStoreScheme::AmazonS3 => Arc::new(build_s3(url, dest, limiter).map_err(fail)?),
+        ObjectStoreScheme::MicrosoftAzure => {
+            Arc::new(build_azure(url, dest, limiter).map_err(fail)?)
         }
+        ObjectStoreScheme::GoogleCloudStorage => {
+            Arc::new(build_gcs(url, dest, limiter).map_err(fail)?)
+        }
+        other => {
+            return Err(Error::Destination {
+                url: dest.url.to_string(),
+                message: format!("{other:?} is not a supported destination"),
+            })
+        }
+    };
+    if prefix.as_ref().is_empty() {
+        Ok(store)
+    } else {
+        Ok(Arc::new(PrefixStore::new(store, prefix)))
     }
 }
 
@@ -102,6 +120,17 @@ macro_rules! build {
     }};
 }
 
+/// Gives the builder `$builder` the connector `$inner`, wrapped to feed the limiter
+/// when there is one.
+macro_rules! connect {
+    ($builder:expr, $inner:expr, $limiter:expr) => {
+        match $limiter {
+            Some(l) => $builder.with_http_connector(ThrottleConnector::new($inner, l.clone())),
+            None => $builder.with_http_connector($inner),
+        }
+    };
+}
+
 /// The S3 builder of an `s3://` destination, for the calls `ObjectStore` does not have
 /// (listing multipart uploads, the bucket's Object Lock); `None` for other destinations.
 /// Uploads carry a SHA-256 checksum unless `destination.checksum = "none"`.
@@ -139,32 +168,36 @@ fn s3_builder_of(
 fn build_s3(
     url: &url::Url,
     dest: &Destination,
+    limiter: Option<&Limiter>,
 ) -> object_store::Result<object_store::aws::AmazonS3> {
-    s3_builder_of(url, dest)?.build()
+    let b = s3_builder_of(url, dest)?;
+    connect!(b, LockAwareConnector::default(), limiter).build()
 }
 
 fn build_azure(
     url: &url::Url,
     dest: &Destination,
+    limiter: Option<&Limiter>,
 ) -> object_store::Result<object_store::azure::MicrosoftAzure> {
-    build!(
+    let b = build!(
         object_store::azure::MicrosoftAzureBuilder,
         object_store::azure::AzureConfigKey,
         url,
         dest
-    )
-    .build()
+    );
+    connect!(b, ReqwestConnector::default(), limiter).build()
 }
 
 fn build_gcs(
     url: &url::Url,
     dest: &Destination,
+    limiter: Option<&Limiter>,
 ) -> object_store::Result<object_store::gcp::GoogleCloudStorage> {
-    build!(
+    let b = build!(
         object_store::gcp::GoogleCloudStorageBuilder,
         object_store::gcp::GoogleConfigKey,
         url,
         dest
-    )
-    .build()
+    );
+    connect!(b, ReqwestConnector::default(), limiter).build()
 }
