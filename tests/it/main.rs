@@ -33,4 +33,5 @@ mod retention;
 mod service;
 mod sources;
 mod status;
+mod throttle;
 mod worm;

@@ -2,7 +2,10 @@
 //! piped through, answered `503 SlowDown`, dropped, reset (after the server answered, so
 //! a write lands but its answer is lost), or stalled past the client's timeout, as the
 //! test says, or at random at a given rate from a seeded generator. With the client's
-//! connection pool off (`pool_max_idle_per_host = "0"`) a connection is one request.
+//! connection pool off (`pool_max_idle_per_host = "0"`) a connection is one request, and
+//! the most connections waiting for their answer at once is the most requests the client
+//! had in flight (a connection lingers a little after its answer, so the count of open
+//! ones says less).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -42,6 +45,10 @@ pub(crate) struct Faults {
     pub mix: Mutex<Option<Mix>>,
     /// Connections accepted.
     pub connections: AtomicUsize,
+    /// Connections waiting for the start of their answer now, and the most at once since
+    /// [`Faults::reset_peak`].
+    pub pending: AtomicUsize,
+    pub peak_pending: AtomicUsize,
     /// Faults injected, by kind.
     pub resets: AtomicUsize,
     pub stalls: AtomicUsize,
@@ -127,6 +134,12 @@ impl Faults {
         }
     }
 
+    /// Starts measuring the most connections waiting at once afresh, from those now.
+    pub(crate) fn reset_peak(&self) {
+        self.peak_pending
+            .store(self.pending.load(Ordering::SeqCst), Ordering::SeqCst);
+    }
+
     /// Faults injected so far, of every kind.
     pub(crate) fn injected(&self) -> usize {
         [&self.resets, &self.stalls, &self.slow_downs, &self.drops]
@@ -171,8 +184,26 @@ impl Proxy {
     }
 }
 
+/// Counts a connection as pending until its answer starts (or it ends).
+struct Pending<'a>(&'a Faults);
+
+impl<'a> Pending<'a> {
+    fn new(f: &'a Faults) -> Self {
+        let now = f.pending.fetch_add(1, Ordering::SeqCst) + 1;
+        f.peak_pending.fetch_max(now, Ordering::SeqCst);
+        Pending(f)
+    }
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        self.0.pending.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 async fn handle(mut client: TcpStream, upstream: &str, f: &Faults) {
     f.connections.fetch_add(1, Ordering::SeqCst);
+    let pending = Pending::new(f);
     let fault = f.pick();
     if fault == Fault::SlowDown {
         f.served.fetch_add(1, Ordering::SeqCst);
@@ -186,6 +217,7 @@ async fn handle(mut client: TcpStream, upstream: &str, f: &Faults) {
             "HTTP/1.1 503 Slow Down\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
         );
+        drop(pending);
         let _ = client.write_all(resp.as_bytes()).await;
         let _ = client.shutdown().await;
         return;
@@ -254,7 +286,12 @@ async fn handle(mut client: TcpStream, upstream: &str, f: &Faults) {
     }
     let rate = f.throttle.load(Ordering::SeqCst);
     if rate == 0 {
-        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+        if until_answer(&mut client, &mut server, pending)
+            .await
+            .is_ok()
+        {
+            let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+        }
         return;
     }
     let (mut cr, mut cw) = client.into_split();
@@ -262,6 +299,40 @@ async fn handle(mut client: TcpStream, upstream: &str, f: &Faults) {
     let up = async move { throttled_copy(&mut cr, &mut sw, rate).await };
     let down = async move { throttled_copy(&mut sr, &mut cw, rate).await };
     let _ = tokio::join!(up, down);
+}
+
+/// Pipes the request through until the server's answer starts (its first bytes are passed
+/// on too), or the server closes the connection. The connection stops being pending
+/// before the client can see the answer, so the count never holds a request the client
+/// is done with.
+async fn until_answer(
+    client: &mut TcpStream,
+    server: &mut TcpStream,
+    pending: Pending<'_>,
+) -> std::io::Result<()> {
+    let mut up = vec![0u8; 16 * 1024];
+    let mut down = vec![0u8; 16 * 1024];
+    let mut client_open = true;
+    loop {
+        tokio::select! {
+            r = client.read(&mut up), if client_open => match r? {
+                0 => {
+                    client_open = false;
+                    server.shutdown().await?;
+                }
+                n => server.write_all(&up[..n]).await?,
+            },
+            r = server.read(&mut down) => {
+                drop(pending);
+                let n = r?;
+                if n == 0 {
+                    client.shutdown().await?;
+                    return Err(std::io::ErrorKind::UnexpectedEof.into());
+                }
+                return client.write_all(&down[..n]).await;
+            }
+        }
+    }
 }
 
 /// Pipes the request through, waits for the server's answer to start (the request was
