@@ -402,6 +402,48 @@ mod tests {
         drop(three);
     }
 
+    /// The log lines of `f`, at info and above.
+    #[derive(Clone, Default)]
+    struct Lines(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Lines {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_decrease_is_logged_at_most_once_per_few_seconds() {
+        let lines = Lines::default();
+        let sink = lines.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::INFO)
+            .with_ansi(false)
+            .without_time()
+            .with_writer(move || sink.clone())
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let l = Limiter::new(64);
+        l.throttled(l.window(), "503 SlowDown");
+        tokio::time::advance(Duration::from_secs(1)).await;
+        l.throttled(l.window(), "503 SlowDown");
+        tokio::time::advance(LOG_EVERY).await;
+        l.throttled(l.window(), "429 Too Many Requests");
+        let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+        let logged: Vec<&str> = text.lines().collect();
+        assert_eq!(logged.len(), 2, "{text}");
+        assert!(logged[0].ends_with(
+            "requests in flight lowered to 32: the destination is throttling (503 SlowDown)"
+        ));
+        assert!(logged[1].ends_with(
+            "requests in flight lowered to 8: the destination is throttling (429 Too Many Requests)"
+        ));
+    }
+
     #[test]
     fn answers_are_read_by_status_naming_the_stores_code() {
         let none = HeaderMap::new();

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::error::{Error, Result};
+use crate::remote::throttle::Limiter;
 use crate::report::{Outcome, RunReport};
 use crate::state::write_atomic;
 
@@ -43,6 +44,7 @@ type Getter = fn(&ArchiveMetrics) -> u64;
 struct Inner {
     archives: BTreeMap<String, ArchiveMetrics>,
     expiry: BTreeMap<String, expiry::ExpiryMetrics>,
+    limiters: BTreeMap<String, Limiter>,
     ready: bool,
     last_alive: Option<Instant>,
 }
@@ -102,6 +104,13 @@ impl Metrics {
             .record(r, secs);
     }
 
+    /// Shows `limiter`'s limit on requests in flight as `archive`'s
+    /// `logferry_requests_in_flight_limit`, read at each render.
+    pub fn watch_limiter(&self, archive: &str, limiter: &Limiter) {
+        let mut inner = self.inner.lock().expect("metrics lock");
+        inner.limiters.insert(archive.to_string(), limiter.clone());
+    }
+
     /// The agent holds its state and waits for passes.
     pub fn set_ready(&self) {
         self.inner.lock().expect("metrics lock").ready = true;
@@ -134,6 +143,18 @@ impl Metrics {
         render_gauges(&mut out, archives, now, inner.ready);
         local::render(&mut out, archives);
         expiry::render(&mut out, &inner.expiry);
+        if !inner.limiters.is_empty() {
+            per_archive(
+                &mut out,
+                &inner.limiters,
+                (
+                    "logferry_requests_in_flight_limit",
+                    "gauge",
+                    "Requests a pass may keep in flight now: lowered while the destination throttles.",
+                ),
+                |l| l.limit().to_string(),
+            );
+        }
         out
     }
 
@@ -396,6 +417,26 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("logferry_generation{archive=\"main\"} 7"));
+    }
+
+    #[test]
+    fn a_watched_limiter_shows_its_limit_as_it_is_now() {
+        let m = Metrics::default();
+        let now = UNIX_EPOCH + Duration::from_secs(1_763_719_100);
+        assert!(!m.render(now).contains("logferry_requests_in_flight_limit"));
+        let limiter = Limiter::new(32);
+        m.watch_limiter("main", &limiter);
+        let text = m.render(now);
+        assert!(
+            text.contains("logferry_requests_in_flight_limit{archive=\"main\"} 32"),
+            "{text}"
+        );
+        limiter.throttled(limiter.window(), "503 SlowDown");
+        let text = m.render(now);
+        assert!(
+            text.contains("logferry_requests_in_flight_limit{archive=\"main\"} 16"),
+            "{text}"
+        );
     }
 
     #[test]
