@@ -5,7 +5,8 @@
                            [--history-dir DIR] [--keep] [--no-build]
 
 Sections (sizes at --scale 1; --scale multiplies file counts and big-file sizes, while
-small log files stay 1-4 KiB each, which is what makes them "small"):
+small log files stay 1-4 KiB each, which is what makes them "small"; wan's small files
+stay 1-64 KiB, and WAL segments stay 16 MiB while their number scales):
 
   noop     no-op pass over 100,000 small files already archived, against rsync -a,
            rclone copy (local) and the stat-walk floor (find -printf)
@@ -59,9 +60,11 @@ At scale 1 expect roughly 25 minutes on 2 cores (estimated from smaller scales; 
 about 3.5 minutes and 2 GiB of RAM for its 1,000,000-entry checkpoint; history takes about
 10 minutes, 8 of them at 1,000,000 entries, whose migration pass and reads peak at about
 2.2 GiB of RAM, and up to ~5 GiB in /dev/shm, where it works when that is a tmpfs with room:
---history-dir elsewhere), about
+--history-dir elsewhere; wan adds about 10 minutes per run with upload_concurrency 4, most
+of it rclone and the 500 x 16 MiB files, and wal about 2 minutes per run), about
 12 GiB free in the scratch dir's file system, and SeaweedFS's data dir (.testbed/) growing
-by up to ~12 GiB until it compacts deleted objects. Do not run scripts/test meanwhile: it
+by up to ~16 GiB until it compacts deleted objects (wan writes 8 GiB per tool and run, and
+deletes it after each run). Do not run scripts/test meanwhile: it
 stops the test servers when it ends.
 
 Progress goes to stderr; the tables and, at the end, a Markdown block for BENCHMARKS.md
