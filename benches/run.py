@@ -5,7 +5,8 @@
                            [--history-dir DIR] [--keep] [--no-build]
 
 Sections (sizes at --scale 1; --scale multiplies file counts and big-file sizes, while
-small log files stay 1-4 KiB each, which is what makes them "small"):
+small log files stay 1-4 KiB each, which is what makes them "small"; wan's small files
+stay 1-64 KiB, and WAL segments stay 16 MiB while their number scales):
 
   noop     no-op pass over 100,000 small files already archived, against rsync -a,
            rclone copy (local) and the stat-walk floor (find -printf)
@@ -36,6 +37,20 @@ small log files stay 1-4 KiB each, which is what makes them "small"):
            records, the deltas a chain; one entry per delta): requests
            per command and time, direct and through a proxy adding 20 ms per request, to
            a read-only S3 endpoint in the bench serving a local mirror
+  wan      through a proxy adding 20 ms per request to SeaweedFS: 10,000 small files
+           (1-64 KiB) against rclone copy at its defaults and at logferry's requests in
+           flight (`requests_in_flight` from check-config --json, else
+           `upload_concurrency`), and 500 WAL-sized files of 16 MiB against rclone at its
+           defaults; requests per file counted at the proxy (the target: one PUT per
+           16 MiB file), peak RSS of each logferry run (benches/latency.py)
+  wal      `logferry archived --wait 60s SEG` driven as PostgreSQL's archiver drives it,
+           against the agent (`logferry run`, only nudges drive its passes) and S3 behind
+           the same proxy: 100 segments of 16 MiB one after another (written, .ready,
+           archived, .done), each beside a bare signed PUT of the same bytes (median and
+           p90 per segment, the difference), then a backlog of 50 .ready segments against
+           parallel bare PUTs and rclone copy at logferry's in-flight count
+           (segments/min); pgBackRest's published ~190 ms per segment beside it
+           (benches/latency.py)
 
 Needs: python3 (stdlib only), cargo, and root for apt-get (rsync, rclone, zstd) and for
 dropping the page cache. Everything happens in a scratch dir that is removed at the end
@@ -45,9 +60,11 @@ At scale 1 expect roughly 25 minutes on 2 cores (estimated from smaller scales; 
 about 3.5 minutes and 2 GiB of RAM for its 1,000,000-entry checkpoint; history takes about
 10 minutes, 8 of them at 1,000,000 entries, whose migration pass and reads peak at about
 2.2 GiB of RAM, and up to ~5 GiB in /dev/shm, where it works when that is a tmpfs with room:
---history-dir elsewhere), about
+--history-dir elsewhere; wan adds about 10 minutes per run with upload_concurrency 4, most
+of it rclone and the 500 x 16 MiB files, and wal about 2 minutes per run), about
 12 GiB free in the scratch dir's file system, and SeaweedFS's data dir (.testbed/) growing
-by up to ~12 GiB until it compacts deleted objects. Do not run scripts/test meanwhile: it
+by up to ~16 GiB until it compacts deleted objects (wan writes 8 GiB per tool and run, and
+deletes it after each run). Do not run scripts/test meanwhile: it
 stops the test servers when it ends.
 
 Progress goes to stderr; the tables and, at the end, a Markdown block for BENCHMARKS.md
@@ -81,10 +98,13 @@ import urllib.parse
 import uuid
 from xml.sax.saxutils import escape as xml_escape
 
+sys.modules.setdefault("run", sys.modules[__name__])  # latency.py imports this file as `run`
+import latency  # noqa: E402  (the wan and wal sections, in benches/latency.py)
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(REPO, "target", "release", "logferry")
 KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
-SECTIONS = ["noop", "first", "bulk", "s3", "rss", "history", "fetch"]
+SECTIONS = ["noop", "first", "bulk", "s3", "rss", "history", "fetch", "wan", "wal"]
 T0 = time.monotonic()
 
 # The defaults whose memory bound the rss section checks (README: "Big files").
@@ -473,18 +493,23 @@ class S3Reader:
 class DelayProxy:
     """A TCP forwarder on 127.0.0.1 (a free port) to upstream_port that waits `delay`
     seconds before passing on each HTTP request it sees on a client connection (request
-    line and headers parsed, Content-Length body passed with it); responses flow back
-    at once. Connections stay open as the client pools them; `requests` counts the
-    request lines seen."""
+    line and headers parsed, then the body streamed after them: Content-Length or
+    chunked; an `Expect: 100-continue` goes up with the head, so the server's interim
+    answer flows back at once); responses flow back at once. Connections stay open as
+    the client pools them; `requests` counts the request lines seen, and `seen` holds
+    (method, target) of each while `record` is true."""
 
-    def __init__(self, upstream_port, delay):
+    BUF = 4 * MiB  # stream buffers: a 16 MiB body is passed on in few, large writes
+
+    def __init__(self, upstream_port, delay, record=False):
         self.upstream, self.delay = upstream_port, delay
         self.requests = 0
+        self.record, self.seen = record, []
         self.loop = asyncio.new_event_loop()
         ready = threading.Event()
 
         async def start():
-            self.server = await asyncio.start_server(self.client, "127.0.0.1", 0)
+            self.server = await asyncio.start_server(self.client, "127.0.0.1", 0, limit=self.BUF)
             self.port = self.server.sockets[0].getsockname()[1]
             ready.set()
 
@@ -501,18 +526,60 @@ class DelayProxy:
     def close(self):
         async def stop():
             self.server.close()
+            # The pooled client connections too, so that none outlives the loop.
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             await self.server.wait_closed()
         asyncio.run_coroutine_threadsafe(stop(), self.loop).result(10)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
+        self.loop.close()
 
     def take_requests(self):
         n, self.requests = self.requests, 0
         return n
 
+    def take_seen(self):
+        """(method, target) of the requests seen since the last call (with record)."""
+        s, self.seen = self.seen, []
+        self.requests = 0
+        return s
+
+    @staticmethod
+    async def copy_body(head, reader, writer):
+        """Passes on the body that follows head: Content-Length bytes, or chunks."""
+        m = re.search(rb"\r\ncontent-length:\s*(\d+)", head, re.I)
+        if m:
+            left = int(m.group(1))
+            while left:
+                b = await reader.read(min(left, DelayProxy.BUF))
+                if not b:
+                    raise asyncio.IncompleteReadError(b"", left)
+                writer.write(b)
+                left -= len(b)
+                await writer.drain()
+        elif re.search(rb"\r\ntransfer-encoding:[^\r]*chunked", head, re.I):
+            while True:
+                line = await reader.readuntil(b"\r\n")
+                size = int(line.split(b";")[0].strip() or b"0", 16)
+                writer.write(line)
+                if size == 0:  # the last chunk, then trailers up to an empty line
+                    while True:
+                        t = await reader.readuntil(b"\r\n")
+                        writer.write(t)
+                        if t == b"\r\n":
+                            break
+                    await writer.drain()
+                    return
+                writer.write(await reader.readexactly(size + 2))
+                await writer.drain()
+
     async def client(self, creader, cwriter):
         try:
-            ureader, uwriter = await asyncio.open_connection("127.0.0.1", self.upstream)
+            ureader, uwriter = await asyncio.open_connection("127.0.0.1", self.upstream,
+                                                             limit=self.BUF)
         except OSError:
             cwriter.close()
             return
@@ -526,13 +593,15 @@ class DelayProxy:
                         if e.partial:
                             uwriter.write(e.partial)
                         break
-                    m = re.search(rb"\r\ncontent-length:\s*(\d+)", head, re.I)
-                    body = await creader.readexactly(int(m.group(1))) if m else b""
                     self.requests += 1
+                    if self.record:
+                        line = head.split(b"\r\n", 1)[0].decode(errors="replace").split(" ")
+                        self.seen.append((line[0], line[1] if len(line) > 1 else ""))
                     await asyncio.sleep(self.delay)
-                    uwriter.write(head + body)
+                    uwriter.write(head)
                     await uwriter.drain()
-            except (OSError, asyncio.IncompleteReadError):
+                    await self.copy_body(head, creader, uwriter)
+            except (OSError, asyncio.IncompleteReadError, ValueError):
                 pass
             finally:
                 uwriter.close()
@@ -540,7 +609,7 @@ class DelayProxy:
         async def responses_down():
             try:
                 while True:
-                    b = await ureader.read(256 * KiB)
+                    b = await ureader.read(self.BUF)
                     if not b:
                         break
                     cwriter.write(b)
@@ -550,7 +619,10 @@ class DelayProxy:
             finally:
                 cwriter.close()
 
-        await asyncio.gather(requests_up(), responses_down())
+        try:
+            await asyncio.gather(requests_up(), responses_down())
+        except asyncio.CancelledError:  # close(): end quietly, the writers are closed
+            pass
 
 
 # ------------------------------------------------------------------ log text generation
@@ -599,14 +671,16 @@ def _exact_text(rng, t, nbytes):
 
 
 def _gen_small_dir(args):
-    """Worker: one directory of small log files (1-4 KiB), mtimes an hour or more ago."""
-    dirpath, prefix, count, seed, mtime_base = args
+    """Worker: one directory of small log files (1-4 KiB unless the task names a size
+    range), mtimes an hour or more ago."""
+    dirpath, prefix, count, seed, mtime_base = args[:5]
+    lo, hi = args[5] if len(args) > 5 else (1 * KiB, 4 * KiB)
     rng = random.Random(seed)
     os.makedirs(dirpath, exist_ok=True)
     total = 0
     t = 1.79e9 + rng.random() * 1e6
     for k in range(count):
-        size = rng.randint(1 * KiB, 4 * KiB)
+        size = rng.randint(lo, hi)
         text = _exact_text(rng, t, size)
         t += 300
         path = os.path.join(dirpath, f"{prefix}.{k:05d}")
@@ -734,8 +808,9 @@ class Bench:
     def n(self, count, minimum=1):
         return max(minimum, round(count * self.scale))
 
-    def gen_small_tree(self, path, nfiles, ndirs, seed):
-        """nfiles small log files over ndirs directories; returns total bytes."""
+    def gen_small_tree(self, path, nfiles, ndirs, seed, sizes=(1 * KiB, 4 * KiB)):
+        """nfiles small log files (sizes: a byte range) over ndirs directories; returns
+        total bytes."""
         mtime_base = int(time.time()) - 3600
         per, extra = divmod(nfiles, ndirs)
         tasks = []
@@ -743,7 +818,7 @@ class Bench:
             c = per + (1 if d < extra else 0)
             if c:
                 tasks.append((os.path.join(path, f"svc-{d:03d}"), f"app-{d:03d}.log",
-                              c, seed * 100003 + d, mtime_base))
+                              c, seed * 100003 + d, mtime_base, sizes))
         t = time.monotonic()
         total = sum(self.get_pool().map(_gen_small_dir, tasks, chunksize=1))
         log(f"  generated {nfiles:,} files ({human_bytes(total)}) in {ndirs} dirs under "
@@ -796,7 +871,7 @@ class Bench:
     # ---- configs
 
     def lf_config(self, name, *, state, url, src, options=None, compression=None,
-                  min_age=None, top=None):
+                  min_age=None, top=None, source="app", source_opts=None):
         q = json.dumps
         lines = [f"state_dir = {q(state)}"]
         lines += [f"{k} = {q(v) if isinstance(v, str) else v}" for k, v in (top or {}).items()]
@@ -807,9 +882,10 @@ class Bench:
             lines += ["", "[destination.options]"]
             lines += [f"{k} = {q(v) if isinstance(v, str) else str(v).lower()}"
                       for k, v in options.items()]
-        lines += ["", "[[sources]]", 'name = "app"', f"path = {q(src)}"]
+        lines += ["", "[[sources]]", f"name = {q(source)}", f"path = {q(src)}"]
         if min_age:
             lines.append(f"min_age = {q(min_age)}")
+        lines += [f"{k} = {q(v)}" for k, v in (source_opts or {}).items()]
         path = os.path.join(self.work, "configs", name + ".toml")
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "w") as f:
@@ -820,7 +896,7 @@ class Bench:
 
     def ensure_tools(self):
         want = {"rsync": "rsync", "rclone": "rclone", "zstd": "zstd"}
-        if not set(self.only) & {"noop", "first", "bulk", "s3"}:
+        if not set(self.only) & {"noop", "first", "bulk", "s3", "wan", "wal"}:
             want = {}  # rss, history and fetch compare with no other tool
         if not os.path.exists("/usr/bin/time"):
             want["/usr/bin/time"] = "time"
@@ -1560,6 +1636,12 @@ class Bench:
                                       "hop and timer add a little over 20 ms (ms added/req)")
         self.rm(base)
         return sec
+
+    def section_wan(self):
+        return latency.section_wan(self)
+
+    def section_wal(self):
+        return latency.section_wal(self)
 
     def s3_env(self):
         """The environment for logferry against the bench's own endpoint: no proxies."""
