@@ -140,7 +140,7 @@ pub use crate::remote::{
 };
 pub use crate::report::{human_bytes, Outcome, RunReport, SourceDisk};
 pub use crate::restore::{
-    ack::{check as check_archived, Ack},
+    ack::{check as check_archived, state_stamp, Ack, StateStamp},
     files::{
         download_verified, find as find_entry, restore, FileResult, RestoreOptions, RestoreReport,
     },

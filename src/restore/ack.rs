@@ -28,6 +28,26 @@ fn conflict(config: &Config, name: &str) -> Option<String> {
     })
 }
 
+/// What the state dir's records of the last pass look like from outside (size, mtime and
+/// inode of the stat cache and of the status history): it changes whenever a pass records
+/// something, so a waiter need only look again when it does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StateStamp([(u64, i64, u64); 2]);
+
+/// The [`StateStamp`] of `config`'s state dir now.
+pub fn state_stamp(config: &Config) -> StateStamp {
+    let of = |name: &str| {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(config.state_dir.join(name)).map_or((0, 0, 0), |m| {
+            (m.len(), m.mtime_nsec() + m.mtime() * 1_000_000_000, m.ino())
+        })
+    };
+    StateStamp([
+        of(crate::state::SEEN_FILE),
+        of(crate::state::history::STATUS_FILE),
+    ])
+}
+
 /// The answer for one name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

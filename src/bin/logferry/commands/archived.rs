@@ -6,12 +6,17 @@
 use std::time::Duration;
 
 use logferry::{
-    check_archived, open_store, read_status, run_once, Ack, Config, Error, Outcome, StateDir,
-    SystemClock,
+    check_archived, open_store, read_status, run_once, state_stamp, Ack, Config, Error, Outcome,
+    StateDir, StateStamp, SystemClock,
 };
 
 use crate::args::ArchivedArgs;
 use crate::output::{error_text, EXIT_FILES_FAILED, EXIT_OK, EXIT_USAGE};
+
+/// How often `--wait` looks whether a pass recorded something in the state dir.
+const POLL: Duration = Duration::from_millis(5);
+/// How often `--wait` asks again whatever the state dir says.
+const RECHECK: Duration = Duration::from_secs(1);
 
 pub(crate) async fn run_archived(archives: &[Config], args: &ArchivedArgs) -> u8 {
     let wait = match args.wait.as_deref().map(humantime::parse_duration) {
@@ -28,6 +33,7 @@ pub(crate) async fn run_archived(archives: &[Config], args: &ArchivedArgs) -> u8
     let deadline = wait.map(|d| logferry::monotonic() + d);
     let mut next_nudge = logferry::monotonic();
     loop {
+        let stamps: Vec<StateStamp> = archives.iter().map(state_stamp).collect();
         let mut reason = String::new();
         for a in archives {
             match check_archived(a, &args.name) {
@@ -53,7 +59,34 @@ pub(crate) async fn run_archived(archives: &[Config], args: &ArchivedArgs) -> u8
             nudge(archives).await;
             next_nudge = now + Duration::from_secs(5);
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        wait_for_a_record(archives, &stamps, deadline, next_nudge).await;
+    }
+}
+
+/// Sleeps until a pass records something in one of the state dirs (looked for every
+/// few milliseconds: PostgreSQL's archiver waits for the answer segment after segment),
+/// or the next nudge or the deadline is due, or a second has gone by (the file itself may
+/// have changed since).
+async fn wait_for_a_record(
+    archives: &[Config],
+    stamps: &[StateStamp],
+    deadline: Option<std::time::Instant>,
+    next_nudge: std::time::Instant,
+) {
+    let until = [
+        Some(next_nudge),
+        deadline,
+        Some(logferry::monotonic() + RECHECK),
+    ]
+    .into_iter()
+    .flatten()
+    .min()
+    .expect("the recheck is always there");
+    while logferry::monotonic() < until {
+        tokio::time::sleep(POLL).await;
+        if archives.iter().map(state_stamp).ne(stamps.iter().copied()) {
+            return;
+        }
     }
 }
 
