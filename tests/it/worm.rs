@@ -71,7 +71,7 @@ fn lock_bucket() -> String {
 }
 
 /// A proxy in front of the S3 test server that keeps every byte the client sent.
-async fn recording_proxy() -> (SocketAddr, Arc<Mutex<Vec<u8>>>) {
+pub(crate) async fn recording_proxy() -> (SocketAddr, Arc<Mutex<Vec<u8>>>) {
     let upstream: SocketAddr = testbed("TESTBED_S3_ENDPOINT")
         .trim_start_matches("http://")
         .parse()
