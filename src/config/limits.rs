@@ -7,7 +7,7 @@
 //! pass holds in memory follow from these keys (see [`super::Config::memory_budget`]).
 
 use super::error::{Checked, KeyError};
-use super::raw::Scalar;
+use super::raw::{RawConfig, Scalar};
 use super::values::parse_size;
 
 /// Default `requests_in_flight`: enough to hide a remote store's latency per request.
@@ -46,6 +46,19 @@ pub(super) struct RawLimits {
     pub upload_concurrency: Option<i64>,
     pub multipart_threshold: Option<Scalar>,
     pub part_size: Option<Scalar>,
+}
+
+impl RawLimits {
+    /// The limits' keys, taken out of the raw config.
+    pub(super) fn take(raw: &mut RawConfig) -> Self {
+        RawLimits {
+            hash_workers: raw.hash_workers.take(),
+            requests_in_flight: raw.requests_in_flight.take(),
+            upload_concurrency: raw.upload_concurrency.take(),
+            multipart_threshold: raw.multipart_threshold.take(),
+            part_size: raw.part_size.take(),
+        }
+    }
 }
 
 /// One worker per CPU the process may use, at least one.

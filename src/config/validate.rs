@@ -44,8 +44,9 @@ pub(super) fn validate(
     Ok(config)
 }
 
-fn fields(raw: RawConfig, base: &Path, host: Option<&str>) -> Checked<Config> {
+fn fields(mut raw: RawConfig, base: &Path, host: Option<&str>) -> Checked<Config> {
     let mut warnings = Vec::new();
+    let limits = super::limits::limits(RawLimits::take(&mut raw), &mut warnings)?;
     let state_dir = match raw.state_dir.as_deref() {
         None => PathBuf::from(DEFAULT_STATE_DIR),
         Some("") => return Err(KeyError::new("state_dir", "must not be empty")),
@@ -63,16 +64,6 @@ fn fields(raw: RawConfig, base: &Path, host: Option<&str>) -> Checked<Config> {
     let metrics_listen = metrics_listen(raw.metrics_listen)?;
     let metrics_textfile = metrics_textfile(raw.metrics_textfile.as_deref(), base)?;
     let log_format = log_format(raw.log_format.as_deref())?;
-    let limits = super::limits::limits(
-        RawLimits {
-            hash_workers: raw.hash_workers,
-            requests_in_flight: raw.requests_in_flight,
-            upload_concurrency: raw.upload_concurrency,
-            multipart_threshold: raw.multipart_threshold,
-            part_size: raw.part_size,
-        },
-        &mut warnings,
-    )?;
 
     // A per-source URL is checked as the first source will see it.
     let first_source = raw
