@@ -2,8 +2,9 @@
 //! `multipart_threshold` in parts (requests counted at a recording proxy in front of the
 //! S3 test server); more requests are in flight than there are hashing workers, never
 //! more than `requests_in_flight`, and hundreds of small files are in flight together
-//! (a store whose puts wait for each other); and a pass of many small files and a few
-//! big ones keeps its peak RSS under the bound the README states.
+//! (a store whose puts wait for each other); a pass of many small files and a few big
+//! ones keeps its peak RSS under the bound the README states; and the old key
+//! `upload_concurrency` still sets `requests_in_flight`, with a warning.
 
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -350,5 +351,39 @@ async fn many_small_files_and_a_few_big_ones_stay_under_the_memory_bound() {
         "peak RSS {} MiB over the bound {} MiB",
         peak >> 20,
         bound >> 20
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upload_concurrency_still_sets_requests_in_flight_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("logs")).unwrap();
+    let cfg = dir.path().join("logferry.toml");
+    let body = "[destination]\nurl = \"mirror\"\n[[sources]]\nname = \"app\"\npath = \"logs\"\n";
+    std::fs::write(&cfg, format!("upload_concurrency = 8\n{body}")).unwrap();
+    let o = logferry(cfg.clone(), &["check-config", "--json"]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["requests_in_flight"], 8);
+    assert!(v.get("upload_concurrency").is_none(), "{v}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("`upload_concurrency` is deprecated: it now sets `requests_in_flight`")
+            && err.contains("`hash_workers`"),
+        "{err}"
+    );
+    std::fs::write(
+        &cfg,
+        format!("upload_concurrency = 8\nrequests_in_flight = 8\n{body}"),
+    )
+    .unwrap();
+    let o = logferry(cfg, &["check-config"]).await;
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(
+            "key `upload_concurrency`: both `upload_concurrency` and `requests_in_flight` are set"
+        ),
+        "{err}"
     );
 }
