@@ -31,8 +31,8 @@ struct Counters {
 
 /// How far a running pass has come through reading, hashing and uploading the files
 /// its plan named (files found unchanged by the quick check are not counted). A file
-/// larger than `part_size` is read twice, hashed and then uploaded: each read counts
-/// half its bytes.
+/// larger than `multipart_threshold` is read twice, hashed and then uploaded: each read
+/// counts half its bytes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct PassProgress {

@@ -1,7 +1,10 @@
 //! Steps 3 and 4 of a pass, file by file: each candidate is read and hashed, decided
 //! ([`diff::resolve`]) and, when it is new content, stored ([`upload`]) in one task, so a
-//! small file is read once and its bytes go straight up, and hashing and compression use
-//! every core. The outcomes are tallied into the report and into what the commit records.
+//! file up to `multipart_threshold` is read once and its bytes go up in one put. The
+//! tasks share the pass's [`Limits`]: `hash_workers` read, hash and compress at once,
+//! `requests_in_flight` requests are sent at once, and the bytes held in memory stay
+//! within the budget, so many small files are in flight while few big ones are. The
+//! outcomes are tallied into the report and into what the commit records.
 
 use std::sync::Arc;
 
@@ -11,6 +14,7 @@ use tokio::task::spawn_blocking;
 use crate::archive::control::Control;
 use crate::archive::diff::{self, Plan};
 use crate::archive::pass::{label, rules_for, Class, Done, Object, Pass, Resolved};
+use crate::archive::slots::Limits;
 use crate::archive::upload::{self, Content, Stored, Target, UploadError};
 use crate::catalog::index::{Lookup, ObjectRef};
 use crate::codec::{Codec, Compression};
@@ -249,9 +253,16 @@ struct Shared {
     control: Control,
     /// Rebuilt from the remote: archived objects are checked for before being trusted.
     rebuilt: bool,
+    /// What the file tasks may hold at once.
+    limits: Limits,
 }
 
-/// Each file runs as its own task, so hashing and compression use every core.
+/// File tasks alive at once, most of them waiting for memory, a worker or a request
+/// slot: a few KiB each, and enough to keep every worker and request slot busy.
+const FILE_TASKS: usize = 1024;
+
+/// Each file runs as its own task, so hashing and compression use every worker while
+/// other files' requests are in flight.
 async fn process_all(
     p: &Pass<'_>,
     files: Vec<ScannedFile>,
@@ -265,7 +276,9 @@ async fn process_all(
         config: p.config.clone(),
         control: p.control.clone(),
         rebuilt,
+        limits: Limits::for_config(p.config),
     });
+    let tasks = FILE_TASKS.max(2 * (p.config.requests_in_flight + p.config.hash_workers));
     stream::iter(files)
         .map(|f| {
             let shared = Arc::clone(&shared);
@@ -278,7 +291,7 @@ async fn process_all(
             });
             async move { task.await.expect("a file task panicked") }
         })
-        .buffer_unordered(p.config.upload_concurrency)
+        .buffer_unordered(tasks)
         .collect()
         .await
 }
@@ -290,8 +303,16 @@ async fn process_one(s: &Shared, control: &Control, f: ScannedFile) -> (ScannedF
         let e = std::io::Error::new(std::io::ErrorKind::Interrupted, "shutdown requested");
         return (f, Processed::Unreadable(DigestError::Io(e)));
     }
+    let (limit, size) = (s.config.multipart_threshold, f.stat.size);
+    let (codec, names) = rules_for(&s.config, &f.source);
+    // A file read whole holds its bytes until its put is answered.
+    let mut held = None;
+    if size <= limit {
+        let bytes = upload::whole_file(size, codec.compression);
+        held = Some(s.limits.memory.hold(bytes).await);
+    }
+    let worker = s.limits.workers.acquire().await;
     control.beat();
-    let limit = s.config.part_size;
     let hashing = control.clone();
     let (f, digested) = spawn_blocking(move || {
         // A large file is read twice, to hash it and to upload it: each read counts
@@ -305,11 +326,11 @@ async fn process_one(s: &Shared, control: &Control, f: ScannedFile) -> (ScannedF
     })
     .await
     .expect("hashing task panicked");
+    drop(worker);
     let (hash, bytes) = match digested {
         Ok(d) => d,
         Err(e) => return (f, Processed::Unreadable(e)),
     };
-    let (codec, names) = rules_for(&s.config, &f.source);
     let r = match diff::resolve(f.clone(), hash, &*s.index, codec, names) {
         Ok(r) => r,
         Err(e) => return (f, Processed::IndexFailed(e)),
@@ -317,7 +338,7 @@ async fn process_one(s: &Shared, control: &Control, f: ScannedFile) -> (ScannedF
     let target = match &r.object {
         Object::Upload(key, codec) => Some((key.clone(), *codec)),
         Object::Existing(o) if s.rebuilt && matches!(r.class, Class::Touched | Class::Renamed) => {
-            match absent(&s.store, o, codec).await {
+            match absent(&s.store, &s.limits, o, codec).await {
                 Ok(t) => t,
                 Err(e) => return (f, Processed::Stored(Box::new(r), Err(e.into()))),
             }
@@ -330,6 +351,7 @@ async fn process_one(s: &Shared, control: &Control, f: ScannedFile) -> (ScannedF
     let to = Target {
         store: &s.store,
         retry: s.retry,
+        limits: &s.limits,
     };
     let c = Content {
         key: &key,
@@ -337,9 +359,9 @@ async fn process_one(s: &Shared, control: &Control, f: ScannedFile) -> (ScannedF
         expected: r.hash,
         codec,
     };
-    let out = match bytes {
-        Some(b) => upload::store_bytes(&to, &c, b, control).await,
-        None => upload::store_file(&to, &c, s.config.part_size, control).await,
+    let out = match (bytes, held.as_mut()) {
+        (Some(b), Some(held)) => upload::store_bytes(&to, &c, b, held, control).await,
+        _ => upload::store_file(&to, &c, s.config.part_size, control).await,
     };
     (f, Processed::Stored(Box::new(r), out))
 }
@@ -349,6 +371,7 @@ async fn process_one(s: &Shared, control: &Control, f: ScannedFile) -> (ScannedF
 /// to store it with, or `None` when it is there.
 async fn absent(
     store: &Store,
+    limits: &Limits,
     o: &ObjectRef,
     codec: Codec,
 ) -> Result<Option<(object_store::path::Path, Codec)>> {
@@ -358,7 +381,10 @@ async fn absent(
         location: o.key.clone(),
         message: format!("bad object key: {e}"),
     })?;
-    match store.head(&key).await {
+    let slot = limits.requests.acquire().await;
+    let found = store.head(&key).await;
+    drop(slot);
+    match found {
         Ok(_) => Ok(None),
         Err(object_store::Error::NotFound { .. }) => {
             tracing::warn!(key = %key, "archived object missing from the destination; uploading it again from the local file");

@@ -5,7 +5,7 @@
 //! writes its version records; [`cleanup`] then deletes local files archived long
 //! enough and [`disk`] measures the sources' filesystems. [`pass`]
 //! holds what they share. [`control`] lets the agent steer a running pass; [`leftovers`]
-//! cleans what killed passes left; [`hooks`] runs the operator's commands around a pass; [`repair`] re-uploads and re-commits what
+//! cleans what killed passes left; [`slots`] bounds what a pass holds at once; [`hooks`] runs the operator's commands around a pass; [`repair`] re-uploads and re-commits what
 //! verification found missing.
 
 pub(crate) mod cleanup;
@@ -21,6 +21,7 @@ pub(crate) mod preview;
 pub(crate) mod publish;
 pub(crate) mod repair;
 pub(crate) mod scan;
+pub(crate) mod slots;
 pub(crate) mod sync;
 pub(crate) mod upload;
 pub(crate) mod worker;

@@ -64,7 +64,7 @@ pub(crate) async fn preview(
     preview: &mut Preview,
 ) -> Result<()> {
     preview.files_known += plan.renamed.len() as u64;
-    let limit = p.config.upload_concurrency.max(1);
+    let limit = p.config.hash_workers.max(1);
     let hashed: Vec<_> = stream::iter(plan.candidates)
         .map(|f| async move {
             let task = spawn_blocking(move || {

@@ -155,9 +155,11 @@ async fn reupload_one(
             level: Codec::PLAIN.level,
         });
     let control = Control::default();
+    let limits = crate::archive::slots::Limits::for_config(config);
     let to = upload::Target {
         store,
         retry: Policy::for_destination(&config.destination),
+        limits: &limits,
     };
     let content = upload::Content {
         key: &key,

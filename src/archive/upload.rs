@@ -2,7 +2,9 @@
 //! the part size whatever the file's size.
 //!
 //! The bytes are hashed again as they are sent and the file is re-stated after the last
-//! one: an object is completed only if it holds exactly the content its key names.
+//! one: an object is completed only if it holds exactly the content its key names. Every
+//! request waits for one of the pass's request slots, and the part buffers are held
+//! against its memory budget (see [`crate::archive::slots`]).
 
 use bytes::Bytes;
 use object_store::path::Path;
@@ -13,6 +15,7 @@ use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 
 use crate::archive::control::Control;
+use crate::archive::slots::{Held, Limits};
 use crate::codec::{Codec, Compression, Encoder};
 use crate::digest::{ensure_unchanged, ContentHash, DigestError};
 use crate::error::Error;
@@ -63,14 +66,17 @@ pub(crate) enum UploadError {
     },
 }
 
-/// Where objects go: the store, and how often a put object_store does not retry itself
-/// (a create-only put met by a reset or a timeout) is sent again.
+/// Where objects go: the store, how often a put object_store does not retry itself
+/// (a create-only put met by a reset or a timeout) is sent again, and the bounds its
+/// requests, workers and buffers wait on.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Target<'a> {
     /// The destination.
     pub store: &'a Store,
     /// The destination's retry bounds.
     pub retry: Policy,
+    /// The pass's request slots, workers and memory budget.
+    pub limits: &'a Limits,
 }
 
 /// The part size used for a file of `size` bytes.
@@ -81,6 +87,28 @@ pub(crate) fn part_size_for(size: u64, part_size: u64) -> u64 {
 /// Original bytes read per step when compressing (the compressed parts still fill
 /// `part_size`), so memory stays near one part per file.
 const COMPRESS_CHUNK: usize = 1 << 20;
+
+/// What a compressed multipart upload holds beyond its part: the chunk being read, the
+/// output past a full part, and the encoder's window.
+pub(crate) const COMPRESS_EXTRA: u64 = 8 << 20;
+
+/// The bytes a file stored with [`store_file`] holds against the memory budget.
+pub(crate) fn part_buffer(size: u64, part_size: u64, compression: Compression) -> u64 {
+    let part = part_size_for(size, part_size).min(size.max(1));
+    match compression {
+        Compression::None => part,
+        Compression::Zstd => part + COMPRESS_EXTRA,
+    }
+}
+
+/// The bytes a file read whole holds against the memory budget while it is compressed:
+/// the file and its compressed output (which [`store_bytes`] then shrinks it to).
+pub(crate) fn whole_file(size: u64, compression: Compression) -> u64 {
+    match compression {
+        Compression::None => size,
+        Compression::Zstd => 2 * size,
+    }
+}
 
 /// One object to store: the file holding its content, the content key, the hash that
 /// key names, and the codec to store it with.
@@ -109,12 +137,17 @@ pub(crate) async fn store_file(
         return Err(UploadError::Interrupted);
     }
     if c.file.stat.size > part_size {
-        match to.store.head(c.key).await {
+        let slot = to.limits.requests.acquire().await;
+        let found = to.store.head(c.key).await;
+        drop(slot);
+        match found {
             Ok(meta) => return adopt(to, c, meta.size).await,
             Err(object_store::Error::NotFound { .. }) => {}
             Err(e) => return Err(Error::store("head", c.key, e).into()),
         }
     }
+    let buffer = part_buffer(c.file.stat.size, part_size, c.codec.compression);
+    let _held = to.limits.memory.hold(buffer).await;
     let mut f = tokio::fs::File::open(&c.file.abs)
         .await
         .map_err(|e| UploadError::Changed(DigestError::Io(e)))?;
@@ -130,6 +163,7 @@ pub(crate) async fn store_file(
         Ok(last) => parts.finish(last).await,
         Err(e) => {
             if let Some(mut u) = parts.upload {
+                let _slot = to.limits.requests.acquire().await;
                 if let Err(abort) = u.abort().await {
                     tracing::warn!(key = %c.key, error = %abort, "could not abort multipart upload");
                 }
@@ -176,6 +210,8 @@ impl Parts<'_> {
             if data.is_empty() {
                 break;
             }
+            // Hashing and compressing are a worker's, as a whole file's are.
+            let worker = self.to.limits.workers.acquire().await;
             hasher.update(&data);
             self.read += data.len() as u64;
             // Its hashing counted the other half (see `files`).
@@ -196,6 +232,7 @@ impl Parts<'_> {
                     (enc.pending() >= part).then(|| PutPayload::from(enc.take()))
                 }
             };
+            drop(worker);
             if let Some(payload) = payload {
                 self.put(payload).await?;
             }
@@ -217,6 +254,7 @@ impl Parts<'_> {
     /// Sends one part, starting the multipart upload with the first.
     async fn put(&mut self, payload: PutPayload) -> Result<(), Error> {
         let key = self.c.key;
+        let _slot = self.to.limits.requests.acquire().await;
         if self.upload.is_none() {
             let u = self
                 .to
@@ -240,13 +278,17 @@ impl Parts<'_> {
         let Some(mut u) = self.upload else {
             return put_create(self.to, self.c, last, read).await;
         };
+        let requests = &self.to.limits.requests;
         let finish = async {
             if !last.is_empty() {
+                let _slot = requests.acquire().await;
                 u.put_part(PutPayload::from(last)).await?;
             }
+            let _slot = requests.acquire().await;
             u.complete().await
         };
         if let Err(e) = finish.await {
+            let _slot = requests.acquire().await;
             let _ = u.abort().await;
             return Err(Error::store("complete multipart upload", self.c.key, e).into());
         }
@@ -254,11 +296,14 @@ impl Parts<'_> {
     }
 }
 
-/// Stores bytes already read and checked (a small file), in one create-only put.
+/// Stores bytes already read and checked (a file read whole), in one create-only put.
+/// `held` is what the bytes hold against the memory budget ([`whole_file`]); once they
+/// are compressed it shrinks to the compressed bytes, which are held until the put ends.
 pub(crate) async fn store_bytes(
     to: &Target<'_>,
     c: &Content<'_>,
     bytes: Vec<u8>,
+    held: &mut Held<'_>,
     control: &Control,
 ) -> Result<Stored, UploadError> {
     if control.is_cancelled() {
@@ -269,11 +314,21 @@ pub(crate) async fn store_bytes(
     let payload = match c.codec.compression {
         Compression::None => bytes,
         Compression::Zstd => {
-            let mut enc = Encoder::new(c.codec).map_err(DigestError::Io)?;
-            enc.write(&bytes).map_err(DigestError::Io)?;
-            enc.finish().map_err(DigestError::Io)?
+            let codec = c.codec;
+            let _worker = to.limits.workers.acquire().await;
+            let compressed = tokio::task::spawn_blocking(move || {
+                let mut enc = Encoder::new(codec)?;
+                enc.write(&bytes)?;
+                let mut out = enc.finish()?;
+                out.shrink_to_fit();
+                Ok::<_, std::io::Error>(out)
+            })
+            .await
+            .expect("compressing task panicked");
+            compressed.map_err(DigestError::Io)?
         }
     };
+    held.shrink_to(payload.len() as u64);
     put_create(to, c, payload, read).await
 }
 
@@ -293,19 +348,24 @@ async fn put_create(
         ..Default::default()
     };
     let payload = Bytes::from(payload);
-    let out = retry::run(&to.retry, "put", || {
+    let (payload, opts) = (&payload, &opts);
+    let out = retry::run(&to.retry, "put", || async move {
+        let _slot = to.limits.requests.acquire().await;
         to.store
             .put_opts(key, PutPayload::from(payload.clone()), opts.clone())
+            .await
     })
     .await;
     match out.result {
         Ok(_) => Ok(Stored::Uploaded { read, stored }),
         Err(object_store::Error::AlreadyExists { .. }) => {
+            let slot = to.limits.requests.acquire().await;
             let meta = to
                 .store
                 .head(key)
                 .await
                 .map_err(|e| Error::store("head", key, e))?;
+            drop(slot);
             match adopt(to, c, meta.size).await? {
                 // The object found is the one an earlier attempt of this put wrote.
                 Stored::Adopted { .. } if out.attempts > 1 => Ok(Stored::Uploaded { read, stored }),
@@ -334,6 +394,7 @@ async fn adopt(to: &Target<'_>, c: &Content<'_>, found: u64) -> Result<Stored, U
         Compression::Zstd => {
             // The object is read and decoded again from the start if its body is cut.
             let read = retry::run(&to.retry, "get", || async {
+                let _slot = to.limits.requests.acquire().await;
                 let got = to.store.get(key).await?;
                 decode_into(
                     got,

@@ -85,8 +85,15 @@ impl Config {
             writeln!(f, "metrics_textfile = {}", q(&p.display().to_string()))?;
         }
         writeln!(f, "log_format = {}", q(log_format_name(self.log_format)))?;
-        writeln!(f, "upload_concurrency = {}", self.upload_concurrency)?;
+        writeln!(f, "hash_workers = {}", self.hash_workers)?;
+        writeln!(f, "requests_in_flight = {}", self.requests_in_flight)?;
+        writeln!(f, "multipart_threshold = {}", self.multipart_threshold)?;
         writeln!(f, "part_size = {}", self.part_size)?;
+        writeln!(
+            f,
+            "# memory budget: {} bytes of file content at once (4 × multipart_threshold)",
+            self.memory_budget()
+        )?;
         match &self.heartbeat {
             Some(h) => writeln!(f, "heartbeat_url = {}", q(&h.shown())),
             None => writeln!(f, "# heartbeat_url: none"),
@@ -226,7 +233,12 @@ impl Config {
             self.metrics_textfile.as_deref().map_or(Value::Null, path),
         );
         top.insert("log_format".into(), json!(log_format_name(self.log_format)));
-        top.insert("upload_concurrency".into(), json!(self.upload_concurrency));
+        top.insert("hash_workers".into(), json!(self.hash_workers));
+        top.insert("requests_in_flight".into(), json!(self.requests_in_flight));
+        top.insert(
+            "multipart_threshold".into(),
+            json!(self.multipart_threshold),
+        );
         top.insert("part_size".into(), json!(self.part_size));
         top.insert(
             "heartbeat_url".into(),

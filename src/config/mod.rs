@@ -2,7 +2,7 @@
 //! `LOGFERRY_*` environment overrides are read into a raw, loosely typed form
 //! (`raw.rs`, `env.rs`), then every key is validated into the typed [`Config`]
 //! (`validate.rs`, `source.rs`, `values.rs`, `checks.rs`, `crontab.rs`,
-//! `destination.rs`, `hostname.rs`, `hooks.rs`) and printed back by `check-config`
+//! `destination.rs`, `hostname.rs`, `hooks.rs`, `limits.rs`) and printed back by `check-config`
 //! (`display.rs`).
 //! `preflight.rs` asks the file system about a valid config's paths, apart from
 //! validation, for `check-config` and the agent's start.
@@ -25,6 +25,7 @@ mod env;
 pub(crate) mod error;
 pub(crate) mod hooks;
 pub(crate) mod hostname;
+mod limits;
 pub(crate) mod preflight;
 mod raw;
 pub(crate) mod retention;
@@ -45,6 +46,7 @@ pub(crate) use hooks::PASS_ENV_PREFIX;
 pub use hooks::{Heartbeat, PassHooks, DEFAULT_HOOK_TIMEOUT};
 pub(crate) use hostname::check_hostname;
 use hostname::expand_hostname_as;
+use limits::MEMORY_BUDGET_THRESHOLDS;
 pub use retention::{Keep, Retention, DEFAULT_RETENTION_INTERVAL};
 pub(crate) use values::parse_schedule;
 
@@ -57,18 +59,8 @@ pub const DEFAULT_GRACE: Duration = Duration::from_secs(24 * 3600);
 pub(crate) const DEFAULT_STATE_DIR: &str = "/var/lib/logferry";
 /// Default `schedule`: every five minutes, on the minute.
 pub(crate) const DEFAULT_SCHEDULE: &str = "0 */5 * * * *";
-/// Default `upload_concurrency`.
-pub(crate) const DEFAULT_UPLOAD_CONCURRENCY: usize = 4;
-/// Largest accepted `upload_concurrency`.
-pub(crate) const MAX_UPLOAD_CONCURRENCY: usize = 256;
 /// Default `sources[].min_age`.
 pub(crate) const DEFAULT_MIN_AGE: Duration = Duration::from_secs(60);
-/// Default `part_size`: files up to this size go up in one request, larger ones in parts of it.
-pub(crate) const DEFAULT_PART_SIZE: u64 = 8 * 1024 * 1024;
-/// Smallest accepted `part_size` (S3's minimum part size).
-pub(crate) const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
-/// Largest accepted `part_size`.
-pub(crate) const MAX_PART_SIZE: u64 = 5 * 1024 * 1024 * 1024;
 /// Default `destination.connect_timeout`.
 pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default `destination.request_timeout`: one request, including a whole part upload.
@@ -112,9 +104,13 @@ pub struct Config {
     pub metrics_textfile: Option<PathBuf>,
     /// How log lines look.
     pub log_format: LogFormat,
-    /// Files handled at once during a pass.
-    pub upload_concurrency: usize,
-    /// Single-request threshold and multipart part size, in bytes.
+    /// Files read, hashed and compressed at once during a pass.
+    pub hash_workers: usize,
+    /// Requests to the destination at once.
+    pub requests_in_flight: usize,
+    /// Files up to this size go up in one request, in bytes.
+    pub multipart_threshold: u64,
+    /// The part size of a multipart upload, in bytes.
     pub part_size: u64,
     /// Where archives go.
     pub destination: Destination,
@@ -325,6 +321,12 @@ fn finish(
 }
 
 impl Config {
+    /// The most bytes of file content a pass holds in memory at once: files read whole
+    /// for one put (or their compressed bytes) and the parts of multipart uploads.
+    pub fn memory_budget(&self) -> u64 {
+        MEMORY_BUDGET_THRESHOLDS * self.multipart_threshold
+    }
+
     /// The same config reading the archive of host `name` instead of this host's: the
     /// destination URL as written, with `{hostname}` replaced by `name`. A URL without
     /// `{hostname}` has no other host's archive to read, which is a usage error.

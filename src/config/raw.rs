@@ -23,7 +23,11 @@ pub(super) struct RawConfig {
     pub metrics_listen: Option<String>,
     pub metrics_textfile: Option<String>,
     pub log_format: Option<String>,
+    pub hash_workers: Option<i64>,
+    pub requests_in_flight: Option<i64>,
+    /// The old name of `requests_in_flight`, still read (with a warning).
     pub upload_concurrency: Option<i64>,
+    pub multipart_threshold: Option<Scalar>,
     pub part_size: Option<Scalar>,
     pub destination: Option<RawDestination>,
     pub sources: Option<Vec<RawSource>>,

@@ -1,6 +1,10 @@
 //! Validation of every config key.
 
 use super::hostname::system_hostname;
+use super::limits::{
+    default_hash_workers, DEFAULT_MULTIPART_THRESHOLD, DEFAULT_PART_SIZE,
+    DEFAULT_REQUESTS_IN_FLIGHT, DEPRECATED_UPLOAD_CONCURRENCY,
+};
 use super::ClosedBy;
 use super::*;
 use crate::codec::{Codec, Compression};
@@ -27,9 +31,15 @@ fn defaults_are_documented_values() {
     assert_eq!(c.state_dir, PathBuf::from(DEFAULT_STATE_DIR));
     assert_eq!(c.schedule.text, DEFAULT_SCHEDULE);
     assert_eq!(
-        (c.upload_concurrency, c.part_size),
-        (DEFAULT_UPLOAD_CONCURRENCY, DEFAULT_PART_SIZE)
+        (c.hash_workers, c.requests_in_flight),
+        (default_hash_workers(), DEFAULT_REQUESTS_IN_FLIGHT)
     );
+    assert_eq!(
+        (c.multipart_threshold, c.part_size),
+        (DEFAULT_MULTIPART_THRESHOLD, DEFAULT_PART_SIZE)
+    );
+    assert_eq!(c.memory_budget(), 128 * 1024 * 1024, "as the README says");
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
     assert_eq!(
         c.destination.url,
         DestinationUrl::Local(PathBuf::from("/etc/lf/mirror"))
@@ -93,9 +103,9 @@ fn every_key_names_itself_when_bad() {
         "not a cron expression",
     );
     bad(
-        &format!("upload_concurrency = 1000\n{GOOD}"),
+        &format!("upload_concurrency = 1025\n{GOOD}"),
         "upload_concurrency",
-        "out of range",
+        "out of range; use 1 to 1024",
     );
     bad(
         &format!("upload_concurrency = -1\n{GOOD}"),
@@ -184,12 +194,20 @@ fn environment_overrides_config_keys() {
             "LOGFERRY_DESTINATION__URL".to_string(),
             "s3://bucket/logs".to_string(),
         ),
-        ("LOGFERRY_UPLOAD_CONCURRENCY".to_string(), "9".to_string()),
+        ("LOGFERRY_REQUESTS_IN_FLIGHT".to_string(), "9".to_string()),
+        ("LOGFERRY_HASH_WORKERS".to_string(), "3".to_string()),
+        (
+            "LOGFERRY_MULTIPART_THRESHOLD".to_string(),
+            "64MiB".to_string(),
+        ),
         ("OTHER".to_string(), "ignored".to_string()),
     ];
     let c = from_toml_str(GOOD, Path::new("/etc/lf"), env).unwrap();
     assert_eq!(c.state_dir, PathBuf::from("/srv/state"));
-    assert_eq!(c.upload_concurrency, 9);
+    assert_eq!(
+        (c.requests_in_flight, c.hash_workers, c.multipart_threshold),
+        (9, 3, 64 << 20)
+    );
     assert!(
         matches!(c.destination.url, DestinationUrl::Remote(ref u) if u.as_str() == "s3://bucket/logs")
     );
@@ -325,14 +343,14 @@ fn env_values_keep_their_text_and_bad_ones_name_the_variable() {
         assert!(e.contains(words), "`{words}` missing from: {e}");
     };
     bad(
-        &[("LOGFERRY_UPLOAD_CONCURRENCY", "abc")],
-        "LOGFERRY_UPLOAD_CONCURRENCY",
+        &[("LOGFERRY_REQUESTS_IN_FLIGHT", "abc")],
+        "LOGFERRY_REQUESTS_IN_FLIGHT",
         "expected an integer",
     );
     bad(
         &[("LOGFERRY_UPLOAD_CONCURRENCY", "0")],
         "LOGFERRY_UPLOAD_CONCURRENCY",
-        "1 to 256",
+        "1 to 1024",
     );
     bad(
         &[("LOGFERRY_SCHEDULE", "* *")],
@@ -1015,4 +1033,79 @@ fn hooks_are_set_from_the_environment_and_pass_variables_are_not_config() {
     let keys: Vec<&str> = e.split('`').skip(3).step_by(2).collect();
     assert!(keys.contains(&"heartbeat_url"), "{e}");
     assert!(keys.iter().all(|k| !k.starts_with("pass_")), "{keys:?}");
+}
+
+#[test]
+fn each_pass_limit_names_itself_when_bad() {
+    for (text, key, words) in [
+        ("hash_workers = 0", "hash_workers", "0 is out of range; use 1 to 256 (default the number of CPUs)"),
+        ("hash_workers = 257", "hash_workers", "use 1 to 256"),
+        ("hash_workers = \"two\"", "hash_workers", "expected an integer"),
+        ("requests_in_flight = 0", "requests_in_flight", "0 is out of range; use 1 to 1024 (default 32)"),
+        ("requests_in_flight = 1025", "requests_in_flight", "use 1 to 1024"),
+        ("upload_concurrency = 0", "upload_concurrency", "use 1 to 1024"),
+        ("multipart_threshold = \"4MiB\"", "multipart_threshold", "out of range; use 5MiB to 5GiB (default 32MiB)"),
+        ("multipart_threshold = \"6GiB\"", "multipart_threshold", "out of range; use 5MiB to 5GiB"),
+        ("multipart_threshold = \"big\"", "multipart_threshold", "not a size"),
+        (
+            "part_size = \"16MiB\"\nmultipart_threshold = \"8MiB\"",
+            "multipart_threshold",
+            "below part_size (16777216 bytes), so a file between the two would go up as one part of a multipart upload; raise multipart_threshold to at least part_size, or lower part_size",
+        ),
+    ] {
+        bad(&format!("{text}\n{GOOD}"), key, words);
+    }
+}
+
+#[test]
+fn upload_concurrency_is_the_old_name_of_requests_in_flight() {
+    let c = parse(&format!("upload_concurrency = 7\n{GOOD}")).unwrap();
+    assert_eq!(c.requests_in_flight, 7);
+    assert_eq!(
+        c.hash_workers,
+        default_hash_workers(),
+        "not what it sets now"
+    );
+    assert_eq!(c.warnings, vec![DEPRECATED_UPLOAD_CONCURRENCY.to_string()]);
+    let w = &c.warnings[0];
+    for words in [
+        "`upload_concurrency` is deprecated",
+        "`requests_in_flight` (requests to the destination at once",
+        "`hash_workers` (default: one per CPU)",
+    ] {
+        assert!(w.contains(words), "{words:?} missing from {w}");
+    }
+    assert!(!w.contains('\n'), "one line: {w}");
+    bad(
+        &format!("upload_concurrency = 4\nrequests_in_flight = 8\n{GOOD}"),
+        "upload_concurrency",
+        "both `upload_concurrency` and `requests_in_flight` are set; `upload_concurrency` is the old name of `requests_in_flight`: remove it",
+    );
+    // The environment may use the old name too, and set both with the file.
+    let c = with_env(GOOD, &[("LOGFERRY_UPLOAD_CONCURRENCY", "5")]).unwrap();
+    assert_eq!(c.requests_in_flight, 5);
+    assert_eq!(c.warnings, vec![DEPRECATED_UPLOAD_CONCURRENCY.to_string()]);
+    let e = with_env(
+        &format!("requests_in_flight = 8\n{GOOD}"),
+        &[("LOGFERRY_UPLOAD_CONCURRENCY", "5")],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("LOGFERRY_UPLOAD_CONCURRENCY") && e.contains("requests_in_flight"),
+        "{e}"
+    );
+}
+
+#[test]
+fn the_multipart_threshold_follows_a_larger_part_size_and_sets_the_memory_budget() {
+    let c = parse(&format!("part_size = \"64MiB\"\n{GOOD}")).unwrap();
+    assert_eq!(c.multipart_threshold, 64 << 20, "never below part_size");
+    assert_eq!(c.memory_budget(), 256 << 20);
+    let c = parse(&format!(
+        "multipart_threshold = \"8MiB\"\npart_size = \"5MiB\"\n{GOOD}"
+    ))
+    .unwrap();
+    assert_eq!((c.multipart_threshold, c.part_size), (8 << 20, 5 << 20));
+    assert_eq!(c.memory_budget(), 32 << 20);
 }

@@ -16,15 +16,15 @@ use super::checks;
 use super::destination::{check_option, parse_checksum, HOSTNAME_VAR, SOURCE_VAR};
 use super::error::{Checked, Invalid, KeyError};
 use super::hostname::{check_hostname, expand_hostname_as, system_hostname};
+use super::limits::RawLimits;
 use super::raw::{RawConfig, RawDestination, Scalar};
 use super::source::validate_sources;
-use super::values::{parse_codec, parse_size, resolve};
+use super::values::{parse_codec, resolve};
 use super::{
     parse_destination_url, parse_schedule, Config, Destination, DestinationUrl, LogFormat,
-    Schedule, ScheduleKind, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RETRIES, DEFAULT_PART_SIZE,
-    DEFAULT_REQUEST_TIMEOUT, DEFAULT_RETRY_TIMEOUT, DEFAULT_SCHEDULE, DEFAULT_SHUTDOWN_GRACE,
-    DEFAULT_STATE_DIR, DEFAULT_UPLOAD_CONCURRENCY, MAX_MAX_RETRIES, MAX_PART_SIZE,
-    MAX_UPLOAD_CONCURRENCY, MIN_PART_SIZE,
+    Schedule, ScheduleKind, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RETRIES, DEFAULT_REQUEST_TIMEOUT,
+    DEFAULT_RETRY_TIMEOUT, DEFAULT_SCHEDULE, DEFAULT_SHUTDOWN_GRACE, DEFAULT_STATE_DIR,
+    MAX_MAX_RETRIES,
 };
 use crate::codec::Codec;
 use crate::error::Result;
@@ -44,8 +44,9 @@ pub(super) fn validate(
     Ok(config)
 }
 
-fn fields(raw: RawConfig, base: &Path, host: Option<&str>) -> Checked<Config> {
+fn fields(mut raw: RawConfig, base: &Path, host: Option<&str>) -> Checked<Config> {
     let mut warnings = Vec::new();
+    let limits = super::limits::limits(RawLimits::take(&mut raw), &mut warnings)?;
     let state_dir = match raw.state_dir.as_deref() {
         None => PathBuf::from(DEFAULT_STATE_DIR),
         Some("") => return Err(KeyError::new("state_dir", "must not be empty")),
@@ -63,8 +64,6 @@ fn fields(raw: RawConfig, base: &Path, host: Option<&str>) -> Checked<Config> {
     let metrics_listen = metrics_listen(raw.metrics_listen)?;
     let metrics_textfile = metrics_textfile(raw.metrics_textfile.as_deref(), base)?;
     let log_format = log_format(raw.log_format.as_deref())?;
-    let upload_concurrency = upload_concurrency(raw.upload_concurrency)?;
-    let part_size = part_size(raw.part_size)?;
 
     // A per-source URL is checked as the first source will see it.
     let first_source = raw
@@ -108,8 +107,10 @@ fn fields(raw: RawConfig, base: &Path, host: Option<&str>) -> Checked<Config> {
         metrics_listen,
         metrics_textfile,
         log_format,
-        upload_concurrency,
-        part_size,
+        hash_workers: limits.hash_workers,
+        requests_in_flight: limits.requests_in_flight,
+        multipart_threshold: limits.multipart_threshold,
+        part_size: limits.part_size,
         destination,
         sources,
         retention,
@@ -236,33 +237,6 @@ fn log_format(v: Option<&str>) -> Checked<LogFormat> {
             format!("`{other}` is not a log format; use \"text\" or \"json\""),
         )),
     }
-}
-
-// ---- the limits of a pass ----
-
-fn upload_concurrency(v: Option<i64>) -> Checked<usize> {
-    match v {
-        None => Ok(DEFAULT_UPLOAD_CONCURRENCY),
-        Some(n) if n >= 1 && n as usize <= MAX_UPLOAD_CONCURRENCY => Ok(n as usize),
-        Some(n) => Err(KeyError::new(
-            "upload_concurrency",
-            format!("{n} is out of range; use 1 to {MAX_UPLOAD_CONCURRENCY} (default {DEFAULT_UPLOAD_CONCURRENCY})"),
-        )),
-    }
-}
-
-fn part_size(v: Option<Scalar>) -> Checked<u64> {
-    let Some(s) = v else {
-        return Ok(DEFAULT_PART_SIZE);
-    };
-    let n = parse_size(&s.to_string()).map_err(|m| m.at("part_size"))?;
-    if !(MIN_PART_SIZE..=MAX_PART_SIZE).contains(&n) {
-        return Err(KeyError::new(
-            "part_size",
-            format!("{n} bytes is out of range; use 5MiB to 5GiB (default 8MiB)"),
-        ));
-    }
-    Ok(n)
 }
 
 // ---- the destination ----

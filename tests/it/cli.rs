@@ -211,22 +211,22 @@ fn environment_overrides_config_keys() {
     let o = ws.run_env(
         &["check-config"],
         &[
-            ("LOGFERRY_UPLOAD_CONCURRENCY", "9"),
+            ("LOGFERRY_REQUESTS_IN_FLIGHT", "9"),
             ("LOGFERRY_DESTINATION__URL", "memory://"),
         ],
     );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(
-        stdout(&o).contains("upload_concurrency = 9"),
+        stdout(&o).contains("requests_in_flight = 9"),
         "{}",
         stdout(&o)
     );
     assert!(stdout(&o).contains("url = \"memory://\""), "{}", stdout(&o));
 
-    let bad = ws.run_env(&["check-config"], &[("LOGFERRY_UPLOAD_CONCURRENCY", "0")]);
+    let bad = ws.run_env(&["check-config"], &[("LOGFERRY_REQUESTS_IN_FLIGHT", "0")]);
     assert_eq!(code(&bad), 2);
     assert!(
-        stderr(&bad).contains("upload_concurrency"),
+        stderr(&bad).contains("requests_in_flight"),
         "{}",
         stderr(&bad)
     );
@@ -239,8 +239,11 @@ const BAD_CONFIGS: &[(&str, &[&str])] = &[
     ("[destination]\nurl = \"m\"\n[[sources]]\nname = \"a\"\npath = \"l\"\npathh = \"x\"", &["sources[0]", "pathh"]),
     ("schedule = \"* * * *\"\n[destination]\nurl = \"m\"\n[[sources]]\nname = \"a\"\npath = \"l\"", &["`schedule`", "4 fields"]),
     ("schedule = \"61 * * * *\"\n[destination]\nurl = \"m\"\n[[sources]]\nname = \"a\"\npath = \"l\"", &["`schedule`", "not a cron expression"]),
-    ("upload_concurrency = 0\n[destination]\nurl = \"m\"\n[[sources]]\nname = \"a\"\npath = \"l\"", &["`upload_concurrency`", "1 to 256"]),
-    ("upload_concurrency = \"four\"\n[destination]\nurl = \"m\"\n[[sources]]\nname = \"a\"\npath = \"l\"", &["upload_concurrency", "invalid type", "expected an integer"]),
+    ("requests_in_flight = 0\n[destination]\nurl = \"m\"\n[[sources]]\nname = \"a\"\npath = \"l\"", &["`requests_in_flight`", "1 to 1024"]),
+    ("requests_in_flight = \"four\"\n[destination]\nurl = \"m\"\n[[sources]]\nname = \"a\"\npath = \"l\"", &["requests_in_flight", "invalid type", "expected an integer"]),
+    ("hash_workers = 0\n[destination]\nurl = \"m\"\n[[sources]]\nname = \"a\"\npath = \"l\"", &["`hash_workers`", "1 to 256"]),
+    ("upload_concurrency = 4\nrequests_in_flight = 4\n[destination]\nurl = \"m\"\n[[sources]]\nname = \"a\"\npath = \"l\"", &["`upload_concurrency`", "`requests_in_flight` are set", "remove it"]),
+    ("multipart_threshold = \"1MiB\"\n[destination]\nurl = \"m\"\n[[sources]]\nname = \"a\"\npath = \"l\"", &["`multipart_threshold`", "5MiB to 5GiB"]),
     ("part_size = \"1KiB\"\n[destination]\nurl = \"m\"\n[[sources]]\nname = \"a\"\npath = \"l\"", &["`part_size`", "5MiB"]),
     ("[destination]\nurl = \"m\"\n[[sources]]\nname = \"a\"\npath = \"l\"\nmin_age = \"5 parsecs\"", &["`sources[0].min_age`", "not a duration"]),
     ("[destination]\nurl = \"ftp://host/x\"\n[[sources]]\nname = \"a\"\npath = \"l\"", &["`destination.url`", "unsupported scheme `ftp`"]),

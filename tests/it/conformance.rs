@@ -215,8 +215,9 @@ async fn deleted_local_file_stays_archived(b: Backend) {
 
 async fn file_changed_during_upload_is_not_archived(b: Backend) {
     let env = Env::new(b);
-    // Larger than a part, so the upload looks for an existing object (the hook) first.
-    let mut first = vec![b'x'; env.config.part_size as usize];
+    // Above the multipart threshold, so the upload looks for an existing object (the
+    // hook) first.
+    let mut first = vec![b'x'; env.config.multipart_threshold as usize];
     first.extend_from_slice(b"first line\n");
     env.write("growing.log", &first);
     let path = env.path("growing.log");
@@ -415,8 +416,9 @@ async fn long_history_rebuilds_through_checkpoints(b: Backend) {
 
 async fn large_file_goes_up_in_parts(b: Backend) {
     let env = Env::new(b);
-    let part = env.config.part_size as usize;
-    let content: Vec<u8> = (0..part * 2 + 12345).map(|i| (i % 251) as u8).collect();
+    // Above the multipart threshold: parts of part_size.
+    let size = env.config.multipart_threshold as usize + 12345;
+    let content: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
     env.write("big.log", &content);
     let r = env.pass().await;
     assert_eq!(

@@ -119,21 +119,23 @@ fn every_json_output_keeps_its_documented_top_level_keys() {
         set(&[
             "destination",
             "file",
+            "hash_workers",
             "heartbeat_url",
             "hooks",
             "jitter",
             "log_format",
             "metrics_listen",
             "metrics_textfile",
+            "multipart_threshold",
             "next_passes",
             "part_size",
+            "requests_in_flight",
             "retention",
             "schedule",
             "shutdown_grace",
             "sources",
             "state_dir",
             "timezone",
-            "upload_concurrency",
         ])
     );
     let report = [

@@ -10,6 +10,7 @@ mod cleanup;
 mod cli;
 mod cli_extras;
 mod common;
+mod concurrency;
 mod conformance;
 mod format;
 mod format_v3;

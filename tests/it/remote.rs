@@ -351,7 +351,10 @@ pub(crate) fn pending_multipart_uploads(prefix: &str) -> usize {
 async fn failed_multipart_upload_is_aborted_remotely() {
     let (env, prefix) = s3_env_with_prefix();
     let part = env.config.part_size as usize;
-    env.write("big.log", &vec![b'x'; part * 3]);
+    env.write(
+        "big.log",
+        &vec![b'x'; env.config.multipart_threshold as usize + part],
+    );
     let path = env.path("big.log");
     let faulty = FaultStore::wrap(&env.store);
     // The writer appends while the upload streams: the parts sent no longer match.
@@ -375,7 +378,7 @@ async fn failed_multipart_upload_is_aborted_remotely() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_stays_bounded_for_a_large_file() {
     let toml = format!(
-        "state_dir = \"state\"\nupload_concurrency = 2\n{}{SOURCES}",
+        "state_dir = \"state\"\nrequests_in_flight = 2\n{}{SOURCES}",
         destination_toml(Backend::S3)
     );
     let env = Env::from_toml(tempfile::tempdir().unwrap(), &toml);

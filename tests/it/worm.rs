@@ -71,7 +71,7 @@ fn lock_bucket() -> String {
 }
 
 /// A proxy in front of the S3 test server that keeps every byte the client sent.
-async fn recording_proxy() -> (SocketAddr, Arc<Mutex<Vec<u8>>>) {
+pub(crate) async fn recording_proxy() -> (SocketAddr, Arc<Mutex<Vec<u8>>>) {
     let upstream: SocketAddr = testbed("TESTBED_S3_ENDPOINT")
         .trim_start_matches("http://")
         .parse()
@@ -117,7 +117,7 @@ fn header_count(sent: &Mutex<Vec<u8>>, name: &str) -> usize {
 /// A workspace archiving into `bucket` through `endpoint`; `extra` joins `[destination]`.
 fn env_in(bucket: &str, endpoint: &str, extra: &str) -> Env {
     let toml = format!(
-        "state_dir = \"state\"\npart_size = \"5MiB\"\n[destination]\nurl = \"s3://{bucket}/{}\"\n{extra}[destination.options]\naws_endpoint = \"{endpoint}\"\naws_access_key_id = \"{}\"\naws_secret_access_key = \"{}\"\naws_region = \"us-east-1\"\naws_allow_http = true\naws_virtual_hosted_style_request = false\n[[sources]]\nname = \"app\"\npath = \"logs\"\nmin_age = \"0s\"\n",
+        "state_dir = \"state\"\npart_size = \"5MiB\"\nmultipart_threshold = \"5MiB\"\n[destination]\nurl = \"s3://{bucket}/{}\"\n{extra}[destination.options]\naws_endpoint = \"{endpoint}\"\naws_access_key_id = \"{}\"\naws_secret_access_key = \"{}\"\naws_region = \"us-east-1\"\naws_allow_http = true\naws_virtual_hosted_style_request = false\n[[sources]]\nname = \"app\"\npath = \"logs\"\nmin_age = \"0s\"\n",
         unique_prefix(),
         testbed("TESTBED_S3_ACCESS_KEY"),
         testbed("TESTBED_S3_SECRET_KEY"),

@@ -12,6 +12,7 @@ use logferry::{check_hostname, system_hostname, Config, LogFormat};
 // First: its `out!` and `eprintln!` macros serve the modules declared after it.
 #[macro_use]
 mod output;
+mod alloc;
 mod args;
 mod commands;
 mod progress;
@@ -22,6 +23,7 @@ use crate::output::{
 };
 
 fn main() -> ExitCode {
+    alloc::tune();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         // A malformed restore_command must stop recovery, not end it quietly.

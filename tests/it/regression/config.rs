@@ -296,7 +296,7 @@ closed_by = "not-newest"
     assert!(!all.contains("SuperSecret123"), "{all}");
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(v["state_dir"], ws.path("state").display().to_string());
-    assert_eq!(v["upload_concurrency"], 4);
+    assert_eq!(v["requests_in_flight"], 32);
     assert_eq!(v["destination"]["url"], "s3://bucket/prefix/{source}");
     assert_eq!(v["destination"]["max_retries"], 10);
     assert_eq!(v["destination"]["options"]["aws_region"], "eu-west-1");

@@ -247,7 +247,7 @@ async fn restore_one(
     };
     opts.force = args.force;
     opts.dry_run = args.dry_run;
-    opts.concurrency = a.upload_concurrency;
+    opts.concurrency = a.requests_in_flight;
     // The files restore considers, counted as they are written (after decompression).
     let total = index
         .entries()

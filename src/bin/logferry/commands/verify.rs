@@ -105,7 +105,7 @@ async fn first_look(
         total: &|n| bar.set_length(n),
         read: &|n| bar.inc(n),
     };
-    let result = verify_with(store, read, state_dir, a.upload_concurrency, progress).await;
+    let result = verify_with(store, read, state_dir, a.requests_in_flight, progress).await;
     leave_bar(&bar);
     match result {
         Ok(r) if r.newest.get() == 0 => {
@@ -168,7 +168,7 @@ async fn repair(
             out!("NOT-REPAIRED  {}: {}", f.key, f.detail);
         }
     }
-    let mut after = verify(store, ReadData::No, None, a.upload_concurrency, &|_| {}).await?;
+    let mut after = verify(store, ReadData::No, None, a.requests_in_flight, &|_| {}).await?;
     // A corrupt object left in place (of the right size) shows only when read again.
     let still: std::collections::HashSet<&str> = objects
         .not_repaired
