@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
+use crate::remote::throttle::Limiter;
 
 /// Lets the agent steer a running pass: ask it to stop before its commit, see that it
 /// is making progress (for the systemd watchdog), and read how far it has come.
@@ -17,6 +18,9 @@ pub struct Control {
     counters: Arc<Counters>,
     /// Bytes of one file advanced so far (see [`Control::for_file`]).
     file_bytes: Arc<AtomicU64>,
+    /// The destination's adaptive limit on requests in flight, when it was opened with
+    /// one ([`crate::remote::store::open_with_limiter`]).
+    limiter: Option<Limiter>,
 }
 
 /// What the worker set once the plan was known, and what the file tasks advanced.
@@ -47,6 +51,18 @@ pub struct PassProgress {
 }
 
 impl Control {
+    /// This control with the limiter of the store the pass writes to: its requests then
+    /// take their slots from it, so a throttling destination gets fewer of them.
+    pub fn with_limiter(mut self, limiter: Limiter) -> Self {
+        self.limiter = Some(limiter);
+        self
+    }
+
+    /// The store's limiter, when [`Control::with_limiter`] gave one.
+    pub(crate) fn limiter(&self) -> Option<&Limiter> {
+        self.limiter.as_ref()
+    }
+
     /// Asks the pass to stop: uploads in progress are aborted, nothing is committed.
     pub fn cancel(&self) {
         self.cancelled.store(true, Ordering::SeqCst);

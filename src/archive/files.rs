@@ -276,7 +276,7 @@ async fn process_all(
         config: p.config.clone(),
         control: p.control.clone(),
         rebuilt,
-        limits: Limits::for_config(p.config),
+        limits: Limits::for_pass(p.config, p.control),
     });
     let tasks = FILE_TASKS.max(2 * (p.config.requests_in_flight + p.config.hash_workers));
     stream::iter(files)

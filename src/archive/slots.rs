@@ -10,31 +10,45 @@
 
 use tokio::sync::{Semaphore, SemaphorePermit};
 
+use crate::archive::control::Control;
 use crate::config::Config;
+use crate::remote::throttle::{Limiter, Permit};
 
 /// The requests to the destination that may be in flight at once. Every request a pass
-/// sends for a data object waits here, so that an adaptive limiter can take its place.
+/// sends for a data object waits here: on a fixed number of slots, or on the
+/// destination's adaptive limiter, which gives fewer while it answers 503/429.
 #[derive(Debug)]
-pub(crate) struct RequestSlots(Semaphore);
+pub(crate) enum RequestSlots {
+    /// `requests_in_flight` at once.
+    Fixed(Semaphore),
+    /// At most `requests_in_flight`, fewer while the destination throttles.
+    Adaptive(Limiter),
+}
 
 /// One request's slot, given back when dropped.
 #[derive(Debug)]
-pub(crate) struct RequestSlot<'a>(#[allow(dead_code)] SemaphorePermit<'a>);
+#[allow(dead_code)]
+pub(crate) enum RequestSlot<'a> {
+    /// Of [`RequestSlots::Fixed`].
+    Fixed(SemaphorePermit<'a>),
+    /// Of [`RequestSlots::Adaptive`].
+    Adaptive(Permit),
+}
 
 impl RequestSlots {
     /// `n` requests at once.
     pub(crate) fn new(n: usize) -> Self {
-        RequestSlots(Semaphore::new(n.max(1)))
+        RequestSlots::Fixed(Semaphore::new(n.max(1)))
     }
 
     /// Waits for a free slot; hold it for the request's duration.
     pub(crate) async fn acquire(&self) -> RequestSlot<'_> {
-        RequestSlot(
-            self.0
-                .acquire()
-                .await
-                .expect("request slots are never closed"),
-        )
+        match self {
+            RequestSlots::Fixed(s) => {
+                RequestSlot::Fixed(s.acquire().await.expect("request slots are never closed"))
+            }
+            RequestSlots::Adaptive(l) => RequestSlot::Adaptive(l.acquire().await),
+        }
     }
 }
 
@@ -129,6 +143,20 @@ impl Limits {
     pub(crate) fn for_config(config: &Config) -> Self {
         Limits {
             requests: RequestSlots::new(config.requests_in_flight),
+            workers: Workers::new(config.hash_workers),
+            memory: MemoryBudget::new(config.memory_budget()),
+        }
+    }
+
+    /// The bounds of a pass steered by `control`: its requests take the destination's
+    /// adaptive limiter when it has one.
+    pub(crate) fn for_pass(config: &Config, control: &Control) -> Self {
+        let requests = match control.limiter() {
+            Some(l) => RequestSlots::Adaptive(l.clone()),
+            None => RequestSlots::new(config.requests_in_flight),
+        };
+        Limits {
+            requests,
             workers: Workers::new(config.hash_workers),
             memory: MemoryBudget::new(config.memory_budget()),
         }

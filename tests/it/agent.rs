@@ -119,6 +119,7 @@ pub(crate) fn start(env: &Env, store: Store) -> Running {
     let archives = vec![Archive {
         config: env.config.clone(),
         store,
+        limiter: None,
     }];
     let (c, r) = (Arc::clone(&clock), Arc::clone(&rec));
     let task = tokio::spawn(async move {

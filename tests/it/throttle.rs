@@ -127,3 +127,52 @@ async fn azure_and_gcs_answers_feed_the_limiter() {
         assert_eq!(limiter.limit(), MAX / 2, "{}", config.destination.url);
     }
 }
+
+/// A pass through the binary takes its requests from the store's limiter: a burst of
+/// `503 SlowDown` lowers it (logged), and the pass still archives everything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pass_backs_off_when_the_destination_slows_it_down() {
+    let proxy = Proxy::start(&testbed("TESTBED_S3_ENDPOINT")).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("logs")).unwrap();
+    for i in 0..200 {
+        std::fs::write(
+            dir.path().join(format!("logs/app.log.{i}")),
+            format!("line {i}\n"),
+        )
+        .unwrap();
+    }
+    let toml = format!(
+        "state_dir = \"state\"\n{}pool_max_idle_per_host = \"0\"\n{SOURCES}",
+        s3_destination_toml(
+            &proxy.endpoint(),
+            &testbed("TESTBED_S3_SECRET_KEY"),
+            "max_retries = 40\nretry_timeout = \"300s\"\n"
+        )
+    );
+    std::fs::write(dir.path().join("logferry.toml"), toml).unwrap();
+    proxy.faults.slow_down.store(MAX, Ordering::SeqCst);
+    let config = dir.path().join("logferry.toml");
+    let o = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_logferry"))
+            .args(["--config".as_ref(), config.as_os_str()])
+            .args(["--run-once", "-v"])
+            .env_remove("RUST_LOG")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let (out, err) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    assert!(out.starts_with("archived 200 files"), "{out}");
+    assert!(
+        err.contains("requests in flight lowered to") && err.contains("SlowDown"),
+        "{err}"
+    );
+    assert!(proxy.faults.slow_downs.load(Ordering::SeqCst) > 0);
+}

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use logferry::{
-    run_once_with, Config, Control, PassProgress, Result, RunReport, Store, SystemClock,
+    run_once_with, Config, Control, Limiter, PassProgress, Result, RunReport, Store, SystemClock,
 };
 
 use crate::output::{bytes_style, leave_bar, progress_bar};
@@ -18,8 +18,8 @@ const TICK: Duration = Duration::from_millis(100);
 
 /// [`logferry::run_once`] with a progress bar on stderr when it is a terminal. The bar's
 /// last state is left on screen above the summary (or the error) the caller prints.
-pub(crate) async fn run_once(a: &Config, store: &Store) -> Result<RunReport> {
-    let control = Control::default();
+pub(crate) async fn run_once(a: &Config, store: &Store, limiter: &Limiter) -> Result<RunReport> {
+    let control = Control::default().with_limiter(limiter.clone());
     let bar = progress_bar("", 0, false);
     if bar.is_hidden() {
         return run_once_with(a, store, &SystemClock, &control).await;

@@ -10,6 +10,7 @@ use tokio::sync::mpsc;
 use crate::catalog::{self, GenerationNo};
 use crate::config::Config;
 use crate::error::Result;
+use crate::remote::throttle::Limiter;
 use crate::remote::Store;
 use crate::report::RunReport;
 use crate::retention::expire::ExpireReport;
@@ -35,6 +36,9 @@ pub struct Archive {
     pub config: Config,
     /// Where it is written.
     pub store: Store,
+    /// The store's adaptive limit on requests in flight
+    /// ([`crate::remote::store::open_with_limiter`]); `None`: `requests_in_flight` fixed.
+    pub limiter: Option<Limiter>,
 }
 
 /// What the outside world asks of the agent.

@@ -99,7 +99,10 @@ async fn watch_pass(
     alive: &mut tokio::time::Interval,
     after: &mut After,
 ) -> Result<RunReport> {
-    let control = Control::default();
+    let control = match &archive.limiter {
+        Some(l) => Control::default().with_limiter(l.clone()),
+        None => Control::default(),
+    };
     let pass = worker::run_locked(&archive.config, &archive.store, clock, lock, &control);
     tokio::pin!(pass);
     let mut last_beats = control.beats();

@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use logferry::{
-    check_archived, open_store, read_status, run_once, state_stamp, Ack, Config, Error, Outcome,
-    StateDir, StateStamp, SystemClock,
+    check_archived, open_with_limiter, read_status, run_once_with, state_stamp, Ack, Config,
+    Control, Error, Outcome, StateDir, StateStamp, SystemClock,
 };
 
 use crate::args::ArchivedArgs;
@@ -131,10 +131,11 @@ async fn nudge(archives: &[Config]) {
             signal_pass(pid);
             continue;
         }
-        let Ok(store) = open_store(&a.destination) else {
+        let Ok((store, limiter)) = open_with_limiter(&a.destination, a.requests_in_flight) else {
             continue;
         };
-        match run_once(a, &store, &SystemClock).await {
+        let control = Control::default().with_limiter(limiter);
+        match run_once_with(a, &store, &SystemClock, &control).await {
             Ok(_) => {}
             // Another agent took the lock in between: it will archive the file.
             Err(Error::Locked { .. }) => {}

@@ -2,9 +2,9 @@
 //! watches and signals around the library's agent loop.
 
 use logferry::{
-    check_future_tick, load_config, open_store, read_status, run_agent, spawn_watches,
+    check_future_tick, load_config, open_with_limiter, read_status, run_agent, spawn_watches,
     watchdog_interval, AgentOptions, Archive, Clock, Config, Error, Event, ExpireReport, Hooks,
-    Metrics, Notifier, Result, RunReport, Store, SystemClock,
+    Limiter, Metrics, Notifier, Result, RunReport, Store, SystemClock,
 };
 
 use super::archive_name;
@@ -78,8 +78,8 @@ impl Hooks for ServiceHooks {
 }
 
 /// `logferry run`: the long-running agent.
-pub(crate) async fn daemon(config: &Config, opened: Vec<(Config, Store)>) -> u8 {
-    let archives: Vec<Config> = opened.iter().map(|(c, _)| c.clone()).collect();
+pub(crate) async fn daemon(config: &Config, opened: Vec<(Config, Store, Limiter)>) -> u8 {
+    let archives: Vec<Config> = opened.iter().map(|(c, _, _)| c.clone()).collect();
     let metrics = Metrics::default();
     let alive_every = watchdog_interval(
         std::env::var("WATCHDOG_USEC").ok().as_deref(),
@@ -117,7 +117,16 @@ pub(crate) async fn daemon(config: &Config, opened: Vec<(Config, Store)>) -> u8 
     tracing::info!(schedule = %config.schedule.text, archives = archives.len(), destination = %config.destination.url, "logferry agent started");
     let agent_archives = opened
         .into_iter()
-        .map(|(config, store)| Archive { config, store })
+        .map(|(config, store, limiter)| {
+            hooks
+                .metrics
+                .watch_limiter(&archive_name(&archives, &config), &limiter);
+            Archive {
+                config,
+                store,
+                limiter: Some(limiter),
+            }
+        })
         .collect();
     let mut options = AgentOptions::default();
     options.alive_every = alive_every;
@@ -187,6 +196,14 @@ fn reload(file: Option<&std::path::Path>) -> Result<Vec<Archive>> {
     config
         .archives()?
         .into_iter()
-        .map(|c| open_store(&c.destination).map(|store| Archive { config: c, store }))
+        .map(|c| {
+            open_with_limiter(&c.destination, c.requests_in_flight).map(|(store, limiter)| {
+                Archive {
+                    config: c,
+                    store,
+                    limiter: Some(limiter),
+                }
+            })
+        })
         .collect()
 }

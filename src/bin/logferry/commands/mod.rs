@@ -19,7 +19,8 @@ pub(crate) mod verify;
 
 use logferry::{
     find_archived, find_entry, generation_exists, list_generations, load_latest, no_archive,
-    open_store, Config, Entry, Error, GenerationNo, Index, Lookup, Result, Store,
+    open_store, open_with_limiter, Config, Entry, Error, GenerationNo, Index, Limiter, Lookup,
+    Result, Store,
 };
 
 use crate::output::{error_text, fail, EXIT_USAGE};
@@ -37,6 +38,20 @@ pub(crate) fn open_all(archives: &[Config]) -> Result<Vec<(Config, Store)>, u8> 
         .map(|a| {
             open_store(&a.destination)
                 .map(|s| (a.clone(), s))
+                .map_err(|e| fail(&e))
+        })
+        .collect()
+}
+
+/// Opens the store of every archive for passes, each with its adaptive limit on requests
+/// in flight (`requests_in_flight`, fewer while the destination throttles), or says why
+/// one cannot be opened.
+pub(crate) fn open_for_passes(archives: &[Config]) -> Result<Vec<(Config, Store, Limiter)>, u8> {
+    archives
+        .iter()
+        .map(|a| {
+            open_with_limiter(&a.destination, a.requests_in_flight)
+                .map(|(s, l)| (a.clone(), s, l))
                 .map_err(|e| fail(&e))
         })
         .collect()

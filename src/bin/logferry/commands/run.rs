@@ -3,10 +3,10 @@
 
 use logferry::{
     check_future_tick, expire_if_due, preflight_config, read_status, round_ok, spawn_heartbeat,
-    Clock, Config, ExpireReport, Metrics, Outcome, RunReport, Store, SystemClock,
+    Clock, Config, ExpireReport, Limiter, Metrics, Outcome, RunReport, Store, SystemClock,
 };
 
-use super::{archive_name, destination_label, label, open_all};
+use super::{archive_name, destination_label, label, open_for_passes};
 use crate::output::{error_text, exit_code, fail, EXIT_CANNOT_RUN, EXIT_FILES_FAILED, EXIT_OK};
 
 pub(crate) async fn run(config: &Config, archives: &[Config], once: bool) -> u8 {
@@ -21,7 +21,7 @@ pub(crate) async fn run(config: &Config, archives: &[Config], once: bool) -> u8 
             tracing::warn!("{f}");
         }
     }
-    let opened = match open_all(archives) {
+    let opened = match open_for_passes(archives) {
         Ok(o) => o,
         Err(code) => return code,
     };
@@ -31,8 +31,8 @@ pub(crate) async fn run(config: &Config, archives: &[Config], once: bool) -> u8 
     let mut code = EXIT_OK;
     let mut reports = Vec::new();
     let mut expiries = Vec::new();
-    for (a, store) in &opened {
-        let (this, report) = pass(archives, a, store).await;
+    for (a, store, limiter) in &opened {
+        let (this, report) = pass(archives, a, store, limiter).await;
         code = code.max(this);
         if report
             .as_ref()
@@ -86,8 +86,13 @@ async fn expire_due(
 }
 
 /// One pass of one archive, said on stdout (or stderr when it failed or was skipped).
-async fn pass(archives: &[Config], a: &Config, store: &Store) -> (u8, Option<RunReport>) {
-    match crate::progress::run_once(a, store).await {
+async fn pass(
+    archives: &[Config],
+    a: &Config,
+    store: &Store,
+    limiter: &Limiter,
+) -> (u8, Option<RunReport>) {
+    match crate::progress::run_once(a, store, limiter).await {
         // Skipped: it could not run, so it is said where failures are.
         Ok(report) if report.outcome == Outcome::Skipped => {
             eprintln!("logferry: {}{}", label(archives, a), report.summary());
