@@ -5,7 +5,7 @@
 #
 # Starts the test servers if needed (scripts/testbed), builds logferry in release mode,
 # writes SIZE_MIB of log-like text, runs `logferry --run-once` under /usr/bin/time and
-# prints the peak RSS next to the configured bound: 64 MiB + upload_concurrency × part_size.
+# prints the peak RSS next to the configured bound: 64 MiB + 4 × multipart_threshold.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 size_mib=${1:-2048}
@@ -31,11 +31,11 @@ with open(path, "w", buffering=1 << 20) as f:
         line += 10000
 PY
 touch -d '1 hour ago' "$work/logs/big.log"
-concurrency=4
+threshold_mib=32
 part_mib=8
 cat > "$work/logferry.toml" <<TOML
 state_dir = "state"
-upload_concurrency = $concurrency
+multipart_threshold = "${threshold_mib}MiB"
 part_size = "${part_mib}MiB"
 [destination]
 url = "s3://$TESTBED_S3_BUCKET/peak-rss-$$"
@@ -52,5 +52,5 @@ TOML
 size=$(stat -c %s "$work/logs/big.log")
 /usr/bin/time -f '%M %e' -o "$work/time" target/release/logferry --config "$work/logferry.toml" --run-once
 read -r peak_kib secs < "$work/time"
-bound_mib=$((64 + concurrency * part_mib))
-echo "file: $((size >> 20)) MiB; wall: ${secs} s; peak RSS: $((peak_kib / 1024)) MiB; bound: ${bound_mib} MiB (64 + ${concurrency} x ${part_mib} MiB)"
+bound_mib=$((64 + 4 * threshold_mib))
+echo "file: $((size >> 20)) MiB; wall: ${secs} s; peak RSS: $((peak_kib / 1024)) MiB; bound: ${bound_mib} MiB (64 + 4 x ${threshold_mib} MiB)"

@@ -11,14 +11,14 @@ stay 1-64 KiB, and WAL segments stay 16 MiB while their number scales):
   noop     no-op pass over 100,000 small files already archived, against rsync -a,
            rclone copy (local) and the stat-walk floor (find -printf)
   first    first archive of those files into an empty destination, against rsync, rclone;
-           logferry's peak RSS against the documented bound (64 MiB + upload_concurrency x
-           part_size)
+           logferry's peak RSS against the documented bound (64 MiB + 4 x
+           multipart_threshold)
   bulk     2 GiB of new log text in 16 files, plain and zstd-3, against sha256sum,
            openssl, Python's hashlib and the zstd CLI
   s3       10,000 small files and 4 x 512 MiB to SeaweedFS (scripts/testbed), against
            rclone copy to the same server
   rss      peak RSS archiving one 4 GiB file and one 4 KiB file, against the
-           documented bound 64 MiB + upload_concurrency x part_size
+           documented bound 64 MiB + 4 x multipart_threshold
   history  the catalog at any age, side by side at 1,000, 100,000 and 1,000,000 entries,
            each archive followed by 50 real passes of 4 new files (generations, runs and
            folds): rebuild of an empty state dir from the remote, no-op pass and a pass
@@ -108,8 +108,10 @@ SECTIONS = ["noop", "first", "bulk", "s3", "rss", "history", "fetch", "wan", "wa
 T0 = time.monotonic()
 
 # The defaults whose memory bound the rss section checks (README: "Big files").
-UPLOAD_CONCURRENCY = 4
 PART_SIZE = 8 * MiB
+# The memory bound (README "Memory and tuning"): 64 MiB + 4 x multipart_threshold.
+MULTIPART_THRESHOLD = 32 * MiB
+BOUND_TEXT = f"64 MiB + 4 x multipart_threshold {MULTIPART_THRESHOLD // MiB} MiB"
 RSS_CONSTANT = 64 * MiB
 
 # The history section's archive: after its N entries, this many real passes of this many
@@ -1062,11 +1064,10 @@ class Bench:
             reset()
             log(f"    deleted the destinations, synced, dropped caches, rewarmed the source "
                 f"({time.monotonic() - t:.1f} s, untimed)")
-        bound = RSS_CONSTANT + UPLOAD_CONCURRENCY * PART_SIZE
+        bound = RSS_CONSTANT + 4 * MULTIPART_THRESHOLD
         peak = max(rows["lf"].rss) * KiB
         sec.ratio("logferry peak RSS / bound (max of runs)", peak, bound,
-                  f"{human_bytes(peak)} vs 64 MiB + upload_concurrency {UPLOAD_CONCURRENCY} x "
-                  f"part_size {PART_SIZE // MiB} MiB = {human_bytes(bound)}: "
+                  f"{human_bytes(peak)} vs {BOUND_TEXT} = {human_bytes(bound)}: "
                   f"{'within' if peak <= bound else 'OVER'} the bound")
         sec.ratio("logferry / rsync", rows["lf"], rows["rsync"], "lower is better")
         sec.ratio("rclone / logferry", rows["rclone"], rows["lf"], "higher: logferry faster")
@@ -1172,12 +1173,12 @@ class Bench:
             log("    " + ", ".join(f"{k} {v.secs[-1]:.2f} s" for k, v in r.items()))
         sec.ratio("logferry plain GiB/s ÷ openssl sha256 GiB/s (1 process)",
                   r["plain"].gibps, r["openssl"].gibps,
-                  f"logferry runs {UPLOAD_CONCURRENCY} files at once on {n} cores, so > 1 is possible")
+                  f"logferry hashes on every core ({n}, hash_workers), so > 1 is possible")
         sec.ratio(f"logferry plain GiB/s ÷ openssl sha256 GiB/s ({n} processes)",
                   r["plain"].gibps, r["openssl_par"].gibps, "all cores hashing: the real floor")
         sec.ratio("logferry zstd GiB/s ÷ zstd CLI GiB/s (-T1, 1 process)",
                   r["zstd"].gibps, r["zstd_cli"].gibps,
-                  f"logferry compresses {UPLOAD_CONCURRENCY} files at once on {n} cores")
+                  f"logferry compresses on every core ({n}, hash_workers)")
         sec.ratio(f"logferry zstd GiB/s ÷ zstd CLI GiB/s ({n} processes)",
                   r["zstd"].gibps, r["zstd_par"].gibps, "all cores compressing")
         sec.fact("data", f"{count} files, {human_bytes(total)} of log text, page cache warm; "
@@ -1238,7 +1239,7 @@ class Bench:
             t = time.monotonic()
             self.s3_cleanup()
             log(f"    deleted this run's objects ({time.monotonic() - t:.1f} s, untimed)")
-        bound = RSS_CONSTANT + UPLOAD_CONCURRENCY * PART_SIZE
+        bound = RSS_CONSTANT + 4 * MULTIPART_THRESHOLD
         peak = max(rows["lf_big"].rss) * KiB
         sec.fact("logferry peak RSS, big files", f"{human_bytes(peak)} (bound {human_bytes(bound)}: "
                  f"{'within' if peak <= bound else 'OVER'})")
@@ -1248,7 +1249,7 @@ class Bench:
                   "higher: logferry faster")
         sec.fact("server", f"SeaweedFS at {tb['TESTBED_S3_ENDPOINT']} on this machine (shares "
                            f"the {self.nproc} cores), a unique prefix per run and tool")
-        sec.fact("settings", f"logferry defaults (upload_concurrency {UPLOAD_CONCURRENCY}, part_size "
+        sec.fact("settings", f"logferry defaults (hash_workers {os.cpu_count()}, requests_in_flight 32, part_size "
                              f"{PART_SIZE // MiB} MiB); rclone defaults (--transfers 4, --checkers 8, "
                              "5 MiB chunks, 4 per file, multipart from 200 MiB; it MD5s a big "
                              "file before uploading it), --retries 1 --low-level-retries 1")
@@ -1274,7 +1275,7 @@ class Bench:
             f.write(_exact_text(random.Random(5), 1.79e9, 4 * KiB))
         mt = (int(time.time()) - 3600) * 1_000_000_000
         os.utime(os.path.join(tiny_src, "tiny.log"), ns=(mt, mt))
-        bound = RSS_CONSTANT + UPLOAD_CONCURRENCY * PART_SIZE
+        bound = RSS_CONSTANT + 4 * MULTIPART_THRESHOLD
         rows = {
             "big": sec.row(f"logferry, 1 file of {human_bytes(size)}", nbytes=size),
             "tiny": sec.row("logferry, 1 file of 4 KiB"),
@@ -1284,7 +1285,7 @@ class Bench:
             log(f"rss: run {i + 1}/{self.runs}")
             for k, src in (("big", big_src), ("tiny", tiny_src)):
                 cfg = self.lf_config(f"rss-{k}", state=state, url=mirror, src=src,
-                                     top={"upload_concurrency": UPLOAD_CONCURRENCY,
+                                     top={"multipart_threshold": f"{MULTIPART_THRESHOLD // MiB}MiB",
                                           "part_size": f"{PART_SIZE // MiB}MiB"})
                 rows[k].add(self.logferry(cfg, r"^archived 1 files", f"logferry {k}"))
                 self.rm(mirror, state)
@@ -1294,8 +1295,7 @@ class Bench:
             sec.ratio(f"peak RSS / bound, {k} (max of runs)", peak, bound,
                       f"{human_bytes(peak)} vs {human_bytes(bound)}: "
                       f"{'within' if peak <= bound else 'OVER'} the bound")
-        sec.fact("bound", f"64 MiB + upload_concurrency {UPLOAD_CONCURRENCY} x part_size "
-                          f"{PART_SIZE // MiB} MiB = {human_bytes(bound)} (the defaults, set "
+        sec.fact("bound", f"{BOUND_TEXT} = {human_bytes(bound)} (the defaults, set "
                           "explicitly in the config)")
         self.rm(base)
         return sec
@@ -1329,9 +1329,8 @@ class Bench:
                   ["entries", "file", "command", "requests", "direct s", "+20 ms/req s",
                    "ms added/req", "peak RSS MiB"],
                   reads, ["r", "l", "l"] + ["r"] * 5)
-        bound = RSS_CONSTANT + UPLOAD_CONCURRENCY * PART_SIZE
-        sec.fact("bound", f"64 MiB + upload_concurrency {UPLOAD_CONCURRENCY} x part_size "
-                          f"{PART_SIZE // MiB} MiB = {human_bytes(bound)} (README \"Big files\"; it "
+        bound = RSS_CONSTANT + 4 * MULTIPART_THRESHOLD
+        sec.fact("bound", f"{BOUND_TEXT} = {human_bytes(bound)} (README \"Memory and tuning\"; it "
                           "covers files in flight, the index is extra)")
         sec.fact("archive", f"N entries, then {HISTORY_PASSES} real passes of "
                             f"{HISTORY_PASS_FILES} new small files each (each a generation; the "
@@ -1407,7 +1406,7 @@ class Bench:
         fig = {"entries": None, "how": "", "bulk": None, "build": None, "migration": None,
                "rebuild": None, "noop": None, "add10": None, "state": ""}
         targets = []  # (label, name, sha256)
-        bound = RSS_CONSTANT + UPLOAD_CONCURRENCY * PART_SIZE
+        bound = RSS_CONSTANT + 4 * MULTIPART_THRESHOLD
 
         def sha_of(path):
             with open(path, "rb") as f:
