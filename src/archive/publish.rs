@@ -42,7 +42,7 @@ async fn publish(p: &Pass<'_>, index: &LocalIndex) -> Result<()> {
         let Some(last) = page.last() else { break };
         after = Some((last.source.clone(), last.path.clone()));
         count += page.len();
-        records::write_records(p.store, page, &policy).await?;
+        records::write_records(p.store, page, &policy, p.config.requests_in_flight).await?;
     }
     records::write_mark(p.store, newest, &policy).await?;
     if through == GenerationNo(0) && count > 1 {

@@ -20,9 +20,6 @@ use crate::error::{Error, Result};
 use crate::remote::retry::{self, Policy};
 use crate::remote::{layout, Store};
 
-/// How many records are written at once.
-const PUBLISH_CONCURRENCY: usize = 16;
-
 /// What the records say of a name.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -55,11 +52,13 @@ fn file_name(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
 }
 
-/// Writes a record for each of `entries`.
+/// Writes a record for each of `entries`, `at_once` at a time (the destination's
+/// `requests_in_flight`: on a remote store each record is a request's round trip).
 pub(crate) async fn write_records(
     store: &Store,
     entries: Vec<Entry>,
     policy: &Policy,
+    at_once: usize,
 ) -> Result<()> {
     futures::stream::iter(entries)
         .map(|e| async move {
@@ -71,7 +70,7 @@ pub(crate) async fn write_records(
             .encode();
             super::remote::put_derived(store, &key, body, policy).await
         })
-        .buffer_unordered(PUBLISH_CONCURRENCY)
+        .buffer_unordered(at_once.max(1))
         .try_collect::<()>()
         .await
 }
