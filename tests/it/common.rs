@@ -587,3 +587,38 @@ impl ObjectStore for FaultStore {
         self.inner.copy_opts(from, to, options).await
     }
 }
+
+/// Runs the built binary with `--config cfg`, `args` and the extra environment `envs`,
+/// off the async threads (RUST_LOG removed, so the binary's own defaults apply).
+pub(crate) async fn logferry_with_env(
+    cfg: &FsPath,
+    args: &[&str],
+    envs: Vec<(String, String)>,
+) -> std::process::Output {
+    let mut all = vec!["--config".to_string(), cfg.display().to_string()];
+    all.extend(args.iter().map(|a| a.to_string()));
+    tokio::task::spawn_blocking(move || {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_logferry"));
+        cmd.args(&all).env_remove("RUST_LOG");
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+/// [`logferry_with_env`] with the test's own environment.
+pub(crate) async fn logferry(cfg: &FsPath, args: &[&str]) -> std::process::Output {
+    logferry_with_env(cfg, args, Vec::new()).await
+}
+
+/// A finished run's stdout, then its stderr.
+pub(crate) fn text(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}

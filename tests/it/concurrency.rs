@@ -6,7 +6,6 @@
 //! ones keeps its peak RSS under the bound the README states; and the old key
 //! `upload_concurrency` still sets `requests_in_flight`, with a warning.
 
-use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,35 +19,11 @@ use object_store::{
     PutMultipartOptions, PutOptions, PutPayload, PutResult,
 };
 
-use crate::common::{destination_toml, s3_destination_toml, testbed, Backend, Env};
+use crate::common::{destination_toml, logferry, s3_destination_toml, testbed, text, Backend, Env};
 use crate::proxy::Proxy;
 use crate::worm::recording_proxy;
 
-const BIN: &str = env!("CARGO_BIN_EXE_logferry");
 const MIB: usize = 1 << 20;
-
-/// Runs the binary with `--config cfg` and `args` (off the async threads).
-async fn logferry(cfg: std::path::PathBuf, args: &[&str]) -> Output {
-    let mut all = vec!["--config".to_string(), cfg.display().to_string()];
-    all.extend(args.iter().map(|a| a.to_string()));
-    tokio::task::spawn_blocking(move || {
-        Command::new(BIN)
-            .args(&all)
-            .env_remove("RUST_LOG")
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 /// Bytes that do not repeat (so nothing compresses or deduplicates by accident).
 fn noise(seed: u64, len: usize) -> Vec<u8> {
@@ -96,7 +71,7 @@ async fn a_wal_segment_goes_up_in_one_put_and_a_larger_file_in_parts() {
     env.write("big.log", &noise(2, 40 * MIB));
     let cfg = env.dir.path().join("logferry.toml");
     std::fs::write(&cfg, &toml).unwrap();
-    let o = logferry(cfg, &["--run-once"]).await;
+    let o = logferry(&cfg, &["--run-once"]).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 
     let lines = request_lines(&sent.lock().unwrap());
@@ -336,9 +311,9 @@ async fn many_small_files_and_a_few_big_ones_stay_under_the_memory_bound() {
     files += 1;
     let cfg = env.dir.path().join("logferry.toml");
     std::fs::write(&cfg, &toml).unwrap();
-    let o = logferry(cfg.clone(), &["--run-once"]).await;
+    let o = logferry(&cfg, &["--run-once"]).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let st = logferry(cfg, &["status", "--json"]).await;
+    let st = logferry(&cfg, &["status", "--json"]).await;
     let runs: serde_json::Value = serde_json::from_slice(&st.stdout).unwrap();
     assert_eq!(runs[0]["files_uploaded"], files, "{}", runs[0]);
     let peak = runs[0]["peak_rss_bytes"]
@@ -361,7 +336,7 @@ async fn upload_concurrency_still_sets_requests_in_flight_with_a_warning() {
     let cfg = dir.path().join("logferry.toml");
     let body = "[destination]\nurl = \"mirror\"\n[[sources]]\nname = \"app\"\npath = \"logs\"\n";
     std::fs::write(&cfg, format!("upload_concurrency = 8\n{body}")).unwrap();
-    let o = logferry(cfg.clone(), &["check-config", "--json"]).await;
+    let o = logferry(&cfg, &["check-config", "--json"]).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["requests_in_flight"], 8);
@@ -377,7 +352,7 @@ async fn upload_concurrency_still_sets_requests_in_flight_with_a_warning() {
         format!("upload_concurrency = 8\nrequests_in_flight = 8\n{body}"),
     )
     .unwrap();
-    let o = logferry(cfg, &["check-config"]).await;
+    let o = logferry(&cfg, &["check-config"]).await;
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(

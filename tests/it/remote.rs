@@ -2,7 +2,7 @@
 //! credentials and missing buckets, the probe, multipart aborts, bounded memory, the
 //! GCS read path and per-source / per-host prefixes.
 
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,12 +12,11 @@ use logferry::{
 };
 
 use crate::common::{
-    destination_toml, s3_destination_toml, sha, testbed, unique_prefix, Backend, Env, FaultStore,
-    Hook,
+    destination_toml, logferry_with_env as logferry, s3_destination_toml, sha, testbed, text,
+    unique_prefix, Backend, Env, FaultStore, Hook,
 };
 use crate::proxy::Proxy;
 
-const BIN: &str = env!("CARGO_BIN_EXE_logferry");
 const SOURCES: &str = "[[sources]]\nname = \"app\"\npath = \"logs\"\nmin_age = \"0s\"\n";
 
 /// A workspace archiving to S3 through `endpoint` with `secret`, with `extra` destination keys.
@@ -42,30 +41,6 @@ fn write_config(env: &Env, toml: &str) -> std::path::PathBuf {
     let p = env.dir.path().join("logferry.toml");
     std::fs::write(&p, toml).unwrap();
     p
-}
-
-/// Runs the binary with `--config cfg` and `args` (off the async threads).
-async fn logferry(cfg: &std::path::Path, args: &[&str], envs: Vec<(String, String)>) -> Output {
-    let mut all = vec!["--config".to_string(), cfg.display().to_string()];
-    all.extend(args.iter().map(|a| a.to_string()));
-    tokio::task::spawn_blocking(move || {
-        let mut cmd = Command::new(BIN);
-        cmd.args(&all).env_remove("RUST_LOG");
-        for (k, v) in envs {
-            cmd.env(k, v);
-        }
-        cmd.output().unwrap()
-    })
-    .await
-    .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,23 +10,28 @@ use logferry::{config_from_toml, open_with_limiter, Limiter, Store};
 use object_store::path::Path;
 use object_store::ObjectStoreExt;
 
-use crate::common::{s3_destination_toml, testbed};
+use crate::common::{logferry, s3_destination_toml, testbed};
 use crate::proxy::Proxy;
 
 const SOURCES: &str = "[[sources]]\nname = \"app\"\npath = \"logs\"\nmin_age = \"0s\"\n";
 const MAX: usize = 32;
 
-/// The S3 test server through `proxy`, one request per connection, opened with a limiter
-/// of at most [`MAX`] requests in flight.
-fn proxied_s3(proxy: &Proxy, dir: &tempfile::TempDir) -> (Store, Limiter) {
-    let toml = format!(
+/// A config of the S3 test server through `proxy`, one request per connection.
+fn proxied_toml(proxy: &Proxy) -> String {
+    format!(
         "state_dir = \"state\"\n{}pool_max_idle_per_host = \"0\"\n{SOURCES}",
         s3_destination_toml(
             &proxy.endpoint(),
             &testbed("TESTBED_S3_SECRET_KEY"),
             "max_retries = 40\nretry_timeout = \"300s\"\n"
         )
-    );
+    )
+}
+
+/// The S3 test server through `proxy`, one request per connection, opened with a limiter
+/// of at most [`MAX`] requests in flight.
+fn proxied_s3(proxy: &Proxy, dir: &tempfile::TempDir) -> (Store, Limiter) {
+    let toml = proxied_toml(proxy);
     let config = config_from_toml(&toml, dir.path(), std::iter::empty()).unwrap();
     open_with_limiter(&config.destination, MAX).unwrap()
 }
@@ -142,28 +147,10 @@ async fn a_pass_backs_off_when_the_destination_slows_it_down() {
         )
         .unwrap();
     }
-    let toml = format!(
-        "state_dir = \"state\"\n{}pool_max_idle_per_host = \"0\"\n{SOURCES}",
-        s3_destination_toml(
-            &proxy.endpoint(),
-            &testbed("TESTBED_S3_SECRET_KEY"),
-            "max_retries = 40\nretry_timeout = \"300s\"\n"
-        )
-    );
-    std::fs::write(dir.path().join("logferry.toml"), toml).unwrap();
-    proxy.faults.slow_down.store(MAX, Ordering::SeqCst);
     let config = dir.path().join("logferry.toml");
-    let o = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_logferry"))
-            .args(["--config".as_ref(), config.as_os_str()])
-            .args(["--run-once", "-v"])
-            .env_remove("RUST_LOG")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
+    std::fs::write(&config, proxied_toml(&proxy)).unwrap();
+    proxy.faults.slow_down.store(MAX, Ordering::SeqCst);
+    let o = logferry(&config, &["--run-once", "-v"]).await;
     let (out, err) = (
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr),

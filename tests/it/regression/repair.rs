@@ -4,17 +4,14 @@
 //! multipart uploads abandoned on S3 are swept by a later pass.
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
 use std::time::Duration;
 
 use logferry::{run_once, s3_builder, Clock};
 use object_store::path::Path;
 use object_store::ObjectStoreExt;
 
-use crate::common::{destination_toml, Backend, Env};
+use crate::common::{destination_toml, logferry, text, Backend, Env};
 use crate::remote::{pending_multipart_uploads, s3_env_with_prefix};
-
-const BIN: &str = env!("CARGO_BIN_EXE_logferry");
 
 const SOURCES: &str = "[[sources]]\nname = \"app\"\npath = \"logs\"\nmin_age = \"0s\"\n";
 
@@ -63,29 +60,6 @@ fn workspace(b: Backend) -> (Env, PathBuf) {
     let cfg = env.dir.path().join("logferry.toml");
     std::fs::write(&cfg, toml).unwrap();
     (env, cfg)
-}
-
-/// Runs the binary with `--config cfg` and `args`, off the async threads.
-async fn logferry(cfg: &std::path::Path, args: &[&str]) -> Output {
-    let mut all = vec!["--config".to_string(), cfg.display().to_string()];
-    all.extend(args.iter().map(|a| a.to_string()));
-    tokio::task::spawn_blocking(move || {
-        Command::new(BIN)
-            .args(&all)
-            .env_remove("RUST_LOG")
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 fn manifest(g: u64) -> Path {
