@@ -41,6 +41,21 @@ impl Workspace {
         self.run_env(args, &[])
     }
 
+    /// Starts `logferry run` on a schedule that never ticks during a test, so the agent
+    /// only holds the state dir; its stderr goes to `stderr`.
+    pub(crate) fn spawn_idle_agent(&self, stderr: std::process::Stdio) -> std::process::Child {
+        self.config(
+            "state_dir = \"state\"\nschedule = \"0 0 0 1 1 * 2099\"\n[destination]\nurl = \"mirror\"\n[[sources]]\nname = \"app\"\npath = \"logs\"\n",
+        );
+        Command::new(BIN)
+            .args(["--config"])
+            .arg(self.path("logferry.toml"))
+            .arg("run")
+            .stderr(stderr)
+            .spawn()
+            .unwrap()
+    }
+
     pub(crate) fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         let mut cmd = Command::new(BIN);
         cmd.arg("--config")
@@ -436,16 +451,7 @@ fn relative_config_path_resolves_against_its_own_directory() {
 #[test]
 fn running_agent_holds_the_state_dir_between_passes() {
     let ws = Workspace::new();
-    ws.config(
-        "state_dir = \"state\"\nschedule = \"0 0 0 1 1 * 2099\"\n[destination]\nurl = \"mirror\"\n[[sources]]\nname = \"app\"\npath = \"logs\"\n",
-    );
-    let mut agent = Command::new(BIN)
-        .args(["--config"])
-        .arg(ws.path("logferry.toml"))
-        .arg("run")
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut agent = ws.spawn_idle_agent(std::process::Stdio::piped());
     let lock = ws.path("state/lock");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while std::fs::read_to_string(&lock).unwrap_or_default().trim() != agent.id().to_string() {

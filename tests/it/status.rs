@@ -6,8 +6,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::cli::{code, stderr, stdout, Workspace};
 
-const BIN: &str = env!("CARGO_BIN_EXE_logferry");
-
 /// Writes a `status.json` of one pass that left a file pending since `pending_for` ago.
 fn pending_fixture(ws: &Workspace, outcome: &str, pending_for: Duration) {
     let now = SystemTime::now();
@@ -49,16 +47,7 @@ fn status_says_no_agent_runs_after_a_run_once() {
 #[test]
 fn status_names_the_agent_holding_the_state_dir() {
     let ws = Workspace::new();
-    ws.config(
-        "state_dir = \"state\"\nschedule = \"0 0 0 1 1 * 2099\"\n[destination]\nurl = \"mirror\"\n[[sources]]\nname = \"app\"\npath = \"logs\"\n",
-    );
-    let mut agent = Command::new(BIN)
-        .args(["--config"])
-        .arg(ws.path("logferry.toml"))
-        .arg("run")
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut agent = ws.spawn_idle_agent(std::process::Stdio::null());
     let pid = agent.id().to_string();
     let lock = ws.path("state/lock");
     let deadline = Instant::now() + Duration::from_secs(10);
