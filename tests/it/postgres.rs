@@ -134,22 +134,46 @@ impl Drop for Pg {
     }
 }
 
+/// The agent under `runuser`, in a process group of its own: `runuser` forwards SIGTERM
+/// to the agent but cannot forward SIGKILL, so a kill of `runuser` alone would leave the
+/// agent running after the test. It is stopped by its group.
 struct Agent(Child);
+
+impl Agent {
+    fn signal_group(&self, signal: rustix::process::Signal) {
+        let pgid = i32::try_from(self.0.id())
+            .ok()
+            .and_then(rustix::process::Pid::from_raw);
+        if let Some(pgid) = pgid {
+            let _ = rustix::process::kill_process_group(pgid, signal);
+        }
+    }
+}
 
 impl Drop for Agent {
     fn drop(&mut self) {
-        let _ = self.0.kill();
+        if matches!(self.0.try_wait(), Ok(Some(_))) {
+            return;
+        }
+        self.signal_group(rustix::process::Signal::TERM);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline && matches!(self.0.try_wait(), Ok(None)) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.signal_group(rustix::process::Signal::KILL);
         let _ = self.0.wait();
     }
 }
 
 /// `logferry run` as `postgres` with this config, its output dropped.
 fn start_agent(cfg_s: &str) -> Agent {
+    use std::os::unix::process::CommandExt;
     Agent(
         Command::new("runuser")
             .args(["-u", "postgres", "--", BIN, "--config", cfg_s, "run"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            .process_group(0)
             .spawn()
             .unwrap(),
     )
