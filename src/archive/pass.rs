@@ -36,7 +36,27 @@ pub(crate) struct Pass<'a> {
     pub dry_run: bool,
 }
 
-impl Pass<'_> {
+impl<'a> Pass<'a> {
+    /// A pass of `config` to `store`, starting now.
+    pub(crate) fn new(
+        config: &'a Config,
+        store: &'a Store,
+        clock: &'a dyn Clock,
+        state_dir: &'a StateDir,
+        control: &'a Control,
+    ) -> Self {
+        Pass {
+            config,
+            store,
+            clock,
+            state_dir,
+            control,
+            destination: config.destination.url.to_string(),
+            started: crate::time::monotonic(),
+            dry_run: false,
+        }
+    }
+
     /// The codec new objects of `source` are stored with, and whether its names are
     /// immutable.
     pub(crate) fn rules_for(&self, source: &str) -> (Codec, Names) {

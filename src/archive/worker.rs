@@ -59,6 +59,13 @@ pub async fn run_once_with(
     clock: &dyn Clock,
     control: &Control,
 ) -> Result<RunReport> {
+    let state_dir = lock_one_archive(config)?;
+    run_locked(config, store, clock, &state_dir, control).await
+}
+
+/// The state dir of `config`, locked, when `config` is one archive (no `{source}`
+/// template left in its URL).
+fn lock_one_archive(config: &Config) -> Result<StateDir> {
     if config.destination.template.is_some() {
         return Err(Error::config(
             config.file.clone(),
@@ -66,8 +73,7 @@ pub async fn run_once_with(
             "holds {source}: run a pass for each of Config::archives()",
         ));
     }
-    let state_dir = StateDir::lock(&config.state_dir)?;
-    run_locked(config, store, clock, &state_dir, control).await
+    StateDir::lock(&config.state_dir)
 }
 
 /// [`run_once`] for a caller that already holds the state dir (the long-running agent
@@ -79,16 +85,7 @@ pub(crate) async fn run_locked(
     state_dir: &StateDir,
     control: &Control,
 ) -> Result<RunReport> {
-    let p = Pass {
-        config,
-        store,
-        clock,
-        state_dir,
-        control,
-        destination: config.destination.url.to_string(),
-        started: crate::time::monotonic(),
-        dry_run: false,
-    };
+    let p = Pass::new(config, store, clock, state_dir, control);
     let mut report = RunReport {
         started_at: Timestamp::from(clock.now()),
         ..Default::default()
@@ -119,30 +116,19 @@ pub(crate) async fn run_locked(
 /// catalog, up to date), scan, quick check and hashing, and nothing else: no upload, no
 /// commit, no status entry, no update of what was seen, no local deletion.
 pub async fn preview_once(config: &Config, store: &Store, clock: &dyn Clock) -> Result<Preview> {
-    if config.destination.template.is_some() {
-        return Err(Error::config(
-            config.file.clone(),
-            "destination.url",
-            "holds {source}: preview each of Config::archives()",
-        ));
-    }
-    let state_dir = StateDir::lock(&config.state_dir)?;
+    let state_dir = lock_one_archive(config)?;
+    let control = Control::default();
     let p = Pass {
-        config,
-        store,
-        clock,
-        state_dir: &state_dir,
-        control: &Control::default(),
-        destination: config.destination.url.to_string(),
-        started: crate::time::monotonic(),
         dry_run: true,
+        ..Pass::new(config, store, clock, &state_dir, &control)
     };
     let known = sync::open_state(&p).await?;
     let mut report = RunReport::default();
     let files = scan::scan_sources(&p, clock.now(), &mut report);
+    let files_scanned = files.len() as u64;
     let (unchanged, rest) = diff::quick_check(files, &known.seen);
     let mut out = Preview {
-        files_scanned: report.files_scanned + unchanged.len() as u64 + rest.len() as u64,
+        files_scanned,
         files_waiting: report.files_waiting,
         files_unchanged: unchanged.len() as u64,
         empty_sources: report.empty_sources,

@@ -622,3 +622,15 @@ pub(crate) fn text(o: &std::process::Output) -> String {
         String::from_utf8_lossy(&o.stderr)
     )
 }
+
+/// Asserts that the pass reported by `run` (an entry of `status --json`) peaked below
+/// `bound` bytes of resident memory.
+pub(crate) fn assert_peak_rss_below(run: &serde_json::Value, bound: u64) {
+    let peak = run["peak_rss_bytes"].as_u64().expect("peak RSS recorded");
+    assert!(
+        peak < bound,
+        "peak RSS {} MiB over the bound {} MiB",
+        peak >> 20,
+        bound >> 20
+    );
+}

@@ -19,7 +19,10 @@ use object_store::{
     PutMultipartOptions, PutOptions, PutPayload, PutResult,
 };
 
-use crate::common::{destination_toml, logferry, s3_destination_toml, testbed, text, Backend, Env};
+use crate::common::{
+    assert_peak_rss_below, destination_toml, logferry, s3_destination_toml, testbed, text, Backend,
+    Env,
+};
 use crate::proxy::Proxy;
 use crate::worm::recording_proxy;
 
@@ -316,17 +319,9 @@ async fn many_small_files_and_a_few_big_ones_stay_under_the_memory_bound() {
     let st = logferry(&cfg, &["status", "--json"]).await;
     let runs: serde_json::Value = serde_json::from_slice(&st.stdout).unwrap();
     assert_eq!(runs[0]["files_uploaded"], files, "{}", runs[0]);
-    let peak = runs[0]["peak_rss_bytes"]
-        .as_u64()
-        .expect("peak RSS recorded");
     let bound = (64 << 20) + env.config.memory_budget();
     assert_eq!(bound, 96 << 20, "64 MiB + 4 × multipart_threshold");
-    assert!(
-        peak < bound,
-        "peak RSS {} MiB over the bound {} MiB",
-        peak >> 20,
-        bound >> 20
-    );
+    assert_peak_rss_below(&runs[0], bound);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -12,8 +12,8 @@ use logferry::{
 };
 
 use crate::common::{
-    destination_toml, logferry_with_env as logferry, s3_destination_toml, sha, testbed, text,
-    unique_prefix, Backend, Env, FaultStore, Hook,
+    assert_peak_rss_below, destination_toml, logferry_with_env as logferry, s3_destination_toml,
+    sha, testbed, text, unique_prefix, Backend, Env, FaultStore, Hook,
 };
 use crate::proxy::Proxy;
 
@@ -388,16 +388,7 @@ async fn memory_stays_bounded_for_a_large_file() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let st = logferry(&cfg, &["status", "--json"], vec![]).await;
     let runs: serde_json::Value = serde_json::from_slice(&st.stdout).unwrap();
-    let peak = runs[0]["peak_rss_bytes"]
-        .as_u64()
-        .expect("peak RSS recorded");
-    let bound = (64 << 20) + 2 * env.config.part_size;
-    assert!(
-        peak < bound,
-        "peak RSS {} MiB over the bound {} MiB",
-        peak >> 20,
-        bound >> 20
-    );
+    assert_peak_rss_below(&runs[0], (64 << 20) + 2 * env.config.part_size);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
