@@ -313,6 +313,7 @@ async fn process_one(s: &Shared, control: &Control, f: ScannedFile) -> (ScannedF
     }
     let worker = s.limits.workers.acquire().await;
     control.beat();
+    let hashed_at_ns = crate::fsstat::nanos(std::time::SystemTime::now());
     let hashing = control.clone();
     let (f, digested) = spawn_blocking(move || {
         // A large file is read twice, to hash it and to upload it: each read counts
@@ -358,6 +359,7 @@ async fn process_one(s: &Shared, control: &Control, f: ScannedFile) -> (ScannedF
         file: &r.file,
         expected: r.hash,
         codec,
+        hashed_at_ns,
     };
     let out = match (bytes, held.as_mut()) {
         (Some(b), Some(held)) => upload::store_bytes(&to, &c, b, held, control).await,

@@ -166,6 +166,7 @@ async fn reupload_one(
         file: &file,
         expected: sha,
         codec,
+        hashed_at_ns: i64::MIN,
     };
     match upload::store_file(&to, &content, config.part_size, &control).await {
         Ok(_) => Ok(format!("re-uploaded from {}", file.abs.display())),

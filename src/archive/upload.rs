@@ -1,8 +1,11 @@
 //! Puts one file's bytes at its content-addressed key, streaming, with memory bounded by
 //! the part size whatever the file's size.
 //!
-//! The bytes are hashed again as they are sent and the file is re-stated after the last
-//! one: an object is completed only if it holds exactly the content its key names. Every
+//! The file was hashed once, its identity checked after the last byte; it is re-stated
+//! again after the last byte sent, and an object is completed only if the file still has
+//! that identity (dev, inode, size, mtime, ctime, birth time) and exactly its size was
+//! read, so the bytes sent are the ones the key names without hashing them twice: a
+//! write in between moves the ctime, which no call sets back. Every
 //! request waits for one of the pass's request slots, and the part buffers are held
 //! against its memory budget (see [`crate::archive::slots`]).
 
@@ -23,6 +26,7 @@ use crate::fsstat::ScannedFile;
 use crate::remote::read_back::{decode_into, OnUndecodable};
 use crate::remote::retry::{self, Policy};
 use crate::remote::Store;
+use crate::state::seen::RACY_MARGIN_NS;
 
 /// S3's limit on parts per upload; the part size grows so no file needs more.
 pub(crate) const MAX_PARTS: u64 = 10_000;
@@ -122,6 +126,19 @@ pub(crate) struct Content<'a> {
     pub expected: ContentHash,
     /// How the object is encoded.
     pub codec: Codec,
+    /// When the read that hashed the file began, nanoseconds since the Unix epoch
+    /// (`i64::MIN` when unknown): see [`Content::rehash`].
+    pub hashed_at_ns: i64,
+}
+
+impl Content<'_> {
+    /// Whether the bytes sent must be hashed again. Not when the file's ctime is older
+    /// than the first read by the racy margin: a write since then sets a ctime at least
+    /// that much later, which the re-stat after the last byte sees even on a filesystem
+    /// with coarse timestamps. A file changed just before it was hashed is hashed twice.
+    fn rehash(&self) -> bool {
+        self.file.stat.ctime_ns.saturating_add(RACY_MARGIN_NS) > self.hashed_at_ns
+    }
 }
 
 /// Stores `c.file` at `c.key` unless it is there already. Small files go up in one
@@ -199,7 +216,7 @@ impl Parts<'_> {
             Compression::Zstd => COMPRESS_CHUNK.min(part),
         };
         let mut enc = Encoder::new(codec).map_err(DigestError::Io)?;
-        let mut hasher = Sha256::new();
+        let mut hasher = self.c.rehash().then(Sha256::new);
         let mut tail: Option<Bytes> = None;
         loop {
             if control.is_cancelled() {
@@ -212,7 +229,9 @@ impl Parts<'_> {
             }
             // Hashing and compressing are a worker's, as a whole file's are.
             let worker = self.to.limits.workers.acquire().await;
-            hasher.update(&data);
+            if let Some(h) = hasher.as_mut() {
+                h.update(&data);
+            }
             self.read += data.len() as u64;
             // Its hashing counted the other half (see `files`).
             control.advance(data.len() as u64 / 2);
@@ -238,12 +257,14 @@ impl Parts<'_> {
             }
         }
         // Nothing is completed unless the bytes are exactly the ones the key names.
-        check(
-            file,
-            self.c.expected,
-            self.read,
-            ContentHash::from_hasher(hasher),
-        )?;
+        ensure_unchanged(&file.abs, &file.stat, self.read)?;
+        if hasher.is_some_and(|h| ContentHash::from_hasher(h) != self.c.expected) {
+            return Err(DigestError::Changed {
+                expected: file.stat,
+                actual: None,
+            }
+            .into());
+        }
         let mut last = enc.finish().map_err(DigestError::Io)?;
         if let Some(t) = tail.take() {
             last = t.to_vec();
@@ -434,26 +455,52 @@ async fn read_part(f: &mut tokio::fs::File, size: usize) -> std::io::Result<Byte
     Ok(Bytes::from(buf))
 }
 
-fn check(
-    file: &ScannedFile,
-    expected: ContentHash,
-    read: u64,
-    got: ContentHash,
-) -> Result<(), UploadError> {
-    ensure_unchanged(&file.abs, &file.stat, read)?;
-    if got != expected {
-        return Err(DigestError::Changed {
-            expected: file.stat,
-            actual: None,
-        }
-        .into());
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn content_with_ctime(file: &ScannedFile, hashed_at_ns: i64) -> Content<'_> {
+        static KEY: std::sync::OnceLock<Path> = std::sync::OnceLock::new();
+        Content {
+            key: KEY.get_or_init(|| Path::from("data/k")),
+            file,
+            expected: ContentHash::of(b""),
+            codec: Codec::PLAIN,
+            hashed_at_ns,
+        }
+    }
+
+    #[test]
+    fn bytes_sent_are_hashed_again_only_when_the_ctime_is_too_recent_to_prove_identity() {
+        let ctime = 1_000_000_000_000;
+        let file = ScannedFile {
+            source: "s".into(),
+            rel: "a".into(),
+            abs: "/nonexistent".into(),
+            stat: crate::fsstat::FileStat {
+                dev: 1,
+                ino: 2,
+                size: 3,
+                mtime_ns: ctime,
+                ctime_ns: ctime,
+                btime_ns: None,
+            },
+        };
+        let old = content_with_ctime(&file, ctime + RACY_MARGIN_NS);
+        assert!(
+            !old.rehash(),
+            "a ctime older than the margin proves identity"
+        );
+        let recent = content_with_ctime(&file, ctime + RACY_MARGIN_NS - 1);
+        assert!(
+            recent.rehash(),
+            "a change within the margin could keep its ctime"
+        );
+        assert!(
+            content_with_ctime(&file, i64::MIN).rehash(),
+            "an unknown read time"
+        );
+    }
 
     #[test]
     fn part_size_grows_for_huge_files() {

@@ -39,6 +39,7 @@ macro_rules! conformance_suite {
             touched_file_with_same_content_writes_nothing,
             deleted_local_file_stays_archived,
             file_changed_during_upload_is_not_archived,
+            file_rewritten_in_place_during_upload_is_not_archived,
             crash_between_upload_and_commit_loses_nothing,
             commit_race_is_detected_and_not_overwritten,
             empty_state_dir_rebuilds_from_the_remote,
@@ -250,6 +251,49 @@ async fn file_changed_during_upload_is_not_archived(b: Backend) {
     assert_eq!(
         index.get("app", "growing.log").unwrap().sha256.to_string(),
         sha(&whole)
+    );
+    env.assert_objects_match(&index).await;
+}
+
+/// A big file is hashed, then read again to be sent without a second hash once its
+/// ctime is older than the racy margin: the re-stat after the last byte is the proof. A
+/// same-size rewrite in between with its mtime put back moves the ctime, so the pass
+/// still refuses the bytes it sent.
+async fn file_rewritten_in_place_during_upload_is_not_archived(b: Backend) {
+    let env = Env::new(b);
+    let first = vec![b'a'; env.config.multipart_threshold as usize + 1];
+    env.write("big.log", &first);
+    let path = env.path("big.log");
+    // Old enough that the bytes sent are not hashed again.
+    tokio::time::sleep(std::time::Duration::from_millis(2_200)).await;
+    let faulty = FaultStore::wrap(&env.store);
+    *faulty.before_first_data_head.lock().unwrap() = Some(Hook(Box::new(move || {
+        use std::io::{Seek, Write};
+        let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
+        let mut f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        f.seek(std::io::SeekFrom::Start(7)).unwrap();
+        f.write_all(b"B").unwrap();
+        f.set_modified(mtime).unwrap();
+    })));
+    let store: Store = Arc::<FaultStore>::clone(&faulty);
+    let r = env.pass_with(&store).await.unwrap();
+    assert_eq!(
+        (r.files_changing, r.files_uploaded, r.generation),
+        (1, 0, None),
+        "the rewrite is seen"
+    );
+    assert!(
+        env.keys().await.iter().all(|k| !k.starts_with("data/")),
+        "no object holds bytes its key does not name"
+    );
+    let r = env.pass().await;
+    assert_eq!(r.files_uploaded, 1);
+    let index = env.index().await;
+    let mut now = first;
+    now[7] = b'B';
+    assert_eq!(
+        index.get("app", "big.log").unwrap().sha256.to_string(),
+        sha(&now)
     );
     env.assert_objects_match(&index).await;
 }
