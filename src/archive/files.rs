@@ -255,6 +255,8 @@ struct Shared {
     rebuilt: bool,
     /// What the file tasks may hold at once.
     limits: Limits,
+    /// When the pass began, before any file was read (ns since the Unix epoch).
+    started_ns: i64,
 }
 
 /// File tasks alive at once, most of them waiting for memory, a worker or a request
@@ -277,6 +279,7 @@ async fn process_all(
         control: p.control.clone(),
         rebuilt,
         limits: Limits::for_pass(p.config, p.control),
+        started_ns: crate::fsstat::nanos(p.clock.now()),
     });
     let tasks = FILE_TASKS.max(2 * (p.config.requests_in_flight + p.config.hash_workers));
     stream::iter(files)
@@ -313,7 +316,6 @@ async fn process_one(s: &Shared, control: &Control, f: ScannedFile) -> (ScannedF
     }
     let worker = s.limits.workers.acquire().await;
     control.beat();
-    let hashed_at_ns = crate::fsstat::nanos(std::time::SystemTime::now());
     let hashing = control.clone();
     let (f, digested) = spawn_blocking(move || {
         // A large file is read twice, to hash it and to upload it: each read counts
@@ -359,7 +361,7 @@ async fn process_one(s: &Shared, control: &Control, f: ScannedFile) -> (ScannedF
         file: &r.file,
         expected: r.hash,
         codec,
-        hashed_at_ns,
+        hashed_at_ns: s.started_ns,
     };
     let out = match (bytes, held.as_mut()) {
         (Some(b), Some(held)) => upload::store_bytes(&to, &c, b, held, control).await,

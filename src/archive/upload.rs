@@ -126,8 +126,8 @@ pub(crate) struct Content<'a> {
     pub expected: ContentHash,
     /// How the object is encoded.
     pub codec: Codec,
-    /// When the read that hashed the file began, nanoseconds since the Unix epoch
-    /// (`i64::MIN` when unknown): see [`Content::rehash`].
+    /// A time no later than the start of the read that hashed the file, nanoseconds
+    /// since the Unix epoch (`i64::MIN` when unknown): see [`Content::rehash`].
     pub hashed_at_ns: i64,
 }
 
