@@ -10,6 +10,7 @@ pub(crate) mod delete;
 pub(crate) mod hosts;
 pub(crate) mod layout;
 pub(crate) mod lock;
+pub(crate) mod mirror;
 pub(crate) mod multipart;
 pub(crate) mod probe;
 pub(crate) mod read_back;

@@ -46,7 +46,7 @@ fn open_observed(dest: &Destination, limiter: Option<&Limiter>) -> Result<Store>
                 url: dest.url.to_string(),
                 message: e.to_string(),
             })?;
-            Ok(Arc::new(fs))
+            Ok(Arc::new(crate::remote::mirror::Mirror::new(fs)))
         }
         DestinationUrl::Remote(url) => open_remote(url, dest, limiter),
     }
