@@ -69,7 +69,7 @@ fn e_tag(meta: &std::fs::Metadata) -> String {
 
 /// A new staging file beside `dest`, its directories created when missing.
 fn staging_file(dest: &FsPath) -> std::io::Result<(std::fs::File, PathBuf)> {
-    let mut n = 1u32;
+    let (mut n, mut made_dirs) = (1u32, false);
     loop {
         let mut name = dest.as_os_str().to_owned();
         name.push(format!("#{n}"));
@@ -81,9 +81,13 @@ fn staging_file(dest: &FsPath) -> std::io::Result<(std::fs::File, PathBuf)> {
         {
             Ok(f) => return Ok((f, staging)),
             Err(e) if e.kind() == ErrorKind::AlreadyExists => n += 1,
-            Err(e) if e.kind() == ErrorKind::NotFound => match dest.parent() {
-                Some(dir) if !dir.exists() => std::fs::create_dir_all(dir)?,
-                _ => return Err(e),
+            // Another put may be creating the same directories: that is fine.
+            Err(e) if e.kind() == ErrorKind::NotFound && !made_dirs => match dest.parent() {
+                Some(dir) => {
+                    std::fs::create_dir_all(dir)?;
+                    made_dirs = true;
+                }
+                None => return Err(e),
             },
             Err(e) => return Err(e),
         }
@@ -272,6 +276,32 @@ mod tests {
             m.head(&again).await.unwrap().e_tag,
             "the store's ETag"
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn puts_racing_to_create_the_same_new_directories_all_land() {
+        let (dir, m) = mirror();
+        let m = std::sync::Arc::new(m);
+        // Many rounds of puts into one new, deep directory: one put's directories
+        // appear while another's first open has just failed.
+        for round in 0..40 {
+            let deep = format!("data/r{round}/a/b/c/d/e/f/g/h");
+            let puts = (0..32).map(|i| {
+                let (m, key) = (
+                    std::sync::Arc::clone(&m),
+                    Path::from(format!("{deep}/f{i}")),
+                );
+                tokio::task::spawn(async move {
+                    m.put_opts(&key, PutPayload::from_static(b"x"), create_only())
+                        .await
+                })
+            });
+            for put in futures::future::join_all(puts).await {
+                put.unwrap().unwrap();
+            }
+            let n = std::fs::read_dir(dir.path().join(&deep)).unwrap().count();
+            assert_eq!(n, 32);
+        }
     }
 
     #[tokio::test]
