@@ -15,7 +15,6 @@ use object_store::{
     MultipartUpload, ObjectStoreExt, PutMode, PutMultipartOptions, PutOptions, PutPayload,
 };
 use sha2::{Digest, Sha256};
-use tokio::io::AsyncReadExt;
 
 use crate::archive::control::Control;
 use crate::archive::slots::{Held, Limits};
@@ -165,9 +164,15 @@ pub(crate) async fn store_file(
     }
     let buffer = part_buffer(c.file.stat.size, part_size, c.codec.compression);
     let _held = to.limits.memory.hold(buffer).await;
-    let mut f = tokio::fs::File::open(&c.file.abs)
+    let path = c.file.abs.clone();
+    let f = tokio::task::spawn_blocking(move || std::fs::File::open(path))
         .await
+        .expect("opening task panicked")
         .map_err(|e| UploadError::Changed(DigestError::Io(e)))?;
+    let mut f = Reader {
+        file: std::sync::Arc::new(f),
+        offset: 0,
+    };
     let mut parts = Parts {
         to,
         c,
@@ -205,11 +210,7 @@ struct Parts<'a> {
 impl Parts<'_> {
     /// Reads, hashes and sends the file part by part; returns the bytes still to send,
     /// once the bytes read are known to be exactly the ones the key names.
-    async fn send(
-        &mut self,
-        f: &mut tokio::fs::File,
-        control: &Control,
-    ) -> Result<Vec<u8>, UploadError> {
+    async fn send(&mut self, f: &mut Reader, control: &Control) -> Result<Vec<u8>, UploadError> {
         let (file, codec, part) = (self.c.file, self.c.codec, self.part);
         let chunk = match codec.compression {
             Compression::None => part,
@@ -223,7 +224,7 @@ impl Parts<'_> {
                 return Err(UploadError::Interrupted);
             }
             control.beat();
-            let data = read_part(f, chunk).await.map_err(DigestError::Io)?;
+            let data = f.read_part(chunk).await.map_err(DigestError::Io)?;
             if data.is_empty() {
                 break;
             }
@@ -441,18 +442,36 @@ async fn adopt(to: &Target<'_>, c: &Content<'_>, found: u64) -> Result<Stored, U
     }
 }
 
-async fn read_part(f: &mut tokio::fs::File, size: usize) -> std::io::Result<Bytes> {
-    let mut buf = Vec::with_capacity(size);
-    while buf.len() < size {
-        let n = (&mut *f)
-            .take((size - buf.len()) as u64)
-            .read_to_end(&mut buf)
-            .await?;
-        if n == 0 {
-            break;
-        }
+/// A file read part by part on the blocking pool, straight into each part's buffer.
+struct Reader {
+    file: std::sync::Arc<std::fs::File>,
+    offset: u64,
+}
+
+impl Reader {
+    /// The next `size` bytes, fewer only at the end of the file.
+    async fn read_part(&mut self, size: usize) -> std::io::Result<Bytes> {
+        use std::os::unix::fs::FileExt;
+        let (file, offset) = (std::sync::Arc::clone(&self.file), self.offset);
+        let buf = tokio::task::spawn_blocking(move || {
+            let mut buf = vec![0u8; size];
+            let mut filled = 0;
+            while filled < size {
+                match file.read_at(&mut buf[filled..], offset + filled as u64) {
+                    Ok(0) => break,
+                    Ok(n) => filled += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            buf.truncate(filled);
+            Ok(buf)
+        })
+        .await
+        .expect("reading task panicked")?;
+        self.offset += buf.len() as u64;
+        Ok(Bytes::from(buf))
     }
-    Ok(Bytes::from(buf))
 }
 
 #[cfg(test)]
