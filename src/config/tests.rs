@@ -30,9 +30,22 @@ fn defaults_are_documented_values() {
     let c = parse(GOOD).unwrap();
     assert_eq!(c.state_dir, PathBuf::from(DEFAULT_STATE_DIR));
     assert_eq!(c.schedule.text, DEFAULT_SCHEDULE);
+    // GOOD's destination is a local mirror: 2 requests per hash worker.
+    let local = (2 * default_hash_workers()).clamp(2, DEFAULT_REQUESTS_IN_FLIGHT);
     assert_eq!(
         (c.hash_workers, c.requests_in_flight),
-        (default_hash_workers(), DEFAULT_REQUESTS_IN_FLIGHT)
+        (default_hash_workers(), local)
+    );
+    let remote = GOOD.replace("url = \"mirror\"", "url = \"s3://bucket/logs\"");
+    assert_ne!(remote, GOOD);
+    let c = parse(&remote).unwrap();
+    assert_eq!(c.requests_in_flight, DEFAULT_REQUESTS_IN_FLIGHT);
+    let c = parse(&format!("hash_workers = 5\n{GOOD}")).unwrap();
+    assert_eq!(c.requests_in_flight, 10, "it follows hash_workers");
+    let c = parse(&format!("requests_in_flight = 64\n{GOOD}")).unwrap();
+    assert_eq!(
+        c.requests_in_flight, 64,
+        "a value set is kept on a local mirror"
     );
     assert_eq!(
         (c.multipart_threshold, c.part_size),
@@ -1041,7 +1054,7 @@ fn each_pass_limit_names_itself_when_bad() {
         ("hash_workers = 0", "hash_workers", "0 is out of range; use 1 to 256 (default the number of CPUs)"),
         ("hash_workers = 257", "hash_workers", "use 1 to 256"),
         ("hash_workers = \"two\"", "hash_workers", "expected an integer"),
-        ("requests_in_flight = 0", "requests_in_flight", "0 is out of range; use 1 to 1024 (default 32)"),
+        ("requests_in_flight = 0", "requests_in_flight", "0 is out of range; use 1 to 1024 (default 32; 2 per hash worker for a local mirror)"),
         ("requests_in_flight = 1025", "requests_in_flight", "use 1 to 1024"),
         ("upload_concurrency = 0", "upload_concurrency", "use 1 to 1024"),
         ("multipart_threshold = \"4MiB\"", "multipart_threshold", "out of range; use 5MiB to 5GiB (default 32MiB)"),

@@ -108,7 +108,11 @@ fn fields(mut raw: RawConfig, base: &Path, host: Option<&str>) -> Checked<Config
         metrics_textfile,
         log_format,
         hash_workers: limits.hash_workers,
-        requests_in_flight: limits.requests_in_flight,
+        requests_in_flight: super::limits::requests_in_flight(
+            limits.requests_in_flight,
+            limits.hash_workers,
+            matches!(destination.url, DestinationUrl::Local(_)),
+        ),
         multipart_threshold: limits.multipart_threshold,
         part_size: limits.part_size,
         destination,
