@@ -56,10 +56,52 @@ pub(crate) fn quick_check(
     files: Vec<ScannedFile>,
     seen: &BTreeMap<FileId, Seen>,
 ) -> (Vec<ScannedFile>, Vec<ScannedFile>) {
+    let mut cursor = SeenCursor::new(seen);
     files.into_iter().partition(|f| {
-        seen.get(&(f.source.clone(), f.rel.clone()))
+        cursor
+            .get(&f.source, &f.rel)
             .is_some_and(|s| s.is_trusted() && s.stat == f.stat)
     })
+}
+
+/// Looks files up in the seen records without building a key per file: a scan lists
+/// each source's files in path order, which is the records' order, so one walk of the
+/// records in step with the files finds them all. A file out of that order is looked up
+/// directly, so any order gives the same answers.
+struct SeenCursor<'a> {
+    seen: &'a BTreeMap<FileId, Seen>,
+    source: Option<&'a str>,
+    records: std::iter::Peekable<std::collections::btree_map::Range<'a, FileId, Seen>>,
+}
+
+impl<'a> SeenCursor<'a> {
+    fn new(seen: &'a BTreeMap<FileId, Seen>) -> Self {
+        SeenCursor {
+            seen,
+            source: None,
+            records: seen.range::<FileId, _>(..).peekable(),
+        }
+    }
+
+    fn get(&mut self, source: &str, rel: &str) -> Option<&'a Seen> {
+        if self.source != Some(source) {
+            let from = (source.to_string(), String::new());
+            self.records = self.seen.range(from..).peekable();
+            self.source = self.records.peek().map(|&(k, _)| k.0.as_str());
+        }
+        while let Some(&((s, p), r)) = self.records.peek() {
+            if s != source {
+                break;
+            }
+            match p.as_str().cmp(rel) {
+                std::cmp::Ordering::Less => self.records.next(),
+                std::cmp::Ordering::Equal => return Some(r),
+                std::cmp::Ordering::Greater => break,
+            };
+        }
+        // Not at the cursor: absent, or out of path order.
+        self.seen.get(&(source.to_string(), rel.to_string()))
+    }
 }
 
 /// Sorts `files` into unchanged, renamed-by-inode and to-hash.
@@ -391,6 +433,50 @@ mod tests {
             (p.unchanged.len(), p.renamed.len(), p.candidates.len()),
             (0, 0, 2)
         );
+    }
+
+    #[test]
+    fn the_quick_check_answers_the_same_in_any_order_and_across_sources() {
+        let (_, mut seen) = archive(&[
+            ("a.log", b"a", stat(1, 1, 10)),
+            ("b.log", b"b", stat(2, 1, 10)),
+            ("d/c.log", b"c", stat(3, 1, 10)),
+        ]);
+        let other = seen[&("app".to_string(), "b.log".to_string())];
+        seen.insert(("db".to_string(), "b.log".to_string()), other);
+        let mut files = vec![
+            file("a.log", stat(1, 1, 10)),
+            file("aa.log", stat(9, 1, 10)),
+            file("b.log", stat(2, 1, 10)),
+            file("d/c.log", stat(3, 1, 99)),
+            ScannedFile {
+                source: "db".into(),
+                ..file("b.log", stat(2, 1, 10))
+            },
+            ScannedFile {
+                source: "zz".into(),
+                ..file("b.log", stat(2, 1, 10))
+            },
+        ];
+        let names = |v: &[ScannedFile]| {
+            let mut v: Vec<String> = v
+                .iter()
+                .map(|f| format!("{}/{}", f.source, f.rel))
+                .collect();
+            v.sort();
+            v
+        };
+        let unchanged_ones = ["app/a.log", "app/b.log", "db/b.log"];
+        let others = ["app/aa.log", "app/d/c.log", "zz/b.log"];
+        for turn in 0..files.len() {
+            files.rotate_left(1);
+            if turn % 2 == 1 {
+                files.reverse();
+            }
+            let (unchanged, rest) = quick_check(files.clone(), &seen);
+            assert_eq!(names(&unchanged), unchanged_ones, "{turn}");
+            assert_eq!(names(&rest), others, "{turn}");
+        }
     }
 
     #[test]

@@ -77,8 +77,20 @@ pub(crate) fn scan(
             }
         }
     }
-    out.files.sort_by(|a, b| a.rel.cmp(&b.rel));
+    out.files = sorted_by_path(std::mem::take(&mut out.files));
     out
+}
+
+/// `files` in path order. A scanned file is large and the walk's order far from sorted,
+/// so the sort moves indices and then each file once.
+fn sorted_by_path(files: Vec<ScannedFile>) -> Vec<ScannedFile> {
+    let mut order: Vec<usize> = (0..files.len()).collect();
+    order.sort_unstable_by(|a, b| files[*a].rel.cmp(&files[*b].rel));
+    let mut slots: Vec<Option<ScannedFile>> = files.into_iter().map(Some).collect();
+    order
+        .into_iter()
+        .map(|i| slots[i].take().expect("each index once"))
+        .collect()
 }
 
 /// A walk of one source: the directories still to list, and what it found so far.
@@ -139,11 +151,12 @@ impl Walk<'_> {
             }
             return;
         };
-        let rel = if rel_dir.is_empty() {
-            name.to_string()
-        } else {
-            format!("{rel_dir}/{name}")
-        };
+        let mut rel = String::with_capacity(rel_dir.len() + 1 + name.len());
+        if !rel_dir.is_empty() {
+            rel.push_str(rel_dir);
+            rel.push('/');
+        }
+        rel.push_str(name);
         if kind.is_dir() {
             let path = entry.path();
             let is_marker_dir =
@@ -158,7 +171,7 @@ impl Walk<'_> {
             return;
         }
         if !(source.include.is_empty() || source.include.matches(&rel))
-            || source.exclude.matches(&rel)
+            || (!source.exclude.is_empty() && source.exclude.matches(&rel))
         {
             return;
         }
@@ -325,7 +338,30 @@ fn trim_zeros(d: &[u8]) -> &[u8] {
 
 #[cfg(test)]
 mod tests {
-    use super::natural_cmp;
+    use super::{natural_cmp, sorted_by_path};
+    use crate::fsstat::{FileStat, ScannedFile};
+
+    #[test]
+    fn files_come_out_in_path_order() {
+        let file = |rel: &str| ScannedFile {
+            source: "app".into(),
+            rel: rel.into(),
+            abs: rel.into(),
+            stat: FileStat {
+                dev: 1,
+                ino: rel.len() as u64,
+                size: 0,
+                mtime_ns: 0,
+                ctime_ns: 0,
+                btime_ns: None,
+            },
+        };
+        let rels = ["d/b", "a", "d.log", "d/a", "c", "b"];
+        let sorted = sorted_by_path(rels.iter().map(|r| file(r)).collect());
+        let got: Vec<&str> = sorted.iter().map(|f| f.rel.as_str()).collect();
+        assert_eq!(got, ["a", "b", "c", "d.log", "d/a", "d/b"]);
+        assert!(sorted_by_path(Vec::new()).is_empty());
+    }
 
     #[test]
     fn natural_order_compares_numbers_as_numbers() {

@@ -15,7 +15,7 @@ use super::index::Index;
 use super::manifest::{Committed, Generation, GenerationNo};
 use crate::digest::ContentHash;
 use crate::error::{Error, Result};
-use crate::state::{StateDir, SEEN_FILE};
+use crate::state::StateDir;
 
 /// State format 2's header file.
 const V2_HEADER: &str = "state.json";
@@ -138,7 +138,7 @@ impl StateDir {
     /// starts describing `destination` afresh.
     pub(crate) fn reset_catalog(&self, db: &LocalIndex, destination: &str) -> Result<()> {
         db.reset(destination)?;
-        remove(&self.path().join(SEEN_FILE))
+        self.forget_seen()
     }
 }
 
@@ -176,7 +176,10 @@ mod tests {
             "the head's ETag is kept"
         );
         assert!(!dir.path().join(V2_CHAIN).exists() && !dir.path().join(V2_HEADER).exists());
-        assert!(dir.path().join(SEEN_FILE).exists(), "the stat cache stays");
+        assert!(
+            dir.path().join("seen.json").exists(),
+            "the stat cache stays"
+        );
         // Opened again: nothing more to move.
         drop(db);
         assert_eq!(sd.open_index(&destination).unwrap().len().unwrap(), 10);

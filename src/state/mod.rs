@@ -1,7 +1,7 @@
 //! The state dir: a lock that keeps one agent per state dir, and the local files kept
-//! there — the last stat of every archived local file ([`seen`]), files with an mtime
-//! ahead of the clock ([`ahead`]), the status history ([`history`]) — written through
-//! one atomic writer ([`atomic`]). The catalog keeps its local copy of the manifest
+//! there — the last stat of every archived local file ([`seen`], in the format of
+//! [`seen_bin`]), files with an mtime ahead of the clock ([`ahead`]), the status history
+//! ([`history`]) — written through one atomic writer ([`atomic`]). The catalog keeps its local copy of the manifest
 //! chain here too (see `catalog::local`).
 //!
 //! Everything here is only ever a copy or a record: the remote manifests are the truth,
@@ -10,7 +10,10 @@
 pub(crate) mod ahead;
 pub(crate) mod atomic;
 pub(crate) mod history;
+mod record;
 pub(crate) mod seen;
+mod seen_bin;
+mod seen_json;
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
@@ -128,6 +131,11 @@ impl StateDir {
     /// The directory.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Whether this process holds the lock (and so may write the state dir's files).
+    pub(crate) fn is_locked(&self) -> bool {
+        self._lock.is_some()
     }
 }
 

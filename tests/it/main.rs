@@ -33,6 +33,7 @@ mod restore;
 mod retention;
 mod service;
 mod sources;
+mod stat_cache;
 mod status;
 mod throttle;
 mod worm;

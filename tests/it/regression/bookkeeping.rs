@@ -21,8 +21,8 @@ fn a_committed_pass_whose_seen_cache_cannot_be_written_exits_0_with_a_warning() 
     let ws = Workspace::new();
     ws.config(CONFIG);
     assert_eq!(code(&ws.run(&["--run-once"])), 0);
-    std::fs::remove_file(ws.path("state/seen.json")).unwrap();
-    std::fs::create_dir_all(ws.path("state/seen.json/blocker")).unwrap();
+    std::fs::remove_file(ws.path("state/seen.bin")).unwrap();
+    std::fs::create_dir_all(ws.path("state/seen.bin/blocker")).unwrap();
     std::fs::write(ws.path("logs/b.log.1"), b"three\n").unwrap();
 
     let second = ws.run(&["--run-once"]);
@@ -34,7 +34,7 @@ fn a_committed_pass_whose_seen_cache_cannot_be_written_exits_0_with_a_warning() 
     );
     assert!(generation_exists(&ws, 2));
     assert!(
-        stderr(&second).contains("seen.json"),
+        stderr(&second).contains("seen.bin"),
         "the warning names the file: {}",
         stderr(&second)
     );
@@ -52,7 +52,7 @@ fn a_committed_pass_whose_seen_cache_cannot_be_written_exits_0_with_a_warning() 
     assert_eq!(status[0]["files_uploaded"], 0);
     assert_eq!(
         status[0]["bytes_read"], 14,
-        "re-read, as seen.json is unwritable"
+        "re-read, as seen.bin is unwritable"
     );
 }
 
