@@ -17,7 +17,7 @@ use super::{seen_bin, seen_json, StateDir};
 use crate::error::{Error, Result};
 use crate::fsstat::FileId;
 
-pub(crate) use super::record::Seen;
+pub(crate) use super::record::{Seen, RACY_MARGIN_NS};
 
 /// Name of the stat cache in the state dir.
 pub(crate) const SEEN_FILE: &str = "seen.bin";
