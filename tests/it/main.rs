@@ -35,4 +35,5 @@ mod service;
 mod sources;
 mod status;
 mod throttle;
+mod wal_pass;
 mod worm;
