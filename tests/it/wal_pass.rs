@@ -178,18 +178,21 @@ fn an_agent_notices_a_destination_emptied_between_two_passes() {
         "state_dir = \"state\"\nschedule = \"0 0 0 1 1 * 2099\"\n[destination]\nurl = \"mirror\"\n[[sources]]\nname = \"wal\"\npath = \"pg_wal\"\nclosed_by = \"ready-marker\"\n",
     );
     let log = std::fs::File::create(ws.path("agent.log")).unwrap();
-    let mut agent = Command::new(BIN)
-        .arg("--config")
-        .arg(&cfg)
-        .arg("run")
-        .env_remove("RUST_LOG")
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let lock = ws.path("state/lock");
+    let agent = Stopped(
+        Command::new(BIN)
+            .arg("--config")
+            .arg(&cfg)
+            .arg("run")
+            .env_remove("RUST_LOG")
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    );
+    let (lock, status) = (ws.path("state/lock"), ws.path("state/status.json"));
     let deadline = Instant::now() + Duration::from_secs(20);
-    while std::fs::read_to_string(&lock).unwrap_or_default().trim() != agent.id().to_string()
-        || !ws.path("state/status.json").exists()
+    while std::fs::read_to_string(&lock).unwrap_or_default().trim() != agent.0.id().to_string()
+        || !status.exists()
     {
         assert!(
             Instant::now() < deadline,
@@ -197,9 +200,17 @@ fn an_agent_notices_a_destination_emptied_between_two_passes() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+    // Answered once the commit and the seen records are written; the pass then writes its
+    // version records and, last, records itself in status.json: waited for here.
     let archived = |name: &str| {
+        let before = std::fs::read(&status).unwrap();
         let o = ws.run(&["archived", "--wait", "30s", name]);
         assert_eq!(code(&o), 0, "{name}: {}", stderr(&o));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::fs::read(&status).unwrap() == before {
+            assert!(Instant::now() < deadline, "the pass was never recorded");
+            std::thread::sleep(Duration::from_millis(20));
+        }
     };
     let first = segment(&ws.path("pg_wal"), 1);
     archived(&first);
