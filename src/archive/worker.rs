@@ -196,7 +196,7 @@ async fn pass(p: &Pass<'_>, report: &mut RunReport) -> Result<()> {
         "the destination changed since this host last read it; catching up and starting the pass over"
     );
     *report = RunReport {
-        started_at: report.started_at.clone(),
+        started_at: report.started_at,
         ..Default::default()
     };
     let known = sync::open_state(p).await?;
