@@ -383,6 +383,57 @@ def wan_report(b, sec, rows, lf_counts, n, key, j, nwal):
 # ------------------------------------------------------------------ wal
 
 
+def log_time(line):
+    """The time of a tracing line (`2026-01-01T00:00:00.123456Z  INFO ...`), in seconds."""
+    try:
+        stamp = line.split(None, 1)[0]
+        return datetime.datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+    except (IndexError, ValueError):
+        return None
+
+
+def pass_steps(path, offset, marks):
+    """The steps of the first pass in the agent's log after `offset`: {step: ms since the
+    pass started}; the nudge as `nudge → pass` (ms from SIGUSR1 to the pass's start), and
+    `marks` ({what: wall-clock seconds}, the driver's own) on the same scale."""
+    with open(path, errors="replace") as f:
+        f.seek(offset)
+        lines = f.read().splitlines()
+    steps, nudged, started = {}, None, None
+    for line in lines:
+        t = log_time(line)
+        if "SIGUSR1" in line and nudged is None:
+            nudged = t
+        elif "starting a pass" in line and started is None:
+            started = t
+            if nudged is not None and t is not None:
+                steps["nudge → pass"] = (t - nudged) * 1000
+        elif " elapsed_ms=" in line and started is not None:
+            what = line.split(": ", 1)[-1].split(" elapsed_ms=")[0].strip()
+            try:
+                steps.setdefault(what, float(line.split(" elapsed_ms=")[1].split()[0]))
+            except (IndexError, ValueError):
+                pass
+        elif "pass finished" in line and started is not None:
+            break
+    if started is not None:
+        steps.update({k: (t - started) * 1000 for k, t in marks.items()})
+    return steps
+
+
+def timeline(passes):
+    """The median of each step over the passes, in the order of the first pass."""
+    order = []
+    for p in passes:
+        order += [k for k in p if k not in order]
+    out = []
+    for k in order:
+        xs = [p[k] for p in passes if k in p]
+        out.append(f"{k} {statistics.median(xs):.1f}")
+    return "; ".join(out)
+
+
+
 def section_wal(b):
     sec = R.Section("wal", "archived --wait driven as PostgreSQL drives it: 16 MiB segments "
                            "to S3 behind 20 ms per request, against bare PUTs")
@@ -449,11 +500,13 @@ class WalBench:
         self.signer = Signer(proxy.endpoint, self.bucket, tb["TESTBED_S3_ACCESS_KEY"],
                              tb["TESTBED_S3_SECRET_KEY"])
         self.agent_log = os.path.join(self.base, "agent.log")
+        self.passes = []  # the agent's debug lines for each timed segment, parsed
 
     def start_agent(self):
         R.log(f"wal: starting the agent (logferry run; {self.key} {self.n})")
         log = open(self.agent_log, "wb")
-        p = subprocess.Popen([R.BIN, "--config", self.cfg, "run"], env=self.b.env,
+        # -vv: the agent's debug lines time each step of a pass (see timeline()).
+        p = subprocess.Popen([R.BIN, "-vv", "--config", self.cfg, "run"], env=self.b.env,
                              stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         log.close()
         lock = os.path.join(self.state, "lock")
@@ -527,8 +580,11 @@ class WalBench:
 
     def one_segment(self, i):
         name, path = self.produce()
+        log_from = os.path.getsize(self.agent_log)
         self.proxy.take_seen()
+        began = time.time()
         secs = self.archive(name)
+        ended = time.time()
         self.reqs.append(request_counts(self.proxy.take_seen()))
         self.rows["lf"].add(R.Res(secs))
         with open(path, "rb") as f:
@@ -538,6 +594,8 @@ class WalBench:
         self.rows["bare"].add(R.Res(time.perf_counter() - t))
         self.proxy.take_seen()
         self.recycle()
+        self.passes.append(pass_steps(self.agent_log, log_from, {
+            "archived started": began, "archived exited": ended}))
         R.log(f"    {name}: archived --wait {secs * 1000:.0f} ms, bare PUT "
               f"{self.bare[-1] * 1000:.0f} ms, {sum(self.reqs[-1].values())} requests")
 
@@ -606,6 +664,10 @@ class WalBench:
                 reqs[kk] = reqs.get(kk, 0) + v
         sec.fact("requests per segment, one at a time (at the proxy, 20 ms each)",
                  ", ".join(f"{kk} {v / nseg:.2f}" for kk, v in sorted(reqs.items())))
+        steps = timeline(self.passes)
+        if steps:
+            sec.fact("where a pass's time goes, one segment at a time (the agent's -vv lines; "
+                     "median ms since the pass started)", steps)
         pid_rss = self.agent_rss()
         if pid_rss:
             sec.fact("agent peak RSS (VmHWM at the end)", R.human_bytes(pid_rss))

@@ -68,6 +68,10 @@ pub(crate) async fn commit(
     }
     if staged.entries > 0 {
         commit_generation(p, index, staged.archived_at, &staged.failed, report).await?;
+        tracing::debug!(
+            elapsed_ms = p.started.elapsed().as_secs_f64() * 1000.0,
+            "committed the generation"
+        );
     }
     report.current_generation = index.generation()?.get();
     report.clear_pending();

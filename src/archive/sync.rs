@@ -3,9 +3,34 @@
 //! generations, generations another writer (or a lost cache update) added are applied,
 //! and an index that no longer matches the remote is rebuilt from it. A chain this host
 //! built on that was damaged stops the pass instead of being committed on top of.
+//!
+//! A pass may go ahead of that listing ([`open_state_ahead`]): the listing is sent in the
+//! background while the pass scans, hashes and stores on the local index as it is, and
+//! [`Known::confirm`] waits for it before anything is recorded. Soundness, invariant by
+//! invariant:
+//!
+//! - *Nothing lost, data first (1, 2).* Until `confirm`, the pass only reads local files
+//!   and puts content-addressed data objects, which are immutable and harmless where
+//!   unrecorded (a retry writes the same bytes to the same key; the next pass adopts
+//!   them). No generation, version record or mark is written, no local file deleted, no
+//!   seen record saved before it.
+//! - *One writer (3).* Every pass still lists the generations, from the same instant as
+//!   before (the start of the pass), and the commit is still create-only: a generation
+//!   another writer added before the listing is seen by `confirm`, one added after it
+//!   makes the commit fail with `CommitConflict`, exactly as when the pass waited.
+//! - *A destination wiped, replaced or damaged behind our back* shows in the listing as a
+//!   generation absent, another size or ETag, or one newer: `confirm` says no, the pass
+//!   drops what it staged and starts over with [`open_state`], which catches up, rebuilds
+//!   or stops as it always did, so no record ever trusts content the destination may
+//!   have lost. What the pass stored meanwhile is content-addressed and adopted.
+//!
+//! The pass waits for `confirm` before hashing when it has much to read (the caller
+//! decides), so a stale index never costs more than a little wasted reading.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+
+use tokio::task::JoinHandle;
 
 use crate::archive::pass::Pass;
 use crate::catalog::db::{LocalIndex, Remembered};
@@ -27,6 +52,83 @@ pub(crate) struct Known {
     /// Rebuilt from the remote: every file is hashed, and an object it names that the
     /// destination lacks is put back from the file.
     pub rebuilt: bool,
+    /// The catch-up listing still in flight, when the pass went ahead of it.
+    ahead: Option<Ahead>,
+}
+
+/// The catch-up listing of a pass that went ahead of it, and what it must show for the
+/// local index to be current.
+struct Ahead {
+    listing: JoinHandle<Result<Listed>>,
+    generation: GenerationNo,
+    remembered: Vec<Remembered>,
+}
+
+impl Drop for Ahead {
+    fn drop(&mut self) {
+        // A pass cancelled or failed before `confirm`: no need to finish the listing.
+        self.listing.abort();
+    }
+}
+
+type Listed = Vec<(GenerationNo, object_store::ObjectMeta)>;
+
+impl Known {
+    /// Waits for the catch-up listing of a pass that went ahead of it: `true` when the
+    /// destination holds exactly the generations the local index remembers, as it saw
+    /// them, and none after them; `false` when anything differs, and the caller starts
+    /// over with [`open_state`]. Always `true` for a pass that waited for its listing.
+    pub(crate) async fn confirm(&mut self) -> Result<bool> {
+        let Some(mut ahead) = self.ahead.take() else {
+            return Ok(true);
+        };
+        let listed = match (&mut ahead.listing).await {
+            Ok(listed) => listed?,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => return Ok(false),
+        };
+        let current = listed.iter().any(|(g, _)| *g == ahead.generation)
+            && listed.iter().all(|(g, _)| *g <= ahead.generation)
+            && suspects(&ahead.remembered, &listed).is_empty();
+        Ok(current)
+    }
+}
+
+/// [`open_state`] without waiting for its listing, when the local index is this
+/// destination's and holds a generation: the listing is sent in the background and
+/// [`Known::confirm`] tells whether the index was current (see the module's doc for why
+/// this is sound). Otherwise, the same as [`open_state`].
+pub(crate) async fn open_state_ahead(p: &Pass<'_>) -> Result<Known> {
+    let db = Arc::new(p.state_dir.open_index(&p.destination)?);
+    let generation = db.generation()?;
+    if db.destination()?.as_deref() != Some(p.destination.as_str()) || generation == GenerationNo(0)
+    {
+        return settle(p, db).await;
+    }
+    let remembered = remembered(&db, generation)?;
+    let from = remembered.first().map_or(generation, |r| r.generation);
+    let store = Arc::clone(p.store);
+    let listing = tokio::spawn(async move { catalog::list_metas(&store, from.previous()).await });
+    Ok(Known {
+        generation,
+        index: db,
+        seen: p.state_dir.seen(),
+        rebuilt: false,
+        ahead: Some(Ahead {
+            listing,
+            generation,
+            remembered,
+        }),
+    })
+}
+
+/// The generations the local index remembers, up to its own.
+fn remembered(db: &LocalIndex, generation: GenerationNo) -> Result<Vec<Remembered>> {
+    Ok(db
+        .remembered()?
+        .into_iter()
+        .filter(|r| r.generation <= generation)
+        .collect())
 }
 
 /// The archive as this host last saw it, brought up to date with the remote (one LIST
@@ -37,6 +139,11 @@ pub(crate) struct Known {
 /// commit on top of a chain readers cannot load.
 pub(crate) async fn open_state(p: &Pass<'_>) -> Result<Known> {
     let db = Arc::new(p.state_dir.open_index(&p.destination)?);
+    settle(p, db).await
+}
+
+/// [`open_state`] of the index `db`, opened.
+async fn settle(p: &Pass<'_>, db: Arc<LocalIndex>) -> Result<Known> {
     match db.destination()? {
         Some(d) if d == p.destination => {}
         other => {
@@ -47,13 +154,14 @@ pub(crate) async fn open_state(p: &Pass<'_>) -> Result<Known> {
         }
     }
     let generation = db.generation()?;
-    let remembered: Vec<Remembered> = db
-        .remembered()?
-        .into_iter()
-        .filter(|r| r.generation <= generation)
-        .collect();
+    let remembered = remembered(&db, generation)?;
     let from = remembered.first().map_or(generation, |r| r.generation);
     let listed = catalog::list_metas(p.store, from.previous()).await?;
+    tracing::debug!(
+        elapsed_ms = p.started.elapsed().as_secs_f64() * 1000.0,
+        generations = listed.len(),
+        "listed the destination's generations"
+    );
     let holds = |g: GenerationNo| listed.iter().any(|(l, _)| *l == g);
     if generation > GenerationNo(0) && !holds(generation) {
         // Still our chain (it holds generations this host has) but its head is gone:
@@ -92,6 +200,7 @@ pub(crate) async fn open_state(p: &Pass<'_>) -> Result<Known> {
         index: db,
         seen,
         rebuilt: false,
+        ahead: None,
     })
 }
 
@@ -218,5 +327,6 @@ async fn rebuild(p: &Pass<'_>, db: Arc<LocalIndex>) -> Result<Known> {
         index: db,
         seen: BTreeMap::new(),
         rebuilt: true,
+        ahead: None,
     })
 }

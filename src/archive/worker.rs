@@ -26,16 +26,17 @@ use std::sync::Arc;
 
 use crate::archive::commit::{self, SeenFiles, Staged};
 use crate::archive::control::Control;
-use crate::archive::pass::{scrub_report, Pass};
+use crate::archive::pass::{cached, scrub_report, Pass};
 use crate::archive::preview::{self, Preview, PreviewFile};
 use crate::archive::{cleanup, diff, disk, files, hooks, leftovers, publish, scan, sync};
 use crate::catalog::db::LocalIndex;
 use crate::catalog::index::Lookup;
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::fsstat::FileId;
+use crate::fsstat::{FileId, ScannedFile};
 use crate::remote::Store;
 use crate::report::{Outcome, RunReport};
+use crate::state::seen::RACY_MARGIN_NS;
 use crate::state::{Seen, StateDir};
 use crate::time::{Clock, Timestamp};
 
@@ -106,6 +107,7 @@ pub(crate) async fn run_locked(
     if let Err(e) = crate::state::history::record(state_dir.path(), &report) {
         tracing::warn!(error = %e.chain(), "could not record the pass in the status file");
     }
+    step(&p, "recorded the pass in the status file");
     log_summary(&report);
     hooks::post_pass(&p, &report).await;
     result.map(|()| report)
@@ -163,61 +165,87 @@ fn skipped(p: &Pass<'_>, mut report: RunReport, why: String) -> RunReport {
     report
 }
 
+/// A pass that will read more than this goes no further than its plan before its
+/// catch-up listing confirms the local index ([`sync::Known::confirm`]): a stale index then
+/// costs at most this much reading and uploading done twice. A WAL segment or a few
+/// rotated logs are read and stored while the listing is on its way.
+const AHEAD_BYTES: u64 = 64 << 20;
+
+/// Whether an attempt at a pass stood.
+#[derive(Debug, PartialEq, Eq)]
+enum Attempt {
+    /// It ran to its end (committed, or found nothing to record).
+    Done,
+    /// Its catch-up listing showed the local index was not current: nothing was
+    /// recorded, and the pass starts over.
+    Stale,
+}
+
 /// Steps 1 to 5c; the caller measures the disks and records the report whatever they
-/// come to.
+/// come to. The pass goes ahead of its catch-up listing; when the listing shows the local
+/// index was not current, it starts over once, after catching up.
 async fn pass(p: &Pass<'_>, report: &mut RunReport) -> Result<()> {
     leftovers::sweep(p.config, p.state_dir.path(), p.clock.now());
     leftovers::sweep_multipart(p.config, p.state_dir.path(), p.clock.now()).await;
-    let mut known = sync::open_state(p).await?;
+    let known = sync::open_state_ahead(p).await?;
+    step(p, "opened the local index");
+    if attempt(p, known, report).await? == Attempt::Done {
+        return Ok(());
+    }
+    tracing::info!(
+        "the destination changed since this host last read it; catching up and starting the pass over"
+    );
+    *report = RunReport {
+        started_at: report.started_at,
+        ..Default::default()
+    };
+    let known = sync::open_state(p).await?;
+    step(p, "caught up with the destination");
+    attempt(p, known, report).await.map(drop)
+}
+
+/// One attempt at steps 1 to 5c on what `known` says of the archive.
+async fn attempt(p: &Pass<'_>, mut known: sync::Known, report: &mut RunReport) -> Result<Attempt> {
     let old_seen = std::mem::take(&mut known.seen);
 
     // 1. scan
     let now = p.clock.now();
     let files = scan::scan_sources(p, now, report);
     report.files_scanned = files.len() as u64;
+    step(p, "scanned the sources");
 
     // 2. diff: a file whose stat matches its seen record is not read at all.
-    let (unchanged, rest) = diff::quick_check(files, &old_seen);
+    let (mut unchanged, rest) = diff::quick_check(files, &old_seen);
+    let to_clean = cleanup::candidates(&p.config.sources, &unchanged, &old_seen);
+    let (racy, rest) = still_racy(rest, &old_seen, now);
+    unchanged.extend(racy);
     report.files_unchanged = unchanged.len() as u64;
     report.current_generation = known.generation.get();
-    let to_clean = cleanup::candidates(&p.config.sources, &unchanged, &old_seen);
-    // Every unchanged file has a record in old_seen, so equal counts mean equal maps.
-    let seen_of_unchanged = || -> BTreeMap<FileId, Seen> {
-        unchanged
-            .iter()
-            .filter_map(|f| {
-                let id = (f.source.clone(), f.rel.clone());
-                old_seen.get(&id).map(|s| (id, *s))
-            })
-            .collect()
-    };
     if rest.is_empty() {
-        // Nothing to hash or record: no index needed, nothing remote written.
-        if unchanged.len() != old_seen.len() {
-            commit::save_seen(p, &old_seen, &seen_of_unchanged());
+        if !known.confirm().await? {
+            return Ok(Attempt::Stale);
         }
-        if publish::lags(&known.index)? {
-            publish::records(p, &known.index).await;
-        }
-        clean(p, to_clean, &*known.index, report);
-        return Ok(());
+        nothing_new(p, &known.index, &old_seen, &unchanged, to_clean, report).await?;
+        return Ok(Attempt::Done);
     }
     let index = Arc::clone(&known.index);
     let plan = diff::plan(rest, &*index, &old_seen)?;
     let to_read = plan.candidates.iter().map(|f| f.stat.size).sum();
     p.control.plan(plan.candidates.len() as u64, to_read);
+    if to_read > AHEAD_BYTES && !known.confirm().await? {
+        return Ok(Attempt::Stale);
+    }
 
     // 3–4. digest and upload, a batch of files at a time, each batch's entries staged
     // in the local index: memory does not grow with the number of files.
     index.clear_pending()?;
     let lookup: Arc<dyn Lookup> = Arc::<LocalIndex>::clone(&index);
-    let new = seen_of_unchanged();
-    drop(unchanged);
     let mut seen = SeenFiles {
+        new: seen_of(&unchanged, &old_seen),
         old: old_seen,
-        new,
         seen_at_ns: crate::fsstat::nanos(now),
     };
+    drop(unchanged);
     let mut staged = Staged {
         archived_at: Timestamp::from(p.clock.now()),
         entries: 0,
@@ -228,14 +256,88 @@ async fn pass(p: &Pass<'_>, report: &mut RunReport) -> Result<()> {
             files::hash_and_store(p, batch, Arc::clone(&lookup), known.rebuilt, report).await?;
         commit::stage(&index, done, &mut seen, &mut staged, report)?;
     }
+    step(p, "hashed and stored the files");
+    // Nothing is recorded before the listing confirms what the records build on.
+    if !known.confirm().await? {
+        cached("pending entries", index.clear_pending());
+        return Ok(Attempt::Stale);
+    }
+    step(p, "the catch-up listing confirmed the local index");
 
     // 5. commit
     commit::commit(p, &index, staged, seen, report).await?;
+    step(p, "committed, and the seen records written");
 
     // 5b. the version records of what is now committed (the commit stands without them)
     publish::records(p, &index).await;
+    step(p, "wrote the version records");
     clean(p, to_clean, &*index, report);
+    Ok(Attempt::Done)
+}
+
+/// A pass that found nothing to hash or record: no index needed, nothing remote written
+/// (but the version records an earlier pass could not write); the seen records of files
+/// gone are dropped, and the archived files due are deleted.
+async fn nothing_new(
+    p: &Pass<'_>,
+    index: &LocalIndex,
+    old_seen: &BTreeMap<FileId, Seen>,
+    unchanged: &[ScannedFile],
+    to_clean: Vec<cleanup::Candidate>,
+    report: &mut RunReport,
+) -> Result<()> {
+    // Every unchanged file has a record in old_seen, so equal counts mean equal maps.
+    if unchanged.len() != old_seen.len() {
+        commit::save_seen(p, old_seen, &seen_of(unchanged, old_seen));
+    }
+    if publish::lags(index)? {
+        publish::records(p, index).await;
+    }
+    clean(p, to_clean, index, report);
     Ok(())
+}
+
+/// Sets apart the files whose stat is the one on record but too recent to prove their
+/// content (the "racy git" margin, [`RACY_MARGIN_NS`]), and still within it: hashing
+/// them now would prove no more than the hash on record, since a record made now would be
+/// within the margin too, and the pass after the margin hashes them anyway. So a WAL
+/// segment archived a moment ago is not read again by every pass of the next two
+/// seconds. Nothing is recorded of them: their records stay as they are (untrusted), and
+/// content rewritten behind an unchanged stat is found by the first pass past the margin,
+/// as before. They count as unchanged.
+fn still_racy(
+    rest: Vec<ScannedFile>,
+    old_seen: &BTreeMap<FileId, Seen>,
+    now: std::time::SystemTime,
+) -> (Vec<ScannedFile>, Vec<ScannedFile>) {
+    let now_ns = crate::fsstat::nanos(now);
+    rest.into_iter().partition(|f| {
+        old_seen
+            .get(&(f.source.clone(), f.rel.clone()))
+            .is_some_and(|s| {
+                s.stat == f.stat && now_ns < s.stat.mtime_ns.saturating_add(RACY_MARGIN_NS)
+            })
+    })
+}
+
+/// The seen records of the files found unchanged.
+fn seen_of(unchanged: &[ScannedFile], old_seen: &BTreeMap<FileId, Seen>) -> BTreeMap<FileId, Seen> {
+    unchanged
+        .iter()
+        .filter_map(|f| {
+            let id = (f.source.clone(), f.rel.clone());
+            old_seen.get(&id).map(|s| (id, *s))
+        })
+        .collect()
+}
+
+/// A debug line with the time since the pass started: where a pass's milliseconds go
+/// (`-vv`, or `RUST_LOG=logferry=debug`).
+pub(crate) fn step(p: &Pass<'_>, what: &'static str) {
+    tracing::debug!(
+        elapsed_ms = p.started.elapsed().as_secs_f64() * 1000.0,
+        "{what}"
+    );
 }
 
 /// 5c. local cleanup, once what the pass found is committed. The commit stands whatever

@@ -36,4 +36,5 @@ mod sources;
 mod stat_cache;
 mod status;
 mod throttle;
+mod wal_pass;
 mod worm;

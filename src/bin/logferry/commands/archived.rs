@@ -30,14 +30,19 @@ pub(crate) async fn run_archived(archives: &[Config], args: &ArchivedArgs) -> u8
             return EXIT_USAGE;
         }
     };
-    let deadline = wait.map(|d| logferry::monotonic() + d);
-    let mut next_nudge = logferry::monotonic();
+    let started = logferry::monotonic();
+    let deadline = wait.map(|d| started + d);
+    let mut next_nudge = started;
+    let elapsed_ms = || started.elapsed().as_secs_f64() * 1000.0;
     loop {
         let stamps: Vec<StateStamp> = archives.iter().map(state_stamp).collect();
         let mut reason = String::new();
         for a in archives {
             match check_archived(a, &args.name) {
-                Ack::Archived => return EXIT_OK,
+                Ack::Archived => {
+                    tracing::debug!(elapsed_ms = elapsed_ms(), "archived");
+                    return EXIT_OK;
+                }
                 Ack::NotYet(why) => reason = why,
                 Ack::Conflict(why) => {
                     eprintln!("logferry: {why}");
@@ -57,6 +62,7 @@ pub(crate) async fn run_archived(archives: &[Config], args: &ArchivedArgs) -> u8
         }
         if now >= next_nudge {
             nudge(archives).await;
+            tracing::debug!(elapsed_ms = elapsed_ms(), "asked for a pass");
             next_nudge = now + Duration::from_secs(5);
         }
         wait_for_a_record(archives, &stamps, deadline, next_nudge).await;
