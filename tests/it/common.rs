@@ -37,6 +37,9 @@ pub(crate) enum Backend {
     S3,
     /// The Azure test server (Azurite), started by `scripts/testbed`.
     Azure,
+    /// GCS: the XML API proxy in front of the S3 test server ([`crate::gcs_xml`]), or a
+    /// real bucket when `LOGFERRY_TEST_GCS_BUCKET` names one.
+    Gcs,
 }
 
 /// A test server's setting from the environment `scripts/testbed` writes. A test that
@@ -78,6 +81,24 @@ pub(crate) fn destination_toml(backend: Backend) -> String {
             testbed("TESTBED_AZURE_ACCOUNT"),
             testbed("TESTBED_AZURE_KEY"),
             testbed("TESTBED_AZURE_ENDPOINT"),
+        ),
+        Backend::Gcs => gcs_destination_toml(),
+    }
+}
+
+/// A GCS destination: the real bucket `LOGFERRY_TEST_GCS_BUCKET` names, when it is set
+/// (`scripts/test-real-gcs`; credentials from the environment, as on a host), else the XML
+/// API proxy in front of the S3 test server.
+pub(crate) fn gcs_destination_toml() -> String {
+    match std::env::var("LOGFERRY_TEST_GCS_BUCKET") {
+        Ok(bucket) if !bucket.is_empty() => {
+            format!("[destination]\nurl = \"gs://{bucket}/{}\"\n", unique_prefix())
+        }
+        _ => format!(
+            "[destination]\nurl = \"gs://{}/{}\"\n[destination.options]\ngoogle_service_account_key = '{}'\nallow_http = true\n",
+            crate::gcs_xml::bucket(),
+            unique_prefix(),
+            crate::gcs_xml::service_account_key(),
         ),
     }
 }

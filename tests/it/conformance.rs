@@ -78,6 +78,10 @@ mod azure {
     conformance_suite!(crate::common::Backend::Azure);
 }
 
+mod gcs {
+    conformance_suite!(crate::common::Backend::Gcs);
+}
+
 async fn second_pass_uploads_and_writes_nothing(b: Backend) {
     let env = Env::new(b);
     env.write("a.log", b"alpha\n");

@@ -14,6 +14,7 @@ mod concurrency;
 mod conformance;
 mod format;
 mod format_v3;
+mod gcs_xml;
 mod history;
 mod hooks;
 mod hosts;

@@ -57,6 +57,9 @@ mod s3 {
 mod azure {
     restore_suite!(crate::common::Backend::Azure);
 }
+mod gcs {
+    restore_suite!(crate::common::Backend::Gcs);
+}
 
 fn opts(to: &Path) -> RestoreOptions {
     RestoreOptions::new(to)
