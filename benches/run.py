@@ -63,8 +63,8 @@ about 3.5 minutes and 2 GiB of RAM for its 1,000,000-entry checkpoint; history t
 --history-dir elsewhere; wan adds about 10 minutes per run with upload_concurrency 4, most
 of it rclone and the 500 x 16 MiB files, and wal about 2 minutes per run), about
 12 GiB free in the scratch dir's file system, and SeaweedFS's data dir (.testbed/) growing
-by up to ~16 GiB until it compacts deleted objects (wan writes 8 GiB per tool and run, and
-deletes it after each run). Do not run scripts/test meanwhile: it
+by up to ~25 GiB during a wan run (8 GiB per tool; each run's objects are deleted and the
+volumes vacuumed after it). Do not run scripts/test meanwhile: it
 stops the test servers when it ends.
 
 Progress goes to stderr; the tables and, at the end, a Markdown block for BENCHMARKS.md
@@ -1275,6 +1275,19 @@ class Bench:
         while self.s3_prefixes:
             self.s3_delete(self.s3_prefixes[-1])
             self.s3_prefixes.pop()
+        self.s3_vacuum()
+
+    def s3_vacuum(self):
+        """SeaweedFS keeps deleted objects' bytes in its volume files until a vacuum: a
+        wan run writes ~25 GB, so without one the disk fills within the section."""
+        with open(os.path.join(REPO, ".testbed", "weed.port")) as f:
+            master = f.read().split()[1]
+        weed = os.path.join(REPO, ".testbed", "weed", "bin", "weed")
+        script = os.path.join(self.work, "weed-vacuum.txt")
+        with open(script, "w") as f:
+            f.write("lock\nvolume.vacuum -garbageThreshold 0.0001\nunlock\n")
+        with open(script) as f:
+            self.sh([weed, "shell", f"-master=127.0.0.1:{master}"], cwd=REPO, stdin=f)
 
     def section_rss(self):
         sec = Section("rss", "peak RSS of one pass, one big and one tiny file, local mirror")
