@@ -9,6 +9,7 @@ use crate::catalog::db::{LocalIndex, Select};
 use crate::catalog::load::PART_ENTRIES;
 use crate::catalog::records;
 use crate::catalog::GenerationNo;
+use crate::config::DestinationUrl;
 use crate::error::Result;
 use crate::remote::retry::Policy;
 
@@ -17,9 +18,9 @@ pub(crate) fn lags(index: &LocalIndex) -> Result<bool> {
     Ok(index.generation()? > index.published()?)
 }
 
-/// Writes the records of every current entry recorded after the newest published
-/// generation, a page at a time, then marks the index's generation published. A
-/// failure is a warning: the next pass writes them.
+/// Writes the records of every current entry recorded after the newest generation whose
+/// records are written, a page at a time, then marks the index's generation published
+/// (on GCS at most once a second). A failure is a warning: the next pass writes them.
 pub(crate) async fn records(p: &Pass<'_>, index: &LocalIndex) {
     if let Err(e) = publish(p, index).await {
         tracing::warn!(
@@ -30,28 +31,60 @@ pub(crate) async fn records(p: &Pass<'_>, index: &LocalIndex) {
 }
 
 async fn publish(p: &Pass<'_>, index: &LocalIndex) -> Result<()> {
-    let (through, newest) = (index.published()?, index.generation()?);
-    if newest <= through {
+    let (through, newest) = (index.records_written()?, index.generation()?);
+    let policy = Policy::for_destination(&p.config.destination);
+    if through < newest {
+        let select = Select::RecordedIn(through, newest);
+        let (mut after, mut count) = (None, 0usize);
+        loop {
+            let page = index.page(select, after.as_ref(), PART_ENTRIES)?;
+            let Some(last) = page.last() else { break };
+            after = Some((last.source.clone(), last.path.clone()));
+            count += page.len();
+            records::write_records(p.store, page, &policy, p.config.requests_in_flight).await?;
+        }
+        if through == GenerationNo(0) && count > 1 {
+            tracing::info!(
+                records = count,
+                generation = newest.get(),
+                "wrote the version records of the archive"
+            );
+        }
+        cached("version records", index.set_records_written(newest));
+    }
+    if index.published()? >= newest {
         return Ok(());
     }
-    let policy = Policy::for_destination(&p.config.destination);
-    let select = Select::RecordedIn(through, newest);
-    let (mut after, mut count) = (None, 0usize);
-    loop {
-        let page = index.page(select, after.as_ref(), PART_ENTRIES)?;
-        let Some(last) = page.last() else { break };
-        after = Some((last.source.clone(), last.path.clone()));
-        count += page.len();
-        records::write_records(p.store, page, &policy, p.config.requests_in_flight).await?;
+    let now = crate::fsstat::nanos(p.clock.now());
+    let behind = newest.get() - index.published()?.get();
+    if behind < MARK_LAG_MAX && mark_put_off(p, index.mark_written_ns()?, now) {
+        tracing::debug!(
+            generation = newest.get(),
+            "the published mark was written less than a second ago: the next pass writes it"
+        );
+        return Ok(());
     }
     records::write_mark(p.store, newest, &policy).await?;
-    if through == GenerationNo(0) && count > 1 {
-        tracing::info!(
-            records = count,
-            generation = newest.get(),
-            "wrote the version records of the archive"
-        );
-    }
-    cached("published mark", index.set_published(newest));
+    cached("published mark", index.set_mark_written(newest, now));
     Ok(())
+}
+
+/// GCS takes about one write a second to one object name and answers more with 429,
+/// whose retries held up each pass for a second; the mark is the one object a pass
+/// rewrites. So on GCS it is rewritten at most once a second. A mark behind makes a
+/// reader read the generations after it (slower, never wrong), at most
+/// [`MARK_LAG_MAX`] - 1 of them, and the next pass, one with nothing new too, brings it
+/// up to date.
+const GCS_MARK_INTERVAL_NS: i64 = 1_000_000_000;
+
+/// The most generations the mark is left behind by, whatever the rate: each one costs a
+/// lookup of a name never archived one more read.
+pub(crate) const MARK_LAG_MAX: u64 = 8;
+
+/// Whether this pass leaves the mark to the next one: on GCS, within a second of the
+/// last write of it (a clock that went back does not hold it off).
+fn mark_put_off(p: &Pass<'_>, last_ns: Option<i64>, now_ns: i64) -> bool {
+    let on_gcs =
+        matches!(&p.config.destination.url, DestinationUrl::Remote(u) if u.scheme() == "gs");
+    on_gcs && last_ns.is_some_and(|last| (0..GCS_MARK_INTERVAL_NS).contains(&(now_ns - last)))
 }

@@ -7,7 +7,8 @@
 //! from the destination. An operator can read it with `sqlite3 catalog.db`.
 //!
 //! Schema version 1 (`PRAGMA user_version`): `meta` (the destination it describes, the
-//! chain, through which generation the version records are written), `entries` (the
+//! chain, through which generation the version records and the published mark are
+//! written, and when the mark was), `entries` (the
 //! current entry of every archived path, indexed by content hash and by generation),
 //! `pending` (what the pass running now has stored and will record, moved into
 //! `entries` once its generation is committed) and `generations` (what the objects of
@@ -247,6 +248,35 @@ impl LocalIndex {
     /// Records that the version records are written through `generation`.
     pub(crate) fn set_published(&self, generation: GenerationNo) -> Result<()> {
         self.with(|c| Self::set_meta(c, "published", &generation.to_string()))
+    }
+
+    /// Through which generation this host wrote the version records themselves, which
+    /// can be ahead of the published mark when the mark's write was put off; never
+    /// behind it.
+    pub(crate) fn records_written(&self) -> Result<GenerationNo> {
+        let published = self.published()?;
+        let records: Option<GenerationNo> = self.meta("records")?.and_then(|v| v.parse().ok());
+        Ok(records.map_or(published, |r| r.max(published)))
+    }
+
+    /// Records that the version records (not yet the mark) are written through
+    /// `generation`.
+    pub(crate) fn set_records_written(&self, generation: GenerationNo) -> Result<()> {
+        self.with(|c| Self::set_meta(c, "records", &generation.to_string()))
+    }
+
+    /// When this host last wrote the published mark, in nanoseconds since the epoch on
+    /// the pass's clock.
+    pub(crate) fn mark_written_ns(&self) -> Result<Option<i64>> {
+        Ok(self.meta("mark_written_ns")?.and_then(|v| v.parse().ok()))
+    }
+
+    /// Records that this host wrote the published mark through `generation` at `at_ns`.
+    pub(crate) fn set_mark_written(&self, generation: GenerationNo, at_ns: i64) -> Result<()> {
+        self.with(|c| {
+            Self::set_meta(c, "published", &generation.to_string())?;
+            Self::set_meta(c, "mark_written_ns", &at_ns.to_string())
+        })
     }
 
     /// Starts describing `destination` from nothing: every entry and the chain forgotten.

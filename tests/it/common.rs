@@ -92,15 +92,23 @@ pub(crate) fn destination_toml(backend: Backend) -> String {
 pub(crate) fn gcs_destination_toml() -> String {
     match std::env::var("LOGFERRY_TEST_GCS_BUCKET") {
         Ok(bucket) if !bucket.is_empty() => {
-            format!("[destination]\nurl = \"gs://{bucket}/{}\"\n", unique_prefix())
+            format!(
+                "[destination]\nurl = \"gs://{bucket}/{}\"\n",
+                unique_prefix()
+            )
         }
-        _ => format!(
-            "[destination]\nurl = \"gs://{}/{}\"\n[destination.options]\ngoogle_service_account_key = '{}'\nallow_http = true\n",
-            crate::gcs_xml::bucket(),
-            unique_prefix(),
-            crate::gcs_xml::service_account_key(),
-        ),
+        _ => gcs_proxy_destination_toml(&crate::gcs_xml::endpoint()),
     }
+}
+
+/// A GCS destination through the XML API proxy at `endpoint`.
+pub(crate) fn gcs_proxy_destination_toml(endpoint: &str) -> String {
+    format!(
+        "[destination]\nurl = \"gs://{}/{}\"\n[destination.options]\ngoogle_service_account_key = '{}'\nallow_http = true\n",
+        crate::gcs_xml::bucket(),
+        unique_prefix(),
+        crate::gcs_xml::service_account_key_for(endpoint),
+    )
 }
 
 /// An S3 destination at `endpoint` (the server, or a proxy in front of it) with `secret`;

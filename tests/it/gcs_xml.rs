@@ -17,16 +17,19 @@
 //! that comes to need it fails instead of passing on a guess: generations (a
 //! precondition on a generation other than 0, a read of a given `generation`, the
 //! `x-goog-generation` header: none is sent back), copies, storage classes and any other
-//! `x-goog-*` header. GCS's own limits (one mutation per object per second, its error
-//! bodies, its rate limiting) are not modelled either: the server's S3 answers go back.
+//! `x-goog-*` header. GCS's error bodies are not modelled: the server's S3 answers go back.
+//! GCS's limit of about one write per second to one object is modelled only by a proxy
+//! started with it ([`start`]`(true)`), strictly (no bursts).
 //!
 //! One proxy serves the whole test binary, on its own thread and runtime, started on first
 //! use on 127.0.0.1.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode};
@@ -60,6 +63,8 @@ struct Upstream {
     region: String,
     client: HttpClient,
     seen: Arc<Seen>,
+    /// When GCS's write rate per object is modelled: when each object was last written.
+    last_write: Option<Mutex<HashMap<String, Instant>>>,
 }
 
 /// Counts of what the proxy translated or refused, for its own tests.
@@ -73,55 +78,67 @@ pub(crate) struct Seen {
     pub refused: AtomicUsize,
     /// Multipart requests (initiate, part, complete, abort).
     pub multipart: AtomicUsize,
+    /// Writes answered 429 for exceeding the write rate of one object.
+    pub rate_limited: AtomicUsize,
 }
 
-struct Shared {
-    endpoint: String,
-    seen: Arc<Seen>,
+/// A running proxy: its base URL and what it has seen.
+pub(crate) struct Started {
+    pub endpoint: String,
+    pub seen: Arc<Seen>,
 }
 
-static SHARED: OnceLock<Shared> = OnceLock::new();
+static SHARED: OnceLock<Started> = OnceLock::new();
 
-fn shared() -> &'static Shared {
-    SHARED.get_or_init(|| {
-        let seen = Arc::new(Seen::default());
-        let upstream = Upstream {
-            endpoint: testbed("TESTBED_S3_ENDPOINT")
-                .trim_end_matches('/')
-                .to_string(),
-            credential: AwsCredential {
-                key_id: testbed("TESTBED_S3_ACCESS_KEY"),
-                secret_key: testbed("TESTBED_S3_SECRET_KEY"),
-                token: None,
-            },
-            region: "us-east-1".into(),
-            client: ReqwestConnector::default()
-                .connect(&ClientOptions::new().with_allow_http(true))
-                .expect("an HTTP client for the S3 test server"),
-            seen: Arc::clone(&seen),
-        };
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::Builder::new()
-            .name("gcs-xml-proxy".into())
-            .spawn(move || {
-                let rt = tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(2)
-                    .enable_all()
-                    .build()
-                    .unwrap();
-                rt.block_on(async move {
-                    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                    tx.send(listener.local_addr().unwrap()).unwrap();
-                    serve(listener, Arc::new(upstream)).await
-                })
+/// The proxy every GCS test uses, started on first use.
+fn shared() -> &'static Started {
+    SHARED.get_or_init(|| start(false))
+}
+
+/// Starts a proxy on 127.0.0.1 on a thread and runtime of its own, for the rest of the
+/// test binary. With `write_rate_limit`, a second write (put, multipart completion or
+/// delete) of one object name within a second of the last one is answered `429`, as
+/// GCS answers when its limit of about one write per second per object is exceeded for
+/// long (real GCS allows short bursts; the proxy allows none).
+pub(crate) fn start(write_rate_limit: bool) -> Started {
+    let seen = Arc::new(Seen::default());
+    let upstream = Upstream {
+        endpoint: testbed("TESTBED_S3_ENDPOINT")
+            .trim_end_matches('/')
+            .to_string(),
+        credential: AwsCredential {
+            key_id: testbed("TESTBED_S3_ACCESS_KEY"),
+            secret_key: testbed("TESTBED_S3_SECRET_KEY"),
+            token: None,
+        },
+        region: "us-east-1".into(),
+        client: ReqwestConnector::default()
+            .connect(&ClientOptions::new().with_allow_http(true))
+            .expect("an HTTP client for the S3 test server"),
+        seen: Arc::clone(&seen),
+        last_write: write_rate_limit.then(|| Mutex::new(HashMap::new())),
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("gcs-xml-proxy".into())
+        .spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                tx.send(listener.local_addr().unwrap()).unwrap();
+                serve(listener, Arc::new(upstream)).await
             })
-            .unwrap();
-        let addr: SocketAddr = rx.recv().expect("the GCS XML proxy started");
-        Shared {
-            endpoint: format!("http://{addr}"),
-            seen,
-        }
-    })
+        })
+        .unwrap();
+    let addr: SocketAddr = rx.recv().expect("the GCS XML proxy started");
+    Started {
+        endpoint: format!("http://{addr}"),
+        seen,
+    }
 }
 
 /// The proxy's base URL (`gcs_base_url` for object_store's GCS client).
@@ -139,12 +156,10 @@ pub(crate) fn bucket() -> String {
     testbed("TESTBED_S3_BUCKET")
 }
 
-/// The `google_service_account_key` a client needs for the proxy: OAuth off, the proxy
-/// as the base URL.
-pub(crate) fn service_account_key() -> String {
+/// The same for the proxy at `endpoint`.
+pub(crate) fn service_account_key_for(endpoint: &str) -> String {
     format!(
-        r#"{{"gcs_base_url":"{}","disable_oauth":true,"client_email":"","private_key":"","private_key_id":""}}"#,
-        endpoint()
+        r#"{{"gcs_base_url":"{endpoint}","disable_oauth":true,"client_email":"","private_key":"","private_key_id":""}}"#
     )
 }
 
@@ -277,13 +292,45 @@ impl Upstream {
         if create_only {
             self.seen.create_only.fetch_add(1, Ordering::SeqCst);
         }
+        // A write of the object itself: a put (not of a part), a multipart completion, a
+        // delete.
+        let writes_object = !key.is_empty()
+            && match *method {
+                Method::PUT => !query.iter().any(|(k, _)| k == "partNumber"),
+                Method::POST => query.iter().any(|(k, _)| k == "uploadId"),
+                Method::DELETE => !multipart,
+                _ => false,
+            };
+        if writes_object && self.too_soon(&key) {
+            self.seen.rate_limited.fetch_add(1, Ordering::SeqCst);
+            return Ok(answer(
+                StatusCode::TOO_MANY_REQUESTS,
+                "<?xml version='1.0' encoding='UTF-8'?><Error><Code>SlowDown</Code><Message>The object exceeded the rate limit for object mutation operations.</Message></Error>",
+            ));
+        }
         let resp = self
             .send(method.clone(), &bucket, &key, query, out, body)
             .await;
+        if writes_object && resp.status().is_success() {
+            if let Some(last) = &self.last_write {
+                last.lock().unwrap().insert(key.clone(), Instant::now());
+            }
+        }
         if create_only && resp.status() == StatusCode::PRECONDITION_FAILED {
             self.seen.create_only_refused.fetch_add(1, Ordering::SeqCst);
         }
         Ok(resp)
+    }
+
+    /// Whether `key` was written less than a second ago, when the rate is modelled.
+    fn too_soon(&self, key: &str) -> bool {
+        let Some(last) = &self.last_write else {
+            return false;
+        };
+        last.lock()
+            .unwrap()
+            .get(key)
+            .is_some_and(|t| t.elapsed() < Duration::from_secs(1))
     }
 
     /// Sends one request to the S3 server, signed, and gives its answer with the headers
@@ -366,7 +413,7 @@ fn answer(status: StatusCode, text: &str) -> Response<Full<Bytes>> {
 fn gcs_client() -> object_store::gcp::GoogleCloudStorage {
     object_store::gcp::GoogleCloudStorageBuilder::new()
         .with_bucket_name(bucket())
-        .with_service_account_key(service_account_key())
+        .with_service_account_key(service_account_key_for(&endpoint()))
         .with_client_options(ClientOptions::new().with_allow_http(true))
         .with_retry(object_store::RetryConfig {
             max_retries: 0,
@@ -543,4 +590,52 @@ async fn what_is_not_modelled_is_refused_naming_it() {
         assert!(out.contains(what), "{args:?}: {out}");
     }
     assert!(seen().refused.load(Ordering::SeqCst) >= refused + 4);
+}
+
+/// GCS takes about one write a second to one object name, and logferry rewrites one
+/// object as it commits: the published mark. Passes that commit faster than that, as WAL
+/// segments archived back to back do, used to get 429s for it and wait out the retries
+/// (each pass took about a second). On GCS the mark is now rewritten at most once a
+/// second: every pass commits without a 429, every file is found by its record, and a
+/// pass a second later brings the mark up to date.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passes_faster_than_gcs_takes_writes_to_one_object_get_no_429() {
+    use logferry::{find_archived, Lookup};
+    let proxy = start(true);
+    let toml = format!(
+        "state_dir = \"state\"\n{}[[sources]]\nname = \"app\"\npath = \"logs\"\nmin_age = \"0s\"\n",
+        crate::common::gcs_proxy_destination_toml(&proxy.endpoint)
+    );
+    let env = crate::common::Env::from_toml(tempfile::tempdir().unwrap(), &toml);
+    let started = Instant::now();
+    for i in 0..5u64 {
+        env.write(&format!("seg-{i}"), format!("segment {i}\n").as_bytes());
+        let r = env.pass().await;
+        assert_eq!((r.files_uploaded, r.generation), (1, Some(i + 1)), "{r:?}");
+    }
+    let limited = proxy.seen.rate_limited.load(Ordering::SeqCst);
+    eprintln!(
+        "5 passes in {:?}, {limited} writes answered 429",
+        started.elapsed()
+    );
+    assert_eq!(limited, 0, "no object was rewritten within a second");
+    let index = env.index().await;
+    assert_eq!(index.len(), 5);
+    env.assert_objects_match(&index).await;
+    for i in 0..5 {
+        let name = format!("seg-{i}");
+        let found = find_archived(&env.store, &name, None).await.unwrap();
+        assert!(matches!(found, Lookup::Found(_)), "{name}: {found:?}");
+    }
+    let mark =
+        || async { String::from_utf8(env.get("catalog/published.json").await.to_vec()).unwrap() };
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let r = env.pass().await;
+    assert_eq!(r.generation, None, "nothing new to commit");
+    assert!(
+        mark().await.contains("\"generation\":5"),
+        "{}",
+        mark().await
+    );
+    assert_eq!(proxy.seen.rate_limited.load(Ordering::SeqCst), 0);
 }
