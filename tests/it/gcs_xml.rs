@@ -70,14 +70,10 @@ struct Upstream {
 /// Counts of what the proxy translated or refused, for its own tests.
 #[derive(Debug, Default)]
 pub(crate) struct Seen {
-    /// `x-goog-if-generation-match: 0` requests sent on as `If-None-Match: *`.
-    pub create_only: AtomicUsize,
-    /// Of those, the ones the server refused with 412.
+    /// `x-goog-if-generation-match: 0` requests the server refused with 412.
     pub create_only_refused: AtomicUsize,
     /// Requests answered 501.
     pub refused: AtomicUsize,
-    /// Multipart requests (initiate, part, complete, abort).
-    pub multipart: AtomicUsize,
     /// Writes answered 429 for exceeding the write rate of one object.
     pub rate_limited: AtomicUsize,
 }
@@ -268,9 +264,6 @@ impl Upstream {
         }
         let (bucket, key) = split_path(path);
         let multipart = query.iter().any(|(k, _)| k == "uploads" || k == "uploadId");
-        if multipart {
-            self.seen.multipart.fetch_add(1, Ordering::SeqCst);
-        }
         if *method == Method::DELETE && !multipart && !key.is_empty() {
             let head = self
                 .send(
@@ -288,9 +281,6 @@ impl Upstream {
                     "<?xml version='1.0' encoding='UTF-8'?><Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message></Error>",
                 ));
             }
-        }
-        if create_only {
-            self.seen.create_only.fetch_add(1, Ordering::SeqCst);
         }
         // A write of the object itself: a put (not of a part), a multipart completion, a
         // delete.
