@@ -202,7 +202,7 @@ pub(crate) fn parse_destination_url(text: &str, base: &Path) -> Result<Destinati
 
 /// object_store ignores option names it does not know; an operator's typo must not be
 /// silently dropped, so each name is checked against the backend's own list.
-pub(super) fn check_option(url: &DestinationUrl, name: &str) -> Result<(), Invalid> {
+pub(super) fn check_option(url: &DestinationUrl, name: &str, value: &str) -> Result<(), Invalid> {
     use object_store::aws::AmazonS3ConfigKey;
     use object_store::azure::AzureConfigKey;
     use object_store::gcp::GoogleConfigKey;
@@ -225,7 +225,7 @@ pub(super) fn check_option(url: &DestinationUrl, name: &str) -> Result<(), Inval
         ),
     };
     if known {
-        Ok(())
+        check_option_value(url.scheme(), &n, value)
     } else {
         Err(format!(
             "unknown option for {}:// destinations; known options include {examples}",
@@ -233,6 +233,26 @@ pub(super) fn check_option(url: &DestinationUrl, name: &str) -> Result<(), Inval
         )
         .into())
     }
+}
+
+/// The server-side encryptions S3 knows, as object_store takes them (exact case).
+const S3_ENCRYPTIONS: &[&str] = &["AES256", "aws:kms", "aws:kms:dsse", "sse-c"];
+
+/// The values object_store would refuse only when the store is opened, with a message
+/// that names neither the key nor (for KMS) the right spelling.
+fn check_option_value(scheme: &str, name: &str, value: &str) -> Result<(), Invalid> {
+    let sse = matches!(scheme, "s3" | "s3a")
+        && matches!(
+            name,
+            "aws_server_side_encryption" | "server_side_encryption"
+        );
+    if !sse || S3_ENCRYPTIONS.contains(&value) {
+        return Ok(());
+    }
+    Err(format!(
+        "`{value}` is not a server-side encryption; use \"AES256\" (SSE-S3), \"aws:kms\" (SSE-KMS, with aws_sse_kms_key_id), \"aws:kms:dsse\" or \"sse-c\" (with aws_sse_customer_key_base64)"
+    )
+    .into())
 }
 
 fn redact_url_text(text: &str) -> String {

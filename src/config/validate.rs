@@ -342,8 +342,8 @@ fn options(
 ) -> Checked<BTreeMap<String, String>> {
     let options: BTreeMap<String, String> =
         raw.into_iter().map(|(k, v)| (k, v.to_string())).collect();
-    for k in options.keys() {
-        check_option(url, k).map_err(|m| m.at(format!("destination.options.{k}")))?;
+    for (k, v) in &options {
+        check_option(url, k, v).map_err(|m| m.at(format!("destination.options.{k}")))?;
     }
     Ok(options)
 }

@@ -16,6 +16,7 @@ pub(crate) mod probe;
 pub(crate) mod read_back;
 pub(crate) mod retry;
 pub(crate) mod signed;
+pub(crate) mod sse;
 pub(crate) mod store;
 pub(crate) mod throttle;
 

@@ -22,8 +22,8 @@ pub(crate) const PROBE_PREFIX: &str = "logferry-probe";
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Check {
-    /// `write`, `read`, `list`, `conditional create`, `delete`, and on S3 `checksum`
-    /// and `object lock`.
+    /// `write`, `read`, `list`, `conditional create`, `delete`, and on S3 `encryption`
+    /// (before `delete`), `checksum` and `object lock`.
     pub name: &'static str,
     /// Whether it worked.
     pub ok: bool,
@@ -60,7 +60,8 @@ fn one_line(s: &str) -> String {
 }
 
 /// Runs every check against `store`, the destination `dest` opened, cleaning up after
-/// itself; on S3 it also reports the upload checksum and the bucket's Object Lock.
+/// itself; on S3 it also reports the server-side encryption the store applied, the upload
+/// checksum and the bucket's Object Lock.
 pub async fn probe(store: &Store, dest: &Destination) -> Vec<Check> {
     let nonce = crate::time::Clock::now(&crate::time::SystemClock)
         .duration_since(UNIX_EPOCH)
@@ -89,8 +90,16 @@ pub async fn probe(store: &Store, dest: &Destination) -> Vec<Check> {
         read(store, &plain, &body).await,
         list(store, &dir, &plain).await,
         conditional_create(store, &guarded).await,
-        delete(store, &plain, &guarded).await,
     ];
+    if let Some(f) = crate::remote::sse::check(dest, plain.as_ref()).await {
+        checks.push(Check {
+            name: "encryption",
+            ok: f.ok,
+            detail: f.detail,
+            hint: f.hint,
+        });
+    }
+    checks.push(delete(store, &plain, &guarded).await);
     if is_s3(dest) {
         checks.push(Check::pass("checksum", checksum_detail(dest)));
     }

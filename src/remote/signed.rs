@@ -84,8 +84,35 @@ impl SignedS3 {
         for (k, v) in query {
             url.query_pairs_mut().append_pair(k, v);
         }
+        let (status, _, body) = self.send("GET", &url, what).await?;
+        Ok((status, body))
+    }
+
+    /// A signed `HEAD` of the object at `key` (under the archive's prefix); gives the
+    /// status and the headers.
+    pub(crate) async fn head_object(
+        &self,
+        key: &str,
+        what: &str,
+    ) -> Result<(http::StatusCode, http::HeaderMap), String> {
+        let base = &self.base;
+        let mut url = url::Url::parse(base).map_err(|e| format!("endpoint {base}: {e}"))?;
+        url.path_segments_mut()
+            .map_err(|()| format!("endpoint {base}: not a base URL"))?
+            .pop_if_empty()
+            .extend(format!("{}{key}", self.prefix).split('/'));
+        let (status, headers, _) = self.send("HEAD", &url, what).await?;
+        Ok((status, headers))
+    }
+
+    async fn send(
+        &self,
+        method: &str,
+        url: &url::Url,
+        what: &str,
+    ) -> Result<(http::StatusCode, http::HeaderMap, bytes::Bytes), String> {
         let mut req = http::Request::builder()
-            .method("GET")
+            .method(method)
             .uri(url.as_str())
             .body(HttpRequestBody::from(bytes::Bytes::new()))
             .map_err(|e| e.to_string())?;
@@ -103,12 +130,8 @@ impl SignedS3 {
             .execute(req)
             .await
             .map_err(|e| format!("{what}: {e}"))?;
-        let status = resp.status();
-        let body = resp
-            .into_body()
-            .bytes()
-            .await
-            .map_err(|e| format!("{what}: {e}"))?;
-        Ok((status, body))
+        let (parts, body) = resp.into_parts();
+        let body = body.bytes().await.map_err(|e| format!("{what}: {e}"))?;
+        Ok((parts.status, parts.headers, body))
     }
 }

@@ -34,6 +34,7 @@ mod restore;
 mod retention;
 mod service;
 mod sources;
+mod sse;
 mod stat_cache;
 mod status;
 mod throttle;

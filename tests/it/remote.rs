@@ -240,6 +240,7 @@ async fn probe_passes_on_every_real_backend() {
         let names: Vec<_> = checks.iter().map(|c| c.name).collect();
         let mut expected = vec!["write", "read", "list", "conditional create", "delete"];
         if matches!(backend, Backend::S3) {
+            expected.insert(4, "encryption");
             expected.extend(["checksum", "object lock"]);
         }
         assert_eq!(names, expected, "{backend:?}");
