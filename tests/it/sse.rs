@@ -6,17 +6,25 @@ use std::process::Command;
 
 use logferry::{config_from_toml, probe};
 
-use crate::common::{destination_toml, testbed, Backend, Env};
+use crate::common::{destination_toml, logferry, testbed, text, Backend, Env};
 
 const SOURCES: &str = "[[sources]]\nname = \"app\"\npath = \"logs\"\nmin_age = \"0s\"\n";
 
 /// An S3 workspace whose `[destination.options]` also hold `options`.
 fn env_with(options: &str) -> Env {
+    env_and_config(options).0
+}
+
+/// The same, and its config written to `logferry.toml` in the workspace.
+fn env_and_config(options: &str) -> (Env, std::path::PathBuf) {
     let toml = format!(
         "state_dir = \"state\"\n{}{options}{SOURCES}",
         destination_toml(Backend::S3)
     );
-    Env::from_toml(tempfile::tempdir().unwrap(), &toml)
+    let env = Env::from_toml(tempfile::tempdir().unwrap(), &toml);
+    let cfg = env.dir.path().join("logferry.toml");
+    std::fs::write(&cfg, &toml).unwrap();
+    (env, cfg)
 }
 
 /// The probe's `encryption` check.
@@ -103,7 +111,7 @@ async fn the_probe_fails_when_the_store_ignores_the_encryption_asked_for() {
 async fn sse_c_round_trips_and_a_read_without_the_key_is_refused() {
     // 32 bytes, base64: a test key, not a secret.
     let key = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
-    let env = env_with(&format!(
+    let (env, cfg) = env_and_config(&format!(
         "aws_server_side_encryption = \"sse-c\"\naws_sse_customer_key_base64 = \"{key}\"\n"
     ));
     env.write("a.log", b"secret line\n");
@@ -124,6 +132,16 @@ async fn sse_c_round_trips_and_a_read_without_the_key_is_refused() {
     let check = encryption_check(&env).await;
     assert!(check.ok, "{check:?}");
     assert!(check.detail.starts_with("SSE-C"), "{check:?}");
+    // The key is a secret: never printed.
+    for args in [
+        &["check-config"][..],
+        &["check-config", "--json"],
+        &["check-config", "--probe"],
+    ] {
+        let o = logferry(&cfg, args).await;
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", text(&o));
+        assert!(!text(&o).contains(key), "{args:?}: {}", text(&o));
+    }
 }
 
 #[test]
