@@ -9,7 +9,6 @@ use crate::catalog::db::{LocalIndex, Select};
 use crate::catalog::load::PART_ENTRIES;
 use crate::catalog::records;
 use crate::catalog::GenerationNo;
-use crate::config::DestinationUrl;
 use crate::error::Result;
 use crate::remote::retry::Policy;
 
@@ -52,11 +51,12 @@ async fn publish(p: &Pass<'_>, index: &LocalIndex) -> Result<()> {
         }
         cached("version records", index.set_records_written(newest));
     }
-    if index.published()? >= newest {
+    let published = index.published()?;
+    if published >= newest {
         return Ok(());
     }
     let now = crate::fsstat::nanos(p.clock.now());
-    let behind = newest.get() - index.published()?.get();
+    let behind = newest.get() - published.get();
     if behind < MARK_LAG_MAX && mark_put_off(p, index.mark_written_ns()?, now) {
         tracing::debug!(
             generation = newest.get(),
@@ -84,7 +84,6 @@ pub(crate) const MARK_LAG_MAX: u64 = 8;
 /// Whether this pass leaves the mark to the next one: on GCS, within a second of the
 /// last write of it (a clock that went back does not hold it off).
 fn mark_put_off(p: &Pass<'_>, last_ns: Option<i64>, now_ns: i64) -> bool {
-    let on_gcs =
-        matches!(&p.config.destination.url, DestinationUrl::Remote(u) if u.scheme() == "gs");
-    on_gcs && last_ns.is_some_and(|last| (0..GCS_MARK_INTERVAL_NS).contains(&(now_ns - last)))
+    p.config.destination.url.is_gcs()
+        && last_ns.is_some_and(|last| (0..GCS_MARK_INTERVAL_NS).contains(&(now_ns - last)))
 }

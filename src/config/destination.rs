@@ -147,6 +147,27 @@ pub enum DestinationUrl {
     Remote(url::Url),
 }
 
+impl DestinationUrl {
+    /// Whether this is an S3 destination (`s3://`, `s3a://`).
+    pub(crate) fn is_s3(&self) -> bool {
+        matches!(self, DestinationUrl::Remote(u) if matches!(u.scheme(), "s3" | "s3a"))
+    }
+
+    /// Whether this is a GCS destination (`gs://`).
+    pub(crate) fn is_gcs(&self) -> bool {
+        matches!(self, DestinationUrl::Remote(u) if u.scheme() == "gs")
+    }
+}
+
+/// Whether `name` is S3's server-side encryption option, under any of the spellings
+/// object_store takes for it.
+pub(crate) fn is_s3_encryption_option(name: &str) -> bool {
+    use object_store::aws::AmazonS3ConfigKey;
+    name.to_ascii_lowercase()
+        .parse::<AmazonS3ConfigKey>()
+        .is_ok_and(|k| k.as_ref() == "aws_server_side_encryption")
+}
+
 /// Parses a destination URL (or a plain path, resolved against `base`), `{…}` already
 /// expanded.
 pub(crate) fn parse_destination_url(text: &str, base: &Path) -> Result<DestinationUrl, Invalid> {
@@ -225,7 +246,7 @@ pub(super) fn check_option(url: &DestinationUrl, name: &str, value: &str) -> Res
         ),
     };
     if known {
-        check_option_value(url.scheme(), &n, value)
+        check_option_value(url.scheme(), name, value)
     } else {
         Err(format!(
             "unknown option for {}:// destinations; known options include {examples}",
@@ -241,11 +262,7 @@ const S3_ENCRYPTIONS: &[&str] = &["AES256", "aws:kms", "aws:kms:dsse", "sse-c"];
 /// The values object_store would refuse only when the store is opened, with a message
 /// that names neither the key nor (for KMS) the right spelling.
 fn check_option_value(scheme: &str, name: &str, value: &str) -> Result<(), Invalid> {
-    let sse = matches!(scheme, "s3" | "s3a")
-        && matches!(
-            name,
-            "aws_server_side_encryption" | "server_side_encryption"
-        );
+    let sse = matches!(scheme, "s3" | "s3a") && is_s3_encryption_option(name);
     if !sse || S3_ENCRYPTIONS.contains(&value) {
         return Ok(());
     }

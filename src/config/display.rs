@@ -126,7 +126,7 @@ impl Config {
             writeln!(f, "max_retries = {}", d.max_retries)?;
             writeln!(f, "retry_timeout = {}", dur(d.retry_timeout))?;
         }
-        if is_s3(&d.url) {
+        if d.url.is_s3() {
             writeln!(f, "checksum = {}", q(d.checksum.name()))?;
         }
         if !d.options.is_empty() {
@@ -261,7 +261,7 @@ impl Config {
             dest.insert("max_retries".into(), json!(d.max_retries));
             dest.insert("retry_timeout".into(), dur(d.retry_timeout));
         }
-        if is_s3(&d.url) {
+        if d.url.is_s3() {
             dest.insert("checksum".into(), json!(d.checksum.name()));
         }
         let options: Map<String, Value> = d
@@ -319,8 +319,4 @@ fn source_json(s: &Source) -> Value {
     }
     v["retention"] = super::retention::keep_json(&s.keep);
     v
-}
-
-fn is_s3(url: &DestinationUrl) -> bool {
-    matches!(url, DestinationUrl::Remote(u) if matches!(u.scheme(), "s3" | "s3a"))
 }

@@ -6,7 +6,7 @@
 
 use serde::Deserialize;
 
-use crate::config::{Destination, DestinationUrl, UploadChecksum, CHECKSUM_OPTIONS};
+use crate::config::{Destination, UploadChecksum, CHECKSUM_OPTIONS};
 use crate::remote::signed::SignedS3;
 
 /// A bucket's `ObjectLockConfiguration`.
@@ -31,11 +31,6 @@ struct Retention {
     years: Option<u32>,
 }
 
-/// Whether the destination is on S3.
-pub(crate) fn is_s3(dest: &Destination) -> bool {
-    matches!(&dest.url, DestinationUrl::Remote(u) if matches!(u.scheme(), "s3" | "s3a"))
-}
-
 /// The upload checksum the destination's puts carry, as the probe reports it after a
 /// put worked.
 pub(crate) fn checksum_detail(dest: &Destination) -> String {
@@ -53,7 +48,7 @@ pub(crate) fn checksum_detail(dest: &Destination) -> String {
 /// The hint for a failed put on S3 whose error is about a checksum header.
 pub(crate) fn checksum_hint(dest: &Destination, error: &str) -> Option<String> {
     let e = error.to_ascii_lowercase();
-    if !is_s3(dest) || !(e.contains("checksum") || e.contains("content-md5")) {
+    if !dest.url.is_s3() || !(e.contains("checksum") || e.contains("content-md5")) {
         return None;
     }
     Some(match dest.checksum {

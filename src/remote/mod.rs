@@ -6,6 +6,7 @@
 //! may keep ([`delete`], with [`lock`] and [`signed`]).
 
 pub(crate) mod bucket_lock;
+pub(crate) mod check;
 pub(crate) mod delete;
 pub(crate) mod hosts;
 pub(crate) mod layout;

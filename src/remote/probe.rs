@@ -11,53 +11,13 @@ use object_store::path::Path;
 use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload};
 
 use crate::config::Destination;
-use crate::error::hint_for;
-use crate::remote::bucket_lock::{checksum_detail, checksum_hint, is_s3, object_lock_detail};
+use crate::remote::bucket_lock::{checksum_detail, checksum_hint, object_lock_detail};
 use crate::remote::Store;
 
 /// Folder of scratch keys under the destination prefix.
 pub(crate) const PROBE_PREFIX: &str = "logferry-probe";
 
-/// The outcome of one check.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Check {
-    /// `write`, `read`, `list`, `conditional create`, `delete`, and on S3 `encryption`
-    /// (before `delete`), `checksum` and `object lock`.
-    pub name: &'static str,
-    /// Whether it worked.
-    pub ok: bool,
-    /// What happened.
-    pub detail: String,
-    /// The likely fix, for a failure.
-    pub hint: Option<String>,
-}
-
-impl Check {
-    fn pass(name: &'static str, detail: impl Into<String>) -> Self {
-        Check {
-            name,
-            ok: true,
-            detail: detail.into(),
-            hint: None,
-        }
-    }
-
-    fn fail(name: &'static str, e: &object_store::Error) -> Self {
-        Check {
-            name,
-            ok: false,
-            detail: one_line(&e.to_string()),
-            hint: Some(hint_for(e).unwrap_or_else(|| {
-                "see the error; `RUST_LOG=object_store=debug` shows the requests".to_string()
-            })),
-        }
-    }
-}
-
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
-}
+pub use crate::remote::check::Check;
 
 /// Runs every check against `store`, the destination `dest` opened, cleaning up after
 /// itself; on S3 it also reports the server-side encryption the store applied, the upload
@@ -91,16 +51,9 @@ pub async fn probe(store: &Store, dest: &Destination) -> Vec<Check> {
         list(store, &dir, &plain).await,
         conditional_create(store, &guarded).await,
     ];
-    if let Some(f) = crate::remote::sse::check(dest, plain.as_ref()).await {
-        checks.push(Check {
-            name: "encryption",
-            ok: f.ok,
-            detail: f.detail,
-            hint: f.hint,
-        });
-    }
+    checks.extend(crate::remote::sse::check(dest, plain.as_ref()).await);
     checks.push(delete(store, &plain, &guarded).await);
-    if is_s3(dest) {
+    if dest.url.is_s3() {
         checks.push(Check::pass("checksum", checksum_detail(dest)));
     }
     if let Some(detail) = object_lock_detail(dest).await {

@@ -5,30 +5,24 @@
 
 use http::StatusCode;
 
+use crate::config::destination::is_s3_encryption_option;
 use crate::config::Destination;
+use crate::remote::check::Check;
 use crate::remote::signed::SignedS3;
 
-/// What the probe found.
-pub(crate) struct Finding {
-    pub ok: bool,
-    pub detail: String,
-    pub hint: Option<String>,
-}
+/// The probe's check's name.
+const NAME: &str = "encryption";
 
 /// The encryption the destination asks for (`aws_server_side_encryption`), if any.
 fn requested(dest: &Destination) -> Option<&str> {
-    dest.options.iter().find_map(|(k, v)| {
-        matches!(
-            k.to_ascii_lowercase().as_str(),
-            "aws_server_side_encryption" | "server_side_encryption"
-        )
-        .then_some(v.as_str())
-    })
+    dest.options
+        .iter()
+        .find_map(|(k, v)| is_s3_encryption_option(k).then_some(v.as_str()))
 }
 
 /// How the store encrypted the object at `key` (under the archive's prefix), against what
 /// the destination asks for. `None` when the destination is not on S3.
-pub(crate) async fn check(dest: &Destination, key: &str) -> Option<Finding> {
+pub(crate) async fn check(dest: &Destination, key: &str) -> Option<Check> {
     let signed = match SignedS3::for_destination(dest) {
         Ok(Some(s)) => s,
         Ok(None) => return None,
@@ -49,7 +43,8 @@ pub(crate) async fn check(dest: &Destination, key: &str) -> Option<Finding> {
     if asked == Some("sse-c") {
         // A read without the customer key must be refused: the object is encrypted with it.
         return Some(match status {
-            StatusCode::BAD_REQUEST | StatusCode::FORBIDDEN => Finding {
+            StatusCode::BAD_REQUEST | StatusCode::FORBIDDEN => Check {
+                name: NAME,
                 ok: true,
                 detail: "SSE-C: the store refuses to read the object without the customer key"
                     .into(),
@@ -63,12 +58,14 @@ pub(crate) async fn check(dest: &Destination, key: &str) -> Option<Finding> {
         return Some(unknown(format!("the store answered {status} to a HEAD")));
     }
     Some(match (asked, applied.as_deref()) {
-        (None, None) => Finding {
+        (None, None) => Check {
+                name: NAME,
             ok: true,
             detail: "none asked for; the store reports none on the probe object (the bucket's default encryption, if any, is not reported)".into(),
             hint: None,
         },
-        (None, Some(a)) => Finding {
+        (None, Some(a)) => Check {
+                name: NAME,
             ok: true,
             detail: format!("none asked for; the store applied {} (the bucket's default)", name(a)),
             hint: None,
@@ -77,7 +74,8 @@ pub(crate) async fn check(dest: &Destination, key: &str) -> Option<Finding> {
             let key = header("x-amz-server-side-encryption-aws-kms-key-id")
                 .map(|k| format!(", key {k}"))
                 .unwrap_or_default();
-            Finding {
+            Check {
+                name: NAME,
                 ok: true,
                 detail: format!("{}{key}, as the store reports on the probe object", name(got)),
                 hint: None,
@@ -96,8 +94,9 @@ fn name(algorithm: &str) -> String {
     }
 }
 
-fn not_applied(want: &str) -> Finding {
-    Finding {
+fn not_applied(want: &str) -> Check {
+    Check {
+        name: NAME,
         ok: false,
         detail: format!(
             "aws_server_side_encryption = \"{want}\" was accepted, but the store does not report it on the object it stored: the object is not encrypted that way"
@@ -109,8 +108,9 @@ fn not_applied(want: &str) -> Finding {
 }
 
 /// Not knowing is not a failure: the probe's other checks say whether the store works.
-fn unknown(why: impl std::fmt::Display) -> Finding {
-    Finding {
+fn unknown(why: impl std::fmt::Display) -> Check {
+    Check {
+        name: NAME,
         ok: true,
         detail: format!("unknown ({why})"),
         hint: None,
