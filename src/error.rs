@@ -71,6 +71,11 @@ pub enum Error {
         hint: Option<String>,
     },
 
+    /// Encryption stopped a read or a write: an identity or key is missing, refused or
+    /// wrong, or bytes do not decrypt. Never quotes a secret.
+    #[error(transparent)]
+    Encryption(crate::crypt::CryptError),
+
     /// The destination could not be opened from its URL and options.
     #[error("destination {url}: {message} (hint: check [destination] url and options)")]
     Destination {
@@ -219,6 +224,17 @@ impl Error {
 
     /// Shorthand for a storage error on a key, with a hint derived from the error.
     pub fn store(op: &'static str, key: impl ToString, source: object_store::Error) -> Self {
+        let source = match source {
+            object_store::Error::Generic { store, source }
+                if store == crate::crypt::stream::STORE_NAME =>
+            {
+                match source.downcast::<crate::crypt::CryptError>() {
+                    Ok(e) => return Error::Encryption(*e),
+                    Err(source) => object_store::Error::Generic { store, source },
+                }
+            }
+            other => other,
+        };
         Error::Store {
             op,
             key: key.to_string(),

@@ -72,6 +72,7 @@
 
 // L0: shared vocabulary, leaves.
 mod codec;
+mod crypt;
 mod digest;
 mod error;
 mod fsstat;
@@ -117,6 +118,7 @@ pub use crate::catalog::{
 pub use crate::codec::{Codec, Compression, Decoder};
 pub use crate::config::{
     destination::scrub as scrub_secrets,
+    destination::Encryption,
     error::HostnameError,
     from_toml_str as config_from_toml,
     hostname::{check_hostname, system_hostname},
@@ -125,6 +127,7 @@ pub use crate::config::{
     Config, Heartbeat, Keep, LogFormat, PassHooks, Retention, DEFAULT_CONFIG_PATH,
     DEFAULT_HOOK_TIMEOUT, DEFAULT_RETENTION_INTERVAL,
 };
+pub use crate::crypt::{write_identity, CryptError, Identities, Recipients};
 pub use crate::digest::{hash_file, ContentHash, DigestError, Hashing};
 pub use crate::error::{Chain, Error, Result};
 pub use crate::fsstat::FileStat;

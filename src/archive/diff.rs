@@ -151,11 +151,18 @@ pub(crate) fn resolve(
     index: &dyn Lookup,
     codec: Codec,
     names: Names,
+    encrypted: bool,
 ) -> Result<Resolved> {
     let archived = index.entry(&file.source, &file.rel)?;
     let upload = |file: &ScannedFile| {
         Object::Upload(
-            remote::data_key(&file.source, &file.rel, &hash, codec.compression),
+            remote::layout::content_key(
+                &file.source,
+                &file.rel,
+                &hash,
+                codec.compression,
+                encrypted,
+            ),
             codec,
         )
     };
@@ -199,7 +206,7 @@ mod tests {
         codec: Codec,
         names: Names,
     ) -> Resolved {
-        super::resolve(file, hash, index, codec, names).unwrap()
+        super::resolve(file, hash, index, codec, names, false).unwrap()
     }
     use crate::catalog::{Entry, Generation, GenerationNo, Kind};
     use crate::codec::Compression;
@@ -238,7 +245,7 @@ mod tests {
                     size: st.size,
                     mtime_ns: st.mtime_ns,
                     sha256: h,
-                    key: remote::data_key("app", p, &h, Compression::None).to_string(),
+                    key: remote::layout::data_key("app", p, &h, Compression::None).to_string(),
                     compression: Compression::None,
                     stored_size: None,
                     archived_at: Default::default(),

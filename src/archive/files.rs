@@ -13,7 +13,7 @@ use tokio::task::spawn_blocking;
 
 use crate::archive::control::Control;
 use crate::archive::diff::{self, Plan};
-use crate::archive::pass::{label, rules_for, Class, Done, Object, Pass, Resolved};
+use crate::archive::pass::{label, recipients_for, rules_for, Class, Done, Object, Pass, Resolved};
 use crate::archive::slots::Limits;
 use crate::archive::upload::{self, Content, Stored, Target, UploadError};
 use crate::catalog::index::{Lookup, ObjectRef};
@@ -50,7 +50,8 @@ pub(crate) async fn hash_and_store(
         .into_iter()
         .map(|(file, hash)| {
             let (codec, names) = p.rules_for(&file.source);
-            diff::resolve(file, hash, &*index, codec, names)
+            let encrypted = recipients_for(p.config, &file.source).is_some();
+            diff::resolve(file, hash, &*index, codec, names, encrypted)
         })
         .collect::<Result<_>>()?;
     p.control.check()?;
@@ -177,10 +178,11 @@ impl Tally {
 fn as_stored(mut r: Resolved, stored_size: u64) -> Resolved {
     if let Object::Upload(key, codec) = &r.object {
         let compressed = codec.compression != Compression::None;
+        let encrypted = key.as_ref().ends_with(crate::remote::crypt_names::AGE);
         r.object = Object::Existing(ObjectRef {
             key: key.to_string(),
             compression: codec.compression,
-            stored_size: compressed.then_some(stored_size),
+            stored_size: (compressed || encrypted).then_some(stored_size),
         });
     }
     r
@@ -308,10 +310,11 @@ async fn process_one(s: &Shared, control: &Control, f: ScannedFile) -> (ScannedF
     }
     let (limit, size) = (s.config.multipart_threshold, f.stat.size);
     let (codec, names) = rules_for(&s.config, &f.source);
+    let recipients = recipients_for(&s.config, &f.source);
     // A file read whole holds its bytes until its put is answered.
     let mut held = None;
     if size <= limit {
-        let bytes = upload::whole_file(size, codec.compression);
+        let bytes = upload::whole_file(size, codec.compression, recipients.is_some());
         held = Some(s.limits.memory.hold(bytes).await);
     }
     let worker = s.limits.workers.acquire().await;
@@ -334,7 +337,14 @@ async fn process_one(s: &Shared, control: &Control, f: ScannedFile) -> (ScannedF
         Ok(d) => d,
         Err(e) => return (f, Processed::Unreadable(e)),
     };
-    let r = match diff::resolve(f.clone(), hash, &*s.index, codec, names) {
+    let r = match diff::resolve(
+        f.clone(),
+        hash,
+        &*s.index,
+        codec,
+        names,
+        recipients.is_some(),
+    ) {
         Ok(r) => r,
         Err(e) => return (f, Processed::IndexFailed(e)),
     };
@@ -356,11 +366,27 @@ async fn process_one(s: &Shared, control: &Control, f: ScannedFile) -> (ScannedF
         retry: s.retry,
         limits: &s.limits,
     };
+    // The key says whether the object is encrypted (one put back after a rebuild keeps
+    // the form it was recorded in).
+    let seal = match (
+        key.as_ref().ends_with(crate::remote::crypt_names::AGE),
+        recipients,
+    ) {
+        (false, _) => None,
+        (true, Some(to)) => Some(to),
+        (true, None) => {
+            let e = Error::Encryption(crate::crypt::CryptError::Locked {
+                message: format!("{key} is recorded encrypted but its source has no age_recipients now; set them to put it back"),
+            });
+            return (f, Processed::Stored(Box::new(r), Err(e.into())));
+        }
+    };
     let c = Content {
         key: &key,
         file: &r.file,
         expected: r.hash,
         codec,
+        seal,
         hashed_at_ns: s.started_ns,
     };
     let out = match (bytes, held.as_mut()) {

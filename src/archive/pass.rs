@@ -73,6 +73,18 @@ pub(crate) fn rules_for(config: &Config, source: &str) -> (Codec, Names) {
         .map_or((Codec::PLAIN, Names::Reused), |s| (s.codec, s.names))
 }
 
+/// Whom new objects of `source` are encrypted to (`None`: stored as encoded).
+pub(crate) fn recipients_for<'a>(
+    config: &'a Config,
+    source: &str,
+) -> Option<&'a crate::crypt::Recipients> {
+    config
+        .sources
+        .iter()
+        .find(|s| s.name == source)
+        .and_then(|s| s.encryption.as_ref())
+}
+
 /// What a hashed file turned out to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Class {

@@ -161,11 +161,22 @@ async fn reupload_one(
         retry: Policy::for_destination(&config.destination),
         limits: &limits,
     };
+    let seal = match (
+        f.key.ends_with(crate::remote::crypt_names::AGE),
+        crate::archive::pass::recipients_for(config, &file.source),
+    ) {
+        (false, _) => None,
+        (true, Some(to)) => Some(to),
+        (true, None) => {
+            return Err("it is encrypted and its source has no age_recipients now".into())
+        }
+    };
     let content = upload::Content {
         key: &key,
         file: &file,
         expected: sha,
         codec,
+        seal,
         hashed_at_ns: i64::MIN,
     };
     match upload::store_file(&to, &content, config.part_size, &control).await {

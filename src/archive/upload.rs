@@ -19,6 +19,8 @@ use sha2::{Digest, Sha256};
 use crate::archive::control::Control;
 use crate::archive::slots::{Held, Limits};
 use crate::codec::{Codec, Compression, Encoder};
+use crate::crypt::stream::{encrypt_all, AgeEncoder};
+use crate::crypt::Recipients;
 use crate::digest::{ensure_unchanged, ContentHash, DigestError};
 use crate::error::Error;
 use crate::fsstat::ScannedFile;
@@ -96,20 +98,75 @@ const COMPRESS_CHUNK: usize = 1 << 20;
 pub(crate) const COMPRESS_EXTRA: u64 = 8 << 20;
 
 /// The bytes a file stored with [`store_file`] holds against the memory budget.
-pub(crate) fn part_buffer(size: u64, part_size: u64, compression: Compression) -> u64 {
+pub(crate) fn part_buffer(
+    size: u64,
+    part_size: u64,
+    compression: Compression,
+    encrypted: bool,
+) -> u64 {
     let part = part_size_for(size, part_size).min(size.max(1));
-    match compression {
-        Compression::None => part,
-        Compression::Zstd => part + COMPRESS_EXTRA,
+    match (compression, encrypted) {
+        (Compression::None, false) => part,
+        _ => part + COMPRESS_EXTRA,
     }
 }
 
-/// The bytes a file read whole holds against the memory budget while it is compressed:
-/// the file and its compressed output (which [`store_bytes`] then shrinks it to).
-pub(crate) fn whole_file(size: u64, compression: Compression) -> u64 {
-    match compression {
-        Compression::None => size,
-        Compression::Zstd => 2 * size,
+/// The bytes a file read whole holds against the memory budget while it is compressed
+/// or encrypted: the file and its stored form (which [`store_bytes`] then shrinks it to).
+pub(crate) fn whole_file(size: u64, compression: Compression, encrypted: bool) -> u64 {
+    match (compression, encrypted) {
+        (Compression::None, false) => size,
+        _ => 2 * size,
+    }
+}
+
+/// The stored bytes of a file sent in parts: encoded, then encrypted when asked.
+enum Pipeline {
+    Encoded(Encoder),
+    Sealed(Encoder, AgeEncoder),
+}
+
+impl Pipeline {
+    fn new(codec: Codec, seal: Option<&Recipients>) -> std::io::Result<Pipeline> {
+        let enc = Encoder::new(codec)?;
+        Ok(match seal {
+            None => Pipeline::Encoded(enc),
+            Some(to) => Pipeline::Sealed(enc, AgeEncoder::new(to)?),
+        })
+    }
+
+    fn write(&mut self, data: &[u8]) -> std::io::Result<()> {
+        match self {
+            Pipeline::Encoded(e) => e.write(data),
+            Pipeline::Sealed(e, age) => {
+                e.write(data)?;
+                age.write(&e.take())
+            }
+        }
+    }
+
+    fn pending(&self) -> usize {
+        match self {
+            Pipeline::Encoded(e) => e.pending(),
+            Pipeline::Sealed(_, age) => age.pending(),
+        }
+    }
+
+    fn take(&mut self) -> Vec<u8> {
+        match self {
+            Pipeline::Encoded(e) => e.take(),
+            Pipeline::Sealed(_, age) => age.take(),
+        }
+    }
+
+    fn finish(self) -> std::io::Result<Vec<u8>> {
+        match self {
+            Pipeline::Encoded(e) => e.finish(),
+            Pipeline::Sealed(e, mut age) => {
+                age.write(&e.finish()?)?;
+                age.finish()
+            }
+        }
     }
 }
 
@@ -125,6 +182,8 @@ pub(crate) struct Content<'a> {
     pub expected: ContentHash,
     /// How the object is encoded.
     pub codec: Codec,
+    /// Whom the object is encrypted to, after it is encoded (`None`: stored as encoded).
+    pub seal: Option<&'a Recipients>,
     /// A time no later than the start of the read that hashed the file, nanoseconds
     /// since the Unix epoch (`i64::MIN` when unknown): see [`Content::rehash`].
     pub hashed_at_ns: i64,
@@ -162,7 +221,12 @@ pub(crate) async fn store_file(
             Err(e) => return Err(Error::store("head", c.key, e).into()),
         }
     }
-    let buffer = part_buffer(c.file.stat.size, part_size, c.codec.compression);
+    let buffer = part_buffer(
+        c.file.stat.size,
+        part_size,
+        c.codec.compression,
+        c.seal.is_some(),
+    );
     let _held = to.limits.memory.hold(buffer).await;
     let path = c.file.abs.clone();
     let f = tokio::task::spawn_blocking(move || std::fs::File::open(path))
@@ -212,11 +276,13 @@ impl Parts<'_> {
     /// once the bytes read are known to be exactly the ones the key names.
     async fn send(&mut self, f: &mut Reader, control: &Control) -> Result<Vec<u8>, UploadError> {
         let (file, codec, part) = (self.c.file, self.c.codec, self.part);
-        let chunk = match codec.compression {
-            Compression::None => part,
-            Compression::Zstd => COMPRESS_CHUNK.min(part),
+        let plain = codec.compression == Compression::None && self.c.seal.is_none();
+        let chunk = if plain {
+            part
+        } else {
+            COMPRESS_CHUNK.min(part)
         };
-        let mut enc = Encoder::new(codec).map_err(DigestError::Io)?;
+        let mut enc = Pipeline::new(codec, self.c.seal).map_err(DigestError::Io)?;
         let mut hasher = self.c.rehash().then(Sha256::new);
         let mut tail: Option<Bytes> = None;
         loop {
@@ -239,18 +305,16 @@ impl Parts<'_> {
             if self.read > file.stat.size {
                 break;
             }
-            // Plain parts go up as read, without a copy; compressed ones once a part's
-            // worth of output has built up.
-            let payload = match codec.compression {
-                Compression::None if data.len() >= part => Some(PutPayload::from(data)),
-                Compression::None => {
-                    tail = Some(data);
-                    None
-                }
-                Compression::Zstd => {
-                    enc.write(&data).map_err(DigestError::Io)?;
-                    (enc.pending() >= part).then(|| PutPayload::from(enc.take()))
-                }
+            // Plain parts go up as read, without a copy; compressed or encrypted ones
+            // once a part's worth of output has built up.
+            let payload = if plain && data.len() >= part {
+                Some(PutPayload::from(data))
+            } else if plain {
+                tail = Some(data);
+                None
+            } else {
+                enc.write(&data).map_err(DigestError::Io)?;
+                (enc.pending() >= part).then(|| PutPayload::from(enc.take()))
             };
             drop(worker);
             if let Some(payload) = payload {
@@ -333,21 +397,31 @@ pub(crate) async fn store_bytes(
     }
     control.beat();
     let read = bytes.len() as u64;
-    let payload = match c.codec.compression {
-        Compression::None => bytes,
-        Compression::Zstd => {
-            let codec = c.codec;
+    let payload = match (c.codec.compression, c.seal) {
+        (Compression::None, None) => bytes,
+        (_, seal) => {
+            let (codec, seal) = (c.codec, seal.cloned());
             let _worker = to.limits.workers.acquire().await;
-            let compressed = tokio::task::spawn_blocking(move || {
-                let mut enc = Encoder::new(codec)?;
-                enc.write(&bytes)?;
-                let mut out = enc.finish()?;
+            let stored = tokio::task::spawn_blocking(move || {
+                let encoded = match codec.compression {
+                    Compression::None => bytes,
+                    _ => {
+                        let mut enc = Encoder::new(codec)?;
+                        enc.write(&bytes)?;
+                        drop(bytes);
+                        enc.finish()?
+                    }
+                };
+                let mut out = match seal {
+                    Some(to) => encrypt_all(&to, &encoded)?,
+                    None => encoded,
+                };
                 out.shrink_to_fit();
                 Ok::<_, std::io::Error>(out)
             })
             .await
             .expect("compressing task panicked");
-            compressed.map_err(DigestError::Io)?
+            stored.map_err(DigestError::Io)?
         }
     };
     held.shrink_to(payload.len() as u64);
@@ -407,6 +481,18 @@ async fn adopt(to: &Target<'_>, c: &Content<'_>, found: u64) -> Result<Stored, U
         why,
     };
     let compression = c.codec.compression;
+    if c.seal.is_some() {
+        // This host cannot read what it encrypted. The keyed name was made with the
+        // archive key from this content's hash, and a create-only put leaves a whole
+        // object or none: what is there is the content (verify --identity reads it).
+        return if found >= MIN_AGE_OBJECT {
+            Ok(Stored::Adopted { stored: found })
+        } else {
+            Err(mismatch(format!(
+                "has {found} bytes, too few for an encrypted object"
+            )))
+        };
+    }
     match compression {
         Compression::None if found == file.stat.size => Ok(Stored::Adopted { stored: found }),
         Compression::None => Err(mismatch(format!(
@@ -441,6 +527,10 @@ async fn adopt(to: &Target<'_>, c: &Content<'_>, found: u64) -> Result<Stored, U
         }
     }
 }
+
+/// The fewest bytes an age object has: its header with one recipient, the nonce and one
+/// empty chunk's tag.
+const MIN_AGE_OBJECT: u64 = 100;
 
 /// A file read part by part on the blocking pool, straight into each part's buffer.
 struct Reader {
@@ -485,6 +575,7 @@ mod tests {
             file,
             expected: ContentHash::of(b""),
             codec: Codec::PLAIN,
+            seal: None,
             hashed_at_ns,
         }
     }

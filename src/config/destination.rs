@@ -48,6 +48,31 @@ pub struct Destination {
     pub retry_timeout: std::time::Duration,
     /// The checksum S3 puts carry so the server verifies what it stores.
     pub checksum: UploadChecksum,
+    /// Client-side encryption: who new content is encrypted to, which identities read
+    /// it, and where the archive key is kept.
+    pub encryption: Encryption,
+}
+
+/// Client-side encryption of a destination (see README, Encryption).
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct Encryption {
+    /// The recipients sources encrypt to unless they say otherwise (`encryption = "age"`
+    /// with `age_recipients` in `[destination]`); `None`: content is stored as it is.
+    pub recipients: Option<crate::crypt::Recipients>,
+    /// Every set of recipients a source of this archive encrypts to.
+    pub recipient_sets: Vec<crate::crypt::Recipients>,
+    /// Identity files that read encrypted content (`identity_file`, `--identity`).
+    pub identity_files: Vec<std::path::PathBuf>,
+    /// The archive key's file in the state dir.
+    pub key_file: Option<std::path::PathBuf>,
+}
+
+impl Encryption {
+    /// Whether any source of the archive encrypts its content.
+    pub fn encrypts(&self) -> bool {
+        !self.recipient_sets.is_empty()
+    }
 }
 
 /// `destination.checksum`: whether S3 uploads carry `x-amz-checksum-sha256`. Object Lock
@@ -486,6 +511,7 @@ mod tests {
             max_retries: 0,
             retry_timeout: std::time::Duration::from_secs(1),
             checksum: UploadChecksum::Sha256,
+            encryption: Default::default(),
         };
         let secrets = d.secrets();
         assert_eq!(secrets, ["p%40ss-word", "p@ss-word"]);

@@ -21,6 +21,7 @@ mod checks;
 mod crontab;
 pub(crate) mod destination;
 mod display;
+mod encryption;
 mod env;
 pub(crate) mod error;
 pub(crate) mod hooks;
@@ -39,7 +40,7 @@ pub(crate) use crate::glob::Matcher;
 pub(crate) use crontab::Cron;
 pub(crate) use destination::{
     is_secret_option, parse_destination_url, redact_url, scrub, shown_option, Destination,
-    DestinationUrl, UploadChecksum, CHECKSUM_OPTIONS, HOSTNAME_VAR, SOURCE_VAR,
+    DestinationUrl, Encryption, UploadChecksum, CHECKSUM_OPTIONS, HOSTNAME_VAR, SOURCE_VAR,
 };
 pub(crate) use error::Invalid;
 pub(crate) use hooks::PASS_ENV_PREFIX;
@@ -223,6 +224,8 @@ pub struct Source {
     pub keep: Keep,
     /// A local file archived as it is for this long is deleted (`None`: never).
     pub delete_after_archive: Option<Duration>,
+    /// Whom new objects of this source are encrypted to (`None`: stored as they are).
+    pub encryption: Option<crate::crypt::Recipients>,
 }
 
 /// Reads `file` (required) and the `LOGFERRY_*` entries of `env`, then validates.
@@ -387,6 +390,7 @@ impl Config {
                 c.destination.template = None;
                 c.state_dir = self.state_dir.join(&s.name);
                 c.sources = vec![s.clone()];
+                encryption::settle(&mut c.destination.encryption, &c.sources, &c.state_dir);
                 Ok(c)
             })
             .collect()

@@ -48,6 +48,9 @@ pub(super) struct RawDestination {
     pub checksum: Option<String>,
     pub compression: Option<String>,
     pub compression_level: Option<i64>,
+    pub encryption: Option<String>,
+    pub age_recipients: Option<Vec<String>>,
+    pub identity_file: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -66,6 +69,8 @@ pub(super) struct RawSource {
     pub watch: Option<bool>,
     pub compression: Option<String>,
     pub compression_level: Option<i64>,
+    pub encryption: Option<String>,
+    pub age_recipients: Option<Vec<String>>,
     pub retention: Option<super::retention::RawRetention>,
     pub delete_after_archive: Option<String>,
 }

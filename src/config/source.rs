@@ -13,12 +13,14 @@ use super::{
     ClosedBy, Matcher, Names, Source, DEFAULT_MARKER_DIR, DEFAULT_MARKER_SUFFIXES, DEFAULT_MIN_AGE,
 };
 use crate::codec::Codec;
+use crate::crypt::Recipients;
 
 /// Validates every source; relative paths resolve against `base`, unset compression
 /// falls back to `default_codec`.
 pub(super) fn validate_sources(
     raw_sources: Vec<RawSource>,
     default_codec: Codec,
+    default_recipients: Option<&Recipients>,
     keep: Keep,
     base: &Path,
     warnings: &mut Vec<String>,
@@ -26,7 +28,14 @@ pub(super) fn validate_sources(
     let mut sources: Vec<Source> = Vec::with_capacity(raw_sources.len());
     for (i, mut rs) in raw_sources.into_iter().enumerate() {
         let name = source_name(i, rs.name.take(), &sources)?;
-        let source = validate_source(i, name, rs, default_codec, keep, base, warnings)?;
+        let encryption = super::encryption::source_encryption(
+            rs.encryption.take(),
+            rs.age_recipients.take(),
+            default_recipients,
+            &format!("sources[{i}]."),
+        )?;
+        let mut source = validate_source(i, name, rs, default_codec, keep, base, warnings)?;
+        source.encryption = encryption;
         sources.push(source);
     }
     Ok(sources)
@@ -119,6 +128,7 @@ fn validate_source(
         watch: rs.watch.unwrap_or(false),
         codec,
         delete_after_archive,
+        encryption: None,
     })
 }
 

@@ -93,10 +93,13 @@ fn fields(mut raw: RawConfig, base: &Path, host: Option<&str>) -> Checked<Config
     let sources = validate_sources(
         raw_sources,
         default_codec,
+        destination.encryption.recipients.as_ref(),
         retention.keep,
         base,
         &mut warnings,
     )?;
+    let mut destination = destination;
+    super::encryption::settle(&mut destination.encryption, &sources, &state_dir);
     Ok(Config {
         file: None,
         base_dir: base.to_path_buf(),
@@ -319,6 +322,12 @@ fn destination(
         max_retries,
         retry_timeout,
         checksum,
+        encryption: super::encryption::destination_encryption(
+            raw.encryption,
+            raw.age_recipients,
+            raw.identity_file,
+            base,
+        )?,
     };
     Ok((destination, codec))
 }

@@ -37,13 +37,26 @@ fn parse_newest_first(digits: &str) -> Option<GenerationNo> {
     Some(GenerationNo(u64::MAX - n))
 }
 
-/// `data/<source>/<relative path>-<sha256 hex>`: keeps the file name for people, the hash
-/// for idempotent retries.
+/// `data/<source>/<relative path>-<sha256 hex>[.zst][.age]`: keeps the file name for
+/// people, the hash for idempotent retries. Content encrypted to the archive's
+/// recipients ends in `.age`; its stored key is keyed (see [`super::crypt_names`]), so
+/// neither the name nor the hash shows in the bucket.
 pub fn data_key(
     source: &str,
     rel_path: &str,
     hash: &ContentHash,
     compression: Compression,
+) -> Path {
+    content_key(source, rel_path, hash, compression, false)
+}
+
+/// [`data_key`] of content stored as it is or (`encrypted`) encrypted to the recipients.
+pub(crate) fn content_key(
+    source: &str,
+    rel_path: &str,
+    hash: &ContentHash,
+    compression: Compression,
+    encrypted: bool,
 ) -> Path {
     let mut parts: Vec<PathPart<'static>> = vec![
         PathPart::from(DATA_PREFIX),
@@ -53,8 +66,13 @@ pub fn data_key(
     let last = segments.pop().unwrap_or("file");
     parts.extend(segments.into_iter().map(|s| PathPart::from(s.to_string())));
     parts.push(PathPart::from(format!(
-        "{last}-{hash}{}",
-        compression.suffix()
+        "{last}-{hash}{}{}",
+        compression.suffix(),
+        if encrypted {
+            super::crypt_names::AGE
+        } else {
+            ""
+        }
     )));
     Path::from_iter(parts)
 }

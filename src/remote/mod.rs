@@ -7,8 +7,11 @@
 
 pub(crate) mod bucket_lock;
 pub(crate) mod check;
+pub(crate) mod crypt_names;
+pub(crate) mod crypt_store;
 pub(crate) mod delete;
 pub(crate) mod hosts;
+pub(crate) mod keys;
 pub(crate) mod layout;
 pub(crate) mod lock;
 pub(crate) mod mirror;
@@ -22,5 +25,5 @@ pub(crate) mod store;
 pub(crate) mod throttle;
 
 pub use delete::{delete, Deletion};
-pub(crate) use layout::{data_key, manifest_key, manifest_prefix, DATA_PREFIX};
+pub(crate) use layout::{manifest_key, manifest_prefix, DATA_PREFIX};
 pub(crate) use store::{open, s3_builder, Store};

@@ -22,7 +22,30 @@ pub type Store = Arc<dyn ObjectStore>;
 /// Opens the destination. A local mirror directory is created when missing. Remote
 /// destinations make no request here: a bad endpoint shows on first use (or `--probe`).
 pub fn open(dest: &Destination) -> Result<Store> {
-    open_observed(dest, None)
+    let store = open_observed(dest, None)?;
+    encrypted(store, dest, false)
+}
+
+/// The store behind the encryption layer ([`crate::remote::crypt_store`]): always
+/// there, so that an encrypted archive is never read as a plain one. `writes`: the
+/// store archives, so it may make the archive key and wrap it for new recipients.
+fn encrypted(store: Store, dest: &Destination, writes: bool) -> Result<Store> {
+    let e = &dest.encryption;
+    let identities = if e.identity_files.is_empty() {
+        None
+    } else {
+        Some(crate::crypt::Identities::load(&e.identity_files).map_err(Error::Encryption)?)
+    };
+    let setup = crate::remote::keys::Setup {
+        destination: dest.url.to_string(),
+        recipient_sets: e.recipient_sets.clone(),
+        identities,
+        key_file: e.key_file.clone(),
+        writes,
+    };
+    Ok(Arc::new(crate::remote::crypt_store::Crypt::new(
+        store, setup,
+    )))
 }
 
 /// Opens the destination with a [`Limiter`] of at most `max_in_flight` requests that
@@ -33,7 +56,7 @@ pub fn open(dest: &Destination) -> Result<Store> {
 pub fn open_with_limiter(dest: &Destination, max_in_flight: usize) -> Result<(Store, Limiter)> {
     let limiter = Limiter::new(max_in_flight);
     let store = open_observed(dest, Some(&limiter))?;
-    Ok((store, limiter))
+    Ok((encrypted(store, dest, true)?, limiter))
 }
 
 fn open_observed(dest: &Destination, limiter: Option<&Limiter>) -> Result<Store> {

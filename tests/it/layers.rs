@@ -47,12 +47,12 @@ const MAX_LINES_OF_CODE: usize = 400;
 const MAX_FUNCTION_LINES: usize = 80;
 
 const L0: &[&str] = &[
-    "error", "time", "fsstat", "digest", "codec", "glob", "report",
+    "error", "time", "fsstat", "digest", "codec", "crypt", "glob", "report",
 ];
 /// The imports between leaves, each of a leaf listed later in DESIGN.md on one listed
 /// before it: hashing a file proves it unchanged by its stat; a report records when its
 /// pass started as a timestamp.
-const L0_BELOW: &[(&str, &str)] = &[("digest", "fsstat"), ("report", "time")];
+const L0_BELOW: &[(&str, &str)] = &[("digest", "fsstat"), ("report", "time"), ("error", "crypt")];
 /// The archive stage files: none imports another; `worker.rs` (or `mod.rs`) sequences them.
 const ARCHIVE_STAGES: &[&str] = &[
     "scan", "diff", "upload", "sync", "commit", "cleanup", "disk",

@@ -171,6 +171,18 @@ pub(crate) enum Command {
     )]
     Completions(CompletionsArgs),
 
+    /// Make an age key pair for encryption: the private key (identity) into FILE, owner-
+    /// only, and its public key on stdout, for age_recipients.
+    #[command(
+        after_help = "Needs no config file. Keep FILE on the hosts that restore, never on the hosts that
+archive: they need only the public key. The file is the same format age-keygen writes.
+
+Examples:
+  logferry keygen --output /root/logferry-identity.txt
+  age_recipients = [\"age1…\"]   # the printed line, in [destination]"
+    )]
+    Keygen(KeygenArgs),
+
     /// Print the man page (roff) on stdout, or write one page per command into DIR.
     #[command(
         after_help = "Needs no config file.\n\nExamples:\n  logferry man > /usr/local/share/man/man1/logferry.1\n  logferry man | man -l -\n  logferry man --dir /usr/local/share/man/man1   # logferry.1, logferry-restore.1, ..."
@@ -190,6 +202,19 @@ pub(crate) enum Command {
 }
 
 impl Command {
+    /// The identity files a read command is given (`--identity`).
+    pub(crate) fn identities(&self) -> &[std::path::PathBuf] {
+        let host = match self {
+            Command::Restore(a) => &a.host,
+            Command::Fetch(a) => &a.host,
+            Command::Verify(a) => &a.host,
+            Command::Generations(a) => &a.host,
+            Command::Ls(a) => &a.host,
+            _ => return &[],
+        };
+        &host.identity
+    }
+
     /// The host whose archive a read command is asked to read (`--hostname`).
     pub(crate) fn hostname(&self) -> Option<&str> {
         let host = match self {
@@ -211,6 +236,20 @@ pub(crate) struct HostArgs {
     /// in destination.url (a replacement host reading the one it replaces).
     #[arg(long, value_name = "NAME")]
     pub hostname: Option<String>,
+    /// Read an encrypted archive with this private key: an age identity file
+    /// (`age-keygen -o FILE`) or an unencrypted OpenSSH key whose public key is in
+    /// age_recipients. Only its owner may read it (chmod 600). Repeat for several keys;
+    /// adds to identity_file in [destination].
+    #[arg(long, value_name = "FILE")]
+    pub identity: Vec<std::path::PathBuf>,
+}
+
+/// Options of `keygen`.
+#[derive(Debug, Args)]
+pub(crate) struct KeygenArgs {
+    /// Where to write the private key (created, mode 600; an existing file is left alone).
+    #[arg(long, short, value_name = "FILE")]
+    pub output: std::path::PathBuf,
 }
 
 /// Options of `completions`.

@@ -43,6 +43,7 @@ fn main() -> ExitCode {
             return ExitCode::from(commands::completions::completions(a))
         }
         Some(Command::Man(a)) => return ExitCode::from(commands::man::man(a)),
+        Some(Command::Keygen(a)) => return ExitCode::from(commands::keygen::keygen(a)),
         _ => {}
     }
     let fetch = matches!(cli.command, Some(Command::Fetch(_)));
@@ -108,8 +109,13 @@ fn prepare(cli: Cli) -> Result<(Command, Config), u8> {
         );
         return Err(EXIT_USAGE);
     }
-    let config = logferry::load_config_as(&cli.config, env_vars(), command.hostname())
+    let mut config = logferry::load_config_as(&cli.config, env_vars(), command.hostname())
         .map_err(|e| fail(&e))?;
+    config
+        .destination
+        .encryption
+        .identity_files
+        .extend(command.identities().iter().cloned());
     remember_secrets(&config);
     let Some(h) = command.hostname() else {
         return Ok((command, config));
@@ -140,6 +146,7 @@ fn dispatch(command: Command, config: &Config, archives: &[Config]) -> u8 {
         Command::Run(a) => rt.block_on(run::run(config, archives, a.once)),
         Command::Completions(a) => completions::completions(&a),
         Command::Man(a) => man::man(&a),
+        Command::Keygen(a) => keygen::keygen(&a),
     }
 }
 

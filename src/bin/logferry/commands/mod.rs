@@ -10,6 +10,7 @@ pub(crate) mod expire;
 pub(crate) mod fetch;
 pub(crate) mod generations;
 pub(crate) mod hosts;
+pub(crate) mod keygen;
 pub(crate) mod ls;
 pub(crate) mod man;
 pub(crate) mod restore;
