@@ -137,7 +137,7 @@ pub use crate::remote::{
     hosts::{each_host, no_archive, HostPrefix, HostPrefixes, Unlistable},
     layout::{data_key, manifest_key},
     probe::{probe, Check as ProbeCheck},
-    store::{open as open_store, open_with_limiter, s3_builder, Store},
+    store::{open as open_store, open_raw as open_store_raw, open_with_limiter, s3_builder, Store},
     throttle::{Limiter, Permit, ThrottleWindow},
     Deletion,
 };

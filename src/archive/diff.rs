@@ -151,7 +151,7 @@ pub(crate) fn resolve(
     index: &dyn Lookup,
     codec: Codec,
     names: Names,
-    encrypted: bool,
+    encrypted_for: Option<&str>,
 ) -> Result<Resolved> {
     let archived = index.entry(&file.source, &file.rel)?;
     let upload = |file: &ScannedFile| {
@@ -161,7 +161,7 @@ pub(crate) fn resolve(
                 &file.rel,
                 &hash,
                 codec.compression,
-                encrypted,
+                encrypted_for,
             ),
             codec,
         )
@@ -206,7 +206,7 @@ mod tests {
         codec: Codec,
         names: Names,
     ) -> Resolved {
-        super::resolve(file, hash, index, codec, names, false).unwrap()
+        super::resolve(file, hash, index, codec, names, None).unwrap()
     }
     use crate::catalog::{Entry, Generation, GenerationNo, Kind};
     use crate::codec::Compression;

@@ -50,8 +50,8 @@ pub(crate) async fn hash_and_store(
         .into_iter()
         .map(|(file, hash)| {
             let (codec, names) = p.rules_for(&file.source);
-            let encrypted = recipients_for(p.config, &file.source).is_some();
-            diff::resolve(file, hash, &*index, codec, names, encrypted)
+            let to = recipients_for(p.config, &file.source).map(|r| r.fingerprint());
+            diff::resolve(file, hash, &*index, codec, names, to)
         })
         .collect::<Result<_>>()?;
     p.control.check()?;
@@ -178,7 +178,7 @@ impl Tally {
 fn as_stored(mut r: Resolved, stored_size: u64) -> Resolved {
     if let Object::Upload(key, codec) = &r.object {
         let compressed = codec.compression != Compression::None;
-        let encrypted = key.as_ref().ends_with(crate::remote::crypt_names::AGE);
+        let encrypted = key.as_ref().ends_with(crate::remote::layout::AGE);
         r.object = Object::Existing(ObjectRef {
             key: key.to_string(),
             compression: codec.compression,
@@ -343,7 +343,7 @@ async fn process_one(s: &Shared, control: &Control, f: ScannedFile) -> (ScannedF
         &*s.index,
         codec,
         names,
-        recipients.is_some(),
+        recipients.map(|r| r.fingerprint()),
     ) {
         Ok(r) => r,
         Err(e) => return (f, Processed::IndexFailed(e)),
@@ -366,20 +366,9 @@ async fn process_one(s: &Shared, control: &Control, f: ScannedFile) -> (ScannedF
         retry: s.retry,
         limits: &s.limits,
     };
-    // The key says whether the object is encrypted (one put back after a rebuild keeps
-    // the form it was recorded in).
-    let seal = match (
-        key.as_ref().ends_with(crate::remote::crypt_names::AGE),
-        recipients,
-    ) {
-        (false, _) => None,
-        (true, Some(to)) => Some(to),
-        (true, None) => {
-            let e = Error::Encryption(crate::crypt::CryptError::Locked {
-                message: format!("{key} is recorded encrypted but its source has no age_recipients now; set them to put it back"),
-            });
-            return (f, Processed::Stored(Box::new(r), Err(e.into())));
-        }
+    let seal = match seal_for(&key, recipients) {
+        Ok(seal) => seal,
+        Err(e) => return (f, Processed::Stored(Box::new(r), Err(e.into()))),
     };
     let c = Content {
         key: &key,
@@ -394,6 +383,21 @@ async fn process_one(s: &Shared, control: &Control, f: ScannedFile) -> (ScannedF
         _ => upload::store_file(&to, &c, s.config.part_size, control).await,
     };
     (f, Processed::Stored(Box::new(r), out))
+}
+
+/// Whom the object at `key` is encrypted to: the key says whether it is (one put back
+/// after a rebuild keeps the form it was recorded in), the source's config to whom.
+pub(crate) fn seal_for<'a>(
+    key: &object_store::path::Path,
+    recipients: Option<&'a crate::crypt::Recipients>,
+) -> Result<Option<&'a crate::crypt::Recipients>> {
+    match (key.as_ref().ends_with(crate::remote::layout::AGE), recipients) {
+        (false, _) => Ok(None),
+        (true, Some(to)) => Ok(Some(to)),
+        (true, None) => Err(Error::Encryption(crate::crypt::CryptError::Locked {
+            message: format!("{key} is recorded encrypted but its source has no age_recipients now; set them to put it back"),
+        })),
+    }
 }
 
 /// After a rebuild, an archived object the destination lacks (deleted by hand, lost by

@@ -13,6 +13,7 @@ pub(crate) mod commit;
 pub(crate) mod control;
 pub(crate) mod diff;
 pub(crate) mod disk;
+pub(crate) mod encode;
 pub(crate) mod files;
 pub(crate) mod hooks;
 pub(crate) mod leftovers;

@@ -85,8 +85,8 @@ pub(crate) async fn preview(
             }
         };
         let (codec, names) = p.rules_for(&f.source);
-        let encrypted = super::pass::recipients_for(p.config, &f.source).is_some();
-        let r = diff::resolve(f, hash, &*index, codec, names, encrypted)?;
+        let to = super::pass::recipients_for(p.config, &f.source).map(|r| r.fingerprint());
+        let r = diff::resolve(f, hash, &*index, codec, names, to)?;
         let compressed = codec.compression != Compression::None;
         match (&r.class, &r.object) {
             (Class::Conflict { .. }, _) => {

@@ -161,16 +161,11 @@ async fn reupload_one(
         retry: Policy::for_destination(&config.destination),
         limits: &limits,
     };
-    let seal = match (
-        f.key.ends_with(crate::remote::crypt_names::AGE),
+    let seal = crate::archive::files::seal_for(
+        &key,
         crate::archive::pass::recipients_for(config, &file.source),
-    ) {
-        (false, _) => None,
-        (true, Some(to)) => Some(to),
-        (true, None) => {
-            return Err("it is encrypted and its source has no age_recipients now".into())
-        }
-    };
+    )
+    .map_err(|e| e.to_string())?;
     let content = upload::Content {
         key: &key,
         file: &file,

@@ -17,9 +17,10 @@ use object_store::{
 use sha2::{Digest, Sha256};
 
 use crate::archive::control::Control;
+use crate::archive::encode::Pipeline;
 use crate::archive::slots::{Held, Limits};
 use crate::codec::{Codec, Compression, Encoder};
-use crate::crypt::stream::{encrypt_all, AgeEncoder};
+use crate::crypt::stream::encrypt_all;
 use crate::crypt::Recipients;
 use crate::digest::{ensure_unchanged, ContentHash, DigestError};
 use crate::error::Error;
@@ -117,56 +118,6 @@ pub(crate) fn whole_file(size: u64, compression: Compression, encrypted: bool) -
     match (compression, encrypted) {
         (Compression::None, false) => size,
         _ => 2 * size,
-    }
-}
-
-/// The stored bytes of a file sent in parts: encoded, then encrypted when asked.
-enum Pipeline {
-    Encoded(Encoder),
-    Sealed(Encoder, AgeEncoder),
-}
-
-impl Pipeline {
-    fn new(codec: Codec, seal: Option<&Recipients>) -> std::io::Result<Pipeline> {
-        let enc = Encoder::new(codec)?;
-        Ok(match seal {
-            None => Pipeline::Encoded(enc),
-            Some(to) => Pipeline::Sealed(enc, AgeEncoder::new(to)?),
-        })
-    }
-
-    fn write(&mut self, data: &[u8]) -> std::io::Result<()> {
-        match self {
-            Pipeline::Encoded(e) => e.write(data),
-            Pipeline::Sealed(e, age) => {
-                e.write(data)?;
-                age.write(&e.take())
-            }
-        }
-    }
-
-    fn pending(&self) -> usize {
-        match self {
-            Pipeline::Encoded(e) => e.pending(),
-            Pipeline::Sealed(_, age) => age.pending(),
-        }
-    }
-
-    fn take(&mut self) -> Vec<u8> {
-        match self {
-            Pipeline::Encoded(e) => e.take(),
-            Pipeline::Sealed(_, age) => age.take(),
-        }
-    }
-
-    fn finish(self) -> std::io::Result<Vec<u8>> {
-        match self {
-            Pipeline::Encoded(e) => e.finish(),
-            Pipeline::Sealed(e, mut age) => {
-                age.write(&e.finish()?)?;
-                age.finish()
-            }
-        }
     }
 }
 

@@ -129,6 +129,17 @@ impl Config {
         if d.url.is_s3() {
             writeln!(f, "checksum = {}", q(d.checksum.name()))?;
         }
+        match &d.encryption.recipients {
+            None => writeln!(f, "encryption = \"none\"")?,
+            Some(r) => writeln!(
+                f,
+                "encryption = \"age\"\nage_recipients = {}",
+                list(r.texts())
+            )?,
+        }
+        if let [one] = d.encryption.identity_files.as_slice() {
+            writeln!(f, "identity_file = {}", q(&one.display().to_string()))?;
+        }
         if !d.options.is_empty() {
             writeln!(f, "\n[destination.options]")?;
             for (k, v) in &d.options {
@@ -172,6 +183,14 @@ fn fmt_source(f: &mut fmt::Formatter<'_>, s: &Source) -> fmt::Result {
             "delete_after_archive = {}",
             s.delete_after_archive.map_or_else(|| q("never"), dur)
         )?;
+    }
+    match &s.encryption {
+        None => writeln!(f, "encryption = \"none\"")?,
+        Some(r) => writeln!(
+            f,
+            "encryption = \"age\"\nage_recipients = {}",
+            list(r.texts())
+        )?,
     }
     match s.codec.compression {
         Compression::None => writeln!(f, "compression = \"none\"")?,
@@ -264,6 +283,16 @@ impl Config {
         if d.url.is_s3() {
             dest.insert("checksum".into(), json!(d.checksum.name()));
         }
+        match &d.encryption.recipients {
+            None => dest.insert("encryption".into(), json!("none")),
+            Some(r) => {
+                dest.insert("age_recipients".into(), json!(r.texts()));
+                dest.insert("encryption".into(), json!("age"))
+            }
+        };
+        if let [one] = d.encryption.identity_files.as_slice() {
+            dest.insert("identity_file".into(), json!(one.display().to_string()));
+        }
         let options: Map<String, Value> = d
             .options
             .iter()
@@ -302,6 +331,13 @@ fn source_json(s: &Source) -> Value {
             v["closed_by"] = json!("ready-marker");
             v["marker_dir"] = json!(dir);
             v["marker_suffixes"] = json!(suffixes);
+        }
+    }
+    match &s.encryption {
+        None => v["encryption"] = json!("none"),
+        Some(r) => {
+            v["encryption"] = json!("age");
+            v["age_recipients"] = json!(r.texts());
         }
     }
     match s.codec.compression {

@@ -40,6 +40,8 @@ pub(super) fn validate(
     let file = file.map(Path::to_path_buf);
     let mut config = fields(raw, base, host).map_err(|e| e.in_file(file.clone()))?;
     config.file = file;
+    let c = &mut config;
+    super::encryption::settle(&mut c.destination.encryption, &c.sources, &c.state_dir);
     config.archives()?;
     Ok(config)
 }
@@ -81,12 +83,7 @@ fn fields(mut raw: RawConfig, base: &Path, host: Option<&str>) -> Checked<Config
     let (destination, default_codec) =
         destination(raw_dest, &first_source, base, host, &mut warnings)?;
     let raw_sources = raw.sources.unwrap_or_default();
-    if raw_sources.is_empty() {
-        return Err(KeyError::new(
-            "sources",
-            "no sources; add at least one [[sources]] table with name and path",
-        ));
-    }
+    no_sources(&raw_sources)?;
     let retention = super::retention::archive_retention(raw.retention)?;
     let hooks = super::hooks::pass_hooks(raw.hooks)?;
     let heartbeat = super::hooks::heartbeat(raw.heartbeat_url)?;
@@ -98,8 +95,6 @@ fn fields(mut raw: RawConfig, base: &Path, host: Option<&str>) -> Checked<Config
         base,
         &mut warnings,
     )?;
-    let mut destination = destination;
-    super::encryption::settle(&mut destination.encryption, &sources, &state_dir);
     Ok(Config {
         file: None,
         base_dir: base.to_path_buf(),
@@ -126,6 +121,27 @@ fn fields(mut raw: RawConfig, base: &Path, host: Option<&str>) -> Checked<Config
         warnings,
         overridden: Vec::new(),
     })
+}
+
+/// At least one `[[sources]]` table.
+fn no_sources(raw: &[super::raw::RawSource]) -> Checked<()> {
+    if raw.is_empty() {
+        return Err(KeyError::new(
+            "sources",
+            "no sources; add at least one [[sources]] table with name and path",
+        ));
+    }
+    Ok(())
+}
+
+/// The `[destination]` keys that only remote destinations take, and whether each is set.
+fn remote_only(raw: &RawDestination) -> [(&'static str, bool); 4] {
+    [
+        ("connect_timeout", raw.connect_timeout.is_some()),
+        ("request_timeout", raw.request_timeout.is_some()),
+        ("max_retries", raw.max_retries.is_some()),
+        ("retry_timeout", raw.retry_timeout.is_some()),
+    ]
 }
 
 // ---- when passes run ----
@@ -269,15 +285,10 @@ fn destination(
     let template = url_text.contains(SOURCE_VAR).then(|| url_text.clone());
     let url =
         parse_destination_url(&url_text.replace(SOURCE_VAR, first_source), base).map_err(at_url)?;
+    let remote_only = remote_only(&raw);
     let options = options(&url, raw.options.unwrap_or_default())?;
     let checksum = parse_checksum(raw.checksum.as_deref(), &url, &options)
         .map_err(|m| m.at("destination.checksum"))?;
-    let remote_only = [
-        ("connect_timeout", raw.connect_timeout.is_some()),
-        ("request_timeout", raw.request_timeout.is_some()),
-        ("max_retries", raw.max_retries.is_some()),
-        ("retry_timeout", raw.retry_timeout.is_some()),
-    ];
     let connect_timeout = timeout(
         "connect_timeout",
         raw.connect_timeout,

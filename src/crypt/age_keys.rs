@@ -100,7 +100,7 @@ impl Recipients {
         }
         normal.sort();
         normal.dedup();
-        let fingerprint = super::hex(&Sha256::digest(normal.join("\n").as_bytes())[..8]);
+        let fingerprint = super::hex(&Sha256::digest(normal.join("\n").as_bytes())[..6]);
         Ok(Recipients {
             keys: Arc::new(keys),
             texts: texts.iter().map(|t| t.trim().to_string()).collect(),

@@ -151,6 +151,9 @@ impl ArchiveKey {
             path: path.to_path_buf(),
             message: format!("cannot write it: {e}"),
         };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(bad)?;
+        }
         let tmp = path.with_extension("json.tmp");
         let _ = std::fs::remove_file(&tmp);
         let mut f = std::fs::OpenOptions::new()

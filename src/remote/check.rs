@@ -7,8 +7,8 @@ use crate::error::hint_for;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Check {
-    /// `write`, `read`, `list`, `conditional create`, `delete`, and on S3 `encryption`
-    /// (before `delete`), `checksum` and `object lock`.
+    /// `write`, `read`, `list`, `conditional create`, `delete`, `client-side
+    /// encryption`, and on S3 `encryption` (before `delete`), `checksum` and `object lock`.
     pub name: &'static str,
     /// Whether it worked.
     pub ok: bool,

@@ -13,8 +13,7 @@ use crate::crypt::names::Names;
 pub(crate) const SEALED: &str = ".sealed";
 /// Where the archive key is kept wrapped to the recipients.
 pub(crate) const KEYS_PREFIX: &str = "keys";
-/// The suffix of content encrypted to the recipients, in its logical key.
-pub(crate) const AGE: &str = ".age";
+use super::layout::AGE;
 
 /// What an object is, from its logical key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

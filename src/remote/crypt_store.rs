@@ -25,10 +25,12 @@ use tokio::sync::OnceCell;
 
 use super::crypt_names::{class, Class, SEALED};
 use super::keys::{unlock, Setup, Unlocked};
-use super::Store;
 use crate::crypt::seal::OVERHEAD;
 use crate::crypt::stream::{crypt_error, decrypt_stream};
 use crate::crypt::CryptError;
+
+/// The store under the layer.
+type Store = std::sync::Arc<dyn object_store::ObjectStore>;
 
 /// The destination with encryption applied (see the module docs).
 #[derive(Debug, Clone)]

@@ -12,11 +12,13 @@ use object_store::path::Path;
 use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload};
 
 use super::crypt_names::{Mapper, KEYS_PREFIX};
-use super::Store;
 use crate::crypt::names::Names;
 use crate::crypt::seal::Sealer;
 use crate::crypt::stream::crypt_error;
 use crate::crypt::{ArchiveKey, CryptError, Identities, Recipients};
+
+/// The store under the layer.
+type Store = std::sync::Arc<dyn object_store::ObjectStore>;
 
 /// What a destination's encryption was configured with.
 #[derive(Debug, Clone, Default)]
@@ -30,7 +32,8 @@ pub(crate) struct Setup {
     pub identities: Option<Identities>,
     /// The state dir's key file.
     pub key_file: Option<PathBuf>,
-    /// Whether this store archives (it may make and wrap the key) or only reads.
+    /// Whether content is encrypted to recipients here, so the key may be made and
+    /// wrapped; not on a host that only reads, nor when it reads another host's archive.
     pub writes: bool,
 }
 
@@ -92,7 +95,9 @@ pub(crate) async fn unlock(inner: &Store, setup: &Setup) -> object_store::Result
         if let Some((key, dest, wrapped)) = ArchiveKey::read_file(file).map_err(crypt_error)? {
             if dest.as_deref().is_some_and(|d| d != setup.destination) && !setup.writes {
                 // A read of another archive (`--hostname`): this host's key is not its.
-                setup.to_mut().key_file = None;
+                let s = setup.to_mut();
+                s.key_file = None;
+                s.writes = false;
             } else if dest.as_deref().is_some_and(|d| d != setup.destination) {
                 return Err(crypt_error(CryptError::KeyFile {
                     path: file.clone(),
@@ -118,41 +123,7 @@ pub(crate) async fn unlock(inner: &Store, setup: &Setup) -> object_store::Result
         let Some(ids) = &setup.identities else {
             return Err(locked(setup.lost_key_message(&first.location)));
         };
-        let mut reasons = Vec::new();
-        for m in &found {
-            let bytes = inner.get(&m.location).await?.bytes().await?;
-            match ids
-                .decrypt(m.location.as_ref(), &bytes)
-                .map_err(|e| e.to_string())
-                .and_then(|plain| {
-                    ArchiveKey::from_json(&String::from_utf8_lossy(&plain))
-                        .map_err(|e| format!("{}: {e}", m.location))
-                }) {
-                Ok((key, _)) => {
-                    tracing::info!(key_id = %key.id(), object = %m.location, "unwrapped the archive key with the identity");
-                    let wrapped: Vec<String> = found
-                        .iter()
-                        .filter_map(|m| fingerprint_of(&m.location, &key))
-                        .collect();
-                    if let Some(file) = &setup.key_file {
-                        key.write_file(file, &setup.destination, &wrapped)
-                            .map_err(crypt_error)?;
-                    }
-                    wrap_for_all(inner, setup, &key, wrapped).await?;
-                    return Ok(Some(Unlocked::new(&key)));
-                }
-                Err(e) => reasons.push(e),
-            }
-        }
-        return Err(locked(format!(
-            "none of the identities given ({}) opens the archive key under keys/: {}",
-            ids.files()
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", "),
-            reasons.join("; ")
-        )));
+        return unwrap_found(inner, setup, ids, &found).await.map(Some);
     }
     if setup.recipient_sets.is_empty() || !setup.writes {
         return Ok(None);
@@ -172,6 +143,51 @@ pub(crate) async fn unlock(inner: &Store, setup: &Setup) -> object_store::Result
     }
     wrap_for_all(inner, setup, &key, Vec::new()).await?;
     Ok(Some(Unlocked::new(&key)))
+}
+
+/// The archive key unwrapped with `ids` from one of the wrapped keys `found`, kept in
+/// the state dir and wrapped for any configured recipients it is not yet wrapped for.
+async fn unwrap_found(
+    inner: &Store,
+    setup: &Setup,
+    ids: &Identities,
+    found: &[object_store::ObjectMeta],
+) -> object_store::Result<Unlocked> {
+    let mut reasons = Vec::new();
+    for m in found {
+        let bytes = inner.get(&m.location).await?.bytes().await?;
+        match ids
+            .decrypt(m.location.as_ref(), &bytes)
+            .map_err(|e| e.to_string())
+            .and_then(|plain| {
+                ArchiveKey::from_json(&String::from_utf8_lossy(&plain))
+                    .map_err(|e| format!("{}: {e}", m.location))
+            }) {
+            Ok((key, _)) => {
+                tracing::info!(key_id = %key.id(), object = %m.location, "unwrapped the archive key with the identity");
+                let wrapped: Vec<String> = found
+                    .iter()
+                    .filter_map(|m| fingerprint_of(&m.location, &key))
+                    .collect();
+                if let Some(file) = &setup.key_file {
+                    key.write_file(file, &setup.destination, &wrapped)
+                        .map_err(crypt_error)?;
+                }
+                wrap_for_all(inner, setup, &key, wrapped).await?;
+                return Ok(Unlocked::new(&key));
+            }
+            Err(e) => reasons.push(e),
+        }
+    }
+    Err(locked(format!(
+        "none of the identities given ({}) opens the archive key under keys/: {}",
+        ids.files()
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        reasons.join("; ")
+    )))
 }
 
 /// The recipients' fingerprint a wrapped key's name carries, for this key.

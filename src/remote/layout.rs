@@ -7,6 +7,9 @@ use crate::catalog::manifest::GenerationNo;
 use crate::codec::Compression;
 use crate::digest::ContentHash;
 
+/// The suffix of content encrypted to the recipients, in its logical key.
+pub(crate) const AGE: &str = ".age";
+
 /// Top-level folder of archived content.
 pub(crate) const DATA_PREFIX: &str = "data";
 /// Top-level folder of manifest generations.
@@ -37,26 +40,28 @@ fn parse_newest_first(digits: &str) -> Option<GenerationNo> {
     Some(GenerationNo(u64::MAX - n))
 }
 
-/// `data/<source>/<relative path>-<sha256 hex>[.zst][.age]`: keeps the file name for
-/// people, the hash for idempotent retries. Content encrypted to the archive's
-/// recipients ends in `.age`; its stored key is keyed (see [`super::crypt_names`]), so
-/// neither the name nor the hash shows in the bucket.
+/// `data/<source>/<relative path>-<sha256 hex>[.zst]`: keeps the file name for people,
+/// the hash for idempotent retries.
 pub fn data_key(
     source: &str,
     rel_path: &str,
     hash: &ContentHash,
     compression: Compression,
 ) -> Path {
-    content_key(source, rel_path, hash, compression, false)
+    content_key(source, rel_path, hash, compression, None)
 }
 
-/// [`data_key`] of content stored as it is or (`encrypted`) encrypted to the recipients.
+/// [`data_key`] of content stored as it is, or encrypted to the set of recipients whose
+/// fingerprint `encrypted_for` gives: `…[.zst].<fingerprint>.age`. The fingerprint keeps
+/// a content re-encrypted for new recipients apart from its first object, and shows
+/// (to the archive's hosts: the stored key is keyed, see [`super::crypt_names`]) which
+/// identity opens it.
 pub(crate) fn content_key(
     source: &str,
     rel_path: &str,
     hash: &ContentHash,
     compression: Compression,
-    encrypted: bool,
+    encrypted_for: Option<&str>,
 ) -> Path {
     let mut parts: Vec<PathPart<'static>> = vec![
         PathPart::from(DATA_PREFIX),
@@ -68,11 +73,7 @@ pub(crate) fn content_key(
     parts.push(PathPart::from(format!(
         "{last}-{hash}{}{}",
         compression.suffix(),
-        if encrypted {
-            super::crypt_names::AGE
-        } else {
-            ""
-        }
+        encrypted_for.map_or(String::new(), |fp| format!(".{fp}{AGE}"))
     )));
     Path::from_iter(parts)
 }

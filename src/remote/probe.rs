@@ -19,6 +19,40 @@ pub(crate) const PROBE_PREFIX: &str = "logferry-probe";
 
 pub use crate::remote::check::Check;
 
+/// What client-side encryption is in force: whom content is encrypted to, and where the
+/// archive key that names and seals the catalog is kept. Never a key's bytes.
+fn client_side(dest: &Destination) -> Check {
+    let e = &dest.encryption;
+    let key = e.key_file.as_ref().map_or("no state dir".to_string(), |p| {
+        let there = if p.exists() {
+            "present"
+        } else {
+            "made or unwrapped on first use"
+        };
+        format!("{} ({there})", p.display())
+    });
+    let detail = if e.encrypts() {
+        let sets: Vec<String> = e
+            .recipient_sets
+            .iter()
+            .map(|r| format!("{} recipient(s), set {}", r.texts().len(), r.fingerprint()))
+            .collect();
+        format!(
+            "age: content encrypted to {}; names keyed and catalog sealed with the archive key {key}",
+            sets.join("; ")
+        )
+    } else if e.key_file.as_ref().is_some_and(|p| p.exists()) {
+        format!("content stored as it is; the catalog stays sealed with the archive key {key}")
+    } else {
+        "none: content and catalog are stored as they are (see README, Encryption)".to_string()
+    };
+    let ids = match e.identity_files.len() {
+        0 => String::new(),
+        n => format!("; {n} identity file(s) read"),
+    };
+    Check::pass("client-side encryption", format!("{detail}{ids}"))
+}
+
 /// Runs every check against `store`, the destination `dest` opened, cleaning up after
 /// itself; on S3 it also reports the server-side encryption the store applied, the upload
 /// checksum and the bucket's Object Lock.
@@ -53,6 +87,7 @@ pub async fn probe(store: &Store, dest: &Destination) -> Vec<Check> {
     ];
     checks.extend(crate::remote::sse::check(dest, plain.as_ref()).await);
     checks.push(delete(store, &plain, &guarded).await);
+    checks.push(client_side(dest));
     if dest.url.is_s3() {
         checks.push(Check::pass("checksum", checksum_detail(dest)));
     }

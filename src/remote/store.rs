@@ -23,13 +23,19 @@ pub type Store = Arc<dyn ObjectStore>;
 /// destinations make no request here: a bad endpoint shows on first use (or `--probe`).
 pub fn open(dest: &Destination) -> Result<Store> {
     let store = open_observed(dest, None)?;
-    encrypted(store, dest, false)
+    encrypted(store, dest)
+}
+
+/// The destination as it is stored, without the encryption layer: keyed names, sealed
+/// catalog objects and encrypted content as they are. For audits (what can the bucket's
+/// owner read?) and tests; passes use [`open`] or [`open_with_limiter`].
+pub fn open_raw(dest: &Destination) -> Result<Store> {
+    open_observed(dest, None)
 }
 
 /// The store behind the encryption layer ([`crate::remote::crypt_store`]): always
-/// there, so that an encrypted archive is never read as a plain one. `writes`: the
-/// store archives, so it may make the archive key and wrap it for new recipients.
-fn encrypted(store: Store, dest: &Destination, writes: bool) -> Result<Store> {
+/// there, so that an encrypted archive is never read as a plain one.
+fn encrypted(store: Store, dest: &Destination) -> Result<Store> {
     let e = &dest.encryption;
     let identities = if e.identity_files.is_empty() {
         None
@@ -41,7 +47,7 @@ fn encrypted(store: Store, dest: &Destination, writes: bool) -> Result<Store> {
         recipient_sets: e.recipient_sets.clone(),
         identities,
         key_file: e.key_file.clone(),
-        writes,
+        writes: e.encrypts(),
     };
     Ok(Arc::new(crate::remote::crypt_store::Crypt::new(
         store, setup,
@@ -56,7 +62,7 @@ fn encrypted(store: Store, dest: &Destination, writes: bool) -> Result<Store> {
 pub fn open_with_limiter(dest: &Destination, max_in_flight: usize) -> Result<(Store, Limiter)> {
     let limiter = Limiter::new(max_in_flight);
     let store = open_observed(dest, Some(&limiter))?;
-    Ok((encrypted(store, dest, true)?, limiter))
+    Ok((encrypted(store, dest)?, limiter))
 }
 
 fn open_observed(dest: &Destination, limiter: Option<&Limiter>) -> Result<Store> {

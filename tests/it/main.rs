@@ -12,6 +12,7 @@ mod cli_extras;
 mod common;
 mod concurrency;
 mod conformance;
+mod encryption;
 mod format;
 mod format_v3;
 mod gcs_xml;

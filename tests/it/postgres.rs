@@ -638,3 +638,93 @@ fn keep_base_backups_expires_the_wal_of_older_backups_and_the_kept_ones_recover(
         replica.log()
     );
 }
+
+// Issue 18: the WAL archive encrypted to a recipient the database host never holds the
+// private key of; a recovery host with an empty state dir, given the identity, fetches
+// every segment through restore_command and reaches the point in time.
+#[test]
+fn an_encrypted_archive_recovers_to_a_point_in_time_on_a_host_given_the_identity() {
+    let dir = pg_workspace();
+    let root = dir.path();
+    let id = root.join("lf/restore-identity.txt");
+    let public = logferry::write_identity(&id).unwrap();
+    let (primary, cfg_s) = archiving_cluster(
+        root,
+        "primary",
+        &format!("state_dir = \"state\"\ninterval = \"5s\"\n[destination]\nurl = \"{}\"\nencryption = \"age\"\nage_recipients = [\"{public}\"]\n", root.join("archive").display()),
+        "60s",
+    );
+    // The recovery host: its own state dir, the identity, no archive key.
+    let restore_cfg = root.join("lf/restore.toml");
+    std::fs::write(
+        &restore_cfg,
+        format!(
+            "state_dir = \"{}\"\n[destination]\nurl = \"{}\"\nidentity_file = \"{}\"\n[[sources]]\nname = \"wal\"\npath = \"{}\"\nclosed_by = \"ready-marker\"\n",
+            root.join("restore-state").display(),
+            root.join("archive").display(),
+            id.display(),
+            primary.data.join("pg_wal").display(),
+        ),
+    )
+    .unwrap();
+    chown(&root.join("lf"));
+    let agent = start_agent(&cfg_s);
+    primary.ctl("start");
+    primary.psql("CREATE TABLE t (id int, phase text)");
+    primary.psql("INSERT INTO t SELECT g, 'before' FROM generate_series(1, 1000) g");
+    primary.psql("SELECT pg_switch_wal()");
+    let backup = root.join("backup");
+    primary.base_backup(&backup, "none");
+    primary.psql("INSERT INTO t SELECT g, 'before' FROM generate_series(1001, 2000) g");
+    primary.psql("SELECT pg_switch_wal()");
+    std::thread::sleep(Duration::from_millis(1100));
+    let target = primary.psql("SELECT now()");
+    std::thread::sleep(Duration::from_millis(1100));
+    primary.psql("INSERT INTO t SELECT g, 'after' FROM generate_series(1, 500) g");
+    primary.psql("SELECT pg_switch_wal()");
+    wait_archived(&primary);
+    primary.ctl("stop");
+    drop(agent);
+
+    // No segment name, and no byte of the table's text, is readable in the archive.
+    for e in walkdir::WalkDir::new(root.join("archive"))
+        .into_iter()
+        .map(Result::unwrap)
+    {
+        let name = e.path().display().to_string();
+        assert!(!name.contains("00000001000000000000"), "{name}");
+        if e.file_type().is_file() {
+            let body = std::fs::read(e.path()).unwrap();
+            assert!(
+                !body.windows(6).any(|w| w == b"before"),
+                "{name} holds plaintext"
+            );
+        }
+    }
+
+    let replica = recovering(
+        &backup,
+        &primary.sock,
+        restore_cfg.to_str().unwrap(),
+        &format!("\nrecovery_target_time = '{target}'\nrecovery_target_action = 'promote'"),
+    );
+    chown(&backup);
+    replica.ctl("start");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while replica.psql("SELECT pg_is_in_recovery()") == "t" {
+        assert!(
+            Instant::now() < deadline,
+            "recovery did not finish: {}",
+            replica.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(
+        replica.psql("SELECT count(*) FROM t WHERE phase = 'before'"),
+        "2000"
+    );
+    assert_eq!(
+        replica.psql("SELECT count(*) FROM t WHERE phase = 'after'"),
+        "0"
+    );
+}

@@ -1,0 +1,626 @@
+//! Client-side encryption (age): round trips on every backend with compressed,
+//! multipart and renamed files; a bucket that shows no plaintext name, size or hash; a
+//! fresh host that rebuilds with an identity and is refused without one; mixed archives;
+//! rotation of the recipients; identity files others can read; bad config values.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use futures::TryStreamExt;
+use logferry::{
+    config_from_toml, load_latest, open_store, open_store_raw, restore, verify, write_identity,
+    FileResult, ReadData, RestoreOptions, Store,
+};
+use object_store::ObjectStoreExt;
+
+use crate::common::{destination_toml, sha, text, Backend, Env};
+
+const BIN: &str = env!("CARGO_BIN_EXE_logferry");
+
+macro_rules! cases {
+    ($backend:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                super::$case($backend).await
+            }
+        )*
+    };
+}
+
+macro_rules! encryption_suite {
+    ($backend:expr) => {
+        cases!($backend;
+            compressed_multipart_and_renamed_files_round_trip,
+            the_bucket_holds_no_plaintext_name_size_or_hash,
+            a_fresh_host_rebuilds_with_the_identity_and_is_refused_without,
+            turning_encryption_on_keeps_history_and_the_state_says_which_is_which,
+            new_recipients_apply_to_new_objects_and_both_identities_restore,
+        );
+    };
+}
+
+mod local {
+    encryption_suite!(crate::common::Backend::Local);
+}
+mod s3 {
+    encryption_suite!(crate::common::Backend::S3);
+}
+mod azure {
+    encryption_suite!(crate::common::Backend::Azure);
+}
+mod gcs {
+    encryption_suite!(crate::common::Backend::Gcs);
+}
+
+/// A new identity in `dir/name`, and its public key.
+pub(crate) fn identity(dir: &Path, name: &str) -> (PathBuf, String) {
+    let p = dir.join(name);
+    let public = write_identity(&p).unwrap();
+    (p, public)
+}
+
+/// A `[destination]` table (one of [`destination_toml`]'s) with encryption to
+/// `recipients` (and `extra` lines).
+pub(crate) fn encrypted_destination(base: &str, recipients: &[&str], extra: &str) -> String {
+    let list: Vec<String> = recipients.iter().map(|r| format!("\"{r}\"")).collect();
+    base.replacen(
+        "[destination]\n",
+        &format!(
+            "[destination]\nencryption = \"age\"\nage_recipients = [{}]\n{extra}",
+            list.join(", ")
+        ),
+        1,
+    )
+}
+
+/// A workspace archiving `app` (zstd) and `raw` (as it is), encrypted to `recipients`,
+/// with a 5 MiB multipart threshold; `dest` is the `[destination]` table.
+fn workspace(dir: tempfile::TempDir, dest: &str) -> Env {
+    let toml = format!(
+        "state_dir = \"state\"\nmultipart_threshold = \"5MiB\"\npart_size = \"5MiB\"\n{dest}[[sources]]\nname = \"app\"\npath = \"logs/app\"\nmin_age = \"0s\"\ncompression = \"zstd\"\n[[sources]]\nname = \"raw\"\npath = \"logs/raw\"\nmin_age = \"0s\"\n"
+    );
+    Env::from_toml(dir, &toml)
+}
+
+/// The same workspace's config text with another `[destination]` table.
+fn reopen(env: &Env, dest: &str) -> (logferry::Config, Store) {
+    let toml = format!(
+        "state_dir = \"state\"\nmultipart_threshold = \"5MiB\"\npart_size = \"5MiB\"\n{dest}[[sources]]\nname = \"app\"\npath = \"logs/app\"\nmin_age = \"0s\"\ncompression = \"zstd\"\n[[sources]]\nname = \"raw\"\npath = \"logs/raw\"\nmin_age = \"0s\"\n"
+    );
+    let config = config_from_toml(&toml, env.dir.path(), std::iter::empty()).unwrap();
+    let store = open_store(&config.destination).unwrap();
+    (config, store)
+}
+
+/// Bytes that do not compress, so multipart parts stay full.
+fn noise(n: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// sha256 of every file under `dir`, by path relative to it.
+fn tree(dir: &Path) -> BTreeMap<String, String> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .map(Result::unwrap)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| {
+            let rel = e.path().strip_prefix(dir).unwrap().display().to_string();
+            (rel, sha(&std::fs::read(e.path()).unwrap()))
+        })
+        .collect()
+}
+
+/// Every object as stored, with its bytes.
+async fn raw_objects(config: &logferry::Config) -> Vec<(String, Vec<u8>)> {
+    let raw = open_store_raw(&config.destination).unwrap();
+    let metas: Vec<_> = raw.list(None).try_collect().await.unwrap();
+    let mut out = Vec::new();
+    for m in metas {
+        let bytes = raw.get(&m.location).await.unwrap().bytes().await.unwrap();
+        out.push((m.location.to_string(), bytes.to_vec()));
+    }
+    out.sort();
+    out
+}
+
+async fn restore_all(store: &Store, to: &Path) -> logferry::RestoreReport {
+    let index = load_latest(store).await.unwrap();
+    restore(store, &index, &RestoreOptions::new(to), &|_| {}).await
+}
+
+async fn compressed_multipart_and_renamed_files_round_trip(b: Backend) {
+    let base = destination_toml(b);
+    let dir = tempfile::tempdir().unwrap();
+    let (id, public) = identity(dir.path(), "id.txt");
+    let dest = encrypted_destination(&base, &[&public], "identity_file = \"id.txt\"\n");
+    let env = workspace(dir, &dest);
+    env.write("app/app.log.1", &b"GET /login?token=abc\n".repeat(5000));
+    env.write("app/big.log", &noise(12 << 20, 1));
+    env.write("raw/wal-000001", &noise(6 << 20, 2));
+    env.write("raw/empty", b"");
+    let first = env.pass().await;
+    assert_eq!(first.files_uploaded, 4, "{first:?}");
+    // logrotate's rename: recorded against the object already stored, not uploaded.
+    env.rename("app/app.log.1", "app/app.log.2");
+    let second = env.pass().await;
+    assert_eq!(
+        (second.files_renamed, second.files_uploaded),
+        (1, 0),
+        "{second:?}"
+    );
+
+    let index = load_latest(&env.store).await.unwrap();
+    for e in index.entries() {
+        assert!(e.key.ends_with(".age"), "{} is recorded encrypted", e.key);
+        assert!(e.stored_size.is_some(), "{} records its stored size", e.key);
+    }
+    let before = tree(&env.logs());
+    std::fs::remove_dir_all(env.logs()).unwrap();
+    let to = env.dir.path().join("restored");
+    let report = restore_all(&env.store, &to).await;
+    assert!(!report.has_problems(), "{:?}", report.results);
+    // The name it had before the rename is still archived, with the same content.
+    assert_eq!(report.count(FileResult::Restored), 5);
+    let mut want = before.clone();
+    want.insert("app/app.log.1".into(), before["app/app.log.2"].clone());
+    assert_eq!(tree(&to), want, "every byte back, after decryption");
+
+    let checked = verify(&env.store, ReadData::All, None, 4, &|_| {})
+        .await
+        .unwrap();
+    assert!(!checked.has_problems(), "{checked:?}");
+    assert_eq!(
+        checked.objects_read, checked.objects,
+        "every object read back"
+    );
+    assert!(id.exists());
+}
+
+async fn the_bucket_holds_no_plaintext_name_size_or_hash(b: Backend) {
+    let base = destination_toml(b);
+    let dir = tempfile::tempdir().unwrap();
+    let (_, public) = identity(dir.path(), "id.txt");
+    let dest = encrypted_destination(&base, &[&public], "");
+    let env = workspace(dir, &dest);
+    let secret_line = b"password=hunter2 user=alice\n".repeat(300);
+    env.write("app/customer-orders.log.1", &secret_line);
+    env.write("raw/000000010000000000000042", &noise(70_001, 3));
+    env.pass().await;
+    env.append("app/customer-orders.log.1", b"more\n");
+    env.pass().await;
+
+    let index = load_latest(&env.store).await.unwrap();
+    let mut words: Vec<String> = vec![
+        "customer-orders".into(),
+        "000000010000000000000042".into(),
+        "hunter2".into(),
+        "alice".into(),
+        "\"size\"".into(),
+        "\"path\"".into(),
+        "app/".into(),
+    ];
+    for e in index.entries() {
+        words.push(e.sha256.to_string());
+        words.push(e.sha256.to_string()[..16].to_string());
+        words.push(format!("\"size\":{}", e.size));
+    }
+    let objects = raw_objects(&env.config).await;
+    assert!(
+        objects.len() >= 8,
+        "{:?}",
+        objects.iter().map(|o| &o.0).collect::<Vec<_>>()
+    );
+    for (key, bytes) in &objects {
+        let body = String::from_utf8_lossy(bytes);
+        for w in &words {
+            assert!(!key.contains(w.as_str()), "the key {key} shows {w}");
+            assert!(!body.contains(w.as_str()), "the object {key} shows {w}");
+        }
+        let kind = key.split('/').next().unwrap();
+        assert!(
+            ["data", "manifests", "catalog", "keys"].contains(&kind),
+            "unexpected object {key}"
+        );
+        if kind != "data" && kind != "keys" {
+            assert!(key.ends_with(".sealed"), "{key} is a sealed catalog object");
+        }
+    }
+    // An archived file's size is not its object's size: age adds a header of its own.
+    let raw = open_store_raw(&env.config.destination).unwrap();
+    let sizes: Vec<u64> = raw
+        .list(Some(&"data".into()))
+        .map_ok(|m| m.size)
+        .try_collect()
+        .await
+        .unwrap();
+    for e in index.entries() {
+        assert!(
+            !sizes.contains(&e.size),
+            "an object is exactly {} bytes",
+            e.size
+        );
+    }
+}
+
+async fn a_fresh_host_rebuilds_with_the_identity_and_is_refused_without(b: Backend) {
+    let base = destination_toml(b);
+    let dir = tempfile::tempdir().unwrap();
+    let (_, public) = identity(dir.path(), "id.txt");
+    let dest = encrypted_destination(&base, &[&public], "");
+    let env = workspace(dir, &dest);
+    env.write("app/a.log.1", b"one\n");
+    env.write("raw/w1", b"two\n");
+    env.pass().await;
+    let objects_before = raw_objects(&env.config).await.len();
+
+    // A replacement host: same config, empty state dir.
+    std::fs::remove_dir_all(env.dir.path().join("state")).unwrap();
+    let (config, store) = reopen(&env, &dest);
+    let text = match logferry::run_once(&config, &store, &logferry::SystemClock).await {
+        Err(e) => e.chain().to_string(),
+        Ok(r) => r.error.expect("a pass without the archive key is refused"),
+    };
+    assert!(
+        text.contains("archive-key.json") && text.contains("--identity"),
+        "{text}"
+    );
+    assert!(!env.dir.path().join("state/archive-key.json").exists());
+    assert_eq!(
+        raw_objects(&env.config).await.len(),
+        objects_before,
+        "nothing written"
+    );
+
+    // Given the identity once, it unwraps the key, keeps it, and rebuilds its state.
+    let with_id = encrypted_destination(&base, &[&public], "identity_file = \"id.txt\"\n");
+    let (config, store) = reopen(&env, &with_id);
+    let r = logferry::run_once(&config, &store, &logferry::SystemClock)
+        .await
+        .unwrap();
+    assert_eq!((r.files_uploaded, r.error.clone()), (0, None), "{r:?}");
+    assert!(env.dir.path().join("state/archive-key.json").exists());
+    // From then on it needs no identity.
+    env.write("app/a.log.2", b"three\n");
+    let (config, store) = reopen(&env, &dest);
+    let r = logferry::run_once(&config, &store, &logferry::SystemClock)
+        .await
+        .unwrap();
+    assert_eq!((r.files_uploaded, r.error.clone()), (1, None), "{r:?}");
+}
+
+async fn turning_encryption_on_keeps_history_and_the_state_says_which_is_which(b: Backend) {
+    let base = destination_toml(b);
+    let dir = tempfile::tempdir().unwrap();
+    let (_, public) = identity(dir.path(), "id.txt");
+    let plain_dest = base.clone();
+    let env = workspace(dir, &plain_dest);
+    env.write("app/old.log.1", b"written before encryption\n");
+    env.write("raw/old", b"plain too\n");
+    env.pass().await;
+
+    let dest = encrypted_destination(&base, &[&public], "identity_file = \"id.txt\"\n");
+    let (config, store) = reopen(&env, &dest);
+    env.write("app/new.log.1", b"written after\n");
+    let r = logferry::run_once(&config, &store, &logferry::SystemClock)
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.files_uploaded, r.error.clone()),
+        (1, None),
+        "only the new file goes up: {r:?}"
+    );
+
+    let index = load_latest(&store).await.unwrap();
+    let by_path: BTreeMap<String, String> = index
+        .entries()
+        .map(|e| (format!("{}/{}", e.source, e.path), e.key.clone()))
+        .collect();
+    assert!(!by_path["app/old.log.1"].ends_with(".age"), "{by_path:?}");
+    assert!(by_path["app/new.log.1"].ends_with(".age"), "{by_path:?}");
+    let to = env.dir.path().join("restored");
+    let report = restore_all(&store, &to).await;
+    assert!(!report.has_problems(), "{:?}", report.results);
+    assert_eq!(report.count(FileResult::Restored), 3);
+    assert_eq!(
+        std::fs::read(to.join("app/old.log.1")).unwrap(),
+        b"written before encryption\n"
+    );
+    let checked = verify(&store, ReadData::All, None, 4, &|_| {})
+        .await
+        .unwrap();
+    assert!(!checked.has_problems(), "{checked:?}");
+}
+
+async fn new_recipients_apply_to_new_objects_and_both_identities_restore(b: Backend) {
+    let base = destination_toml(b);
+    let dir = tempfile::tempdir().unwrap();
+    let (_, old_public) = identity(dir.path(), "old.txt");
+    let (_, new_public) = identity(dir.path(), "new.txt");
+    let env = workspace(dir, &encrypted_destination(&base, &[&old_public], ""));
+    env.write("app/a.log.1", b"to the old key\n");
+    env.pass().await;
+
+    let (config, store) = reopen(&env, &encrypted_destination(&base, &[&new_public], ""));
+    env.write("app/b.log.1", b"to the new key\n");
+    let r = logferry::run_once(&config, &store, &logferry::SystemClock)
+        .await
+        .unwrap();
+    assert_eq!((r.files_uploaded, r.error.clone()), (1, None), "{r:?}");
+    let wrapped: Vec<_> = raw_objects(&env.config)
+        .await
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("keys/"))
+        .collect();
+    assert_eq!(wrapped.len(), 2, "the archive key is wrapped for both sets");
+
+    // A restore host with the new identity alone reads the catalog (the archive key is
+    // wrapped for it) and the new content; the old content needs the old identity.
+    std::fs::remove_dir_all(env.dir.path().join("state")).unwrap();
+    let (_, only_new) = reopen(
+        &env,
+        &encrypted_destination(&base, &[&new_public], "identity_file = \"new.txt\"\n"),
+    );
+    let to = env.dir.path().join("r1");
+    let report = restore_all(&only_new, &to).await;
+    assert_eq!(
+        report.count(FileResult::Restored),
+        1,
+        "{:?}",
+        report.results
+    );
+    assert_eq!(
+        std::fs::read(to.join("app/b.log.1")).unwrap(),
+        b"to the new key\n"
+    );
+    let failed = format!("{:?}", report.results);
+    assert!(failed.contains("age_recipients"), "{failed}");
+
+    // Both identities (`--identity` twice) restore everything.
+    let to = env.dir.path().join("r2");
+    let mut config = reopen(&env, &encrypted_destination(&base, &[&new_public], "")).0;
+    config.destination.encryption.identity_files = vec![
+        env.dir.path().join("old.txt"),
+        env.dir.path().join("new.txt"),
+    ];
+    let both = open_store(&config.destination).unwrap();
+    let report = restore_all(&both, &to).await;
+    assert!(!report.has_problems(), "{:?}", report.results);
+    assert_eq!(report.count(FileResult::Restored), 2);
+}
+
+/// A local-mirror config in `dir` encrypting to `public`.
+fn mirror_config(dir: &Path, public: &str) -> PathBuf {
+    std::fs::create_dir_all(dir.join("logs")).unwrap();
+    let p = dir.join("logferry.toml");
+    std::fs::write(
+        &p,
+        format!(
+            "state_dir = \"state\"\n[destination]\nurl = \"mirror\"\nencryption = \"age\"\nage_recipients = [\"{public}\"]\n[[sources]]\nname = \"app\"\npath = \"logs\"\nmin_age = \"0s\"\n"
+        ),
+    )
+    .unwrap();
+    p
+}
+
+fn run(args: &[&str], config: &Path) -> std::process::Output {
+    Command::new(BIN)
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn reads_without_an_identity_say_what_is_missing_and_fetch_exits_above_125() {
+    let dir = tempfile::tempdir().unwrap();
+    let (id, public) = identity(dir.path(), "id.txt");
+    let cfg = mirror_config(dir.path(), &public);
+    std::fs::write(dir.path().join("logs/000000010000000000000001"), b"wal").unwrap();
+    let out = run(&["run", "--once"], &cfg);
+    assert!(out.status.success(), "{}", text(&out));
+
+    // The archiving host reads its own catalog: names, sizes, hashes.
+    let ls = run(&["ls"], &cfg);
+    assert!(
+        ls.status.success() && text(&ls).contains("000000010000000000000001"),
+        "{}",
+        text(&ls)
+    );
+    // Content needs the identity; fetch's failure is one PostgreSQL stops on.
+    let to = dir.path().join("seg");
+    let fetch = run(
+        &["fetch", "000000010000000000000001", to.to_str().unwrap()],
+        &cfg,
+    );
+    assert_eq!(fetch.status.code(), Some(203), "{}", text(&fetch));
+    assert!(text(&fetch).contains("--identity"), "{}", text(&fetch));
+    assert!(!to.exists());
+    let fetch = run(
+        &[
+            "fetch",
+            "000000010000000000000001",
+            to.to_str().unwrap(),
+            "--identity",
+            id.to_str().unwrap(),
+        ],
+        &cfg,
+    );
+    assert!(fetch.status.success(), "{}", text(&fetch));
+    assert_eq!(std::fs::read(&to).unwrap(), b"wal");
+
+    // A host with another state dir and no identity is told the archive is encrypted,
+    // not that it is empty.
+    let other = dir.path().join("other.toml");
+    std::fs::write(
+        &other,
+        std::fs::read_to_string(&cfg)
+            .unwrap()
+            .replace("state_dir = \"state\"", "state_dir = \"state2\"")
+            .replace("encryption = \"age\"\n", "")
+            .replace(&format!("age_recipients = [\"{public}\"]\n"), ""),
+    )
+    .unwrap();
+    let ls = run(&["ls"], &other);
+    assert_eq!(ls.status.code(), Some(3), "{}", text(&ls));
+    assert!(
+        text(&ls).contains("encrypted") && text(&ls).contains("--identity"),
+        "{}",
+        text(&ls)
+    );
+    let ls = run(&["ls", "--identity", id.to_str().unwrap()], &other);
+    assert!(
+        ls.status.success() && text(&ls).contains("000000010000000000000001"),
+        "{}",
+        text(&ls)
+    );
+}
+
+#[test]
+fn an_identity_file_others_can_read_is_refused_naming_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let (id, public) = identity(dir.path(), "id.txt");
+    let cfg = mirror_config(dir.path(), &public);
+    std::fs::write(dir.path().join("logs/a.log"), b"a").unwrap();
+    assert!(run(&["run", "--once"], &cfg).status.success());
+    std::fs::set_permissions(&id, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let secret = std::fs::read_to_string(&id).unwrap();
+    let key_line = secret
+        .lines()
+        .find(|l| l.starts_with("AGE-SECRET-KEY-"))
+        .unwrap();
+    let out = run(
+        &["restore", "--to", "r", "--identity", id.to_str().unwrap()],
+        &cfg,
+    );
+    assert_ne!(out.status.code(), Some(0));
+    let t = text(&out);
+    assert!(
+        t.contains(id.to_str().unwrap()) && t.contains("chmod 600"),
+        "{t}"
+    );
+    assert!(
+        !t.contains(key_line) && !t.contains(&key_line[20..40]),
+        "{t}"
+    );
+}
+
+#[test]
+fn keygen_writes_an_owner_only_identity_and_never_overwrites() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("id.txt");
+    let out = Command::new(BIN)
+        .args(["keygen", "--output"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let public = String::from_utf8(out.stdout.clone()).unwrap();
+    assert!(public.trim().starts_with("age1"), "{public}");
+    assert_eq!(
+        std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let again = Command::new(BIN)
+        .args(["keygen", "--output"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(3));
+    assert!(
+        text(&again).contains("never overwrites"),
+        "{}",
+        text(&again)
+    );
+    assert!(std::fs::read_to_string(&p).unwrap().contains(public.trim()));
+}
+
+#[test]
+fn bad_encryption_values_are_refused_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, public) = identity(dir.path(), "id.txt");
+    let base = |dest: &str, source: &str| {
+        format!(
+            "[destination]\nurl = \"m\"\n{dest}[[sources]]\nname = \"a\"\npath = \"l\"\n{source}"
+        )
+    };
+    let cases: Vec<(String, &[&str])> = vec![
+        (
+            base("encryption = \"aes\"\n", ""),
+            &["destination.encryption", "\"age\"", "\"none\""],
+        ),
+        (
+            base("encryption = \"age\"\n", ""),
+            &["destination.age_recipients", "missing", "age-keygen"],
+        ),
+        (
+            base("encryption = \"age\"\nage_recipients = []\n", ""),
+            &["destination.age_recipients", "empty"],
+        ),
+        (
+            base("encryption = \"age\"\nage_recipients = [\"age1xyz\"]\n", ""),
+            &["destination.age_recipients", "recipient 0"],
+        ),
+        (
+            base(&format!("age_recipients = [\"{public}\"]\n"), ""),
+            &["destination.age_recipients", "encryption = \\\"age\\\""],
+        ),
+        (
+            base(
+                &format!("encryption = \"none\"\nage_recipients = [\"{public}\"]\n"),
+                "",
+            ),
+            &["destination.age_recipients", "no effect"],
+        ),
+        (
+            base("identity_file = \"\"\n", ""),
+            &["destination.identity_file", "empty"],
+        ),
+        (
+            base("", "encryption = \"age\"\n"),
+            &["sources[0].age_recipients", "missing"],
+        ),
+        (
+            base("", "encryption = \"yes\"\n"),
+            &["sources[0].encryption"],
+        ),
+    ];
+    for (toml, wants) in cases {
+        let e = config_from_toml(&toml, dir.path(), std::iter::empty())
+            .err()
+            .unwrap_or_else(|| panic!("accepted: {toml}"))
+            .to_string();
+        for w in wants {
+            let w = w.replace("\\\"", "\"");
+            assert!(e.contains(&w), "{toml}\n→ {e}\n(wanted {w})");
+        }
+    }
+    // A source may opt out, or encrypt to its own recipients.
+    let ok = base(
+        &format!("encryption = \"age\"\nage_recipients = [\"{public}\"]\n"),
+        "encryption = \"none\"\n",
+    );
+    let c = config_from_toml(&ok, dir.path(), std::iter::empty()).unwrap();
+    assert!(c.sources[0].encryption.is_none());
+    let own = base(
+        "",
+        &format!("encryption = \"age\"\nage_recipients = [\"{public}\"]\n"),
+    );
+    let c = config_from_toml(&own, dir.path(), std::iter::empty()).unwrap();
+    assert!(c.sources[0].encryption.is_some());
+}
