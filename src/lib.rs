@@ -99,6 +99,7 @@ mod service;
 pub use crate::archive::{
     control::{Control, PassProgress},
     preview::{Preview, PreviewFile},
+    reencrypt::{re_encrypt, ReEncryptReport},
     repair::{recommit_checkpoint, reupload_objects},
     worker::{preview_once, run_once, run_once_with},
 };

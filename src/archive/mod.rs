@@ -20,6 +20,7 @@ pub(crate) mod leftovers;
 pub(crate) mod pass;
 pub(crate) mod preview;
 pub(crate) mod publish;
+pub(crate) mod reencrypt;
 pub(crate) mod repair;
 pub(crate) mod scan;
 pub(crate) mod slots;

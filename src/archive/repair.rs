@@ -136,7 +136,8 @@ async fn reupload_one(
             Ok((_, Some((n, h)))) if (n, h) == (size, sha) => {
                 return Ok("intact when read again; left as it is".into())
             }
-            Ok(_) => {}
+            // Bytes that do not decrypt are not the content either.
+            Ok(_) | Err(crate::remote::read_back::ReadFailure::Damaged(_)) => {}
             Err(e) => return Err(format!("cannot read it to confirm the damage: {e}")),
         }
         match store.delete(&key).await {

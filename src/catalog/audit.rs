@@ -44,8 +44,13 @@ pub struct VerifyReport {
     pub bytes_read: u64,
     /// Named but absent.
     pub missing: Vec<Finding>,
-    /// Present with another size, or bytes that hash to something else.
+    /// Present with another size, or bytes that hash to something else (or, encrypted,
+    /// that do not decrypt).
     pub corrupt: Vec<Finding>,
+    /// Encrypted for recipients none of the identities given matches (or no identity
+    /// was given): present, not read back.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unreadable: Vec<Finding>,
     /// Present under `data/` but named by no generation (left by interrupted passes; not
     /// a failure). Only filled when every generation could be read.
     pub orphaned: Vec<Finding>,
@@ -83,7 +88,10 @@ pub struct GenerationFinding {
 impl VerifyReport {
     /// Whether anything is wrong (exit 1). Orphans are not: interrupted passes leave them.
     pub fn has_problems(&self) -> bool {
-        !(self.missing.is_empty() && self.corrupt.is_empty() && self.broken_chain().is_empty())
+        !(self.missing.is_empty()
+            && self.corrupt.is_empty()
+            && self.unreadable.is_empty()
+            && self.broken_chain().is_empty())
     }
 
     /// Missing or damaged generations that no later full checkpoint supersedes: the

@@ -130,9 +130,16 @@ pub(crate) fn decrypt_stream(
                 })
             })?;
         d.decrypt_async(ids.iter()).map_err(|e| {
-            crypt_error(CryptError::Decrypt {
-                what: what.clone(),
-                message: super::age_keys::decrypt_reason(&e),
+            let message = super::age_keys::decrypt_reason(&e);
+            crypt_error(match e {
+                // No damage: the identities given are not among its recipients.
+                age::DecryptError::NoMatchingKeys => CryptError::Locked {
+                    message: format!("{what}: {message}"),
+                },
+                _ => CryptError::Decrypt {
+                    what: what.clone(),
+                    message,
+                },
             })
         })
     };

@@ -112,7 +112,44 @@ impl<W: Write> Write for Counted<'_, W> {
 
 /// Bytes read from the store, and the decoded size and hash when the object decoded, or
 /// why it could not be read.
-pub(crate) type ReadResult = std::result::Result<(u64, Option<(u64, ContentHash)>), String>;
+pub(crate) type ReadResult = std::result::Result<(u64, Option<(u64, ContentHash)>), ReadFailure>;
+
+/// Why an object could not be read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ReadFailure {
+    /// The store did not give it (absent, or a request that kept failing).
+    Unread(String),
+    /// It is encrypted and no identity given opens it: present, but not checked.
+    Locked(String),
+    /// Its bytes do not decrypt: damaged, cut short, or forged.
+    Damaged(String),
+}
+
+impl std::fmt::Display for ReadFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReadFailure::Unread(m) | ReadFailure::Locked(m) | ReadFailure::Damaged(m) => {
+                f.write_str(m)
+            }
+        }
+    }
+}
+
+/// How a failed read of `key` counts: encryption's refusals apart from the store's.
+fn failure(key: &str, e: object_store::Error) -> ReadFailure {
+    match Error::store("get", key, e) {
+        e @ Error::Encryption(crate::crypt::CryptError::Locked { .. }) => {
+            ReadFailure::Locked(e.chain().to_string())
+        }
+        e @ Error::Encryption(_) => ReadFailure::Damaged(e.chain().to_string()),
+        e => ReadFailure::Unread(e.to_string()),
+    }
+}
+
+/// Whether an error is encryption's (which reading again cannot mend).
+fn is_crypt(e: &object_store::Error) -> bool {
+    matches!(e, object_store::Error::Generic { store, .. } if *store == crate::crypt::stream::STORE_NAME)
+}
 
 /// How many times a body that breaks after its GET was answered is read from the start.
 const BODY_ATTEMPTS: u32 = 3;
@@ -130,13 +167,11 @@ pub(crate) async fn read_hash(
     compression: Compression,
     progress: &(dyn Fn(u64) + Sync),
 ) -> ReadResult {
-    let path = object_store::path::Path::parse(key).map_err(|e| format!("bad key: {e}"))?;
+    let path = object_store::path::Path::parse(key)
+        .map_err(|e| ReadFailure::Unread(format!("bad key: {e}")))?;
     let mut attempt = 1;
     let read = loop {
-        let got = store
-            .get(&path)
-            .await
-            .map_err(|e| Error::store("get", key, e).to_string())?;
+        let got = store.get(&path).await.map_err(|e| failure(key, e))?;
         match decode_into(
             got,
             compression,
@@ -147,13 +182,13 @@ pub(crate) async fn read_hash(
         .await
         {
             Ok(read) => break read,
-            Err(e) if attempt < BODY_ATTEMPTS => {
+            Err(e) if attempt < BODY_ATTEMPTS && !is_crypt(&e) => {
                 tracing::info!(key, attempt, error = %e, "the body broke mid-read; reading it again");
                 tokio::time::sleep(std::time::Duration::from_millis(100 * u64::from(attempt)))
                     .await;
                 attempt += 1;
             }
-            Err(e) => return Err(Error::store("get", key, e).to_string()),
+            Err(e) => return Err(failure(key, e)),
         }
     };
     // Bytes that do not decompress stand for no content the manifest names.

@@ -19,7 +19,7 @@ use crate::catalog::{self, Generation, GenerationNo};
 use crate::codec::Compression;
 use crate::digest::ContentHash;
 use crate::error::{Error, Result};
-use crate::remote::read_back::{read_hash, ReadResult};
+use crate::remote::read_back::{read_hash, ReadFailure, ReadResult};
 use crate::remote::{self, Store, DATA_PREFIX};
 use crate::state::write_atomic;
 
@@ -300,7 +300,9 @@ fn check_read(report: &mut VerifyReport, key: &str, exp: &Expected, r: ReadResul
                     .push(finding(key, exp, "does not decompress".into())),
             }
         }
-        Err(m) => report.missing.push(finding(key, exp, m)),
+        Err(ReadFailure::Unread(m)) => report.missing.push(finding(key, exp, m)),
+        Err(ReadFailure::Damaged(m)) => report.corrupt.push(finding(key, exp, m)),
+        Err(ReadFailure::Locked(m)) => report.unreadable.push(finding(key, exp, m)),
     }
 }
 

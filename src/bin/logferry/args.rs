@@ -171,6 +171,23 @@ pub(crate) enum Command {
     )]
     Completions(CompletionsArgs),
 
+    /// Put archived content again, encrypted to the age_recipients configured now, and
+    /// commit a generation naming the new objects (after the recipients changed, or
+    /// encryption was turned on).
+    #[command(
+        after_help = "Run it on the host that archives (it holds the state dir, as a pass does). Objects
+encrypted for earlier recipients are read with --identity; plain ones need none. Each
+file's content is checked against its recorded sha256 before it is put again. The
+earlier objects stay until retention expires the generations that name them.
+Exit 0 when every file is done, 1 when some could not be (each is named), 3 when it
+could not run.
+
+Examples:
+  logferry re-encrypt --dry-run                  # how many files would be put again
+  logferry re-encrypt --identity /root/old-identity.txt"
+    )]
+    ReEncrypt(ReEncryptArgs),
+
     /// Make an age key pair for encryption: the private key (identity) into FILE, owner-
     /// only, and its public key on stdout, for age_recipients.
     #[command(
@@ -210,6 +227,7 @@ impl Command {
             Command::Verify(a) => &a.host,
             Command::Generations(a) => &a.host,
             Command::Ls(a) => &a.host,
+            Command::ReEncrypt(a) => return &a.identity,
             _ => return &[],
         };
         &host.identity
@@ -240,6 +258,17 @@ pub(crate) struct HostArgs {
     /// (`age-keygen -o FILE`) or an unencrypted OpenSSH key whose public key is in
     /// age_recipients. Only its owner may read it (chmod 600). Repeat for several keys;
     /// adds to identity_file in [destination].
+    #[arg(long, value_name = "FILE")]
+    pub identity: Vec<std::path::PathBuf>,
+}
+
+/// Options of `re-encrypt`.
+#[derive(Debug, Args)]
+pub(crate) struct ReEncryptArgs {
+    /// Count what would be put again; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// A private key that opens objects encrypted for earlier recipients (repeatable).
     #[arg(long, value_name = "FILE")]
     pub identity: Vec<std::path::PathBuf>,
 }

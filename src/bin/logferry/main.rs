@@ -147,6 +147,7 @@ fn dispatch(command: Command, config: &Config, archives: &[Config]) -> u8 {
         Command::Completions(a) => completions::completions(&a),
         Command::Man(a) => man::man(&a),
         Command::Keygen(a) => keygen::keygen(&a),
+        Command::ReEncrypt(a) => rt.block_on(reencrypt::run_re_encrypt(archives, &a)),
     }
 }
 

@@ -13,6 +13,7 @@ pub(crate) mod hosts;
 pub(crate) mod keygen;
 pub(crate) mod ls;
 pub(crate) mod man;
+pub(crate) mod reencrypt;
 pub(crate) mod restore;
 pub(crate) mod run;
 pub(crate) mod status;

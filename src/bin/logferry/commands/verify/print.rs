@@ -10,6 +10,7 @@ pub(super) fn print_findings(archives: &[Config], a: &Config, report: &VerifyRep
     for (kind, list) in [
         ("MISSING", &report.missing),
         ("CORRUPT", &report.corrupt),
+        ("UNREADABLE", &report.unreadable),
         ("ORPHAN", &report.orphaned),
         ("UNACCOUNTED", &report.unaccounted),
     ] {
@@ -63,6 +64,12 @@ fn print_verify_hints(report: &VerifyReport) {
     }
     if !report.missing.is_empty() || !report.corrupt.is_empty() {
         out!("missing or corrupt objects: `logferry verify --repair` re-uploads those whose content a local file still holds");
+    }
+    if !report.unreadable.is_empty() {
+        out!(
+            "{} encrypted object(s) not read back: pass --identity FILE with a private key of the recipients they were written for",
+            report.unreadable.len()
+        );
     }
     if !report.orphaned.is_empty() {
         out!(
