@@ -471,8 +471,8 @@ async fn re_encrypt_moves_history_to_the_new_recipients_and_verify_tells_locked_
     assert!(v.missing.is_empty() && v.corrupt.is_empty(), "{v:?}");
     assert_eq!(
         v.unreadable.len(),
-        1,
-        "the object for the old recipients: {v:?}"
+        2,
+        "the two for the old recipients: {v:?}"
     );
 }
 
