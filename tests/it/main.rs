@@ -14,6 +14,7 @@ mod concurrency;
 mod conformance;
 mod encryption;
 mod format;
+mod format_enc;
 mod format_v3;
 mod gcs_xml;
 mod history;
