@@ -13,8 +13,10 @@ stay 1-64 KiB, and WAL segments stay 16 MiB while their number scales):
   first    first archive of those files into an empty destination, against rsync, rclone;
            logferry's peak RSS against the documented bound (64 MiB + 4 x
            multipart_threshold)
-  bulk     2 GiB of new log text in 16 files, plain and zstd-3, against sha256sum,
-           openssl, Python's hashlib and the zstd CLI
+  bulk     2 GiB of new log text in 16 files, plain and zstd-3, each also age-encrypted
+           (one recipient, a key made by `logferry keygen`), against sha256sum, openssl,
+           Python's hashlib, the zstd CLI and `openssl enc -chacha20`; the encrypted
+           mirrors are checked for plaintext file names and text
   s3       10,000 small files and 4 x 512 MiB to SeaweedFS (scripts/testbed), against
            rclone copy to the same server
   rss      peak RSS archiving one 4 GiB file and one 4 KiB file, against the
@@ -882,13 +884,15 @@ class Bench:
     # ---- configs
 
     def lf_config(self, name, *, state, url, src, options=None, compression=None,
-                  min_age=None, top=None, source="app", source_opts=None):
+                  min_age=None, top=None, source="app", source_opts=None, dest=None):
         q = json.dumps
         lines = [f"state_dir = {q(state)}"]
         lines += [f"{k} = {q(v) if isinstance(v, str) else v}" for k, v in (top or {}).items()]
         lines += ["", "[destination]", f"url = {q(url)}"]
         if compression:
             lines += [f"compression = {q(compression)}", "compression_level = 3"]
+        # more [destination] keys (strings and lists of strings: JSON is valid TOML there)
+        lines += [f"{k} = {q(v)}" for k, v in (dest or {}).items()]
         if options:
             lines += ["", "[destination.options]"]
             lines += [f"{k} = {q(v) if isinstance(v, str) else str(v).lower()}"
@@ -1111,11 +1115,30 @@ class Bench:
         mirror, state = os.path.join(base, "mirror"), os.path.join(base, "state")
         cfg_plain = self.lf_config("bulk-plain", state=state, url=mirror, src=src)
         cfg_zstd = self.lf_config("bulk-zstd", state=state, url=mirror, src=src, compression="zstd")
+        # Client-side encryption: one age recipient, a key pair made once per bench run.
+        keyfile = os.path.join(self.work, "bulk-age.key")
+        self.rm(keyfile)
+        kg = self.sh([BIN, "keygen", "--output", keyfile])
+        recipient = next((w for w in kg.out.split() if w.startswith("age1")), None)
+        if recipient is None:
+            raise CommandFailed([BIN, "keygen", "--output", keyfile], 0, kg.out, kg.err,
+                                why="keygen printed no age1... public key")
+        enc = {"encryption": "age", "age_recipients": [recipient]}
+        cfg_enc = self.lf_config("bulk-enc", state=state, url=mirror, src=src, dest=enc)
+        cfg_zstd_enc = self.lf_config("bulk-zstd-enc", state=state, url=mirror, src=src,
+                                      compression="zstd", dest=enc)
         n = self.nproc
         sha_ni = "sha_ni" in open("/proc/cpuinfo").read()
+        chacha = subprocess.run(["openssl", "enc", "-list"], stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL).stdout.decode(errors="replace")
+        chacha = "-chacha20" in chacha.split()
         r = {
             "plain": sec.row("logferry, plain (hash + copy)", nbytes=total),
             "zstd": sec.row("logferry, compression = \"zstd\" level 3", nbytes=total),
+            "enc": sec.row("logferry, encrypted (age)", nbytes=total,
+                           note="encryption = \"age\", 1 recipient"),
+            "zstd_enc": sec.row("logferry, zstd-3 + encrypted (age)", nbytes=total,
+                                note="compressed, then age-encrypted"),
             "sha256sum": sec.row("sha256sum (coreutils)", nbytes=total),
             "openssl": sec.row("openssl dgst -sha256 (1 process)", nbytes=total),
         }
@@ -1127,6 +1150,12 @@ class Bench:
         r["openssl_par"] = sec.row(f"openssl dgst -sha256 ({n} processes)", nbytes=total)
         r["zstd_cli"] = sec.row("zstd -3 -T1 -c FILE > /dev/null, each file (1 process)", nbytes=total)
         r["zstd_par"] = sec.row(f"zstd -3 -T1 ({n} processes)", nbytes=total)
+        if chacha:  # a cipher floor (ChaCha20 alone, no Poly1305 tag), when openssl has it
+            r["chacha"] = sec.row("openssl enc -chacha20 -in FILE -out /dev/null, each file "
+                                  "(1 process)", nbytes=total, note="stream cipher only, no MAC")
+            r["chacha_par"] = sec.row(f"openssl enc -chacha20 ({n} processes)", nbytes=total,
+                                      note="stream cipher only, no MAC")
+        chacha_args = ["-K", "00" * 32, "-iv", "00" * 16]
         groups = [paths[j::n] for j in range(n)]
         pyhash = ("import hashlib,sys,time\nbuf=bytearray(1<<20);mv=memoryview(buf)\n"
                   "t=time.perf_counter()\nfor p in sys.argv[1:]:\n"
@@ -1153,11 +1182,19 @@ class Bench:
                 rss, cpu = max(rss, r_), cpu + c_
             return Res(time.perf_counter() - t, rss, cpu)
 
+        # What an encrypted mirror must not show: the files' names (in object paths or in
+        # any object's bytes) and a line of their text. Checked after each first run.
+        names = [os.path.basename(p) for p in paths]
+        with open(paths[0], "rb") as f:
+            line = f.readline().rstrip(b"\n")[:60]
+        probes = [pr for pr in (b"app.log.", line) if pr]
+        plaintext, stored_enc = {}, {}
         self.rm(mirror, state)
         self.sh(["sync"])
         for i in range(self.runs):
             log(f"bulk: run {i + 1}/{self.runs}")
-            for key, cfg in (("plain", cfg_plain), ("zstd", cfg_zstd)):
+            for key, cfg in (("plain", cfg_plain), ("zstd", cfg_zstd),
+                             ("enc", cfg_enc), ("zstd_enc", cfg_zstd_enc)):
                 r[key].add(self.logferry(cfg, rf"^archived {count} files", f"logferry {key}"))
                 if key == "zstd" and i == 0:
                     stored = sum(os.path.getsize(os.path.join(d, f))
@@ -1165,6 +1202,12 @@ class Bench:
                     sec.fact("zstd-3 stored size (logferry)",
                              f"{human_bytes(stored)} of {human_bytes(total)} "
                              f"({total / stored:.2f}x)")
+                if i == 0:
+                    plaintext[key] = self.plaintext_in(mirror, names, probes)
+                    if key in ("enc", "zstd_enc"):
+                        stored = sum(os.path.getsize(os.path.join(d, f))
+                                     for d, _, fs in os.walk(mirror) for f in fs)
+                        stored_enc[key] = (stored, count_files(mirror))
                 self.rm(mirror, state)
                 self.sh(["sync"])
             r["sha256sum"].add(self.run(["sha256sum", *paths], stdout=subprocess.DEVNULL))
@@ -1183,6 +1226,16 @@ class Bench:
                 tot.secs, tot.cpu, tot.rss = tot.secs + res.secs, tot.cpu + res.cpu, max(tot.rss, res.rss)
             r["zstd_cli"].add(tot)
             r["zstd_par"].add(par([["zstd", "-q", "-3", "-T1", "-c", *g] for g in groups if g]))
+            if chacha:
+                tot = Res(0.0, 0, 0.0)
+                for p in paths:
+                    res = self.run(["openssl", "enc", "-chacha20", *chacha_args, "-in", p,
+                                    "-out", "/dev/null"])
+                    tot.secs, tot.cpu, tot.rss = tot.secs + res.secs, tot.cpu + res.cpu, max(tot.rss, res.rss)
+                r["chacha"].add(tot)
+                loop = ('for f; do openssl enc -chacha20 ' + " ".join(chacha_args)
+                        + ' -in "$f" -out /dev/null || exit 1; done')
+                r["chacha_par"].add(par([["sh", "-c", loop, "sh", *g] for g in groups if g]))
             log("    " + ", ".join(f"{k} {v.secs[-1]:.2f} s" for k, v in r.items()))
         sec.ratio("logferry plain GiB/s ÷ openssl sha256 GiB/s (1 process)",
                   r["plain"].gibps, r["openssl"].gibps,
@@ -1194,6 +1247,36 @@ class Bench:
                   f"logferry compresses on every core ({n}, hash_workers)")
         sec.ratio(f"logferry zstd GiB/s ÷ zstd CLI GiB/s ({n} processes)",
                   r["zstd"].gibps, r["zstd_par"].gibps, "all cores compressing")
+        cpu = lambda k: statistics.median(r[k].cpu) if r[k].cpu else None  # noqa: E731
+        sec.ratio("logferry encrypted / plain (GiB/s)", r["enc"].gibps, r["plain"].gibps,
+                  "what age encryption keeps of the plain rate (1 = free)")
+        sec.ratio("logferry zstd-3 + encrypted / zstd-3 (GiB/s)", r["zstd_enc"].gibps,
+                  r["zstd"].gibps, "what age encryption keeps of the compressed rate")
+        sec.ratio("logferry encrypted / plain (CPU s)", cpu("enc"), cpu("plain"),
+                  "CPU time with encryption against without")
+        sec.ratio("logferry zstd-3 + encrypted / zstd-3 (CPU s)", cpu("zstd_enc"), cpu("zstd"),
+                  "CPU time with encryption against without (it encrypts the compressed bytes)")
+        if chacha:
+            sec.ratio(f"logferry encrypted GiB/s ÷ openssl chacha20 GiB/s ({n} processes)",
+                      r["enc"].gibps, r["chacha_par"].gibps,
+                      "all cores encrypting (openssl: no MAC, no hashing, no writes)")
+        for key in ("enc", "zstd_enc"):
+            if key in stored_enc:
+                stored, nobj = stored_enc[key]
+                sec.fact(f"{r[key].label}: mirror size",
+                         f"{human_bytes(stored)} in {nobj} objects for {human_bytes(total)} "
+                         f"({stored / total:.3f} of the source)")
+        def shown(key):
+            hits = plaintext.get(key)
+            if hits is None:
+                return "not checked"
+            if not hits:
+                return "none"
+            return f"{len(hits)} ({', '.join(hits[:3])}{', ...' if len(hits) > 3 else ''})"
+        sec.fact("plaintext in the mirror (file names in object paths, or `app.log.` or the "
+                 "first file's first line in any object's bytes; after run 1 of each)",
+                 "; ".join(f"{k}: {shown(k)}" for k in ("plain", "zstd", "enc", "zstd_enc"))
+                 + ". plain and zstd show them (the check works); the encrypted runs must not")
         sec.fact("data", f"{count} files, {human_bytes(total)} of log text, page cache warm; "
                          f"the mirror is deleted and `sync`ed after each logferry run")
         flags = "yes" if sha_ni else "no"
@@ -1204,6 +1287,32 @@ class Bench:
                            "crate detects SHA-NI at run time")
         self.rm(base)
         return sec
+
+    @staticmethod
+    def plaintext_in(top, names, probes):
+        """The files under top whose path holds one of names, or whose bytes hold one of
+        probes (read in 1 MiB blocks with an overlap); relative paths, sorted."""
+        hits = []
+        keep = max(len(p) for p in probes) - 1
+        for d, _, fs in os.walk(top):
+            for f in fs:
+                p = os.path.join(d, f)
+                rel = os.path.relpath(p, top)
+                if any(nm in rel for nm in names):
+                    hits.append(rel)
+                    continue
+                tail = b""
+                with open(p, "rb", buffering=0) as fh:
+                    while True:
+                        b = fh.read(MiB)
+                        if not b:
+                            break
+                        buf = tail + b
+                        if any(pr in buf for pr in probes):
+                            hits.append(rel)
+                            break
+                        tail = buf[-keep:] if keep else b""
+        return sorted(hits)
 
     def section_s3(self):
         sec = Section("s3", "upload to SeaweedFS (scripts/testbed) against rclone")

@@ -49,10 +49,11 @@
 //! | L0 | `fsstat.rs` | [`FileStat`]: what a stat says of a file, and file identity |
 //! | L0 | `digest.rs` | [`ContentHash`]: streaming sha256, proven against the file's stat |
 //! | L0 | `codec.rs` | [`Compression`]: streaming zstd encode and decode |
+//! | L0 | `crypt/` | client-side encryption's primitives: age [`Recipients`] and [`Identities`], the archive key and what derives from it (keyed names, sealing), the streaming age codec; `error.rs` carries its [`CryptError`] |
 //! | L0 | `glob.rs` | [`Matcher`]: gitignore-style include and exclude over globset |
 //! | L0 | `report.rs` | [`RunReport`] and [`Outcome`]: what a pass did |
 //! | L1 | `config/` | TOML and `LOGFERRY_*` in, a validated [`Config`] out: raw reading, validation by concern, destination and source rules, checks of values that would do nothing, display; preflight of the paths on disk (for `check-config`) |
-//! | L2 | `remote/` | the destination as an `Arc<dyn ObjectStore>` ([`Store`]), the remote layout (the one place keys are built), reading an object back, retries, backing off when the store throttles ([`Limiter`]), the probe, deleting an object that S3 Object Lock may keep ([`delete_object`]) |
+//! | L2 | `remote/` | the destination as an `Arc<dyn ObjectStore>` ([`Store`]), the remote layout (the one place keys are built), the encryption layer that stores those keys keyed and the catalog sealed (`crypt_store.rs`, with the archive key found by `keys.rs`), reading an object back, retries, backing off when the store throttles ([`Limiter`]), the probe, deleting an object that S3 Object Lock may keep ([`delete_object`]) |
 //! | L2 | `catalog/` | the archive's record: manifest format, the chain and its folds, the index a reader loads, generations in the bucket (list, read, create-only commit), loading a state part by part, building the next generation, version records, the local index (SQLite), audit findings, history |
 //! | L2 | `state/` | the state dir: its lock, the stat cache, the status history, the one atomic writer; never talks to the remote |
 //! | L3 | `archive/` | one pass: `worker.rs` is the only orchestrator and sequences the stages (`sync`, `scan`, `diff`, `upload`, `commit`, `cleanup`, `disk`), which never import each other, and the operator's `pre_pass`/`post_pass` hooks around them (`hooks`) |
