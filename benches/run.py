@@ -1272,7 +1272,7 @@ class Bench:
                 return "not checked"
             if not hits:
                 return "none"
-            return f"{len(hits)} ({', '.join(hits[:3])}{', ...' if len(hits) > 3 else ''})"
+            return f"{len(hits)} objects (e.g. {hits[0]})"
         sec.fact("plaintext in the mirror (file names in object paths, or `app.log.` or the "
                  "first file's first line in any object's bytes; after run 1 of each)",
                  "; ".join(f"{k}: {shown(k)}" for k in ("plain", "zstd", "enc", "zstd_enc"))
