@@ -1,7 +1,8 @@
 //! What the file system says about a valid config before a pass runs: whether each
 //! source's `path` is a directory this user can read, whether `state_dir` is (or can be
 //! made) a writable directory, and whether the directory of `metrics_textfile` takes
-//! the file. Validation stays pure and is used by every command; these checks read the
+//! the file, and whether `identity_file` is a private key only its owner can read.
+//! Validation stays pure and is used by every command; these checks read the
 //! disk, so only `check-config` (and `logferry run` at start) call them.
 //!
 //! A source directory that does not exist yet is a warning, not an error: the agent runs
@@ -51,7 +52,17 @@ pub fn preflight(config: &Config) -> Vec<Finding> {
     if let Some(p) = &config.metrics_textfile {
         found.extend(metrics_textfile(p));
     }
+    for p in &config.destination.encryption.identity_files {
+        found.extend(identity_file(p));
+    }
     found
+}
+
+/// `destination.identity_file`: a private key a reader can use (owner-only, one logferry
+/// reads); the message names the file, never its contents.
+fn identity_file(path: &Path) -> Option<Finding> {
+    let e = crate::crypt::Identities::load(&[path.to_path_buf()]).err()?;
+    finding(Severity::Error, "destination.identity_file", e.to_string())
 }
 
 fn finding(severity: Severity, key: &str, message: String) -> Option<Finding> {

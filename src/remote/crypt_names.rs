@@ -31,7 +31,8 @@ pub(crate) enum Class {
 /// The class of a logical key.
 pub(crate) fn class(logical: &str) -> Class {
     let first = logical.split('/').next().unwrap_or("");
-    if first == KEYS_PREFIX {
+    // The probe's scratch objects test the store itself, and hold nothing of the archive.
+    if first == KEYS_PREFIX || first == super::probe::PROBE_PREFIX {
         Class::Raw
     } else if first == super::layout::DATA_PREFIX {
         if logical.ends_with(AGE) {
@@ -221,6 +222,7 @@ impl Mapper {
 fn prefix_class(segs: &[&str]) -> Class {
     match segs.first().copied() {
         Some(KEYS_PREFIX) => Class::Raw,
+        Some(first) if first == super::probe::PROBE_PREFIX => Class::Raw,
         Some(first) if first == super::layout::DATA_PREFIX => Class::AgeData,
         _ => Class::Catalog,
     }

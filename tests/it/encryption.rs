@@ -38,6 +38,7 @@ macro_rules! encryption_suite {
             turning_encryption_on_keeps_history_and_the_state_says_which_is_which,
             new_recipients_apply_to_new_objects_and_both_identities_restore,
             re_encrypt_moves_history_to_the_new_recipients_and_verify_tells_locked_from_missing,
+            expiry_deletes_keyed_objects_and_keeps_the_rest_readable,
         );
     };
 }
@@ -699,4 +700,88 @@ fn bad_encryption_values_are_refused_naming_the_key() {
     );
     let c = config_from_toml(&own, dir.path(), std::iter::empty()).unwrap();
     assert!(c.sources[0].encryption.is_some());
+}
+
+#[test]
+fn check_config_refuses_an_identity_file_others_can_read_and_probes_through_encryption() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let (id, public) = identity(dir.path(), "id.txt");
+    let cfg = mirror_config(dir.path(), &public);
+    let with_id = std::fs::read_to_string(&cfg).unwrap().replace(
+        "encryption = \"age\"\n",
+        "encryption = \"age\"\nidentity_file = \"id.txt\"\n",
+    );
+    std::fs::write(&cfg, with_id).unwrap();
+    let ok = run(&["check-config", "--probe"], &cfg);
+    let t = text(&ok);
+    assert!(ok.status.success(), "{t}");
+    assert!(
+        t.contains("age_recipients = [\"age1") && t.contains("identity_file = "),
+        "{t}"
+    );
+    assert!(
+        t.contains("ok   client-side encryption: age: content encrypted to 1 recipient(s)"),
+        "{t}"
+    );
+    let secret = std::fs::read_to_string(&id).unwrap();
+    let key_line = secret
+        .lines()
+        .find(|l| l.starts_with("AGE-SECRET-KEY-"))
+        .unwrap();
+    assert!(!t.contains(&key_line[15..40]), "{t}");
+
+    std::fs::set_permissions(&id, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let bad = run(&["check-config"], &cfg);
+    let t = text(&bad);
+    assert_eq!(bad.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains("destination.identity_file") && t.contains("chmod 600"),
+        "{t}"
+    );
+    assert!(!t.contains(&key_line[15..40]), "{t}");
+}
+
+/// Retention on an encrypted archive: the expired versions' objects (under keyed names)
+/// are deleted, the sealed catalog is rewritten, and what is kept still restores.
+async fn expiry_deletes_keyed_objects_and_keeps_the_rest_readable(b: Backend) {
+    use crate::retention::Later;
+    let base = destination_toml(b);
+    let dir = tempfile::tempdir().unwrap();
+    let (_, public) = identity(dir.path(), "id.txt");
+    let dest = encrypted_destination(&base, &[&public], "identity_file = \"id.txt\"\n");
+    let env = workspace(dir, &format!("[retention]\nkeep_for = \"30d\"\n{dest}"));
+    env.write("app/app.log.1", b"first content\n");
+    env.write("app/gone.log", b"deleted later\n");
+    logferry::run_once(&env.config, &env.store, &Later(0.0)).await.unwrap();
+    env.write("app/app.log.1", b"second content\n");
+    env.remove("app/gone.log");
+    logferry::run_once(&env.config, &env.store, &Later(10.0)).await.unwrap();
+    let data_before = raw_objects(&env.config)
+        .await
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("data/"))
+        .count();
+    let r = logferry::expire(
+        &env.config,
+        &env.store,
+        &Later(60.0),
+        logferry::ExpireOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!((r.versions_expired, r.objects_deleted), (2, 2), "{r:?}");
+    let data_after = raw_objects(&env.config)
+        .await
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("data/"))
+        .count();
+    assert_eq!(data_after, data_before - 2);
+    let v = verify(&env.store, ReadData::All, None, 4, &|_| {}).await.unwrap();
+    assert!(!v.has_problems() && v.orphaned.is_empty(), "{v:?}");
+    let to = env.dir.path().join("restored");
+    let report = restore_all(&env.store, &to).await;
+    assert!(!report.has_problems(), "{:?}", report.results);
+    assert_eq!(std::fs::read(to.join("app/app.log.1")).unwrap(), b"second content\n");
+    assert!(!to.join("app/gone.log").exists());
 }
