@@ -337,14 +337,8 @@ async fn process_one(s: &Shared, control: &Control, f: ScannedFile) -> (ScannedF
         Ok(d) => d,
         Err(e) => return (f, Processed::Unreadable(e)),
     };
-    let r = match diff::resolve(
-        f.clone(),
-        hash,
-        &*s.index,
-        codec,
-        names,
-        recipients.map(|r| r.fingerprint()),
-    ) {
+    let to = recipients.map(|r| r.fingerprint());
+    let r = match diff::resolve(f.clone(), hash, &*s.index, codec, names, to) {
         Ok(r) => r,
         Err(e) => return (f, Processed::IndexFailed(e)),
     };

@@ -17,6 +17,7 @@ pub(crate) mod encode;
 pub(crate) mod files;
 pub(crate) mod hooks;
 pub(crate) mod leftovers;
+pub(crate) mod part_reader;
 pub(crate) mod pass;
 pub(crate) mod preview;
 pub(crate) mod publish;

@@ -122,18 +122,28 @@ pub async fn re_encrypt(
         index.clear_pending()?;
         return Ok(report);
     }
-    let policy = Policy::for_destination(&config.destination);
+    report.generation = Some(commit(&p, &index, at, &report).await?);
+    Ok(report)
+}
+
+/// Commits the pending entries as the next generation, and writes their records.
+async fn commit(
+    p: &Pass<'_>,
+    index: &crate::catalog::db::LocalIndex,
+    at: Timestamp,
+    report: &ReEncryptReport,
+) -> Result<GenerationNo> {
+    let policy = Policy::for_destination(&p.config.destination);
     let done = RunReport {
         files_uploaded: report.re_encrypted,
         bytes_uploaded: report.bytes,
         ..RunReport::default()
     };
-    let g = catalog::build::next_generation(store, &index, at, done, false, &policy).await?;
-    let landed = catalog::build::land(store, &g, &policy).await?;
-    catalog::build::settle(&index, &g, landed)?;
-    report.generation = Some(g.generation);
-    publish::records(&p, &index).await;
-    Ok(report)
+    let g = catalog::build::next_generation(p.store, index, at, done, false, &policy).await?;
+    let landed = catalog::build::land(p.store, &g, &policy).await?;
+    catalog::build::settle(index, &g, landed)?;
+    publish::records(p, index).await;
+    Ok(g.generation)
 }
 
 /// Reads `e`'s object, checks it, and puts it encrypted to `to` under its new key;

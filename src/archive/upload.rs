@@ -18,6 +18,7 @@ use sha2::{Digest, Sha256};
 
 use crate::archive::control::Control;
 use crate::archive::encode::Pipeline;
+use crate::archive::part_reader::Reader;
 use crate::archive::slots::{Held, Limits};
 use crate::codec::{Codec, Compression, Encoder};
 use crate::crypt::stream::encrypt_all;
@@ -482,38 +483,6 @@ async fn adopt(to: &Target<'_>, c: &Content<'_>, found: u64) -> Result<Stored, U
 /// The fewest bytes an age object has: its header with one recipient, the nonce and one
 /// empty chunk's tag.
 const MIN_AGE_OBJECT: u64 = 100;
-
-/// A file read part by part on the blocking pool, straight into each part's buffer.
-struct Reader {
-    file: std::sync::Arc<std::fs::File>,
-    offset: u64,
-}
-
-impl Reader {
-    /// The next `size` bytes, fewer only at the end of the file.
-    async fn read_part(&mut self, size: usize) -> std::io::Result<Bytes> {
-        use std::os::unix::fs::FileExt;
-        let (file, offset) = (std::sync::Arc::clone(&self.file), self.offset);
-        let buf = tokio::task::spawn_blocking(move || {
-            let mut buf = vec![0u8; size];
-            let mut filled = 0;
-            while filled < size {
-                match file.read_at(&mut buf[filled..], offset + filled as u64) {
-                    Ok(0) => break,
-                    Ok(n) => filled += n,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(e),
-                }
-            }
-            buf.truncate(filled);
-            Ok(buf)
-        })
-        .await
-        .expect("reading task panicked")?;
-        self.offset += buf.len() as u64;
-        Ok(Bytes::from(buf))
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -283,16 +283,7 @@ impl Config {
         if d.url.is_s3() {
             dest.insert("checksum".into(), json!(d.checksum.name()));
         }
-        match &d.encryption.recipients {
-            None => dest.insert("encryption".into(), json!("none")),
-            Some(r) => {
-                dest.insert("age_recipients".into(), json!(r.texts()));
-                dest.insert("encryption".into(), json!("age"))
-            }
-        };
-        if let [one] = d.encryption.identity_files.as_slice() {
-            dest.insert("identity_file".into(), json!(one.display().to_string()));
-        }
+        encryption_json(&d.encryption, &mut dest);
         let options: Map<String, Value> = d
             .options
             .iter()
@@ -309,6 +300,20 @@ impl Config {
             self.sources.iter().map(source_json).collect(),
         );
         Value::Object(top)
+    }
+}
+
+/// The `[destination]` table's encryption keys, in `dest`.
+fn encryption_json(e: &super::Encryption, dest: &mut Map<String, Value>) {
+    match &e.recipients {
+        None => dest.insert("encryption".into(), json!("none")),
+        Some(r) => {
+            dest.insert("age_recipients".into(), json!(r.texts()));
+            dest.insert("encryption".into(), json!("age"))
+        }
+    };
+    if let [one] = e.identity_files.as_slice() {
+        dest.insert("identity_file".into(), json!(one.display().to_string()));
     }
 }
 

@@ -32,7 +32,7 @@ pub(crate) enum Class {
 pub(crate) fn class(logical: &str) -> Class {
     let first = logical.split('/').next().unwrap_or("");
     // The probe's scratch objects test the store itself, and hold nothing of the archive.
-    if first == KEYS_PREFIX || first == super::probe::PROBE_PREFIX {
+    if first == KEYS_PREFIX || first == super::layout::PROBE_PREFIX {
         Class::Raw
     } else if first == super::layout::DATA_PREFIX {
         if logical.ends_with(AGE) {
@@ -189,6 +189,17 @@ impl Mapper {
         }
     }
 
+    /// A listing entry under its logical key, and a sealed object at its plaintext's
+    /// size (sealing adds a fixed overhead).
+    pub(crate) fn meta_back(&self, mut m: object_store::ObjectMeta) -> object_store::ObjectMeta {
+        let (logical, sealed) = self.logical(&m.location);
+        m.location = logical;
+        if sealed {
+            m.size = m.size.saturating_sub(crate::crypt::seal::OVERHEAD);
+        }
+        m
+    }
+
     /// The logical form of a stored prefix (a listing's common prefix).
     pub(crate) fn logical_prefix(&self, stored: &Path) -> Path {
         let segs: Vec<&str> = stored.as_ref().split('/').collect();
@@ -222,7 +233,7 @@ impl Mapper {
 fn prefix_class(segs: &[&str]) -> Class {
     match segs.first().copied() {
         Some(KEYS_PREFIX) => Class::Raw,
-        Some(first) if first == super::probe::PROBE_PREFIX => Class::Raw,
+        Some(first) if first == super::layout::PROBE_PREFIX => Class::Raw,
         Some(first) if first == super::layout::DATA_PREFIX => Class::AgeData,
         _ => Class::Catalog,
     }

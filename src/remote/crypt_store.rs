@@ -25,7 +25,6 @@ use tokio::sync::OnceCell;
 
 use super::crypt_names::{class, Class, SEALED};
 use super::keys::{unlock, Setup, Unlocked};
-use crate::crypt::seal::OVERHEAD;
 use crate::crypt::stream::{crypt_error, decrypt_stream};
 use crate::crypt::CryptError;
 
@@ -114,16 +113,6 @@ fn opened(
 }
 
 struct GetResultRest(object_store::Attributes, object_store::Extensions);
-
-/// A listing entry under its logical key and size.
-fn meta_back(u: &Unlocked, mut m: ObjectMeta) -> ObjectMeta {
-    let (logical, sealed) = u.mapper.logical(&m.location);
-    m.location = logical;
-    if sealed {
-        m.size = m.size.saturating_sub(OVERHEAD);
-    }
-    m
-}
 
 #[async_trait]
 impl ObjectStore for Crypt {
@@ -219,7 +208,7 @@ impl ObjectStore for Crypt {
                 };
                 if options.head {
                     let mut got = got;
-                    got.meta = meta_back(&u, got.meta);
+                    got.meta = u.mapper.meta_back(got.meta);
                     return Ok(got);
                 }
                 let (meta, rest) = (
@@ -333,7 +322,7 @@ impl ObjectStore for Crypt {
                     .map(|c| u.mapper.logical_prefix(c)),
             );
             out.objects
-                .extend(got.objects.into_iter().map(|m| meta_back(&u, m)));
+                .extend(got.objects.into_iter().map(|m| u.mapper.meta_back(m)));
         }
         out.common_prefixes.sort();
         out.common_prefixes.dedup();
@@ -429,7 +418,7 @@ impl Crypt {
             let u2 = Arc::clone(&u);
             Ok(futures::stream::iter(streams)
                 .flatten()
-                .map_ok(move |m| meta_back(&u2, m))
+                .map_ok(move |m| u2.mapper.meta_back(m))
                 .try_filter(move |m| {
                     let keep = offset
                         .as_ref()

@@ -10,6 +10,9 @@ use crate::digest::ContentHash;
 /// The suffix of content encrypted to the recipients, in its logical key.
 pub(crate) const AGE: &str = ".age";
 
+/// Folder of `check-config --probe`'s scratch keys under the destination prefix.
+pub(crate) const PROBE_PREFIX: &str = "logferry-probe";
+
 /// Top-level folder of archived content.
 pub(crate) const DATA_PREFIX: &str = "data";
 /// Top-level folder of manifest generations.

@@ -14,8 +14,7 @@ use crate::config::Destination;
 use crate::remote::bucket_lock::{checksum_detail, checksum_hint, object_lock_detail};
 use crate::remote::Store;
 
-/// Folder of scratch keys under the destination prefix.
-pub(crate) const PROBE_PREFIX: &str = "logferry-probe";
+pub(crate) use crate::remote::layout::PROBE_PREFIX;
 
 pub use crate::remote::check::Check;
 

@@ -753,10 +753,14 @@ async fn expiry_deletes_keyed_objects_and_keeps_the_rest_readable(b: Backend) {
     let env = workspace(dir, &format!("[retention]\nkeep_for = \"30d\"\n{dest}"));
     env.write("app/app.log.1", b"first content\n");
     env.write("app/gone.log", b"deleted later\n");
-    logferry::run_once(&env.config, &env.store, &Later(0.0)).await.unwrap();
+    logferry::run_once(&env.config, &env.store, &Later(0.0))
+        .await
+        .unwrap();
     env.write("app/app.log.1", b"second content\n");
     env.remove("app/gone.log");
-    logferry::run_once(&env.config, &env.store, &Later(10.0)).await.unwrap();
+    logferry::run_once(&env.config, &env.store, &Later(10.0))
+        .await
+        .unwrap();
     let data_before = raw_objects(&env.config)
         .await
         .into_iter()
@@ -777,11 +781,16 @@ async fn expiry_deletes_keyed_objects_and_keeps_the_rest_readable(b: Backend) {
         .filter(|(k, _)| k.starts_with("data/"))
         .count();
     assert_eq!(data_after, data_before - 2);
-    let v = verify(&env.store, ReadData::All, None, 4, &|_| {}).await.unwrap();
+    let v = verify(&env.store, ReadData::All, None, 4, &|_| {})
+        .await
+        .unwrap();
     assert!(!v.has_problems() && v.orphaned.is_empty(), "{v:?}");
     let to = env.dir.path().join("restored");
     let report = restore_all(&env.store, &to).await;
     assert!(!report.has_problems(), "{:?}", report.results);
-    assert_eq!(std::fs::read(to.join("app/app.log.1")).unwrap(), b"second content\n");
+    assert_eq!(
+        std::fs::read(to.join("app/app.log.1")).unwrap(),
+        b"second content\n"
+    );
     assert!(!to.join("app/gone.log").exists());
 }
