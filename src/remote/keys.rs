@@ -41,7 +41,7 @@ impl Setup {
     /// Why a host without a key cannot read `key`, and what would let it.
     pub(crate) fn no_key_message(&self, key: &Path) -> String {
         format!(
-            "the destination holds an encrypted archive ({key} is sealed) and this host has no key for it: pass --identity FILE (or set identity_file in [destination]) with a private key whose public key is one of its age_recipients (see README, Encryption)"
+            "the destination holds an encrypted archive ({key}) and this host has no key for it: pass --identity FILE (or set identity_file in [destination]) with a private key whose public key is one of its age_recipients (see README, Encryption)"
         )
     }
 
@@ -91,25 +91,28 @@ fn wrapped_key(key: &ArchiveKey, to: &Recipients) -> Path {
 /// The archive key of the destination, or `None` for an archive that is not encrypted.
 pub(crate) async fn unlock(inner: &Store, setup: &Setup) -> object_store::Result<Option<Unlocked>> {
     let mut setup = std::borrow::Cow::Borrowed(setup);
+    // The key file of another destination: this host reads that archive (`--hostname`,
+    // `hosts`) with an identity, and never makes it a key.
+    let mut other = None;
     if let Some(file) = &setup.key_file {
         if let Some((key, dest, wrapped)) = ArchiveKey::read_file(file).map_err(crypt_error)? {
-            if dest.as_deref().is_some_and(|d| d != setup.destination) && !setup.writes {
-                // A read of another archive (`--hostname`): this host's key is not its.
-                let s = setup.to_mut();
-                s.key_file = None;
-                s.writes = false;
-            } else if dest.as_deref().is_some_and(|d| d != setup.destination) {
-                return Err(crypt_error(CryptError::KeyFile {
-                    path: file.clone(),
-                    message: format!(
-                        "it is the key of destination {}, not of {}; give each destination its own state_dir",
-                        dest.unwrap_or_default(),
-                        setup.destination
-                    ),
-                }));
-            } else {
-                wrap_for_all(inner, &setup, &key, wrapped).await?;
-                return Ok(Some(Unlocked::new(&key)));
+            match dest {
+                Some(d) if d != setup.destination => {
+                    other = Some(CryptError::KeyFile {
+                        path: file.clone(),
+                        message: format!(
+                            "it is the key of destination {d}, not of {}; give each destination its own state_dir",
+                            setup.destination
+                        ),
+                    });
+                    let s = setup.to_mut();
+                    s.key_file = None;
+                    s.writes = false;
+                }
+                _ => {
+                    wrap_for_all(inner, &setup, &key, wrapped).await?;
+                    return Ok(Some(Unlocked::new(&key)));
+                }
             }
         }
     }
@@ -121,9 +124,18 @@ pub(crate) async fn unlock(inner: &Store, setup: &Setup) -> object_store::Result
     let found: Vec<_> = inner.list(Some(&prefix)).try_collect().await?;
     if let Some(first) = found.first() {
         let Some(ids) = &setup.identities else {
-            return Err(locked(setup.lost_key_message(&first.location)));
+            return Err(locked(match other {
+                Some(_) => setup.no_key_message(&first.location),
+                None => setup.lost_key_message(&first.location),
+            }));
         };
         return unwrap_found(inner, setup, ids, &found).await.map(Some);
+    }
+    // Content is encrypted here only with names keyed and the catalog sealed: never one
+    // without the other.
+    match other {
+        Some(e) if !setup.recipient_sets.is_empty() => return Err(crypt_error(e)),
+        _ => {}
     }
     if setup.recipient_sets.is_empty() || !setup.writes {
         return Ok(None);

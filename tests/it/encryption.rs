@@ -794,3 +794,53 @@ async fn expiry_deletes_keyed_objects_and_keeps_the_rest_readable(b: Backend) {
     );
     assert!(!to.join("app/gone.log").exists());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_state_dir_keyed_for_another_destination_reads_it_with_an_identity_and_never_half_encrypts(
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, public) = identity(dir.path(), "id.txt");
+    let dest = |url: &str, extra: &str| {
+        format!("[destination]\nurl = \"{url}\"\nencryption = \"age\"\nage_recipients = [\"{public}\"]\n{extra}")
+    };
+    // Host A archives to mirror-a; this host's state dir holds the key of mirror-b.
+    let a = workspace(
+        tempfile::tempdir().unwrap(),
+        &dest(&dir.path().join("mirror-a").display().to_string(), ""),
+    );
+    a.write("app/a.log.1", b"from host a\n");
+    a.pass().await;
+    let env = workspace(dir, &dest("mirror-b", ""));
+    env.write("app/b.log.1", b"from this host\n");
+    env.pass().await;
+    let key_file = env.dir.path().join("state/archive-key.json");
+    let before = std::fs::read(&key_file).unwrap();
+
+    // Reading host A's archive (what `--hostname a` does) with the identity: the key of
+    // mirror-a is unwrapped for this read, and this host's key file is left alone.
+    let a_url = env.dir.path().join("mirror-a").display().to_string();
+    let (_, store) = reopen(&env, &dest(&a_url, "identity_file = \"id.txt\"\n"));
+    let index = load_latest(&store).await.unwrap();
+    let paths: Vec<&str> = index.entries().map(|e| e.path.as_str()).collect();
+    assert_eq!(paths, ["a.log.1"]);
+    assert_eq!(std::fs::read(&key_file).unwrap(), before);
+    // Without the identity it says so, naming no missing file of this host.
+    let (_, store) = reopen(&env, &dest(&a_url, ""));
+    let e = load_latest(&store).await.unwrap_err().chain().to_string();
+    assert!(e.contains("--identity") && !e.contains("is missing"), "{e}");
+
+    // A pass into a new destination with this state dir is refused: it would encrypt
+    // content under plain names.
+    let c_url = env.dir.path().join("mirror-c").display().to_string();
+    let (config, store) = reopen(&env, &dest(&c_url, ""));
+    env.write("app/c.log.1", b"would go to c\n");
+    let text = match logferry::run_once(&config, &store, &logferry::SystemClock).await {
+        Err(e) => e.chain().to_string(),
+        Ok(r) => r.error.expect("refused"),
+    };
+    assert!(
+        text.contains("give each destination its own state_dir"),
+        "{text}"
+    );
+    assert!(!env.dir.path().join("mirror-c/data").exists());
+}

@@ -238,7 +238,14 @@ async fn probe_passes_on_every_real_backend() {
         let env = Env::new(backend);
         let checks = probe(&env.store, &env.config.destination).await;
         let names: Vec<_> = checks.iter().map(|c| c.name).collect();
-        let mut expected = vec!["write", "read", "list", "conditional create", "delete"];
+        let mut expected = vec![
+            "write",
+            "read",
+            "list",
+            "conditional create",
+            "delete",
+            "client-side encryption",
+        ];
         if matches!(backend, Backend::S3) {
             expected.insert(4, "encryption");
             expected.extend(["checksum", "object lock"]);
@@ -248,6 +255,32 @@ async fn probe_passes_on_every_real_backend() {
         assert!(
             env.keys().await.iter().all(|k| !k.contains("plain")),
             "{backend:?} cleaned up"
+        );
+        // The same through the encryption layer (whose scratch keys it leaves raw).
+        let dir = tempfile::tempdir().unwrap();
+        let public = logferry::write_identity(&dir.path().join("id.txt")).unwrap();
+        let dest = crate::encryption::encrypted_destination(
+            &crate::common::destination_toml(backend),
+            &[&public],
+            "",
+        );
+        let toml =
+            format!("state_dir = \"state\"\n{dest}[[sources]]\nname = \"app\"\npath = \"logs\"\n");
+        let enc = Env::from_toml(dir, &toml);
+        let checks = probe(&enc.store, &enc.config.destination).await;
+        assert!(
+            checks.iter().all(|c| c.ok),
+            "{backend:?} encrypted: {checks:?}"
+        );
+        let client = checks
+            .iter()
+            .find(|c| c.name == "client-side encryption")
+            .unwrap();
+        assert!(
+            client
+                .detail
+                .starts_with("age: content encrypted to 1 recipient(s)"),
+            "{client:?}"
         );
     }
 }
