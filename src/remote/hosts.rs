@@ -122,7 +122,8 @@ where
         return Ok(Err(Unlistable::NotInPath));
     };
     let listed = split.dir.to_string();
-    let mut names = match open_existing(dest, split.dir)? {
+    // The host prefixes are listed as stored: the listing above the archives reads none.
+    let mut names = match open_existing(dest, split.dir, true)? {
         None => Vec::new(),
         Some(parent) => {
             let found = parent
@@ -138,7 +139,7 @@ where
         let text = template.replace(HOSTNAME_VAR, &name);
         let url = parse_destination_url(&text, base).ok();
         let shown = url.as_ref().map_or(text.clone(), ToString::to_string);
-        let store = url.and_then(|u| open_existing(dest, u).ok().flatten());
+        let store = url.and_then(|u| open_existing(dest, u, false).ok().flatten());
         let checked = check(store);
         async move {
             HostPrefix {
@@ -198,9 +199,10 @@ fn names_in(prefixes: &[object_store::path::Path], lead: &str, trail: &str) -> V
     names
 }
 
-/// The store at `url` with `dest`'s options, or `None` for a local directory that does
-/// not exist (opening would create it, and a read creates nothing).
-fn open_existing(dest: &Destination, url: DestinationUrl) -> Result<Option<Store>> {
+/// The store at `url` with `dest`'s options (`raw`: without the encryption layer), or
+/// `None` for a local directory that does not exist (opening would create it, and a
+/// read creates nothing).
+fn open_existing(dest: &Destination, url: DestinationUrl, raw: bool) -> Result<Option<Store>> {
     if let DestinationUrl::Local(p) = &url {
         if !p.is_dir() {
             return Ok(None);
@@ -211,15 +213,25 @@ fn open_existing(dest: &Destination, url: DestinationUrl) -> Result<Option<Store
     }
     let mut d = dest.clone();
     d.url = url;
+    if raw {
+        return remote::store::open_raw(&d).map(Some);
+    }
     remote::open(&d).map(Some)
 }
 
-/// Whether the archive in `store` holds a manifest (one LIST request, first page).
+/// Whether the archive in `store` holds a manifest (one LIST request, first page); an
+/// encrypted one this host holds no key for does (its listing met a sealed manifest).
 async fn has_generation(store: &Store) -> bool {
     let prefix = remote::manifest_prefix();
     let mut listing = store.list(Some(&prefix));
-    let found = listing.next().await;
-    matches!(found, Some(Ok(_)))
+    match listing.next().await {
+        Some(Ok(_)) => true,
+        Some(Err(e)) => matches!(
+            Error::store("list", &prefix, e),
+            Error::Encryption(crate::crypt::CryptError::Locked { .. })
+        ),
+        None => false,
+    }
 }
 
 #[cfg(test)]

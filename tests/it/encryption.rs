@@ -844,3 +844,52 @@ async fn a_state_dir_keyed_for_another_destination_reads_it_with_an_identity_and
     );
     assert!(!env.dir.path().join("mirror-c/data").exists());
 }
+
+#[test]
+fn hosts_lists_an_encrypted_fleet_and_says_which_archives_need_an_identity() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, public) = identity(dir.path(), "id.txt");
+    std::fs::create_dir_all(dir.path().join("logs")).unwrap();
+    std::fs::write(dir.path().join("logs/a.log"), b"a").unwrap();
+    let cfg = dir.path().join("logferry.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "state_dir = \"state\"\n[destination]\nurl = \"{}/fleet/{{hostname}}\"\nencryption = \"age\"\nage_recipients = [\"{public}\"]\n[[sources]]\nname = \"app\"\npath = \"logs\"\nmin_age = \"0s\"\n",
+            dir.path().display()
+        ),
+    )
+    .unwrap();
+    assert!(run(&["run", "--once"], &cfg).status.success());
+    let me = logferry::system_hostname().unwrap();
+    // Another host's archive, with a key this host does not hold.
+    let other = dir.path().join("fleet/zz-other");
+    std::fs::create_dir_all(&other).unwrap();
+    let (_, other_public) = identity(dir.path(), "other.txt");
+    let other_cfg = dir.path().join("other.toml");
+    std::fs::write(
+        &other_cfg,
+        format!(
+            "state_dir = \"state-other\"\n[destination]\nurl = \"{}\"\nencryption = \"age\"\nage_recipients = [\"{other_public}\"]\n[[sources]]\nname = \"app\"\npath = \"logs\"\nmin_age = \"0s\"\n",
+            other.display()
+        ),
+    )
+    .unwrap();
+    assert!(run(&["run", "--once"], &other_cfg).status.success());
+    let out = run(&["hosts"], &cfg);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    let mine = t
+        .lines()
+        .find(|l| l.starts_with(&format!("{me} ")))
+        .unwrap_or_else(|| panic!("{t}"));
+    assert!(mine.contains(" 1 "), "{t}");
+    let theirs = t
+        .lines()
+        .find(|l| l.starts_with("zz-other"))
+        .unwrap_or_else(|| panic!("{t}"));
+    assert!(
+        theirs.contains("encrypted archive") && theirs.contains("no key"),
+        "{t}"
+    );
+}
