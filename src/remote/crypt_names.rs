@@ -147,17 +147,7 @@ impl Mapper {
         match segs.first().copied() {
             Some(KEYS_PREFIX) | None => (stored.clone(), false),
             Some(first) if first == super::layout::DATA_PREFIX => {
-                let back: Option<Vec<String>> = segs
-                    .iter()
-                    .enumerate()
-                    .map(|(i, s)| {
-                        if i == 0 {
-                            Some(s.to_string())
-                        } else {
-                            self.names.decrypt(s)
-                        }
-                    })
-                    .collect();
+                let back = self.data_segments(&segs);
                 match back {
                     Some(b) if n > 1 => (join(b), false),
                     _ => (stored.clone(), false),
@@ -200,21 +190,20 @@ impl Mapper {
         m
     }
 
+    /// The segments of a stored `data/` key or prefix, decrypted (`data` itself stays).
+    fn data_segments(&self, segs: &[&str]) -> Option<Vec<String>> {
+        let mut out = vec![segs.first()?.to_string()];
+        for s in &segs[1..] {
+            out.push(self.names.decrypt(s)?);
+        }
+        Some(out)
+    }
+
     /// The logical form of a stored prefix (a listing's common prefix).
     pub(crate) fn logical_prefix(&self, stored: &Path) -> Path {
         let segs: Vec<&str> = stored.as_ref().split('/').collect();
         let back: Option<Vec<String>> = match segs.first().copied() {
-            Some(first) if first == super::layout::DATA_PREFIX => segs
-                .iter()
-                .enumerate()
-                .map(|(i, s)| {
-                    if i == 0 {
-                        Some(s.to_string())
-                    } else {
-                        self.names.decrypt(s)
-                    }
-                })
-                .collect(),
+            Some(first) if first == super::layout::DATA_PREFIX => self.data_segments(&segs),
             Some("catalog") => segs
                 .iter()
                 .enumerate()
