@@ -218,6 +218,12 @@ impl Mapper {
     }
 }
 
+/// Whether a key (or a prefix) is of objects stored as they are, under their own keys.
+pub(crate) fn is_raw(key: &Path) -> bool {
+    let segs: Vec<&str> = key.as_ref().split('/').collect();
+    prefix_class(&segs) == Class::Raw
+}
+
 /// The class a prefix's objects have (a `data/` prefix: encrypted content's).
 fn prefix_class(segs: &[&str]) -> Class {
     match segs.first().copied() {

@@ -66,6 +66,15 @@ impl Crypt {
 }
 
 impl Shared {
+    /// The keys for an object at `key`: none needed for a raw one (the probe's scratch
+    /// keys, the wrapped archive keys), so touching it never makes or looks for a key.
+    async fn keys_for(&self, key: Option<&Path>) -> object_store::Result<Option<Arc<Unlocked>>> {
+        if key.is_some_and(super::crypt_names::is_raw) {
+            return Ok(None);
+        }
+        self.keys().await
+    }
+
     async fn keys(&self) -> object_store::Result<Option<Arc<Unlocked>>> {
         self.unlocked
             .get_or_try_init(|| async {
@@ -122,7 +131,7 @@ impl ObjectStore for Crypt {
         payload: PutPayload,
         opts: PutOptions,
     ) -> object_store::Result<PutResult> {
-        let Some(u) = self.keys().await? else {
+        let Some(u) = self.keys_for(Some(location)).await? else {
             return self.inner.put_opts(location, payload, opts).await;
         };
         let stored = u.mapper.stored(location);
@@ -146,7 +155,7 @@ impl ObjectStore for Crypt {
         location: &Path,
         opts: PutMultipartOptions,
     ) -> object_store::Result<Box<dyn MultipartUpload>> {
-        match self.keys().await? {
+        match self.keys_for(Some(location)).await? {
             Some(u) if class(location.as_ref()) != Class::Catalog => {
                 self.inner
                     .put_multipart_opts(&u.mapper.stored(location), opts)
@@ -164,7 +173,7 @@ impl ObjectStore for Crypt {
         location: &Path,
         options: GetOptions,
     ) -> object_store::Result<GetResult> {
-        let Some(u) = self.keys().await? else {
+        let Some(u) = self.keys_for(Some(location)).await? else {
             return self.inner.get_opts(location, options).await;
         };
         match class(location.as_ref()) {
@@ -238,7 +247,7 @@ impl ObjectStore for Crypt {
         location: &Path,
         ranges: &[Range<u64>],
     ) -> object_store::Result<Vec<Bytes>> {
-        match self.keys().await? {
+        match self.keys_for(Some(location)).await? {
             None => self.inner.get_ranges(location, ranges).await,
             Some(_)
                 if class(location.as_ref()) == Class::Raw
@@ -261,7 +270,7 @@ impl ObjectStore for Crypt {
             .and_then(move |logical| {
                 let me = Arc::clone(&me);
                 async move {
-                    let Some(u) = me.keys().await? else {
+                    let Some(u) = me.keys_for(Some(&logical)).await? else {
                         me.inner.delete(&logical).await?;
                         return Ok(logical);
                     };
@@ -298,7 +307,7 @@ impl ObjectStore for Crypt {
     }
 
     async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
-        let Some(u) = self.keys().await? else {
+        let Some(u) = self.keys_for(prefix).await? else {
             let got = self.inner.list_with_delimiter(prefix).await?;
             if let Some(m) = got
                 .objects
@@ -388,7 +397,7 @@ impl Crypt {
         let me = Arc::clone(&self.0);
         let prefix = prefix.cloned();
         let listing = async move {
-            let Some(u) = me.keys().await? else {
+            let Some(u) = me.keys_for(prefix.as_ref()).await? else {
                 let base = match &offset {
                     Some(o) => me.inner.list_with_offset(prefix.as_ref(), o),
                     None => me.inner.list(prefix.as_ref()),

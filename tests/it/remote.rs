@@ -282,6 +282,13 @@ async fn probe_passes_on_every_real_backend() {
                 .starts_with("age: content encrypted to 1 recipient(s)"),
             "{client:?}"
         );
+        // The probe leaves no trace, and makes no archive key before the first pass.
+        let raw = logferry::open_store_raw(&enc.config.destination).unwrap();
+        let left: Vec<_> = futures::TryStreamExt::try_collect(raw.list(None))
+            .await
+            .unwrap();
+        assert!(left.is_empty(), "{backend:?}: {left:?}");
+        assert!(!enc.dir.path().join("state/archive-key.json").exists());
     }
 }
 
