@@ -184,7 +184,7 @@ could not run.
 
 Examples:
   logferry re-encrypt --dry-run                  # how many files would be put again
-  logferry re-encrypt --identity /root/old-identity.txt"
+  logferry re-encrypt --identity /etc/logferry/old-identity.txt"
     )]
     ReEncrypt(ReEncryptArgs),
 
@@ -195,7 +195,7 @@ Examples:
 archive: they need only the public key. The file is the same format age-keygen writes.
 
 Examples:
-  logferry keygen --output /root/logferry-identity.txt
+  logferry keygen --output /etc/logferry/identity.txt
   age_recipients = [\"age1…\"]   # the printed line, in [destination]"
     )]
     Keygen(KeygenArgs),
