@@ -51,7 +51,8 @@ impl std::ops::Deref for Crypt {
 
 impl std::fmt::Display for Crypt {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Encrypted({})", self.inner)
+        // The store it wraps: encryption is a layer, not another destination.
+        self.inner.fmt(f)
     }
 }
 

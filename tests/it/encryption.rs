@@ -14,7 +14,7 @@ use logferry::{
 };
 use object_store::ObjectStoreExt;
 
-use crate::common::{destination_toml, sha, text, Backend, Env};
+use crate::common::{destination_toml, text, Backend, Env};
 
 const BIN: &str = env!("CARGO_BIN_EXE_logferry");
 
@@ -111,19 +111,6 @@ fn noise(n: usize, seed: u64) -> Vec<u8> {
         .collect()
 }
 
-/// sha256 of every file under `dir`, by path relative to it.
-fn tree(dir: &Path) -> BTreeMap<String, String> {
-    walkdir::WalkDir::new(dir)
-        .into_iter()
-        .map(Result::unwrap)
-        .filter(|e| e.file_type().is_file())
-        .map(|e| {
-            let rel = e.path().strip_prefix(dir).unwrap().display().to_string();
-            (rel, sha(&std::fs::read(e.path()).unwrap()))
-        })
-        .collect()
-}
-
 /// Every object as stored, with its bytes.
 async fn raw_objects(config: &logferry::Config) -> Vec<(String, Vec<u8>)> {
     let raw = open_store_raw(&config.destination).unwrap();
@@ -168,7 +155,7 @@ async fn compressed_multipart_and_renamed_files_round_trip(b: Backend) {
         assert!(e.key.ends_with(".age"), "{} is recorded encrypted", e.key);
         assert!(e.stored_size.is_some(), "{} records its stored size", e.key);
     }
-    let before = tree(&env.logs());
+    let before = crate::format::files(&env.logs());
     std::fs::remove_dir_all(env.logs()).unwrap();
     let to = env.dir.path().join("restored");
     let report = restore_all(&env.store, &to).await;
@@ -177,7 +164,11 @@ async fn compressed_multipart_and_renamed_files_round_trip(b: Backend) {
     assert_eq!(report.count(FileResult::Restored), 5);
     let mut want = before.clone();
     want.insert("app/app.log.1".into(), before["app/app.log.2"].clone());
-    assert_eq!(tree(&to), want, "every byte back, after decryption");
+    assert_eq!(
+        crate::format::files(&to),
+        want,
+        "every byte back, after decryption"
+    );
 
     let checked = verify(&env.store, ReadData::All, None, 4, &|_| {})
         .await

@@ -8,6 +8,7 @@ use std::path::Path;
 use logferry::{config_from_toml, load_latest, open_store, restore, RestoreOptions};
 
 use crate::common::sha;
+use crate::format::copy_tree;
 
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/archive-enc1");
 
@@ -31,18 +32,6 @@ fn expected() -> Vec<(&'static str, Vec<u8>)> {
             b"segment two, open".to_vec(),
         ),
     ]
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    for e in walkdir::WalkDir::new(from).into_iter().map(Result::unwrap) {
-        let rel = e.path().strip_prefix(from).unwrap();
-        let dest = to.join(rel);
-        if e.file_type().is_dir() {
-            std::fs::create_dir_all(&dest).unwrap();
-        } else {
-            std::fs::copy(e.path(), &dest).unwrap();
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
