@@ -348,7 +348,11 @@ async fn commit_race_is_detected_and_not_overwritten(b: Backend) {
     env.write("b.log", b"b\n");
     let theirs = bytes::Bytes::from_static(b"{\"written by\": \"another agent\"}");
     let faulty = FaultStore::wrap(&env.store);
-    *faulty.before_first_data_put.lock().unwrap() =
+    // Between the pass's catch-up listing and its commit: put before the first data
+    // upload instead, the listing (sent ahead, answered whenever the store answers)
+    // could already see it, and the pass would stop at catching up rather than at its
+    // commit.
+    *faulty.before_first_manifest_put_object.lock().unwrap() =
         Some((manifest_key(GenerationNo(2)), theirs.clone()));
     let store: Store = faulty;
     let err = env.pass_with(&store).await.unwrap_err();
