@@ -18,10 +18,10 @@ use crate::archive::{publish, sync};
 use crate::catalog::db::Select;
 use crate::catalog::manifest::Entry;
 use crate::catalog::{self, GenerationNo};
-use crate::codec::Decoder;
+use crate::codec::{Compression, Decoder};
 use crate::config::Config;
 use crate::crypt::Recipients;
-use crate::digest::Hashing;
+use crate::digest::{ContentHash, Hashing};
 use crate::error::{Error, Result};
 use crate::remote::layout::{content_key, AGE};
 use crate::remote::retry::Policy;
@@ -70,7 +70,8 @@ pub async fn re_encrypt(
     let mut report = ReEncryptReport::default();
     // Content put again under one path is recorded for its other paths too, as a
     // renamed file's is: stored once.
-    let mut stored: std::collections::HashMap<(String, String), (Path, u64)> = Default::default();
+    let mut stored: std::collections::HashMap<(ContentHash, Compression, String), (Path, u64)> =
+        Default::default();
     let mut after = None;
     loop {
         let page = index.page(Select::AllWithPending, after.as_ref(), PAGE)?;
@@ -91,10 +92,7 @@ pub async fn re_encrypt(
                 continue;
             }
             let file = format!("{}/{}", e.source, e.path);
-            let same = (
-                e.sha256.to_string(),
-                format!("{}{:?}", to.fingerprint(), e.compression),
-            );
+            let same = (e.sha256, e.compression, to.fingerprint().to_string());
             let put = match stored.get(&same) {
                 Some((key, size)) => Ok((key.clone(), *size)),
                 None => put_again(store, &e, to).await.inspect(|(key, size)| {

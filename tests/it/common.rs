@@ -328,6 +328,22 @@ pub(crate) fn reset_error() -> object_store::Error {
     }
 }
 
+/// `n` bytes that do not repeat and do not compress (xorshift from `seed`), so no part
+/// of a multipart upload looks like another and compressed parts stay full.
+pub(crate) fn noise(n: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
 pub(crate) fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }

@@ -14,7 +14,7 @@ use logferry::{
 };
 use object_store::ObjectStoreExt;
 
-use crate::common::{destination_toml, text, Backend, Env};
+use crate::common::{destination_toml, noise, text, Backend, Env};
 
 const BIN: &str = env!("CARGO_BIN_EXE_logferry");
 
@@ -94,21 +94,6 @@ fn reopen(env: &Env, dest: &str) -> (logferry::Config, Store) {
     let config = config_from_toml(&toml, env.dir.path(), std::iter::empty()).unwrap();
     let store = open_store(&config.destination).unwrap();
     (config, store)
-}
-
-/// Bytes that do not compress, so multipart parts stay full.
-fn noise(n: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
 }
 
 /// Every object as stored, with its bytes.

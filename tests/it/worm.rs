@@ -15,7 +15,7 @@ use object_store::{ObjectStore, ObjectStoreExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::common::{testbed, unique_prefix, Env};
+use crate::common::{noise, testbed, unique_prefix, Env};
 
 /// A signed request to the S3 test server with curl's SigV4; gives the status and body.
 fn s3_curl(
@@ -125,19 +125,6 @@ fn env_in(bucket: &str, endpoint: &str, extra: &str) -> Env {
     Env::from_toml(tempfile::tempdir().unwrap(), &toml)
 }
 
-/// Content that does not repeat, so no part looks like another.
-fn noise(len: usize) -> Vec<u8> {
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
 async fn data_keys(store: &logferry::Store) -> Vec<Path> {
     let prefix = Path::from("data");
     let metas: Vec<_> = store.list(Some(&prefix)).try_collect().await.unwrap();
@@ -155,7 +142,7 @@ async fn an_object_lock_bucket_takes_checksummed_puts_and_keeps_what_they_wrote(
     let (addr, sent) = recording_proxy().await;
     let env = env_in(&bucket, &format!("http://{addr}"), "");
     env.write("small.log", b"one line\n");
-    env.write("big.log", &noise(11 << 20));
+    env.write("big.log", &noise(11 << 20, 0));
     let r = env.pass().await;
     assert_eq!(r.files_uploaded, 2, "{r:?}");
     env.assert_objects_match_decoded().await;
@@ -217,7 +204,7 @@ async fn checksum_none_sends_no_checksum_and_an_unlocked_object_is_deleted() {
         "checksum = \"none\"\n",
     );
     env.write("small.log", b"one line\n");
-    env.write("big.log", &noise(6 << 20));
+    env.write("big.log", &noise(6 << 20, 0));
     assert_eq!(env.pass().await.files_uploaded, 2);
     assert_eq!(header_count(&sent, "x-amz-checksum-sha256"), 0);
     assert_eq!(header_count(&sent, "x-amz-checksum-algorithm"), 0);
